@@ -1,0 +1,2 @@
+// Electron entry point: window, menus and IPC registration (desktop app issue).
+export {};
