@@ -1,0 +1,248 @@
+/**
+ * IDX files (the MNIST / Fashion-MNIST format): a 4-byte magic `00 00 <type> <ndims>`, ndims
+ * big-endian u32 dimensions, then big-endian values. Files are usually gzipped; we detect gzip by
+ * its magic bytes rather than by the file name, since users rename files.
+ */
+import * as fsp from 'node:fs/promises';
+import { gunzipSync } from 'node:zlib';
+import { InputError } from '../errors.ts';
+import type { LabelledData } from './types.ts';
+
+/** A decoded IDX array: values as numbers in a typed array, plus its dimensions. */
+export interface IdxArray {
+  readonly dims: number[];
+  /** The element type code: 0x08 u8, 0x09 i8, 0x0B i16, 0x0C i32, 0x0D f32, 0x0E f64. */
+  readonly typeCode: number;
+  readonly data: Uint8Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array;
+}
+
+const TYPES: Record<number, { name: string; size: number }> = {
+  0x08: { name: 'u8', size: 1 },
+  0x09: { name: 'i8', size: 1 },
+  0x0b: { name: 'i16', size: 2 },
+  0x0c: { name: 'i32', size: 4 },
+  0x0d: { name: 'f32', size: 4 },
+  0x0e: { name: 'f64', size: 8 },
+};
+
+/** Gunzip if the bytes start with the gzip magic 1f 8b; corrupt gzip is an InputError. */
+export function maybeGunzip(bytes: Uint8Array, fileName: string): Uint8Array {
+  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    try {
+      return gunzipSync(bytes);
+    } catch (err) {
+      throw new InputError(
+        `corrupt gzip data (${err instanceof Error ? err.message : String(err)})`,
+        fileName,
+      );
+    }
+  }
+  return bytes;
+}
+
+/** Read a file, turning "not found"/"permission denied" into an InputError naming it. */
+export async function readInputFile(path: string, what: string): Promise<Uint8Array> {
+  try {
+    return await fsp.readFile(path);
+  } catch (err) {
+    const code =
+      typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : undefined;
+    const reason =
+      code === 'ENOENT'
+        ? 'file not found'
+        : code === 'EISDIR'
+          ? 'is a directory, not a file'
+          : err instanceof Error
+            ? err.message
+            : String(err);
+    throw new InputError(`cannot read ${what}: ${reason}`, path);
+  }
+}
+
+/** Decode IDX bytes (gzipped or raw). Structural problems are InputErrors naming `fileName`. */
+export function decodeIdx(input: Uint8Array, fileName: string): IdxArray {
+  const bytes = maybeGunzip(input, fileName);
+  const fail = (msg: string): never => {
+    throw new InputError(`not a valid IDX file: ${msg}`, fileName);
+  };
+  if (bytes.length < 4) fail(`only ${bytes.length} bytes, too short for the 4-byte magic`);
+  if (bytes[0] !== 0 || bytes[1] !== 0) {
+    fail(
+      `bad magic ${[...bytes.subarray(0, 4)].map((b) => b.toString(16).padStart(2, '0')).join(' ')} (expected 00 00 <type> <ndims>)`,
+    );
+  }
+  const typeCode = bytes[2];
+  const type = TYPES[typeCode];
+  if (!type) fail(`unknown element type code 0x${typeCode.toString(16).padStart(2, '0')}`);
+  const ndims = bytes[3];
+  if (ndims === 0) fail('zero dimensions');
+  const headerLen = 4 + 4 * ndims;
+  if (bytes.length < headerLen)
+    fail(`truncated header: ${ndims} dimensions need ${headerLen} bytes`);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const dims: number[] = [];
+  for (let i = 0; i < ndims; i++) dims.push(dv.getUint32(4 + 4 * i, false));
+  const count = dims.reduce((a, b) => a * b, 1);
+  const need = count * type.size;
+  const have = bytes.length - headerLen;
+  if (have < need) {
+    fail(
+      `truncated data: dimensions [${dims.join(', ')}] of ${type.name} need ${need} bytes, found ${have}`,
+    );
+  }
+  if (have > need) {
+    fail(
+      `dimensions [${dims.join(', ')}] of ${type.name} need ${need} bytes but ${have} follow the header`,
+    );
+  }
+  let data: IdxArray['data'];
+  switch (typeCode) {
+    case 0x08:
+    case 0x09: {
+      // Copy: `bytes` may be a Node Buffer view into a shared pool.
+      const c = new Uint8Array(need);
+      c.set(bytes.subarray(headerLen, headerLen + need));
+      data = typeCode === 0x08 ? c : new Int8Array(c.buffer);
+      break;
+    }
+    case 0x0b: {
+      const a = new Int16Array(count);
+      for (let i = 0; i < count; i++) a[i] = dv.getInt16(headerLen + 2 * i, false);
+      data = a;
+      break;
+    }
+    case 0x0c: {
+      const a = new Int32Array(count);
+      for (let i = 0; i < count; i++) a[i] = dv.getInt32(headerLen + 4 * i, false);
+      data = a;
+      break;
+    }
+    case 0x0d: {
+      const a = new Float32Array(count);
+      for (let i = 0; i < count; i++) a[i] = dv.getFloat32(headerLen + 4 * i, false);
+      data = a;
+      break;
+    }
+    default: {
+      const a = new Float64Array(count);
+      for (let i = 0; i < count; i++) a[i] = dv.getFloat64(headerLen + 8 * i, false);
+      data = a;
+    }
+  }
+  return { dims, typeCode, data };
+}
+
+/**
+ * Sample values scaled into [0, 1]: u8 pixels by /255; other types are kept when they already
+ * lie in [0, 1], otherwise min-max scaled over the whole array (a constant array becomes 0).
+ */
+export function toUnitFloat(data: IdxArray['data']): Float32Array {
+  const out = new Float32Array(data.length);
+  if (data instanceof Uint8Array) {
+    for (let i = 0; i < data.length; i++) out[i] = data[i] / 255;
+    return out;
+  }
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  if (lo >= 0 && hi <= 1) {
+    out.set(data);
+    return out;
+  }
+  const range = hi - lo;
+  for (let i = 0; i < data.length; i++) out[i] = range > 0 ? (data[i] - lo) / range : 0;
+  return out;
+}
+
+/**
+ * Integer class labels with their range checked. Non-integer or negative labels, or labels past
+ * the given class names, are InputErrors naming the file and the first bad sample.
+ */
+export function checkLabels(
+  values: ArrayLike<number>,
+  fileName: string,
+  classNames?: readonly string[],
+): { labels: Int32Array; classNames: string[] } {
+  const labels = new Int32Array(values.length);
+  let max = -1;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (!Number.isInteger(v) || v < 0) {
+      throw new InputError(`label ${v} of sample ${i} is not a non-negative integer`, fileName);
+    }
+    if (classNames && v >= classNames.length) {
+      throw new InputError(
+        `label ${v} of sample ${i} is out of range: ${classNames.length} class names were given`,
+        fileName,
+      );
+    }
+    labels[i] = v;
+    if (v > max) max = v;
+  }
+  const names = classNames ? [...classNames] : Array.from({ length: max + 1 }, (_, i) => String(i));
+  return { labels, classNames: names };
+}
+
+/**
+ * Load an IDX images + labels pair. Images [n, h, w] give samples [h, w, 1], [n, h, w, c] give
+ * [h, w, c], [n, d] give feature vectors [d]. The label file must be 1-D with n entries.
+ */
+export async function loadIdxPair(
+  imagesPath: string,
+  labelsPath: string,
+  classNames?: readonly string[],
+): Promise<LabelledData> {
+  const [imgBytes, labBytes] = await Promise.all([
+    readInputFile(imagesPath, 'IDX images file'),
+    readInputFile(labelsPath, 'IDX labels file'),
+  ]);
+  const images = decodeIdx(imgBytes, imagesPath);
+  const labs = decodeIdx(labBytes, labelsPath);
+  return idxToLabelled(images, labs, imagesPath, labelsPath, classNames);
+}
+
+/** Build LabelledData from decoded IDX arrays; exported for concatenating train + test files. */
+export function idxToLabelled(
+  images: IdxArray,
+  labs: IdxArray,
+  imagesPath: string,
+  labelsPath: string,
+  classNames?: readonly string[],
+): LabelledData {
+  if (images.dims.length < 2 || images.dims.length > 4) {
+    throw new InputError(
+      `images must have 2 to 4 dimensions ([n, d], [n, h, w] or [n, h, w, c]); found [${images.dims.join(', ')}]`,
+      imagesPath,
+    );
+  }
+  if (labs.dims.length !== 1) {
+    throw new InputError(
+      `labels must have 1 dimension [n]; found [${labs.dims.join(', ')}]`,
+      labelsPath,
+    );
+  }
+  const n = images.dims[0];
+  if (labs.dims[0] !== n) {
+    throw new InputError(
+      `${labs.dims[0]} labels in ${labelsPath} but ${n} images in ${imagesPath}`,
+      labelsPath,
+    );
+  }
+  if (labs.typeCode === 0x0d || labs.typeCode === 0x0e) {
+    throw new InputError('labels must be an integer type, found floats', labelsPath);
+  }
+  const rest = images.dims.slice(1);
+  const sampleShape = rest.length === 2 ? [rest[0], rest[1], 1] : rest;
+  const { labels, classNames: names } = checkLabels(labs.data, labelsPath, classNames);
+  return {
+    x: toUnitFloat(images.data),
+    sampleShape,
+    labels,
+    classNames: names,
+    source: imagesPath,
+  };
+}
