@@ -1,12 +1,26 @@
 /**
- * Tensor backend selection. Order: tfjs-node-gpu, tfjs-node, wasm, cpu (webgpu joins in the GPU
- * issue). `D2NWG_BACKEND` or an explicit option overrides it. Optional native packages are loaded
- * with dynamic imports so an install without them works.
+ * Tensor backend selection. Order: tfjs-node-gpu, webgpu (real hardware only), tfjs-node, wasm,
+ * cpu. `D2NWG_BACKEND` or an explicit option overrides it. Optional native packages are loaded
+ * with dynamic imports so an install without them works, and the reason each candidate was
+ * skipped is kept for `d2nwg doctor`.
  */
 import * as tf from '@tensorflow/tfjs';
+import { prepareWebgpu, type GpuAdapterSummary } from './backend-webgpu.ts';
 import { InputError } from './errors.ts';
+import { installWasmKernels } from './kernels/wasm.ts';
 
-export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+/** Names accepted by `D2NWG_BACKEND` / `--backend`. */
+export const BACKEND_NAMES = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
+
+export type BackendName = Exclude<(typeof BACKEND_NAMES)[number], 'auto'>;
+
+/** A candidate that was not used, and why: shown by `d2nwg doctor`. */
+export interface SkippedBackend {
+  /** Candidate, e.g. 'tfjs-node' or 'wasm'. */
+  readonly name: string;
+  /** Why it was not used, e.g. 'not installed'. */
+  readonly reason: string;
+}
 
 export interface BackendInfo {
   /** tfjs backend name actually in use. */
@@ -14,13 +28,15 @@ export interface BackendInfo {
   /** Package that provided it. */
   readonly provider: string;
   /** Why other candidates were skipped, for `d2nwg doctor`. */
-  readonly skipped: readonly { name: string; reason: string }[];
+  readonly skipped: readonly SkippedBackend[];
   /** tfjs version. */
   readonly tfjsVersion: string;
+  /** The WebGPU adapter, when one was probed (in use or skipped). */
+  readonly gpu?: GpuAdapterSummary;
 }
 
 export interface InitBackendArgs {
-  /** Force a backend: 'tensorflow' (tfjs-node[-gpu]), 'wasm' or 'cpu'. Default: env, then auto. */
+  /** Force 'tensorflow' (tfjs-node[-gpu]), 'webgpu', 'wasm' or 'cpu'. Default: env, then auto. */
   readonly backend?: string;
   /** Do not log the choice. */
   readonly quiet?: boolean;
@@ -28,12 +44,27 @@ export interface InitBackendArgs {
 
 let current: BackendInfo | null = null;
 
+/** Short name used in messages: '@tensorflow/tfjs-node' → 'tfjs-node'. */
+function shortName(pkg: string): string {
+  return pkg.replace(/^@tensorflow\//, '');
+}
+
+/** Import an optional package; null when it loaded, else a one-line reason. */
 async function tryImport(specifier: string): Promise<string | null> {
   try {
     await import(/* @vite-ignore */ specifier);
     return null;
   } catch (err) {
-    return err instanceof Error ? err.message.split('\n')[0] : String(err);
+    const code =
+      typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : undefined;
+    const message = err instanceof Error ? err.message : String(err);
+    if (
+      (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') &&
+      message.includes(specifier)
+    ) {
+      return 'not installed';
+    }
+    return message.split('\n')[0] ?? message;
   }
 }
 
@@ -42,36 +73,83 @@ async function initWasm(): Promise<void> {
   const ok = await tf.setBackend('wasm');
   if (!ok) throw new Error('tf.setBackend("wasm") returned false');
   await tf.ready();
+  installWasmKernels();
+}
+
+function parseWanted(raw: string | undefined, fromEnv: boolean): (typeof BACKEND_NAMES)[number] {
+  const wanted = (raw === undefined || raw === '' ? 'auto' : raw).toLowerCase();
+  const valid: readonly string[] = BACKEND_NAMES;
+  if (!valid.includes(wanted)) {
+    throw new InputError(
+      `unknown backend '${raw ?? ''}'; expected one of ${BACKEND_NAMES.join(', ')}`,
+      fromEnv ? 'D2NWG_BACKEND' : 'D2NWG_BACKEND / --backend',
+    );
+  }
+  return wanted as (typeof BACKEND_NAMES)[number];
 }
 
 /** Pick and initialise the tensor backend once per process (or thread); returns what was chosen. */
 export async function initBackend(args: InitBackendArgs = {}): Promise<BackendInfo> {
-  const wanted = (args.backend ?? process.env.D2NWG_BACKEND ?? 'auto').toLowerCase();
+  const fromEnv = args.backend === undefined;
+  const wanted = parseWanted(args.backend ?? process.env.D2NWG_BACKEND, fromEnv);
   if (current && (wanted === 'auto' || wanted === current.name)) return current;
-  const skipped: { name: string; reason: string }[] = [];
-  const valid = ['auto', 'tensorflow', 'wasm', 'cpu'];
-  if (!valid.includes(wanted)) {
-    throw new InputError(
-      `unknown backend '${wanted}'; expected one of ${valid.join(', ')}`,
-      'D2NWG_BACKEND',
-    );
-  }
+  const skipped: SkippedBackend[] = [];
+  const notTried = (name: string) =>
+    skipped.push({ name, reason: `not tried (forced '${wanted}')` });
 
   let chosen: { name: string; provider: string } | null = null;
-  if (wanted === 'auto' || wanted === 'tensorflow') {
-    for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
-      const err = await tryImport(pkg);
-      if (err === null && (await tf.setBackend('tensorflow'))) {
-        chosen = { name: 'tensorflow', provider: pkg };
-        break;
-      }
-      skipped.push({ name: pkg, reason: err ?? 'setBackend failed' });
+  let gpu: GpuAdapterSummary | undefined;
+  const tryNative = async (pkg: string): Promise<boolean> => {
+    const err = await tryImport(pkg);
+    if (err === null && (await tf.setBackend('tensorflow'))) {
+      await tf.ready();
+      chosen = { name: 'tensorflow', provider: pkg };
+      return true;
     }
+    skipped.push({ name: shortName(pkg), reason: err ?? 'setBackend("tensorflow") failed' });
+    return false;
+  };
+
+  if (wanted === 'auto' || wanted === 'tensorflow') await tryNative('@tensorflow/tfjs-node-gpu');
+  else notTried('tfjs-node-gpu');
+
+  if (!chosen && (wanted === 'auto' || wanted === 'webgpu')) {
+    let reason: string;
+    try {
+      const probe = await prepareWebgpu(wanted === 'webgpu');
+      gpu = probe.adapter;
+      if (probe.ok && (await tf.setBackend('webgpu'))) {
+        await tf.ready();
+        chosen = { name: 'webgpu', provider: '@tensorflow/tfjs-backend-webgpu' };
+      }
+      reason = probe.ok ? 'setBackend("webgpu") failed' : probe.reason;
+    } catch (err) {
+      reason = err instanceof Error ? (err.message.split('\n')[0] ?? err.message) : String(err);
+    }
+    if (!chosen) {
+      if (wanted === 'webgpu') {
+        throw new InputError(
+          `backend 'webgpu' requested but ${reason}`,
+          fromEnv ? 'D2NWG_BACKEND' : undefined,
+        );
+      }
+      skipped.push({ name: 'webgpu', reason });
+    }
+  } else if (!chosen && wanted !== 'tensorflow') {
+    notTried('webgpu');
+  }
+
+  if (!chosen && (wanted === 'auto' || wanted === 'tensorflow')) {
+    await tryNative('@tensorflow/tfjs-node');
     if (!chosen && wanted === 'tensorflow') {
       throw new InputError(
-        `backend 'tensorflow' requested but neither tfjs-node-gpu nor tfjs-node loads (${skipped.map((s) => s.reason).join('; ')})`,
+        `backend 'tensorflow' requested but ${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}` +
+          ' (install @tensorflow/tfjs-node or @tensorflow/tfjs-node-gpu 4.22, or pick wasm/cpu)',
+        fromEnv ? 'D2NWG_BACKEND' : undefined,
       );
     }
+  } else if (!chosen) {
+    notTried('tfjs-node');
   }
   if (!chosen && (wanted === 'auto' || wanted === 'wasm')) {
     try {
@@ -81,13 +159,15 @@ export async function initBackend(args: InitBackendArgs = {}): Promise<BackendIn
       if (wanted === 'wasm') throw err;
       skipped.push({ name: 'wasm', reason: err instanceof Error ? err.message : String(err) });
     }
+  } else if (!chosen && wanted !== 'tensorflow') {
+    notTried('wasm');
   }
   if (!chosen) {
-    await tf.setBackend('cpu');
+    if (!(await tf.setBackend('cpu'))) throw new Error('tf.setBackend("cpu") returned false');
     await tf.ready();
     chosen = { name: 'cpu', provider: '@tensorflow/tfjs-backend-cpu' };
   }
-  current = { ...chosen, skipped, tfjsVersion: tf.version.tfjs };
+  current = { ...chosen, skipped, tfjsVersion: tf.version.tfjs, ...(gpu ? { gpu } : {}) };
   if (!args.quiet) console.error(`d2nwg: tensor backend ${current.name} (${current.provider})`);
   return current;
 }

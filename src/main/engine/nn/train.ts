@@ -1,0 +1,344 @@
+/**
+ * Training and evaluation of the small classifiers (zoo members, RandInit baselines, fine-tuning of
+ * generated weights). One flat tf.Variable holds all parameters; Adam with softmax cross-entropy,
+ * seeded shuffling, no hidden randomness, so the same init and rng give identical weights.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { InputError, NumericError, throwIfAborted } from '../errors.ts';
+import { yieldToEventLoop, type RunControl } from '../progress.ts';
+import type { Rng } from '../rng.ts';
+import { inputSize, type Layout } from './architecture.ts';
+import { forward } from './forward.ts';
+import { checkLength } from './params.ts';
+
+/** Metrics of one finished training epoch. */
+export interface EpochRecord {
+  /** 1-based epoch number. */
+  readonly epoch: number;
+  /** Mean cross-entropy over the epoch's minibatches (running, as Keras reports it). */
+  readonly trainLoss: number;
+  /** Fraction of training samples classified correctly during the epoch (running). */
+  readonly trainAcc: number;
+  /** Accuracy of the end-of-epoch weights on the test set, when one was given. */
+  readonly testAcc?: number;
+  /** Cross-entropy of the end-of-epoch weights on the test set, when one was given. */
+  readonly testLoss?: number;
+}
+
+/** An EpochRecord plus a copy of the weights at the end of that epoch (a checkpoint). */
+export interface EpochCheckpoint extends EpochRecord {
+  /** The flat weights after this epoch; the callee owns this copy. */
+  readonly params: Float32Array;
+}
+
+export interface TrainClassifierArgs {
+  /** Architecture and parameter layout. */
+  readonly layout: Layout;
+  /** Starting weights (e.g. initParams, a generated sample); not modified. */
+  readonly init: Float32Array;
+  /** Training inputs, `n × inputSize` row-major. */
+  readonly xTrain: Float32Array;
+  /** Training labels in 0..outputs-1. */
+  readonly yTrain: Int32Array;
+  /** Optional test inputs, evaluated after every epoch. */
+  readonly xTest?: Float32Array;
+  /** Labels of xTest. */
+  readonly yTest?: Int32Array;
+  /** Number of passes over the training set (0 returns `init` unchanged). */
+  readonly epochs: number;
+  /** Minibatch size; the last batch of an epoch may be smaller. */
+  readonly batchSize: number;
+  /** Adam learning rate. */
+  readonly lr: number;
+  /** Drives the per-epoch shuffling; nothing else is random. */
+  readonly rng: Rng;
+  /** Called after every epoch with its metrics and a copy of the weights. */
+  readonly onEpoch?: (rec: EpochCheckpoint) => void | Promise<void>;
+  /** Cancellation (checked between batches) and per-epoch progress. */
+  readonly control?: RunControl;
+  /** Stage name used in NumericError messages; default 'classifier'. */
+  readonly stage?: string;
+}
+
+export interface TrainClassifierResult {
+  /** Final weights. */
+  readonly params: Float32Array;
+  /** One record per epoch. */
+  readonly history: EpochRecord[];
+}
+
+const YIELD_EVERY_MS = 50;
+const EVAL_BATCH = 2048;
+
+function checkData(layout: Layout, x: Float32Array, y: Int32Array, what: string): number {
+  const d = inputSize(layout.arch);
+  const n = y.length;
+  if (x.length !== n * d) {
+    throw new InputError(
+      `${x.length} input values for ${n} labels; expected ${d} values per sample`,
+      what,
+    );
+  }
+  const k = layout.arch.outputs;
+  for (let i = 0; i < n; i++) {
+    if (y[i] < 0 || y[i] >= k) {
+      throw new InputError(`label ${y[i]} at sample ${i} is outside 0..${k - 1}`, what);
+    }
+  }
+  return n;
+}
+
+/** Mean softmax cross-entropy of logits against integer labels (a scalar). */
+export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
+  return tf.tidy(() => {
+    const k = logits.shape[1];
+    const onehot = tf.oneHot(labels, k);
+    return tf.neg(tf.mean(tf.sum(tf.mul(onehot, tf.logSoftmax(logits)), 1))) as tf.Scalar;
+  });
+}
+
+/**
+ * Train a classifier with Adam from `init`. Throws NumericError (stage 'classifier', with the
+ * global step) as soon as an epoch produced a non-finite loss, CancelledError on abort.
+ */
+export async function trainClassifier(args: TrainClassifierArgs): Promise<TrainClassifierResult> {
+  const { layout, epochs, batchSize, lr, rng, control } = args;
+  const stage = args.stage ?? 'classifier';
+  checkLength(layout, args.init, 'init');
+  const n = checkData(layout, args.xTrain, args.yTrain, 'training data');
+  if (n === 0) throw new InputError('the training set is empty', 'training data');
+  const hasTest = args.xTest !== undefined && args.yTest !== undefined;
+  if (hasTest && args.xTest && args.yTest) checkData(layout, args.xTest, args.yTest, 'test data');
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new InputError(`batchSize must be a positive integer, got ${batchSize}`);
+  }
+  const d = inputSize(layout.arch);
+  const xAll = tf.tensor2d(args.xTrain, [n, d]);
+  const yAll = tf.tensor1d(args.yTrain, 'int32');
+  const testX =
+    hasTest && args.xTest ? tf.tensor2d(args.xTest, [args.xTest.length / d, d]) : undefined;
+  const w = tf.tidy(() => tf.variable(tf.tensor1d(args.init), true));
+  const opt = tf.train.adam(lr, 0.9, 0.999, 1e-8);
+  const history: EpochRecord[] = [];
+  let step = 0;
+  let lastYield = Date.now();
+  try {
+    for (let epoch = 1; epoch <= epochs; epoch++) {
+      const order = rng.permutation(n);
+      const losses: tf.Scalar[] = [];
+      const corrects: tf.Scalar[] = [];
+      try {
+        for (let start = 0; start < n; start += batchSize) {
+          throwIfAborted(control?.signal);
+          const idx = tf.tensor1d(order.subarray(start, Math.min(n, start + batchSize)), 'int32');
+          const cost = opt.minimize(
+            () => {
+              const xb = tf.gather(xAll, idx);
+              const yb = tf.gather(yAll, idx) as tf.Tensor1D;
+              const logits = forward(layout, w, xb);
+              corrects.push(
+                tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), yb), 'float32'))),
+              );
+              return crossEntropy(logits, yb);
+            },
+            true,
+            [w],
+          );
+          idx.dispose();
+          if (cost) losses.push(cost);
+          step++;
+          if (Date.now() - lastYield > YIELD_EVERY_MS) {
+            await yieldToEventLoop();
+            lastYield = Date.now();
+          }
+        }
+        const lossVals = readScalars(losses);
+        const correctSum = readScalars(corrects).reduce((a, b) => a + b, 0);
+        const firstBad = lossVals.findIndex((v) => !Number.isFinite(v));
+        if (firstBad >= 0) {
+          const badStep = step - lossVals.length + firstBad + 1;
+          throw new NumericError(
+            stage,
+            badStep,
+            `training loss ${lossVals[firstBad]} (epoch ${epoch})`,
+          );
+        }
+        // Batches differ in size only at the end; weight by batch size for the exact mean.
+        let lossSum = 0;
+        lossVals.forEach((v, b) => {
+          lossSum += v * (Math.min(n, (b + 1) * batchSize) - b * batchSize);
+        });
+        let rec: EpochRecord = { epoch, trainLoss: lossSum / n, trainAcc: correctSum / n };
+        if (testX && args.yTest) {
+          const ev = evaluateTensors(layout, w, testX, args.yTest);
+          rec = { ...rec, testAcc: ev.accuracy, testLoss: ev.loss };
+        }
+        history.push(rec);
+        control?.onProgress?.({
+          value: epoch,
+          max: epochs,
+          unit: 'epoch',
+          metrics: {
+            loss: rec.trainLoss,
+            trainAcc: rec.trainAcc,
+            ...(rec.testAcc !== undefined ? { testAcc: rec.testAcc } : {}),
+          },
+        });
+        if (args.onEpoch) await args.onEpoch({ ...rec, params: readVariable(w) });
+      } finally {
+        for (const t of losses) t.dispose();
+        for (const t of corrects) t.dispose();
+      }
+    }
+    return { params: readVariable(w), history };
+  } finally {
+    opt.dispose();
+    w.dispose();
+    xAll.dispose();
+    yAll.dispose();
+    testX?.dispose();
+  }
+}
+
+function readScalars(scalars: tf.Scalar[]): Float32Array {
+  if (scalars.length === 0) return new Float32Array(0);
+  const stacked = tf.stack(scalars);
+  try {
+    return new Float32Array(stacked.dataSync());
+  } finally {
+    stacked.dispose();
+  }
+}
+
+function readVariable(w: tf.Variable): Float32Array {
+  return new Float32Array(w.dataSync());
+}
+
+/** Loss and accuracy of a classifier on a labelled set. */
+export interface Evaluation {
+  /** Mean softmax cross-entropy. */
+  readonly loss: number;
+  /** Fraction classified correctly. */
+  readonly accuracy: number;
+}
+
+function evaluateTensors(
+  layout: Layout,
+  params: tf.Tensor1D,
+  x: tf.Tensor2D,
+  y: Int32Array,
+): Evaluation {
+  const n = y.length;
+  if (n === 0) return { loss: NaN, accuracy: NaN };
+  let lossSum = 0;
+  let correct = 0;
+  for (let start = 0; start < n; start += EVAL_BATCH) {
+    const size = Math.min(EVAL_BATCH, n - start);
+    const [l, c] = tf.tidy(() => {
+      const xb = size === n ? x : tf.slice(x, [start, 0], [size, x.shape[1]]);
+      const yb = tf.tensor1d(y.subarray(start, start + size), 'int32');
+      const logits = forward(layout, params, xb);
+      const loss = tf.mul(crossEntropy(logits, yb), size);
+      const c = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), yb), 'float32'));
+      return [loss.dataSync()[0], c.dataSync()[0]];
+    });
+    lossSum += l;
+    correct += c;
+  }
+  return { loss: lossSum / n, accuracy: correct / n };
+}
+
+function toParamTensor(layout: Layout, params: Float32Array | tf.Tensor1D): tf.Tensor1D {
+  if (params instanceof Float32Array) {
+    checkLength(layout, params, 'weights');
+    return tf.tensor1d(params);
+  }
+  return params;
+}
+
+/**
+ * Mean cross-entropy and accuracy of `params` on (x, y), in batches. `params` may be a flat array
+ * or a 1-D tensor (not disposed). Leaves no tensors behind.
+ */
+export function lossAndAccuracy(
+  layout: Layout,
+  params: Float32Array | tf.Tensor1D,
+  x: Float32Array,
+  y: Int32Array,
+): Evaluation {
+  const n = checkData(layout, x, y, 'evaluation data');
+  const p = toParamTensor(layout, params);
+  const xt = tf.tensor2d(x, [n, inputSize(layout.arch)]);
+  try {
+    return evaluateTensors(layout, p, xt, y);
+  } finally {
+    xt.dispose();
+    if (p !== params) p.dispose();
+  }
+}
+
+/** Fraction of (x, y) that `params` classifies correctly. */
+export function accuracy(
+  layout: Layout,
+  params: Float32Array | tf.Tensor1D,
+  x: Float32Array,
+  y: Int32Array,
+): number {
+  return lossAndAccuracy(layout, params, x, y).accuracy;
+}
+
+/**
+ * Evaluate many weight vectors (e.g. generated samples) on the same data, uploading the data once.
+ * Returns one Evaluation per vector, in order.
+ */
+export function evaluateMany(
+  layout: Layout,
+  paramsList: readonly Float32Array[],
+  x: Float32Array,
+  y: Int32Array,
+): Evaluation[] {
+  const n = checkData(layout, x, y, 'evaluation data');
+  const xt = tf.tensor2d(x, [n, inputSize(layout.arch)]);
+  try {
+    return paramsList.map((params, i) => {
+      checkLength(layout, params, `weights[${i}]`);
+      const p = tf.tensor1d(params);
+      try {
+        return evaluateTensors(layout, p, xt, y);
+      } finally {
+        p.dispose();
+      }
+    });
+  } finally {
+    xt.dispose();
+  }
+}
+
+/** Arg-max class of each sample of `x` (`n` samples; default: all of x). */
+export function predictClasses(
+  layout: Layout,
+  params: Float32Array | tf.Tensor1D,
+  x: Float32Array,
+  n?: number,
+): Int32Array {
+  const d = inputSize(layout.arch);
+  const count = n ?? x.length / d;
+  if (!Number.isInteger(count) || count * d > x.length) {
+    throw new InputError(`${x.length} input values do not hold ${count} samples of ${d} values`);
+  }
+  const p = toParamTensor(layout, params);
+  const out = new Int32Array(count);
+  try {
+    for (let start = 0; start < count; start += EVAL_BATCH) {
+      const size = Math.min(EVAL_BATCH, count - start);
+      const pred = tf.tidy(() => {
+        const xb = tf.tensor2d(x.subarray(start * d, (start + size) * d), [size, d]);
+        return tf.argMax(forward(layout, p, xb), 1).dataSync();
+      });
+      out.set(pred, start);
+    }
+    return out;
+  } finally {
+    if (p !== params) p.dispose();
+  }
+}

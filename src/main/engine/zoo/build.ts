@@ -1,0 +1,305 @@
+/**
+ * Building a model zoo (stage 1 of D2NWG): load the data, fit the features on the train pool, draw
+ * the tasks, and train the shared architecture on every seen task from several init seeds, keeping
+ * the last k checkpoints of each run. Runs are independent, so they go to a worker_threads pool
+ * (one tensor backend per thread); the result does not depend on the worker count.
+ */
+import * as fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import {
+  ZOO_FORMAT,
+  ZooConfigSchema,
+  type ZooConfig,
+  type ZooConfigInput,
+  type ZooManifest,
+  type ZooMember,
+} from '../../../shared/schemas/zoo.ts';
+import { currentBackend } from '../backend.ts';
+import { describeSource, loadDataset } from '../data/sources.ts';
+import { generateTasks, materializeTask } from '../data/tasks.ts';
+import type { TaskSpec } from '../data/types.ts';
+import { CancelledError, InputError, throwIfAborted } from '../errors.ts';
+import { fitExtractor, type FeatureExtractor } from '../features/extractor.ts';
+import {
+  architectureToJson,
+  layoutOf,
+  layoutToJson,
+  resolveArchitecture,
+  type Layout,
+} from '../nn/architecture.ts';
+import { initParams } from '../nn/params.ts';
+import { yieldToEventLoop, type RunControl } from '../progress.ts';
+import { Rng } from '../rng.ts';
+import { WorkerPool } from '../workers/pool.ts';
+import { formatIssues, MEMBERS_PER_SHARD, shardName, type Zoo } from './storage.ts';
+import { memberInputs } from './tasks.ts';
+import {
+  trainMember,
+  type MemberEpochMessage,
+  type MemberJob,
+  type MemberResult,
+} from './train-member.ts';
+
+/** File name of the feature extractor inside a zoo folder. */
+export const FEATURES_FILE = 'features.safetensors';
+
+/** A freshly built zoo: the stored part plus the fitted extractor that made its inputs. */
+export interface BuiltZoo extends Zoo {
+  /** The feature extractor the members were trained on; saveZoo writes it next to the shards. */
+  readonly extractor: FeatureExtractor;
+}
+
+/** Parse a zoo config (zod); every problem is listed with its path in one InputError. */
+export function parseZooConfig(input: unknown, where = 'zoo config'): ZooConfig {
+  const r = ZooConfigSchema.safeParse(input ?? {});
+  if (!r.success) throw new InputError(`invalid zoo config:${formatIssues(r.error)}`, where);
+  return r.data;
+}
+
+/**
+ * The initial weights of every run with seed index `seedIndex`. Deliberately the SAME for every
+ * task: members that start from one init keep their hidden units aligned across tasks (no
+ * permutation symmetry between them), which makes the weight distribution far easier for the
+ * VAE and the diffusion model to learn. Seed indices give the zoo its init diversity.
+ */
+export function memberInit(layout: Layout, baseSeed: number, seedIndex: number): Float32Array {
+  return initParams(layout, new Rng(baseSeed).fork('init').fork(seedIndex));
+}
+
+/** Seed of the minibatch shuffling of one run. */
+function shuffleSeed(baseSeed: number, taskId: string, seedIndex: number): number {
+  return new Rng(baseSeed).fork('shuffle').fork(taskId).fork(seedIndex).seedInt();
+}
+
+/**
+ * Build a zoo in memory. Progress is reported in members (stored checkpoints), with the latest
+ * run's test accuracy; the signal cancels the build, terminating the workers.
+ */
+export async function buildZoo(
+  cfgInput: ZooConfig | ZooConfigInput,
+  control: RunControl = {},
+): Promise<BuiltZoo> {
+  const cfg = parseZooConfig(cfgInput);
+  const { signal, onProgress } = control;
+  const t0 = performance.now();
+  const timings: Record<string, number> = {};
+  const mark = (name: string, since: number): number => {
+    const now = performance.now();
+    timings[name] = (now - since) / 1000;
+    return now;
+  };
+
+  if (cfg.arch.kind === 'cnn' && cfg.features.kind !== 'pixels') {
+    throw new InputError(
+      `arch.kind 'cnn' needs image inputs [h, w, c]; set features.kind to 'pixels' (got '${cfg.features.kind}')`,
+      'zoo config',
+    );
+  }
+  let t = performance.now();
+  const data = await loadDataset(cfg.dataset);
+  throwIfAborted(signal);
+  const tasks = generateTasks(data.labels, data.classNames.length, cfg.tasks, data.classNames);
+  t = mark('data', t);
+
+  onProgress?.({ value: 0, max: 1, unit: 'step', label: 'features' });
+  const ex = fitExtractor(cfg.features, data, tasks.trainPool, new Rng(cfg.seed).fork('features'), {
+    signal,
+  });
+  const inputs = memberInputs(cfg.arch.kind, ex, data, control);
+  t = mark('features', t);
+  await yieldToEventLoop();
+
+  const seen = tasks.seen;
+  if (seen.length === 0) {
+    throw new InputError('the task config draws no seen tasks; set tasks.numSeen ≥ 1', 'tasks');
+  }
+  const arch = resolveArchitecture(cfg.arch, inputs.sampleShape, tasks.config.k);
+  const layout = layoutOf(arch);
+  const { seeds, epochs, keepLast } = cfg.train;
+  const keep = Math.min(keepLast, epochs);
+  const runs = seen.length * seeds;
+  const totalMembers = runs * keep;
+  const inits = Array.from({ length: seeds }, (_, s) => memberInit(layout, cfg.seed, s));
+
+  const makeJob = (run: number): MemberJob => {
+    const task = seen[Math.floor(run / seeds)];
+    const s = run % seeds;
+    const td = materializeTask(inputs, task);
+    return {
+      run,
+      taskId: task.id,
+      layout,
+      init: inits[s].slice(),
+      xTrain: td.xTrain,
+      yTrain: td.yTrain,
+      xTest: td.xTest,
+      yTest: td.yTest,
+      epochs,
+      batchSize: cfg.train.batchSize,
+      lr: cfg.train.lr,
+      shuffleSeed: shuffleSeed(cfg.seed, task.id, s),
+      keepLast: keep,
+    };
+  };
+
+  const results: (MemberResult | undefined)[] = new Array<MemberResult | undefined>(runs);
+  let membersDone = 0;
+  let runsDone = 0;
+  const report = (label: string, testAcc: number): void => {
+    onProgress?.({
+      value: membersDone,
+      max: totalMembers,
+      unit: 'member',
+      metrics: Number.isFinite(testAcc) ? { testAcc } : undefined,
+      label,
+    });
+  };
+  const onEpoch = (m: MemberEpochMessage): void => {
+    report(`run ${m.run + 1}/${runs} epoch ${m.epoch}/${m.epochs}`, m.testAcc);
+  };
+  const finish = (res: MemberResult): void => {
+    results[res.run] = res;
+    membersDone += res.checkpoints.length;
+    runsDone++;
+    const last = res.checkpoints[res.checkpoints.length - 1];
+    report(`${runsDone}/${runs} runs`, last ? last.testAcc : NaN);
+  };
+  report(`0/${runs} runs`, NaN);
+
+  // The worker entry runs from the sources (tsx). A bundle that does not ship member-worker.ts
+  // next to this module still builds the same zoo, in-process.
+  const workerFile = new URL('./member-worker.ts', import.meta.url);
+  const haveWorker = workerFile.protocol === 'file:' && fs.existsSync(fileURLToPath(workerFile));
+  if (cfg.workers === 0 || !haveWorker) {
+    for (let run = 0; run < runs; run++) {
+      throwIfAborted(signal);
+      finish(await trainMember(makeJob(run), onEpoch, { signal }));
+    }
+  } else {
+    await runOnPool(
+      workerFile,
+      Math.min(cfg.workers, runs),
+      runs,
+      makeJob,
+      onEpoch,
+      finish,
+      signal,
+    );
+  }
+  t = mark('train', t);
+
+  const members: ZooMember[] = [];
+  const vectors = new Float32Array(totalMembers * layout.size);
+  results.forEach((res, run) => {
+    if (!res) throw new Error(`zoo run ${run} produced no result`);
+    const task = seen[Math.floor(run / seeds)];
+    for (const c of res.checkpoints) {
+      const index = members.length;
+      vectors.set(c.params, index * layout.size);
+      members.push({
+        index,
+        taskId: task.id,
+        classes: [...task.classes],
+        seed: run % seeds,
+        epoch: c.epoch,
+        trainAcc: c.trainAcc,
+        testAcc: c.testAcc,
+        shard: shardName(Math.floor(index / MEMBERS_PER_SHARD)),
+        tensorName: `m${index}`,
+      });
+    }
+  });
+  mark('assemble', t);
+  timings.total = (performance.now() - t0) / 1000;
+
+  const taskEntry = (task: TaskSpec): ZooManifest['tasks']['list'][number] => ({
+    id: task.id,
+    classes: [...task.classes],
+    split: task.split,
+    trainCount: task.trainIndex.length,
+    testCount: task.testIndex.length,
+  });
+  const manifest: ZooManifest = {
+    format: ZOO_FORMAT,
+    created: new Date().toISOString(),
+    arch: architectureToJson(arch),
+    layout: layoutToJson(layout),
+    dataset: {
+      source: cfg.dataset,
+      id: describeSource(cfg.dataset),
+      classNames: [...data.classNames],
+    },
+    features: { kind: ex.kind, dim: ex.dim, file: FEATURES_FILE },
+    tasks: {
+      config: tasks.config,
+      heldOut: [...tasks.heldOut],
+      list: [...tasks.seen, ...tasks.unseenCombo, ...tasks.unseenClass].map(taskEntry),
+    },
+    members,
+    config: cfg,
+    backend: currentBackend()?.name,
+    timings,
+  };
+  return { manifest, vectors, extractor: ex };
+}
+
+/**
+ * Buffers safe to move to a worker: whole (not a view into something larger, such as a cached
+ * dataset) and listed once.
+ */
+function ownedBuffers(arrays: readonly (Float32Array | Int32Array)[]): ArrayBuffer[] {
+  const out = new Set<ArrayBuffer>();
+  for (const a of arrays) {
+    const b = a.buffer;
+    if (b instanceof ArrayBuffer && a.byteOffset === 0 && a.byteLength === b.byteLength) out.add(b);
+  }
+  return [...out];
+}
+
+/**
+ * Train `runs` jobs on a pool of `size` threads, keeping at most two jobs per thread in flight so
+ * the inputs of hundreds of runs never sit in memory at once. The first failure cancels the rest.
+ */
+async function runOnPool(
+  workerFile: URL,
+  size: number,
+  runs: number,
+  makeJob: (run: number) => MemberJob,
+  onEpoch: (m: MemberEpochMessage) => void,
+  finish: (res: MemberResult) => void,
+  signal?: AbortSignal,
+): Promise<void> {
+  const pool = new WorkerPool(workerFile, size);
+  const stop = new AbortController();
+  const onOuterAbort = (): void => stop.abort();
+  signal?.addEventListener('abort', onOuterAbort, { once: true });
+  let failure: unknown = null;
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < runs && failure === null && !stop.signal.aborted) {
+      const job = makeJob(next++);
+      const transfer = ownedBuffers([job.init, job.xTrain, job.yTrain, job.xTest, job.yTest]);
+      try {
+        const res = await pool.run<MemberJob, MemberResult>(job, {
+          signal: stop.signal,
+          transfer,
+          onMessage: (m) => onEpoch(m as MemberEpochMessage),
+        });
+        finish(res);
+      } catch (err) {
+        if (failure === null && !(err instanceof CancelledError && !signal?.aborted)) {
+          failure = err;
+        }
+        stop.abort();
+      }
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: size * 2 }, () => lane()));
+  } finally {
+    signal?.removeEventListener('abort', onOuterAbort);
+    await pool.close();
+  }
+  throwIfAborted(signal);
+  if (failure !== null) throw failure;
+}

@@ -1,0 +1,53 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { main } from '../../../../src/main/cli/main.ts';
+import { benchmarks } from '../../../../src/main/cli/commands/bench.ts';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'd2nwg-cli-zoo-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+describe('d2nwg zoo', () => {
+  it('exits 2 on a bad config, listing every issue with its path', async () => {
+    const file = path.join(tmp, 'bad.json');
+    fs.writeFileSync(
+      file,
+      JSON.stringify({ train: { epochs: 0, lr: 'x' }, arch: { kind: 'rnn' } }),
+    );
+    const err = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const code = await main(['zoo', 'build', '--config', file, '--out', path.join(tmp, 'z')]);
+      expect(code).toBe(2);
+      const text = err.mock.calls.map((c) => String(c[0])).join('\n');
+      expect(text).toContain(file);
+      expect(text).toContain('train.epochs');
+      expect(text).toContain('train.lr');
+      expect(text).toContain('arch.kind');
+    } finally {
+      err.mockRestore();
+    }
+    expect(fs.existsSync(path.join(tmp, 'z'))).toBe(false);
+  });
+
+  it('exits 2 on unreadable JSON, a missing zoo, and missing flags', async () => {
+    const file = path.join(tmp, 'broken.json');
+    fs.writeFileSync(file, '{ nope');
+    const err = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      expect(await main(['zoo', 'build', '--config', file, '--out', tmp])).toBe(2);
+      expect(await main(['zoo', 'info', path.join(tmp, 'missing')])).toBe(2);
+      expect(await main(['zoo', 'build', '--config', file])).toBe(2);
+      expect(await main(['zoo', 'frobnicate'])).toBe(2);
+      const text = err.mock.calls.map((c) => String(c[0])).join('\n');
+      expect(text).toContain('not valid JSON');
+      expect(text).toContain('manifest.json: not found');
+    } finally {
+      err.mockRestore();
+    }
+  });
+
+  it('registers the zoo benchmark', () => {
+    expect(typeof benchmarks.zoo).toBe('function');
+  });
+});

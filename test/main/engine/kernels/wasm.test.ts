@@ -1,0 +1,122 @@
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import {
+  installWasmKernels,
+  wasmKernelsInstalled,
+} from '../../../../src/main/engine/kernels/wasm.ts';
+import { Rng } from '../../../../src/main/engine/rng.ts';
+import { expectNoLeakedTensors } from '../../../helpers/tf.ts';
+import { maxAbsDiff, onBackend } from './helpers.ts';
+
+const rng = new Rng(11);
+const rand = (shape: number[]) =>
+  tf.tensor(
+    rng.uniformArray(
+      shape.reduce((a, b) => a * b, 1),
+      -1,
+      1,
+    ),
+    shape,
+  );
+
+/** Data ids the backend holds: catches intermediates a kernel forgot to free. */
+const backendIds = () => tf.engine().backend.numDataIds();
+
+describe('wasm matmul kernels', () => {
+  it('are installed by initBackend and installing again changes nothing', () => {
+    expect(tf.getBackend()).toBe('wasm');
+    expect(wasmKernelsInstalled()).toBe(true);
+    const before = tf.getKernel('BatchMatMul', 'wasm').kernelFunc;
+    installWasmKernels();
+    expect(tf.getKernel('BatchMatMul', 'wasm').kernelFunc).toBe(before);
+  });
+
+  const combos = [
+    [false, false],
+    [true, false],
+    [false, true],
+    [true, true],
+  ] as const;
+  for (const [ta, tb] of combos) {
+    it(`gives A·B for transposeA=${ta} transposeB=${tb}, 2-D and batched 3-D, without leaks`, async () => {
+      for (const batch of [[], [3]]) {
+        const a = rand([...batch, 5, 7]);
+        const b = rand([...batch, 7, 4]);
+        const ids = backendIds();
+        const got = await expectNoLeakedTensors(() =>
+          tf.tidy(() => {
+            const aIn = ta ? tf.transpose(a, batch.length ? [0, 2, 1] : [1, 0]) : a;
+            const bIn = tb ? tf.transpose(b, batch.length ? [0, 2, 1] : [1, 0]) : b;
+            return tf.matMul(aIn, bIn, ta, tb).arraySync();
+          }),
+        );
+        expect(backendIds()).toBe(ids);
+        const want = tf.tidy(() => tf.matMul(a, b).arraySync());
+        const gotFlat = new Float32Array((got as number[][]).flat(2));
+        const wantFlat = new Float32Array((want as number[][]).flat(2));
+        expect(gotFlat.length).toBe((batch[0] ?? 1) * 5 * 4);
+        expect(maxAbsDiff(gotFlat, wantFlat)).toBeLessThan(1e-5);
+        tf.dispose([a, b]);
+      }
+    });
+  }
+
+  it('broadcasts a batch of one against a batch of three when transposed', () => {
+    const a = rand([1, 6, 5]);
+    const b = rand([3, 4, 6]);
+    const got = tf.tidy(() => tf.matMul(a, b, true, true).dataSync());
+    const want = tf.tidy(() =>
+      tf.matMul(tf.transpose(a, [0, 2, 1]), tf.transpose(b, [0, 2, 1])).dataSync(),
+    );
+    expect(got.length).toBe(3 * 5 * 4);
+    expect(maxAbsDiff(got as Float32Array, want as Float32Array)).toBeLessThan(1e-5);
+    tf.dispose([a, b]);
+  });
+
+  it('handles fused matmul with bias and relu when transposed', () => {
+    const a = rand([6, 5]);
+    const b = rand([4, 6]);
+    const bias = rand([4]);
+    const got = tf.tidy(() =>
+      tf.fused
+        .matMul({ a, b, transposeA: true, transposeB: true, bias, activation: 'relu' })
+        .dataSync(),
+    );
+    const want = tf.tidy(() =>
+      tf.relu(tf.add(tf.matMul(tf.transpose(a), tf.transpose(b)), bias)).dataSync(),
+    );
+    expect(maxAbsDiff(got as Float32Array, want as Float32Array)).toBeLessThan(1e-5);
+    tf.dispose([a, b, bias]);
+  });
+
+  it('gives dense-layer gradients equal to the cpu backend', async () => {
+    const r = new Rng(5);
+    const xs = r.uniformArray(8 * 12, -1, 1);
+    const w1s = r.uniformArray(12 * 16, -0.5, 0.5);
+    const w2s = r.uniformArray(16 * 3, -0.5, 0.5);
+    const bs = r.uniformArray(16, -0.1, 0.1);
+    const run = (): tf.Tensor[] =>
+      tf.tidy(() => {
+        const x = tf.tensor2d(xs, [8, 12]);
+        const params = [tf.tensor2d(w1s, [12, 16]), tf.tensor1d(bs), tf.tensor2d(w2s, [16, 3])];
+        const loss = (w1: tf.Tensor, b: tf.Tensor, w2: tf.Tensor) =>
+          tf.mean(tf.square(tf.matMul(tf.tanh(tf.add(tf.matMul(x, w1), b)), w2)));
+        const { value, grads } = tf.valueAndGrads(loss)(params);
+        return [value, ...grads];
+      });
+    const got = await expectNoLeakedTensors(() => {
+      const outs = run();
+      const values = outs.map((t) => t.dataSync() as Float32Array);
+      tf.dispose(outs);
+      return values;
+    });
+    const want = await onBackend('cpu', run);
+    expect(got).toHaveLength(4);
+    for (let i = 0; i < 4; i++) {
+      const g = got[i];
+      const w = want[i];
+      if (!g || !w) throw new Error('missing output');
+      expect(maxAbsDiff(g, w), `output ${i}`).toBeLessThan(1e-5);
+    }
+  });
+});
