@@ -1,0 +1,52 @@
+/**
+ * Matrix product for trainable layers. On the wasm backend, tf.matMul with a transposed operand
+ * is slow (ENVIRONMENT.md), and autodiff of x·W produces exactly those products (dy·Wᵀ and
+ * xᵀ·dy). kernels/wasm.ts fixes that globally by transposing an operand before a plain product;
+ * this helper goes further for dense layers: it computes dy·Wᵀ as (W·dyᵀ)ᵀ, so the big weight
+ * matrix is never transposed (only the small batch-sized tensors are), and it can skip the
+ * gradient with respect to the data input of a first layer altogether. It works the same with or
+ * without those kernels installed.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+const fastMatMul = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [a, b, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
+  const a2 = a;
+  const b2 = b;
+  save([a2, b2]);
+  return {
+    value: tf.matMul(a2, b2),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sa, sb] = saved as [tf.Tensor2D, tf.Tensor2D];
+      const dy2 = dy as tf.Tensor2D;
+      // da = dy·bᵀ computed as (b·dyᵀ)ᵀ: the big operand b stays untransposed.
+      const da = tf.transpose(tf.matMul(sb, tf.transpose(dy2)));
+      // db = aᵀ·dy: a (a batch of rows) is cheap to transpose.
+      const db = tf.matMul(tf.transpose(sa), dy2);
+      return [da, db];
+    },
+  };
+});
+
+const fastMatMulNoGradA = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [a, b, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
+  save([a]);
+  return {
+    value: tf.matMul(a, b),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sa] = saved as [tf.Tensor2D];
+      return [tf.zerosLike(sa), tf.matMul(tf.transpose(sa), dy as tf.Tensor2D)];
+    },
+  };
+});
+
+/**
+ * a·b for 2-D tensors, differentiable, with gradients that avoid the wasm backend's slow
+ * transposed products. On other backends it is plain tf.matMul. Pass `gradA = false` when `a` is
+ * the data (the first layer of a network): its gradient is then reported as zeros, saving the
+ * largest product of the backward pass.
+ */
+export function matMul(a: tf.Tensor2D, b: tf.Tensor2D, gradA = true): tf.Tensor2D {
+  if (tf.getBackend() !== 'wasm') return tf.matMul(a, b);
+  return (gradA ? fastMatMul(a, b) : fastMatMulNoGradA(a, b)) as tf.Tensor2D;
+}

@@ -1,0 +1,291 @@
+/**
+ * Optimisers shared by the VAE and the diffusion trainer, and one "gradients → check → clip →
+ * apply" step that stops with a NumericError at the step where a NaN appears, before any weight
+ * is overwritten with it.
+ *
+ * Two Adam implementations behind one interface: `Adam` runs on tensors (right for big models
+ * such as the weight VAE, millions of weights), `HostAdam` keeps weights, moments and an optional
+ * EMA in plain Float32Arrays (right for small models such as the denoiser, where the cost of
+ * ~15 tensor ops per variable per step dominates the arithmetic). makeAdam picks one by size.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { NumericError } from '../errors.ts';
+
+export interface AdamOptions {
+  /** Base learning rate (a step may override it, for schedules). */
+  readonly lr: number;
+  /** First-moment decay. */
+  readonly beta1?: number;
+  /** Second-moment decay. */
+  readonly beta2?: number;
+  /** Denominator fuzz. */
+  readonly epsilon?: number;
+  /** Decoupled weight decay (AdamW); 0 = plain Adam. */
+  readonly weightDecay?: number;
+}
+
+export interface ApplyOptions {
+  /** Learning rate for this step (default: the base rate). */
+  readonly lr?: number;
+  /** Clip the global gradient L2 norm to this first (0 or absent: no clipping). */
+  readonly clip?: number;
+}
+
+/** What optimStep needs from an optimiser. */
+export interface GradientOptimizer {
+  /**
+   * Apply one step. Returns the global gradient norm before clipping; when it is not finite the
+   * step is skipped (nothing changes) and the caller reports it.
+   */
+  apply(grads: readonly tf.Tensor[], opts?: ApplyOptions): number;
+  /** Copies of the EMA weights, aligned with the variables (null when no EMA is kept). */
+  emaWeights(): Float32Array[] | null;
+  /** Copies of the current weights, aligned with the variables. */
+  weights(): Float32Array[];
+  dispose(): void;
+}
+
+/** Parameter count up to which HostAdam beats tensor Adam (per-op overhead vs. JS arithmetic). */
+export const HOST_ADAM_MAX_PARAMS = 200_000;
+
+/** The faster optimiser for a model of this many parameters. */
+export function makeAdam(vars: readonly tf.Variable[], opts: HostAdamOptions): GradientOptimizer {
+  const size = vars.reduce((s, v) => s + v.size, 0);
+  return size <= HOST_ADAM_MAX_PARAMS ? new HostAdam(vars, opts) : new Adam(vars, opts);
+}
+
+/** Cosine decay from `lr` to `lr·floor` over `total` steps (step counted from 0). */
+export function cosineLr(lr: number, step: number, total: number, floor = 0.05): number {
+  const p = Math.min(1, Math.max(0, step / Math.max(1, total)));
+  return lr * (floor + (1 - floor) * 0.5 * (1 + Math.cos(Math.PI * p)));
+}
+
+export interface HostAdamOptions extends AdamOptions {
+  /** Keep an exponential moving average of the weights with this decay (absent: no EMA). */
+  readonly emaDecay?: number;
+}
+
+/** Adam / AdamW on tensors, with an optional EMA of the weights (also on tensors). */
+export class Adam implements GradientOptimizer {
+  private readonly m: tf.Variable[];
+  private readonly v: tf.Variable[];
+  private readonly ema: tf.Variable[] | null;
+  private readonly emaDecay: number;
+  private t = 0;
+  readonly lr: number;
+  private readonly beta1: number;
+  private readonly beta2: number;
+  private readonly epsilon: number;
+  private readonly weightDecay: number;
+
+  constructor(
+    private readonly vars: readonly tf.Variable[],
+    opts: HostAdamOptions,
+  ) {
+    this.lr = opts.lr;
+    this.beta1 = opts.beta1 ?? 0.9;
+    this.beta2 = opts.beta2 ?? 0.999;
+    this.epsilon = opts.epsilon ?? 1e-8;
+    this.weightDecay = opts.weightDecay ?? 0;
+    this.emaDecay = opts.emaDecay ?? 0;
+    this.m = vars.map((x) => tf.tidy(() => tf.variable(tf.zerosLike(x), false)));
+    this.v = vars.map((x) => tf.tidy(() => tf.variable(tf.zerosLike(x), false)));
+    this.ema =
+      opts.emaDecay !== undefined
+        ? vars.map((x) => tf.tidy(() => tf.variable(x.clone() as tf.Tensor, false)))
+        : null;
+  }
+
+  /** Copies of the EMA weights, aligned with the variables (null without EMA). */
+  emaWeights(): Float32Array[] | null {
+    return this.ema ? this.ema.map((x) => Float32Array.from(x.dataSync() as Float32Array)) : null;
+  }
+
+  /** Copies of the current weights, aligned with the variables. */
+  weights(): Float32Array[] {
+    return this.vars.map((x) => Float32Array.from(x.dataSync() as Float32Array));
+  }
+
+  /** Number of steps taken. */
+  get steps(): number {
+    return this.t;
+  }
+
+  apply(grads: readonly tf.Tensor[], opts: ApplyOptions = {}): number {
+    const normT = tf.tidy(() => tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g))))));
+    const norm = normT.dataSync()[0];
+    normT.dispose();
+    if (!Number.isFinite(norm)) return norm;
+    const lr = opts.lr ?? this.lr;
+    const clip = opts.clip ?? 0;
+    const gScale = clip > 0 && norm > clip ? clip / norm : 1;
+    this.t += 1;
+    const c1 = 1 - Math.pow(this.beta1, this.t);
+    const c2 = 1 - Math.pow(this.beta2, this.t);
+    const stepSize = (lr * Math.sqrt(c2)) / c1;
+    const epsHat = this.epsilon * Math.sqrt(c2);
+    const d = Math.min(this.emaDecay, this.t / (9 + this.t));
+    tf.tidy(() => {
+      for (let i = 0; i < this.vars.length; i++) {
+        const g = gScale === 1 ? grads[i] : tf.mul(grads[i], gScale);
+        const m = this.m[i];
+        const v = this.v[i];
+        const w = this.vars[i];
+        m.assign(tf.add(tf.mul(m, this.beta1), tf.mul(g, 1 - this.beta1)));
+        v.assign(tf.add(tf.mul(v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2)));
+        let next = tf.sub(w, tf.mul(tf.div(m, tf.add(tf.sqrt(v), epsHat)), stepSize));
+        if (this.weightDecay > 0) next = tf.sub(next, tf.mul(w, lr * this.weightDecay));
+        w.assign(next);
+        const e = this.ema?.[i];
+        if (e) e.assign(tf.add(tf.mul(e, d), tf.mul(next, 1 - d)));
+      }
+    });
+    return norm;
+  }
+
+  dispose(): void {
+    for (const x of this.m) x.dispose();
+    for (const x of this.v) x.dispose();
+    if (this.ema) for (const x of this.ema) x.dispose();
+  }
+}
+
+/**
+ * Adam / AdamW with the master weights, moments and EMA in host memory; the tf.Variables are
+ * refreshed from the master copy after each step. The EMA decay warms up as
+ * min(decay, (1+s)/(10+s)), so short runs are not dominated by the initial weights.
+ */
+export class HostAdam implements GradientOptimizer {
+  private readonly w: Float32Array[];
+  private readonly m: Float32Array[];
+  private readonly v: Float32Array[];
+  private readonly ema: Float32Array[] | null;
+  private t = 0;
+  readonly lr: number;
+  private readonly beta1: number;
+  private readonly beta2: number;
+  private readonly epsilon: number;
+  private readonly weightDecay: number;
+  private readonly emaDecay: number;
+
+  constructor(
+    private readonly vars: readonly tf.Variable[],
+    opts: HostAdamOptions,
+  ) {
+    this.lr = opts.lr;
+    this.beta1 = opts.beta1 ?? 0.9;
+    this.beta2 = opts.beta2 ?? 0.999;
+    this.epsilon = opts.epsilon ?? 1e-8;
+    this.weightDecay = opts.weightDecay ?? 0;
+    this.emaDecay = opts.emaDecay ?? 0;
+    this.w = vars.map((x) => Float32Array.from(x.dataSync() as Float32Array));
+    this.m = this.w.map((x) => new Float32Array(x.length));
+    this.v = this.w.map((x) => new Float32Array(x.length));
+    this.ema = opts.emaDecay !== undefined ? this.w.map((x) => Float32Array.from(x)) : null;
+  }
+
+  /** Number of steps taken. */
+  get steps(): number {
+    return this.t;
+  }
+
+  apply(grads: readonly tf.Tensor[], opts: ApplyOptions = {}): number {
+    const g = grads.map((x) => x.dataSync() as Float32Array);
+    let sq = 0;
+    for (const gi of g) for (let j = 0; j < gi.length; j++) sq += gi[j] * gi[j];
+    const norm = Math.sqrt(sq);
+    if (!Number.isFinite(norm)) return norm;
+    const lr = opts.lr ?? this.lr;
+    const clip = opts.clip ?? 0;
+    const gScale = clip > 0 && norm > clip ? clip / norm : 1;
+    this.t += 1;
+    const b1 = this.beta1;
+    const b2 = this.beta2;
+    const c1 = 1 - Math.pow(b1, this.t);
+    const c2 = 1 - Math.pow(b2, this.t);
+    const stepSize = (lr * Math.sqrt(c2)) / c1;
+    const epsHat = this.epsilon * Math.sqrt(c2);
+    const decay = lr * this.weightDecay;
+    const d = Math.min(this.emaDecay, this.t / (9 + this.t));
+    for (let i = 0; i < this.vars.length; i++) {
+      const gi = g[i];
+      const w = this.w[i];
+      const m = this.m[i];
+      const v = this.v[i];
+      for (let j = 0; j < w.length; j++) {
+        const gj = gi[j] * gScale;
+        const mj = b1 * m[j] + (1 - b1) * gj;
+        const vj = b2 * v[j] + (1 - b2) * gj * gj;
+        m[j] = mj;
+        v[j] = vj;
+        w[j] = w[j] - (stepSize * mj) / (Math.sqrt(vj) + epsHat) - decay * w[j];
+      }
+      if (this.ema) {
+        const e = this.ema[i];
+        for (let j = 0; j < w.length; j++) e[j] = d * e[j] + (1 - d) * w[j];
+      }
+      const next = tf.tensor(w, this.vars[i].shape, 'float32');
+      this.vars[i].assign(next);
+      next.dispose();
+    }
+    return norm;
+  }
+
+  /** Copies of the EMA weights, aligned with the variables (null without EMA). */
+  emaWeights(): Float32Array[] | null {
+    return this.ema ? this.ema.map((x) => Float32Array.from(x)) : null;
+  }
+
+  /** Copies of the current weights, aligned with the variables. */
+  weights(): Float32Array[] {
+    return this.w.map((x) => Float32Array.from(x));
+  }
+
+  dispose(): void {
+    // Host memory only; nothing to free on the backend.
+  }
+}
+
+export interface OptimStepArgs {
+  /** Optimiser to apply the gradients with (built over `vars`). */
+  readonly optimizer: GradientOptimizer;
+  /** Learning rate for this step (default: the optimiser's base rate). */
+  readonly lr?: number;
+  /** Trainable variables, in a fixed order. */
+  readonly vars: readonly tf.Variable[];
+  /** Builds the scalar loss from the variables (runs under a tape). */
+  readonly loss: () => tf.Scalar;
+  /** Clip the global gradient norm to this (0 or undefined: no clipping). */
+  readonly clip?: number;
+  /** Stage name for NumericError ('vae', 'diffusion'). */
+  readonly stage: string;
+  /** Step number for NumericError. */
+  readonly step: number;
+}
+
+/**
+ * One optimiser step; returns the loss. Throws NumericError (stage, step) when the loss or the
+ * gradient norm is not finite, before the weights change.
+ */
+export function optimStep(args: OptimStepArgs): number {
+  const { value, grads } = tf.variableGrads(args.loss, [...args.vars]);
+  try {
+    const lossValue = value.dataSync()[0];
+    if (!Number.isFinite(lossValue)) {
+      throw new NumericError(args.stage, args.step, `loss = ${lossValue}`);
+    }
+    const list = args.vars.map((v) => {
+      const g = grads[v.name];
+      if (!g) throw new Error(`${args.stage}: no gradient for variable ${v.name}`);
+      return g;
+    });
+    const norm = args.optimizer.apply(list, { lr: args.lr, clip: args.clip });
+    if (!Number.isFinite(norm)) {
+      throw new NumericError(args.stage, args.step, `gradient norm = ${norm}`);
+    }
+    return lossValue;
+  } finally {
+    value.dispose();
+    tf.dispose(grads);
+  }
+}

@@ -1,0 +1,206 @@
+/**
+ * Training of the weight VAE (Eq. 1, optionally Eq. 7). The objective per vector is
+ * Σ_dims recon + klWeight·KL (+ predictorWeight·‖g(w) − g(ŵ)‖²), i.e. the per-element error is
+ * summed over the vector as in the official autoencoder, so the paper's KL weight of 1e-6 keeps
+ * its meaning. p-diff-style noise on the inputs and on the latents makes the decoder robust to
+ * the small errors the diffusion model will make in latent space.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { VaeConfig, VaeConfigInput } from '../../../shared/schemas/vae.ts';
+import { VaeConfig as VaeConfigSchema } from '../../../shared/schemas/vae.ts';
+import { InputError, NumericError, throwIfAborted } from '../errors.ts';
+import type { RunControl } from '../progress.ts';
+import { yieldToEventLoop } from '../progress.ts';
+import type { Rng } from '../rng.ts';
+import { cosineLr, makeAdam, optimStep } from '../common/optim.ts';
+import { checkMatrix, gatherRows } from '../common/rows.ts';
+import { computeNormStats, WeightVae } from './model.ts';
+
+export interface TrainVaeArgs {
+  /** The zoo: n weight vectors of length dim, row-major. */
+  readonly vectors: Float32Array;
+  /** Number of vectors. */
+  readonly n: number;
+  /** Length of each vector. */
+  readonly dim: number;
+  /** VAE config (partial configs are completed with the schema defaults). */
+  readonly config: VaeConfig | VaeConfigInput;
+  /** Seeds initialisation, shuffling and all noise. */
+  readonly rng: Rng;
+  /** Cancellation and progress. */
+  readonly control?: RunControl;
+  /**
+   * Optional frozen accuracy predictor g for Eq. 7: maps a batch of weight vectors (weight space,
+   * [B, dim]) to any tensor of per-vector outputs. Its own variables are not trained.
+   */
+  readonly predictor?: (w: tf.Tensor2D) => tf.Tensor;
+}
+
+/** One epoch of training, averaged over its batches. */
+export interface VaeEpochRecord {
+  /** Epoch number, from 1. */
+  readonly epoch: number;
+  /** Objective actually minimised (per vector). */
+  readonly loss: number;
+  /** Mean per-element reconstruction error (MSE or L1) in normalised units. */
+  readonly recon: number;
+  /** Mean KL divergence per vector (nats). */
+  readonly kl: number;
+  /** Mean predictor-consistency term, when a predictor is used. */
+  readonly predictor?: number;
+}
+
+export interface TrainVaeResult {
+  /** The trained VAE (caller disposes). */
+  readonly vae: WeightVae;
+  /** Per-epoch averages. */
+  readonly history: VaeEpochRecord[];
+}
+
+/** Train a weight VAE on a zoo. Same config + seed → same weights. */
+export async function trainVae(args: TrainVaeArgs): Promise<TrainVaeResult> {
+  const parsed = VaeConfigSchema.safeParse(args.config);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new InputError(issue.message, `vae config ${issue.path.join('.') || '(root)'}`);
+  }
+  const cfg = parsed.data;
+  const { n, dim } = args;
+  checkMatrix(args.vectors, n, dim, 'vae training vectors');
+  if (cfg.predictorWeight > 0 && !args.predictor) {
+    throw new InputError('predictorWeight > 0 needs a predictor', 'vae config predictorWeight');
+  }
+
+  const norm = computeNormStats(args.vectors, n, dim, cfg.normalise, cfg.stdFloor);
+  const data = new Float32Array(args.vectors.length);
+  for (let r = 0; r < n; r++) {
+    const o = r * dim;
+    for (let j = 0; j < dim; j++) data[o + j] = (args.vectors[o + j] - norm.mean[j]) / norm.std[j];
+  }
+
+  const vae = WeightVae.create(cfg, dim, norm, args.rng.fork('vae-init'));
+  const vars = vae.variables();
+  const adamOpts = {
+    lr: cfg.lr,
+    beta1: cfg.beta1,
+    beta2: cfg.beta2,
+    weightDecay: cfg.weightDecay,
+  };
+  const adam = makeAdam(vars, adamOpts);
+  const rng = args.rng.fork('vae-train');
+  const net = vae.network();
+  const p = vae.paramRecord();
+  const latent = cfg.latentDim;
+  const batchesPerEpoch = Math.ceil(n / Math.min(cfg.batchSize, n));
+  const totalSteps = cfg.epochs * batchesPerEpoch;
+  const history: VaeEpochRecord[] = [];
+  const usePredictor = cfg.predictorWeight > 0 && args.predictor !== undefined;
+  let step = 0;
+  let lastYield = Date.now();
+
+  try {
+    for (let epoch = 1; epoch <= cfg.epochs; epoch++) {
+      throwIfAborted(args.control?.signal);
+      const perm = rng.permutation(n);
+      const bs = Math.min(cfg.batchSize, n);
+      let sumLoss = 0;
+      let sumRecon = 0;
+      let sumKl = 0;
+      let sumPred = 0;
+      let rows = 0;
+      for (let s = 0; s < n; s += bs) {
+        const idx = perm.subarray(s, Math.min(n, s + bs));
+        const b = idx.length;
+        const xb = gatherRows(data, dim, idx);
+        const noiseIn = cfg.inputNoise > 0 ? rng.normalArray(b * dim, 0, cfg.inputNoise) : null;
+        const eps = rng.normalArray(b * latent);
+        const epsL = cfg.latentNoise > 0 ? rng.normalArray(b * latent, 0, cfg.latentNoise) : null;
+        const parts: tf.Scalar[] = [];
+        let lossValue: number;
+        try {
+          lossValue = tf.tidy(() => {
+            const x = tf.tensor2d(xb, [b, dim]);
+            const xin: tf.Tensor2D = noiseIn ? tf.add(x, tf.tensor2d(noiseIn, [b, dim])) : x;
+            const e = tf.tensor2d(eps, [b, latent]);
+            const eL = epsL ? tf.tensor2d(epsL, [b, latent]) : null;
+            return optimStep({
+              optimizer: adam,
+              vars,
+              lr: cfg.lrSchedule === 'cosine' ? cosineLr(cfg.lr, step, totalSteps) : cfg.lr,
+              stage: 'vae',
+              step,
+              loss: () => {
+                const { mu, logvar } = net.encode(p, xin);
+                let z: tf.Tensor2D = tf.add(mu, tf.mul(tf.exp(tf.mul(logvar, 0.5)), e));
+                if (eL) z = tf.add(z, eL);
+                const xhat = net.decode(p, z);
+                const diff = tf.sub(xhat, x);
+                const recon = cfg.recon === 'l1' ? tf.mean(tf.abs(diff)) : tf.mean(tf.square(diff));
+                const kl = tf.mul(
+                  -0.5,
+                  tf.mean(
+                    tf.sum(tf.sub(tf.add(1, logvar), tf.add(tf.square(mu), tf.exp(logvar))), 1),
+                  ),
+                );
+                let loss = tf.add(tf.mul(recon, dim), tf.mul(kl, cfg.klWeight));
+                let pred: tf.Scalar = tf.scalar(0);
+                if (usePredictor && args.predictor) {
+                  const gw = args.predictor(vae.denormalise(x));
+                  const gr = args.predictor(vae.denormalise(xhat));
+                  pred = tf.mean(tf.sum(tf.reshape(tf.square(tf.sub(gw, gr)), [b, -1]), 1));
+                  loss = tf.add(loss, tf.mul(pred, cfg.predictorWeight));
+                }
+                parts.push(tf.keep(recon as tf.Scalar), tf.keep(kl as tf.Scalar), tf.keep(pred));
+                return loss as tf.Scalar;
+              },
+            });
+          });
+        } catch (err) {
+          tf.dispose(parts);
+          throw err;
+        }
+        const [reconV, klV, predV] = parts.map((t) => t.dataSync()[0]);
+        tf.dispose(parts);
+        if (!Number.isFinite(reconV) || !Number.isFinite(klV)) {
+          throw new NumericError('vae', step, `recon = ${reconV}, kl = ${klV}`);
+        }
+        sumLoss += lossValue * b;
+        sumRecon += reconV * b;
+        sumKl += klV * b;
+        sumPred += predV * b;
+        rows += b;
+        step += 1;
+        if (Date.now() - lastYield > 50) {
+          await yieldToEventLoop();
+          throwIfAborted(args.control?.signal);
+          lastYield = Date.now();
+        }
+      }
+      const rec: VaeEpochRecord = {
+        epoch,
+        loss: sumLoss / rows,
+        recon: sumRecon / rows,
+        kl: sumKl / rows,
+        ...(usePredictor ? { predictor: sumPred / rows } : {}),
+      };
+      history.push(rec);
+      args.control?.onProgress?.({
+        value: epoch,
+        max: cfg.epochs,
+        unit: 'epoch',
+        label: 'vae',
+        metrics: { loss: rec.loss, recon: rec.recon, kl: rec.kl },
+      });
+      if (Date.now() - lastYield > 50) {
+        await yieldToEventLoop();
+        lastYield = Date.now();
+      }
+    }
+  } catch (err) {
+    adam.dispose();
+    vae.dispose();
+    throw err;
+  }
+  adam.dispose();
+  return { vae, history };
+}
