@@ -11,6 +11,7 @@ import { initBackend } from '../../engine/backend.ts';
 import { measureMatmulAsync, type MatmulGflops } from '../../engine/bench/matmul.ts';
 import { installWasmKernels, uninstallWasmKernels } from '../../engine/kernels/wasm.ts';
 import { writeFileAtomic } from '../../engine/formats/atomic.ts';
+import { benchQuality } from '../../engine/quality/cli.ts';
 
 /**
  * Benchmarks by name. Each receives the arguments after its name and returns an exit code; it
@@ -18,6 +19,7 @@ import { writeFileAtomic } from '../../engine/formats/atomic.ts';
  */
 export const benchmarks: Record<string, (argv: string[]) => Promise<number>> = {
   matmul: matmulBench,
+  quality: benchQuality,
 };
 
 async function matmulBench(argv: string[]): Promise<number> {

@@ -1,0 +1,142 @@
+/**
+ * The simple baselines a weight generator must beat (METHOD.md, bench/QUALITY.md): S_KDE30
+ * (Schürholt et al. 2022), noise-added nearest checkpoint and weight averaging (the
+ * memorisation critique, arXiv 2506.07998), and a nearest-class-mean classifier that needs no
+ * training at all. Plain typed arrays: no tensors, nothing to dispose.
+ */
+import { InputError } from '../errors.ts';
+import type { Rng } from '../rng.ts';
+
+/** A per-dimension Gaussian KDE over a set of latent vectors. */
+export interface Kde {
+  /** The kernel centres, count × dim. */
+  readonly points: Float32Array;
+  readonly count: number;
+  readonly dim: number;
+  /** Kernel std (the same in every dimension). */
+  readonly bandwidth: number;
+}
+
+/**
+ * Fit S_KDE30: keep the top `topFraction` of the rows by `scores` (best first) as kernel centres.
+ * At least one row is kept.
+ */
+export function fitKde(
+  latents: Float32Array,
+  count: number,
+  dim: number,
+  scores: ArrayLike<number>,
+  topFraction: number,
+  bandwidth: number,
+): Kde {
+  if (latents.length !== count * dim) {
+    throw new InputError(`KDE latents have ${latents.length} values, expected ${count}×${dim}`);
+  }
+  if (scores.length !== count)
+    throw new InputError(`KDE needs ${count} scores, got ${scores.length}`);
+  if (!(topFraction > 0 && topFraction <= 1)) {
+    throw new InputError(`kdeTopFraction must be in (0, 1], got ${topFraction}`);
+  }
+  const order = Array.from({ length: count }, (_, i) => i).sort(
+    (a, b) => scores[b] - scores[a] || a - b,
+  );
+  const keep = Math.max(1, Math.round(count * topFraction));
+  const points = new Float32Array(keep * dim);
+  for (let i = 0; i < keep; i++) {
+    points.set(latents.subarray(order[i] * dim, (order[i] + 1) * dim), i * dim);
+  }
+  return { points, count: keep, dim, bandwidth };
+}
+
+/**
+ * Draw from the product of independent per-dimension KDEs: each dimension picks its own random
+ * centre, then adds N(0, bandwidth²). Unconditional, as in Schürholt et al.
+ */
+export function sampleKde(kde: Kde, n: number, rng: Rng): Float32Array {
+  const out = new Float32Array(n * kde.dim);
+  for (let s = 0; s < n; s++) {
+    for (let j = 0; j < kde.dim; j++) {
+      const c = rng.int(kde.count);
+      out[s * kde.dim + j] = kde.points[c * kde.dim + j] + kde.bandwidth * rng.normal();
+    }
+  }
+  return out;
+}
+
+/** Element-wise mean of `count` vectors of length `dim`. */
+export function averageVectors(vectors: Float32Array, count: number, dim: number): Float32Array {
+  if (count < 1) throw new InputError('cannot average zero weight vectors');
+  const out = new Float32Array(dim);
+  for (let i = 0; i < count; i++) for (let j = 0; j < dim; j++) out[j] += vectors[i * dim + j];
+  for (let j = 0; j < dim; j++) out[j] /= count;
+  return out;
+}
+
+/** Root mean square of a vector (the noise scale reference of noise_nearest). */
+export function rms(v: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < v.length; i++) s += v[i] * v[i];
+  return Math.sqrt(s / Math.max(1, v.length));
+}
+
+/** `base` + N(0, (relStd·rms(base))²) per weight. */
+export function addNoise(base: Float32Array, relStd: number, rng: Rng): Float32Array {
+  const std = relStd * rms(base);
+  const out = new Float32Array(base.length);
+  for (let i = 0; i < base.length; i++) out[i] = base[i] + std * rng.normal();
+  return out;
+}
+
+/** Class means (K × d) of the training samples; a class without samples is an InputError. */
+export function classMeans(x: Float32Array, y: Int32Array, k: number, d: number): Float32Array {
+  const means = new Float32Array(k * d);
+  const counts = new Int32Array(k);
+  for (let i = 0; i < y.length; i++) {
+    const c = y[i];
+    counts[c]++;
+    for (let j = 0; j < d; j++) means[c * d + j] += x[i * d + j];
+  }
+  for (let c = 0; c < k; c++) {
+    if (counts[c] === 0) throw new InputError(`class ${c} has no training samples for NCM`);
+    for (let j = 0; j < d; j++) means[c * d + j] /= counts[c];
+  }
+  return means;
+}
+
+/** Nearest-class-mean predictions (Euclidean) for `x` given class means. */
+export function ncmPredict(means: Float32Array, k: number, d: number, x: Float32Array): Int32Array {
+  const n = x.length / d;
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    let best = -1;
+    let bestD = Infinity;
+    for (let c = 0; c < k; c++) {
+      let s = 0;
+      for (let j = 0; j < d; j++) {
+        const t = x[i * d + j] - means[c * d + j];
+        s += t * t;
+      }
+      if (s < bestD) {
+        bestD = s;
+        best = c;
+      }
+    }
+    out[i] = best;
+  }
+  return out;
+}
+
+/** Accuracy of a nearest-class-mean classifier fitted on (xTrain, yTrain), tested on (xTest, yTest). */
+export function ncmAccuracy(
+  xTrain: Float32Array,
+  yTrain: Int32Array,
+  xTest: Float32Array,
+  yTest: Int32Array,
+  k: number,
+  d: number,
+): number {
+  const pred = ncmPredict(classMeans(xTrain, yTrain, k, d), k, d, xTest);
+  let ok = 0;
+  for (let i = 0; i < yTest.length; i++) if (pred[i] === yTest[i]) ok++;
+  return yTest.length > 0 ? ok / yTest.length : 0;
+}

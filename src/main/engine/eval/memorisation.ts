@@ -1,0 +1,91 @@
+/**
+ * Memorisation diagnostics (arXiv 2506.07998): a generator that only replays its training
+ * checkpoints must show up as samples sitting much closer to a zoo member than zoo members sit to
+ * each other, with near-identical predictions.
+ */
+
+/** Nearest zoo vector of one sample. */
+export interface NearestZoo {
+  /** Row index into the zoo. */
+  readonly index: number;
+  /** Euclidean distance. */
+  readonly l2: number;
+  /** 1 − cosine similarity. */
+  readonly cosine: number;
+}
+
+function dot(a: Float32Array, ao: number, b: Float32Array, bo: number, dim: number): number {
+  let s = 0;
+  for (let j = 0; j < dim; j++) s += a[ao + j] * b[bo + j];
+  return s;
+}
+
+/** Squared norms of the rows of a count × dim matrix. */
+export function rowNorms2(m: Float32Array, count: number, dim: number): Float64Array {
+  const out = new Float64Array(count);
+  for (let i = 0; i < count; i++) out[i] = dot(m, i * dim, m, i * dim, dim);
+  return out;
+}
+
+/** The zoo row nearest (L2) to `v`; rows listed in `exclude` are skipped. */
+export function nearestZoo(
+  v: Float32Array,
+  zoo: Float32Array,
+  count: number,
+  dim: number,
+  zooNorms2: Float64Array = rowNorms2(zoo, count, dim),
+  exclude?: (row: number) => boolean,
+): NearestZoo {
+  const vn = dot(v, 0, v, 0, dim);
+  let best = -1;
+  let bestD = Infinity;
+  let bestDot = 0;
+  for (let i = 0; i < count; i++) {
+    if (exclude?.(i)) continue;
+    const d = dot(v, 0, zoo, i * dim, dim);
+    const dist2 = vn + zooNorms2[i] - 2 * d;
+    if (dist2 < bestD) {
+      bestD = dist2;
+      best = i;
+      bestDot = d;
+    }
+  }
+  const denom = Math.sqrt(vn * (best >= 0 ? zooNorms2[best] : 0)) || 1;
+  return { index: best, l2: Math.sqrt(Math.max(0, bestD)), cosine: 1 - bestDot / denom };
+}
+
+/** Median of a list (NaN when empty). */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/**
+ * Median over zoo rows of the L2 distance to their nearest other row. `sameRun(i, j)` optionally
+ * also excludes rows of the same training run (consecutive checkpoints are trivially close).
+ */
+export function zooNearestMedian(
+  zoo: Float32Array,
+  count: number,
+  dim: number,
+  sameRun?: (i: number, j: number) => boolean,
+): number {
+  const norms = rowNorms2(zoo, count, dim);
+  const dists: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const v = zoo.subarray(i * dim, (i + 1) * dim);
+    const nn = nearestZoo(v, zoo, count, dim, norms, (j) => j === i || (sameRun?.(i, j) ?? false));
+    if (nn.index >= 0) dists.push(nn.l2);
+  }
+  return median(dists);
+}
+
+/** Fraction of positions where two prediction vectors agree. */
+export function agreement(a: Int32Array, b: Int32Array): number {
+  if (a.length !== b.length || a.length === 0) return NaN;
+  let s = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] === b[i]) s++;
+  return s / a.length;
+}

@@ -1,0 +1,78 @@
+/**
+ * `d2nwg bench quality --preset smoke|standard [--config FILE] --out FILE.json`: resolves the
+ * config, runs the benchmark, writes the report JSON atomically and prints the table. Returns the
+ * process exit code; InputError propagates so the CLI maps it to exit code 2.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  QUALITY_PRESETS,
+  QualityReportSchema,
+  type QualityPreset,
+} from '../../../shared/schemas/quality.ts';
+import { initBackend } from '../backend.ts';
+import { InputError } from '../errors.ts';
+import { writeFileAtomic } from '../formats/atomic.ts';
+import { readConfigFile, resolveQualityConfig } from './config.ts';
+import { formatTable } from './report.ts';
+import { runQuality } from './runner.ts';
+
+export const QUALITY_USAGE = `Usage: d2nwg bench quality --preset smoke|standard [--config FILE.json] [--seed N] [--out FILE.json]
+
+Builds a zoo, trains the weight VAE, the dataset encoder and the latent diffusion model, then
+compares D2NWG samples with randinit, pretrained_source, zoo, kde30, noise_nearest, weight_avg and
+ncm on seen, unseen-combo and unseen-class tasks (bench/QUALITY.md). --config is a JSON object
+deep-merged over the preset (any dataset source, class counts, held-out classes, seeds…).`;
+
+/** Entry of the bench registry: parse argv, run, write, print; returns the exit code. */
+export async function benchQuality(argv: string[]): Promise<number> {
+  let values: { preset?: string; config?: string; out?: string; seed?: string; quiet?: boolean };
+  try {
+    values = parseArgs({
+      args: argv,
+      options: {
+        preset: { type: 'string', default: 'smoke' },
+        config: { type: 'string' },
+        out: { type: 'string' },
+        seed: { type: 'string' },
+        quiet: { type: 'boolean', default: false },
+      },
+      allowPositionals: false,
+      strict: true,
+    }).values;
+  } catch (err) {
+    throw new InputError(err instanceof Error ? err.message : String(err), 'd2nwg bench quality');
+  }
+  const preset = values.preset ?? 'smoke';
+  if (!(QUALITY_PRESETS as readonly string[]).includes(preset)) {
+    throw new InputError(
+      `unknown preset '${preset}'; expected ${QUALITY_PRESETS.join(' or ')}`,
+      '--preset',
+    );
+  }
+  const out = values.out ?? path.join('bench', 'out', 'quality.json');
+  const override: Record<string, unknown> = values.config
+    ? ((await readConfigFile(values.config)) as Record<string, unknown>)
+    : {};
+  if (values.seed !== undefined) {
+    const seed = Number(values.seed);
+    if (!Number.isInteger(seed) || seed < 0)
+      throw new InputError(`--seed must be a non-negative integer, got '${values.seed}'`);
+    override.seed = seed;
+  }
+  const config = resolveQualityConfig(preset as QualityPreset, override, values.config ?? 'config');
+  await initBackend({ quiet: values.quiet });
+  const log = values.quiet ? undefined : (line: string) => process.stderr.write(`${line}\n`);
+  const report = await runQuality({ config, log });
+  QualityReportSchema.parse(report);
+  fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
+  await writeFileAtomic(out, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(formatTable(report.results));
+  const m = report.memorisation;
+  console.log(
+    `memorisation: sample→zoo median L2 ${m.sample_to_zoo_median.toFixed(3)}, zoo→zoo median L2 ${m.zoo_to_zoo_median.toFixed(3)}`,
+  );
+  console.log(`total ${report.timings_s.total.toFixed(1)} s; report written to ${out}`);
+  return 0;
+}

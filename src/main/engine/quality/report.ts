@@ -1,0 +1,84 @@
+/**
+ * Aggregation and presentation of quality results: per-task accuracies become
+ * {split, method, epoch, mean, std} rows (bench/QUALITY.md's fixed schema), and the rows become
+ * one table with a row per method and a column per (split, epoch).
+ */
+import type { QualityResult } from '../../../shared/schemas/quality.ts';
+
+export type Split = QualityResult['split'];
+
+/** Accumulates per-task accuracies of (split, method, epoch). */
+export class ResultCollector {
+  private readonly cells = new Map<
+    string,
+    { split: Split; method: string; epoch: number; values: number[]; samples: number }
+  >();
+
+  /**
+   * Record one task's accuracy (already averaged over its samples, if any).
+   * `samples` = how many samples per task the value averages (1 for a single init).
+   */
+  add(split: Split, method: string, epoch: number, accuracy: number, samples = 1): void {
+    const key = `${split}\u0000${method}\u0000${epoch}`;
+    let c = this.cells.get(key);
+    if (!c) {
+      c = { split, method, epoch, values: [], samples };
+      this.cells.set(key, c);
+    }
+    c.values.push(accuracy);
+    c.samples = Math.max(c.samples, samples);
+  }
+
+  /** Rows in insertion order (methods in the order they were first added). */
+  rows(): QualityResult[] {
+    return [...this.cells.values()].map((c) => {
+      const { mean, std } = meanStd(c.values);
+      return {
+        split: c.split,
+        method: c.method,
+        epoch: c.epoch,
+        accuracy_mean: clamp01(mean),
+        accuracy_std: std,
+        tasks: c.values.length,
+        samples_per_task: c.samples,
+      };
+    });
+  }
+}
+
+function clamp01(v: number): number {
+  return Number.isFinite(v) ? Math.min(1, Math.max(0, v)) : 0;
+}
+
+/** Mean and population standard deviation (0 for fewer than two values). */
+export function meanStd(values: readonly number[]): { mean: number; std: number } {
+  const n = values.length;
+  if (n === 0) return { mean: NaN, std: 0 };
+  const mean = values.reduce((a, b) => a + b, 0) / n;
+  const v = values.reduce((a, b) => a + (b - mean) ** 2, 0) / n;
+  return { mean, std: Math.sqrt(v) };
+}
+
+const SPLIT_ORDER: Split[] = ['seen', 'unseen-combo', 'unseen-class'];
+
+/** Fixed-width text table: one row per method, one column per (split, epoch), "mean±std" in %. */
+export function formatTable(rows: readonly QualityResult[]): string {
+  const cols: { split: Split; epoch: number }[] = [];
+  for (const split of SPLIT_ORDER) {
+    const epochs = [...new Set(rows.filter((r) => r.split === split).map((r) => r.epoch))].sort(
+      (a, b) => a - b,
+    );
+    for (const epoch of epochs) cols.push({ split, epoch });
+  }
+  const methods = [...new Set(rows.map((r) => r.method))];
+  const cell = (m: string, c: { split: Split; epoch: number }) => {
+    const r = rows.find((x) => x.method === m && x.split === c.split && x.epoch === c.epoch);
+    return r ? `${(100 * r.accuracy_mean).toFixed(1)}±${(100 * r.accuracy_std).toFixed(1)}` : '—';
+  };
+  const header = ['method', ...cols.map((c) => `${c.split}@${c.epoch}`)];
+  const body = methods.map((m) => [m, ...cols.map((c) => cell(m, c))]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
+  const line = (r: string[]) =>
+    r.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join('  ');
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+}

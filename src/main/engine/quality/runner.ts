@@ -1,0 +1,527 @@
+/**
+ * The quality benchmark pipeline (bench/QUALITY.md): build the zoo, train the VAE, the dataset
+ * encoder and the latent diffusion model, then evaluate D2NWG samples and every baseline on the
+ * same tasks and test samples, at the same fine-tuning epochs. Returns the fixed-schema report.
+ * Every random draw forks from the config's seed, so a config gives the same numbers twice.
+ */
+import type { QualityConfig, QualityReport } from '../../../shared/schemas/quality.ts';
+import { currentBackend } from '../backend.ts';
+import { loadDataset } from '../data/sources.ts';
+import { generateTasks, materializeTask, taskSupportSet } from '../data/tasks.ts';
+import type { LabelledData, TaskSpec } from '../data/types.ts';
+import { trainDiffusion } from '../diffusion/train.ts';
+import { trainEncoder } from '../encoder/encoder.ts';
+import { InputError, throwIfAborted } from '../errors.ts';
+import { applyExtractor } from '../features/extractor.ts';
+import { layoutOf, resolveArchitecture, type Layout } from '../nn/architecture.ts';
+import { initParams } from '../nn/params.ts';
+import { evaluateMany, predictClasses, trainClassifier } from '../nn/train.ts';
+import { yieldToEventLoop, type RunControl } from '../progress.ts';
+import { Rng } from '../rng.ts';
+import { rankByAccuracy, sampleWeights, soup, type GeneratorParts } from '../sample/sample.ts';
+import { trainVae } from '../vae/train.ts';
+import { buildZoo } from '../zoo/build.ts';
+import { zooLayout } from '../zoo/storage.ts';
+import { addNoise, averageVectors, fitKde, ncmAccuracy, sampleKde } from '../eval/baselines.ts';
+import { finetuneCurve, type FinetuneCurve } from '../eval/finetune.ts';
+import {
+  agreement,
+  median,
+  nearestZoo,
+  rowNorms2,
+  zooNearestMedian,
+} from '../eval/memorisation.ts';
+import { prototypeHead } from '../eval/protohead.ts';
+import { ResultCollector, meanStd, type Split } from './report.ts';
+
+export interface RunQualityArgs {
+  /** Fully resolved config (resolveQualityConfig). */
+  readonly config: QualityConfig;
+  /** Progress lines ('[stage] …'), e.g. to stderr. */
+  readonly log?: (line: string) => void;
+  readonly control?: RunControl;
+}
+
+/** Per-epoch mean curve of one (split, method), recorded beside the fixed rows. */
+interface CurveRow {
+  split: Split;
+  method: string;
+  epoch: number;
+  accuracy_mean: number;
+  test_loss_mean: number;
+  train_loss_mean: number;
+}
+
+/** Run the whole benchmark; throws InputError on an impossible config or data. */
+export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
+  const cfg = args.config;
+  const log = args.log ?? (() => undefined);
+  const signal = args.control?.signal;
+  const root = new Rng(cfg.seed);
+  const t0 = performance.now();
+  const timings = {
+    features: 0,
+    zoo: 0,
+    vae: 0,
+    encoder: 0,
+    diffusion: 0,
+    sampling: 0,
+    eval: 0,
+    total: 0,
+  };
+  const since = (t: number) => (performance.now() - t) / 1000;
+
+  // ---- zoo (features fitted inside buildZoo, on the train pool) ------------------------------
+  log(
+    `[zoo] ${cfg.tasks.numSeen} seen tasks × ${cfg.zoo.train.seeds} seeds × ${cfg.zoo.train.keepLast} checkpoints`,
+  );
+  let t = performance.now();
+  let lastZooLog = 0;
+  const built = await buildZoo(
+    {
+      dataset: cfg.dataset,
+      features: cfg.features,
+      tasks: cfg.tasks,
+      arch: cfg.zoo.architecture,
+      train: cfg.zoo.train,
+      workers: cfg.zoo.workers,
+      seed: cfg.seed,
+    },
+    {
+      signal,
+      onProgress: (p) => {
+        const now = performance.now();
+        if (p.unit === 'member' && now - lastZooLog > 5000) {
+          lastZooLog = now;
+          log(`[zoo] ${p.value}/${p.max} members${p.label ? ` (${p.label})` : ''}`);
+        }
+      },
+    },
+  );
+  const zooTimings = built.manifest.timings ?? {};
+  timings.features = (zooTimings.data ?? 0) + (zooTimings.features ?? 0);
+  timings.zoo = Math.max(0, since(t) - timings.features);
+  const layout = zooLayout(built.manifest);
+  const members = built.manifest.members;
+  const nZoo = members.length;
+  const dim = layout.size;
+  const zooVectors = built.vectors;
+
+  t = performance.now();
+  const data = await loadDataset(cfg.dataset);
+  const tasks = generateTasks(data.labels, data.classNames.length, cfg.tasks, data.classNames);
+  const feat = applyExtractor(built.extractor, data, { signal });
+  timings.features += since(t);
+  const d = feat.sampleShape[0];
+  const k = tasks.config.k;
+  const perClass = cfg.encoder.perClass;
+  const seenIndex = new Map(tasks.seen.map((task, i) => [task.id, i]));
+  const groups = new Int32Array(nZoo);
+  members.forEach((m, i) => {
+    const g = seenIndex.get(m.taskId);
+    if (g === undefined) throw new Error(`zoo member ${i} names unknown task ${m.taskId}`);
+    groups[i] = g;
+  });
+  const zooAcc = members.map((m) => m.testAcc);
+  log(
+    `[zoo] ${nZoo} members, ${dim} weights each (${layout.arch.kind}); mean test accuracy ${(100 * meanStd(zooAcc).mean).toFixed(1)}%`,
+  );
+
+  // ---- weight VAE ---------------------------------------------------------------------------
+  t = performance.now();
+  log(`[vae] training on ${nZoo} vectors`);
+  const { vae, history: vaeHistory } = await trainVae({
+    vectors: zooVectors,
+    n: nZoo,
+    dim,
+    config: cfg.vae,
+    rng: root.fork('vae'),
+    control: { signal },
+  });
+  const latents = vae.encodeMean(zooVectors, nZoo);
+  const latentDim = vae.latentDim;
+  const recon = vae.decode(latents, nZoo);
+  const reconAcc: number[] = [];
+  timings.vae = since(t);
+  const vaeLast = vaeHistory[vaeHistory.length - 1];
+  log(`[vae] done in ${timings.vae.toFixed(1)} s; final recon ${vaeLast?.recon.toFixed(4)}`);
+
+  const disposers: (() => void)[] = [() => vae.dispose()];
+  try {
+    // ---- dataset encoder --------------------------------------------------------------------
+    t = performance.now();
+    const setSize = k * perClass * d;
+    const supportOf = (task: TaskSpec, rng: Rng) => taskSupportSet(feat, task, perClass, rng).x;
+    const encSets = new Float32Array(nZoo * setSize);
+    const encRng = root.fork('encoder-support');
+    for (let i = 0; i < nZoo; i++) {
+      encSets.set(supportOf(tasks.seen[groups[i]], encRng.fork(i)), i * setSize);
+    }
+    log(`[encoder] ${cfg.encoder.kind}, ${cfg.encoder.epochs} epochs on ${nZoo} pairs`);
+    const { encoder, losses: encLosses } = await trainEncoder({
+      sets: encSets,
+      latents,
+      count: nZoo,
+      shape: { numClasses: k, perClass, featDim: d, latentDim },
+      groups,
+      resample: (i, r) => supportOf(tasks.seen[groups[i]], r),
+      config: cfg.encoder,
+      rng: root.fork('encoder'),
+      control: { signal },
+    });
+    disposers.push(() => encoder.dispose());
+    timings.encoder = since(t);
+    log(
+      `[encoder] done in ${timings.encoder.toFixed(1)} s; loss ${encLosses[0]?.toFixed(3)} → ${encLosses[encLosses.length - 1]?.toFixed(3)}`,
+    );
+
+    // ---- latent diffusion ---------------------------------------------------------------------
+    t = performance.now();
+    const condRng = root.fork('diffusion-support');
+    const condSets = new Float32Array(nZoo * setSize);
+    for (let i = 0; i < nZoo; i++) {
+      condSets.set(supportOf(tasks.seen[groups[i]], condRng.fork(i)), i * setSize);
+    }
+    const conds = encoder.embedBatch(condSets, nZoo, k, perClass, d);
+    log(`[diffusion] ${cfg.diffusion.steps} steps on ${nZoo} latents`);
+    const { model: diffusion, history: diffHistory } = await trainDiffusion({
+      latents,
+      conds,
+      n: nZoo,
+      latentDim,
+      condDim: encoder.embedDim,
+      config: cfg.diffusion,
+      rng: root.fork('diffusion'),
+      control: { signal },
+    });
+    disposers.push(() => diffusion.dispose());
+    timings.diffusion = since(t);
+    log(
+      `[diffusion] done in ${timings.diffusion.toFixed(1)} s; loss ${diffHistory[diffHistory.length - 1]?.loss.toFixed(4)}`,
+    );
+    const parts: GeneratorParts = { layout, vae, encoder, diffusion };
+
+    // ---- evaluation set-up ------------------------------------------------------------------
+    const ev = cfg.eval;
+    const maxEpoch = Math.max(...ev.finetuneEpochs);
+    const pickTasks = (list: TaskSpec[]) =>
+      list.slice(0, Math.min(ev.maxTasksPerSplit, list.length));
+    const evalTasks: TaskSpec[] = [
+      ...pickTasks(tasks.seen),
+      ...pickTasks(tasks.unseenCombo),
+      ...pickTasks(tasks.unseenClass),
+    ];
+    for (let i = 0; i < nZoo; i++) {
+      // How much the VAE round trip costs a zoo member, on its own task (sanity diagnostic).
+      if (i % Math.max(1, Math.floor(nZoo / 20)) !== 0) continue;
+      const td = materializeTask(feat, tasks.seen[groups[i]]);
+      const [a] = evaluateMany(layout, [recon.slice(i * dim, (i + 1) * dim)], td.xTest, td.yTest);
+      reconAcc.push(a.accuracy);
+    }
+
+    // pretrained_source: one model on the whole train pool of the known classes.
+    t = performance.now();
+    const source = await trainSourceModel(cfg, feat, tasks.trainPool, tasks.heldOut, root, signal);
+    log(`[eval] pretrained_source trained on ${source.count} samples of ${source.classes} classes`);
+
+    // S_KDE30 on the VAE latents of the best 30% of the zoo.
+    const kde = fitKde(latents, nZoo, latentDim, zooAcc, ev.kdeTopFraction, ev.kdeBandwidth);
+
+    // Embeddings of the seen tasks, for finding the most similar seen task of an unseen one.
+    const seenEmb = tasks.seen.map((task) =>
+      encoder.embed(supportOf(task, root.fork('seen-emb').fork(task.id)), k, perClass, d),
+    );
+    const membersOfTask = (g: number) => members.map((_, i) => i).filter((i) => groups[i] === g);
+
+    const collector = new ResultCollector();
+    const curveAcc = new Map<string, { acc: number[][]; loss: number[][]; train: number[][] }>();
+    const zooNorms = rowNorms2(zooVectors, nZoo, dim);
+    const memo: { l2: number[]; cos: number[]; agree: number[] } = { l2: [], cos: [], agree: [] };
+    let samplingSeconds = 0;
+
+    const recordCurve = (split: Split, method: string, c: FinetuneCurve) => {
+      const key = `${split}\u0000${method}`;
+      let e = curveAcc.get(key);
+      if (!e) {
+        e = { acc: [], loss: [], train: [] };
+        curveAcc.set(key, e);
+      }
+      e.acc.push(c.accuracy);
+      e.loss.push(c.loss);
+      e.train.push(c.trainLoss);
+    };
+
+    let taskNo = 0;
+    for (const task of evalTasks) {
+      throwIfAborted(signal);
+      taskNo++;
+      const split = task.split;
+      const td = materializeTask(feat, task);
+      const support = supportOf(task, root.fork('eval-support').fork(task.id));
+      const ftRng = () => root.fork('finetune').fork(task.id);
+      const curve = (init: Float32Array) =>
+        finetuneCurve({
+          layout,
+          init,
+          task: td,
+          maxEpoch,
+          lr: ev.lr,
+          batchSize: ev.batchSize,
+          rng: ftRng(),
+          control: { signal },
+        });
+
+      /** Epoch-0 over all inits, fine-tuned rows over the first `ftCount`. */
+      const method = async (name: string, inits: Float32Array[], ftCount = ev.finetuneSamples) => {
+        const acc0 = evaluateMany(layout, inits, td.xTest, td.yTest).map((e) => e.accuracy);
+        collector.add(split, name, 0, meanStd(acc0).mean, inits.length);
+        const ft = inits.slice(0, Math.max(1, Math.min(ftCount, inits.length)));
+        const curves: FinetuneCurve[] = [];
+        for (const init of ft) curves.push(await curve(init));
+        for (const e of ev.finetuneEpochs) {
+          if (e === 0) continue;
+          collector.add(split, name, e, meanStd(curves.map((c) => c.accuracy[e])).mean, ft.length);
+        }
+        for (const c of curves) recordCurve(split, name, c);
+        await yieldToEventLoop();
+      };
+
+      // RandInit: the architecture's default init.
+      await method('randinit', [initParams(layout, root.fork('randinit').fork(task.id))]);
+      // Pretrained(source): body of the source model, fresh head for this task's K classes.
+      await method('pretrained_source', [source.transfer(layout, root.fork('head').fork(task.id))]);
+
+      // Nearest seen task: the task itself when seen; else most shared class positions, then
+      // shared classes, then the closest support-set embedding.
+      const emb = encoder.embed(support, k, perClass, d);
+      const g = seenIndex.get(task.id) ?? nearestSeenTask(task, tasks.seen, seenEmb, emb);
+      const own = membersOfTask(g);
+      const ownVecs = own.map((i) => zooVectors.slice(i * dim, (i + 1) * dim));
+      if (split === 'seen') await method('zoo', ownVecs, ownVecs.length);
+      const best = own.reduce((a, b) => (zooAcc[b] > zooAcc[a] ? b : a), own[0]);
+      const bestVec = zooVectors.slice(best * dim, (best + 1) * dim);
+      const noiseRng = root.fork('noise').fork(task.id);
+      await method(
+        'noise_nearest',
+        Array.from({ length: ev.samplesPerTask }, () => addNoise(bestVec, ev.noiseStd, noiseRng)),
+      );
+      await method('weight_avg', [averageVectors(concat(ownVecs), ownVecs.length, dim)]);
+
+      const kdeLat = sampleKde(kde, ev.samplesPerTask, root.fork('kde').fork(task.id));
+      const kdeDec = vae.decode(kdeLat, ev.samplesPerTask);
+      await method(
+        'kde30',
+        Array.from({ length: ev.samplesPerTask }, (_, i) =>
+          kdeDec.slice(i * vae.inputDim, i * vae.inputDim + dim),
+        ),
+      );
+
+      // Nearest class mean: all training samples, and the same 5-shot support set D2NWG sees.
+      collector.add(split, 'ncm', 0, ncmAccuracy(td.xTrain, td.yTrain, td.xTest, td.yTest, k, d));
+      const supLabels = new Int32Array(k * perClass).map((_, i) => Math.floor(i / perClass));
+      collector.add(
+        split,
+        'ncm_support',
+        0,
+        ncmAccuracy(support, supLabels, td.xTest, td.yTest, k, d),
+      );
+
+      // D2NWG.
+      const ts = performance.now();
+      const sampled = await sampleWeights({
+        parts,
+        support,
+        numClasses: k,
+        perClass,
+        featDim: d,
+        count: ev.samplesPerTask,
+        sampler: cfg.sampler,
+        rng: root.fork('sample').fork(task.id),
+      });
+      samplingSeconds += since(ts);
+      const vecs = sampled.vectors;
+      await method('d2nwg_mean', vecs);
+      const ranked = rankByAccuracy(layout, vecs, td.xTrain, td.yTrain);
+      await method('d2nwg_best', [vecs[ranked.order[0]]]);
+      await method('d2nwg_soup', [soup(vecs, ranked.order.slice(0, ev.soupTopK))]);
+      if (ev.protoHead && layout.arch.kind === 'mlp') {
+        await method(
+          'd2nwg_protohead',
+          vecs.map((v) => prototypeHead(layout, v, support, k, perClass)),
+        );
+      }
+
+      // Memorisation: distance of each sample to its nearest zoo member, and agreement.
+      for (const v of vecs) {
+        const nn = nearestZoo(v, zooVectors, nZoo, dim, zooNorms);
+        memo.l2.push(nn.l2);
+        memo.cos.push(nn.cosine);
+        const nnVec = zooVectors.subarray(nn.index * dim, (nn.index + 1) * dim);
+        memo.agree.push(
+          agreement(
+            predictClasses(layout, v, td.xTest),
+            predictClasses(layout, Float32Array.from(nnVec), td.xTest),
+          ),
+        );
+      }
+      log(`[eval] task ${taskNo}/${evalTasks.length} (${split} ${task.classes.join(',')}) done`);
+    }
+    timings.sampling = samplingSeconds;
+    timings.eval = Math.max(0, since(t) - samplingSeconds);
+
+    // ---- report -------------------------------------------------------------------------------
+    const sameRun = (i: number, j: number) =>
+      members[i].taskId === members[j].taskId && members[i].seed === members[j].seed;
+    const zooToZoo = zooNearestMedian(zooVectors, nZoo, dim);
+    const zooToZooOther = zooNearestMedian(zooVectors, nZoo, dim, sameRun);
+    const curves: CurveRow[] = [];
+    for (const [key, e] of curveAcc) {
+      const [split, methodName] = key.split('\u0000') as [Split, string];
+      for (let ep = 0; ep <= maxEpoch; ep++) {
+        curves.push({
+          split,
+          method: methodName,
+          epoch: ep,
+          accuracy_mean: meanStd(e.acc.map((a) => a[ep])).mean,
+          test_loss_mean: meanStd(e.loss.map((a) => a[ep])).mean,
+          train_loss_mean: ep === 0 ? NaN : meanStd(e.train.map((a) => a[ep])).mean,
+        });
+      }
+    }
+    timings.total = since(t0);
+    const report: QualityReport & Record<string, unknown> = {
+      protocol: 'd2nwg-quality/1',
+      preset: cfg.preset,
+      config: cfg as unknown as Record<string, unknown>,
+      backend: currentBackend()?.name ?? 'unknown',
+      results: collector.rows(),
+      memorisation: {
+        sample_to_zoo_median: median(memo.l2),
+        zoo_to_zoo_median: zooToZoo,
+        zoo_to_zoo_median_other_runs: zooToZooOther,
+        sample_to_zoo_cosine_median: median(memo.cos),
+        prediction_agreement_median: median(memo.agree),
+        samples: memo.l2.length,
+      },
+      timings_s: timings,
+      curves: curves.map((c) => ({
+        ...c,
+        train_loss_mean: Number.isFinite(c.train_loss_mean) ? c.train_loss_mean : null,
+      })),
+      diagnostics: {
+        zoo_members: nZoo,
+        zoo_test_accuracy_mean: meanStd(zooAcc).mean,
+        vae_recon_accuracy_mean: meanStd(reconAcc).mean,
+        vae_final_recon: vaeLast?.recon ?? null,
+        encoder_loss_first: encLosses[0] ?? null,
+        encoder_loss_last: encLosses[encLosses.length - 1] ?? null,
+        diffusion_loss_last: diffHistory[diffHistory.length - 1]?.loss ?? null,
+        weights_per_model: dim,
+        latent_dim: latentDim,
+      },
+    };
+    return report;
+  } finally {
+    for (const f of disposers.reverse()) f();
+  }
+}
+
+function concat(vs: readonly Float32Array[]): Float32Array {
+  const dim = vs[0]?.length ?? 0;
+  const out = new Float32Array(vs.length * dim);
+  vs.forEach((v, i) => out.set(v, i * dim));
+  return out;
+}
+
+/** The seen task most like `task`: same class at the same output, then shared classes, then embedding. */
+function nearestSeenTask(
+  task: TaskSpec,
+  seen: readonly TaskSpec[],
+  seenEmb: readonly Float32Array[],
+  emb: Float32Array,
+): number {
+  let best = 0;
+  let bestKey: [number, number, number] = [-1, -1, -Infinity];
+  seen.forEach((s, i) => {
+    let pos = 0;
+    let shared = 0;
+    task.classes.forEach((c, j) => {
+      if (s.classes[j] === c) pos++;
+      if (s.classes.includes(c)) shared++;
+    });
+    let dist = 0;
+    const e = seenEmb[i];
+    for (let j = 0; j < emb.length; j++) dist += (emb[j] - e[j]) ** 2;
+    const key: [number, number, number] = [pos, shared, -dist];
+    const better =
+      key[0] > bestKey[0] ||
+      (key[0] === bestKey[0] &&
+        (key[1] > bestKey[1] || (key[1] === bestKey[1] && key[2] > bestKey[2])));
+    if (better) {
+      best = i;
+      bestKey = key;
+    }
+  });
+  return best;
+}
+
+interface SourceModel {
+  readonly count: number;
+  readonly classes: number;
+  /** Body of the source model + a freshly initialised head of `layout`. */
+  transfer(layout: Layout, rng: Rng): Float32Array;
+}
+
+/**
+ * The "Pretrained" baseline: the zoo architecture trained on the whole train pool of every known
+ * (non-held-out) class, then re-headed for each task's K classes.
+ */
+async function trainSourceModel(
+  cfg: QualityConfig,
+  feat: LabelledData,
+  trainPool: Int32Array,
+  heldOut: readonly number[],
+  root: Rng,
+  signal?: AbortSignal,
+): Promise<SourceModel> {
+  const d = feat.sampleShape[0];
+  const known = feat.classNames.map((_, c) => c).filter((c) => !heldOut.includes(c));
+  if (known.length < 2) {
+    throw new InputError(
+      `only ${known.length} classes are not held out; the source model needs 2`,
+      'tasks.heldOutClasses',
+    );
+  }
+  const remap = new Map(known.map((c, i) => [c, i]));
+  const idx = Array.from(trainPool).filter((i) => remap.has(feat.labels[i]));
+  const x = new Float32Array(idx.length * d);
+  const y = new Int32Array(idx.length);
+  idx.forEach((s, j) => {
+    x.set(feat.x.subarray(s * d, (s + 1) * d), j * d);
+    y[j] = remap.get(feat.labels[s]) ?? 0;
+  });
+  const srcLayout = layoutOf(resolveArchitecture(cfg.zoo.architecture, [d], known.length));
+  const { params } = await trainClassifier({
+    layout: srcLayout,
+    init: initParams(srcLayout, root.fork('source-init')),
+    xTrain: x,
+    yTrain: y,
+    epochs: cfg.zoo.train.epochs,
+    batchSize: cfg.zoo.train.batchSize,
+    lr: cfg.zoo.train.lr,
+    rng: root.fork('source-train'),
+    control: { signal },
+    stage: 'pretrained source model',
+  });
+  const headSrc = srcLayout.params.slice(-2);
+  const bodySize = srcLayout.size - headSrc.reduce((a, p) => a + p.size, 0);
+  return {
+    count: idx.length,
+    classes: known.length,
+    transfer(layout: Layout, rng: Rng): Float32Array {
+      const out = initParams(layout, rng);
+      out.set(params.subarray(0, bodySize), 0);
+      return out;
+    },
+  };
+}

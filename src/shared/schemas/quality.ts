@@ -1,0 +1,176 @@
+/**
+ * Config and report of the quality benchmark (`d2nwg bench quality`, bench/QUALITY.md). One config
+ * fixes everything that changes a number: data source, features, task draw, zoo, VAE, encoder,
+ * diffusion, sampler, evaluation and seed; the report embeds it fully resolved so a run can be
+ * reproduced from its JSON alone.
+ */
+import { z } from 'zod';
+import { EncoderConfigSchema } from './encoder.ts';
+import { DiffusionConfig, SamplerConfig } from './diffusion.ts';
+import { VaeConfig } from './vae.ts';
+import { DatasetSourceSchema, TaskGenConfigSchema } from './dataset.ts';
+import { FeatureConfigSchema } from './features.ts';
+import { ArchitectureSchema, ZooTrainConfigSchema } from './zoo.ts';
+
+export const QUALITY_PRESETS = ['smoke', 'standard'] as const;
+export type QualityPreset = (typeof QUALITY_PRESETS)[number];
+
+export const QualityZooSchema = z.object({
+  /** The architecture every zoo member (and every evaluated init) shares. */
+  architecture: ArchitectureSchema.prefault({ kind: 'mlp' }),
+  /** How members are trained. */
+  train: ZooTrainConfigSchema.prefault({}),
+  /** Worker threads training zoo members in parallel (0 = in the calling thread). */
+  workers: z.number().int().min(0).max(64).default(2),
+});
+
+export const QualityEvalSchema = z.object({
+  /** Fine-tuning epochs at which test accuracy is reported (0 = the init as is). */
+  finetuneEpochs: z.array(z.number().int().min(0).max(1000)).min(1).default([0, 1, 5]),
+  /** Adam learning rate of the fine-tuning, the same for every method. */
+  lr: z.number().positive().max(10).default(1e-3),
+  /** Minibatch size of the fine-tuning. */
+  batchSize: z.number().int().min(1).max(65536).default(32),
+  /** D2NWG samples drawn per task (N). */
+  samplesPerTask: z.number().int().min(1).max(1000).default(10),
+  /** Soup: average of the top-k samples (ranked on the training support set). */
+  soupTopK: z.number().int().min(1).max(1000).default(5),
+  /** Std of the Gaussian noise of the noise_nearest baseline, relative to the weight-vector RMS. */
+  noiseStd: z.number().min(0).max(10).default(0.05),
+  /** Bandwidth of the per-dimension Gaussian KDE of S_KDE30, in (standardised) latent units. */
+  kdeBandwidth: z.number().positive().max(10).default(0.002),
+  /** Fraction of the zoo, best first by accuracy, that the KDE is fitted on. */
+  kdeTopFraction: z.number().positive().max(1).default(0.3),
+  /** Tasks evaluated per split (at most; the zoo's seen tasks are subsampled to this). */
+  maxTasksPerSplit: z.number().int().min(1).max(100000).default(20),
+  /** Of the N samples per task, how many are also fine-tuned for the epoch > 0 rows (cost bound). */
+  finetuneSamples: z.number().int().min(1).max(1000).default(3),
+  /** Also evaluate the head-from-prototypes variant (d2nwg_protohead; MLP zoos only). */
+  protoHead: z.boolean().default(true),
+});
+export type QualityEvalConfig = z.infer<typeof QualityEvalSchema>;
+
+export const QualityConfigSchema = z.object({
+  /** Preset this config started from (informational once resolved). */
+  preset: z.enum(QUALITY_PRESETS).default('smoke'),
+  /** Where the labelled data comes from (embedded Fashion-MNIST, IDX, image folder, CSV, npy). */
+  dataset: DatasetSourceSchema.prefault({ kind: 'fashion-mnist' }),
+  /** Feature extractor fitted on the train pool (the stand-in for CLIP features). */
+  features: FeatureConfigSchema.prefault({ kind: 'pca' }),
+  /** Task draw: K, samples per class, held-out classes, split sizes. */
+  tasks: TaskGenConfigSchema.prefault({}),
+  zoo: QualityZooSchema.prefault({}),
+  vae: VaeConfig.prefault({}),
+  encoder: EncoderConfigSchema.prefault({}),
+  diffusion: DiffusionConfig.prefault({}),
+  sampler: SamplerConfig.prefault({}),
+  eval: QualityEvalSchema.prefault({}),
+  /** Master seed; every stage forks its own stream from it. */
+  seed: z.number().int().min(0).max(0x7fffffff).default(1),
+});
+export type QualityConfig = z.infer<typeof QualityConfigSchema>;
+export type QualityConfigInput = z.input<typeof QualityConfigSchema>;
+
+/** One row of the results: a method on a split at a fine-tuning epoch. */
+export const QualityResultSchema = z.object({
+  split: z.enum(['seen', 'unseen-combo', 'unseen-class']),
+  method: z.string(),
+  epoch: z.number().int().min(0),
+  accuracy_mean: z.number().min(0).max(1),
+  accuracy_std: z.number().min(0),
+  tasks: z.number().int().min(0),
+  samples_per_task: z.number().int().min(0),
+});
+export type QualityResult = z.infer<typeof QualityResultSchema>;
+
+/** The report JSON of bench/QUALITY.md (fixed field names; fields may be added, never renamed). */
+export const QualityReportSchema = z.object({
+  protocol: z.literal('d2nwg-quality/1'),
+  preset: z.string(),
+  config: z.record(z.string(), z.unknown()),
+  backend: z.string(),
+  results: z.array(QualityResultSchema),
+  memorisation: z.looseObject({
+    sample_to_zoo_median: z.number(),
+    zoo_to_zoo_median: z.number(),
+  }),
+  timings_s: z.object({
+    features: z.number(),
+    zoo: z.number(),
+    vae: z.number(),
+    encoder: z.number(),
+    diffusion: z.number(),
+    sampling: z.number(),
+    eval: z.number(),
+    total: z.number(),
+  }),
+});
+export type QualityReport = z.infer<typeof QualityReportSchema>;
+
+/**
+ * Preset inputs. 'smoke' is sized for CI (a few minutes on 2 cores, zoo included); 'standard' has
+ * at least 100 seen tasks and is sized for about half an hour on 2 cores.
+ */
+export function qualityPresetInput(preset: QualityPreset): QualityConfigInput {
+  if (preset === 'smoke') {
+    return {
+      preset,
+      features: { kind: 'pca', components: 32, whiten: true },
+      tasks: {
+        k: 5,
+        nTrain: 100,
+        nTest: 100,
+        numSeen: 12,
+        numUnseenCombo: 6,
+        numUnseenClass: 6,
+        heldOutClasses: 2,
+      },
+      zoo: {
+        architecture: { kind: 'mlp', hidden: [16] },
+        train: { epochs: 10, keepLast: 4, seeds: 2, batchSize: 32, lr: 3e-3 },
+      },
+      vae: { hidden: [128], latentDim: 32, epochs: 150, batchSize: 32 },
+      encoder: { epochs: 30, dModel: 32, inducing: 8, embedDim: 32, batchSize: 48 },
+      diffusion: { steps: 1500, batchSize: 32, denoiser: { width: 128, depth: 2 } },
+      sampler: { sampler: 'ddim', steps: 25, guidance: 2 },
+      eval: { samplesPerTask: 6, soupTopK: 3, maxTasksPerSplit: 6, finetuneSamples: 2 },
+      seed: 1,
+    };
+  }
+  return {
+    preset,
+    features: { kind: 'pca', components: 48, whiten: true },
+    tasks: {
+      k: 5,
+      nTrain: 100,
+      nTest: 100,
+      numSeen: 100,
+      numUnseenCombo: 20,
+      numUnseenClass: 20,
+      heldOutClasses: 2,
+    },
+    zoo: {
+      architecture: { kind: 'mlp', hidden: [32] },
+      train: { epochs: 20, keepLast: 5, seeds: 2, batchSize: 32, lr: 3e-3 },
+    },
+    vae: { hidden: [256], latentDim: 64, epochs: 150, batchSize: 64 },
+    encoder: { epochs: 40, dModel: 64, inducing: 16, embedDim: 64, batchSize: 64 },
+    diffusion: { steps: 4000, batchSize: 64, denoiser: { width: 256, depth: 3 } },
+    sampler: { sampler: 'ddim', steps: 50, guidance: 2 },
+    eval: { samplesPerTask: 10, soupTopK: 5, maxTasksPerSplit: 20, finetuneSamples: 2 },
+    seed: 1,
+  };
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Deep merge for config overrides: objects merge key by key, anything else replaces. */
+export function mergeConfig(base: unknown, override: unknown): unknown {
+  if (!isPlainObject(base) || !isPlainObject(override))
+    return override === undefined ? base : override;
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(override)) out[k] = mergeConfig(base[k], v);
+  return out;
+}

@@ -1,0 +1,79 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { InputError } from '../../../../src/main/engine/errors.ts';
+import {
+  readConfigFile,
+  resolveQualityConfig,
+} from '../../../../src/main/engine/quality/config.ts';
+import { formatTable, ResultCollector } from '../../../../src/main/engine/quality/report.ts';
+
+describe('quality config', () => {
+  it('resolves presets with the master seed propagated to the task draw', () => {
+    const smoke = resolveQualityConfig('smoke');
+    expect(smoke.preset).toBe('smoke');
+    expect(smoke.tasks.seed).toBe(smoke.seed);
+    const std = resolveQualityConfig('standard', { seed: 7 });
+    expect(std.tasks.numSeen).toBeGreaterThanOrEqual(100);
+    expect(std.tasks.seed).toBe(7);
+    expect(std.eval.finetuneEpochs).toEqual([0, 1, 5]);
+    // An explicit task seed wins; other preset fields survive a partial override.
+    const o = resolveQualityConfig('smoke', { tasks: { seed: 3, heldOutClasses: [0, 1] } });
+    expect(o.tasks.seed).toBe(3);
+    expect(o.tasks.heldOutClasses).toEqual([0, 1]);
+    expect(o.tasks.numSeen).toBe(smoke.tasks.numSeen);
+  });
+
+  it('refuses a zoo with a single task, impossible values and unknown types, naming the field', () => {
+    expect(() => resolveQualityConfig('smoke', { tasks: { numSeen: 1 } })).toThrow(
+      /tasks\.numSeen.*at least 2 seen tasks/,
+    );
+    expect(() => resolveQualityConfig('smoke', { encoder: { perClass: 500 } })).toThrow(
+      /encoder\.perClass/,
+    );
+    expect(() =>
+      resolveQualityConfig('smoke', { eval: { samplesPerTask: 2, soupTopK: 3 } }),
+    ).toThrow(/eval\.soupTopK/);
+    expect(() => resolveQualityConfig('smoke', { encoder: { dModel: 30, heads: 4 } })).toThrow(
+      InputError,
+    );
+    expect(() => resolveQualityConfig('smoke', { vae: { latentDim: -3 } })).toThrow(
+      /vae\.latentDim/,
+    );
+    expect(() => resolveQualityConfig('smoke', [])).toThrow(/JSON object/);
+  });
+
+  it('reads a JSON override file and names it when it is broken', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qcfg-'));
+    const good = path.join(dir, 'good.json');
+    const bad = path.join(dir, 'bad.json');
+    fs.writeFileSync(good, JSON.stringify({ dataset: { kind: 'csv', path: 'x.csv' }, seed: 4 }));
+    fs.writeFileSync(bad, '{ nope');
+    const cfg = resolveQualityConfig('smoke', await readConfigFile(good), good);
+    expect(cfg.dataset).toMatchObject({ kind: 'csv', path: 'x.csv' });
+    await expect(readConfigFile(bad)).rejects.toThrow(/bad\.json: invalid JSON/);
+    await expect(readConfigFile(path.join(dir, 'missing.json'))).rejects.toThrow(InputError);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('quality report table', () => {
+  it('aggregates per-task values and prints one row per method, one column per split/epoch', () => {
+    const c = new ResultCollector();
+    c.add('seen', 'zoo', 0, 0.8, 8);
+    c.add('seen', 'zoo', 0, 0.6, 8);
+    c.add('seen', 'd2nwg_mean', 0, 0.5, 10);
+    c.add('unseen-class', 'd2nwg_mean', 1, 0.25, 3);
+    const rows = c.rows();
+    const zoo = rows.find((r) => r.method === 'zoo');
+    expect(zoo).toMatchObject({ split: 'seen', epoch: 0, tasks: 2, samples_per_task: 8 });
+    expect(zoo?.accuracy_mean).toBeCloseTo(0.7);
+    expect(zoo?.accuracy_std).toBeCloseTo(0.1);
+    const table = formatTable(rows).split('\n');
+    expect(table[0]).toMatch(/method\s+seen@0\s+unseen-class@1/);
+    expect(table).toHaveLength(4);
+    expect(table[2]).toMatch(/^zoo\s+70\.0±10\.0\s+—/);
+    expect(table[3]).toMatch(/^d2nwg_mean\s+50\.0±0\.0\s+25\.0±0\.0/);
+  });
+});
