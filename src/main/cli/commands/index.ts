@@ -1,7 +1,19 @@
 import type { CliCommand } from '../command.ts';
 import { benchCommand } from './bench.ts';
 import { doctorCommand } from './doctor.ts';
+import { quickstartCommand } from './quickstart.ts';
+import { runCommand } from './run.ts';
+import { validateCommand } from './validate.ts';
+import { runsCommand } from './runs.ts';
 import { zooCommand } from './zoo.ts';
 
 /** Every CLI subcommand, in the order `d2nwg --help` lists them. */
-export const commands: CliCommand[] = [zooCommand, doctorCommand, benchCommand];
+export const commands: CliCommand[] = [
+  runCommand,
+  validateCommand,
+  quickstartCommand,
+  runsCommand,
+  zooCommand,
+  doctorCommand,
+  benchCommand,
+];

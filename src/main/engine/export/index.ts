@@ -1,0 +1,288 @@
+/**
+ * Weight export: one flat parameter vector + its layout → files other tools load directly.
+ * Formats: safetensors in PyTorch naming (torch.ts), a tfjs LayersModel (tfjs.ts), and .npy
+ * (one file per layout tensor plus the flat vector). Every export also writes manifest.json, so
+ * the files are never separated from what they mean: architecture, layout, source run and node,
+ * the dataset the weights were generated for, and their measured metrics.
+ *
+ * Everything is validated and encoded in memory first; only then are files written, all or nothing
+ * (write.ts). NaN/Inf parameters are refused before anything touches the disk.
+ */
+import { createHash } from 'node:crypto';
+import { encodeSafetensors } from '../formats/safetensors.ts';
+import { encodeNpy } from '../formats/npy.ts';
+import { InputError } from '../errors.ts';
+import { describeLayout, layoutOf, type Architecture, type Layout } from '../nn/architecture.ts';
+import { checkLength } from '../nn/params.ts';
+import { resolveOutDir } from './paths.ts';
+import { toTorchStateDict, torchModuleSource } from './torch.ts';
+import { tfjsModelFiles } from './tfjs.ts';
+import { nodeExportFs, writeAllOrNothing, type ExportFs, type PlannedFile } from './write.ts';
+
+export { resolveOutDir } from './paths.ts';
+export { ExportWriteError, type ExportFs } from './write.ts';
+export { buildLayersModel } from './tfjs.ts';
+export { toTorchStateDict } from './torch.ts';
+
+export const EXPORT_FORMATS = ['safetensors', 'tfjs', 'npy'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+/** Provenance and quality facts that travel with the weights. */
+export interface ExportProvenance {
+  /** Run that produced the weights, if they came from the store. */
+  readonly sourceRunId?: string | null;
+  /** Node of that run. */
+  readonly sourceNodeId?: string | null;
+  /** One line describing the conditioning dataset (what the weights were generated for). */
+  readonly dataset?: string | null;
+  /** Measured metrics of these weights, e.g. `{ accuracy: 0.83 }`. */
+  readonly metrics?: Readonly<Record<string, number>>;
+}
+
+export interface ExportWeightsArgs {
+  /** Architecture + where each tensor sits in `params`. */
+  readonly layout: Layout;
+  /** The flat parameter vector, `layout.size` long, finite. */
+  readonly params: Float32Array;
+  readonly format: ExportFormat;
+  /** Output folder; created if missing. Relative paths resolve against `baseDir` (or the cwd). */
+  readonly outDir: string;
+  /** When given, `outDir` must resolve inside it (no `..` or symlink escapes). */
+  readonly baseDir?: string;
+  /** What goes into manifest.json besides the layout. */
+  readonly manifest: ExportProvenance;
+  /** Timestamp written as `created`; default now. */
+  readonly now?: Date;
+  /** File operations; tests inject failures. Default node:fs. */
+  readonly io?: ExportFs;
+}
+
+/** One written file as listed in the manifest. */
+export interface ExportedFile {
+  readonly name: string;
+  readonly bytes: number;
+  readonly sha256: string;
+  /** What the file holds, in a few words. */
+  readonly content: string;
+}
+
+/** manifest.json. */
+export interface ExportManifest {
+  readonly format: 'd2nwg-weights-export';
+  readonly formatVersion: 1;
+  readonly exportFormat: ExportFormat;
+  readonly created: string;
+  readonly architecture: Architecture;
+  readonly description: string;
+  readonly parameterCount: number;
+  /** The flat vector's layout (tfjs order): dense kernels [in, out], conv kernels [kh, kw, cin, cout]. */
+  readonly layout: readonly {
+    readonly name: string;
+    readonly shape: readonly number[];
+    readonly offset: number;
+    readonly size: number;
+  }[];
+  readonly source: { readonly runId: string | null; readonly nodeId: string | null };
+  readonly conditioningDataset: string | null;
+  readonly metrics: Readonly<Record<string, number>>;
+  readonly accuracy: number | null;
+  readonly files: readonly ExportedFile[];
+  /** How the files map to the layout and how to load them. */
+  readonly conventions: Readonly<Record<string, unknown>>;
+}
+
+export interface ExportResult {
+  /** Absolute output folder. */
+  readonly outDir: string;
+  /** Absolute paths written, manifest.json last. */
+  readonly files: readonly string[];
+  readonly manifest: ExportManifest;
+}
+
+function sha256(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+function checkLayout(layout: Layout): void {
+  const expected = layoutOf(layout.arch);
+  const same =
+    expected.size === layout.size &&
+    expected.params.length === layout.params.length &&
+    expected.params.every((p, i) => {
+      const q = layout.params[i];
+      return (
+        p.name === q.name &&
+        p.offset === q.offset &&
+        p.size === q.size &&
+        p.shape.length === q.shape.length &&
+        p.shape.every((d, j) => d === q.shape[j])
+      );
+    });
+  if (!same) {
+    throw new InputError(
+      `the layout does not match its architecture (${describeLayout(expected)})`,
+      'layout',
+    );
+  }
+}
+
+function checkFinite(params: Float32Array, layout: Layout): void {
+  for (let i = 0; i < params.length; i++) {
+    if (!Number.isFinite(params[i])) {
+      const p = layout.params.find((s) => i >= s.offset && i < s.offset + s.size);
+      throw new InputError(
+        `weight ${i}${p ? ` (${p.name}[${i - p.offset}])` : ''} is ${params[i]}; refusing to export non-finite weights`,
+        'params',
+      );
+    }
+  }
+}
+
+const SAFE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+
+async function planFiles(
+  layout: Layout,
+  params: Float32Array,
+  format: ExportFormat,
+): Promise<{
+  files: { file: PlannedFile; content: string }[];
+  conventions: Record<string, unknown>;
+}> {
+  if (format === 'safetensors') {
+    const dict = toTorchStateDict(layout, params);
+    const tensors = Object.fromEntries(
+      dict.map((t) => [t.name, { dtype: 'F32' as const, shape: t.shape, data: t.data }]),
+    );
+    const data = encodeSafetensors(tensors, {
+      format: 'pt',
+      generator: 'D2NWG Studio',
+      architecture: JSON.stringify(layout.arch),
+    });
+    return {
+      files: [{ file: { name: 'weights.safetensors', data }, content: 'PyTorch state dict, F32' }],
+      conventions: {
+        naming: 'PyTorch state dict',
+        tensors: dict.map((t) => ({
+          name: t.name,
+          shape: t.shape,
+          from: t.from,
+          transform: t.transform,
+        })),
+        pytorch: torchModuleSource(layout),
+        load: 'net = Net(); net.load_state_dict(safetensors.torch.load_file("weights.safetensors"))',
+      },
+    };
+  }
+  if (format === 'tfjs') {
+    const { modelJson, weightsBin } = await tfjsModelFiles(layout, params);
+    return {
+      files: [
+        {
+          file: { name: 'model.json', data: new TextEncoder().encode(modelJson) },
+          content: 'tfjs LayersModel topology + weights manifest',
+        },
+        {
+          file: { name: 'weights.bin', data: weightsBin },
+          content: 'tfjs weights, float32 little-endian',
+        },
+      ],
+      conventions: {
+        load: "await tf.loadLayersModel('file-or-url/model.json')",
+        input:
+          layout.arch.kind === 'mlp'
+            ? `[n, ${layout.arch.inputDim}] (images flattened in H, W, C order)`
+            : `[n, ${layout.arch.inputShape.join(', ')}] (NHWC)`,
+        output: `[n, ${layout.arch.outputs}] logits`,
+      },
+    };
+  }
+  const files: { file: PlannedFile; content: string }[] = [
+    {
+      file: { name: 'params.npy', data: encodeNpy(params.slice(), [params.length]) },
+      content: 'flat parameter vector',
+    },
+  ];
+  for (const p of layout.params) {
+    if (!SAFE_NAME.test(p.name) || p.name === 'params') {
+      throw new InputError(`parameter name '${p.name}' cannot be used as a file name`, 'layout');
+    }
+    files.push({
+      file: {
+        name: `${p.name}.npy`,
+        data: encodeNpy(params.slice(p.offset, p.offset + p.size), [...p.shape]),
+      },
+      content: `${p.name} [${p.shape.join(', ')}]`,
+    });
+  }
+  return {
+    files,
+    conventions: {
+      order: 'layout order (tfjs): dense kernels [in, out], conv kernels [kh, kw, cin, cout]',
+      flat: 'params.npy == np.concatenate([np.load(f"{p["name"]}.npy").ravel() for p in manifest["layout"]])',
+    },
+  };
+}
+
+/**
+ * Export a weight vector. Throws InputError for bad input (non-finite weights, a length or layout
+ * mismatch, an output folder escaping `baseDir`) before writing anything, and ExportWriteError
+ * (nothing left behind) when the disk refuses.
+ */
+export async function exportWeights(args: ExportWeightsArgs): Promise<ExportResult> {
+  const { layout, params, format } = args;
+  if (!(EXPORT_FORMATS as readonly string[]).includes(format)) {
+    throw new InputError(
+      `unknown export format '${String(format)}'; expected ${EXPORT_FORMATS.join(', ')}`,
+      'format',
+    );
+  }
+  const outDir = resolveOutDir(args.outDir, args.baseDir);
+  checkLayout(layout);
+  checkLength(layout, params);
+  checkFinite(params, layout);
+  const metrics: Record<string, number> = {};
+  for (const [k, v] of Object.entries(args.manifest.metrics ?? {})) {
+    if (typeof v === 'number' && Number.isFinite(v)) metrics[k] = v;
+  }
+
+  const { files, conventions } = await planFiles(layout, params, format);
+  const listed: ExportedFile[] = files.map((f) => ({
+    name: f.file.name,
+    bytes: f.file.data.byteLength,
+    sha256: sha256(f.file.data),
+    content: f.content,
+  }));
+  const manifest: ExportManifest = {
+    format: 'd2nwg-weights-export',
+    formatVersion: 1,
+    exportFormat: format,
+    created: (args.now ?? new Date()).toISOString(),
+    architecture: layout.arch,
+    description: describeLayout(layout),
+    parameterCount: layout.size,
+    layout: layout.params.map((p) => ({
+      name: p.name,
+      shape: [...p.shape],
+      offset: p.offset,
+      size: p.size,
+    })),
+    source: {
+      runId: args.manifest.sourceRunId ?? null,
+      nodeId: args.manifest.sourceNodeId ?? null,
+    },
+    conditioningDataset: args.manifest.dataset ?? null,
+    metrics,
+    accuracy: metrics.accuracy ?? null,
+    files: listed,
+    conventions,
+  };
+  const planned: PlannedFile[] = [
+    ...files.map((f) => f.file),
+    {
+      name: 'manifest.json',
+      data: new TextEncoder().encode(`${JSON.stringify(manifest, null, 2)}\n`),
+    },
+  ];
+  const written = await writeAllOrNothing(outDir, planned, args.io ?? nodeExportFs);
+  return { outDir, files: written, manifest };
+}

@@ -1,0 +1,52 @@
+/**
+ * Where an export may go. Exports triggered from a pipeline or the server take the output folder
+ * from user-editable JSON, so a folder like `../../.ssh` must not let them write outside the
+ * area they were given. Symlinks are resolved too: a link inside the base pointing outside it is
+ * an escape like any other.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { InputError } from '../errors.ts';
+
+/** The real path of `p`, or of its deepest existing ancestor with the rest appended. */
+function realPathLenient(p: string): string {
+  const missing: string[] = [];
+  let cur = p;
+  for (;;) {
+    try {
+      return path.join(fs.realpathSync(cur), ...missing.reverse());
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw err;
+      const parent = path.dirname(cur);
+      if (parent === cur) return path.join(cur, ...missing.reverse());
+      missing.push(path.basename(cur));
+      cur = parent;
+    }
+  }
+}
+
+function inside(base: string, target: string): boolean {
+  const rel = path.relative(base, target);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
+/**
+ * Resolve the export folder. With `baseDir`, `outDir` (relative to it, or absolute) must stay
+ * inside it after resolving `..` and symlinks; otherwise an InputError names the folder.
+ */
+export function resolveOutDir(outDir: string, baseDir?: string): string {
+  if (outDir.trim() === '') throw new InputError('the output folder is empty', 'outDir');
+  if (outDir.includes('\0'))
+    throw new InputError('the output folder contains a NUL byte', 'outDir');
+  if (baseDir === undefined) return path.resolve(outDir);
+  const base = path.resolve(baseDir);
+  const target = path.resolve(base, outDir);
+  if (!inside(base, target) || !inside(realPathLenient(base), realPathLenient(target))) {
+    throw new InputError(
+      `'${outDir}' resolves to ${target}, outside the allowed folder ${base}`,
+      'outDir',
+    );
+  }
+  return target;
+}

@@ -1,0 +1,84 @@
+/**
+ * Helpers every node run function shares: binding to its spec with the app's port value union,
+ * resolving user paths against the data folder, refusing to run when an engine part is missing,
+ * and picking the tasks of a split.
+ */
+import * as path from 'node:path';
+import type { z } from 'zod';
+import type { NodeSpec } from '../../shared/nodes/spec.ts';
+import type { TaskSplit } from '../../shared/nodes/eval-finetune.ts';
+import type { TaskSpec } from '../engine/data/types.ts';
+import { InputError } from '../engine/errors.ts';
+import type { ProgressFn, RunControl } from '../engine/progress.ts';
+import {
+  defineRunner,
+  type NodeContext,
+  type NodeInputs,
+  type NodeResult,
+  type NodeRunner,
+} from '../graph/types.ts';
+import type { PortValue, TasksValue } from './values.ts';
+
+/** A node run function over the app's port values, with its config typed by the spec. */
+export function nodeRunner<C extends z.ZodType>(
+  spec: NodeSpec<C>,
+  run: (
+    ctx: NodeContext<z.infer<C>>,
+    inputs: NodeInputs<PortValue>,
+  ) => Promise<NodeResult<PortValue>>,
+): NodeRunner<PortValue> {
+  return defineRunner<PortValue, C>(spec, run);
+}
+
+/**
+ * A registered node whose engine part is not in this build: it refuses to run, naming what is
+ * missing, rather than pretending.
+ */
+export function missingEngine(type: string, what: string): NodeRunner<PortValue> {
+  return async () => {
+    throw new Error(`node type '${type}' cannot run in this build: ${what} is not implemented yet`);
+  };
+}
+
+/** Resolve a user path: absolute stays, relative is taken inside the data folder. */
+export function resolveUserPath(p: string, dataDir: string): string {
+  return path.isAbsolute(p) ? p : path.resolve(dataDir, p);
+}
+
+/** The RunControl engine functions take, from a node context. */
+export function controlOf(ctx: NodeContext<unknown>, label?: string): RunControl {
+  const onProgress: ProgressFn = label
+    ? (p) => ctx.progress({ ...p, label: p.label ? `${label}: ${p.label}` : label })
+    : (p) => ctx.progress(p);
+  return { signal: ctx.signal, onProgress };
+}
+
+/** The tasks of a split, at most `max` of them (the first ones), refusing an empty selection. */
+export function tasksOfSplit(
+  tasks: TasksValue,
+  split: TaskSplit,
+  max: number,
+  where: string,
+): TaskSpec[] {
+  const all =
+    split === 'seen'
+      ? tasks.tasks.seen
+      : split === 'unseen-combo'
+        ? tasks.tasks.unseenCombo
+        : tasks.tasks.unseenClass;
+  if (all.length === 0) {
+    throw new InputError(
+      `the Tasks node drew no '${split}' tasks; raise its count or pick another split`,
+      where,
+    );
+  }
+  return all.slice(0, max);
+}
+
+/** Mean and population standard deviation. */
+export function meanStd(values: readonly number[]): { mean: number; std: number } {
+  if (values.length === 0) return { mean: NaN, std: NaN };
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  const v = values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length;
+  return { mean, std: Math.sqrt(v) };
+}

@@ -1,0 +1,68 @@
+/** Runs export.weights: one export folder per task and sample, through the engine's exporter. */
+import * as path from 'node:path';
+import { exportWeightsSpec } from '../../shared/nodes/export-weights.ts';
+import { exportWeights } from '../engine/export/index.ts';
+import { throwIfAborted } from '../engine/errors.ts';
+import { nodeRunner, resolveUserPath } from './define.ts';
+import { one } from './values.ts';
+
+/** A task id made safe as a folder name. */
+function safeName(s: string): string {
+  return s.replace(/[^\w.-]+/g, '_');
+}
+
+export const run = nodeRunner(exportWeightsSpec, async (ctx, inputs) => {
+  const weights = one(inputs, 'weights', 'weights');
+  const root = resolveUserPath(ctx.config.folder, ctx.dataDir);
+  const jobs = weights.perTask.flatMap((t) =>
+    (ctx.config.bestOnly ? t.vectors.slice(0, 1) : t.vectors).map((params, i) => ({
+      task: t,
+      params,
+      i,
+    })),
+  );
+  const folders: string[] = [];
+  let files = 0;
+  for (const [j, job] of jobs.entries()) {
+    throwIfAborted(ctx.signal);
+    const outDir = path.join(
+      root,
+      safeName(job.task.task.id),
+      `sample-${String(job.i).padStart(3, '0')}`,
+    );
+    const acc = job.task.supportAccuracy?.[job.i];
+    const res = await exportWeights({
+      layout: weights.layout,
+      params: job.params,
+      format: ctx.config.format,
+      outDir,
+      manifest: {
+        sourceRunId: weights.producedBy?.runId ?? ctx.runId,
+        sourceNodeId: weights.producedBy?.nodeId ?? ctx.nodeId,
+        dataset: `${weights.dataset} task ${job.task.task.id} (classes ${job.task.task.classes.join(', ')})`,
+        metrics: acc !== undefined ? { supportAccuracy: acc } : {},
+      },
+    });
+    folders.push(res.outDir);
+    for (const f of res.manifest.files) {
+      ctx.artifact({
+        kind: `export-${ctx.config.format}`,
+        path: path.join(res.outDir, f.name),
+        bytes: f.bytes,
+        sha256: f.sha256,
+        meta: { task: job.task.task.id, sample: job.i, method: weights.method },
+      });
+      files++;
+    }
+    ctx.artifact({
+      kind: 'export-manifest',
+      path: path.join(res.outDir, 'manifest.json'),
+      meta: { task: job.task.task.id, sample: job.i },
+    });
+    ctx.progress({ value: j + 1, max: jobs.length, unit: 'model' });
+  }
+  return {
+    outputs: {},
+    summary: { folder: root, format: ctx.config.format, metrics: { models: jobs.length, files } },
+  };
+});

@@ -1,0 +1,42 @@
+/** Runs model.diffusion: trains the conditional DDPM on the zoo's VAE latents. */
+import { modelDiffusionSpec } from '../../shared/nodes/model-diffusion.ts';
+import { trainDiffusion } from '../engine/diffusion/train.ts';
+import { controlOf, nodeRunner } from './define.ts';
+import { memberSupportSets, zooPairs } from './generator.ts';
+import { one } from './values.ts';
+
+export const run = nodeRunner(modelDiffusionSpec, async (ctx, inputs) => {
+  const zoo = one(inputs, 'zoo', 'zoo');
+  const { vae } = one(inputs, 'vae', 'vae');
+  const { encoder } = one(inputs, 'encoder', 'encoder');
+  const { data: feat } = one(inputs, 'features', 'features');
+  const tasksV = one(inputs, 'tasks', 'tasks');
+  const pairs = zooPairs(zoo, tasksV, ctx.nodeId);
+  const n = pairs.groups.length;
+  const perClass = encoder.shape.perClass;
+  const d = feat.sampleShape[0];
+  encoder.checkGeometry(pairs.k, perClass, d, ctx.nodeId);
+  const latents = vae.encodeMean(zoo.zoo.vectors, n);
+  const sets = memberSupportSets(feat, pairs, perClass, ctx.rng.fork('support'));
+  const conds = encoder.embedBatch(sets, n, pairs.k, perClass, d);
+  const { model, history } = await trainDiffusion({
+    latents,
+    conds,
+    n,
+    latentDim: vae.latentDim,
+    condDim: encoder.embedDim,
+    config: ctx.config,
+    rng: ctx.rng.fork('diffusion'),
+    control: controlOf(ctx),
+  });
+  return {
+    outputs: { diffusion: { type: 'diffusion', model, dispose: () => model.dispose() } },
+    summary: {
+      metrics: {
+        pairs: n,
+        steps: ctx.config.steps,
+        loss: history[history.length - 1]?.loss ?? NaN,
+      },
+    },
+  };
+});

@@ -1,0 +1,74 @@
+/** Runs sample.generate: D2NWG inference for each target task of the chosen split. */
+import { sampleGenerateSpec } from '../../shared/nodes/sample-generate.ts';
+import { materializeTask, taskSupportSet } from '../engine/data/tasks.ts';
+import { throwIfAborted } from '../engine/errors.ts';
+import { rankByAccuracy, sampleWeights } from '../engine/sample/sample.ts';
+import { zooLayout } from '../engine/zoo/storage.ts';
+import { controlOf, meanStd, nodeRunner, tasksOfSplit } from './define.ts';
+import { one, type TaskWeights } from './values.ts';
+
+export const run = nodeRunner(sampleGenerateSpec, async (ctx, inputs) => {
+  const cfg = ctx.config;
+  const { model } = one(inputs, 'diffusion', 'diffusion');
+  const { vae } = one(inputs, 'vae', 'vae');
+  const { encoder } = one(inputs, 'encoder', 'encoder');
+  const { data: feat } = one(inputs, 'features', 'features');
+  const tasksV = one(inputs, 'tasks', 'tasks');
+  const targets = tasksOfSplit(tasksV, cfg.split, cfg.maxTasks, ctx.nodeId);
+  const perClass = encoder.shape.perClass;
+  const d = feat.sampleShape[0];
+  const zoo = one(inputs, 'zoo', 'zoo');
+  const layout = zooLayout(zoo.zoo.manifest);
+  const parts = { layout, vae, encoder, diffusion: model };
+  const perTask: TaskWeights[] = [];
+  const control = controlOf(ctx);
+  for (const [i, task] of targets.entries()) {
+    throwIfAborted(ctx.signal);
+    const support = taskSupportSet(feat, task, perClass, ctx.rng.fork('support').fork(task.id)).x;
+    const sampled = await sampleWeights({
+      parts,
+      support,
+      numClasses: task.classes.length,
+      perClass,
+      featDim: d,
+      count: cfg.samplesPerTask,
+      sampler: cfg,
+      rng: ctx.rng.fork('sample').fork(task.id),
+    });
+    if (cfg.rank) {
+      const td = materializeTask(feat, task);
+      const ranked = rankByAccuracy(layout, sampled.vectors, td.xTrain, td.yTrain);
+      perTask.push({
+        task,
+        vectors: ranked.order.map((j) => sampled.vectors[j]),
+        supportAccuracy: ranked.order.map((j) => ranked.accuracy[j]),
+      });
+    } else {
+      perTask.push({ task, vectors: sampled.vectors });
+    }
+    control.onProgress?.({ value: i + 1, max: targets.length, unit: 'task' });
+  }
+  const best = perTask
+    .map((t) => t.supportAccuracy?.[0])
+    .filter((a): a is number => a !== undefined);
+  return {
+    outputs: {
+      weights: {
+        type: 'weights',
+        layout,
+        perTask,
+        dataset: tasksV.source,
+        method: 'd2nwg',
+        producedBy: { runId: ctx.runId, nodeId: ctx.nodeId },
+      },
+    },
+    summary: {
+      split: cfg.split,
+      metrics: {
+        tasks: perTask.length,
+        samples: perTask.length * cfg.samplesPerTask,
+        ...(best.length ? { bestTrainAccuracy: meanStd(best).mean } : {}),
+      },
+    },
+  };
+});

@@ -1,0 +1,187 @@
+/**
+ * Port values: what flows along pipeline edges, one member per PortType (DESIGN.md convention 3).
+ * The `type` tag is what the executor checks against the spec's declared port type.
+ *
+ * Ownership: a value is owned by whoever the executor hands it to (the cache, or the run when the
+ * node is not cached) and disposed once by that owner. A node must never return a value that
+ * shares tensors with one of its inputs (clone instead): the input's owner may dispose it first.
+ * Plain typed arrays may be shared freely; they are never mutated after a node returns them.
+ */
+import type { LabelledData, TaskSpec } from '../engine/data/types.ts';
+import type { GeneratedTasks } from '../engine/data/tasks.ts';
+import type { DatasetEncoder } from '../engine/encoder/encoder.ts';
+import { InputError } from '../engine/errors.ts';
+import type { Layout } from '../engine/nn/architecture.ts';
+import type { ConditionalLatentSampler } from '../engine/sample/sample.ts';
+import type { WeightVae } from '../engine/vae/model.ts';
+import type { Zoo } from '../engine/zoo/storage.ts';
+import type { FeatureConfig, FeatureState } from '../../shared/schemas/features.ts';
+import type { DatasetSource } from '../../shared/schemas/dataset.ts';
+import type { PortType } from '../../shared/nodes/spec.ts';
+import type { NodeInputs } from '../graph/types.ts';
+
+/** A labelled dataset (raw samples). */
+export interface DatasetValue {
+  readonly type: 'dataset';
+  readonly data: LabelledData;
+  /** The source it was loaded from, paths resolved (so later stages can name or reload it). */
+  readonly sourceConfig: DatasetSource;
+}
+
+/** Tasks drawn from a dataset; sample indices refer to the dataset (and its features). */
+export interface TasksValue {
+  readonly type: 'tasks';
+  readonly tasks: GeneratedTasks;
+  /** The dataset's class names, for tables and manifests. */
+  readonly classNames: readonly string[];
+  /** One-line description of the source dataset. */
+  readonly source: string;
+  /** The dataset's source config (paths resolved). */
+  readonly datasetSource: DatasetSource;
+}
+
+/** Feature vectors, one per sample of the dataset, in the same order (so task indices apply). */
+export interface FeaturesValue {
+  readonly type: 'features';
+  readonly data: LabelledData;
+  /** The fitted extractor, so new data can be mapped the same way. */
+  readonly state: FeatureState;
+  /** The extractor config it was fitted from. */
+  readonly config: FeatureConfig;
+  /** Seed of the fit (the run seed). */
+  readonly seed: number;
+}
+
+/** A model zoo: member weight vectors with their layout and provenance. */
+export interface ZooValue {
+  readonly type: 'zoo';
+  readonly zoo: Zoo;
+  /** Where the zoo lives on disk, when it was saved or imported. */
+  readonly dir?: string;
+}
+
+/** A trained weight VAE (owns tensors). */
+export interface VaeValue {
+  readonly type: 'vae';
+  readonly vae: WeightVae;
+  dispose(): void;
+}
+
+/** A trained dataset encoder (owns tensors). */
+export interface EncoderValue {
+  readonly type: 'encoder';
+  readonly encoder: DatasetEncoder;
+  dispose(): void;
+}
+
+/** A trained conditional latent diffusion model (owns tensors). */
+export interface DiffusionValue {
+  readonly type: 'diffusion';
+  readonly model: ConditionalLatentSampler;
+  dispose(): void;
+}
+
+/** Generated (or otherwise produced) weight vectors for a set of tasks. */
+export interface WeightsValue {
+  readonly type: 'weights';
+  /** Layout of every vector. */
+  readonly layout: Layout;
+  /** Per task: its vectors (best first when ranked) and optional per-vector metrics. */
+  readonly perTask: readonly TaskWeights[];
+  /** One-line description of the conditioning dataset. */
+  readonly dataset: string;
+  /** How they were produced ('d2nwg', 'randinit', …). */
+  readonly method: string;
+  /** The run and node that produced them, for export manifests. */
+  readonly producedBy?: { readonly runId: string; readonly nodeId: string };
+}
+
+/** Weight vectors generated for one task. */
+export interface TaskWeights {
+  readonly task: TaskSpec;
+  readonly vectors: readonly Float32Array[];
+  /** Support-set (training) accuracy of each vector, when ranked. */
+  readonly supportAccuracy?: readonly number[];
+}
+
+/** Accuracy of one method at several fine-tuning epochs, over a set of tasks. */
+export interface MethodResult {
+  /** Method label (the Evaluate node's label or init). */
+  readonly method: string;
+  /** Task split evaluated. */
+  readonly split: string;
+  /** Fine-tuning epochs, ascending (0 = the init as is). */
+  readonly epochs: readonly number[];
+  /** Mean test accuracy at each epoch. */
+  readonly mean: readonly number[];
+  /** Standard deviation over tasks at each epoch. */
+  readonly std: readonly number[];
+  /** Per task: id and accuracy at each epoch. */
+  readonly perTask: readonly { readonly taskId: string; readonly accuracy: readonly number[] }[];
+}
+
+/** Evaluation results: one row per method (one for Evaluate, several for Compare). */
+export interface MetricsValue {
+  readonly type: 'metrics';
+  readonly results: readonly MethodResult[];
+}
+
+/** Every port value. */
+export type PortValue =
+  | DatasetValue
+  | TasksValue
+  | FeaturesValue
+  | ZooValue
+  | VaeValue
+  | EncoderValue
+  | DiffusionValue
+  | WeightsValue
+  | MetricsValue;
+
+/** The value type carried by a port type. */
+export type ValueOf<T extends PortType> = Extract<PortValue, { type: T }>;
+
+function pick<T extends PortType>(
+  inputs: NodeInputs<PortValue>,
+  port: string,
+  type: T,
+): ValueOf<T>[] {
+  const list = inputs[port] ?? [];
+  return list.map((v) => {
+    if (v.type !== type) {
+      throw new Error(`input '${port}' carries a '${v.type}' value, expected '${type}'`);
+    }
+    return v as ValueOf<T>;
+  });
+}
+
+/** The single value on a required input port. */
+export function one<T extends PortType>(
+  inputs: NodeInputs<PortValue>,
+  port: string,
+  type: T,
+): ValueOf<T> {
+  const list = pick(inputs, port, type);
+  if (list.length !== 1) {
+    throw new InputError(`input '${port}' needs exactly one connection, has ${list.length}`);
+  }
+  return list[0];
+}
+
+/** The value on an optional input port, or undefined when unconnected. */
+export function maybe<T extends PortType>(
+  inputs: NodeInputs<PortValue>,
+  port: string,
+  type: T,
+): ValueOf<T> | undefined {
+  return pick(inputs, port, type)[0];
+}
+
+/** All values on a `multiple` input port, in edge order. */
+export function many<T extends PortType>(
+  inputs: NodeInputs<PortValue>,
+  port: string,
+  type: T,
+): ValueOf<T>[] {
+  return pick(inputs, port, type);
+}

@@ -1,0 +1,51 @@
+/**
+ * Runs zoo.build through the engine's zoo builder. The builder loads its data, fits its features
+ * and draws its tasks from configs; the node hands it the configs of its upstream nodes and the
+ * run seed, then checks that the builder's features and tasks are exactly the upstream ones, so
+ * the zoo and every later stage see the same inputs.
+ */
+import { zooBuildSpec } from '../../shared/nodes/zoo-build.ts';
+import { buildZoo } from '../engine/zoo/build.ts';
+import { canonicalJson } from '../graph/cache.ts';
+import { controlOf, nodeRunner } from './define.ts';
+import { one } from './values.ts';
+
+export const run = nodeRunner(zooBuildSpec, async (ctx, inputs) => {
+  const features = one(inputs, 'features', 'features');
+  const tasksV = one(inputs, 'tasks', 'tasks');
+  const built = await buildZoo(
+    {
+      dataset: tasksV.datasetSource,
+      features: features.config,
+      tasks: tasksV.tasks.config,
+      arch: ctx.config.architecture,
+      train: ctx.config.train,
+      workers: ctx.config.workers,
+      seed: features.seed,
+    },
+    controlOf(ctx),
+  );
+  if (canonicalJson(built.extractor.state()) !== canonicalJson(features.state)) {
+    throw new Error(
+      'the zoo builder fitted different features than the Features node; connect Features and Zoo to the same Dataset and Tasks nodes',
+    );
+  }
+  const ids = tasksV.tasks.seen.map((t) => t.id);
+  const zooIds = built.manifest.tasks.list.filter((t) => t.split === 'seen').map((t) => t.id);
+  if (canonicalJson(ids) !== canonicalJson(zooIds)) {
+    throw new Error('the zoo builder drew different tasks than the Tasks node');
+  }
+  const zoo = { manifest: built.manifest, vectors: built.vectors };
+  const accs = zoo.manifest.members.map((m) => m.testAcc);
+  return {
+    outputs: { zoo: { type: 'zoo', zoo } },
+    summary: {
+      architecture: zoo.manifest.layout.size,
+      metrics: {
+        members: accs.length,
+        parameters: zoo.manifest.layout.size,
+        meanTestAcc: accs.reduce((a, b) => a + b, 0) / Math.max(1, accs.length),
+      },
+    },
+  };
+});

@@ -1,0 +1,25 @@
+/** Runs zoo.import: loads and verifies a zoo folder (manifest + safetensors shards). */
+import { zooImportSpec } from '../../shared/nodes/zoo-import.ts';
+import { InputError } from '../engine/errors.ts';
+import { loadZoo } from '../engine/zoo/storage.ts';
+import { nodeRunner, resolveUserPath } from './define.ts';
+
+export const run = nodeRunner(zooImportSpec, async (ctx) => {
+  if (!ctx.config.path) {
+    throw new InputError('set the folder of the zoo to import', `${ctx.nodeId}: config.path`);
+  }
+  const dir = resolveUserPath(ctx.config.path, ctx.dataDir);
+  const zoo = await loadZoo(dir);
+  const accs = zoo.manifest.members.map((m) => m.testAcc);
+  return {
+    outputs: { zoo: { type: 'zoo', zoo, dir } },
+    summary: {
+      dir,
+      metrics: {
+        members: zoo.manifest.members.length,
+        parameters: zoo.manifest.layout.size,
+        meanTestAcc: accs.length ? accs.reduce((a, b) => a + b, 0) / accs.length : NaN,
+      },
+    },
+  };
+});

@@ -1,0 +1,78 @@
+/**
+ * The experiment store: SQLite (better-sqlite3, WAL, foreign keys) for pipelines, runs, node runs,
+ * metrics and artifact records; a content-addressed folder for artifact payloads.
+ *
+ * ## API (for the executor, `d2nwg run`, IPC handlers)
+ * ```ts
+ * const store = openStore(dbFile, { dataDir? });   // refuses non-SQLite / newer-schema files
+ * store.interruptedAtOpen                          // runs found `running` with a dead owner
+ * const run = store.createRun({ id?, pipelineId?, name, config, seed?, backend?, versions? });
+ * store.startRun(run.id);                          // status 'running', owner = this pid
+ * store.upsertNodeRun({ runId, nodeId, type, status: 'running', started: Date.now() });
+ * store.addMetrics(runId, nodeId, [{ key: 'loss', step: 3, value: 0.41 }]);
+ * store.putArtifact({ runId, nodeId, kind: 'weights', bytes | sourceFilePath, shape?, meta? });
+ * store.upsertNodeRun({ runId, nodeId, type, status: 'done', finished: Date.now(), summary });
+ * store.finishRun(run.id, { status: 'done' | 'failed' | 'cancelled', error? });
+ * store.listRuns({ status?, pipelineId?, search?, limit?, offset? })  // { runs, total }
+ * store.getRun(id)                       // run + nodes, or null
+ * store.metricsFor([idA, idB], key?)     // rows aligned on (node, key, step), one column per run
+ * store.artifactsOf(runId, { nodeId?, kind? }); store.readArtifact(a) // sha256-verified bytes
+ * store.deleteRun(id)                    // rows + blob files nobody else references
+ * store.savePipeline({ id?, name, pipeline }); listPipelines(); getPipeline(id); pipelineHistory(id)
+ * store.close();
+ * ```
+ * Or let `RunRecorder` (store/recorder.ts) write node_runs/metrics/status from the executor's run
+ * events. Every mutating call is one transaction; every row read is validated with zod.
+ * The store is synchronous (better-sqlite3): call it from the process that owns the run.
+ *
+ * ## Metric conventions
+ * - `step` is an integer: the epoch for training curves, the fine-tuning epoch (0 = no
+ *   fine-tuning) for evaluations. `d2nwg runs compare` prints one table per key with steps as
+ *   columns, so an evaluation node should write `accuracy/<method>` (e.g. `accuracy/d2nwg`,
+ *   `accuracy/randinit`) with step = fine-tuning epoch to get a method × epoch table.
+ * - Through RunRecorder: a node summary's `metrics` key `name@N` is stored as key `name` at step
+ *   N (`{ 'accuracy/d2nwg@0': 0.71, 'accuracy/d2nwg@1': 0.8 }`), a plain key at step 0; progress
+ *   metrics at step = round(progress value), prefixed `<label>:` when the progress has a label.
+ * - NaN is stored as NULL and read back as NaN.
+ *
+ * ## Artifact conventions (kind → payload, meta)
+ * - `weights`: generated or trained model weights. Payload: a safetensors file holding ONE F32
+ *   tensor named `params`, shape `[size]` (one model) or `[n, size]` (n models, e.g. n diffusion
+ *   samples; row i = sample i). The artifact's `shape` column repeats that shape. `meta` =
+ *   `{ arch, layout, dataset?, metrics?, sampleMetrics? }`: `arch` the resolved engine/nn
+ *   Architecture, `layout` as `layoutOf(arch)` gives it (the vector order), `dataset` one line
+ *   describing the conditioning dataset, `metrics` e.g. `{ accuracy: 0.83 }` for the artifact,
+ *   `sampleMetrics[i]` per row. Build all three with
+ *   `encodeWeightsArtifact(layout, vectors, { dataset, metrics, sampleMetrics })` from
+ *   engine/export/artifact.ts and pass them on:
+ *   `store.putArtifact({ runId, nodeId, kind: 'weights', bytes, shape, meta })`.
+ *   `d2nwg runs export RUN --node NODE` reads exactly this (`decodeWeightsArtifact`).
+ * - Other kinds are free-form (`zoo`, `vae`, `encoder`, `diffusion`, `features`, `report`…); use
+ *   the node's output port type as the kind and put what a reader needs into `meta`.
+ */
+export { openStore, defaultDbPath, StoreOpenError } from './open.ts';
+export type { OpenStoreOptions, StoreRefusal } from './open.ts';
+export { SCHEMA_VERSION } from './migrations.ts';
+export { Store, newId, processAlive } from './store.ts';
+export type {
+  ArtifactRecord,
+  CreateRunArgs,
+  DeleteRunResult,
+  FinishRunArgs,
+  ListRunsQuery,
+  ListRunsResult,
+  MetricInput,
+  MetricPoint,
+  MetricsTable,
+  NodeRunArgs,
+  NodeRunRecord,
+  PipelineRecord,
+  PipelineSummary,
+  PipelineVersion,
+  PutArtifactArgs,
+  RunDetail,
+  RunRecord,
+  When,
+} from './store.ts';
+export { RUN_STATUSES, NODE_RUN_STATUSES } from './schemas.ts';
+export type { RunStatus, NodeRunStatus } from './schemas.ts';

@@ -1,0 +1,24 @@
+/** Compare node: one table from several Evaluate nodes, the shape of the paper's result tables. */
+import { z } from 'zod';
+import { defineNode } from './spec.ts';
+
+export const EvalCompareConfig = z.object({
+  /** Metric shown in the table cells. */
+  metric: z.enum(['accuracy']).default('accuracy'),
+});
+export type EvalCompareConfig = z.infer<typeof EvalCompareConfig>;
+
+export const evalCompareSpec = defineNode({
+  type: 'eval.compare',
+  version: 1,
+  category: 'Evaluation',
+  title: 'Compare',
+  help:
+    'Collects the results of several Evaluate nodes (connect as many as you like) into one ' +
+    'method × fine-tuning-epoch table of mean ± std test accuracy over the target tasks, as in ' +
+    "the paper's Tables 1–3. Methods must have been evaluated at the same epochs to line up.",
+  config: EvalCompareConfig,
+  inputs: [{ id: 'metrics', label: 'Results', type: 'metrics', multiple: true }],
+  outputs: [{ id: 'metrics', label: 'Table', type: 'metrics' }],
+  cacheable: true,
+});

@@ -1,0 +1,70 @@
+/** Evaluate node: the paper's protocol for one initialisation method, accuracy at several fine-tuning epochs. */
+import { z } from 'zod';
+import { QualityEvalSchema } from '../schemas/quality.ts';
+import { defineNode } from './spec.ts';
+
+/**
+ * Initialisations compared in the paper and its critique: from scratch, transfer from a source
+ * task, S_KDE30, the memorisation baselines (noise around the nearest zoo checkpoint, zoo weight
+ * average), and D2NWG samples.
+ */
+export const INIT_METHODS = [
+  'randinit',
+  'pretrained_source',
+  'kde30',
+  'noise_nearest',
+  'weight_avg',
+  'd2nwg',
+] as const;
+export type InitMethod = (typeof INIT_METHODS)[number];
+
+/** The task splits of bench/QUALITY.md. */
+export const TASK_SPLITS = ['seen', 'unseen-combo', 'unseen-class'] as const;
+export type TaskSplit = (typeof TASK_SPLITS)[number];
+
+export const EvalFinetuneConfig = QualityEvalSchema.pick({
+  finetuneEpochs: true,
+  lr: true,
+  batchSize: true,
+  noiseStd: true,
+  kdeBandwidth: true,
+  kdeTopFraction: true,
+}).extend({
+  /** Where the initial weights come from. */
+  init: z.enum(INIT_METHODS).default('d2nwg'),
+  /** Label of this method in Compare tables (default: the init name). */
+  label: z.string().default(''),
+  /** Which tasks of the Tasks node are evaluated. */
+  split: z.enum(TASK_SPLITS).default('seen'),
+  /** Evaluate at most this many tasks of the split (the first ones), to bound the cost. */
+  maxTasks: z.number().int().min(1).max(100_000).default(5),
+});
+export type EvalFinetuneConfig = z.infer<typeof EvalFinetuneConfig>;
+
+export const evalFinetuneSpec = defineNode({
+  type: 'eval.finetune',
+  version: 1,
+  category: 'Evaluation',
+  title: 'Evaluate / fine-tune',
+  help:
+    'Initialises the architecture on each target task and reports test accuracy after each ' +
+    'listed number of fine-tuning epochs (0 = the init as is). init: randinit (default init, ' +
+    'trained from scratch), pretrained_source (body of the best zoo checkpoint of another task, ' +
+    'fresh head), kde30 (Schürholt et al.: KDE on VAE latents of the top 30% of the zoo; needs ' +
+    'the VAE), noise_nearest (the zoo checkpoint that fits the task best, plus Gaussian noise) ' +
+    'and weight_avg (mean of the checkpoints of that nearest zoo task) — the memorisation ' +
+    'baselines — and d2nwg (the best-ranked Sampler output). ' +
+    'Connect the zoo for every init except d2nwg (randinit takes its architecture from it), ' +
+    'Weights for d2nwg, and the VAE for kde30. Every Evaluate node of a pipeline fine-tunes with ' +
+    'the same shuffling per task, so differences come from the init alone.',
+  config: EvalFinetuneConfig,
+  inputs: [
+    { id: 'features', label: 'Features', type: 'features' },
+    { id: 'tasks', label: 'Target tasks', type: 'tasks' },
+    { id: 'zoo', label: 'Zoo', type: 'zoo', optional: true },
+    { id: 'weights', label: 'Weights', type: 'weights', optional: true },
+    { id: 'vae', label: 'VAE', type: 'vae', optional: true },
+  ],
+  outputs: [{ id: 'metrics', label: 'Results', type: 'metrics' }],
+  cacheable: true,
+});

@@ -1,0 +1,19 @@
+/** Weight VAE node (D2NWG stage 2): compresses zoo weight vectors into the latent space the diffusion model works in. */
+import { VaeConfig } from '../schemas/vae.ts';
+import { defineNode } from './spec.ts';
+
+export const modelVaeSpec = defineNode({
+  type: 'model.vae',
+  version: 1,
+  category: 'Model',
+  title: 'Weight VAE',
+  help:
+    'Trains a variational autoencoder on the flattened weight vectors of the zoo (paper Eq. 1: ' +
+    'reconstruction + a tiny KL term). Vectors are standardised first; the latent size sets how ' +
+    'much the diffusion model has to learn. Sized for a CPU: an MLP (or 1D-conv) encoder and a ' +
+    'mirrored decoder. Reports the reconstruction error and the accuracy of reconstructed models.',
+  config: VaeConfig,
+  inputs: [{ id: 'zoo', label: 'Zoo', type: 'zoo' }],
+  outputs: [{ id: 'vae', label: 'VAE', type: 'vae' }],
+  cacheable: true,
+});

@@ -1,0 +1,40 @@
+/** Sampler node (D2NWG stage 5): generates classifier weights for target tasks. */
+import { z } from 'zod';
+import { SamplerConfig } from '../schemas/diffusion.ts';
+import { TASK_SPLITS } from './eval-finetune.ts';
+import { defineNode } from './spec.ts';
+
+export const SampleGenerateConfig = SamplerConfig.extend({
+  /** Weight vectors sampled per target task (N). */
+  samplesPerTask: z.number().int().min(1).max(1000).default(10),
+  /** Which tasks of the Tasks node to generate for (use the same as the Evaluate node). */
+  split: z.enum(TASK_SPLITS).default('seen'),
+  /** Generate for at most this many tasks of the split (the first ones). */
+  maxTasks: z.number().int().min(1).max(100_000).default(5),
+  /** Rank the samples of each task by accuracy on its training samples, best first. */
+  rank: z.boolean().default(true),
+});
+export type SampleGenerateConfig = z.infer<typeof SampleGenerateConfig>;
+
+export const sampleGenerateSpec = defineNode({
+  type: 'sample.generate',
+  version: 1,
+  category: 'Sampling',
+  title: 'Sampler',
+  help:
+    'For each target task: encode its support set, sample N latents with DDPM or DDIM ' +
+    '(classifier-free guidance optional), and decode them with the VAE into weight vectors of the ' +
+    "zoo's architecture. No training data of the target is used beyond the support set. Feed the " +
+    'result to Evaluate (init = d2nwg) or Export weights.',
+  config: SampleGenerateConfig,
+  inputs: [
+    { id: 'diffusion', label: 'Diffusion', type: 'diffusion' },
+    { id: 'vae', label: 'VAE', type: 'vae' },
+    { id: 'encoder', label: 'Encoder', type: 'encoder' },
+    { id: 'features', label: 'Features', type: 'features' },
+    { id: 'tasks', label: 'Target tasks', type: 'tasks' },
+    { id: 'zoo', label: 'Zoo (architecture)', type: 'zoo' },
+  ],
+  outputs: [{ id: 'weights', label: 'Weights', type: 'weights' }],
+  cacheable: true,
+});

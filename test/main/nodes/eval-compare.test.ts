@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { Rng } from '../../../src/main/engine/rng.ts';
+import type { NodeContext } from '../../../src/main/graph/types.ts';
+import { run, tableMetrics } from '../../../src/main/nodes/eval-compare.ts';
+import type { MethodResult, PortValue } from '../../../src/main/nodes/values.ts';
+
+function ctx(logs: string[]): NodeContext {
+  return {
+    runId: 'r',
+    nodeId: 'cmp',
+    config: {},
+    seed: 0,
+    rng: new Rng(0),
+    signal: new AbortController().signal,
+    progress: () => undefined,
+    log: (m) => void logs.push(m),
+    artifact: () => undefined,
+    dataDir: '/tmp',
+  };
+}
+
+const row = (method: string, split = 'seen'): MethodResult => ({
+  method,
+  split,
+  epochs: [0, 5],
+  mean: [0.25, 0.75],
+  std: [0.05, 0.01],
+  perTask: [{ taskId: 't0', accuracy: [0.25, 0.75] }],
+});
+const metrics = (...rows: MethodResult[]): PortValue => ({ type: 'metrics', results: rows });
+
+describe('eval.compare', () => {
+  it('merges the rows of every connected Evaluate node, in edge order, into a table', async () => {
+    const out = await run(ctx([]), { metrics: [metrics(row('randinit')), metrics(row('d2nwg'))] });
+    const m = out.outputs.metrics;
+    expect(m.type === 'metrics' && m.results.map((r) => r.method)).toEqual(['randinit', 'd2nwg']);
+    expect(out.summary?.metrics).toEqual({
+      'accuracy/randinit@0': 0.25,
+      'accuracy/randinit@5': 0.75,
+      'accuracy/d2nwg@0': 0.25,
+      'accuracy/d2nwg@5': 0.75,
+    });
+    expect(out.summary?.table).toHaveLength(2);
+  });
+
+  it('refuses duplicate method labels and an empty input, and warns on mixed splits', async () => {
+    await expect(run(ctx([]), { metrics: [metrics(row('a')), metrics(row('a'))] })).rejects.toThrow(
+      /two results are labelled 'a'/,
+    );
+    await expect(run(ctx([]), { metrics: [] })).rejects.toThrow(/connect at least one Evaluate/);
+    const logs: string[] = [];
+    await run(ctx(logs), { metrics: [metrics(row('a')), metrics(row('b', 'unseen-class'))] });
+    expect(logs.join()).toMatch(/different splits: seen, unseen-class/);
+  });
+
+  it('names store metrics accuracy/<method>@<epoch>', () => {
+    expect(Object.keys(tableMetrics([row('x')]))).toEqual(['accuracy/x@0', 'accuracy/x@5']);
+  });
+});

@@ -1,0 +1,236 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { RunEvent } from '../../../src/shared/events.ts';
+import { registry } from '../../../src/shared/nodes/registry.ts';
+import { parsePipeline, type Pipeline } from '../../../src/shared/pipeline.ts';
+import { MemoryNodeCache, runPipeline, type RunResult } from '../../../src/main/graph/index.ts';
+import { runners } from '../../../src/main/nodes/index.ts';
+import type { PortValue } from '../../../src/main/nodes/values.ts';
+import { expectNoLeakedTensors } from '../../helpers/tf.ts';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'd2nwg-nodes-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+/** The whole method at toy size: every real node type except zoo.import, in seconds. */
+function tinyPipeline(): Pipeline {
+  const n = (id: string, type: string, config: unknown = {}) => ({ id, type, version: 1, config });
+  const nodes = [
+    n('data', 'dataset.source'),
+    n('tasks', 'tasks.generate', {
+      k: 3,
+      nTrain: 10,
+      nTest: 10,
+      heldOutClasses: 1,
+      numSeen: 3,
+      numUnseenCombo: 1,
+      numUnseenClass: 1,
+    }),
+    n('features', 'features.extract', { extractor: { kind: 'pca', components: 6 } }),
+    n('zoo', 'zoo.build', {
+      architecture: { kind: 'mlp', hidden: [4] },
+      train: { epochs: 3, keepLast: 2, seeds: 2, batchSize: 10, lr: 0.01 },
+      workers: 0,
+    }),
+    n('vae', 'model.vae', { hidden: [16], latentDim: 4, epochs: 3, batchSize: 4 }),
+    n('encoder', 'model.encoder', { epochs: 2, dModel: 8, inducing: 2, embedDim: 4, perClass: 3 }),
+    n('diffusion', 'model.diffusion', {
+      timesteps: 50,
+      steps: 10,
+      batchSize: 4,
+      denoiser: { width: 8, depth: 1, timeEmbDim: 8 },
+    }),
+    n('sampler', 'sample.generate', {
+      sampler: 'ddim',
+      steps: 5,
+      samplesPerTask: 2,
+      split: 'unseen-combo',
+      maxTasks: 1,
+    }),
+    n('rand', 'eval.finetune', {
+      init: 'randinit',
+      split: 'unseen-combo',
+      maxTasks: 1,
+      finetuneEpochs: [0, 1],
+    }),
+    n('kde', 'eval.finetune', {
+      init: 'kde30',
+      split: 'unseen-combo',
+      maxTasks: 1,
+      finetuneEpochs: [0, 1],
+    }),
+    ...(['pretrained_source', 'noise_nearest', 'weight_avg'] as const).map((init) =>
+      n(init, 'eval.finetune', {
+        init,
+        split: 'unseen-combo',
+        maxTasks: 1,
+        finetuneEpochs: [0, 1],
+      }),
+    ),
+    n('gen', 'eval.finetune', {
+      init: 'd2nwg',
+      label: 'D2NWG',
+      split: 'unseen-combo',
+      maxTasks: 1,
+      finetuneEpochs: [0, 1],
+    }),
+    n('compare', 'eval.compare'),
+    n('export', 'export.weights', { format: 'npy', folder: 'exports', bestOnly: true }),
+  ];
+  const e: [string, string, string, string][] = [
+    ['data', 'dataset', 'tasks', 'dataset'],
+    ['data', 'dataset', 'features', 'dataset'],
+    ['tasks', 'tasks', 'features', 'tasks'],
+    ['features', 'features', 'zoo', 'features'],
+    ['tasks', 'tasks', 'zoo', 'tasks'],
+    ['zoo', 'zoo', 'vae', 'zoo'],
+  ];
+  for (const t of ['encoder', 'diffusion']) {
+    e.push(
+      ['zoo', 'zoo', t, 'zoo'],
+      ['vae', 'vae', t, 'vae'],
+      ['features', 'features', t, 'features'],
+      ['tasks', 'tasks', t, 'tasks'],
+    );
+  }
+  e.push(['encoder', 'encoder', 'diffusion', 'encoder']);
+  e.push(
+    ['diffusion', 'diffusion', 'sampler', 'diffusion'],
+    ['vae', 'vae', 'sampler', 'vae'],
+    ['encoder', 'encoder', 'sampler', 'encoder'],
+    ['features', 'features', 'sampler', 'features'],
+    ['tasks', 'tasks', 'sampler', 'tasks'],
+    ['zoo', 'zoo', 'sampler', 'zoo'],
+  );
+  for (const ev of ['rand', 'kde', 'pretrained_source', 'noise_nearest', 'weight_avg', 'gen']) {
+    e.push(
+      ['features', 'features', ev, 'features'],
+      ['tasks', 'tasks', ev, 'tasks'],
+      [ev, 'metrics', 'compare', 'metrics'],
+    );
+    if (ev !== 'gen') e.push(['zoo', 'zoo', ev, 'zoo']);
+  }
+  e.push(
+    ['vae', 'vae', 'kde', 'vae'],
+    ['sampler', 'weights', 'gen', 'weights'],
+    ['sampler', 'weights', 'export', 'weights'],
+  );
+  const r = parsePipeline({
+    format: 'd2nwg-pipeline',
+    version: 1,
+    name: 'tiny',
+    nodes,
+    edges: e.map(([source, sourcePort, target, targetPort], i) => ({
+      id: `e${i}`,
+      source,
+      sourcePort,
+      target,
+      targetPort,
+    })),
+  });
+  if (!r.ok) throw new Error(r.problems.join('\n'));
+  return r.pipeline;
+}
+
+let first: RunResult | null = null;
+
+describe('the real node types, wired into one small pipeline', () => {
+  it('runs end to end, compares methods, exports weights, re-runs from cache and leaks no tensors', async () => {
+    const pipeline = tinyPipeline();
+    const events: RunEvent[] = [];
+    const cache = new MemoryNodeCache<PortValue>();
+    const events2: RunEvent[] = [];
+    const result = await expectNoLeakedTensors(async () => {
+      const r = await runPipeline<PortValue>({
+        pipeline,
+        registry,
+        runners,
+        seed: 5,
+        dataDir: tmp,
+        cache,
+        onEvent: (ev) => events.push(ev),
+      });
+      // Second run: the D2NWG evaluation now asks for tasks the sampler made no weights for.
+      const edited = {
+        ...pipeline,
+        nodes: pipeline.nodes.map((nd) =>
+          nd.id === 'gen' ? { ...nd, config: { init: 'd2nwg', split: 'seen', maxTasks: 1 } } : nd,
+        ),
+      };
+      await runPipeline<PortValue>({
+        pipeline: edited,
+        registry,
+        runners,
+        seed: 5,
+        dataDir: tmp,
+        cache,
+        onEvent: (ev) => events2.push(ev),
+      });
+      cache.clear();
+      return r;
+    });
+    const cachedIds = events2.flatMap((ev) => (ev.type === 'nodeCached' ? [ev.nodeId] : []));
+    expect(cachedIds).toEqual(
+      expect.arrayContaining([
+        'data',
+        'tasks',
+        'features',
+        'zoo',
+        'vae',
+        'encoder',
+        'diffusion',
+        'sampler',
+        'rand',
+      ]),
+    );
+    expect(
+      events2
+        .filter((ev) => ev.type === 'nodeStart')
+        .map((ev) => ev.type === 'nodeStart' && ev.nodeId),
+    ).toEqual(['gen', 'export']);
+    expect(events2.find((ev) => ev.type === 'nodeError')).toMatchObject({
+      nodeId: 'gen',
+      kind: 'input',
+      message: expect.stringMatching(/no sample for task .* same split and maxTasks/),
+    });
+    expect(events2.find((ev) => ev.type === 'nodeSkipped')).toMatchObject({ nodeId: 'compare' });
+    first = result;
+    const errors = events.filter((ev) => ev.type === 'nodeError');
+    expect(errors).toEqual([]);
+    expect(result.status).toBe('done');
+
+    const table = result.nodes.get('compare')?.summary?.table;
+    expect(
+      Array.isArray(table) ? table.map((row) => (row as { method: string }).method) : null,
+    ).toEqual(['randinit', 'kde30', 'pretrained_source', 'noise_nearest', 'weight_avg', 'D2NWG']);
+    const metrics = result.nodes.get('compare')?.summary?.metrics ?? {};
+    for (const key of ['accuracy/randinit@0', 'accuracy/D2NWG@1', 'accuracy/kde30@0']) {
+      expect(metrics[key]).toBeGreaterThanOrEqual(0);
+      expect(metrics[key]).toBeLessThanOrEqual(1);
+    }
+    expect(result.nodes.get('zoo')?.summary?.metrics?.members).toBe(3 * 2 * 2);
+
+    const exported = events.filter((ev) => ev.type === 'artifact');
+    expect(exported.length).toBeGreaterThan(0);
+    for (const a of exported) if (a.type === 'artifact') expect(fs.existsSync(a.path)).toBe(true);
+    const manifest = exported.find((a) => a.type === 'artifact' && a.kind === 'export-manifest');
+    expect(
+      manifest?.type === 'artifact' && JSON.parse(fs.readFileSync(manifest.path, 'utf8')).format,
+    ).toBe('d2nwg-weights-export');
+  });
+
+  it('gives the same numbers for the same pipeline and seed', async () => {
+    // Compared with the first test's run (same pipeline, seed 5), recomputed from scratch.
+    expect(first).not.toBeNull();
+    const b = await runPipeline<PortValue>({
+      pipeline: tinyPipeline(),
+      registry,
+      runners,
+      seed: 5,
+      dataDir: tmp,
+    });
+    expect(b.nodes.get('compare')?.summary).toEqual(first?.nodes.get('compare')?.summary);
+    expect(b.nodes.get('diffusion')?.summary).toEqual(first?.nodes.get('diffusion')?.summary);
+  });
+});
