@@ -1,9 +1,8 @@
+import '@xyflow/react/dist/style.css';
+import './styles.css';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
-
-function App() {
-  return <h1>D2NWG Studio</h1>;
-}
+import { App } from './App.tsx';
 
 const root = document.getElementById('root');
 if (root) {

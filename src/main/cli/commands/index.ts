@@ -4,6 +4,7 @@ import { doctorCommand } from './doctor.ts';
 import { quickstartCommand } from './quickstart.ts';
 import { runCommand } from './run.ts';
 import { validateCommand } from './validate.ts';
+import { serveCommand } from './serve.ts';
 import { runsCommand } from './runs.ts';
 import { zooCommand } from './zoo.ts';
 
@@ -12,6 +13,7 @@ export const commands: CliCommand[] = [
   runCommand,
   validateCommand,
   quickstartCommand,
+  serveCommand,
   runsCommand,
   zooCommand,
   doctorCommand,

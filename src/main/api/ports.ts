@@ -1,0 +1,69 @@
+/**
+ * What the API needs from the rest of main, as narrow interfaces: the store (E2's SQLite store is
+ * adapted to it in store-adapter.ts), the engine host, pipeline validation and weight export.
+ * Keeping them narrow lets the API be tested with small real doubles and keeps transports thin.
+ */
+import type { RunEvent, RunStatus as EventRunStatus } from '../../shared/events.ts';
+import type {
+  ArtifactInfo,
+  ExportFormat,
+  ExportPreview,
+  ExportResult,
+  MetricSeries,
+  PipelineDoc,
+  PipelineSummary,
+  RunDetail,
+  RunSummary,
+  ValidationResult,
+} from '../../shared/ipc.ts';
+import type { Pipeline } from '../../shared/pipeline.ts';
+import type { HostRunRequest } from '../host/protocol.ts';
+
+/** Persistence the API relies on. */
+export interface StudioStore {
+  listPipelines(): PipelineSummary[];
+  getPipeline(id: string): PipelineDoc | undefined;
+  /** Insert (no id) or update; returns the saved summary. */
+  savePipeline(id: string | undefined, pipeline: Pipeline): PipelineSummary;
+  /** Create a queued run record; returns its id. */
+  createRun(args: {
+    readonly pipeline: Pipeline;
+    readonly pipelineId?: string;
+    readonly seed: number;
+  }): string;
+  /** Record one event of a run (status, node runs, metrics). */
+  recordEvent(runId: string, event: RunEvent): void;
+  listRuns(): RunSummary[];
+  getRun(runId: string): RunDetail | undefined;
+  deleteRun(runId: string): boolean;
+  metricsOf(runId: string): MetricSeries[];
+  artifactsOf(runId: string): ArtifactInfo[];
+  close(): void;
+}
+
+/** The engine host as the API uses it. */
+export interface StudioHost {
+  submit(request: HostRunRequest, onEvent: (event: RunEvent) => void): Promise<EventRunStatus>;
+  cancel(runId: string): boolean;
+  has(runId: string): boolean;
+  dispose(): Promise<void>;
+}
+
+/** Arguments of a weight export, already resolved to an absolute folder. */
+export interface ExportArgs {
+  readonly run: RunDetail;
+  /** Node whose weights to export; undefined = the run's last weights artifact. */
+  readonly nodeId?: string;
+  readonly format: ExportFormat;
+  /** Absolute destination folder. */
+  readonly folder: string;
+}
+
+/** Weight export (E2's engine/export adapted). */
+export interface StudioExporter {
+  preview(args: Omit<ExportArgs, 'folder'>): Promise<ExportPreview>;
+  exportWeights(args: ExportArgs): Promise<ExportResult>;
+}
+
+/** Pipeline validation against the registry (E1's validatePipeline adapted). */
+export type StudioValidator = (pipeline: unknown) => ValidationResult;

@@ -1,0 +1,195 @@
+/**
+ * Adapts E2's SQLite Store (src/main/store) to the narrow StudioStore the API uses: converts
+ * records to the contract's JSON shapes and records run events through one RunRecorder per run.
+ * Rows read back are re-validated (the pipeline snapshot through pipelineSchema) before they
+ * cross to the UI.
+ */
+import type { RunEvent } from '../../shared/events.ts';
+import type {
+  ArtifactInfo,
+  MetricSeries,
+  NodeRunInfo,
+  PipelineDoc,
+  PipelineSummary,
+  RunDetail,
+  RunSummary,
+} from '../../shared/ipc.ts';
+import { parsePipeline, type Pipeline } from '../../shared/pipeline.ts';
+import { RunRecorder } from '../store/recorder.ts';
+import type {
+  NodeRunRecord,
+  PipelineSummary as StorePipelineSummary,
+  RunRecord,
+  Store,
+} from '../store/store.ts';
+import type { StudioStore } from './ports.ts';
+
+function summary(r: RunRecord): RunSummary {
+  return {
+    id: r.id,
+    name: r.name,
+    status: r.status,
+    seed: r.seed ?? 0,
+    backend: r.backend ?? '',
+    startedAt: r.started ?? r.created,
+    durationMs: r.durationS === null ? null : Math.round(r.durationS * 1000),
+    ...(r.error ? { error: r.error } : {}),
+  };
+}
+
+function nodeInfo(n: NodeRunRecord): NodeRunInfo {
+  const status: NodeRunInfo['status'] = n.cached
+    ? 'cached'
+    : n.status === 'failed'
+      ? 'error'
+      : n.status === 'interrupted' || n.status === 'cancelled'
+        ? 'skipped'
+        : n.status;
+  const ms = n.started && n.finished ? Date.parse(n.finished) - Date.parse(n.started) : undefined;
+  return {
+    nodeId: n.nodeId,
+    status,
+    ...(n.error ? { error: n.error } : {}),
+    ...(ms !== undefined && Number.isFinite(ms) ? { durationMs: ms } : {}),
+  };
+}
+
+function pipelineSummary(p: StorePipelineSummary): PipelineSummary {
+  return { id: p.id, name: p.name, updatedAt: p.updated };
+}
+
+/** A pipeline snapshot from the DB, parsed; a broken one is reported, not passed on. */
+function snapshot(config: unknown, where: string): Pipeline {
+  const parsed = parsePipeline(config);
+  if (!parsed.ok) throw new Error(`${where}: stored pipeline is malformed: ${parsed.problems[0]}`);
+  return parsed.pipeline;
+}
+
+/** StudioStore over the SQLite store. */
+export class SqliteStudioStore implements StudioStore {
+  private readonly recorders = new Map<string, RunRecorder>();
+  /**
+   * Backends reported by runStart in this session. The store's startRun (used by the recorder for
+   * a run created while queued) does not take the backend, so the row keeps null; this fills it in
+   * for the lifetime of the process.
+   */
+  private readonly backends = new Map<string, string>();
+
+  constructor(
+    readonly store: Store,
+    /** Provenance stored with each run. */
+    private readonly versions: Readonly<Record<string, unknown>> = {},
+  ) {}
+
+  listPipelines(): PipelineSummary[] {
+    return this.store.listPipelines().map(pipelineSummary);
+  }
+
+  getPipeline(id: string): PipelineDoc | undefined {
+    const rec = this.store.getPipeline(id);
+    if (!rec) return undefined;
+    return {
+      id: rec.id,
+      name: rec.name,
+      updatedAt: rec.updated,
+      pipeline: snapshot(rec.pipeline, `pipeline ${id}`),
+    };
+  }
+
+  savePipeline(id: string | undefined, pipeline: Pipeline): PipelineSummary {
+    const rec = this.store.savePipeline({ id, name: pipeline.name, pipeline });
+    return pipelineSummary(rec);
+  }
+
+  createRun(args: { pipeline: Pipeline; pipelineId?: string; seed: number }): string {
+    const run = this.store.createRun({
+      pipelineId: args.pipelineId ?? null,
+      name: args.pipeline.name,
+      config: args.pipeline,
+      seed: args.seed,
+      versions: this.versions,
+    });
+    this.recorders.set(
+      run.id,
+      new RunRecorder({
+        store: this.store,
+        config: args.pipeline,
+        pipelineId: args.pipelineId ?? null,
+        versions: this.versions,
+      }),
+    );
+    return run.id;
+  }
+
+  recordEvent(runId: string, event: RunEvent): void {
+    const rec = this.recorders.get(runId);
+    if (!rec) throw new Error(`no recorder for run '${runId}'`);
+    rec.handle(event);
+    if (event.type === 'runStart') this.backends.set(runId, event.backend);
+    if (event.type === 'runDone') {
+      this.recorders.delete(runId);
+      // A run that never started in the engine (cancelled while queued, crash at start-up) still
+      // needs its final status.
+      const row = this.store.getRun(runId);
+      if (row && (row.status === 'queued' || row.status === 'running')) {
+        this.store.finishRun(runId, { status: event.status });
+      }
+    }
+  }
+
+  listRuns(): RunSummary[] {
+    return this.store.listRuns({ limit: 1000 }).runs.map((r) => this.summary(r));
+  }
+
+  getRun(runId: string): RunDetail | undefined {
+    const r = this.store.getRun(runId);
+    if (!r) return undefined;
+    return {
+      ...this.summary(r),
+      pipeline: snapshot(r.config, `run ${runId}`),
+      nodes: r.nodes.map(nodeInfo),
+      artifacts: this.artifactsOf(runId),
+    };
+  }
+
+  private summary(r: RunRecord): RunSummary {
+    const s = summary(r);
+    return s.backend ? s : { ...s, backend: this.backends.get(r.id) ?? '' };
+  }
+
+  deleteRun(runId: string): boolean {
+    return this.store.deleteRun(runId).deleted;
+  }
+
+  metricsOf(runId: string): MetricSeries[] {
+    const groups = new Map<
+      string,
+      { nodeId: string; key: string; steps: number[]; values: number[] }
+    >();
+    for (const p of this.store.metricsOf(runId)) {
+      const k = `${p.nodeId}\u0000${p.key}`;
+      let g = groups.get(k);
+      if (!g) {
+        g = { nodeId: p.nodeId, key: p.key, steps: [], values: [] };
+        groups.set(k, g);
+      }
+      g.steps.push(p.step);
+      g.values.push(p.value);
+    }
+    return [...groups.values()].map((g) => ({ runId, ...g }));
+  }
+
+  artifactsOf(runId: string): ArtifactInfo[] {
+    return this.store.artifactsOf(runId).map((a) => ({
+      id: a.id,
+      nodeId: a.nodeId,
+      kind: a.kind,
+      path: this.store.artifactFile(a),
+      bytes: a.bytes,
+    }));
+  }
+
+  close(): void {
+    this.store.close();
+  }
+}

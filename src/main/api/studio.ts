@@ -1,0 +1,221 @@
+/**
+ * The API, implemented once: every request channel of src/shared/ipc.ts as a function of
+ * validated params. Electron IPC (src/main/ipc) and web mode (src/main/server) only transport
+ * requests to `dispatch(api.handlers, …)` and forward `api.hub` pushes; neither knows a channel.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import type { RunEvent } from '../../shared/events.ts';
+import type { CompareResult, ExampleInfo, LogLine, SystemInfo } from '../../shared/ipc.ts';
+import type { NodeRegistry } from '../../shared/nodes/spec.ts';
+import { parsePipeline, type Pipeline } from '../../shared/pipeline.ts';
+import { InputError } from '../engine/errors.ts';
+import { ArgsError, NotFoundError, type ApiHandlers } from './dispatch.ts';
+import { PushHub } from './hub.ts';
+import type { StudioExporter, StudioHost, StudioStore, StudioValidator } from './ports.ts';
+import { specInfo } from './specs.ts';
+
+export interface StudioApiDeps {
+  /** Persistence. */
+  readonly store: StudioStore;
+  /** Runs pipelines off the main thread. */
+  readonly host: StudioHost;
+  /** Node types, for the palette. */
+  readonly registry: NodeRegistry;
+  /** Pipeline validation against the registry. */
+  readonly validate: StudioValidator;
+  /** Weight export. */
+  readonly exporter: StudioExporter;
+  /** resources/pipelines: the examples the first-run screen offers. */
+  readonly examplesDir: string;
+  /** Where runs, artifacts and (in web mode) exports live. */
+  readonly dataDir: string;
+  /** Which front door; web mode confines export folders to the data dir. */
+  readonly mode: 'electron' | 'web';
+  /** App version. */
+  readonly version: string;
+}
+
+/** The API: handlers for requests, a hub for pushes, and a way to stop cleanly. */
+export interface StudioApi {
+  readonly handlers: ApiHandlers;
+  readonly hub: PushHub;
+  /** Cancels runs and closes the store. */
+  dispose(): Promise<void>;
+}
+
+const EXAMPLE_SUFFIX = '.pipeline.json';
+
+/** Build the API over its dependencies. */
+export function createStudioApi(deps: StudioApiDeps): StudioApi {
+  const { store, host, hub } = { ...deps, hub: new PushHub() };
+  // The engine host picks the backend; until a run reports it, say what it will be asked for.
+  let backend = process.env.D2NWG_BACKEND ?? 'auto';
+  const pending = new Set<Promise<unknown>>();
+
+  const log = (line: Omit<LogLine, 'time'>) =>
+    hub.emit('events.log', { time: new Date().toISOString(), ...line });
+
+  const onEvent = (runId: string, event: RunEvent) => {
+    try {
+      store.recordEvent(runId, event);
+    } catch (err) {
+      log({
+        level: 'error',
+        runId,
+        message: `store could not record ${event.type}: ${String(err)}`,
+      });
+    }
+    if (event.type === 'runStart') backend = event.backend;
+    hub.emit('events.run', { runId, event });
+    if (event.type === 'log') {
+      const level = event.level === 'debug' ? 'info' : event.level;
+      log({ level, runId, nodeId: event.nodeId, message: event.message });
+    } else if (event.type === 'nodeError') {
+      log({ level: 'error', runId, nodeId: event.nodeId, message: event.message });
+    } else if (event.type === 'runDone') {
+      log({
+        level: event.status === 'failed' ? 'error' : 'info',
+        runId,
+        message: `run ${event.status} after ${event.durationS.toFixed(1)} s`,
+      });
+    }
+  };
+
+  const startRun = (pipeline: Pipeline, seed: number, pipelineId?: string) => {
+    const check = deps.validate(pipeline);
+    if (!check.ok) {
+      const lines = check.issues.map((i) => (i.nodeId ? `${i.nodeId}: ${i.message}` : i.message));
+      throw new InputError(`the pipeline cannot run: ${lines.join('; ')}`);
+    }
+    const runId = store.createRun({ pipeline, pipelineId, seed });
+    const done = host.submit({ runId, pipeline, seed, dataDir: deps.dataDir }, (e) =>
+      onEvent(runId, e),
+    );
+    pending.add(done);
+    void done.finally(() => pending.delete(done));
+    log({ level: 'info', runId, message: `run started: ${pipeline.name} (seed ${seed})` });
+    return { runId };
+  };
+
+  const getRun = (runId: string) => {
+    const run = store.getRun(runId);
+    if (!run) throw new NotFoundError(`no run '${runId}'`);
+    return run;
+  };
+
+  const exportFolder = (folder: string): string => {
+    if (deps.mode === 'electron') return resolve(folder);
+    if (isAbsolute(folder)) {
+      throw new ArgsError('in web mode the export folder must be relative to the data directory');
+    }
+    const abs = resolve(deps.dataDir, folder);
+    const rel = relative(deps.dataDir, abs);
+    if (rel.startsWith('..') || isAbsolute(rel)) {
+      throw new ArgsError(`export folder '${folder}' leaves the data directory`);
+    }
+    return abs;
+  };
+
+  const handlers: ApiHandlers = {
+    'specs.list': async () => deps.registry.list().map(specInfo),
+
+    'pipelines.list': async () => store.listPipelines(),
+    'pipelines.get': async ({ id }) => {
+      const doc = store.getPipeline(id);
+      if (!doc) throw new NotFoundError(`no pipeline '${id}'`);
+      return doc;
+    },
+    'pipelines.save': async ({ id, pipeline }) => store.savePipeline(id, pipeline),
+    'pipelines.validate': async ({ pipeline }) => deps.validate(pipeline),
+    'pipelines.examples': async () => {
+      let names: string[];
+      try {
+        names = (await readdir(deps.examplesDir)).filter((n) => n.endsWith(EXAMPLE_SUFFIX));
+      } catch {
+        return [];
+      }
+      const out: ExampleInfo[] = [];
+      for (const file of names.sort()) {
+        const parsed = parsePipeline(
+          JSON.parse(await readFile(join(deps.examplesDir, file), 'utf8')) as unknown,
+        );
+        if (!parsed.ok) continue;
+        out.push({
+          name: file.slice(0, -EXAMPLE_SUFFIX.length),
+          title: parsed.pipeline.name,
+          description: parsed.pipeline.description,
+        });
+      }
+      return out;
+    },
+    'pipelines.openExample': async ({ name }) => {
+      const file = join(deps.examplesDir, `${name}${EXAMPLE_SUFFIX}`);
+      let text: string;
+      try {
+        text = await readFile(file, 'utf8');
+      } catch {
+        throw new NotFoundError(`no example '${name}' in ${deps.examplesDir}`);
+      }
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch (err) {
+        throw new InputError(`not valid JSON: ${String(err)}`, file);
+      }
+      const parsed = parsePipeline(json);
+      if (!parsed.ok) throw new InputError(parsed.problems.join('; '), file);
+      return parsed.pipeline;
+    },
+
+    'runs.start': async ({ pipeline, seed, pipelineId }) =>
+      startRun(pipeline, seed ?? 0, pipelineId),
+    'runs.cancel': async ({ runId }) => ({ cancelled: host.cancel(runId) }),
+    'runs.list': async () => store.listRuns(),
+    'runs.get': async ({ runId }) => getRun(runId),
+    'runs.delete': async ({ runId }) => {
+      if (host.has(runId)) throw new ArgsError(`run '${runId}' is still running; cancel it first`);
+      return { deleted: store.deleteRun(runId) };
+    },
+    'runs.compare': async ({ runIds }) => {
+      const runs = runIds.map(getRun);
+      const result: CompareResult = {
+        runs: runs.map(({ pipeline: _p, nodes: _n, artifacts: _a, ...summary }) => summary),
+        series: runIds.flatMap((id) => store.metricsOf(id)),
+      };
+      return result;
+    },
+    'runs.rerun': async ({ runId }) => {
+      const run = getRun(runId);
+      return startRun(run.pipeline, run.seed);
+    },
+
+    'export.preview': async ({ runId, nodeId, format }) =>
+      deps.exporter.preview({ run: getRun(runId), nodeId, format }),
+    'export.weights': async ({ runId, nodeId, format, folder }) =>
+      deps.exporter.exportWeights({
+        run: getRun(runId),
+        nodeId,
+        format,
+        folder: exportFolder(folder),
+      }),
+
+    'system.info': async (): Promise<SystemInfo> => ({
+      version: deps.version,
+      backend,
+      dataDir: deps.dataDir,
+      mode: deps.mode,
+      firstRun: store.listRuns().length === 0 && store.listPipelines().length === 0,
+    }),
+  };
+
+  return {
+    handlers,
+    hub,
+    async dispose() {
+      await host.dispose();
+      await Promise.allSettled([...pending]);
+      store.close();
+    },
+  };
+}

@@ -1,0 +1,88 @@
+/**
+ * `d2nwg serve`: web mode. Serves the built renderer and the API on 127.0.0.1 with a token, so
+ * the full app runs in any local browser without Electron.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { createDefaultApi } from '../../api/create.ts';
+import { startServer } from '../../server/server.ts';
+import { InputError } from '../../engine/errors.ts';
+import { intFlag, parseCliArgs } from '../args.ts';
+import type { CliCommand } from '../command.ts';
+
+const ROOT = resolve(import.meta.dirname, '..', '..', '..', '..');
+
+const usage = `Usage: d2nwg serve [--port N] [--no-open] [--db FILE] [--data-dir DIR]
+
+Serves D2NWG Studio in your browser: the built UI (out/renderer; run \`npm run build\` first) and
+the same API the desktop app uses, on 127.0.0.1 only. The printed URL carries a random token;
+requests without it are refused (401).
+
+Options:
+  --port N         port on 127.0.0.1 (default 0: a free port)
+  --no-open        do not open a browser
+  --db FILE        SQLite store (default: $XDG_DATA_HOME/d2nwg-studio/studio.db)
+  --data-dir DIR   artifacts, caches and web exports (default: the DB's folder)`;
+
+function openBrowser(url: string): void {
+  const cmd =
+    process.platform === 'darwin' ? 'open' : process.platform === 'win32' ? 'explorer' : 'xdg-open';
+  try {
+    const child = spawn(cmd, [url], { detached: true, stdio: 'ignore' });
+    child.on('error', () => console.error(`(could not open a browser; open the URL yourself)`));
+    child.unref();
+  } catch {
+    console.error('(could not open a browser; open the URL yourself)');
+  }
+}
+
+export const serveCommand: CliCommand = {
+  name: 'serve',
+  summary: 'run the app in a local browser (127.0.0.1, token-protected)',
+  usage,
+  async run(argv) {
+    const { values } = parseCliArgs(
+      'serve',
+      argv,
+      {
+        port: { type: 'string' },
+        'no-open': { type: 'boolean' },
+        db: { type: 'string' },
+        'data-dir': { type: 'string' },
+      },
+      false,
+    );
+    const port = intFlag(values.port, 'port', 0);
+    if (port < 0 || port > 65535) throw new InputError(`--port must be 0–65535, got ${port}`);
+    const rendererDir = join(ROOT, 'out', 'renderer');
+    if (!existsSync(join(rendererDir, 'index.html'))) {
+      throw new InputError(
+        `the UI is not built (${rendererDir}/index.html is missing); run \`npm run build\` first`,
+      );
+    }
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    const api = createDefaultApi({
+      mode: 'web',
+      version: pkg.version,
+      examplesDir: join(ROOT, 'resources', 'pipelines'),
+      dbFile: values.db,
+      dataDir: values['data-dir'],
+    });
+    const server = await startServer({ api, rendererDir, port });
+    console.log(`D2NWG Studio is running at ${server.url}`);
+    console.log(
+      'Only this machine can reach it; the token in the URL is required. Ctrl-C stops it.',
+    );
+    if (!values['no-open']) openBrowser(server.url);
+    await new Promise<void>((resolveStop) => {
+      const stop = () => resolveStop();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+    console.error('stopping…');
+    await server.close();
+    await api.dispose();
+    return 0;
+  },
+};

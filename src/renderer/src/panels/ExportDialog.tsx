@@ -1,0 +1,138 @@
+/**
+ * Export dialog: pick a format and a destination, preview the manifest the export will write,
+ * then export. In web mode the destination is relative to the server's data directory.
+ */
+import { useEffect, useState } from 'react';
+import {
+  EXPORT_FORMATS,
+  type ExportFormat,
+  type ExportPreview,
+  type ExportResult,
+} from '../../../shared/ipc.ts';
+import { api, mode } from '../lib/transport.ts';
+
+export interface ExportDialogProps {
+  readonly runId: string;
+  readonly dataDir: string;
+  readonly onClose: () => void;
+  readonly onLog: (level: 'info' | 'error', message: string) => void;
+}
+
+export function ExportDialog({ runId, dataDir, onClose, onLog }: ExportDialogProps) {
+  const [format, setFormat] = useState<ExportFormat>('safetensors');
+  const [folder, setFolder] = useState(`exports/${runId}`);
+  const [preview, setPreview] = useState<ExportPreview | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [result, setResult] = useState<ExportResult | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  useEffect(() => {
+    let alive = true;
+    api.export
+      .preview({ runId, format })
+      .then((p) => {
+        if (!alive) return;
+        setPreview(p);
+        setError(null);
+      })
+      .catch((e: unknown) => {
+        if (!alive) return;
+        setPreview(null);
+        setError(e instanceof Error ? e.message : String(e));
+      });
+    return () => {
+      alive = false;
+    };
+  }, [runId, format]);
+
+  const doExport = async () => {
+    setBusy(true);
+    try {
+      const r = await api.export.weights({ runId, format, folder });
+      setResult(r);
+      onLog('info', `exported ${r.files.length} files to ${r.folder}`);
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      setError(msg);
+      onLog('error', `export failed: ${msg}`);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <div className="modal-backdrop" role="dialog" aria-modal="true" aria-label="Export weights">
+      <div className="modal" data-testid="export-dialog">
+        <header>
+          <h2>Export weights</h2>
+          <span className="muted small mono">{runId}</span>
+        </header>
+        <div className="form-row">
+          <label htmlFor="exp-format">Format</label>
+          <select
+            id="exp-format"
+            value={format}
+            onChange={(e) => setFormat(e.target.value as ExportFormat)}
+          >
+            {EXPORT_FORMATS.map((f) => (
+              <option key={f} value={f}>
+                {f === 'safetensors'
+                  ? 'safetensors (PyTorch / JAX / NumPy)'
+                  : f === 'tfjs'
+                    ? 'tfjs LayersModel (model.json + weights.bin)'
+                    : '.npy per tensor'}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div className="form-row">
+          <label htmlFor="exp-folder">Destination folder</label>
+          <input id="exp-folder" value={folder} onChange={(e) => setFolder(e.target.value)} />
+          <div className="hint">
+            {mode === 'web'
+              ? `relative to the data directory ${dataDir}`
+              : 'absolute, or relative to the app’s working folder'}
+          </div>
+        </div>
+        {error && (
+          <div className="alert error" data-testid="export-error">
+            {error}
+          </div>
+        )}
+        {preview && (
+          <div className="manifest">
+            <div className="muted small">
+              Files:{' '}
+              {preview.files
+                .map((f) => `${f.name} (${(f.bytes / 1024).toFixed(1)} KiB)`)
+                .join(', ')}
+            </div>
+            <pre data-testid="manifest-preview">
+              {JSON.stringify({ ...preview.manifest, conventions: '…' }, null, 2)}
+            </pre>
+          </div>
+        )}
+        {result && (
+          <div className="alert ok" data-testid="export-result">
+            Wrote {result.files.map((f) => f.name).join(', ')} to{' '}
+            <span className="mono">{result.folder}</span>
+          </div>
+        )}
+        <footer>
+          <button type="button" onClick={onClose}>
+            Close
+          </button>
+          <button
+            type="button"
+            className="primary"
+            disabled={busy || !preview || folder.trim() === ''}
+            onClick={() => void doExport()}
+            data-testid="do-export"
+          >
+            {busy ? 'Exporting…' : 'Export'}
+          </button>
+        </footer>
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,409 @@
+/**
+ * The ONE contract between the UI and the engine side (DESIGN.md convention 8). Every request
+ * channel names the zod schema of its single argument and the type it resolves to; every push
+ * channel names the payload it carries. Electron IPC (preload ↔ src/main/ipc) and web mode
+ * (HTTP/WebSocket ↔ src/main/server) both implement exactly this map, and `buildApi` turns any
+ * transport into the same typed object, so the renderer never sees a channel string.
+ */
+import { z } from 'zod';
+import { pipelineSchema, type Pipeline } from './pipeline.ts';
+import type { PortSpec, NodeCategory } from './nodes/spec.ts';
+import type { RunEvent } from './events.ts';
+
+/** A request channel: zod schema of its argument plus a phantom of what it resolves to. */
+export interface InvokeChannel<P extends z.ZodType, R> {
+  readonly kind: 'invoke';
+  /** Validates the argument on the receiving side (strict: unknown keys are refused). */
+  readonly params: P;
+  /** Type-only marker of the result; never set at runtime. */
+  readonly result?: R;
+}
+
+/** A push channel: engine side → UI, fire and forget. */
+export interface PushChannel<T> {
+  readonly kind: 'push';
+  /** Type-only marker of the payload; never set at runtime. */
+  readonly payload?: T;
+}
+
+/** Curried so the result type is explicit while the params schema is inferred. */
+function invoke<R>() {
+  return <P extends z.ZodType>(params: P): InvokeChannel<P, R> => ({ kind: 'invoke', params });
+}
+
+function push<T>(): PushChannel<T> {
+  return { kind: 'push' };
+}
+
+const runId = z.string().min(1, 'runId must be a non-empty string');
+const empty = z.object({}).strict();
+
+/** Weight export formats (DESIGN.md "Formats"). */
+export const EXPORT_FORMATS = ['safetensors', 'tfjs', 'npy'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+/** A node spec as plain JSON: what the palette, ports and generated form need. */
+export interface NodeSpecInfo {
+  /** Registry type id. */
+  readonly type: string;
+  /** Current spec version; new nodes are created with it. */
+  readonly version: number;
+  /** Palette group. */
+  readonly category: NodeCategory;
+  /** Palette and header label. */
+  readonly title: string;
+  /** Help paragraph for the inspector. */
+  readonly help: string;
+  /** Typed input ports. */
+  readonly inputs: readonly PortSpec[];
+  /** Typed output ports. */
+  readonly outputs: readonly PortSpec[];
+  /** Whether the executor may reuse its outputs. */
+  readonly cacheable: boolean;
+  /** JSON Schema (draft 2020-12, from zod's toJSONSchema, input side) of the config. */
+  readonly configSchema: Record<string, unknown>;
+  /** `config.parse({})`: the config a new node starts with. */
+  readonly defaults: unknown;
+}
+
+/** One problem found by validation, tied to a node when it is about one. */
+export interface ValidationIssue {
+  /** The node at fault, when there is one. */
+  readonly nodeId?: string;
+  /** Config field path inside the node, e.g. 'epochs'. */
+  readonly path?: string;
+  /** What is wrong, in words a user can act on. */
+  readonly message: string;
+}
+
+/** Result of validating a pipeline without running it. */
+export interface ValidationResult {
+  /** True when the pipeline can run. */
+  readonly ok: boolean;
+  /** Every problem found. */
+  readonly issues: readonly ValidationIssue[];
+}
+
+/** A saved pipeline in the list. */
+export interface PipelineSummary {
+  readonly id: string;
+  readonly name: string;
+  /** ISO time of the last save. */
+  readonly updatedAt: string;
+}
+
+/** A saved pipeline with its graph. */
+export interface PipelineDoc extends PipelineSummary {
+  readonly pipeline: Pipeline;
+}
+
+/** An example pipeline shipped in resources/pipelines/. */
+export interface ExampleInfo {
+  /** File name without `.pipeline.json`; the key for `pipelines.openExample`. */
+  readonly name: string;
+  /** The pipeline's own name. */
+  readonly title: string;
+  /** Its description, if any. */
+  readonly description?: string;
+}
+
+/** Lifecycle of a run as stored. */
+export type RunStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled' | 'interrupted';
+
+/** A run in the list. */
+export interface RunSummary {
+  readonly id: string;
+  /** Pipeline name at the time of the run. */
+  readonly name: string;
+  readonly status: RunStatus;
+  /** Seed used for every random draw of the run. */
+  readonly seed: number;
+  /** Tensor backend that ran it. */
+  readonly backend: string;
+  /** ISO start time. */
+  readonly startedAt: string;
+  /** Milliseconds from start to end; null while running. */
+  readonly durationMs: number | null;
+  /** Failure message, when it failed. */
+  readonly error?: string;
+}
+
+/** Per-node state of a run. */
+export interface NodeRunInfo {
+  readonly nodeId: string;
+  readonly status: 'queued' | 'running' | 'cached' | 'done' | 'error' | 'skipped';
+  /** Error message when status is 'error'. */
+  readonly error?: string;
+  readonly durationMs?: number;
+}
+
+/** A stored artifact (weights, zoo shard, …). */
+export interface ArtifactInfo {
+  readonly id: string;
+  readonly nodeId: string;
+  readonly kind: string;
+  readonly path: string;
+  readonly bytes: number;
+}
+
+/** A run with its snapshot, nodes and artifacts. */
+export interface RunDetail extends RunSummary {
+  /** The pipeline exactly as it ran. */
+  readonly pipeline: Pipeline;
+  readonly nodes: readonly NodeRunInfo[];
+  readonly artifacts: readonly ArtifactInfo[];
+}
+
+/** One scalar metric series: (run, node, key) over steps. */
+export interface MetricSeries {
+  readonly runId: string;
+  readonly nodeId: string;
+  readonly key: string;
+  readonly steps: readonly number[];
+  readonly values: readonly number[];
+}
+
+/** Everything a chart needs to compare runs. */
+export interface CompareResult {
+  readonly runs: readonly RunSummary[];
+  readonly series: readonly MetricSeries[];
+}
+
+/** A file an export wrote (or would write). */
+export interface ExportFile {
+  /** Path relative to the export folder. */
+  readonly name: string;
+  readonly bytes: number;
+}
+
+/** What an export writes: its manifest and files. */
+export interface ExportPreview {
+  /** The manifest JSON that goes next to the weights. */
+  readonly manifest: Record<string, unknown>;
+  /** The files, with sizes when known. */
+  readonly files: readonly ExportFile[];
+}
+
+/** Result of an export. */
+export interface ExportResult extends ExportPreview {
+  /** Absolute folder the files were written to. */
+  readonly folder: string;
+}
+
+/** What the backend is and where it keeps things. */
+export interface SystemInfo {
+  /** App version (package.json). */
+  readonly version: string;
+  /** Tensor backend of the engine host, once known. */
+  readonly backend: string;
+  /** Where runs, artifacts and the DB live. */
+  readonly dataDir: string;
+  /** Which front door serves this UI. */
+  readonly mode: 'electron' | 'web';
+  /** True when there are no runs and no saved pipelines yet (the first-run screen). */
+  readonly firstRun: boolean;
+}
+
+/** A run event, tagged with its run. */
+export interface RunEventMessage {
+  readonly runId: string;
+  readonly event: RunEvent;
+}
+
+/** One line for the log panel. */
+export interface LogLine {
+  /** ISO time. */
+  readonly time: string;
+  readonly level: 'info' | 'warn' | 'error';
+  readonly message: string;
+  /** Run it belongs to, if any. */
+  readonly runId?: string;
+  /** Node it belongs to, if any. */
+  readonly nodeId?: string;
+}
+
+/** Application-menu actions the renderer carries out (Electron only; web mode has a toolbar). */
+export type MenuCommand =
+  | { readonly command: 'new' | 'save' | 'saveAs' | 'export' | 'run' | 'cancel' }
+  | {
+      readonly command: 'open';
+      /** The pipeline read from the chosen file, already parsed and migrated. */
+      readonly pipeline: Pipeline;
+    };
+
+/**
+ * The channel map. Names are `<area>.<method>`; the area groups IPC handler registration and the
+ * nested `api.<area>.<method>` the renderer calls. Push channels live in the `events` area.
+ */
+export const contract = {
+  'specs.list': invoke<NodeSpecInfo[]>()(empty),
+
+  'pipelines.list': invoke<PipelineSummary[]>()(empty),
+  'pipelines.get': invoke<PipelineDoc>()(z.object({ id: z.string().min(1) }).strict()),
+  'pipelines.save': invoke<PipelineSummary>()(
+    z
+      .object({
+        /** Omit to save as a new pipeline. */
+        id: z.string().min(1).optional(),
+        pipeline: pipelineSchema,
+      })
+      .strict(),
+  ),
+  'pipelines.validate': invoke<ValidationResult>()(z.object({ pipeline: z.unknown() }).strict()),
+  'pipelines.examples': invoke<ExampleInfo[]>()(empty),
+  'pipelines.openExample': invoke<Pipeline>()(
+    z
+      .object({
+        name: z
+          .string()
+          .regex(/^[A-Za-z0-9._-]+$/, 'example name may only hold letters, digits, . _ -'),
+      })
+      .strict(),
+  ),
+
+  'runs.start': invoke<{ runId: string }>()(
+    z
+      .object({
+        pipeline: pipelineSchema,
+        /** Seed for the run; default 0. */
+        seed: z.number().int().min(0).max(0xffffffff).optional(),
+        /** Saved pipeline this run belongs to, if any. */
+        pipelineId: z.string().min(1).optional(),
+      })
+      .strict(),
+  ),
+  'runs.cancel': invoke<{ cancelled: boolean }>()(z.object({ runId }).strict()),
+  'runs.list': invoke<RunSummary[]>()(empty),
+  'runs.get': invoke<RunDetail>()(z.object({ runId }).strict()),
+  'runs.delete': invoke<{ deleted: boolean }>()(z.object({ runId }).strict()),
+  'runs.compare': invoke<CompareResult>()(
+    z.object({ runIds: z.array(runId).min(1).max(50) }).strict(),
+  ),
+  'runs.rerun': invoke<{ runId: string }>()(z.object({ runId }).strict()),
+
+  'export.preview': invoke<ExportPreview>()(
+    z
+      .object({
+        runId,
+        /** Node whose weights to export; default: the run's last weights artifact. */
+        nodeId: z.string().min(1).optional(),
+        format: z.enum(EXPORT_FORMATS),
+      })
+      .strict(),
+  ),
+  'export.weights': invoke<ExportResult>()(
+    z
+      .object({
+        runId,
+        nodeId: z.string().min(1).optional(),
+        format: z.enum(EXPORT_FORMATS),
+        /** Destination folder; in web mode it must be relative and lands under the data dir. */
+        folder: z.string().min(1, 'choose a destination folder'),
+      })
+      .strict(),
+  ),
+
+  'system.info': invoke<SystemInfo>()(empty),
+
+  'events.run': push<RunEventMessage>(),
+  'events.log': push<LogLine>(),
+  'events.menu': push<MenuCommand>(),
+} as const;
+
+export type Contract = typeof contract;
+export type ChannelName = keyof Contract;
+
+/** Request channels. */
+export type InvokeChannelName = {
+  [K in ChannelName]: Contract[K] extends { kind: 'invoke' } ? K : never;
+}[ChannelName];
+
+/** Push channels. */
+export type PushChannelName = {
+  [K in ChannelName]: Contract[K] extends { kind: 'push' } ? K : never;
+}[ChannelName];
+
+/** What a caller passes (defaults not yet applied). */
+export type ParamsIn<C extends InvokeChannelName> = z.input<Contract[C]['params']>;
+/** What a handler receives after validation (defaults applied). */
+export type ParamsOut<C extends InvokeChannelName> = z.output<Contract[C]['params']>;
+/** What the channel resolves to. */
+export type ResultOf<C extends InvokeChannelName> =
+  Contract[C] extends InvokeChannel<z.ZodType, infer R> ? R : never;
+/** What a push channel carries. */
+export type PayloadOf<C extends PushChannelName> =
+  Contract[C] extends PushChannel<infer T> ? T : never;
+
+export const INVOKE_CHANNELS = (Object.keys(contract) as ChannelName[]).filter(
+  (k): k is InvokeChannelName => contract[k].kind === 'invoke',
+);
+export const PUSH_CHANNELS = (Object.keys(contract) as ChannelName[]).filter(
+  (k): k is PushChannelName => contract[k].kind === 'push',
+);
+
+type AreaOf<K extends string> = K extends `${infer A}.${string}` ? A : never;
+type Method<K extends string, A extends string> = K extends `${A}.${infer M}` ? M : never;
+
+/** The typed API the renderer calls: `api.runs.start({…})`, `api.events.run(listener)`. */
+export type ContractApi = {
+  readonly [A in AreaOf<InvokeChannelName>]: {
+    readonly [K in InvokeChannelName as Method<K, A>]: (
+      params: ParamsIn<K>,
+    ) => Promise<ResultOf<K>>;
+  };
+} & {
+  readonly events: {
+    readonly [K in PushChannelName as Method<K, 'events'>]: (
+      listener: (payload: PayloadOf<K>) => void,
+    ) => () => void;
+  };
+};
+
+/** Wire format of every reply, over IPC and HTTP alike, so errors arrive with a clean message. */
+export type Envelope<R> =
+  | { readonly ok: true; readonly value: R }
+  | { readonly ok: false; readonly error: { readonly kind: string; readonly message: string } };
+
+/** A way to reach the API: Electron IPC or HTTP + WebSocket. */
+export interface Transport {
+  /** Sends a request and resolves to the reply envelope. */
+  request(channel: InvokeChannelName, params: unknown): Promise<Envelope<unknown>>;
+  /** Listens to a push channel; returns the unsubscribe function. */
+  subscribe(channel: PushChannelName, listener: (payload: unknown) => void): () => void;
+}
+
+/** Thrown on the calling side when the API answered with an error envelope. */
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  constructor(
+    /** Error class on the engine side: 'InputError', 'ArgsError', 'NotFound', 'Error'… */
+    readonly kind: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Builds the nested typed API from any transport, walking the contract so that no channel can be
+ * forgotten and none is spelled twice. The preload and the web transport both use it.
+ */
+export function buildApi(transport: Transport): ContractApi {
+  const areas: Record<string, Record<string, unknown>> = {};
+  for (const channel of INVOKE_CHANNELS) {
+    const [area, method] = channel.split('.');
+    areas[area] ??= {};
+    areas[area][method] = async (params: unknown) => {
+      const reply = await transport.request(channel, params ?? {});
+      if (reply.ok) return reply.value;
+      throw new ApiError(reply.error.kind, reply.error.message);
+    };
+  }
+  for (const channel of PUSH_CHANNELS) {
+    const [area, method] = channel.split('.');
+    areas[area] ??= {};
+    areas[area][method] = (listener: (payload: unknown) => void) =>
+      transport.subscribe(channel, listener);
+  }
+  return areas as unknown as ContractApi;
+}
