@@ -9,6 +9,7 @@ import { materializeTask } from '../engine/data/tasks.ts';
 import type { TaskData, TaskSpec } from '../engine/data/types.ts';
 import { addNoise, averageVectors, fitKde, sampleKde } from '../engine/eval/baselines.ts';
 import { finetuneCurve } from '../engine/eval/finetune.ts';
+import { trainSourceModel, type SourceModel } from '../engine/eval/pretrained.ts';
 import { InputError, throwIfAborted } from '../engine/errors.ts';
 import type { Layout } from '../engine/nn/architecture.ts';
 import { initParams } from '../engine/nn/params.ts';
@@ -22,6 +23,8 @@ interface InitSources {
   readonly zoo?: ValueOf<'zoo'>;
   readonly weights?: ValueOf<'weights'>;
   readonly vae?: ValueOf<'vae'>;
+  /** Trained once per run, for pretrained_source. */
+  readonly source?: SourceModel;
   readonly layout: Layout;
   readonly where: string;
 }
@@ -53,20 +56,9 @@ function initFor(
     case 'randinit':
       return initParams(layout, rng);
     case 'pretrained_source': {
-      // Transfer learning from a source task: the body (every layer but the last) of the best
-      // zoo checkpoint trained on another task, with a freshly initialised head for this task.
-      const zoo = need(src.zoo, 'zoo', cfg.init, where);
-      const members = zoo.zoo.manifest.members;
-      let best = -1;
-      for (const m of members) {
-        if (m.taskId === task.id) continue;
-        if (best < 0 || m.testAcc > members[best].testAcc) best = m.index;
-      }
-      if (best < 0) throw new InputError('the zoo has no member trained on another task', where);
-      const head = layout.params.slice(-2).reduce((a, p) => a + p.size, 0);
-      const out = initParams(layout, rng);
-      out.set(memberVector(zoo.zoo, best).subarray(0, layout.size - head), 0);
-      return out;
+      // The source model (trained once per run on every known class) with a fresh head here.
+      if (!src.source) throw new Error('pretrained_source: the source model was not trained');
+      return src.source.transfer(layout, rng);
     }
     case 'noise_nearest': {
       // The checkpoint nearest in function (best on the task's training samples), plus noise.
@@ -116,6 +108,38 @@ function initFor(
   }
 }
 
+/**
+ * The Pretrained (source) model: the zoo's architecture trained with the zoo's settings on the
+ * train pool of every known class of the Features input (the same definition as the quality
+ * benchmark's), once per run; each task then gets its body and a fresh head.
+ */
+async function pretrainedSource(
+  zoo: ValueOf<'zoo'> | undefined,
+  features: ValueOf<'features'>,
+  tasksV: ValueOf<'tasks'>,
+  rng: Rng,
+  signal: AbortSignal | undefined,
+  where: string,
+): Promise<SourceModel> {
+  const z = need(zoo, 'zoo', 'pretrained_source', where);
+  const built = z.zoo.manifest.config;
+  if (!built) {
+    throw new InputError(
+      "init 'pretrained_source' needs the zoo's architecture and training settings, but this zoo records no build config (imported from elsewhere?)",
+      where,
+    );
+  }
+  return trainSourceModel({
+    feat: features.data,
+    trainPool: tasksV.tasks.trainPool,
+    heldOut: tasksV.tasks.heldOut,
+    architecture: built.arch,
+    train: built.train,
+    rng,
+    signal,
+  });
+}
+
 export const run = nodeRunner(evalFinetuneSpec, async (ctx, inputs) => {
   const cfg = ctx.config;
   const where = ctx.nodeId;
@@ -132,6 +156,10 @@ export const run = nodeRunner(evalFinetuneSpec, async (ctx, inputs) => {
   const epochs = [...new Set(cfg.finetuneEpochs)].sort((a, b) => a - b);
   const maxEpoch = epochs[epochs.length - 1];
   const method = cfg.label || cfg.init;
+  const source =
+    cfg.init === 'pretrained_source'
+      ? await pretrainedSource(zoo, features, tasksV, ctx.rng.fork('source'), ctx.signal, where)
+      : undefined;
   const perTask: { taskId: string; accuracy: number[] }[] = [];
   for (const [i, task] of tasks.entries()) {
     throwIfAborted(ctx.signal);
@@ -146,7 +174,7 @@ export const run = nodeRunner(evalFinetuneSpec, async (ctx, inputs) => {
       cfg,
       task,
       data,
-      { zoo, weights, vae, layout, where },
+      { zoo, weights, vae, source, layout, where },
       ctx.rng.fork(`init-${task.id}`),
     );
     const curve = await finetuneCurve({

@@ -4,9 +4,9 @@ import { QualityEvalSchema } from '../schemas/quality.ts';
 import { defineNode } from './spec.ts';
 
 /**
- * Initialisations compared in the paper and its critique: from scratch, transfer from a source
- * task, S_KDE30, the memorisation baselines (noise around the nearest zoo checkpoint, zoo weight
- * average), and D2NWG samples.
+ * Initialisations compared in the paper and its critique: from scratch, transfer from a model
+ * trained on the whole source dataset, S_KDE30, the memorisation baselines (noise around the
+ * nearest zoo checkpoint, zoo weight average), and D2NWG samples.
  */
 export const INIT_METHODS = [
   'randinit',
@@ -49,12 +49,15 @@ export const evalFinetuneSpec = defineNode({
   help:
     'Initialises the architecture on each target task and reports test accuracy after each ' +
     'listed number of fine-tuning epochs (0 = the init as is). init: randinit (default init, ' +
-    'trained from scratch), pretrained_source (body of the best zoo checkpoint of another task, ' +
-    'fresh head), kde30 (Schürholt et al.: KDE on VAE latents of the top 30% of the zoo; needs ' +
+    'trained from scratch), pretrained_source (the zoo architecture trained once, with the ' +
+    "zoo's training settings, on the train pool of every known, non-held-out class — the " +
+    "paper's ImageNet column — then re-headed for each task), " +
+    'kde30 (Schürholt et al.: KDE on VAE latents of the top 30% of the zoo; needs ' +
     'the VAE), noise_nearest (the zoo checkpoint that fits the task best, plus Gaussian noise) ' +
     'and weight_avg (mean of the checkpoints of that nearest zoo task) — the memorisation ' +
     'baselines — and d2nwg (the best-ranked Sampler output). ' +
-    'Connect the zoo for every init except d2nwg (randinit takes its architecture from it), ' +
+    'Connect the zoo for every init except d2nwg (randinit takes its architecture from it; ' +
+    'pretrained_source also its build config), ' +
     'Weights for d2nwg, and the VAE for kde30. Every Evaluate node of a pipeline fine-tunes with ' +
     'the same shuffling per task, so differences come from the init alone.',
   config: EvalFinetuneConfig,

@@ -8,14 +8,13 @@ import type { QualityConfig, QualityReport } from '../../../shared/schemas/quali
 import { currentBackend } from '../backend.ts';
 import { loadDataset } from '../data/sources.ts';
 import { generateTasks, materializeTask, taskSupportSet } from '../data/tasks.ts';
-import type { LabelledData, TaskSpec } from '../data/types.ts';
+import type { TaskSpec } from '../data/types.ts';
 import { trainDiffusion } from '../diffusion/train.ts';
 import { trainEncoder } from '../encoder/encoder.ts';
-import { InputError, throwIfAborted } from '../errors.ts';
+import { throwIfAborted } from '../errors.ts';
 import { applyExtractor } from '../features/extractor.ts';
-import { layoutOf, resolveArchitecture, type Layout } from '../nn/architecture.ts';
 import { initParams } from '../nn/params.ts';
-import { evaluateMany, predictClasses, trainClassifier } from '../nn/train.ts';
+import { evaluateMany, predictClasses } from '../nn/train.ts';
 import { yieldToEventLoop, type RunControl } from '../progress.ts';
 import { Rng } from '../rng.ts';
 import { rankByAccuracy, sampleWeights, soup, type GeneratorParts } from '../sample/sample.ts';
@@ -32,6 +31,7 @@ import {
   zooNearestMedian,
 } from '../eval/memorisation.ts';
 import { prototypeHead } from '../eval/protohead.ts';
+import { trainSourceModel } from '../eval/pretrained.ts';
 import { ResultCollector, meanStd, type Split } from './report.ts';
 
 export interface RunQualityArgs {
@@ -221,7 +221,15 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
 
     // pretrained_source: one model on the whole train pool of the known classes.
     t = performance.now();
-    const source = await trainSourceModel(cfg, feat, tasks.trainPool, tasks.heldOut, root, signal);
+    const source = await trainSourceModel({
+      feat,
+      trainPool: tasks.trainPool,
+      heldOut: tasks.heldOut,
+      architecture: cfg.zoo.architecture,
+      train: cfg.zoo.train,
+      rng: root,
+      signal,
+    });
     log(`[eval] pretrained_source trained on ${source.count} samples of ${source.classes} classes`);
 
     // S_KDE30 on the VAE latents of the best 30% of the zoo.
@@ -463,65 +471,4 @@ function nearestSeenTask(
     }
   });
   return best;
-}
-
-interface SourceModel {
-  readonly count: number;
-  readonly classes: number;
-  /** Body of the source model + a freshly initialised head of `layout`. */
-  transfer(layout: Layout, rng: Rng): Float32Array;
-}
-
-/**
- * The "Pretrained" baseline: the zoo architecture trained on the whole train pool of every known
- * (non-held-out) class, then re-headed for each task's K classes.
- */
-async function trainSourceModel(
-  cfg: QualityConfig,
-  feat: LabelledData,
-  trainPool: Int32Array,
-  heldOut: readonly number[],
-  root: Rng,
-  signal?: AbortSignal,
-): Promise<SourceModel> {
-  const d = feat.sampleShape[0];
-  const known = feat.classNames.map((_, c) => c).filter((c) => !heldOut.includes(c));
-  if (known.length < 2) {
-    throw new InputError(
-      `only ${known.length} classes are not held out; the source model needs 2`,
-      'tasks.heldOutClasses',
-    );
-  }
-  const remap = new Map(known.map((c, i) => [c, i]));
-  const idx = Array.from(trainPool).filter((i) => remap.has(feat.labels[i]));
-  const x = new Float32Array(idx.length * d);
-  const y = new Int32Array(idx.length);
-  idx.forEach((s, j) => {
-    x.set(feat.x.subarray(s * d, (s + 1) * d), j * d);
-    y[j] = remap.get(feat.labels[s]) ?? 0;
-  });
-  const srcLayout = layoutOf(resolveArchitecture(cfg.zoo.architecture, [d], known.length));
-  const { params } = await trainClassifier({
-    layout: srcLayout,
-    init: initParams(srcLayout, root.fork('source-init')),
-    xTrain: x,
-    yTrain: y,
-    epochs: cfg.zoo.train.epochs,
-    batchSize: cfg.zoo.train.batchSize,
-    lr: cfg.zoo.train.lr,
-    rng: root.fork('source-train'),
-    control: { signal },
-    stage: 'pretrained source model',
-  });
-  const headSrc = srcLayout.params.slice(-2);
-  const bodySize = srcLayout.size - headSrc.reduce((a, p) => a + p.size, 0);
-  return {
-    count: idx.length,
-    classes: known.length,
-    transfer(layout: Layout, rng: Rng): Float32Array {
-      const out = initParams(layout, rng);
-      out.set(params.subarray(0, bodySize), 0);
-      return out;
-    },
-  };
 }
