@@ -50,6 +50,19 @@ const VARIANTS = [
 ] as const;
 
 /**
+ * One product read back synchronously. Not `tf.tidy(() => ….dataSync())`: tidy walks a returned
+ * TypedArray element by element looking for tensors, which cost more than the 512² product itself.
+ */
+function product(a: tf.Tensor2D, b: tf.Tensor2D, ta: boolean, tb: boolean): void {
+  const c = tf.matMul(a, b, ta, tb);
+  try {
+    c.dataSync();
+  } finally {
+    c.dispose();
+  }
+}
+
+/**
  * Time n×n products on the current backend; reading the result back is part of each product.
  * Synchronous, so it cannot run on webgpu (no synchronous readback in Node): use
  * measureMatmulAsync there, or everywhere a Promise is fine.
@@ -64,9 +77,9 @@ export function measureMatmul(opts: MatmulBenchOptions = {}): MatmulGflops {
   try {
     const out = { plain: 0, transposeA: 0, transposeB: 0 };
     for (const [key, ta, tb] of VARIANTS) {
-      tf.tidy(() => tf.matMul(a, b, ta, tb).dataSync());
+      product(a, b, ta, tb);
       const t0 = performance.now();
-      for (let i = 0; i < reps; i++) tf.tidy(() => tf.matMul(a, b, ta, tb).dataSync());
+      for (let i = 0; i < reps; i++) product(a, b, ta, tb);
       out[key] = gflops(n, reps, performance.now() - t0);
     }
     return out;

@@ -331,11 +331,13 @@ export function predictClasses(
   try {
     for (let start = 0; start < count; start += EVAL_BATCH) {
       const size = Math.min(EVAL_BATCH, count - start);
+      // Read back outside tidy: tidy walks a returned TypedArray element by element.
       const pred = tf.tidy(() => {
         const xb = tf.tensor2d(x.subarray(start * d, (start + size) * d), [size, d]);
-        return tf.argMax(forward(layout, p, xb), 1).dataSync();
+        return tf.argMax(forward(layout, p, xb), 1);
       });
-      out.set(pred, start);
+      out.set(pred.dataSync(), start);
+      pred.dispose();
     }
     return out;
   } finally {

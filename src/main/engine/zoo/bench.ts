@@ -6,7 +6,7 @@
 import type { ZooConfigInput } from '../../../shared/schemas/zoo.ts';
 import { ArchitectureSchema } from '../../../shared/schemas/zoo.ts';
 import { currentBackend } from '../backend.ts';
-import { measureMatmul } from '../bench/matmul.ts';
+import { measureMatmulAsync } from '../bench/matmul.ts';
 import { loadDataset } from '../data/sources.ts';
 import { describeLayout, layoutOf, resolveArchitecture } from '../nn/architecture.ts';
 import { initParams } from '../nn/params.ts';
@@ -97,7 +97,7 @@ export async function runZooBenchmark(opts: ZooBenchOptions = {}): Promise<ZooBe
 
   // 1. matmul, plain vs transposed.
   const size = quick ? 256 : 512;
-  const mm = measureMatmul({ size, reps: quick ? 3 : 5 });
+  const mm = await measureMatmulAsync({ size, reps: quick ? 3 : 5 });
   const matmul = {
     size,
     plainGflops: mm.plain,
