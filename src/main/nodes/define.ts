@@ -41,6 +41,11 @@ export function missingEngine(type: string, what: string): NodeRunner<PortValue>
 }
 
 /** Resolve a user path: absolute stays, relative is taken inside the data folder. */
+/** A task or node id made safe as a file or folder name. */
+export function safeName(s: string): string {
+  return s.replace(/[^\w.-]+/g, '_');
+}
+
 export function resolveUserPath(p: string, dataDir: string): string {
   return path.isAbsolute(p) ? p : path.resolve(dataDir, p);
 }

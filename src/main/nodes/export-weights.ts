@@ -3,13 +3,8 @@ import * as path from 'node:path';
 import { exportWeightsSpec } from '../../shared/nodes/export-weights.ts';
 import { exportWeights } from '../engine/export/index.ts';
 import { throwIfAborted } from '../engine/errors.ts';
-import { nodeRunner, resolveUserPath } from './define.ts';
+import { nodeRunner, resolveUserPath, safeName } from './define.ts';
 import { one } from './values.ts';
-
-/** A task id made safe as a folder name. */
-function safeName(s: string): string {
-  return s.replace(/[^\w.-]+/g, '_');
-}
 
 export const run = nodeRunner(exportWeightsSpec, async (ctx, inputs) => {
   const weights = one(inputs, 'weights', 'weights');

@@ -1,10 +1,15 @@
 /** Runs sample.generate: D2NWG inference for each target task of the chosen split. */
+import { mkdir } from 'node:fs/promises';
+import * as path from 'node:path';
+import type { JsonValue } from '../../shared/events.ts';
 import { sampleGenerateSpec } from '../../shared/nodes/sample-generate.ts';
+import { encodeWeightsArtifact } from '../engine/export/artifact.ts';
+import { writeFileAtomic } from '../engine/formats/atomic.ts';
 import { materializeTask, taskSupportSet } from '../engine/data/tasks.ts';
 import { throwIfAborted } from '../engine/errors.ts';
 import { rankByAccuracy, sampleWeights } from '../engine/sample/sample.ts';
 import { zooLayout } from '../engine/zoo/storage.ts';
-import { controlOf, meanStd, nodeRunner, tasksOfSplit } from './define.ts';
+import { controlOf, meanStd, nodeRunner, safeName, tasksOfSplit } from './define.ts';
 import { one, type TaskWeights } from './values.ts';
 
 export const run = nodeRunner(sampleGenerateSpec, async (ctx, inputs) => {
@@ -47,6 +52,22 @@ export const run = nodeRunner(sampleGenerateSpec, async (ctx, inputs) => {
       perTask.push({ task, vectors: sampled.vectors });
     }
     control.onProgress?.({ value: i + 1, max: targets.length, unit: 'task' });
+  }
+  // One 'weights' artifact per task (all its samples, ranked), so `d2nwg runs export` and the
+  // app's export dialog can turn any of them into safetensors / tfjs / npy later.
+  const dir = path.join(ctx.dataDir, 'weights', safeName(ctx.runId), safeName(ctx.nodeId));
+  await mkdir(dir, { recursive: true });
+  for (const t of perTask) {
+    const enc = encodeWeightsArtifact(layout, t.vectors, {
+      dataset: `${tasksV.source} task ${t.task.id} (classes ${t.task.classes.join(', ')})`,
+      ...(t.supportAccuracy
+        ? { sampleMetrics: t.supportAccuracy.map((a) => ({ supportAccuracy: a })) }
+        : {}),
+    });
+    const file = path.join(dir, `${safeName(t.task.id)}.safetensors`);
+    await writeFileAtomic(file, enc.bytes);
+    const meta: { readonly [key: string]: JsonValue } = JSON.parse(JSON.stringify(enc.meta));
+    ctx.artifact({ kind: 'weights', path: file, bytes: enc.bytes.length, shape: enc.shape, meta });
   }
   const best = perTask
     .map((t) => t.supportAccuracy?.[0])

@@ -8,6 +8,7 @@ import { parsePipeline, type Pipeline } from '../../../src/shared/pipeline.ts';
 import { MemoryNodeCache, runPipeline, type RunResult } from '../../../src/main/graph/index.ts';
 import { runners } from '../../../src/main/nodes/index.ts';
 import type { PortValue } from '../../../src/main/nodes/values.ts';
+import { decodeWeightsArtifact } from '../../../src/main/engine/export/artifact.ts';
 import { expectNoLeakedTensors } from '../../helpers/tf.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'd2nwg-nodes-'));
@@ -218,6 +219,21 @@ describe('the real node types, wired into one small pipeline', () => {
     expect(
       manifest?.type === 'artifact' && JSON.parse(fs.readFileSync(manifest.path, 'utf8')).format,
     ).toBe('d2nwg-weights-export');
+
+    // The sampler stores its samples as 'weights' artifacts that decode back to the zoo layout.
+    const stored = exported.filter((a) => a.type === 'artifact' && a.kind === 'weights');
+    expect(stored.length).toBeGreaterThan(0);
+    for (const a of stored) {
+      if (a.type !== 'artifact') continue;
+      const decoded = decodeWeightsArtifact(
+        new Uint8Array(fs.readFileSync(a.path)),
+        a.meta,
+        a.path,
+      );
+      expect(decoded.vectors.length).toBe(a.shape?.[0]);
+      expect(decoded.layout.size).toBe(decoded.vectors[0].length);
+      expect(decoded.vectors[0].every((v) => Number.isFinite(v))).toBe(true);
+    }
   });
 
   it('gives the same numbers for the same pipeline and seed', async () => {

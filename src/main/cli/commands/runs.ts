@@ -389,7 +389,12 @@ async function exportCmd(argv: string[]): Promise<number> {
       );
     } else if (weights.length > 1) {
       throw new InputError(
-        `node '${nodeId}' of run ${runId} has ${weights.length} weights artifacts; pick one with --artifact (${weights.map((a) => a.id).join(', ')})`,
+        `node '${nodeId}' of run ${runId} has ${weights.length} weights artifacts; pick one with --artifact:\n${weights
+          .map((a) => {
+            const ds = a.meta?.dataset;
+            return `  ${a.id}${typeof ds === 'string' ? `  ${ds}` : ''}`;
+          })
+          .join('\n')}`,
       );
     }
     const where = `artifact ${art.id}`;
