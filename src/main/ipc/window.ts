@@ -9,22 +9,10 @@ import type {
   Session,
   WebContents,
 } from 'electron';
+import { APP_CSP } from '../../shared/csp.ts';
 import type { MenuCommand } from '../../shared/ipc.ts';
 
-/** CSP of the desktop renderer: only our own code; no eval, no remote origins. */
-export const APP_CSP = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data: blob:",
-  "font-src 'self' data:",
-  "worker-src 'self' blob:",
-  "connect-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "frame-ancestors 'none'",
-  "form-action 'none'",
-].join('; ');
+export { APP_CSP };
 
 /** BrowserWindow options; the webPreferences flags are the point. */
 export function windowOptions(preload: string): BrowserWindowConstructorOptions {

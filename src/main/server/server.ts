@@ -12,6 +12,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, relative, sep, isAbsolute } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { APP_CSP } from '../../shared/csp.ts';
 import type { PushChannelName } from '../../shared/ipc.ts';
 import { dispatch } from '../api/dispatch.ts';
 import type { StudioApi } from '../api/studio.ts';
@@ -22,21 +23,6 @@ export const TOKEN_COOKIE = 'd2nwg_token';
 export const TOKEN_HEADER = 'x-d2nwg-token';
 /** Largest accepted request body; pipelines are small JSON. */
 const MAX_BODY = 8 * 1024 * 1024;
-
-/** Content Security Policy of the web UI (same as the Electron window's, plus nothing remote). */
-export const WEB_CSP = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data: blob:",
-  "font-src 'self' data:",
-  "worker-src 'self' blob:",
-  "connect-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "frame-ancestors 'none'",
-  "form-action 'none'",
-].join('; ');
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -176,7 +162,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
       'cache-control': rel === 'index.html' ? 'no-store' : 'private, max-age=3600',
     };
     if (extname(file) === '.html') {
-      headers['content-security-policy'] = WEB_CSP;
+      headers['content-security-policy'] = APP_CSP;
       headers['x-frame-options'] = 'DENY';
     }
     if (setCookie) {

@@ -56,7 +56,7 @@ export const DiffusionConfig = z.object({
   scaleLatents: z.boolean().default(true),
 });
 export type DiffusionConfig = z.infer<typeof DiffusionConfig>;
-/** What callers may pass: any field may be left out and takes its default. */
+/** What callers may pass: every field may be left out and takes its default. */
 export type DiffusionConfigInput = z.input<typeof DiffusionConfig>;
 
 export const SamplerConfig = z.object({
@@ -76,5 +76,5 @@ export const SamplerConfig = z.object({
   clipX0: z.number().nonnegative().default(0),
 });
 export type SamplerConfig = z.infer<typeof SamplerConfig>;
-/** What callers may pass: any field may be left out and takes its default. */
+/** What callers may pass: every field may be left out and takes its default. */
 export type SamplerConfigInput = z.input<typeof SamplerConfig>;

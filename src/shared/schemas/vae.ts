@@ -54,5 +54,5 @@ export const VaeConfig = z.object({
   convKernel: z.number().int().min(2).max(64).default(4),
 });
 export type VaeConfig = z.infer<typeof VaeConfig>;
-/** What callers may pass: any field may be left out and takes its default. */
+/** What callers may pass: every field may be left out and takes its default. */
 export type VaeConfigInput = z.input<typeof VaeConfig>;

@@ -20,6 +20,7 @@ import { benchQuality } from '../../engine/quality/cli.ts';
 export const benchmarks: Record<string, (argv: string[]) => Promise<number>> = {
   matmul: matmulBench,
   quality: benchQuality,
+  ui: (argv) => import('../../server/bench-ui.ts').then((m) => m.benchUi(argv)),
 };
 
 async function matmulBench(argv: string[]): Promise<number> {

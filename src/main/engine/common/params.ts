@@ -12,6 +12,13 @@ import type { Rng } from '../rng.ts';
 let uid = 0;
 
 /** Named variables in creation order; owns them and disposes them. */
+/** One parameter of a model layout: name, shape and how it is initialised. */
+export interface ParamDef {
+  readonly name: string;
+  readonly shape: number[];
+  readonly init: 'he' | 'glorot' | 'zero' | 'one';
+}
+
 export class ParamSet {
   private readonly vars = new Map<string, tf.Variable>();
 
@@ -127,6 +134,31 @@ export function paramSetFromStTensors(
         }
       }
       ps.addValues(name, [...shape], data);
+    }
+  } catch (err) {
+    ps.dispose();
+    throw err;
+  }
+  return ps;
+}
+
+/**
+ * Build freshly initialised parameters for a layout: zeros/ones as given, weight matrices He or
+ * Glorot normal from `rng` (fan-in = shape[0], fan-out = shape[1]). Disposes what it made on error.
+ */
+export function createParamSet(name: string, defs: readonly ParamDef[], rng: Rng): ParamSet {
+  const ps = new ParamSet(name);
+  try {
+    for (const def of defs) {
+      const size = def.shape.reduce((a, b) => a * b, 1);
+      if (def.init === 'zero') ps.addConst(def.name, def.shape, 0);
+      else if (def.init === 'one') ps.addConst(def.name, def.shape, 1);
+      else {
+        const fanIn = def.shape[0];
+        const fanOut = def.shape[1] ?? 1;
+        const std = def.init === 'he' ? Math.sqrt(2 / fanIn) : Math.sqrt(2 / (fanIn + fanOut));
+        ps.addValues(def.name, def.shape, rng.normalArray(size, 0, std));
+      }
     }
   } catch (err) {
     ps.dispose();

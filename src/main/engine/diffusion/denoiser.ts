@@ -10,15 +10,11 @@ import * as tf from '@tensorflow/tfjs';
 import type { DenoiserConfig } from '../../../shared/schemas/diffusion.ts';
 import { act, dense, layerNorm } from '../common/layers.ts';
 import { sinusoidalEmbeddingValues } from '../common/embedding.ts';
-import { ParamSet } from '../common/params.ts';
+import { createParamSet, ParamSet, type ParamDef } from '../common/params.ts';
 import type { Rng } from '../rng.ts';
 
 /** One parameter of the layout: name, shape and initialisation. */
-export interface DenoiserParamDef {
-  readonly name: string;
-  readonly shape: number[];
-  readonly init: 'he' | 'glorot' | 'zero' | 'one';
-}
+export type DenoiserParamDef = ParamDef;
 
 /** Every parameter of a denoiser, in a fixed order (used to build, save and validate loads). */
 export function denoiserLayout(
@@ -55,24 +51,7 @@ export function denoiserLayout(
 
 /** Build freshly initialised denoiser parameters from `rng`. */
 export function createDenoiserParams(defs: readonly DenoiserParamDef[], rng: Rng): ParamSet {
-  const ps = new ParamSet('denoiser');
-  try {
-    for (const def of defs) {
-      const size = def.shape.reduce((a, b) => a * b, 1);
-      if (def.init === 'zero') ps.addConst(def.name, def.shape, 0);
-      else if (def.init === 'one') ps.addConst(def.name, def.shape, 1);
-      else {
-        const fanIn = def.shape[0];
-        const fanOut = def.shape[1] ?? 1;
-        const std = def.init === 'he' ? Math.sqrt(2 / fanIn) : Math.sqrt(2 / (fanIn + fanOut));
-        ps.addValues(def.name, def.shape, rng.normalArray(size, 0, std));
-      }
-    }
-  } catch (err) {
-    ps.dispose();
-    throw err;
-  }
-  return ps;
+  return createParamSet('denoiser', defs, rng);
 }
 
 export interface DenoiseInputs {

@@ -17,7 +17,12 @@ import { InputError } from '../errors.ts';
 import { writeFileAtomic } from '../formats/atomic.ts';
 import { readSafetensors, writeSafetensors } from '../formats/safetensors.ts';
 import { act, dense, layerNorm } from '../common/layers.ts';
-import { ParamSet, paramSetFromStTensors } from '../common/params.ts';
+import {
+  createParamSet,
+  ParamSet,
+  paramSetFromStTensors,
+  type ParamDef,
+} from '../common/params.ts';
 import { readJsonFile, writeDirAtomic } from '../common/persist.ts';
 import { checkMatrix } from '../common/rows.ts';
 import type { Rng } from '../rng.ts';
@@ -38,13 +43,6 @@ export interface VaeNormStats {
   readonly mean: Float32Array;
   /** Per-dimension std, floored (all equal for 'global', ones for 'none'). */
   readonly std: Float32Array;
-}
-
-/** One parameter of the layout: name, shape and how it is initialised. */
-interface ParamDef {
-  readonly name: string;
-  readonly shape: number[];
-  readonly init: 'he' | 'glorot' | 'zero' | 'one';
 }
 
 /** Shape of the conv1d front end for a given input size. */
@@ -134,24 +132,7 @@ function vaeLayout(cfg: VaeConfig, inputDim: number): ParamDef[] {
 }
 
 function createParams(cfg: VaeConfig, inputDim: number, rng: Rng): ParamSet {
-  const ps = new ParamSet('vae');
-  try {
-    for (const def of vaeLayout(cfg, inputDim)) {
-      const size = def.shape.reduce((a, b) => a * b, 1);
-      if (def.init === 'zero') ps.addConst(def.name, def.shape, 0);
-      else if (def.init === 'one') ps.addConst(def.name, def.shape, 1);
-      else {
-        const fanIn = def.shape[0];
-        const fanOut = def.shape[1] ?? 1;
-        const std = def.init === 'he' ? Math.sqrt(2 / fanIn) : Math.sqrt(2 / (fanIn + fanOut));
-        ps.addValues(def.name, def.shape, rng.normalArray(size, 0, std));
-      }
-    }
-  } catch (err) {
-    ps.dispose();
-    throw err;
-  }
-  return ps;
+  return createParamSet('vae', vaeLayout(cfg, inputDim), rng);
 }
 
 /** Compute standardisation stats of an n×dim matrix. */
