@@ -1,25 +1,13 @@
 /** Runs dataset.source: loads the configured data through the engine's one loader. */
 import { datasetSourceSpec } from '../../shared/nodes/dataset-source.ts';
 import type { DatasetSource } from '../../shared/schemas/dataset.ts';
-import { describeSource, loadDataset } from '../engine/data/sources.ts';
+import { describeSource, loadDataset, mapSourcePaths } from '../engine/data/sources.ts';
 import { resolveUserPath } from './define.ts';
 import { nodeRunner } from './define.ts';
 
 /** Relative paths in a source are taken inside the data folder, as the node's help says. */
 export function resolveSourcePaths(src: DatasetSource, dataDir: string): DatasetSource {
-  const r = (p: string): string => resolveUserPath(p, dataDir);
-  switch (src.kind) {
-    case 'fashion-mnist':
-      return src.path ? { ...src, path: r(src.path) } : src;
-    case 'idx':
-      return { ...src, images: r(src.images), labels: r(src.labels) };
-    case 'imagefolder':
-      return { ...src, root: r(src.root) };
-    case 'csv':
-      return { ...src, path: r(src.path) };
-    case 'npy':
-      return { ...src, x: r(src.x), y: r(src.y) };
-  }
+  return mapSourcePaths(src, (p) => resolveUserPath(p, dataDir));
 }
 
 export const run = nodeRunner(datasetSourceSpec, async (ctx) => {

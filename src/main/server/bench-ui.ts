@@ -185,23 +185,23 @@ async function realRun(page: Page, api: StudioApi, shots: string): Promise<strin
   await page.getByTestId('node-zoo').waitFor();
   await page.locator('.react-flow__controls-fitview').click();
   await waitFor('Run to be enabled', () => page.getByTestId('run').isEnabled(), 30_000);
+  const seen = new Set((await api.handlers['runs.list']({})).map((x) => x.id));
   await page.getByTestId('run').click();
   const before = Date.now();
+  let runId: string | undefined;
   await waitFor(
     'the quickstart run to finish',
     async () => {
-      const runs = await api.handlers['runs.list']({});
-      const r = runs.find((x) => x.name === 'quickstart');
+      const r = (await api.handlers['runs.list']({})).find((x) => !seen.has(x.id));
+      runId = r?.id;
       return r !== undefined && r.status !== 'queued' && r.status !== 'running';
     },
     REAL_RUN_TIMEOUT_MS,
   );
-  const runs = await api.handlers['runs.list']({});
-  const r = runs.find((x) => x.name === 'quickstart');
-  console.log(
-    `bench ui: quickstart ${r?.status ?? '?'} in ${((Date.now() - before) / 1000).toFixed(0)} s`,
-  );
-  if (r?.status !== 'done') throw new Error(`quickstart run ended ${r?.status}: ${r?.error ?? ''}`);
+  if (runId === undefined) throw new Error('the quickstart run did not start');
+  const r = await api.handlers['runs.get']({ runId });
+  console.log(`bench ui: quickstart ${r.status} in ${((Date.now() - before) / 1000).toFixed(0)} s`);
+  if (r.status !== 'done') throw new Error(`quickstart run ended ${r.status}: ${r.error ?? ''}`);
   await waitFor(
     'every node to show done',
     async () =>
@@ -214,6 +214,9 @@ async function realRun(page: Page, api: StudioApi, shots: string): Promise<strin
   await sleep(500);
   const canvasShot = join(shots, 'ui-real-canvas.png');
   await page.screenshot({ path: canvasShot });
+  await page.getByTestId('tab-runs').click();
+  await page.locator(`[data-testid="run-${runId}"] input[type=checkbox]`).check();
+  await page.getByTestId('compare').click();
   await page.getByTestId('tab-charts').click();
   await page
     .getByTestId('chart-accuracy')
@@ -308,6 +311,8 @@ export async function benchUi(argv: string[]): Promise<number> {
     await api.handlers['runs.cancel']({ runId });
     await waitFor('the run to stop', () => isOver(api as StudioApi, runId), 60_000);
     const backend = (await api.handlers['runs.get']({ runId })).backend;
+    // Out of the Runs list, so the real run below is the only one there.
+    await api.handlers['runs.delete']({ runId });
 
     let screenshots: string[] = [];
     if (real) {

@@ -91,9 +91,8 @@ export function describeSource(src: DatasetSource): string {
   }
 }
 
-/** Absolute paths everywhere, so that the cache key does not depend on the working directory. */
-function resolvePaths(src: DatasetSource): DatasetSource {
-  const r = (p: string): string => path.resolve(p);
+/** Apply `r` to every path of a source (one place that knows where each kind keeps its paths). */
+export function mapSourcePaths(src: DatasetSource, r: (p: string) => string): DatasetSource {
   switch (src.kind) {
     case 'fashion-mnist':
       return src.path ? { ...src, path: r(src.path) } : src;
@@ -106,6 +105,11 @@ function resolvePaths(src: DatasetSource): DatasetSource {
     case 'npy':
       return { ...src, x: r(src.x), y: r(src.y) };
   }
+}
+
+/** Absolute paths everywhere, so that the cache key does not depend on the working directory. */
+function resolvePaths(src: DatasetSource): DatasetSource {
+  return mapSourcePaths(src, (p) => path.resolve(p));
 }
 
 function fashionFiles(src: Extract<DatasetSource, { kind: 'fashion-mnist' }>): string[][] {
