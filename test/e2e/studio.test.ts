@@ -75,7 +75,7 @@ describe.skipIf(!hasChromium)('studio in the browser (web mode)', () => {
     const examples = join(dataDir, 'examples');
     mkdirSync(examples);
     writeFileSync(
-      join(examples, 'toy.pipeline.json'),
+      join(examples, 'toy.json'),
       JSON.stringify({
         format: 'd2nwg-pipeline',
         version: 1,

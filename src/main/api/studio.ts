@@ -44,7 +44,8 @@ export interface StudioApi {
   dispose(): Promise<void>;
 }
 
-const EXAMPLE_SUFFIX = '.pipeline.json';
+/** Example pipelines are the `<name>.json` files of resources/pipelines. */
+const EXAMPLE_SUFFIX = '.json';
 
 /** Build the API over its dependencies. */
 export function createStudioApi(deps: StudioApiDeps): StudioApi {

@@ -5,7 +5,7 @@
  * quickstart run, so UI regressions show up as numbers rather than impressions. `--real` also
  * runs the quickstart from the UI to the end and screenshots the canvas and the charts.
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -252,14 +252,7 @@ export async function benchUi(argv: string[]): Promise<number> {
   }
   const { chromium } = await import('playwright-core');
   const dataDir = mkdtempSync(join(tmpdir(), 'd2nwg-bench-ui-'));
-  // The API lists `<name>.pipeline.json`; resources/pipelines names them `<name>.json`, so the
-  // quickstart is offered from a temp examples folder under the name the Examples menu expects.
-  const examplesDir = join(dataDir, 'examples');
-  mkdirSync(examplesDir);
-  copyFileSync(
-    join(ROOT, 'resources', 'pipelines', 'quickstart.json'),
-    join(examplesDir, 'quickstart.pipeline.json'),
-  );
+  const examplesDir = join(ROOT, 'resources', 'pipelines');
   let api: StudioApi | undefined;
   let server: RunningServer | undefined;
   let browser: Browser | undefined;
