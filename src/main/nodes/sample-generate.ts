@@ -1,5 +1,6 @@
 /** Runs sample.generate: D2NWG inference for each target task of the chosen split. */
 import { mkdir } from 'node:fs/promises';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { JsonValue } from '../../shared/events.ts';
 import { sampleGenerateSpec } from '../../shared/nodes/sample-generate.ts';
@@ -54,8 +55,10 @@ export const run = nodeRunner(sampleGenerateSpec, async (ctx, inputs) => {
     control.onProgress?.({ value: i + 1, max: targets.length, unit: 'task' });
   }
   // One 'weights' artifact per task (all its samples, ranked), so `d2nwg runs export` and the
-  // app's export dialog can turn any of them into safetensors / tfjs / npy later.
-  const dir = path.join(ctx.dataDir, 'weights', safeName(ctx.runId), safeName(ctx.nodeId));
+  // app's export dialog can turn any of them into safetensors / tfjs / npy later. The files are
+  // staging copies for the store (which keeps its own content-addressed copy), so they go to the
+  // temp folder, not into the data folder (the working directory for `d2nwg run`).
+  const dir = path.join(os.tmpdir(), 'd2nwg-artifacts', safeName(ctx.runId), safeName(ctx.nodeId));
   await mkdir(dir, { recursive: true });
   for (const t of perTask) {
     const enc = encodeWeightsArtifact(layout, t.vectors, {
