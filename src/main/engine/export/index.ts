@@ -12,7 +12,13 @@ import { createHash } from 'node:crypto';
 import { encodeSafetensors } from '../formats/safetensors.ts';
 import { encodeNpy } from '../formats/npy.ts';
 import { InputError } from '../errors.ts';
-import { describeLayout, layoutOf, type Architecture, type Layout } from '../nn/architecture.ts';
+import {
+  describeLayout,
+  layoutOf,
+  sameLayout,
+  type Architecture,
+  type Layout,
+} from '../nn/architecture.ts';
 import { checkLength } from '../nn/params.ts';
 import { resolveOutDir } from './paths.ts';
 import { toTorchStateDict, torchModuleSource } from './torch.ts';
@@ -105,19 +111,7 @@ function sha256(data: Uint8Array): string {
 
 function checkLayout(layout: Layout): void {
   const expected = layoutOf(layout.arch);
-  const same =
-    expected.size === layout.size &&
-    expected.params.length === layout.params.length &&
-    expected.params.every((p, i) => {
-      const q = layout.params[i];
-      return (
-        p.name === q.name &&
-        p.offset === q.offset &&
-        p.size === q.size &&
-        p.shape.length === q.shape.length &&
-        p.shape.every((d, j) => d === q.shape[j])
-      );
-    });
+  const same = sameLayout(expected, layout);
   if (!same) {
     throw new InputError(
       `the layout does not match its architecture (${describeLayout(expected)})`,

@@ -178,3 +178,32 @@ export function layoutToJson(layout: Layout): {
     size: layout.size,
   };
 }
+
+/** The parts of a layout that fix where each parameter sits in the flat vector. */
+export interface LayoutShape {
+  readonly size: number;
+  readonly params: readonly {
+    readonly name: string;
+    readonly offset: number;
+    readonly size: number;
+    readonly shape: readonly number[];
+  }[];
+}
+
+/** True when two layouts put the same parameters, with the same shapes, at the same offsets. */
+export function sameLayout(a: LayoutShape, b: LayoutShape): boolean {
+  return (
+    a.size === b.size &&
+    a.params.length === b.params.length &&
+    a.params.every((p, i) => {
+      const q = b.params[i];
+      return (
+        p.name === q.name &&
+        p.offset === q.offset &&
+        p.size === q.size &&
+        p.shape.length === q.shape.length &&
+        p.shape.every((d, j) => d === q.shape[j])
+      );
+    })
+  );
+}

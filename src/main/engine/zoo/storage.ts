@@ -19,7 +19,13 @@ import { InputError } from '../errors.ts';
 import { readSafetensors, toF32, writeSafetensors, type StTensor } from '../formats/safetensors.ts';
 import { writeFileAtomic } from '../formats/atomic.ts';
 import { readExtractor, saveExtractor, type FeatureExtractor } from '../features/extractor.ts';
-import { describeLayout, inputSize, layoutOf, type Layout } from '../nn/architecture.ts';
+import {
+  describeLayout,
+  inputSize,
+  layoutOf,
+  sameLayout,
+  type Layout,
+} from '../nn/architecture.ts';
 
 /** Members per shard file: keeps each file a few MB for MLP zoos, so no single read is huge. */
 export const MEMBERS_PER_SHARD = 256;
@@ -50,23 +56,6 @@ export function zooLayout(manifest: ZooManifest): Layout {
 export function memberVector(zoo: Zoo, i: number): Float32Array {
   const d = zoo.manifest.layout.size;
   return zoo.vectors.slice(i * d, (i + 1) * d);
-}
-
-function sameLayout(a: Layout, b: ZooManifest['layout']): boolean {
-  return (
-    a.size === b.size &&
-    a.params.length === b.params.length &&
-    a.params.every((p, i) => {
-      const q = b.params[i];
-      return (
-        p.name === q.name &&
-        p.offset === q.offset &&
-        p.size === q.size &&
-        p.shape.length === q.shape.length &&
-        p.shape.every((d, j) => d === q.shape[j])
-      );
-    })
-  );
 }
 
 /** Check a manifest's internal consistency; throws InputError naming `file`. */
