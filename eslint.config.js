@@ -5,7 +5,20 @@ import reactHooks from 'eslint-plugin-react-hooks';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['node_modules', 'out', 'dist', 'bench/out', 'test/artifacts', 'resources'] },
+  {
+    ignores: [
+      'node_modules',
+      'out',
+      'dist',
+      'bench/out',
+      'test/artifacts',
+      'resources',
+      '.cache',
+      '.tmp',
+      '.gpu',
+      '.gl',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

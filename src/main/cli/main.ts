@@ -1,4 +1,4 @@
-import { CancelledError, InputError } from '../engine/errors.ts';
+import { CancelledError, DeviceLimitError, InputError, NumericError } from '../engine/errors.ts';
 import { commands } from './commands/index.ts';
 
 function help(): string {
@@ -41,6 +41,11 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (err instanceof CancelledError) {
       console.error('cancelled');
+      return 1;
+    }
+    if (err instanceof NumericError || err instanceof DeviceLimitError) {
+      // Messages that name the stage/step or the sizes; a stack trace adds nothing for a user.
+      console.error(`error: ${err.message}`);
       return 1;
     }
     console.error(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);

@@ -7,9 +7,11 @@
  * (e.g. `backend=opengles`), and `D2NWG_WEBGPU_FEATURE_LEVEL=compatibility` is what Dawn's GLES
  * backend needs; it is applied to every adapter request, the tfjs backend's included.
  */
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { DeviceLimitError } from './errors.ts';
 
 /** The install line doctor prints when the packages are missing. */
 export const WEBGPU_INSTALL_HINT = 'npm i -D webgpu @tensorflow/tfjs-backend-webgpu@4.22.0';
@@ -82,9 +84,14 @@ function isNotFound(err: unknown, pkg: string): boolean {
 }
 
 /** Import `pkg` from the project, else from `$D2NWG_WEBGPU_PATH`; null when neither has it. */
-async function importOptional(pkg: string): Promise<unknown> {
+/** How a package is imported: `import()` by default; tests pass one that fails. */
+export type Importer = (specifier: string) => Promise<unknown>;
+
+const defaultImporter: Importer = (specifier) => import(/* @vite-ignore */ specifier);
+
+async function importOptional(pkg: string, importer: Importer): Promise<unknown> {
   try {
-    return await import(/* @vite-ignore */ pkg);
+    return await importer(pkg);
   } catch (err) {
     if (!isNotFound(err, pkg)) throw err;
   }
@@ -167,8 +174,11 @@ let installedGpu: GpuLike | null = null;
  * (which reads navigator.gpu when it loads, hence the order). With `force` a software adapter is
  * accepted. On success the 'webgpu' tfjs backend is registered; the caller sets it.
  */
-export async function prepareWebgpu(force: boolean): Promise<WebgpuProbe> {
-  const dawnModule = await importOptional('webgpu');
+export async function prepareWebgpu(
+  force: boolean,
+  importer: Importer = defaultImporter,
+): Promise<WebgpuProbe> {
+  const dawnModule = await importOptional('webgpu', importer);
   if (dawnModule === null) {
     return { ok: false, reason: `package 'webgpu' not installed (${WEBGPU_INSTALL_HINT})` };
   }
@@ -203,7 +213,7 @@ export async function prepareWebgpu(force: boolean): Promise<WebgpuProbe> {
       adapter: summary,
     };
   }
-  const backendModule = await importOptional('@tensorflow/tfjs-backend-webgpu');
+  const backendModule = await importOptional('@tensorflow/tfjs-backend-webgpu', importer);
   if (backendModule === null) {
     return {
       ok: false,
@@ -212,4 +222,152 @@ export async function prepareWebgpu(force: boolean): Promise<WebgpuProbe> {
     };
   }
   return { ok: true, adapter: summary };
+}
+
+/** Where Linux exposes GPUs: NVIDIA, DRM render nodes (AMD, Intel, Mesa), AMD compute, WSL. */
+const GPU_DEVICE_PATTERNS: readonly { dir: string; re: RegExp }[] = [
+  { dir: '/dev', re: /^(nvidia\d+|kfd|dxg)$/ },
+  { dir: '/dev/dri', re: /^renderD\d+$/ },
+];
+
+/**
+ * The GPU device files present on this machine (Linux), or null where we cannot tell (other
+ * platforms). Auto selection probes WebGPU only when one exists: loading Dawn without a GPU costs
+ * time and prints driver warnings, and could only find a software adapter, which auto refuses.
+ */
+export function gpuDeviceFiles(
+  platform: NodeJS.Platform = process.platform,
+  list: (dir: string) => string[] = (dir) => fs.readdirSync(dir),
+): string[] | null {
+  if (platform !== 'linux') return null;
+  const found: string[] = [];
+  for (const { dir, re } of GPU_DEVICE_PATTERNS) {
+    let names: string[];
+    try {
+      names = list(dir);
+    } catch {
+      continue;
+    }
+    for (const n of names) if (re.test(n)) found.push(`${dir}/${n}`);
+  }
+  return found.sort();
+}
+
+/** The reason auto selection gives when no GPU device file exists. */
+export const NO_GPU_DEVICE_REASON =
+  'no GPU device on this machine (/dev/nvidia*, /dev/dri/renderD*, /dev/kfd, /dev/dxg); set D2NWG_BACKEND=webgpu to probe anyway';
+
+function formatBytes(n: number): string {
+  if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(2)} GiB`;
+  if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MiB`;
+  if (n >= 2 ** 10) return `${(n / 2 ** 10).toFixed(1)} KiB`;
+  return `${n} B`;
+}
+
+/** GPUBufferUsage.STORAGE (the WebGPU constant; Node has no global before Dawn loads). */
+const STORAGE_USAGE = 0x80;
+
+/** The byte limits a GPU buffer must respect, after `D2NWG_WEBGPU_MAX_BUFFER` (a cap, in bytes). */
+export interface BufferLimits {
+  readonly maxBufferSize: number;
+  readonly maxStorageBufferBindingSize: number;
+}
+
+/** Apply the optional `D2NWG_WEBGPU_MAX_BUFFER` cap (for sharing a GPU, and for tests). */
+export function effectiveBufferLimits(
+  device: BufferLimits,
+  capRaw: string | undefined = process.env.D2NWG_WEBGPU_MAX_BUFFER,
+): BufferLimits {
+  const cap = capRaw === undefined || capRaw === '' ? Infinity : Number(capRaw);
+  if (!(cap > 0)) {
+    throw new Error(`D2NWG_WEBGPU_MAX_BUFFER must be a positive number of bytes, got '${capRaw}'`);
+  }
+  return {
+    maxBufferSize: Math.min(device.maxBufferSize, cap),
+    maxStorageBufferBindingSize: Math.min(device.maxStorageBufferBindingSize, cap),
+  };
+}
+
+/**
+ * Check one buffer request against the limits; throws DeviceLimitError naming the sizes. WebGPU
+ * itself only reports an oversized buffer as an asynchronous validation error and hands back an
+ * invalid buffer, so without this check a too-large tensor would compute silent garbage.
+ */
+export function checkBufferRequest(size: number, usage: number, limits: BufferLimits): void {
+  const what = `a GPU buffer of ${formatBytes(size)}`;
+  const hint =
+    'use a smaller batch or fewer weights per model, or run on wasm (D2NWG_BACKEND=wasm)';
+  if (size > limits.maxBufferSize) {
+    throw new DeviceLimitError(
+      `webgpu: ${what} exceeds this device's maxBufferSize (${formatBytes(limits.maxBufferSize)}); ${hint}`,
+      size,
+      limits.maxBufferSize,
+    );
+  }
+  if ((usage & STORAGE_USAGE) !== 0 && size > limits.maxStorageBufferBindingSize) {
+    throw new DeviceLimitError(
+      `webgpu: ${what} exceeds this device's maxStorageBufferBindingSize ` +
+        `(${formatBytes(limits.maxStorageBufferBindingSize)}), the largest tensor a kernel can read; ${hint}`,
+      size,
+      limits.maxStorageBufferBindingSize,
+    );
+  }
+}
+
+interface GpuDeviceLike {
+  readonly limits: BufferLimits;
+  createBuffer(descriptor: { size: number; usage: number }): unknown;
+}
+
+/** The limits in force on the active webgpu device, or null when none is guarded. */
+let guardedLimits: BufferLimits | null = null;
+/** Devices already wrapped, so a second setBackend('webgpu') does not wrap twice. */
+const guardedDevices = new WeakMap<object, BufferLimits>();
+
+/**
+ * Wrap the tfjs webgpu backend's device so that every buffer it creates is checked first. Call
+ * once after `tf.setBackend('webgpu')`; `backend` is `tf.backend()`.
+ */
+export function installBufferGuard(backend: unknown): BufferLimits {
+  const device = isRecord(backend) ? backend.device : undefined;
+  if (!isRecord(device) || typeof device.createBuffer !== 'function' || !isRecord(device.limits)) {
+    throw new Error('webgpu backend has no device to guard');
+  }
+  const dev = device as unknown as GpuDeviceLike;
+  const known = guardedDevices.get(dev);
+  if (known) {
+    guardedLimits = known;
+    return known;
+  }
+  const limits = effectiveBufferLimits({
+    maxBufferSize: Number(dev.limits.maxBufferSize),
+    maxStorageBufferBindingSize: Number(dev.limits.maxStorageBufferBindingSize),
+  });
+  const create = dev.createBuffer.bind(dev);
+  Object.defineProperty(dev, 'createBuffer', {
+    value: (descriptor: { size: number; usage: number }) => {
+      checkBufferRequest(descriptor.size, descriptor.usage, limits);
+      return create(descriptor);
+    },
+    configurable: true,
+  });
+  guardedDevices.set(dev, limits);
+  guardedLimits = limits;
+  return limits;
+}
+
+/**
+ * How many rows of `bytesPerRow` one tensor may hold on the active device, at most `wanted`.
+ * Chunked loops (prediction, encoding) use it so a batch never exceeds the GPU's binding limit;
+ * on wasm and cpu it returns `wanted`.
+ */
+export function rowsPerDeviceBuffer(bytesPerRow: number, wanted: number): number {
+  if (!guardedLimits || bytesPerRow <= 0) return wanted;
+  const cap = Math.min(guardedLimits.maxBufferSize, guardedLimits.maxStorageBufferBindingSize);
+  return Math.max(1, Math.min(wanted, Math.floor(cap / bytesPerRow)));
+}
+
+/** Forget the guarded limits (when another backend becomes active). */
+export function clearBufferGuard(): void {
+  guardedLimits = null;
 }

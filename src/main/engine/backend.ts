@@ -5,7 +5,14 @@
  * skipped is kept for `d2nwg doctor`.
  */
 import * as tf from '@tensorflow/tfjs';
-import { prepareWebgpu, type GpuAdapterSummary } from './backend-webgpu.ts';
+import {
+  NO_GPU_DEVICE_REASON,
+  clearBufferGuard,
+  gpuDeviceFiles,
+  installBufferGuard,
+  prepareWebgpu,
+  type GpuAdapterSummary,
+} from './backend-webgpu.ts';
 import { InputError } from './errors.ts';
 import { installWasmKernels } from './kernels/wasm.ts';
 
@@ -113,13 +120,17 @@ export async function initBackend(args: InitBackendArgs = {}): Promise<BackendIn
   if (wanted === 'auto' || wanted === 'tensorflow') await tryNative('@tensorflow/tfjs-node-gpu');
   else notTried('tfjs-node-gpu');
 
-  if (!chosen && (wanted === 'auto' || wanted === 'webgpu')) {
+  const deviceFiles = wanted === 'auto' ? gpuDeviceFiles() : null;
+  if (!chosen && wanted === 'auto' && deviceFiles !== null && deviceFiles.length === 0) {
+    skipped.push({ name: 'webgpu', reason: NO_GPU_DEVICE_REASON });
+  } else if (!chosen && (wanted === 'auto' || wanted === 'webgpu')) {
     let reason: string;
     try {
       const probe = await prepareWebgpu(wanted === 'webgpu');
       gpu = probe.adapter;
       if (probe.ok && (await tf.setBackend('webgpu'))) {
         await tf.ready();
+        installBufferGuard(tf.backend());
         chosen = { name: 'webgpu', provider: '@tensorflow/tfjs-backend-webgpu' };
       }
       reason = probe.ok ? 'setBackend("webgpu") failed' : probe.reason;
@@ -167,6 +178,7 @@ export async function initBackend(args: InitBackendArgs = {}): Promise<BackendIn
     await tf.ready();
     chosen = { name: 'cpu', provider: '@tensorflow/tfjs-backend-cpu' };
   }
+  if ((chosen as { name: string }).name !== 'webgpu') clearBufferGuard();
   current = { ...chosen, skipped, tfjsVersion: tf.version.tfjs, ...(gpu ? { gpu } : {}) };
   if (!args.quiet) console.error(`d2nwg: tensor backend ${current.name} (${current.provider})`);
   return current;

@@ -55,3 +55,20 @@ export function assertFinite(
     }
   }
 }
+
+/**
+ * The device cannot hold what was asked of it: a tensor larger than the GPU's largest buffer or
+ * storage binding. Says the sizes and what to change (a smaller batch, or another backend).
+ */
+export class DeviceLimitError extends Error {
+  override readonly name = 'DeviceLimitError';
+  constructor(
+    message: string,
+    /** Bytes requested. */
+    readonly requested: number,
+    /** The limit it exceeds, in bytes. */
+    readonly limit: number,
+  ) {
+    super(message);
+  }
+}

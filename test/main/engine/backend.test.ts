@@ -1,6 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { initBackend } from '../../../src/main/engine/backend.ts';
+import {
+  NO_GPU_DEVICE_REASON,
+  gpuDeviceFiles,
+  prepareWebgpu,
+} from '../../../src/main/engine/backend-webgpu.ts';
 import { InputError } from '../../../src/main/engine/errors.ts';
 
 describe('initBackend', () => {
@@ -49,13 +54,26 @@ describe('initBackend', () => {
     expect(tf.getBackend()).toBe('wasm');
   });
 
-  it("says the webgpu package is not installed when 'webgpu' is forced without it", async () => {
+  it('says the webgpu package is not installed when it is missing from the project and D2NWG_WEBGPU_PATH', async () => {
+    const missing = (specifier: string) =>
+      Promise.reject(
+        Object.assign(new Error(`Cannot find package '${specifier}' imported from x.ts`), {
+          code: 'ERR_MODULE_NOT_FOUND',
+        }),
+      );
     vi.stubEnv('D2NWG_WEBGPU_PATH', '');
-    const err = await initBackend({ backend: 'webgpu', quiet: true }).catch((e: unknown) => e);
+    const probe = await prepareWebgpu(true, missing);
     vi.unstubAllEnvs();
-    expect(err).toBeInstanceOf(InputError);
-    expect(String(err)).toMatch(/package 'webgpu' not installed \(npm i -D webgpu/);
-    expect(tf.getBackend()).toBe('wasm');
+    expect(probe.ok).toBe(false);
+    expect(!probe.ok && probe.reason).toBe(
+      "package 'webgpu' not installed (npm i -D webgpu @tensorflow/tfjs-backend-webgpu@4.22.0)",
+    );
+  });
+
+  it('passes on an import failure that is not a missing package', async () => {
+    const broken = () =>
+      Promise.reject(new Error('dawn.node: undefined symbol vkGetInstanceProcAddr'));
+    await expect(prepareWebgpu(true, broken)).rejects.toThrow(/undefined symbol/);
   });
 
   it('picks wasm automatically here, saying why the native backends were skipped', async () => {
@@ -69,13 +87,11 @@ describe('initBackend', () => {
     vi.unstubAllEnvs();
     expect(info.name).toBe('wasm');
     expect(info.tfjsVersion).toBe(tf.version.tfjs);
+    // This machine has no GPU device file, so auto does not even load Dawn (no GPU, no probe).
+    expect(gpuDeviceFiles()).toEqual([]);
     expect(info.skipped).toEqual([
       { name: 'tfjs-node-gpu', reason: 'not installed' },
-      {
-        name: 'webgpu',
-        reason:
-          "package 'webgpu' not installed (npm i -D webgpu @tensorflow/tfjs-backend-webgpu@4.22.0)",
-      },
+      { name: 'webgpu', reason: NO_GPU_DEVICE_REASON },
       { name: 'tfjs-node', reason: 'not installed' },
     ]);
   });
