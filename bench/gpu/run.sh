@@ -1,53 +1,72 @@
 #!/usr/bin/env bash
-# Run on a machine with a real GPU: doctor, the matmul bench (and the zoo/quality benches when they
-# are registered) on webgpu and on wasm, then the opt-in webgpu correctness tests, in one go.
+# WebGPU against wasm on one machine, in one go: doctor, the matmul and training-step benches, and
+# `bench quality --preset smoke`, on each backend; then the webgpu test suites when vitest is
+# installed. Results land in OUT_DIR (default bench/out/gpu) as JSON and logs.
 #
-#   bench/gpu/run.sh [OUT_DIR]          (default bench/out/gpu)
+#   bench/gpu/run.sh [OUT_DIR]
 #
-# The webgpu packages are not project dependencies. They are taken from the project if installed
-# (npm i -D webgpu @tensorflow/tfjs-backend-webgpu@4.22.0), else from $D2NWG_WEBGPU_PATH, else
-# installed once into a scratch folder outside the repo. Extra knobs passed through unchanged:
-# D2NWG_WEBGPU_FLAGS (Dawn toggles, e.g. backend=opengles), D2NWG_WEBGPU_FEATURE_LEVEL.
-# BENCHES="matmul zoo" limits which benches run; MATMUL_ARGS (e.g. "--sizes 512 --reps 3") is
-# passed to the matmul bench.
+# On a GPU box with the repo installed (`npm ci` installs the optional webgpu packages), this is
+# all there is to it. On a lent machine without network, bench/gpu/device.sh sets up Node and
+# node_modules first, then calls this. Knobs: D2NWG_WEBGPU_FLAGS / D2NWG_WEBGPU_FEATURE_LEVEL pass
+# through to Dawn; STEPS_ARGS and MATMUL_ARGS replace the bench arguments; SKIP_QUALITY=1 skips
+# the two quality runs (the longest part).
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 OUT=${1:-bench/out/gpu}
 mkdir -p "$OUT"
-
-if ! node -e "import('webgpu').then(()=>process.exit(0),()=>process.exit(1))" 2>/dev/null &&
-  [ -z "${D2NWG_WEBGPU_PATH:-}" ]; then
-  export D2NWG_WEBGPU_PATH=${TMPDIR:-/tmp}/d2nwg-webgpu
-  if [ ! -d "$D2NWG_WEBGPU_PATH/node_modules/webgpu" ]; then
-    echo "installing webgpu packages into $D2NWG_WEBGPU_PATH"
-    mkdir -p "$D2NWG_WEBGPU_PATH"
-    (cd "$D2NWG_WEBGPU_PATH" && npm init -y >/dev/null &&
-      npm i --no-audit --no-fund webgpu @tensorflow/tfjs-backend-webgpu@4.22.0) || exit 1
-  fi
-  # One tfjs-core for the app and the webgpu backend: point the scratch copy at the project's.
-  for p in tfjs-core tfjs; do
-    if [ -d "node_modules/@tensorflow/$p" ]; then
-      rm -rf "$D2NWG_WEBGPU_PATH/node_modules/@tensorflow/$p"
-      ln -s "$PWD/node_modules/@tensorflow/$p" "$D2NWG_WEBGPU_PATH/node_modules/@tensorflow/$p"
-    fi
-  done
-fi
-
-known=$(node bin/d2nwg.mjs bench --list-none 2>&1 | sed -n 's/.*known: //p')
-BENCHES=${BENCHES:-$(echo "$known" | tr -d ',')}
+t0=$(date +%s)
+stamp() { echo "[$(($(date +%s) - t0)) s] $*"; }
+d2nwg() { node bin/d2nwg.mjs "$@"; }
 status=0
+MATMUL_ARGS=${MATMUL_ARGS:---sizes 256,1024,2048 --reps 3}
+STEPS_ARGS=${STEPS_ARGS:---workloads standard,large --vae-epochs 2 --diffusion-steps 60}
+
 for backend in webgpu wasm; do
-  echo "== $backend: doctor"
-  D2NWG_BACKEND=$backend node bin/d2nwg.mjs doctor | tee "$OUT/doctor-$backend.txt" || status=1
-  for b in $BENCHES; do
-    echo "== $backend: bench $b"
-    extra=()
-    if [ "$b" = matmul ] && [ -n "${MATMUL_ARGS:-}" ]; then read -r -a extra <<<"$MATMUL_ARGS"; fi
-    D2NWG_BACKEND=$backend node bin/d2nwg.mjs bench "$b" --out "$OUT/$b-$backend.json" "${extra[@]}" ||
-      status=1
-  done
+  stamp "$backend: doctor"
+  D2NWG_BACKEND=$backend d2nwg doctor --sizes 1024 --json >"$OUT/doctor-$backend.json" 2>"$OUT/doctor-$backend.err" ||
+    { status=1; cat "$OUT/doctor-$backend.err"; }
+  D2NWG_BACKEND=$backend d2nwg doctor --no-bench 2>&1 | grep -v '^Warning: maxDynamic' || status=1
 done
-echo "== webgpu correctness tests"
-D2NWG_WEBGPU_TESTS=1 npx vitest run test/main/engine/backend-webgpu.test.ts || status=1
-echo "results in $OUT"
+
+# The quality runs take longest, so each goes in the background while the other backend's
+# benches use the foreground: the wasm run beside the webgpu benches (CPU vs GPU), then the
+# webgpu run beside the wasm benches. Timings of the benches are then taken with one
+# background job on a different resource.
+quality() { # backend
+  D2NWG_BACKEND=$1 timeout "${QUALITY_TIMEOUT:-330}" node bin/d2nwg.mjs bench quality \
+    --preset smoke --out "$OUT/quality-smoke-$1.json" >"$OUT/quality-smoke-$1.log" 2>&1
+  echo $? >"$OUT/quality-smoke-$1.rc"
+}
+[ "${SKIP_QUALITY:-0}" = 1 ] || { quality wasm & }
+for backend in webgpu wasm; do
+  if [ "$backend" = wasm ] && [ "${SKIP_QUALITY:-0}" != 1 ]; then quality webgpu & fi
+  stamp "$backend: bench matmul $MATMUL_ARGS"
+  # shellcheck disable=SC2086
+  D2NWG_BACKEND=$backend timeout 120 node bin/d2nwg.mjs bench matmul --out "$OUT/matmul-$backend.json" $MATMUL_ARGS 2>&1 |
+    grep -v '^Warning: maxDynamic' || status=1
+  stamp "$backend: bench steps $STEPS_ARGS"
+  # shellcheck disable=SC2086
+  D2NWG_BACKEND=$backend timeout 200 node bin/d2nwg.mjs bench steps --out "$OUT/steps-$backend.json" $STEPS_ARGS 2>&1 |
+    grep -v '^Warning: maxDynamic' || status=1
+done
+stamp "waiting for the quality runs"
+wait
+for backend in wasm webgpu; do
+  [ -f "$OUT/quality-smoke-$backend.rc" ] || continue
+  stamp "$backend: quality smoke exit $(cat "$OUT/quality-smoke-$backend.rc")"
+  tail -n 25 "$OUT/quality-smoke-$backend.log"
+  [ "$(cat "$OUT/quality-smoke-$backend.rc")" = 0 ] || status=1
+done
+
+if [ -x node_modules/.bin/vitest ]; then
+  stamp "webgpu test suites"
+  if [ "${D2NWG_WEBGPU_NATIVE:-0}" = 1 ]; then
+    D2NWG_WEBGPU_TESTS=1 timeout 300 npx vitest run webgpu 2>&1 | tail -n 15 || status=1
+  else
+    timeout 300 bash scripts/test-webgpu.sh 2>&1 | tail -n 15 || status=1
+  fi
+else
+  stamp "vitest not installed (production node_modules): test suites skipped"
+fi
+stamp "done, results in $OUT"
 exit $status

@@ -12,6 +12,12 @@ import { measureMatmulAsync, type MatmulGflops } from '../../engine/bench/matmul
 import { installWasmKernels, uninstallWasmKernels } from '../../engine/kernels/wasm.ts';
 import { writeFileAtomic } from '../../engine/formats/atomic.ts';
 import { benchQuality } from '../../engine/quality/cli.ts';
+import {
+  STEPS_WORKLOADS,
+  measureDiffusionSteps,
+  measureVaeSteps,
+  type StepsResult,
+} from '../../engine/bench/steps.ts';
 
 /**
  * Benchmarks by name. Each receives the arguments after its name and returns an exit code; it
@@ -20,6 +26,7 @@ import { benchQuality } from '../../engine/quality/cli.ts';
 export const benchmarks: Record<string, (argv: string[]) => Promise<number>> = {
   matmul: matmulBench,
   quality: benchQuality,
+  steps: stepsBench,
   ui: (argv) => import('../../server/bench-ui.ts').then((m) => m.benchUi(argv)),
 };
 
@@ -86,6 +93,66 @@ async function matmulBench(argv: string[]): Promise<number> {
   return 0;
 }
 
+async function stepsBench(argv: string[]): Promise<number> {
+  const { values } = parseCliArgs(
+    'bench steps',
+    argv,
+    {
+      out: { type: 'string' },
+      backend: { type: 'string' },
+      workloads: { type: 'string' },
+      'vae-epochs': { type: 'string' },
+      'diffusion-steps': { type: 'string' },
+    },
+    false,
+  );
+  const out = values.out ?? path.join('bench', 'out', 'steps.json');
+  const names = (values.workloads ?? 'standard').split(',').map((s) => s.trim());
+  const known = Object.keys(STEPS_WORKLOADS);
+  for (const n of names) {
+    if (!known.includes(n)) {
+      throw new InputError(`unknown workload '${n}'; known: ${known.join(', ')}`, '--workloads');
+    }
+  }
+  const vaeEpochs = intFlag(values['vae-epochs'], 'vae-epochs', 3);
+  const diffusionSteps = intFlag(values['diffusion-steps'], 'diffusion-steps', 100);
+  if (vaeEpochs < 1 || diffusionSteps < 1) {
+    throw new InputError('--vae-epochs and --diffusion-steps must be at least 1');
+  }
+  const info = await initBackend({ backend: values.backend, quiet: true });
+  const results: StepsResult[] = [];
+  for (const name of names) {
+    const w = STEPS_WORKLOADS[name];
+    if (!w) continue;
+    for (const r of [
+      await measureVaeSteps(w, vaeEpochs),
+      await measureDiffusionSteps(w, diffusionSteps),
+    ]) {
+      results.push(r);
+      console.log(
+        `${info.name} ${r.workload} ${r.stage}: ${r.stepsPerSecond.toFixed(2)} steps/s ` +
+          `(${r.examplesPerSecond.toFixed(0)} examples/s, ${r.steps} steps in ${r.seconds.toFixed(2)} s)`,
+      );
+    }
+  }
+  const report = {
+    bench: 'steps',
+    unit: 'steps/s',
+    backend: info.name,
+    provider: info.provider,
+    gpu: info.gpu ?? null,
+    tfjs: info.tfjsVersion,
+    node: process.version,
+    date: new Date().toISOString(),
+    workloads: names.map((n) => STEPS_WORKLOADS[n]),
+    results,
+  };
+  fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
+  await writeFileAtomic(out, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(`wrote ${out}`);
+  return 0;
+}
+
 const USAGE = () => `Usage: d2nwg bench <name> [--out FILE] [options]
 
 Benchmarks: ${Object.keys(benchmarks).sort().join(', ')}
@@ -93,7 +160,10 @@ Each writes a JSON report (default bench/out/<name>.json).
 
   matmul [--backend NAME] [--sizes 256,512,1024] [--reps N] [--compare-stock]
          GFLOP/s of A·B, Aᵀ·B and A·Bᵀ on the tensor backend; --compare-stock (wasm) also times
-         the stock wasm kernels, i.e. before/after our explicit-transpose kernel.`;
+         the stock wasm kernels, i.e. before/after our explicit-transpose kernel.
+  steps  [--backend NAME] [--workloads standard,large] [--vae-epochs N] [--diffusion-steps N]
+         VAE and diffusion training steps per second on synthetic inputs of the standard quality
+         preset's shapes ('standard') or GPU-sized ones ('large'); compare backends with --backend.`;
 
 export const benchCommand: CliCommand = {
   name: 'bench',
