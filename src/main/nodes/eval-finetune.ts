@@ -7,7 +7,13 @@
 import { evalFinetuneSpec, type EvalFinetuneConfig } from '../../shared/nodes/eval-finetune.ts';
 import { materializeTask } from '../engine/data/tasks.ts';
 import type { TaskData, TaskSpec } from '../engine/data/types.ts';
-import { addNoise, averageVectors, fitKde, sampleKde } from '../engine/eval/baselines.ts';
+import {
+  addNoise,
+  averageVectors,
+  fitKde,
+  noiseMatched,
+  sampleKde,
+} from '../engine/eval/baselines.ts';
 import { finetuneCurve } from '../engine/eval/finetune.ts';
 import { trainSourceModel, type SourceModel } from '../engine/eval/pretrained.ts';
 import { InputError, throwIfAborted } from '../engine/errors.ts';
@@ -43,6 +49,19 @@ function rankZooOnTask(zoo: ValueOf<'zoo'>, layout: Layout, data: TaskData): num
   return acc.map((_, i) => i).sort((a, b) => acc[b] - acc[a] || a - b);
 }
 
+/** The first (best-ranked) Weights sample of a task; an InputError when there is none. */
+function sampleOf(cfg: EvalFinetuneConfig, task: TaskSpec, src: InitSources): Float32Array {
+  const w = need(src.weights, 'Weights', cfg.init, src.where);
+  const mine = w.perTask.find((t) => t.task.id === task.id);
+  if (!mine || mine.vectors.length === 0) {
+    throw new InputError(
+      `the Weights input has no sample for task ${task.id}; give the Sampler the same split and maxTasks as this node`,
+      src.where,
+    );
+  }
+  return mine.vectors[0];
+}
+
 /** The initial weight vector of one task for the configured method. */
 function initFor(
   cfg: EvalFinetuneConfig,
@@ -65,6 +84,13 @@ function initFor(
       const zoo = need(src.zoo, 'zoo', cfg.init, where);
       const order = rankZooOnTask(zoo, layout, data);
       return addNoise(memberVector(zoo.zoo, order[0]), cfg.noiseStd, rng);
+    }
+    case 'noise_matched': {
+      // The D2NWG sample's nearest zoo checkpoint (L2), plus noise of norm = that distance.
+      const zoo = need(src.zoo, 'zoo', cfg.init, where);
+      const sample = sampleOf(cfg, task, src);
+      const n = zoo.zoo.manifest.members.length;
+      return noiseMatched([sample], zoo.zoo.vectors, n, layout.size, rng)[0].vector;
     }
     case 'weight_avg': {
       // Average of the checkpoints of the nearest zoo task: the task of the member that fits this
@@ -94,17 +120,8 @@ function initFor(
       const z = sampleKde(kde, 1, rng);
       return vae.decode(z, 1).slice(0, layout.size);
     }
-    case 'd2nwg': {
-      const w = need(src.weights, 'Weights', cfg.init, where);
-      const mine = w.perTask.find((t) => t.task.id === task.id);
-      if (!mine || mine.vectors.length === 0) {
-        throw new InputError(
-          `the Weights input has no sample for task ${task.id}; give the Sampler the same split and maxTasks as this node`,
-          where,
-        );
-      }
-      return mine.vectors[0];
-    }
+    case 'd2nwg':
+      return sampleOf(cfg, task, src);
   }
 }
 

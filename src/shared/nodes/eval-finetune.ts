@@ -6,13 +6,15 @@ import { defineNode } from './spec.ts';
 /**
  * Initialisations compared in the paper and its critique: from scratch, transfer from a model
  * trained on the whole source dataset, S_KDE30, the memorisation baselines (noise around the
- * nearest zoo checkpoint, zoo weight average), and D2NWG samples.
+ * nearest zoo checkpoint — fixed small, or matched to the generated sample's distance to the zoo —
+ * and the zoo weight average), and D2NWG samples.
  */
 export const INIT_METHODS = [
   'randinit',
   'pretrained_source',
   'kde30',
   'noise_nearest',
+  'noise_matched',
   'weight_avg',
   'd2nwg',
 ] as const;
@@ -53,12 +55,14 @@ export const evalFinetuneSpec = defineNode({
     "zoo's training settings, on the train pool of every known, non-held-out class — the " +
     "paper's ImageNet column — then re-headed for each task), " +
     'kde30 (Schürholt et al.: KDE on VAE latents of the top 30% of the zoo; needs ' +
-    'the VAE), noise_nearest (the zoo checkpoint that fits the task best, plus Gaussian noise) ' +
+    'the VAE), noise_nearest (the zoo checkpoint that fits the task best, plus Gaussian noise), ' +
+    'noise_matched (the zoo checkpoint nearest in weight space to the D2NWG sample, plus ' +
+    "Gaussian noise of norm equal to that sample's distance to it: as novel as the sample) " +
     'and weight_avg (mean of the checkpoints of that nearest zoo task) — the memorisation ' +
     'baselines — and d2nwg (the best-ranked Sampler output). ' +
     'Connect the zoo for every init except d2nwg (randinit takes its architecture from it; ' +
     'pretrained_source also its build config), ' +
-    'Weights for d2nwg, and the VAE for kde30. Every Evaluate node of a pipeline fine-tunes with ' +
+    'Weights for d2nwg and noise_matched, and the VAE for kde30. Every Evaluate node of a pipeline fine-tunes with ' +
     'the same shuffling per task, so differences come from the init alone.',
   config: EvalFinetuneConfig,
   inputs: [

@@ -35,7 +35,10 @@ export const QualityEvalSchema = z.object({
   samplesPerTask: z.number().int().min(1).max(1000).default(10),
   /** Soup: average of the top-k samples (ranked on the training support set). */
   soupTopK: z.number().int().min(1).max(1000).default(5),
-  /** Std of the Gaussian noise of the noise_nearest baseline, relative to the weight-vector RMS. */
+  /**
+   * Std of the Gaussian noise of the noise_nearest baseline, relative to the weight-vector RMS.
+   * (noise_matched has no knob: its noise norm is each D2NWG sample's distance to the zoo.)
+   */
   noiseStd: z.number().min(0).max(10).default(0.05),
   /** Bandwidth of the per-dimension Gaussian KDE of S_KDE30, in (standardised) latent units. */
   kdeBandwidth: z.number().positive().max(10).default(0.002),
@@ -83,6 +86,24 @@ export const QualityResultSchema = z.object({
 });
 export type QualityResult = z.infer<typeof QualityResultSchema>;
 
+/**
+ * One acceptance check of the issue's target: on `split` at fine-tuning `epoch`, `method`'s mean
+ * accuracy must be above `baseline`'s. `required: false` rows are reported for reference only.
+ */
+export const QualityTargetSchema = z.object({
+  split: z.enum(['seen', 'unseen-combo', 'unseen-class']),
+  epoch: z.number().int().min(0),
+  method: z.string(),
+  baseline: z.string(),
+  method_accuracy: z.number().nullable(),
+  baseline_accuracy: z.number().nullable(),
+  /** method_accuracy > baseline_accuracy; null when either row is missing. */
+  met: z.boolean().nullable(),
+  required: z.boolean(),
+  note: z.string(),
+});
+export type QualityTarget = z.infer<typeof QualityTargetSchema>;
+
 /** The report JSON of bench/QUALITY.md (fixed field names; fields may be added, never renamed). */
 export const QualityReportSchema = z.object({
   protocol: z.literal('d2nwg-quality/1'),
@@ -93,6 +114,10 @@ export const QualityReportSchema = z.object({
   memorisation: z.looseObject({
     sample_to_zoo_median: z.number(),
     zoo_to_zoo_median: z.number(),
+    /** noise_matched copies → their source checkpoint (= sample_to_zoo_median by construction). */
+    noise_matched_to_source_median: z.number().optional(),
+    /** noise_matched copies → their nearest zoo checkpoint (≤ the distance to the source). */
+    noise_matched_to_zoo_median: z.number().optional(),
   }),
   timings_s: z.object({
     features: z.number(),
@@ -104,6 +129,8 @@ export const QualityReportSchema = z.object({
     eval: z.number(),
     total: z.number(),
   }),
+  /** The issue's acceptance checks (added in reports after the first; absent in older ones). */
+  targets: z.array(QualityTargetSchema).optional(),
 });
 export type QualityReport = z.infer<typeof QualityReportSchema>;
 

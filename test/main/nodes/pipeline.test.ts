@@ -61,13 +61,14 @@ function tinyPipeline(): Pipeline {
       maxTasks: 1,
       finetuneEpochs: [0, 1],
     }),
-    ...(['pretrained_source', 'noise_nearest', 'weight_avg'] as const).map((init) =>
-      n(init, 'eval.finetune', {
-        init,
-        split: 'unseen-combo',
-        maxTasks: 1,
-        finetuneEpochs: [0, 1],
-      }),
+    ...(['pretrained_source', 'noise_nearest', 'noise_matched', 'weight_avg'] as const).map(
+      (init) =>
+        n(init, 'eval.finetune', {
+          init,
+          split: 'unseen-combo',
+          maxTasks: 1,
+          finetuneEpochs: [0, 1],
+        }),
     ),
     n('gen', 'eval.finetune', {
       init: 'd2nwg',
@@ -104,7 +105,15 @@ function tinyPipeline(): Pipeline {
     ['tasks', 'tasks', 'sampler', 'tasks'],
     ['zoo', 'zoo', 'sampler', 'zoo'],
   );
-  for (const ev of ['rand', 'kde', 'pretrained_source', 'noise_nearest', 'weight_avg', 'gen']) {
+  for (const ev of [
+    'rand',
+    'kde',
+    'pretrained_source',
+    'noise_nearest',
+    'noise_matched',
+    'weight_avg',
+    'gen',
+  ]) {
     e.push(
       ['features', 'features', ev, 'features'],
       ['tasks', 'tasks', ev, 'tasks'],
@@ -115,6 +124,7 @@ function tinyPipeline(): Pipeline {
   e.push(
     ['vae', 'vae', 'kde', 'vae'],
     ['sampler', 'weights', 'gen', 'weights'],
+    ['sampler', 'weights', 'noise_matched', 'weights'],
     ['sampler', 'weights', 'export', 'weights'],
   );
   const r = parsePipeline({
@@ -204,9 +214,23 @@ describe('the real node types, wired into one small pipeline', () => {
     const table = result.nodes.get('compare')?.summary?.table;
     expect(
       Array.isArray(table) ? table.map((row) => (row as { method: string }).method) : null,
-    ).toEqual(['randinit', 'kde30', 'pretrained_source', 'noise_nearest', 'weight_avg', 'D2NWG']);
+    ).toEqual([
+      'randinit',
+      'kde30',
+      'pretrained_source',
+      'noise_nearest',
+      'noise_matched',
+      'weight_avg',
+      'D2NWG',
+    ]);
     const metrics = result.nodes.get('compare')?.summary?.metrics ?? {};
-    for (const key of ['accuracy/randinit@0', 'accuracy/D2NWG@1', 'accuracy/kde30@0']) {
+    for (const key of [
+      'accuracy/randinit@0',
+      'accuracy/D2NWG@1',
+      'accuracy/kde30@0',
+      'accuracy/noise_matched@0',
+      'accuracy/noise_matched@1',
+    ]) {
       expect(metrics[key]).toBeGreaterThanOrEqual(0);
       expect(metrics[key]).toBeLessThanOrEqual(1);
     }

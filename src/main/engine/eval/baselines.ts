@@ -1,11 +1,13 @@
 /**
  * The simple baselines a weight generator must beat (METHOD.md, bench/QUALITY.md): S_KDE30
- * (Schürholt et al. 2022), noise-added nearest checkpoint and weight averaging (the
- * memorisation critique, arXiv 2506.07998), and a nearest-class-mean classifier that needs no
+ * (Schürholt et al. 2022), noise-added nearest checkpoint (a fixed small noise, and noise matched
+ * to the generated samples' novelty) and weight averaging (the memorisation critique,
+ * arXiv 2506.07998), and a nearest-class-mean classifier that needs no
  * training at all. Plain typed arrays: no tensors, nothing to dispose.
  */
 import { InputError } from '../errors.ts';
 import type { Rng } from '../rng.ts';
+import { nearestZoo, rowNorms2 } from './memorisation.ts';
 
 /** A per-dimension Gaussian KDE over a set of latent vectors. */
 export interface Kde {
@@ -85,6 +87,71 @@ export function addNoise(base: Float32Array, relStd: number, rng: Rng): Float32A
   const out = new Float32Array(base.length);
   for (let i = 0; i < base.length; i++) out[i] = base[i] + std * rng.normal();
   return out;
+}
+
+/**
+ * `base` + isotropic Gaussian noise rescaled to L2 norm exactly `norm`: a uniformly random
+ * direction at distance `norm` from `base`. It is N(0, σ²I) with σ = norm/√D, its norm (which
+ * concentrates at σ√D anyway) fixed, so the copy's distance to `base` is `norm` by construction.
+ */
+export function addNoiseWithNorm(base: Float32Array, norm: number, rng: Rng): Float32Array {
+  if (!(norm >= 0) || !Number.isFinite(norm)) {
+    throw new InputError(`the noise norm must be a finite number ≥ 0, got ${norm}`);
+  }
+  const dim = base.length;
+  const z = new Float64Array(dim);
+  let s = 0;
+  for (let i = 0; i < dim; i++) {
+    z[i] = rng.normal();
+    s += z[i] * z[i];
+  }
+  const scale = s > 0 ? norm / Math.sqrt(s) : 0;
+  const out = new Float32Array(dim);
+  for (let i = 0; i < dim; i++) out[i] = base[i] + scale * z[i];
+  return out;
+}
+
+/** One noise_matched copy: which zoo row it perturbs and how far. */
+export interface NoiseMatchedCopy {
+  /** The perturbed zoo checkpoint. */
+  readonly vector: Float32Array;
+  /** Zoo row of the source checkpoint: the generated sample's nearest zoo member (L2). */
+  readonly sourceIndex: number;
+  /** The generated sample's L2 distance to that member = the noise norm. */
+  readonly distance: number;
+}
+
+/**
+ * The novelty-matched noise baseline of the memorisation critique (arXiv 2506.07998): for each
+ * generated sample, its nearest zoo checkpoint (L2 in flattened weight space, as in
+ * memorisation.ts) plus isotropic Gaussian noise whose L2 norm equals the sample's distance to that
+ * checkpoint. The copies are exactly as novel (as far from their nearest training checkpoint) as
+ * the samples, so accuracy can be compared at equal novelty. Each copy draws from `rng` in order.
+ */
+export function noiseMatched(
+  samples: readonly Float32Array[],
+  zoo: Float32Array,
+  count: number,
+  dim: number,
+  rng: Rng,
+  zooNorms2: Float64Array = rowNorms2(zoo, count, dim),
+): NoiseMatchedCopy[] {
+  if (zoo.length !== count * dim) {
+    throw new InputError(`the zoo has ${zoo.length} values, expected ${count}×${dim}`);
+  }
+  if (count < 1) throw new InputError('noise_matched needs at least one zoo checkpoint');
+  return samples.map((v, s) => {
+    if (v.length !== dim) {
+      throw new InputError(`sample ${s} has ${v.length} weights, the zoo's members have ${dim}`);
+    }
+    const nn = nearestZoo(v, zoo, count, dim, zooNorms2);
+    const source = zoo.subarray(nn.index * dim, (nn.index + 1) * dim);
+    return {
+      vector: addNoiseWithNorm(Float32Array.from(source), nn.l2, rng),
+      sourceIndex: nn.index,
+      distance: nn.l2,
+    };
+  });
 }
 
 /** Class means (K × d) of the training samples; a class without samples is an InputError. */

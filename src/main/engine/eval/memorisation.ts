@@ -54,6 +54,14 @@ export function nearestZoo(
   return { index: best, l2: Math.sqrt(Math.max(0, bestD)), cosine: 1 - bestDot / denom };
 }
 
+/** Euclidean distance between two vectors of the same length (accumulated in float64). */
+export function l2Distance(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new RangeError(`l2Distance: lengths ${a.length} ≠ ${b.length}`);
+  let s = 0;
+  for (let j = 0; j < a.length; j++) s += (a[j] - b[j]) ** 2;
+  return Math.sqrt(s);
+}
+
 /** Median of a list (NaN when empty). */
 export function median(values: readonly number[]): number {
   if (values.length === 0) return NaN;

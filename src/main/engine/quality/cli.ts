@@ -15,14 +15,14 @@ import { initBackend } from '../backend.ts';
 import { InputError } from '../errors.ts';
 import { writeFileAtomic } from '../formats/atomic.ts';
 import { readConfigFile, resolveQualityConfig } from './config.ts';
-import { formatTable } from './report.ts';
+import { formatTable, formatTargets } from './report.ts';
 import { runQuality } from './runner.ts';
 
 export const QUALITY_USAGE = `Usage: d2nwg bench quality --preset smoke|standard [--config FILE.json] [--seed N] [--out FILE.json]
 
 Builds a zoo, trains the weight VAE, the dataset encoder and the latent diffusion model, then
-compares D2NWG samples with randinit, pretrained_source, zoo, kde30, noise_nearest, weight_avg and
-ncm on seen, unseen-combo and unseen-class tasks (bench/QUALITY.md). --config is a JSON object
+compares D2NWG samples with randinit, pretrained_source, zoo, kde30, noise_nearest, noise_matched,
+weight_avg and ncm on seen, unseen-combo and unseen-class tasks (bench/QUALITY.md). --config is a JSON object
 deep-merged over the preset (any dataset source, class counts, held-out classes, seeds…).`;
 
 /** Entry of the bench registry: parse argv, run, write, print; returns the exit code. */
@@ -73,6 +73,15 @@ export async function benchQuality(argv: string[]): Promise<number> {
   console.log(
     `memorisation: sample→zoo median L2 ${m.sample_to_zoo_median.toFixed(3)}, zoo→zoo median L2 ${m.zoo_to_zoo_median.toFixed(3)}`,
   );
+  if (
+    m.noise_matched_to_source_median !== undefined &&
+    m.noise_matched_to_zoo_median !== undefined
+  ) {
+    console.log(
+      `noise_matched: copy→source median L2 ${m.noise_matched_to_source_median.toFixed(3)}, copy→nearest zoo median L2 ${m.noise_matched_to_zoo_median.toFixed(3)}`,
+    );
+  }
+  if (report.targets) console.log(formatTargets(report.targets));
   console.log(`total ${report.timings_s.total.toFixed(1)} s; report written to ${out}`);
   return 0;
 }

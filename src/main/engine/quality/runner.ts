@@ -21,10 +21,18 @@ import { rankByAccuracy, sampleWeights, soup, type GeneratorParts } from '../sam
 import { trainVae } from '../vae/train.ts';
 import { buildZoo } from '../zoo/build.ts';
 import { zooLayout } from '../zoo/storage.ts';
-import { addNoise, averageVectors, fitKde, ncmAccuracy, sampleKde } from '../eval/baselines.ts';
+import {
+  addNoise,
+  averageVectors,
+  fitKde,
+  ncmAccuracy,
+  noiseMatched,
+  sampleKde,
+} from '../eval/baselines.ts';
 import { finetuneCurve, type FinetuneCurve } from '../eval/finetune.ts';
 import {
   agreement,
+  l2Distance,
   median,
   nearestZoo,
   rowNorms2,
@@ -32,7 +40,7 @@ import {
 } from '../eval/memorisation.ts';
 import { prototypeHead } from '../eval/protohead.ts';
 import { trainSourceModel } from '../eval/pretrained.ts';
-import { ResultCollector, meanStd, type Split } from './report.ts';
+import { ResultCollector, meanStd, targetChecks, type Split } from './report.ts';
 
 export interface RunQualityArgs {
   /** Fully resolved config (resolveQualityConfig). */
@@ -245,6 +253,12 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
     const curveAcc = new Map<string, { acc: number[][]; loss: number[][]; train: number[][] }>();
     const zooNorms = rowNorms2(zooVectors, nZoo, dim);
     const memo: { l2: number[]; cos: number[]; agree: number[] } = { l2: [], cos: [], agree: [] };
+    /** noise_matched copies: distance to their source checkpoint and to the nearest zoo row. */
+    const memoMatched: { source: number[]; zoo: number[]; agree: number[] } = {
+      source: [],
+      zoo: [],
+      agree: [],
+    };
     let samplingSeconds = 0;
 
     const recordCurve = (split: Split, method: string, c: FinetuneCurve) => {
@@ -294,6 +308,21 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
         await yieldToEventLoop();
       };
 
+      // D2NWG samples first: noise_matched copies their distance to the zoo.
+      const ts = performance.now();
+      const sampled = await sampleWeights({
+        parts,
+        support,
+        numClasses: k,
+        perClass,
+        featDim: d,
+        count: ev.samplesPerTask,
+        sampler: cfg.sampler,
+        rng: root.fork('sample').fork(task.id),
+      });
+      samplingSeconds += since(ts);
+      const vecs = sampled.vectors;
+
       // RandInit: the architecture's default init.
       await method('randinit', [initParams(layout, root.fork('randinit').fork(task.id))]);
       // Pretrained(source): body of the source model, fresh head for this task's K classes.
@@ -312,6 +341,20 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
       await method(
         'noise_nearest',
         Array.from({ length: ev.samplesPerTask }, () => addNoise(bestVec, ev.noiseStd, noiseRng)),
+      );
+      // Novelty-matched noise (arXiv 2506.07998): sample i's nearest zoo checkpoint plus noise of
+      // norm = sample i's distance to it; fine-tuned rows pair with d2nwg_mean's (same indices).
+      const matched = noiseMatched(
+        vecs,
+        zooVectors,
+        nZoo,
+        dim,
+        root.fork('noise-matched').fork(task.id),
+        zooNorms,
+      );
+      await method(
+        'noise_matched',
+        matched.map((m) => m.vector),
       );
       await method('weight_avg', [averageVectors(concat(ownVecs), ownVecs.length, dim)]);
 
@@ -334,20 +377,7 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
         ncmAccuracy(support, supLabels, td.xTest, td.yTest, k, d),
       );
 
-      // D2NWG.
-      const ts = performance.now();
-      const sampled = await sampleWeights({
-        parts,
-        support,
-        numClasses: k,
-        perClass,
-        featDim: d,
-        count: ev.samplesPerTask,
-        sampler: cfg.sampler,
-        rng: root.fork('sample').fork(task.id),
-      });
-      samplingSeconds += since(ts);
-      const vecs = sampled.vectors;
+      // D2NWG (its samples were drawn before the baselines, for noise_matched).
       await method('d2nwg_mean', vecs);
       const ranked = rankByAccuracy(layout, vecs, td.xTrain, td.yTrain);
       await method('d2nwg_best', [vecs[ranked.order[0]]]);
@@ -368,6 +398,21 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
         memo.agree.push(
           agreement(
             predictClasses(layout, v, td.xTest),
+            predictClasses(layout, Float32Array.from(nnVec), td.xTest),
+          ),
+        );
+      }
+      // The same diagnostics for the noise_matched copies (distance to source = the samples'
+      // distance by construction; the nearest zoo row can only be as close or closer).
+      for (const m of matched) {
+        const src = zooVectors.subarray(m.sourceIndex * dim, (m.sourceIndex + 1) * dim);
+        memoMatched.source.push(l2Distance(m.vector, src));
+        const nn = nearestZoo(m.vector, zooVectors, nZoo, dim, zooNorms);
+        memoMatched.zoo.push(nn.l2);
+        const nnVec = zooVectors.subarray(nn.index * dim, (nn.index + 1) * dim);
+        memoMatched.agree.push(
+          agreement(
+            predictClasses(layout, m.vector, td.xTest),
             predictClasses(layout, Float32Array.from(nnVec), td.xTest),
           ),
         );
@@ -397,12 +442,13 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
       }
     }
     timings.total = since(t0);
+    const results = collector.rows();
     const report: QualityReport & Record<string, unknown> = {
       protocol: 'd2nwg-quality/1',
       preset: cfg.preset,
       config: cfg as unknown as Record<string, unknown>,
       backend: currentBackend()?.name ?? 'unknown',
-      results: collector.rows(),
+      results,
       memorisation: {
         sample_to_zoo_median: median(memo.l2),
         zoo_to_zoo_median: zooToZoo,
@@ -410,7 +456,11 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
         sample_to_zoo_cosine_median: median(memo.cos),
         prediction_agreement_median: median(memo.agree),
         samples: memo.l2.length,
+        noise_matched_to_source_median: median(memoMatched.source),
+        noise_matched_to_zoo_median: median(memoMatched.zoo),
+        noise_matched_prediction_agreement_median: median(memoMatched.agree),
       },
+      targets: targetChecks(results),
       timings_s: timings,
       curves: curves.map((c) => ({
         ...c,

@@ -1,16 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import {
   addNoise,
+  addNoiseWithNorm,
   averageVectors,
   fitKde,
   ncmAccuracy,
   ncmPredict,
   classMeans,
+  noiseMatched,
   rms,
   sampleKde,
 } from '../../../../src/main/engine/eval/baselines.ts';
 import {
   agreement,
+  l2Distance,
   median,
   nearestZoo,
   zooNearestMedian,
@@ -95,5 +98,62 @@ describe('memorisation metrics', () => {
   it('measures prediction agreement', () => {
     expect(agreement(new Int32Array([1, 2, 3, 4]), new Int32Array([1, 2, 0, 4]))).toBe(0.75);
     expect(median([3, 1, 2, 10])).toBe(2.5);
+  });
+});
+
+describe('noise_matched (novelty-matched noise, arXiv 2506.07998)', () => {
+  // A zoo of 6 random checkpoints of 300 weights, and 5 "generated" samples at various distances.
+  const dim = 300;
+  const count = 6;
+  const zoo = new Rng(11).normalArray(count * dim, 0, 0.3);
+  const samples = [0.05, 0.5, 1, 3, 0].map((scale, s) => {
+    const base = zoo.subarray((s % count) * dim, ((s % count) + 1) * dim);
+    const off = new Rng(100 + s).normalArray(dim, 0, scale / Math.sqrt(dim));
+    return base.map((v, j) => v + off[j]);
+  });
+
+  it("puts each copy at the sample's nearest-zoo distance from that checkpoint", () => {
+    const copies = noiseMatched(samples, zoo, count, dim, new Rng(7));
+    expect(copies).toHaveLength(samples.length);
+    samples.forEach((v, s) => {
+      const nn = nearestZoo(v, zoo, count, dim);
+      const c = copies[s];
+      expect(c.vector).toBeInstanceOf(Float32Array);
+      expect(c.vector).toHaveLength(dim);
+      expect(c.sourceIndex).toBe(nn.index);
+      expect(c.distance).toBeCloseTo(nn.l2, 6);
+      const src = zoo.subarray(c.sourceIndex * dim, (c.sourceIndex + 1) * dim);
+      // Float32 storage of the copy: equal to the sample's distance up to float rounding.
+      expect(Math.abs(l2Distance(c.vector, src) - nn.l2)).toBeLessThanOrEqual(1e-5 * (1 + nn.l2));
+      // The copy is no closer to any other zoo row than to its source... up to float rounding.
+      expect(nearestZoo(c.vector, zoo, count, dim).l2).toBeLessThanOrEqual(nn.l2 + 1e-5);
+    });
+    // A sample sitting on a checkpoint gets that checkpoint back unchanged.
+    expect(Array.from(copies[4].vector)).toEqual(Array.from(zoo.subarray(4 * dim, 5 * dim)));
+  });
+
+  it('is isotropic noise of std d/√D and deterministic for a seed', () => {
+    const base = new Float32Array(20000).fill(1);
+    const noisy = addNoiseWithNorm(base, 5, new Rng(3));
+    const diff = Array.from(noisy, (v) => v - 1);
+    const mean = diff.reduce((a, b) => a + b, 0) / diff.length;
+    const std = Math.sqrt(diff.reduce((a, b) => a + (b - mean) ** 2, 0) / diff.length);
+    expect(l2Distance(noisy, base)).toBeCloseTo(5, 4);
+    expect(Math.abs(mean)).toBeLessThan(0.002);
+    expect(std).toBeCloseTo(5 / Math.sqrt(20000), 3);
+
+    const a = noiseMatched(samples, zoo, count, dim, new Rng(7));
+    const b = noiseMatched(samples, zoo, count, dim, new Rng(7));
+    const c = noiseMatched(samples, zoo, count, dim, new Rng(8));
+    expect(a.map((x) => Array.from(x.vector))).toEqual(b.map((x) => Array.from(x.vector)));
+    expect(Array.from(c[2].vector)).not.toEqual(Array.from(a[2].vector));
+  });
+
+  it('refuses mismatched shapes and a negative norm', () => {
+    expect(() => noiseMatched([new Float32Array(dim - 1)], zoo, count, dim, new Rng(1))).toThrow(
+      /sample 0 has 299 weights/,
+    );
+    expect(() => noiseMatched(samples, zoo, count + 1, dim, new Rng(1))).toThrow(InputError);
+    expect(() => addNoiseWithNorm(new Float32Array(3), -1, new Rng(1))).toThrow(/≥ 0/);
   });
 });

@@ -45,6 +45,7 @@ describe('quality benchmark runner', () => {
       'zoo',
       'kde30',
       'noise_nearest',
+      'noise_matched',
       'weight_avg',
       'ncm',
       'd2nwg_mean',
@@ -56,6 +57,36 @@ describe('quality benchmark runner', () => {
     expect(new Set(a.results.map((r) => r.split))).toEqual(
       new Set(['seen', 'unseen-combo', 'unseen-class']),
     );
+    // noise_matched: one copy per D2NWG sample, on every split the samples exist for.
+    for (const split of ['seen', 'unseen-combo', 'unseen-class'] as const) {
+      const row = (m: string) =>
+        a.results.find((r) => r.split === split && r.method === m && r.epoch === 0);
+      expect(row('noise_matched')?.samples_per_task, split).toBe(
+        row('d2nwg_mean')?.samples_per_task,
+      );
+      expect(row('noise_matched')?.tasks, split).toBe(row('d2nwg_mean')?.tasks);
+    }
+    // Its copies sit exactly as far from their source checkpoint as the samples from the zoo.
+    const mem = a.memorisation;
+    expect(mem.noise_matched_to_source_median).toBeCloseTo(mem.sample_to_zoo_median, 4);
+    expect(mem.noise_matched_to_zoo_median).toBeLessThanOrEqual(
+      (mem.noise_matched_to_source_median ?? Number.NaN) + 1e-4,
+    );
+    // The targets compare d2nwg_mean with noise_matched (required) and noise_nearest (reference).
+    const targets = a.targets ?? [];
+    const byBaseline = new Map(targets.map((t) => [t.baseline, t]));
+    expect([...byBaseline.keys()].sort()).toEqual(
+      ['kde30', 'noise_matched', 'noise_nearest', 'weight_avg'].sort(),
+    );
+    expect(byBaseline.get('noise_matched')?.required).toBe(true);
+    expect(byBaseline.get('noise_nearest')?.required).toBe(false);
+    const seen0 = (m: string) =>
+      a.results.find((r) => r.split === 'seen' && r.method === m && r.epoch === 0)?.accuracy_mean;
+    for (const t of targets) {
+      expect(t.method_accuracy).toBe(seen0('d2nwg_mean'));
+      expect(t.baseline_accuracy).toBe(seen0(t.baseline));
+      expect(t.met).toBe((t.method_accuracy ?? 0) > (t.baseline_accuracy ?? 0));
+    }
     // The zoo reference exists on seen tasks only.
     expect(a.results.filter((r) => r.method === 'zoo').every((r) => r.split === 'seen')).toBe(true);
   });

@@ -39,6 +39,7 @@ describe('d2nwg bench quality --preset smoke', () => {
         'pretrained_source',
         'kde30',
         'noise_nearest',
+        'noise_matched',
         'weight_avg',
         'ncm',
         'd2nwg_mean',
@@ -53,7 +54,23 @@ describe('d2nwg bench quality --preset smoke', () => {
     expect(get('seen', 'd2nwg_best', 0)).toBeGreaterThan(2.5 * chance);
     // Generated weights must be far better than an untrained network of the same architecture.
     expect(get('seen', 'd2nwg_mean', 0)).toBeGreaterThan(get('seen', 'randinit', 0) + 0.2);
-    expect(report.memorisation.sample_to_zoo_median).toBeGreaterThan(0);
+    // noise_matched: present on every split at every fine-tuning epoch, a fraction, one copy per
+    // D2NWG sample, and exactly as far from its source checkpoint as the samples are from the zoo.
+    for (const split of ['seen', 'unseen-combo', 'unseen-class']) {
+      for (const epoch of [0, 1, 5]) {
+        const v = get(split, 'noise_matched', epoch);
+        expect(v, `${split}/noise_matched@${epoch}`).toBeGreaterThanOrEqual(0);
+        expect(v, `${split}/noise_matched@${epoch}`).toBeLessThanOrEqual(1);
+      }
+    }
+    const samplesOf = (m: string) =>
+      report.results.find((x) => x.split === 'seen' && x.method === m && x.epoch === 0)
+        ?.samples_per_task;
+    expect(samplesOf('noise_matched')).toBe(samplesOf('d2nwg_mean'));
+    const mem = report.memorisation;
+    expect(mem.sample_to_zoo_median).toBeGreaterThan(0);
+    expect(mem.noise_matched_to_source_median).toBeCloseTo(mem.sample_to_zoo_median, 4);
+    expect(report.targets?.find((t) => t.baseline === 'noise_matched')?.required).toBe(true);
     expect(report.timings_s.total).toBeGreaterThan(0);
   }, 900_000);
 });
