@@ -113,7 +113,7 @@ function initFor(
         latents,
         members.length,
         vae.latentDim,
-        members.map((m) => m.testAcc),
+        members.map((m) => m.trainAcc),
         cfg.kdeTopFraction,
         cfg.kdeBandwidth,
       );

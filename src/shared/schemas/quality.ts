@@ -42,7 +42,7 @@ export const QualityEvalSchema = z.object({
   noiseStd: z.number().min(0).max(10).default(0.05),
   /** Bandwidth of the per-dimension Gaussian KDE of S_KDE30, in (standardised) latent units. */
   kdeBandwidth: z.number().positive().max(10).default(0.002),
-  /** Fraction of the zoo, best first by accuracy, that the KDE is fitted on. */
+  /** Fraction of the zoo, best first by training accuracy, that the KDE is fitted on. */
   kdeTopFraction: z.number().positive().max(1).default(0.3),
   /** Tasks evaluated per split (at most; the zoo's seen tasks are subsampled to this). */
   maxTasksPerSplit: z.number().int().min(1).max(100000).default(20),

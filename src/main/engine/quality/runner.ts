@@ -131,6 +131,9 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
     groups[i] = g;
   });
   const zooAcc = members.map((m) => m.testAcc);
+  // Selections among checkpoints (KDE30's top 30 %, noise_nearest's best checkpoint) use training
+  // accuracy, like d2nwg_best's ranking: the test samples are the ones every method is scored on.
+  const zooTrainAcc = members.map((m) => m.trainAcc);
   log(
     `[zoo] ${nZoo} members, ${dim} weights each (${layout.arch.kind}); mean test accuracy ${(100 * meanStd(zooAcc).mean).toFixed(1)}%`,
   );
@@ -241,7 +244,7 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
     log(`[eval] pretrained_source trained on ${source.count} samples of ${source.classes} classes`);
 
     // S_KDE30 on the VAE latents of the best 30% of the zoo.
-    const kde = fitKde(latents, nZoo, latentDim, zooAcc, ev.kdeTopFraction, ev.kdeBandwidth);
+    const kde = fitKde(latents, nZoo, latentDim, zooTrainAcc, ev.kdeTopFraction, ev.kdeBandwidth);
 
     // Embeddings of the seen tasks, for finding the most similar seen task of an unseen one.
     const seenEmb = tasks.seen.map((task) =>
@@ -335,7 +338,7 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
       const own = membersOfTask(g);
       const ownVecs = own.map((i) => zooVectors.slice(i * dim, (i + 1) * dim));
       if (split === 'seen') await method('zoo', ownVecs, ownVecs.length);
-      const best = own.reduce((a, b) => (zooAcc[b] > zooAcc[a] ? b : a), own[0]);
+      const best = own.reduce((a, b) => (zooTrainAcc[b] > zooTrainAcc[a] ? b : a), own[0]);
       const bestVec = zooVectors.slice(best * dim, (best + 1) * dim);
       const noiseRng = root.fork('noise').fork(task.id);
       await method(
