@@ -113,7 +113,11 @@ export class Adam implements GradientOptimizer {
   }
 
   async apply(grads: readonly tf.Tensor[], opts: ApplyOptions = {}): Promise<number> {
-    const normT = tf.tidy(() => tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g))))));
+    // A chain of adds, not tf.addN: webgpu's AddN binds every input in one shader and fails
+    // past 7 inputs (8 storage buffers per stage). Same sums as addN on wasm, bit for bit.
+    const normT = tf.tidy(() =>
+      tf.sqrt(grads.map((g) => tf.sum(tf.square(g))).reduce((acc, x) => tf.add(acc, x))),
+    );
     let norm: number;
     try {
       norm = await readScalar(normT);
