@@ -88,6 +88,17 @@ export default tseslint.config(
           ],
         },
       ],
+      // tfjs-backend-webgpu has no synchronous readback in Node: read with `await t.data()` (or
+      // engine/common/readback.ts) outside a tf.tidy. A line that only ever runs on wasm/cpu may
+      // opt out with a line-level disable directive that says why.
+      'no-restricted-properties': [
+        'error',
+        ...['dataSync', 'arraySync', 'bufferSync'].map((property) => ({
+          property,
+          message:
+            'No synchronous readback in the engine (webgpu cannot): use await t.data() / common/readback.ts.',
+        })),
+      ],
     },
   },
 );

@@ -42,10 +42,16 @@ function need<T>(v: T | undefined, what: string, init: string, where: string): T
 }
 
 /** Zoo rows ranked by accuracy on the task's training samples (best first). */
-function rankZooOnTask(zoo: ValueOf<'zoo'>, layout: Layout, data: TaskData): number[] {
+async function rankZooOnTask(
+  zoo: ValueOf<'zoo'>,
+  layout: Layout,
+  data: TaskData,
+): Promise<number[]> {
   const n = zoo.zoo.manifest.members.length;
   const vectors = Array.from({ length: n }, (_, i) => memberVector(zoo.zoo, i));
-  const acc = evaluateMany(layout, vectors, data.xTrain, data.yTrain).map((e) => e.accuracy);
+  const acc = (await evaluateMany(layout, vectors, data.xTrain, data.yTrain)).map(
+    (e) => e.accuracy,
+  );
   return acc.map((_, i) => i).sort((a, b) => acc[b] - acc[a] || a - b);
 }
 
@@ -63,13 +69,13 @@ function sampleOf(cfg: EvalFinetuneConfig, task: TaskSpec, src: InitSources): Fl
 }
 
 /** The initial weight vector of one task for the configured method. */
-function initFor(
+async function initFor(
   cfg: EvalFinetuneConfig,
   task: TaskSpec,
   data: TaskData,
   src: InitSources,
   rng: Rng,
-): Float32Array {
+): Promise<Float32Array> {
   const { layout, where } = src;
   switch (cfg.init) {
     case 'randinit':
@@ -82,7 +88,7 @@ function initFor(
     case 'noise_nearest': {
       // The checkpoint nearest in function (best on the task's training samples), plus noise.
       const zoo = need(src.zoo, 'zoo', cfg.init, where);
-      const order = rankZooOnTask(zoo, layout, data);
+      const order = await rankZooOnTask(zoo, layout, data);
       return addNoise(memberVector(zoo.zoo, order[0]), cfg.noiseStd, rng);
     }
     case 'noise_matched': {
@@ -98,7 +104,7 @@ function initFor(
       const zoo = need(src.zoo, 'zoo', cfg.init, where);
       const d = layout.size;
       const members = zoo.zoo.manifest.members;
-      const nearest = members[rankZooOnTask(zoo, layout, data)[0]].taskId;
+      const nearest = members[(await rankZooOnTask(zoo, layout, data))[0]].taskId;
       const rows = members.filter((m) => m.taskId === nearest).map((m) => m.index);
       const stacked = new Float32Array(rows.length * d);
       rows.forEach((r, i) => stacked.set(memberVector(zoo.zoo, r), i * d));
@@ -108,7 +114,7 @@ function initFor(
       const zoo = need(src.zoo, 'zoo', cfg.init, where);
       const { vae } = need(src.vae, 'VAE', cfg.init, where);
       const members = zoo.zoo.manifest.members;
-      const latents = vae.encodeMean(zoo.zoo.vectors, members.length);
+      const latents = await vae.encodeMean(zoo.zoo.vectors, members.length);
       const kde = fitKde(
         latents,
         members.length,
@@ -118,7 +124,7 @@ function initFor(
         cfg.kdeBandwidth,
       );
       const z = sampleKde(kde, 1, rng);
-      return vae.decode(z, 1).slice(0, layout.size);
+      return (await vae.decode(z, 1)).slice(0, layout.size);
     }
     case 'd2nwg':
       return sampleOf(cfg, task, src);
@@ -187,7 +193,7 @@ export const run = nodeRunner(evalFinetuneSpec, async (ctx, inputs) => {
       );
     }
     const data = materializeTask(features.data, task);
-    const init = initFor(
+    const init = await initFor(
       cfg,
       task,
       data,

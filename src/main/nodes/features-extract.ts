@@ -17,14 +17,14 @@ export const run = nodeRunner(featuresExtractSpec, async (ctx, inputs) => {
   const { data } = one(inputs, 'dataset', 'dataset');
   const { tasks } = one(inputs, 'tasks', 'tasks');
   const control = controlOf(ctx);
-  const ex = fitExtractor(
+  const ex = await fitExtractor(
     ctx.config.extractor,
     data,
     tasks.trainPool,
     featureRng(ctx.seed),
     control,
   );
-  const feats = applyExtractor(ex, data, control);
+  const feats = await applyExtractor(ex, data, control);
   return {
     outputs: {
       features: {

@@ -16,9 +16,9 @@ export const run = nodeRunner(modelDiffusionSpec, async (ctx, inputs) => {
   const perClass = encoder.shape.perClass;
   const d = feat.sampleShape[0];
   encoder.checkGeometry(pairs.k, perClass, d, ctx.nodeId);
-  const latents = vae.encodeMean(zoo.zoo.vectors, n);
+  const latents = await vae.encodeMean(zoo.zoo.vectors, n);
   const sets = memberSupportSets(feat, pairs, perClass, ctx.rng.fork('support'));
-  const conds = encoder.embedBatch(sets, n, pairs.k, perClass, d);
+  const conds = await encoder.embedBatch(sets, n, pairs.k, perClass, d);
   const { model, history } = await trainDiffusion({
     latents,
     conds,

@@ -14,7 +14,7 @@ export const run = nodeRunner(modelEncoderSpec, async (ctx, inputs) => {
   const pairs = zooPairs(zoo, tasksV, ctx.nodeId);
   const n = pairs.groups.length;
   const perClass = ctx.config.perClass;
-  const latents = vae.encodeMean(zoo.zoo.vectors, n);
+  const latents = await vae.encodeMean(zoo.zoo.vectors, n);
   const sets = memberSupportSets(feat, pairs, perClass, ctx.rng.fork('support'));
   const { encoder, losses } = await trainEncoder({
     sets,

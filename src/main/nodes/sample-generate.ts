@@ -43,7 +43,7 @@ export const run = nodeRunner(sampleGenerateSpec, async (ctx, inputs) => {
     });
     if (cfg.rank) {
       const td = materializeTask(feat, task);
-      const ranked = rankByAccuracy(layout, sampled.vectors, td.xTrain, td.yTrain);
+      const ranked = await rankByAccuracy(layout, sampled.vectors, td.xTrain, td.yTrain);
       perTask.push({
         task,
         vectors: ranked.order.map((j) => sampled.vectors[j]),

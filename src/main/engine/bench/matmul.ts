@@ -50,45 +50,9 @@ const VARIANTS = [
 ] as const;
 
 /**
- * One product read back synchronously. Not `tf.tidy(() => ….dataSync())`: tidy walks a returned
- * TypedArray element by element looking for tensors, which cost more than the 512² product itself.
+ * Time n×n products on the current backend; reading the result back (asynchronously, so every
+ * backend works, webgpu included) is part of each product.
  */
-function product(a: tf.Tensor2D, b: tf.Tensor2D, ta: boolean, tb: boolean): void {
-  const c = tf.matMul(a, b, ta, tb);
-  try {
-    c.dataSync();
-  } finally {
-    c.dispose();
-  }
-}
-
-/**
- * Time n×n products on the current backend; reading the result back is part of each product.
- * Synchronous, so it cannot run on webgpu (no synchronous readback in Node): use
- * measureMatmulAsync there, or everywhere a Promise is fine.
- */
-export function measureMatmul(opts: MatmulBenchOptions = {}): MatmulGflops {
-  if (tf.getBackend() === 'webgpu') {
-    throw new Error(
-      'measureMatmul cannot read back synchronously on webgpu; use measureMatmulAsync',
-    );
-  }
-  const { n, reps, a, b } = operands(opts);
-  try {
-    const out = { plain: 0, transposeA: 0, transposeB: 0 };
-    for (const [key, ta, tb] of VARIANTS) {
-      product(a, b, ta, tb);
-      const t0 = performance.now();
-      for (let i = 0; i < reps; i++) product(a, b, ta, tb);
-      out[key] = gflops(n, reps, performance.now() - t0);
-    }
-    return out;
-  } finally {
-    tf.dispose([a, b]);
-  }
-}
-
-/** measureMatmul with asynchronous readback, so it works on every backend, webgpu included. */
 export async function measureMatmulAsync(opts: MatmulBenchOptions = {}): Promise<MatmulGflops> {
   const { n, reps, a, b } = operands(opts);
   const once = async (ta: boolean, tb: boolean) => {

@@ -10,6 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { NumericError } from '../errors.ts';
+import { readAll, readScalar } from './readback.ts';
 
 export interface AdamOptions {
   /** Base learning rate (a step may override it, for schedules). */
@@ -37,11 +38,11 @@ export interface GradientOptimizer {
    * Apply one step. Returns the global gradient norm before clipping; when it is not finite the
    * step is skipped (nothing changes) and the caller reports it.
    */
-  apply(grads: readonly tf.Tensor[], opts?: ApplyOptions): number;
+  apply(grads: readonly tf.Tensor[], opts?: ApplyOptions): Promise<number>;
   /** Copies of the EMA weights, aligned with the variables (null when no EMA is kept). */
-  emaWeights(): Float32Array[] | null;
+  emaWeights(): Promise<Float32Array[] | null>;
   /** Copies of the current weights, aligned with the variables. */
-  weights(): Float32Array[];
+  weights(): Promise<Float32Array[]>;
   dispose(): void;
 }
 
@@ -97,13 +98,13 @@ export class Adam implements GradientOptimizer {
   }
 
   /** Copies of the EMA weights, aligned with the variables (null without EMA). */
-  emaWeights(): Float32Array[] | null {
-    return this.ema ? this.ema.map((x) => Float32Array.from(x.dataSync() as Float32Array)) : null;
+  async emaWeights(): Promise<Float32Array[] | null> {
+    return this.ema ? readAll(this.ema) : null;
   }
 
   /** Copies of the current weights, aligned with the variables. */
-  weights(): Float32Array[] {
-    return this.vars.map((x) => Float32Array.from(x.dataSync() as Float32Array));
+  weights(): Promise<Float32Array[]> {
+    return readAll(this.vars);
   }
 
   /** Number of steps taken. */
@@ -111,10 +112,18 @@ export class Adam implements GradientOptimizer {
     return this.t;
   }
 
-  apply(grads: readonly tf.Tensor[], opts: ApplyOptions = {}): number {
-    const normT = tf.tidy(() => tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g))))));
-    const norm = normT.dataSync()[0];
-    normT.dispose();
+  async apply(grads: readonly tf.Tensor[], opts: ApplyOptions = {}): Promise<number> {
+    // A chain of adds, not tf.addN: webgpu's AddN binds every input in one shader and fails
+    // past 7 inputs (8 storage buffers per stage). Same sums as addN on wasm, bit for bit.
+    const normT = tf.tidy(() =>
+      tf.sqrt(grads.map((g) => tf.sum(tf.square(g))).reduce((acc, x) => tf.add(acc, x))),
+    );
+    let norm: number;
+    try {
+      norm = await readScalar(normT);
+    } finally {
+      normT.dispose();
+    }
     if (!Number.isFinite(norm)) return norm;
     const lr = opts.lr ?? this.lr;
     const clip = opts.clip ?? 0;
@@ -154,12 +163,17 @@ export class Adam implements GradientOptimizer {
  * Adam / AdamW with the master weights, moments and EMA in host memory; the tf.Variables are
  * refreshed from the master copy after each step. The EMA decay warms up as
  * min(decay, (1+s)/(10+s)), so short runs are not dominated by the initial weights.
+ * The master copy is read from the variables on first use (readback is asynchronous), so the
+ * variables must not change between construction and the first apply/weights call.
  */
 export class HostAdam implements GradientOptimizer {
-  private readonly w: Float32Array[];
-  private readonly m: Float32Array[];
-  private readonly v: Float32Array[];
-  private readonly ema: Float32Array[] | null;
+  private state: {
+    readonly w: Float32Array[];
+    readonly m: Float32Array[];
+    readonly v: Float32Array[];
+    readonly ema: Float32Array[] | null;
+  } | null = null;
+  private readonly keepEma: boolean;
   private t = 0;
   readonly lr: number;
   private readonly beta1: number;
@@ -178,10 +192,22 @@ export class HostAdam implements GradientOptimizer {
     this.epsilon = opts.epsilon ?? 1e-8;
     this.weightDecay = opts.weightDecay ?? 0;
     this.emaDecay = opts.emaDecay ?? 0;
-    this.w = vars.map((x) => Float32Array.from(x.dataSync() as Float32Array));
-    this.m = this.w.map((x) => new Float32Array(x.length));
-    this.v = this.w.map((x) => new Float32Array(x.length));
-    this.ema = opts.emaDecay !== undefined ? this.w.map((x) => Float32Array.from(x)) : null;
+    this.keepEma = opts.emaDecay !== undefined;
+  }
+
+  /** Master weights, moments and EMA, read from the variables the first time they are needed. */
+  private async host(): Promise<NonNullable<HostAdam['state']>> {
+    if (!this.state) {
+      const w = await readAll(this.vars);
+      // Another call may have finished the same read while this one awaited: keep the first.
+      this.state ??= {
+        w,
+        m: w.map((x) => new Float32Array(x.length)),
+        v: w.map((x) => new Float32Array(x.length)),
+        ema: this.keepEma ? w.map((x) => Float32Array.from(x)) : null,
+      };
+    }
+    return this.state;
   }
 
   /** Number of steps taken. */
@@ -189,8 +215,10 @@ export class HostAdam implements GradientOptimizer {
     return this.t;
   }
 
-  apply(grads: readonly tf.Tensor[], opts: ApplyOptions = {}): number {
-    const g = grads.map((x) => x.dataSync() as Float32Array);
+  async apply(grads: readonly tf.Tensor[], opts: ApplyOptions = {}): Promise<number> {
+    const host = await this.host();
+    // Read-only use: no copy needed.
+    const g = await Promise.all(grads.map((x) => x.data()));
     let sq = 0;
     for (const gi of g) for (let j = 0; j < gi.length; j++) sq += gi[j] * gi[j];
     const norm = Math.sqrt(sq);
@@ -209,9 +237,9 @@ export class HostAdam implements GradientOptimizer {
     const d = Math.min(this.emaDecay, this.t / (9 + this.t));
     for (let i = 0; i < this.vars.length; i++) {
       const gi = g[i];
-      const w = this.w[i];
-      const m = this.m[i];
-      const v = this.v[i];
+      const w = host.w[i];
+      const m = host.m[i];
+      const v = host.v[i];
       for (let j = 0; j < w.length; j++) {
         const gj = gi[j] * gScale;
         const mj = b1 * m[j] + (1 - b1) * gj;
@@ -220,11 +248,13 @@ export class HostAdam implements GradientOptimizer {
         v[j] = vj;
         w[j] = w[j] - (stepSize * mj) / (Math.sqrt(vj) + epsHat) - decay * w[j];
       }
-      if (this.ema) {
-        const e = this.ema[i];
+      if (host.ema) {
+        const e = host.ema[i];
         for (let j = 0; j < w.length; j++) e[j] = d * e[j] + (1 - d) * w[j];
       }
-      const next = tf.tensor(w, this.vars[i].shape, 'float32');
+      // A copy: cpu and webgpu keep the array they are given (webgpu until its upload), and `w`
+      // is updated in place on the next step.
+      const next = tf.tensor(Float32Array.from(w), this.vars[i].shape, 'float32');
       this.vars[i].assign(next);
       next.dispose();
     }
@@ -232,13 +262,16 @@ export class HostAdam implements GradientOptimizer {
   }
 
   /** Copies of the EMA weights, aligned with the variables (null without EMA). */
-  emaWeights(): Float32Array[] | null {
-    return this.ema ? this.ema.map((x) => Float32Array.from(x)) : null;
+  async emaWeights(): Promise<Float32Array[] | null> {
+    if (!this.keepEma) return null;
+    const { ema } = await this.host();
+    return ema ? ema.map((x) => Float32Array.from(x)) : null;
   }
 
   /** Copies of the current weights, aligned with the variables. */
-  weights(): Float32Array[] {
-    return this.w.map((x) => Float32Array.from(x));
+  async weights(): Promise<Float32Array[]> {
+    const { w } = await this.host();
+    return w.map((x) => Float32Array.from(x));
   }
 
   dispose(): void {
@@ -267,10 +300,10 @@ export interface OptimStepArgs {
  * One optimiser step; returns the loss. Throws NumericError (stage, step) when the loss or the
  * gradient norm is not finite, before the weights change.
  */
-export function optimStep(args: OptimStepArgs): number {
+export async function optimStep(args: OptimStepArgs): Promise<number> {
   const { value, grads } = tf.variableGrads(args.loss, [...args.vars]);
   try {
-    const lossValue = value.dataSync()[0];
+    const lossValue = await readScalar(value);
     if (!Number.isFinite(lossValue)) {
       throw new NumericError(args.stage, args.step, `loss = ${lossValue}`);
     }
@@ -279,7 +312,7 @@ export function optimStep(args: OptimStepArgs): number {
       if (!g) throw new Error(`${args.stage}: no gradient for variable ${v.name}`);
       return g;
     });
-    const norm = args.optimizer.apply(list, { lr: args.lr, clip: args.clip });
+    const norm = await args.optimizer.apply(list, { lr: args.lr, clip: args.clip });
     if (!Number.isFinite(norm)) {
       throw new NumericError(args.stage, args.step, `gradient norm = ${norm}`);
     }

@@ -8,6 +8,7 @@ import type { StTensor } from '../formats/safetensors.ts';
 import { toF32 } from '../formats/safetensors.ts';
 import { InputError } from '../errors.ts';
 import type { Rng } from '../rng.ts';
+import { readF32 } from './readback.ts';
 
 let uid = 0;
 
@@ -87,11 +88,11 @@ export class ParamSet {
     return s;
   }
 
-  /** Values as F32 safetensors entries (reads the tensors synchronously). */
-  toStTensors(): Record<string, StTensor> {
+  /** Values as F32 safetensors entries (copies, read back asynchronously). */
+  async toStTensors(): Promise<Record<string, StTensor>> {
     const out: Record<string, StTensor> = {};
     for (const [k, v] of this.vars) {
-      out[k] = { dtype: 'F32', shape: [...v.shape], data: Float32Array.from(v.dataSync()) };
+      out[k] = { dtype: 'F32', shape: [...v.shape], data: await readF32(v) };
     }
     return out;
   }

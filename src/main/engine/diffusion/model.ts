@@ -19,6 +19,7 @@ import { writeFileAtomic } from '../formats/atomic.ts';
 import { readSafetensors, writeSafetensors } from '../formats/safetensors.ts';
 import { ParamSet, paramSetFromStTensors } from '../common/params.ts';
 import { readJsonFile, writeDirAtomic } from '../common/persist.ts';
+import { readAndDispose } from '../common/readback.ts';
 import type { Rng } from '../rng.ts';
 import { denoise, denoiserLayout } from './denoiser.ts';
 import type { SamplerStepInfo } from './sampler.ts';
@@ -131,7 +132,7 @@ export class LatentDiffusion {
    * Draw n latents for a condition, in VAE latent units (n×latentDim). Batched over n, one tidy
    * per step; seeded by `rng`.
    */
-  sample(args: SampleArgs): Float32Array {
+  async sample(args: SampleArgs): Promise<Float32Array> {
     const { n } = args;
     if (!Number.isInteger(n) || n <= 0) throw new InputError(`n must be > 0, got ${n}`, 'sample');
     const parsed = SamplerConfigSchema.safeParse(args.sampler ?? {});
@@ -167,9 +168,7 @@ export class LatentDiffusion {
       });
       const out = tf.tidy(() => tf.div(x, this.latentScale));
       x.dispose();
-      const data = out.dataSync() as Float32Array;
-      out.dispose();
-      return Float32Array.from(data);
+      return await readAndDispose(out);
     } finally {
       cond.dispose();
     }
@@ -185,7 +184,7 @@ export class LatentDiffusion {
       latentScale: this.latentScale,
       config: this.config,
     };
-    const tensors = this.params.toStTensors();
+    const tensors = await this.params.toStTensors();
     await writeDirAtomic(dir, async (tmp) => {
       await writeSafetensors(`${tmp}/${WEIGHTS_NAME}`, tensors, {
         format: 'd2nwg-latent-diffusion',

@@ -134,13 +134,15 @@ export async function trainDiffusion(args: TrainDiffusionArgs): Promise<TrainDif
         }
       }
       const lr = cfg.lrSchedule === 'cosine' ? cosineLr(cfg.lr, step, cfg.steps) : cfg.lr;
-      const loss = tf.tidy(() => {
-        const xtT = tf.tensor2d(xt, [bs, latentDim]);
-        const noiseT = tf.tensor2d(noise, [bs, latentDim]);
-        const condT = tf.tensor2d(c, [bs, condDim]);
-        const dropT = tf.tensor2d(drop, [bs, 1]);
-        const maskT = masks.map((m) => tf.tensor2d(m, [bs, width]));
-        return optimStep({
+      // The step reads the loss back (asynchronously), so its inputs live outside a tidy.
+      const xtT = tf.tensor2d(xt, [bs, latentDim]);
+      const noiseT = tf.tensor2d(noise, [bs, latentDim]);
+      const condT = tf.tensor2d(c, [bs, condDim]);
+      const dropT = tf.tensor2d(drop, [bs, 1]);
+      const maskT = masks.map((m) => tf.tensor2d(m, [bs, width]));
+      let loss: number;
+      try {
+        loss = await optimStep({
           optimizer: adam,
           vars,
           lr,
@@ -159,7 +161,9 @@ export async function trainDiffusion(args: TrainDiffusionArgs): Promise<TrainDif
             return tf.mean(tf.square(tf.sub(eps, noiseT))) as tf.Scalar;
           },
         });
-      });
+      } finally {
+        tf.dispose([xtT, noiseT, condT, dropT, ...maskT]);
+      }
       winSum += loss;
       winCount += 1;
       if (winCount === window || step === cfg.steps - 1) {
@@ -181,7 +185,7 @@ export async function trainDiffusion(args: TrainDiffusionArgs): Promise<TrainDif
     }
     const emaParams = new ParamSet('diffusion');
     const names = params.names();
-    const values = adam.emaWeights() ?? adam.weights();
+    const values = (await adam.emaWeights()) ?? (await adam.weights());
     try {
       names.forEach((name, i) => {
         emaParams.addValues(name, [...vars[i].shape], values[i]);

@@ -15,6 +15,7 @@ import { InputError, NumericError, throwIfAborted } from '../errors.ts';
 import { readSafetensors, writeSafetensors, fromF32, toF32 } from '../formats/safetensors.ts';
 import { yieldToEventLoop, type RunControl } from '../progress.ts';
 import { Rng } from '../rng.ts';
+import { readAndDispose, readF32 } from '../common/readback.ts';
 import {
   ParamStore,
   createDense,
@@ -171,12 +172,18 @@ export class DatasetEncoder {
    * Embed one support set (K×n×d values, classes in output order, n vectors per class).
    * Throws InputError when its geometry does not fit the encoder.
    */
-  embed(set: Float32Array, k: number, n: number, d: number): Float32Array {
+  embed(set: Float32Array, k: number, n: number, d: number): Promise<Float32Array> {
     return this.embedBatch(set, 1, k, n, d);
   }
 
   /** Embed `count` support sets stored back to back; returns count×embedDim values. */
-  embedBatch(sets: Float32Array, count: number, k: number, n: number, d: number): Float32Array {
+  async embedBatch(
+    sets: Float32Array,
+    count: number,
+    k: number,
+    n: number,
+    d: number,
+  ): Promise<Float32Array> {
     this.checkGeometry(k, n, d);
     if (sets.length !== count * k * n * d) {
       throw new InputError(
@@ -185,9 +192,7 @@ export class DatasetEncoder {
       );
     }
     const out = tf.tidy(() => this.forward(tf.tensor4d(sets, [count, k, n, d])));
-    const v = out.dataSync() as Float32Array;
-    out.dispose();
-    return Float32Array.from(v);
+    return readAndDispose(out);
   }
 
   /** CLIP projection of embeddings into (standardised, normalised) latent space. */
@@ -215,7 +220,7 @@ export class DatasetEncoder {
     const tensors: Record<string, ReturnType<typeof fromF32>> = {};
     for (const name of this.params.names()) {
       const v = this.params.get(name);
-      tensors[name] = fromF32(Float32Array.from(v.dataSync() as Float32Array), [...v.shape]);
+      tensors[name] = fromF32(await readF32(v), [...v.shape]);
     }
     tensors['__latent_mean'] = fromF32(this.latentStats.mean, [this.latentStats.mean.length]);
     tensors['__latent_std'] = fromF32(this.latentStats.std, [this.latentStats.std.length]);

@@ -37,7 +37,7 @@ export interface FinetuneArgs {
 /** Evaluate `init`, then fine-tune it for maxEpoch epochs recording the test metrics per epoch. */
 export async function finetuneCurve(args: FinetuneArgs): Promise<FinetuneCurve> {
   const { layout, init, task } = args;
-  const e0 = lossAndAccuracy(layout, init, task.xTest, task.yTest);
+  const e0 = await lossAndAccuracy(layout, init, task.xTest, task.yTest);
   const accuracy = [e0.accuracy];
   const loss = [e0.loss];
   const trainLoss = [NaN];

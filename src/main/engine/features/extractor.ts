@@ -29,8 +29,8 @@ export interface FeatureExtractor {
   readonly inputShape: readonly number[];
   /** Length of one feature vector. */
   readonly dim: number;
-  /** Map `n` row-major samples to n×dim features. */
-  transform(x: Float32Array, n: number): Float32Array;
+  /** Map `n` row-major samples to n×dim features (asynchronous: PCA reads tensors back). */
+  transform(x: Float32Array, n: number): Promise<Float32Array>;
   /** Everything needed to rebuild it (JSON-able). */
   state(): FeatureState;
 }
@@ -69,7 +69,7 @@ class PixelsExtractor implements FeatureExtractor {
   get inputShape(): readonly number[] {
     return this.st.inputShape;
   }
-  transform(x: Float32Array, n: number): Float32Array {
+  async transform(x: Float32Array, n: number): Promise<Float32Array> {
     checkInput(this, x, n);
     const out = Float32Array.from(x);
     const { mean, invStd } = this;
@@ -108,7 +108,7 @@ class PcaExtractor implements FeatureExtractor {
   get inputShape(): readonly number[] {
     return this.st.inputShape;
   }
-  transform(x: Float32Array, n: number): Float32Array {
+  async transform(x: Float32Array, n: number): Promise<Float32Array> {
     checkInput(this, x, n);
     return pcaTransform(this.st, x, n);
   }
@@ -149,13 +149,13 @@ function gatherRows(data: LabelledData, fitIndex: Int32Array): Float32Array {
  * Fit an extractor on the samples `fitIndex` of `data` (pass the train pool, never test samples).
  * Labels are not used. 'image-encoder' is refused until a local model runtime exists.
  */
-export function fitExtractor(
+export async function fitExtractor(
   cfgInput: FeatureConfig | FeatureConfigInput,
   data: LabelledData,
   fitIndex: Int32Array,
   rng: Rng,
   ctl: RunControl = {},
-): FeatureExtractor {
+): Promise<FeatureExtractor> {
   const cfg = parseFeatureConfig(cfgInput);
   if (cfg.kind === 'image-encoder') {
     throw new InputError(
@@ -193,7 +193,7 @@ export function fitExtractor(
       std,
     });
   }
-  const st = fitPca(
+  const st = await fitPca(
     x,
     n,
     { components: cfg.components, whiten: cfg.whiten, inputShape },
@@ -219,11 +219,11 @@ export function loadExtractor(state: unknown, where = 'features'): FeatureExtrac
 const APPLY_CHUNK = 4096;
 
 /** Transform every sample of `data`; the result has sampleShape [dim] and the same labels. */
-export function applyExtractor(
+export async function applyExtractor(
   ex: FeatureExtractor,
   data: LabelledData,
   ctl: RunControl = {},
-): LabelledData {
+): Promise<LabelledData> {
   if (data.sampleShape.join('x') !== ex.inputShape.join('x')) {
     throw new InputError(
       `the ${ex.kind} extractor was fitted on samples of shape [${ex.inputShape.join(', ')}] but this dataset has [${data.sampleShape.join(', ')}]`,
@@ -236,7 +236,7 @@ export function applyExtractor(
   for (let s = 0; s < n; s += APPLY_CHUNK) {
     throwIfAborted(ctl.signal);
     const rows = Math.min(APPLY_CHUNK, n - s);
-    out.set(ex.transform(data.x.subarray(s * d, (s + rows) * d), rows), s * ex.dim);
+    out.set(await ex.transform(data.x.subarray(s * d, (s + rows) * d), rows), s * ex.dim);
     ctl.onProgress?.({ value: s + rows, max: n, unit: 'sample', label: 'features' });
   }
   return {

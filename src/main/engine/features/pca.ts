@@ -10,6 +10,7 @@ import type { PcaState } from '../../../shared/schemas/features.ts';
 import { InputError, throwIfAborted } from '../errors.ts';
 import type { RunControl } from '../progress.ts';
 import type { Rng } from '../rng.ts';
+import { readAndDispose } from '../common/readback.ts';
 import { orthonormalizeColumns, symmetricEigen } from './linalg.ts';
 
 /** Options of fitPca. */
@@ -38,13 +39,13 @@ function blockSize(k: number, d: number): number {
  * Fit PCA on `n` rows of `x` (row-major n×D). Returns the JSON-able state. Throws InputError when
  * k exceeds the dimension or the samples.
  */
-export function fitPca(
+export async function fitPca(
   x: Float32Array,
   n: number,
   args: PcaFitArgs,
   rng: Rng,
   ctl: RunControl = {},
-): PcaState {
+): Promise<PcaState> {
   const d = args.inputShape.reduce((a, b) => a * b, 1);
   const k = args.components;
   if (k > d) {
@@ -113,32 +114,44 @@ export function fitPca(
       throwIfAborted(ctl.signal);
       const qRow = new Float32Array(d * p);
       for (let j = 0; j < p; j++) for (let i = 0; i < d; i++) qRow[i * p + j] = cols[j][i];
-      let step:
-        | { values: Float64Array; residual: Float32Array; q2: Float32Array; w2: Float32Array }
-        | undefined;
-      tf.tidy(() => {
-        // W = C·Q; Rayleigh-Ritz: B = Qᵀ·W = V Λ Vᵀ; Q ← Q·V, W ← W·V.
-        const q = tf.tensor2d(qRow, [d, p]);
-        const w = tf.matMul(cov, q);
-        const bRaw = tf.matMul(tf.transpose(q), w).dataSync();
+      // W = C·Q; Rayleigh-Ritz: B = Qᵀ·W = V Λ Vᵀ; Q ← Q·V, W ← W·V. Two readbacks per
+      // iteration (B, then residuals with Q·V and W·V together), each outside a tidy.
+      const [q, w, bT] = tf.tidy(() => {
+        const qT = tf.tensor2d(qRow, [d, p]);
+        const wT = tf.matMul(cov, qT);
+        return [qT, wT, tf.matMul(tf.transpose(qT), wT)];
+      });
+      let step: {
+        values: Float64Array;
+        residual: Float32Array;
+        q2: Float32Array;
+        w2: Float32Array;
+      };
+      try {
+        const bRaw = await readAndDispose(bT);
         const b = new Float64Array(p * p);
         for (let a = 0; a < p; a++) {
           for (let c = 0; c < p; c++) b[a * p + c] = (bRaw[a * p + c] + bRaw[c * p + a]) / 2;
         }
         const eig = symmetricEigen(b, p);
-        const v = tf.tensor2d(Float32Array.from(eig.vectors), [p, p]);
-        const q2 = tf.matMul(q, v);
-        const w2 = tf.matMul(w, v);
-        const lam = tf.tensor2d(Float32Array.from(eig.values), [1, p]);
-        const res = tf.sqrt(tf.sum(tf.square(tf.sub(w2, tf.mul(q2, lam))), 0));
+        const packed = tf.tidy(() => {
+          const v = tf.tensor2d(Float32Array.from(eig.vectors), [p, p]);
+          const q2 = tf.matMul(q, v);
+          const w2 = tf.matMul(w, v);
+          const lam = tf.tensor2d(Float32Array.from(eig.values), [1, p]);
+          const res = tf.sqrt(tf.sum(tf.square(tf.sub(w2, tf.mul(q2, lam))), 0));
+          return tf.concat([res, tf.reshape(q2, [-1]), tf.reshape(w2, [-1])]);
+        });
+        const all = await readAndDispose(packed);
         step = {
           values: eig.values,
-          residual: Float32Array.from(res.dataSync()),
-          q2: Float32Array.from(q2.dataSync()),
-          w2: Float32Array.from(w2.dataSync()),
+          residual: all.subarray(0, p),
+          q2: all.subarray(p, p + d * p),
+          w2: all.subarray(p + d * p),
         };
-      });
-      if (!step) throw new Error('pca: subspace step produced no result');
+      } finally {
+        tf.dispose([q, w, bT]);
+      }
       values = Float64Array.from(step.values);
       const scale = Math.max(Math.abs(values[0]), 1e-30);
       maxResidual = 0;
@@ -193,7 +206,11 @@ export function fitPca(
 }
 
 /** Project rows onto the PCA axes (optionally whitened), chunked; returns n×k. */
-export function pcaTransform(state: PcaState, x: Float32Array, n: number): Float32Array {
+export async function pcaTransform(
+  state: PcaState,
+  x: Float32Array,
+  n: number,
+): Promise<Float32Array> {
   const d = state.mean.length;
   const k = state.components;
   const out = new Float32Array(n * k);
@@ -204,10 +221,10 @@ export function pcaTransform(state: PcaState, x: Float32Array, n: number): Float
   }
   const meanF = Float32Array.from(state.mean);
   const basisF = Float32Array.from(state.basis);
-  tf.tidy(() => {
-    const meanT = tf.tensor2d(meanF, [1, d]);
-    const basisT = tf.tensor2d(basisF, [d, k]);
-    const scaleT = tf.tensor2d(scale, [1, k]);
+  const meanT = tf.tensor2d(meanF, [1, d]);
+  const basisT = tf.tensor2d(basisF, [d, k]);
+  const scaleT = tf.tensor2d(scale, [1, k]);
+  try {
     for (let s = 0; s < n; s += CHUNK) {
       const rows = Math.min(CHUNK, n - s);
       const y = tf.tidy(() =>
@@ -219,9 +236,14 @@ export function pcaTransform(state: PcaState, x: Float32Array, n: number): Float
           scaleT,
         ),
       );
-      out.set(y.dataSync(), s * k);
-      y.dispose();
+      try {
+        out.set(await y.data(), s * k);
+      } finally {
+        y.dispose();
+      }
     }
-  });
+  } finally {
+    tf.dispose([meanT, basisT, scaleT]);
+  }
   return out;
 }

@@ -10,6 +10,7 @@ import type { Rng } from '../rng.ts';
 import { inputSize, type Layout } from './architecture.ts';
 import { forward } from './forward.ts';
 import { checkLength } from './params.ts';
+import { readAndDispose, readF32, readScalars } from '../common/readback.ts';
 
 /** Metrics of one finished training epoch. */
 export interface EpochRecord {
@@ -152,8 +153,8 @@ export async function trainClassifier(args: TrainClassifierArgs): Promise<TrainC
             lastYield = Date.now();
           }
         }
-        const lossVals = readScalars(losses);
-        const correctSum = readScalars(corrects).reduce((a, b) => a + b, 0);
+        const lossVals = await readScalars(losses);
+        const correctSum = (await readScalars(corrects)).reduce((a, b) => a + b, 0);
         const firstBad = lossVals.findIndex((v) => !Number.isFinite(v));
         if (firstBad >= 0) {
           const badStep = step - lossVals.length + firstBad + 1;
@@ -170,7 +171,7 @@ export async function trainClassifier(args: TrainClassifierArgs): Promise<TrainC
         });
         let rec: EpochRecord = { epoch, trainLoss: lossSum / n, trainAcc: correctSum / n };
         if (testX && args.yTest) {
-          const ev = evaluateTensors(layout, w, testX, args.yTest);
+          const ev = await evaluateTensors(layout, w, testX, args.yTest);
           rec = { ...rec, testAcc: ev.accuracy, testLoss: ev.loss };
         }
         history.push(rec);
@@ -184,13 +185,13 @@ export async function trainClassifier(args: TrainClassifierArgs): Promise<TrainC
             ...(rec.testAcc !== undefined ? { testAcc: rec.testAcc } : {}),
           },
         });
-        if (args.onEpoch) await args.onEpoch({ ...rec, params: readVariable(w) });
+        if (args.onEpoch) await args.onEpoch({ ...rec, params: await readF32(w) });
       } finally {
         for (const t of losses) t.dispose();
         for (const t of corrects) t.dispose();
       }
     }
-    return { params: readVariable(w), history };
+    return { params: await readF32(w), history };
   } finally {
     opt.dispose();
     w.dispose();
@@ -198,20 +199,6 @@ export async function trainClassifier(args: TrainClassifierArgs): Promise<TrainC
     yAll.dispose();
     testX?.dispose();
   }
-}
-
-function readScalars(scalars: tf.Scalar[]): Float32Array {
-  if (scalars.length === 0) return new Float32Array(0);
-  const stacked = tf.stack(scalars);
-  try {
-    return new Float32Array(stacked.dataSync());
-  } finally {
-    stacked.dispose();
-  }
-}
-
-function readVariable(w: tf.Variable): Float32Array {
-  return new Float32Array(w.dataSync());
 }
 
 /** Loss and accuracy of a classifier on a labelled set. */
@@ -222,26 +209,28 @@ export interface Evaluation {
   readonly accuracy: number;
 }
 
-function evaluateTensors(
+async function evaluateTensors(
   layout: Layout,
   params: tf.Tensor1D,
   x: tf.Tensor2D,
   y: Int32Array,
-): Evaluation {
+): Promise<Evaluation> {
   const n = y.length;
   if (n === 0) return { loss: NaN, accuracy: NaN };
   let lossSum = 0;
   let correct = 0;
   for (let start = 0; start < n; start += EVAL_BATCH) {
     const size = Math.min(EVAL_BATCH, n - start);
-    const [l, c] = tf.tidy(() => {
+    // Loss sum and correct count of the batch, read back together after the tidy.
+    const both = tf.tidy(() => {
       const xb = size === n ? x : tf.slice(x, [start, 0], [size, x.shape[1]]);
       const yb = tf.tensor1d(y.subarray(start, start + size), 'int32');
       const logits = forward(layout, params, xb);
       const loss = tf.mul(crossEntropy(logits, yb), size);
       const c = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), yb), 'float32'));
-      return [loss.dataSync()[0], c.dataSync()[0]];
+      return tf.stack([loss, c]);
     });
+    const [l, c] = await readAndDispose(both);
     lossSum += l;
     correct += c;
   }
@@ -260,17 +249,17 @@ function toParamTensor(layout: Layout, params: Float32Array | tf.Tensor1D): tf.T
  * Mean cross-entropy and accuracy of `params` on (x, y), in batches. `params` may be a flat array
  * or a 1-D tensor (not disposed). Leaves no tensors behind.
  */
-export function lossAndAccuracy(
+export async function lossAndAccuracy(
   layout: Layout,
   params: Float32Array | tf.Tensor1D,
   x: Float32Array,
   y: Int32Array,
-): Evaluation {
+): Promise<Evaluation> {
   const n = checkData(layout, x, y, 'evaluation data');
   const p = toParamTensor(layout, params);
   const xt = tf.tensor2d(x, [n, inputSize(layout.arch)]);
   try {
-    return evaluateTensors(layout, p, xt, y);
+    return await evaluateTensors(layout, p, xt, y);
   } finally {
     xt.dispose();
     if (p !== params) p.dispose();
@@ -278,49 +267,51 @@ export function lossAndAccuracy(
 }
 
 /** Fraction of (x, y) that `params` classifies correctly. */
-export function accuracy(
+export async function accuracy(
   layout: Layout,
   params: Float32Array | tf.Tensor1D,
   x: Float32Array,
   y: Int32Array,
-): number {
-  return lossAndAccuracy(layout, params, x, y).accuracy;
+): Promise<number> {
+  return (await lossAndAccuracy(layout, params, x, y)).accuracy;
 }
 
 /**
  * Evaluate many weight vectors (e.g. generated samples) on the same data, uploading the data once.
  * Returns one Evaluation per vector, in order.
  */
-export function evaluateMany(
+export async function evaluateMany(
   layout: Layout,
   paramsList: readonly Float32Array[],
   x: Float32Array,
   y: Int32Array,
-): Evaluation[] {
+): Promise<Evaluation[]> {
   const n = checkData(layout, x, y, 'evaluation data');
   const xt = tf.tensor2d(x, [n, inputSize(layout.arch)]);
   try {
-    return paramsList.map((params, i) => {
+    const out: Evaluation[] = [];
+    for (const [i, params] of paramsList.entries()) {
       checkLength(layout, params, `weights[${i}]`);
       const p = tf.tensor1d(params);
       try {
-        return evaluateTensors(layout, p, xt, y);
+        out.push(await evaluateTensors(layout, p, xt, y));
       } finally {
         p.dispose();
       }
-    });
+    }
+    return out;
   } finally {
     xt.dispose();
   }
 }
 
 /** Arg-max class of each sample of `x` (`n` samples; default: all of x). */
-export function predictClasses(
+export async function predictClasses(
   layout: Layout,
   params: Float32Array | tf.Tensor1D,
   x: Float32Array,
   n?: number,
-): Int32Array {
+): Promise<Int32Array> {
   const d = inputSize(layout.arch);
   const count = n ?? x.length / d;
   if (!Number.isInteger(count) || count * d > x.length) {
@@ -331,13 +322,16 @@ export function predictClasses(
   try {
     for (let start = 0; start < count; start += EVAL_BATCH) {
       const size = Math.min(EVAL_BATCH, count - start);
-      // Read back outside tidy: tidy walks a returned TypedArray element by element.
+      // Read back outside tidy: a tidy cannot span an await.
       const pred = tf.tidy(() => {
         const xb = tf.tensor2d(x.subarray(start * d, (start + size) * d), [size, d]);
         return tf.argMax(forward(layout, p, xb), 1);
       });
-      out.set(pred.dataSync(), start);
-      pred.dispose();
+      try {
+        out.set(await pred.data(), start);
+      } finally {
+        pred.dispose();
+      }
     }
     return out;
   } finally {

@@ -118,7 +118,7 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
   t = performance.now();
   const data = await loadDataset(cfg.dataset);
   const tasks = generateTasks(data.labels, data.classNames.length, cfg.tasks, data.classNames);
-  const feat = applyExtractor(built.extractor, data, { signal });
+  const feat = await applyExtractor(built.extractor, data, { signal });
   timings.features += since(t);
   const d = feat.sampleShape[0];
   const k = tasks.config.k;
@@ -149,9 +149,9 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
     rng: root.fork('vae'),
     control: { signal },
   });
-  const latents = vae.encodeMean(zooVectors, nZoo);
+  const latents = await vae.encodeMean(zooVectors, nZoo);
   const latentDim = vae.latentDim;
-  const recon = vae.decode(latents, nZoo);
+  const recon = await vae.decode(latents, nZoo);
   const reconAcc: number[] = [];
   timings.vae = since(t);
   const vaeLast = vaeHistory[vaeHistory.length - 1];
@@ -193,7 +193,7 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
     for (let i = 0; i < nZoo; i++) {
       condSets.set(supportOf(tasks.seen[groups[i]], condRng.fork(i)), i * setSize);
     }
-    const conds = encoder.embedBatch(condSets, nZoo, k, perClass, d);
+    const conds = await encoder.embedBatch(condSets, nZoo, k, perClass, d);
     log(`[diffusion] ${cfg.diffusion.steps} steps on ${nZoo} latents`);
     const { model: diffusion, history: diffHistory } = await trainDiffusion({
       latents,
@@ -226,7 +226,12 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
       // How much the VAE round trip costs a zoo member, on its own task (sanity diagnostic).
       if (i % Math.max(1, Math.floor(nZoo / 20)) !== 0) continue;
       const td = materializeTask(feat, tasks.seen[groups[i]]);
-      const [a] = evaluateMany(layout, [recon.slice(i * dim, (i + 1) * dim)], td.xTest, td.yTest);
+      const [a] = await evaluateMany(
+        layout,
+        [recon.slice(i * dim, (i + 1) * dim)],
+        td.xTest,
+        td.yTest,
+      );
       reconAcc.push(a.accuracy);
     }
 
@@ -247,9 +252,12 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
     const kde = fitKde(latents, nZoo, latentDim, zooTrainAcc, ev.kdeTopFraction, ev.kdeBandwidth);
 
     // Embeddings of the seen tasks, for finding the most similar seen task of an unseen one.
-    const seenEmb = tasks.seen.map((task) =>
-      encoder.embed(supportOf(task, root.fork('seen-emb').fork(task.id)), k, perClass, d),
-    );
+    const seenEmb: Float32Array[] = [];
+    for (const task of tasks.seen) {
+      seenEmb.push(
+        await encoder.embed(supportOf(task, root.fork('seen-emb').fork(task.id)), k, perClass, d),
+      );
+    }
     const membersOfTask = (g: number) => members.map((_, i) => i).filter((i) => groups[i] === g);
 
     const collector = new ResultCollector();
@@ -298,7 +306,7 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
 
       /** Epoch-0 over all inits, fine-tuned rows over the first `ftCount`. */
       const method = async (name: string, inits: Float32Array[], ftCount = ev.finetuneSamples) => {
-        const acc0 = evaluateMany(layout, inits, td.xTest, td.yTest).map((e) => e.accuracy);
+        const acc0 = (await evaluateMany(layout, inits, td.xTest, td.yTest)).map((e) => e.accuracy);
         collector.add(split, name, 0, meanStd(acc0).mean, inits.length);
         const ft = inits.slice(0, Math.max(1, Math.min(ftCount, inits.length)));
         const curves: FinetuneCurve[] = [];
@@ -333,7 +341,7 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
 
       // Nearest seen task: the task itself when seen; else most shared class positions, then
       // shared classes, then the closest support-set embedding.
-      const emb = encoder.embed(support, k, perClass, d);
+      const emb = await encoder.embed(support, k, perClass, d);
       const g = seenIndex.get(task.id) ?? nearestSeenTask(task, tasks.seen, seenEmb, emb);
       const own = membersOfTask(g);
       const ownVecs = own.map((i) => zooVectors.slice(i * dim, (i + 1) * dim));
@@ -362,7 +370,7 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
       await method('weight_avg', [averageVectors(concat(ownVecs), ownVecs.length, dim)]);
 
       const kdeLat = sampleKde(kde, ev.samplesPerTask, root.fork('kde').fork(task.id));
-      const kdeDec = vae.decode(kdeLat, ev.samplesPerTask);
+      const kdeDec = await vae.decode(kdeLat, ev.samplesPerTask);
       await method(
         'kde30',
         Array.from({ length: ev.samplesPerTask }, (_, i) =>
@@ -382,7 +390,7 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
 
       // D2NWG (its samples were drawn before the baselines, for noise_matched).
       await method('d2nwg_mean', vecs);
-      const ranked = rankByAccuracy(layout, vecs, td.xTrain, td.yTrain);
+      const ranked = await rankByAccuracy(layout, vecs, td.xTrain, td.yTrain);
       await method('d2nwg_best', [vecs[ranked.order[0]]]);
       await method('d2nwg_soup', [soup(vecs, ranked.order.slice(0, ev.soupTopK))]);
       if (ev.protoHead && layout.arch.kind === 'mlp') {
@@ -400,8 +408,8 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
         const nnVec = zooVectors.subarray(nn.index * dim, (nn.index + 1) * dim);
         memo.agree.push(
           agreement(
-            predictClasses(layout, v, td.xTest),
-            predictClasses(layout, Float32Array.from(nnVec), td.xTest),
+            await predictClasses(layout, v, td.xTest),
+            await predictClasses(layout, Float32Array.from(nnVec), td.xTest),
           ),
         );
       }
@@ -415,8 +423,8 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
         const nnVec = zooVectors.subarray(nn.index * dim, (nn.index + 1) * dim);
         memoMatched.agree.push(
           agreement(
-            predictClasses(layout, m.vector, td.xTest),
-            predictClasses(layout, Float32Array.from(nnVec), td.xTest),
+            await predictClasses(layout, m.vector, td.xTest),
+            await predictClasses(layout, Float32Array.from(nnVec), td.xTest),
           ),
         );
       }

@@ -96,7 +96,7 @@ export async function sampleWeights(args: SampleWeightsArgs): Promise<SampledWei
     throw new InputError(`sample count must be a positive integer, got ${count}`, 'samples');
   }
   checkTargetFits(parts, k, d, 'conditioning dataset');
-  const embedding = parts.encoder.embed(args.support, k, n, d);
+  const embedding = await parts.encoder.embed(args.support, k, n, d);
   if (embedding.length !== parts.diffusion.condDim) {
     throw new InputError(
       `the dataset encoder gives ${embedding.length}-d embeddings but the diffusion model was trained on ${parts.diffusion.condDim}-d conditions`,
@@ -109,7 +109,7 @@ export async function sampleWeights(args: SampleWeightsArgs): Promise<SampledWei
     rng: args.rng,
     sampler: args.sampler,
   });
-  const decoded = parts.vae.decode(latents, count);
+  const decoded = await parts.vae.decode(latents, count);
   const dim = parts.vae.inputDim;
   const size = parts.layout.size;
   const vectors: Float32Array[] = [];
@@ -159,13 +159,13 @@ export interface RankedSamples {
 }
 
 /** Rank weight vectors by accuracy on (x, y), e.g. the task's training support data. */
-export function rankByAccuracy(
+export async function rankByAccuracy(
   layout: Layout,
   vectors: readonly Float32Array[],
   x: Float32Array,
   y: Int32Array,
-): RankedSamples {
-  const accuracy = evaluateMany(layout, vectors, x, y).map((e) => e.accuracy);
+): Promise<RankedSamples> {
+  const accuracy = (await evaluateMany(layout, vectors, x, y)).map((e) => e.accuracy);
   const order = accuracy.map((_, i) => i).sort((a, b) => accuracy[b] - accuracy[a] || a - b);
   return { order, accuracy };
 }

@@ -327,13 +327,13 @@ export class WeightVae {
     return tf.add(tf.mul(x, this.stdT), this.meanT);
   }
 
-  private chunked(
+  private async chunked(
     data: Float32Array,
     n: number,
     inDim: number,
     outDim: number,
     f: (x: tf.Tensor2D, rows: number, start: number) => tf.Tensor2D,
-  ): Float32Array {
+  ): Promise<Float32Array> {
     const out = new Float32Array(n * outDim);
     for (let s = 0; s < n; s += CHUNK) {
       const rows = Math.min(CHUNK, n - s);
@@ -341,14 +341,17 @@ export class WeightVae {
         const x = tf.tensor2d(data.subarray(s * inDim, (s + rows) * inDim), [rows, inDim]);
         return f(x, rows, s);
       });
-      out.set(y.dataSync(), s * outDim);
-      y.dispose();
+      try {
+        out.set(await y.data(), s * outDim);
+      } finally {
+        y.dispose();
+      }
     }
     return out;
   }
 
   /** Latent means μ(w), n×latentDim: the deterministic code the diffusion model is trained on. */
-  encodeMean(vectors: Float32Array, n: number): Float32Array {
+  encodeMean(vectors: Float32Array, n: number): Promise<Float32Array> {
     checkMatrix(vectors, n, this.inputDim, 'vae.encodeMean vectors');
     const p = this.params.asRecord();
     return this.chunked(vectors, n, this.inputDim, this.latentDim, (x) => {
@@ -358,7 +361,7 @@ export class WeightVae {
   }
 
   /** Latent draws z = μ + σ·ε (seeded by `rng`), n×latentDim. */
-  encodeSample(vectors: Float32Array, n: number, rng: Rng): Float32Array {
+  encodeSample(vectors: Float32Array, n: number, rng: Rng): Promise<Float32Array> {
     checkMatrix(vectors, n, this.inputDim, 'vae.encodeSample vectors');
     const p = this.params.asRecord();
     const eps = rng.normalArray(n * this.latentDim);
@@ -373,7 +376,7 @@ export class WeightVae {
   }
 
   /** Latents → weight vectors (de-normalised), n×inputDim. */
-  decode(z: Float32Array, n: number): Float32Array {
+  decode(z: Float32Array, n: number): Promise<Float32Array> {
     checkMatrix(z, n, this.latentDim, 'vae.decode latents');
     const p = this.params.asRecord();
     return this.chunked(z, n, this.latentDim, this.inputDim, (x) =>
@@ -382,8 +385,8 @@ export class WeightVae {
   }
 
   /** encode (means) then decode: what a zoo member looks like after the round trip. */
-  reconstruct(vectors: Float32Array, n: number): Float32Array {
-    return this.decode(this.encodeMean(vectors, n), n);
+  async reconstruct(vectors: Float32Array, n: number): Promise<Float32Array> {
+    return this.decode(await this.encodeMean(vectors, n), n);
   }
 
   /**
@@ -399,7 +402,7 @@ export class WeightVae {
       config: this.config,
       norm: { mean: Array.from(this.norm.mean), std: Array.from(this.norm.std) },
     };
-    const tensors = this.params.toStTensors();
+    const tensors = await this.params.toStTensors();
     await writeDirAtomic(dir, async (tmp) => {
       await writeSafetensors(`${tmp}/${WEIGHTS_NAME}`, tensors, {
         format: 'd2nwg-weight-vae',

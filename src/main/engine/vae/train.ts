@@ -13,6 +13,7 @@ import type { RunControl } from '../progress.ts';
 import { yieldToEventLoop } from '../progress.ts';
 import type { Rng } from '../rng.ts';
 import { cosineLr, makeAdam, optimStep } from '../common/optim.ts';
+import { readScalars } from '../common/readback.ts';
 import { checkMatrix, gatherRows } from '../common/rows.ts';
 import { computeNormStats, WeightVae } from './model.ts';
 
@@ -116,51 +117,55 @@ export async function trainVae(args: TrainVaeArgs): Promise<TrainVaeResult> {
         const eps = rng.normalArray(b * latent);
         const epsL = cfg.latentNoise > 0 ? rng.normalArray(b * latent, 0, cfg.latentNoise) : null;
         const parts: tf.Scalar[] = [];
+        // The step reads the loss back (asynchronously), so its inputs live outside a tidy.
+        const inputs = tf.tidy(() => {
+          const x = tf.tensor2d(xb, [b, dim]);
+          const xin: tf.Tensor2D = noiseIn ? tf.add(x, tf.tensor2d(noiseIn, [b, dim])) : x;
+          const e = tf.tensor2d(eps, [b, latent]);
+          const eL = epsL ? tf.tensor2d(epsL, [b, latent]) : null;
+          return { x, xin, e, ...(eL ? { eL } : {}) };
+        });
+        const { x, xin, e, eL } = inputs;
         let lossValue: number;
+        let partValues: Float32Array;
         try {
-          lossValue = tf.tidy(() => {
-            const x = tf.tensor2d(xb, [b, dim]);
-            const xin: tf.Tensor2D = noiseIn ? tf.add(x, tf.tensor2d(noiseIn, [b, dim])) : x;
-            const e = tf.tensor2d(eps, [b, latent]);
-            const eL = epsL ? tf.tensor2d(epsL, [b, latent]) : null;
-            return optimStep({
-              optimizer: adam,
-              vars,
-              lr: cfg.lrSchedule === 'cosine' ? cosineLr(cfg.lr, step, totalSteps) : cfg.lr,
-              stage: 'vae',
-              step,
-              loss: () => {
-                const { mu, logvar } = net.encode(p, xin);
-                let z: tf.Tensor2D = tf.add(mu, tf.mul(tf.exp(tf.mul(logvar, 0.5)), e));
-                if (eL) z = tf.add(z, eL);
-                const xhat = net.decode(p, z);
-                const diff = tf.sub(xhat, x);
-                const recon = cfg.recon === 'l1' ? tf.mean(tf.abs(diff)) : tf.mean(tf.square(diff));
-                const kl = tf.mul(
-                  -0.5,
-                  tf.mean(
-                    tf.sum(tf.sub(tf.add(1, logvar), tf.add(tf.square(mu), tf.exp(logvar))), 1),
-                  ),
-                );
-                let loss = tf.add(tf.mul(recon, dim), tf.mul(kl, cfg.klWeight));
-                let pred: tf.Scalar = tf.scalar(0);
-                if (usePredictor && args.predictor) {
-                  const gw = args.predictor(vae.denormalise(x));
-                  const gr = args.predictor(vae.denormalise(xhat));
-                  pred = tf.mean(tf.sum(tf.reshape(tf.square(tf.sub(gw, gr)), [b, -1]), 1));
-                  loss = tf.add(loss, tf.mul(pred, cfg.predictorWeight));
-                }
-                parts.push(tf.keep(recon as tf.Scalar), tf.keep(kl as tf.Scalar), tf.keep(pred));
-                return loss as tf.Scalar;
-              },
-            });
+          lossValue = await optimStep({
+            optimizer: adam,
+            vars,
+            lr: cfg.lrSchedule === 'cosine' ? cosineLr(cfg.lr, step, totalSteps) : cfg.lr,
+            stage: 'vae',
+            step,
+            loss: () => {
+              const { mu, logvar } = net.encode(p, xin);
+              let z: tf.Tensor2D = tf.add(mu, tf.mul(tf.exp(tf.mul(logvar, 0.5)), e));
+              if (eL) z = tf.add(z, eL);
+              const xhat = net.decode(p, z);
+              const diff = tf.sub(xhat, x);
+              const recon = cfg.recon === 'l1' ? tf.mean(tf.abs(diff)) : tf.mean(tf.square(diff));
+              const kl = tf.mul(
+                -0.5,
+                tf.mean(
+                  tf.sum(tf.sub(tf.add(1, logvar), tf.add(tf.square(mu), tf.exp(logvar))), 1),
+                ),
+              );
+              let loss = tf.add(tf.mul(recon, dim), tf.mul(kl, cfg.klWeight));
+              let pred: tf.Scalar = tf.scalar(0);
+              if (usePredictor && args.predictor) {
+                const gw = args.predictor(vae.denormalise(x));
+                const gr = args.predictor(vae.denormalise(xhat));
+                pred = tf.mean(tf.sum(tf.reshape(tf.square(tf.sub(gw, gr)), [b, -1]), 1));
+                loss = tf.add(loss, tf.mul(pred, cfg.predictorWeight));
+              }
+              parts.push(tf.keep(recon as tf.Scalar), tf.keep(kl as tf.Scalar), tf.keep(pred));
+              return loss as tf.Scalar;
+            },
           });
-        } catch (err) {
+          partValues = await readScalars(parts);
+        } finally {
           tf.dispose(parts);
-          throw err;
+          tf.dispose(inputs);
         }
-        const [reconV, klV, predV] = parts.map((t) => t.dataSync()[0]);
-        tf.dispose(parts);
+        const [reconV, klV, predV] = partValues;
         if (!Number.isFinite(reconV) || !Number.isFinite(klV)) {
           throw new NumericError('vae', step, `recon = ${reconV}, kl = ${klV}`);
         }

@@ -102,10 +102,16 @@ export async function buildZoo(
   t = mark('data', t);
 
   onProgress?.({ value: 0, max: 1, unit: 'step', label: 'features' });
-  const ex = fitExtractor(cfg.features, data, tasks.trainPool, new Rng(cfg.seed).fork('features'), {
-    signal,
-  });
-  const inputs = memberInputs(cfg.arch.kind, ex, data, control);
+  const ex = await fitExtractor(
+    cfg.features,
+    data,
+    tasks.trainPool,
+    new Rng(cfg.seed).fork('features'),
+    {
+      signal,
+    },
+  );
+  const inputs = await memberInputs(cfg.arch.kind, ex, data, control);
   t = mark('features', t);
   await yieldToEventLoop();
 

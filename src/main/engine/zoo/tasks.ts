@@ -16,13 +16,13 @@ import type { Zoo } from './storage.ts';
  * The inputs members see: extracted features, or for a CNN the images themselves (a 'pixels'
  * extractor keeps every value in place, so the image shape is restored).
  */
-export function memberInputs(
+export async function memberInputs(
   archKind: 'mlp' | 'cnn',
   ex: FeatureExtractor,
   data: LabelledData,
   control: RunControl = {},
-): LabelledData {
-  const feats = applyExtractor(ex, data, { signal: control.signal });
+): Promise<LabelledData> {
+  const feats = await applyExtractor(ex, data, { signal: control.signal });
   if (archKind === 'cnn' && ex.kind === 'pixels') {
     return { ...feats, sampleShape: [...data.sampleShape] };
   }
@@ -52,7 +52,7 @@ export async function zooTaskData(zoo: Zoo, control: RunControl = {}): Promise<Z
     );
   }
   const raw = await loadDataset(m.dataset.source);
-  const inputs = zoo.extractor ? memberInputs(m.arch.kind, zoo.extractor, raw, control) : raw;
+  const inputs = zoo.extractor ? await memberInputs(m.arch.kind, zoo.extractor, raw, control) : raw;
   const tasks = generateTasks(raw.labels, raw.classNames.length, m.tasks.config, raw.classNames);
   const drawn = new Map(
     [...tasks.seen, ...tasks.unseenCombo, ...tasks.unseenClass].map((t) => [t.id, t]),

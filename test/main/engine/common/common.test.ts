@@ -54,11 +54,11 @@ describe('matMul', () => {
 
 describe('optimisers', () => {
   it('HostAdam and tensor Adam take the same steps, and clip the same way', async () => {
-    await expectNoLeakedTensors(() => {
+    await expectNoLeakedTensors(async () => {
       const rng = new Rng(2);
       const init = rng.normalArray(12);
       const target = rng.normalArray(12);
-      const run = (host: boolean) => {
+      const run = async (host: boolean) => {
         const ps = new ParamSet('t');
         const v = ps.addValues('w', [3, 4], init);
         const opt = host
@@ -67,7 +67,7 @@ describe('optimisers', () => {
         const losses: number[] = [];
         for (let s = 0; s < 15; s++) {
           losses.push(
-            optimStep({
+            await optimStep({
               optimizer: opt,
               vars: [v],
               clip: 0.5,
@@ -82,15 +82,15 @@ describe('optimisers', () => {
         ps.dispose();
         return { losses, out };
       };
-      const a = run(true);
-      const b = run(false);
+      const a = await run(true);
+      const b = await run(false);
       expect(a.losses[14]).toBeLessThan(a.losses[0]);
       expect(maxAbs(a.out, b.out)).toBeLessThan(1e-5);
     });
   });
 
   it('both optimisers keep the same warming-up EMA; makeAdam picks by size', async () => {
-    await expectNoLeakedTensors(() => {
+    await expectNoLeakedTensors(async () => {
       for (const host of [true, false]) {
         const ps = new ParamSet('t');
         const v = ps.addValues('w', [1], Float32Array.from([0]));
@@ -98,10 +98,10 @@ describe('optimisers', () => {
           ? new HostAdam([v], { lr: 1, emaDecay: 0.99 })
           : new Adam([v], { lr: 1, emaDecay: 0.99 });
         const g = tf.tensor1d([-1]);
-        for (let s = 0; s < 3; s++) opt.apply([g]);
+        for (let s = 0; s < 3; s++) await opt.apply([g]);
         // Adam moves the weight by ~lr per step: 1, 2, 3. Decays 0.1, 2/11, 3/12.
-        expect(opt.weights()[0][0]).toBeCloseTo(3, 4);
-        const ema = opt.emaWeights()?.[0][0] ?? Number.NaN;
+        expect((await opt.weights())[0][0]).toBeCloseTo(3, 4);
+        const ema = (await opt.emaWeights())?.[0][0] ?? Number.NaN;
         expect(ema).toBeCloseTo(0.25 * ((2 / 11) * 0.9 + (9 / 11) * 2) + 0.75 * 3, 4);
         g.dispose();
         opt.dispose();
@@ -115,7 +115,7 @@ describe('optimisers', () => {
       const b = makeAdam(big.variables(), { lr: 1 });
       expect(a).toBeInstanceOf(HostAdam);
       expect(b).toBeInstanceOf(Adam);
-      expect(b.emaWeights()).toBeNull();
+      expect(await b.emaWeights()).toBeNull();
       a.dispose();
       b.dispose();
       small.dispose();
@@ -124,11 +124,11 @@ describe('optimisers', () => {
   });
 
   it('optimStep throws NumericError before touching the weights', async () => {
-    await expectNoLeakedTensors(() => {
+    await expectNoLeakedTensors(async () => {
       const ps = new ParamSet('t');
       const v = ps.addValues('w', [2], Float32Array.from([1, 2]));
       const opt = new Adam([v], { lr: 0.1 });
-      expect(() =>
+      await expect(
         optimStep({
           optimizer: opt,
           vars: [v],
@@ -136,11 +136,11 @@ describe('optimisers', () => {
           step: 7,
           loss: () => tf.sum(tf.mul(v, Number.NaN)) as tf.Scalar,
         }),
-      ).toThrow(/unit: non-finite value at step 7: loss = NaN/);
+      ).rejects.toThrow(/unit: non-finite value at step 7: loss = NaN/);
       // A finite loss whose gradient overflows is caught too.
       let e: unknown;
       try {
-        optimStep({
+        await optimStep({
           optimizer: opt,
           vars: [v],
           stage: 'unit',
@@ -166,11 +166,11 @@ describe('optimisers', () => {
 
 describe('ParamSet', () => {
   it('round-trips through safetensors entries and validates names and shapes', async () => {
-    await expectNoLeakedTensors(() => {
+    await expectNoLeakedTensors(async () => {
       const ps = new ParamSet('p');
       ps.addNormal('a.w', [2, 3], 1, new Rng(1));
       ps.addConst('a.b', [3], 0.5);
-      const st = ps.toStTensors();
+      const st = await ps.toStTensors();
       const expected = new Map([
         ['a.w', [2, 3]],
         ['a.b', [3]],

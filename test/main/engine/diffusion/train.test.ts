@@ -73,13 +73,13 @@ describe('trainDiffusion + LatentDiffusion', () => {
         expect(model.latentScale).toBeLessThan(0.3);
 
         for (const sampler of [{ steps: 25 }, { sampler: 'ddpm' as const }]) {
-          const sa = model.sample({
+          const sa = await model.sample({
             cond: Float32Array.from(COND_A),
             n: 32,
             rng: new Rng(3),
             sampler,
           });
-          const sb = model.sample({
+          const sb = await model.sample({
             cond: Float32Array.from(COND_B),
             n: 32,
             rng: new Rng(3),
@@ -96,25 +96,25 @@ describe('trainDiffusion + LatentDiffusion', () => {
         // Per-row conditions: first half A, second half B.
         const rows = new Float32Array(8 * COND);
         for (let i = 0; i < 8; i++) rows.set(i < 4 ? COND_A : COND_B, i * COND);
-        const mixed = model.sample({ cond: rows, n: 8, rng: new Rng(4) });
+        const mixed = await model.sample({ cond: rows, n: 8, rng: new Rng(4) });
         for (let i = 0; i < 8; i++) expect(Math.sign(mixed[i * LAT])).toBe(i < 4 ? 1 : -1);
 
         // Seeded: same rng → same samples; other seed → different.
-        const s1 = model.sample({ cond: Float32Array.from(COND_A), n: 4, rng: new Rng(9) });
-        const s2 = model.sample({ cond: Float32Array.from(COND_A), n: 4, rng: new Rng(9) });
-        const s3 = model.sample({ cond: Float32Array.from(COND_A), n: 4, rng: new Rng(10) });
+        const s1 = await model.sample({ cond: Float32Array.from(COND_A), n: 4, rng: new Rng(9) });
+        const s2 = await model.sample({ cond: Float32Array.from(COND_A), n: 4, rng: new Rng(9) });
+        const s3 = await model.sample({ cond: Float32Array.from(COND_A), n: 4, rng: new Rng(10) });
         expect(Array.from(s2)).toEqual(Array.from(s1));
         expect(Array.from(s3)).not.toEqual(Array.from(s1));
 
         // Guidance: unconditional (g = 0) and strong guidance (g = 3) both run; guided stays on A.
-        const g3 = model.sample({
+        const g3 = await model.sample({
           cond: Float32Array.from(COND_A),
           n: 16,
           rng: new Rng(5),
           sampler: { guidance: 3 },
         });
         expect(meanRow(g3, 16, LAT)[0]).toBeGreaterThan(3);
-        const g0 = model.sample({
+        const g0 = await model.sample({
           cond: Float32Array.from(COND_A),
           n: 64,
           rng: new Rng(5),
@@ -135,7 +135,11 @@ describe('trainDiffusion + LatentDiffusion', () => {
           expect(loaded.latentDim).toBe(LAT);
           expect(loaded.condDim).toBe(COND);
           expect(loaded.latentScale).toBe(model.latentScale);
-          const l1 = loaded.sample({ cond: Float32Array.from(COND_A), n: 4, rng: new Rng(9) });
+          const l1 = await loaded.sample({
+            cond: Float32Array.from(COND_A),
+            n: 4,
+            rng: new Rng(9),
+          });
           expect(Array.from(l1)).toEqual(Array.from(s1));
         } finally {
           loaded.dispose();

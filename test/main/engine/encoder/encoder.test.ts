@@ -58,12 +58,12 @@ describe('dataset encoder', () => {
 
   for (const kind of ['set-transformer', 'ordered', 'mlp'] as const) {
     it(`${kind}: embeds to embedDim without leaking tensors`, async () => {
-      await expectNoLeakedTensors(() => {
+      await expectNoLeakedTensors(async () => {
         const enc = DatasetEncoder.create(cfg(kind), SHAPE, new Rng(1));
-        const e = enc.embed(set, K, N, D);
+        const e = await enc.embed(set, K, N, D);
         expect(e.length).toBe(6);
         expect(Array.from(e).every(Number.isFinite)).toBe(true);
-        const batch = enc.embedBatch(new Float32Array([...set, ...set]), 2, K, N, D);
+        const batch = await enc.embedBatch(new Float32Array([...set, ...set]), 2, K, N, D);
         expect(batch.length).toBe(12);
         expect(maxDiff(batch.subarray(0, 6), batch.subarray(6))).toBeLessThan(1e-5);
         enc.dispose();
@@ -74,11 +74,11 @@ describe('dataset encoder', () => {
   it.each([3, 8])(
     'set-transformer (%i inducing points: ISAB or SAB intra blocks) is invariant to sample and class order',
     async (inducing) => {
-      await expectNoLeakedTensors(() => {
+      await expectNoLeakedTensors(async () => {
         const enc = DatasetEncoder.create(cfg('set-transformer', { inducing }), SHAPE, new Rng(1));
-        const e0 = enc.embed(set, K, N, D);
-        const e1 = enc.embed(permuteSet(set, new Int32Array([2, 0, 3, 1]), null), K, N, D);
-        const e2 = enc.embed(permuteSet(set, null, new Int32Array([1, 2, 0])), K, N, D);
+        const e0 = await enc.embed(set, K, N, D);
+        const e1 = await enc.embed(permuteSet(set, new Int32Array([2, 0, 3, 1]), null), K, N, D);
+        const e2 = await enc.embed(permuteSet(set, null, new Int32Array([1, 2, 0])), K, N, D);
         expect(maxDiff(e0, e1)).toBeLessThan(1e-4);
         expect(maxDiff(e0, e2)).toBeLessThan(1e-4);
         enc.dispose();
@@ -87,11 +87,11 @@ describe('dataset encoder', () => {
   );
 
   it('ordered is invariant within a class but changes when classes are permuted', async () => {
-    await expectNoLeakedTensors(() => {
+    await expectNoLeakedTensors(async () => {
       const enc = DatasetEncoder.create(cfg('ordered'), SHAPE, new Rng(1));
-      const e0 = enc.embed(set, K, N, D);
-      const e1 = enc.embed(permuteSet(set, new Int32Array([3, 1, 0, 2]), null), K, N, D);
-      const e2 = enc.embed(permuteSet(set, null, new Int32Array([1, 0, 2])), K, N, D);
+      const e0 = await enc.embed(set, K, N, D);
+      const e1 = await enc.embed(permuteSet(set, new Int32Array([3, 1, 0, 2]), null), K, N, D);
+      const e2 = await enc.embed(permuteSet(set, null, new Int32Array([1, 0, 2])), K, N, D);
       expect(maxDiff(e0, e1)).toBeLessThan(1e-4);
       expect(maxDiff(e0, e2)).toBeGreaterThan(1e-2);
       enc.dispose();
@@ -117,10 +117,12 @@ describe('dataset encoder', () => {
     });
   });
 
-  it('refuses a support set of the wrong feature dimension or class count', () => {
+  it('refuses a support set of the wrong feature dimension or class count', async () => {
     const enc = DatasetEncoder.create(cfg('ordered'), SHAPE, new Rng(1));
-    expect(() => enc.embed(new Float32Array(K * N * 7), K, N, 7)).toThrow(InputError);
-    expect(() => enc.embed(new Float32Array(4 * N * D), 4, N, D)).toThrow(/trained on K = 3/);
+    await expect(enc.embed(new Float32Array(K * N * 7), K, N, 7)).rejects.toThrow(InputError);
+    await expect(enc.embed(new Float32Array(4 * N * D), 4, N, D)).rejects.toThrow(
+      /trained on K = 3/,
+    );
     enc.dispose();
   });
 
@@ -170,7 +172,9 @@ describe('dataset encoder', () => {
       const file = path.join(dir, 'enc.safetensors');
       await encoder.save(file);
       const back = await DatasetEncoder.load(file);
-      expect(maxDiff(encoder.embed(set, K, N, D), back.embed(set, K, N, D))).toBeLessThan(1e-6);
+      expect(
+        maxDiff(await encoder.embed(set, K, N, D), await back.embed(set, K, N, D)),
+      ).toBeLessThan(1e-6);
       back.dispose();
       encoder.dispose();
     });

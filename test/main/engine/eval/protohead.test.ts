@@ -37,6 +37,6 @@ describe('prototype head', () => {
     expect(acc).toBeGreaterThan(0.9);
     // hiddenFeatures agrees with the engine's forward pass up to the head.
     expect(hiddenFeatures(layout, body, xs, 60).length).toBe(60 * 12);
-    expect(predictClasses(layout, w, xs).length).toBe(60);
+    expect((await predictClasses(layout, w, xs)).length).toBe(60);
   });
 });

@@ -61,17 +61,17 @@ describe('pixels extractor', () => {
   it('flattens, and standardises with the mean/std of the fit rows only', async () => {
     const x = Float32Array.from([0, 10, 2, 10, 4, 10, 100, 100]); // 4 samples of [2, 1]
     const data = dataOf(x, [2, 1]);
-    const plain = fitExtractor({ kind: 'pixels' }, data, all(4), new Rng(1));
+    const plain = await fitExtractor({ kind: 'pixels' }, data, all(4), new Rng(1));
     expect(plain.dim).toBe(2);
-    expect([...applyExtractor(plain, data).x]).toEqual([...x]);
-    const st = fitExtractor({ kind: 'pixels', standardise: true }, data, all(3), new Rng(1));
-    const out = applyExtractor(st, data);
+    expect([...(await applyExtractor(plain, data)).x]).toEqual([...x]);
+    const st = await fitExtractor({ kind: 'pixels', standardise: true }, data, all(3), new Rng(1));
+    const out = await applyExtractor(st, data);
     expect(out.sampleShape).toEqual([2]);
     // dim 0: mean 2, std 2; dim 1 constant → std floored, stays 0
     expect([...out.x.subarray(0, 6)]).toEqual([-1, 0, 0, 0, 1, 0]);
     expect(out.x[6]).toBe(49);
     const back = loadExtractor(JSON.parse(JSON.stringify(st.state())));
-    expect([...back.transform(x, 4)]).toEqual([...out.x]);
+    expect([...(await back.transform(x, 4))]).toEqual([...out.x]);
   });
 });
 
@@ -156,13 +156,13 @@ describe('pca extractor', () => {
       expect(Math.abs(cab)).toBeLessThan(1e-3);
     }
     // Same seed → same numbers; another seed → same axes up to float rounding (signs fixed).
-    const again = fitExtractor(
+    const again = await fitExtractor(
       { kind: 'pca', components: k, whiten: true },
       dataOf(x, [d]),
       all(n),
       new Rng(2),
     );
-    const other = fitExtractor(
+    const other = await fitExtractor(
       { kind: 'pca', components: k, whiten: true },
       dataOf(x, [d]),
       all(n),
@@ -206,7 +206,7 @@ describe('pca extractor', () => {
 describe('saving, loading and refusing', () => {
   it('round-trips a PCA extractor through safetensors', async () => {
     const { x } = knownPcaData();
-    const ex = fitExtractor(
+    const ex = await fitExtractor(
       { kind: 'pca', components: 2, whiten: true },
       dataOf(x, [3]),
       all(6),
@@ -217,7 +217,7 @@ describe('saving, loading and refusing', () => {
     const back = await readExtractor(p);
     expect(back.kind).toBe('pca');
     expect(back.dim).toBe(2);
-    expect([...back.transform(x, 6)]).toEqual([...ex.transform(x, 6)]);
+    expect([...(await back.transform(x, 6))]).toEqual([...(await ex.transform(x, 6))]);
     expect(back.state()).toEqual(JSON.parse(JSON.stringify(ex.state())));
   });
 
@@ -265,24 +265,24 @@ describe('saving, loading and refusing', () => {
     );
   });
 
-  it("refuses 'image-encoder' until it exists, and bad configs", () => {
+  it("refuses 'image-encoder' until it exists, and bad configs", async () => {
     const data = dataOf(new Float32Array(8), [2]);
-    expect(() =>
+    await expect(
       fitExtractor({ kind: 'image-encoder', modelPath: '/m' }, data, all(4), new Rng(1)),
-    ).toThrow(
+    ).rejects.toThrow(
       "features.kind: image-encoder features are not implemented yet; use 'pca' or 'pixels'",
     );
-    expect(() => fitExtractor({ kind: 'pca', components: 3 }, data, all(4), new Rng(1))).toThrow(
-      /features\.components: components = 3 exceeds the input dimension 2/,
-    );
-    expect(() => fitExtractor({ kind: 'pca', components: 2 }, data, all(2), new Rng(1))).toThrow(
-      /needs at least 3 fitting samples, got 2/,
-    );
-    expect(() => fitExtractor({ kind: 'pca', components: 0 }, data, all(4), new Rng(1))).toThrow(
-      InputError,
-    );
-    const ex = fitExtractor({ kind: 'pixels' }, data, all(4), new Rng(1));
-    expect(() => applyExtractor(ex, dataOf(new Float32Array(9), [3]))).toThrow(
+    await expect(
+      fitExtractor({ kind: 'pca', components: 3 }, data, all(4), new Rng(1)),
+    ).rejects.toThrow(/features\.components: components = 3 exceeds the input dimension 2/);
+    await expect(
+      fitExtractor({ kind: 'pca', components: 2 }, data, all(2), new Rng(1)),
+    ).rejects.toThrow(/needs at least 3 fitting samples, got 2/);
+    await expect(
+      fitExtractor({ kind: 'pca', components: 0 }, data, all(4), new Rng(1)),
+    ).rejects.toThrow(InputError);
+    const ex = await fitExtractor({ kind: 'pixels' }, data, all(4), new Rng(1));
+    await expect(applyExtractor(ex, dataOf(new Float32Array(9), [3]))).rejects.toThrow(
       /mem: the pixels extractor was fitted on samples of shape \[2\] but this dataset has \[3\]/,
     );
   });

@@ -43,7 +43,7 @@ describe('trainClassifier', () => {
   it('learns a separable task, reports every epoch and leaks nothing', async () => {
     const seen: EpochCheckpoint[] = [];
     const init = initParams(layout, new Rng(5));
-    const before = accuracy(layout, init, test.x, test.y);
+    const before = await accuracy(layout, init, test.x, test.y);
     const res = await expectNoLeakedTensors(() =>
       trainClassifier({
         layout,
@@ -75,10 +75,10 @@ describe('trainClassifier', () => {
     expect(ev.accuracy).toBeCloseTo(last.testAcc ?? NaN, 6);
     expect(ev.loss).toBeCloseTo(last.testLoss ?? NaN, 5);
     expect(before).toBeLessThan(ev.accuracy);
-    const pred = predictClasses(layout, res.params, test.x);
+    const pred = await predictClasses(layout, res.params, test.x);
     const agree = pred.reduce((s, p, i) => s + (p === test.y[i] ? 1 : 0), 0) / pred.length;
     expect(agree).toBeCloseTo(ev.accuracy, 6);
-    const many = evaluateMany(layout, [init, res.params], test.x, test.y);
+    const many = await evaluateMany(layout, [init, res.params], test.x, test.y);
     expect(many[1].accuracy).toBeCloseTo(ev.accuracy, 6);
     expect(many[0].accuracy).toBeCloseTo(before, 6);
     // init is not modified

@@ -80,13 +80,15 @@ describe('sampleWeights', () => {
       for (const v of out.vectors) expect(v.length).toBe(layout.size);
       expect(out.latents.length).toBe(24);
       expect(Array.from(sampler.lastCond ?? [])).toEqual(Array.from(out.embedding));
-      expect(Array.from(out.embedding)).toEqual(Array.from(parts.encoder.embed(support, K, N, D)));
+      expect(Array.from(out.embedding)).toEqual(
+        Array.from(await parts.encoder.embed(support, K, N, D)),
+      );
       // Soup of two is their mean; ranking on labelled data returns a permutation.
       const s = soup(out.vectors, [0, 1]);
       expect(s[0]).toBeCloseTo((out.vectors[0][0] + out.vectors[1][0]) / 2, 6);
       const x = new Rng(6).normalArray(9 * D);
       const y = new Int32Array([0, 1, 2, 0, 1, 2, 0, 1, 2]);
-      const r = rankByAccuracy(layout, out.vectors, x, y);
+      const r = await rankByAccuracy(layout, out.vectors, x, y);
       expect([...r.order].sort()).toEqual([0, 1, 2, 3]);
       expect(r.accuracy[r.order[0]]).toBeGreaterThanOrEqual(r.accuracy[r.order[3]]);
       parts.vae.dispose();

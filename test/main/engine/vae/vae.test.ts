@@ -73,14 +73,14 @@ describe('trainVae + WeightVae', () => {
         expect(vae.inputDim).toBe(dim);
         expect(vae.latentDim).toBe(8);
 
-        const mu = vae.encodeMean(vectors, n);
+        const mu = await vae.encodeMean(vectors, n);
         expect(mu.length).toBe(n * 8);
-        const rec = vae.decode(mu, n);
+        const rec = await vae.decode(mu, n);
         expect(rec.length).toBe(n * dim);
         expect(relError(rec, vectors)).toBeLessThan(0.1);
         // encodeSample is seeded and centred on the mean.
-        const z1 = vae.encodeSample(vectors, n, new Rng(5));
-        const z2 = vae.encodeSample(vectors, n, new Rng(5));
+        const z1 = await vae.encodeSample(vectors, n, new Rng(5));
+        const z2 = await vae.encodeSample(vectors, n, new Rng(5));
         expect(Array.from(z2)).toEqual(Array.from(z1));
 
         const dir = path.join(tmp, 'vae');
@@ -90,8 +90,8 @@ describe('trainVae + WeightVae', () => {
         try {
           expect(loaded.inputDim).toBe(dim);
           expect(loaded.config).toEqual(vae.config);
-          expect(Array.from(loaded.encodeMean(vectors, n))).toEqual(Array.from(mu));
-          expect(Array.from(loaded.decode(mu, n))).toEqual(Array.from(rec));
+          expect(Array.from(await loaded.encodeMean(vectors, n))).toEqual(Array.from(mu));
+          expect(Array.from(await loaded.decode(mu, n))).toEqual(Array.from(rec));
         } finally {
           loaded.dispose();
         }
@@ -156,13 +156,18 @@ describe('trainVae + WeightVae', () => {
       config: { hidden: [128, 64], latentDim: 16, epochs: 200, batchSize: 10, lr: 3e-3 },
       rng: new Rng(3),
     });
-    const rec = vae.reconstruct(all, n);
+    const rec = await vae.reconstruct(all, n);
     vae.dispose();
     let gap = 0;
     let zooAcc = 0;
     for (let i = 0; i < n; i++) {
-      const a0 = accuracy(layout, vecs[i], tests[i].x, tests[i].y);
-      const a1 = accuracy(layout, rec.subarray(i * dim, (i + 1) * dim), tests[i].x, tests[i].y);
+      const a0 = await accuracy(layout, vecs[i], tests[i].x, tests[i].y);
+      const a1 = await accuracy(
+        layout,
+        rec.subarray(i * dim, (i + 1) * dim),
+        tests[i].x,
+        tests[i].y,
+      );
       zooAcc += a0 / n;
       gap += Math.abs(a0 - a1) / n;
     }
@@ -177,8 +182,8 @@ describe('trainVae + WeightVae', () => {
       const vectors = lowRankSet(n, dim, new Rng(4));
       const run = async (config: object) => {
         const r = await trainVae({ vectors, n, dim, config, rng: new Rng(8) });
-        const mu = r.vae.encodeMean(vectors, n);
-        const rec = r.vae.decode(mu, n);
+        const mu = await r.vae.encodeMean(vectors, n);
+        const rec = await r.vae.decode(mu, n);
         r.vae.dispose();
         return { losses: r.history.map((h) => h.loss), rec };
       };

@@ -122,7 +122,7 @@ describe('buildZoo', () => {
     expect(back.vectors).toEqual(zoo.vectors);
     expect(back.manifest).toEqual(JSON.parse(JSON.stringify(zoo.manifest)));
     const x = new Float32Array(2 * 784).fill(0.5);
-    expect(back.extractor?.transform(x, 2)).toEqual(zoo.extractor.transform(x, 2));
+    expect(await back.extractor?.transform(x, 2)).toEqual(await zoo.extractor.transform(x, 2));
   });
 
   it('cancels a running build', async () => {
