@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { pipelineSchema, type Pipeline } from './pipeline.ts';
 import type { PortSpec, NodeCategory } from './nodes/spec.ts';
 import type { RunEvent } from './events.ts';
+import type { LatentProjection } from './schemas/latents.ts';
 
 /** A request channel: zod schema of its argument plus a phantom of what it resolves to. */
 export interface InvokeChannel<P extends z.ZodType, R> {
@@ -163,10 +164,19 @@ export interface MetricSeries {
   readonly values: readonly number[];
 }
 
+/** A node's 2-D latent map (VAE: the zoo; Sampler: the zoo and its samples), as stored. */
+export interface RunLatents {
+  readonly runId: string;
+  readonly nodeId: string;
+  readonly projection: LatentProjection;
+}
+
 /** Everything a chart needs to compare runs. */
 export interface CompareResult {
   readonly runs: readonly RunSummary[];
   readonly series: readonly MetricSeries[];
+  /** Latent maps recorded by the selected runs' nodes (empty when none has a VAE). */
+  readonly latents: readonly RunLatents[];
 }
 
 /** A file an export wrote (or would write). */

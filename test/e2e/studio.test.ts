@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDefaultApi } from '../../src/main/api/create.ts';
 import type { StudioApi } from '../../src/main/api/studio.ts';
 import { startServer, type RunningServer } from '../../src/main/server/server.ts';
+import { E2E_LATENTS } from './fixtures/e2e-engine.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -54,6 +55,26 @@ describe.skipIf(!hasChromium)('studio in the browser (web mode)', () => {
   const expectedFailures = new Set<string>();
 
   const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`) });
+  const chartShot = (testId: string, name: string) =>
+    page.getByTestId(testId).screenshot({ path: join(SHOTS, `${name}.png`) });
+  /**
+   * Boxes of a chart's legend and axis titles that intersect (an empty list when none do), read
+   * from the SVG Plotly drew.
+   */
+  const overlaps = (testId: string) =>
+    page.evaluate(`(() => {
+      const root = document.querySelector('[data-testid="${testId}"]');
+      const box = (sel) => [...root.querySelectorAll(sel)].map((e) => [sel, e.getBoundingClientRect()]);
+      const legend = box('.legend .bg');
+      const titles = [...box('.xtitle'), ...box('.ytitle'), ...box('.gtitle')];
+      const hit = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+      return legend.flatMap(([, l]) => titles.filter(([, t]) => hit(l, t)).map(([s]) => s));
+    })()`);
+  /** A Plotly figure's resolved layout value, e.g. 'yaxis.type'. */
+  const layoutValue = (testId: string, path: string) =>
+    page.evaluate(
+      `(() => '${path}'.split('.').reduce((o, k) => o?.[k], document.querySelector('[data-testid="${testId}"] .js-plotly-plot')?._fullLayout))()`,
+    );
   const node = (id: string) => page.getByTestId(`node-${id}`);
   /** Drag from an output handle to an input handle. */
   async function connect(from: string, fromPort: string, to: string, toPort: string) {
@@ -224,8 +245,20 @@ describe.skipIf(!hasChromium)('studio in the browser (web mode)', () => {
       'done',
     );
     await page.getByTestId('tab-charts').click();
-    await page.getByTestId('chart-loss').locator('.main-svg').first().waitFor({ timeout: 30_000 });
+    const loss = page.getByTestId('chart-loss');
+    await loss.locator('.main-svg').first().waitFor({ timeout: 30_000 });
+    // One legend item per curve (no 'live' twin of a stored one), on a log axis by default.
+    await poll(() => loss.locator('.legendtext').allTextContents()).toEqual([
+      'source-1 · loss',
+      'generate-1 · loss',
+    ]);
+    await poll(() => layoutValue('chart-loss', 'yaxis.type')).toBe('log');
+    expect(await overlaps('chart-loss')).toEqual([]);
     await shot('06-done-loss');
+    await chartShot('chart-loss', '06b-loss-chart');
+    await page.getByTestId('loss-log').uncheck();
+    await poll(() => layoutValue('chart-loss', 'yaxis.type')).toBe('linear');
+    await page.getByTestId('loss-log').check();
   });
 
   it('compares runs in the accuracy chart', async () => {
@@ -235,7 +268,56 @@ describe.skipIf(!hasChromium)('studio in the browser (web mode)', () => {
     const chart = page.getByTestId('chart-accuracy');
     await chart.locator('.main-svg').first().waitFor({ timeout: 30_000 });
     await poll(() => chart.locator('.legendtext').allTextContents()).toEqual(['d2nwg', 'randinit']);
+    expect(await overlaps('chart-accuracy')).toEqual([]);
+    // The compared run is also the live one: its loss curves still show once each.
+    await poll(() => page.getByTestId('chart-loss').locator('.legendtext').count()).toBe(2);
     await shot('07-compare');
+    await chartShot('chart-accuracy', '07b-accuracy-chart');
+    await chartShot('chart-finetune', '07c-finetune-chart');
+  });
+
+  it('plots the VAE latent map: zoo checkpoints by task, generated samples as crosses', async () => {
+    const { tasks, perTask, sampledTasks, samplesPerTask } = E2E_LATENTS;
+    const chart = page.getByTestId('chart-latents');
+    await chart.locator('.main-svg').first().waitFor({ timeout: 30_000 });
+    // Two legend items (kinds), not one per task.
+    await poll(() => chart.locator('.legendtext').allTextContents()).toEqual([
+      `zoo checkpoints (${tasks * perTask}, ${tasks} tasks)`,
+      `generated samples (${sampledTasks * samplesPerTask}, ${sampledTasks} tasks)`,
+    ]);
+    const traces = chart.locator('.scatterlayer .trace');
+    // Legend proxies draw no point; the zoo and the samples draw one per point.
+    const counts = await traces.evaluateAll((els) =>
+      els.map((e) => e.querySelectorAll('path.point').length),
+    );
+    expect(counts.filter((c) => c > 0)).toEqual([tasks * perTask, sampledTasks * samplesPerTask]);
+    const zooColours = await traces
+      .nth(1)
+      .locator('path.point')
+      .evaluateAll(
+        (els) =>
+          new Set(els.map((e) => /fill: ([^;]+)/.exec(e.getAttribute('style') ?? '')?.[1])).size,
+      );
+    expect(zooColours).toBe(tasks);
+    // Samples are crosses, zoo checkpoints dots (Plotly's symbol paths differ).
+    const shapes = await traces.evaluateAll((els) =>
+      els.map((e) => e.querySelector('path.point')?.getAttribute('d')?.slice(0, 12) ?? ''),
+    );
+    expect(shapes[1]).not.toBe(shapes[3]);
+    await poll(() => layoutValue('chart-latents', 'xaxis.title.text')).toMatch(
+      /^PC1 \(\d+% of zoo latent variance\)$/,
+    );
+    expect(await overlaps('chart-latents')).toEqual([]);
+    // The run recorded two maps (zoo only, zoo + samples); the one with samples shows first.
+    await poll(() => page.getByTestId('latents-pick').locator('option').count()).toBe(2);
+    await chartShot('chart-latents', '07d-latents-chart');
+    const pick = page.getByTestId('latents-pick');
+    const zooOnly = await pick.locator('option', { hasNotText: 'samples' }).getAttribute('value');
+    await pick.selectOption(zooOnly ?? '');
+    await poll(() => chart.locator('.legendtext').allTextContents()).toEqual([
+      `zoo checkpoints (${tasks * perTask}, ${tasks} tasks)`,
+    ]);
+    await pick.selectOption({ index: 0 });
   });
 
   it('exports weights with a manifest preview and writes the files', async () => {

@@ -11,6 +11,7 @@ import type {
   ExportResult,
   MetricSeries,
   PipelineDoc,
+  RunLatents,
   PipelineSummary,
   RunDetail,
   RunSummary,
@@ -37,6 +38,8 @@ export interface StudioStore {
   getRun(runId: string): RunDetail | undefined;
   deleteRun(runId: string): boolean;
   metricsOf(runId: string): MetricSeries[];
+  /** The latent maps a run's nodes recorded in their summaries, validated, in node order. */
+  latentsOf(runId: string): RunLatents[];
   artifactsOf(runId: string): ArtifactInfo[];
   close(): void;
 }

@@ -12,8 +12,10 @@ import type {
   PipelineDoc,
   PipelineSummary,
   RunDetail,
+  RunLatents,
   RunSummary,
 } from '../../shared/ipc.ts';
+import { latentsOfSummary } from '../../shared/schemas/latents.ts';
 import { parsePipeline, type Pipeline } from '../../shared/pipeline.ts';
 import { RunRecorder } from '../store/recorder.ts';
 import type {
@@ -177,6 +179,15 @@ export class SqliteStudioStore implements StudioStore {
       g.values.push(p.value);
     }
     return [...groups.values()].map((g) => ({ runId, ...g }));
+  }
+
+  latentsOf(runId: string): RunLatents[] {
+    const out: RunLatents[] = [];
+    for (const n of this.store.getRun(runId)?.nodes ?? []) {
+      const projection = latentsOfSummary(n.summary);
+      if (projection) out.push({ runId, nodeId: n.nodeId, projection });
+    }
+    return out;
   }
 
   artifactsOf(runId: string): ArtifactInfo[] {

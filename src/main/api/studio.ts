@@ -183,6 +183,7 @@ export function createStudioApi(deps: StudioApiDeps): StudioApi {
       const result: CompareResult = {
         runs: runs.map(({ pipeline: _p, nodes: _n, artifacts: _a, ...summary }) => summary),
         series: runIds.flatMap((id) => store.metricsOf(id)),
+        latents: runIds.flatMap((id) => store.latentsOf(id)),
       };
       return result;
     },

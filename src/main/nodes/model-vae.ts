@@ -1,5 +1,7 @@
 /** Runs model.vae: trains the weight VAE on the zoo's vectors. */
 import { modelVaeSpec } from '../../shared/nodes/model-vae.ts';
+import { LATENTS_SUMMARY_KEY } from '../../shared/schemas/latents.ts';
+import { buildLatentProjection, type TaggedLatents } from '../engine/vae/latents.ts';
 import { trainVae } from '../engine/vae/train.ts';
 import { controlOf, nodeRunner } from './define.ts';
 import { one } from './values.ts';
@@ -17,10 +19,18 @@ export const run = nodeRunner(modelVaeSpec, async (ctx, inputs) => {
     control: controlOf(ctx),
   });
   const last = history.at(-1);
+  // The zoo in latent space (means μ(w), one per checkpoint, tagged with its task), for the app's
+  // 2-D latent map; the Sampler adds its samples on the same axes.
+  const zooLatents: TaggedLatents = {
+    latents: await vae.encodeMean(zoo.vectors, n),
+    n,
+    taskIds: zoo.manifest.members.map((m) => m.taskId),
+  };
   return {
-    outputs: { vae: { type: 'vae', vae, dispose: () => vae.dispose() } },
+    outputs: { vae: { type: 'vae', vae, zooLatents, dispose: () => vae.dispose() } },
     summary: {
       latentDim: vae.latentDim,
+      [LATENTS_SUMMARY_KEY]: buildLatentProjection({ latentDim: vae.latentDim, zoo: zooLatents }),
       metrics: {
         members: n,
         ...(last ? { loss: last.loss, recon: last.recon, kl: last.kl } : {}),

@@ -4,19 +4,23 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { JsonValue } from '../../shared/events.ts';
 import { sampleGenerateSpec } from '../../shared/nodes/sample-generate.ts';
+import { LATENTS_SUMMARY_KEY } from '../../shared/schemas/latents.ts';
 import { encodeWeightsArtifact } from '../engine/export/artifact.ts';
 import { writeFileAtomic } from '../engine/formats/atomic.ts';
 import { materializeTask, taskSupportSet } from '../engine/data/tasks.ts';
 import { throwIfAborted } from '../engine/errors.ts';
 import { rankByAccuracy, sampleWeights } from '../engine/sample/sample.ts';
+import { buildLatentProjection, type TaggedLatents } from '../engine/vae/latents.ts';
+import type { WeightVae } from '../engine/vae/model.ts';
 import { zooLayout } from '../engine/zoo/storage.ts';
 import { controlOf, meanStd, nodeRunner, safeName, tasksOfSplit } from './define.ts';
-import { one, type TaskWeights } from './values.ts';
+import { one, type TaskWeights, type ZooValue } from './values.ts';
 
 export const run = nodeRunner(sampleGenerateSpec, async (ctx, inputs) => {
   const cfg = ctx.config;
   const { model } = one(inputs, 'diffusion', 'diffusion');
-  const { vae } = one(inputs, 'vae', 'vae');
+  const vaeV = one(inputs, 'vae', 'vae');
+  const { vae } = vaeV;
   const { encoder } = one(inputs, 'encoder', 'encoder');
   const { data: feat } = one(inputs, 'features', 'features');
   const tasksV = one(inputs, 'tasks', 'tasks');
@@ -27,6 +31,8 @@ export const run = nodeRunner(sampleGenerateSpec, async (ctx, inputs) => {
   const layout = zooLayout(zoo.zoo.manifest);
   const parts = { layout, vae, encoder, diffusion: model };
   const perTask: TaskWeights[] = [];
+  /** Every sample's latent, in task order, for the latent map. */
+  const sampleLatents: Float32Array[] = [];
   const control = controlOf(ctx);
   for (const [i, task] of targets.entries()) {
     throwIfAborted(ctx.signal);
@@ -41,6 +47,7 @@ export const run = nodeRunner(sampleGenerateSpec, async (ctx, inputs) => {
       sampler: cfg,
       rng: ctx.rng.fork('sample').fork(task.id),
     });
+    sampleLatents.push(sampled.latents);
     if (cfg.rank) {
       const td = materializeTask(feat, task);
       const ranked = await rankByAccuracy(layout, sampled.vectors, td.xTrain, td.yTrain);
@@ -72,6 +79,11 @@ export const run = nodeRunner(sampleGenerateSpec, async (ctx, inputs) => {
     const meta: { readonly [key: string]: JsonValue } = JSON.parse(JSON.stringify(enc.meta));
     ctx.artifact({ kind: 'weights', path: file, bytes: enc.bytes.length, shape: enc.shape, meta });
   }
+  const latents = latentMap(vaeV.zooLatents ?? (await zooLatentsOf(zoo, vae)), vae.latentDim, {
+    latents: concat(sampleLatents),
+    n: targets.length * cfg.samplesPerTask,
+    taskIds: targets.flatMap((t) => Array<string>(cfg.samplesPerTask).fill(t.id)),
+  });
   const best = perTask
     .map((t) => t.supportAccuracy?.[0])
     .filter((a): a is number => a !== undefined);
@@ -88,6 +100,7 @@ export const run = nodeRunner(sampleGenerateSpec, async (ctx, inputs) => {
     },
     summary: {
       split: cfg.split,
+      ...(latents ? { [LATENTS_SUMMARY_KEY]: latents } : {}),
       metrics: {
         tasks: perTask.length,
         samples: perTask.length * cfg.samplesPerTask,
@@ -96,3 +109,32 @@ export const run = nodeRunner(sampleGenerateSpec, async (ctx, inputs) => {
     },
   };
 });
+
+/**
+ * The zoo's latent means computed here, for a VAE value that does not carry them; undefined when
+ * the zoo's vectors do not fit the VAE (then there is no latent map).
+ */
+async function zooLatentsOf(zoo: ZooValue, vae: WeightVae): Promise<TaggedLatents | undefined> {
+  const members = zoo.zoo.manifest.members;
+  if (zoo.zoo.manifest.layout.size !== vae.inputDim || members.length === 0) return undefined;
+  return {
+    latents: await vae.encodeMean(zoo.zoo.vectors, members.length),
+    n: members.length,
+    taskIds: members.map((m) => m.taskId),
+  };
+}
+
+/** The zoo + samples latent map, or undefined without zoo latents. */
+function latentMap(zoo: TaggedLatents | undefined, latentDim: number, samples: TaggedLatents) {
+  return zoo ? buildLatentProjection({ latentDim, zoo, samples }) : undefined;
+}
+
+function concat(parts: readonly Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}

@@ -13,6 +13,7 @@ import type { DatasetEncoder } from '../engine/encoder/encoder.ts';
 import { InputError } from '../engine/errors.ts';
 import type { Layout } from '../engine/nn/architecture.ts';
 import type { ConditionalLatentSampler } from '../engine/sample/sample.ts';
+import type { TaggedLatents } from '../engine/vae/latents.ts';
 import type { WeightVae } from '../engine/vae/model.ts';
 import type { Zoo } from '../engine/zoo/storage.ts';
 import type { FeatureConfig, FeatureState } from '../../shared/schemas/features.ts';
@@ -64,6 +65,11 @@ export interface ZooValue {
 export interface VaeValue {
   readonly type: 'vae';
   readonly vae: WeightVae;
+  /**
+   * Latent means of the zoo the VAE was trained on, with each member's task: the Sampler fits its
+   * latent map on these, so its picture uses the same axes as the VAE node's.
+   */
+  readonly zooLatents?: TaggedLatents;
   dispose(): void;
 }
 

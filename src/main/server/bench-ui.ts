@@ -2,13 +2,17 @@
  * `d2nwg bench ui`: how the studio feels in a browser. It serves the built renderer in-process
  * (temp DB and data dir), drives Debian's Chromium with playwright-core, and reports first
  * contentful paint and frame times while a 30-node canvas is panned and zoomed during a real
- * quickstart run, so UI regressions show up as numbers rather than impressions. `--real` also
+ * quickstart run, then while every node of the canvas streams progress (the canvas's own run, fed
+ * synthetic progress events through the real hub and WebSocket), so UI regressions show up as
+ * numbers rather than impressions. Long tasks of the page's main thread are counted, and
+ * `--profile` writes a CPU profile of the renderer and prints where its time went. `--real` also
  * runs the quickstart from the UI to the end and screenshots the canvas and the charts.
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
+import type { RunEvent } from '../../shared/events.ts';
 import type { Pipeline } from '../../shared/pipeline.ts';
 import { createDefaultApi } from '../api/create.ts';
 import type { StudioApi } from '../api/studio.ts';
@@ -22,6 +26,8 @@ const CHROMIUM = '/usr/bin/chromium';
 const GRAPH_NODES = 30;
 /** How long frames are recorded. */
 const MEASURE_MS = 10_000;
+/** Progress events per second per canvas node in the progress phase (the executor's throttle). */
+const PROGRESS_HZ = 10;
 /** Longest wait for the real quickstart run. */
 const REAL_RUN_TIMEOUT_MS = 180_000;
 
@@ -122,11 +128,24 @@ async function panePoint(page: Page): Promise<{ x: number; y: number }> {
   return hit ?? { x: box.x + 5, y: box.y + 5 };
 }
 
+/** Frame intervals and main-thread long tasks recorded while the canvas is panned and zoomed. */
+interface FrameRecording {
+  /** rAF intervals, ms. */
+  readonly frames: number[];
+  /** Durations of tasks over 50 ms on the page's main thread (PerformanceObserver 'longtask'). */
+  readonly longTasks: number[];
+}
+
 /** Record rAF intervals for `ms` while panning and zooming the canvas with mouse and wheel. */
-async function measureFrames(page: Page, ms: number): Promise<number[]> {
+async function measureFrames(page: Page, ms: number): Promise<FrameRecording> {
   await page.evaluate(`(() => {
     window.__benchFrames = [];
+    window.__benchLong = [];
     window.__benchStop = false;
+    window.__benchObs = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) window.__benchLong.push(e.duration);
+    });
+    window.__benchObs.observe({ type: 'longtask' });
     let last = performance.now();
     const tick = (t) => {
       window.__benchFrames.push(t - last);
@@ -156,11 +175,119 @@ async function measureFrames(page: Page, ms: number): Promise<number[]> {
     }
     step++;
   }
-  const frames = (await page.evaluate(
-    '(() => { window.__benchStop = true; return window.__benchFrames; })()',
-  )) as unknown;
-  if (!Array.isArray(frames)) throw new Error('frame recorder returned no frames');
-  return frames.filter((x): x is number => typeof x === 'number');
+  const rec = (await page.evaluate(
+    '(() => { window.__benchStop = true; window.__benchObs.disconnect(); return { frames: window.__benchFrames, longTasks: window.__benchLong }; })()',
+  )) as { frames?: unknown; longTasks?: unknown };
+  if (!Array.isArray(rec.frames)) throw new Error('frame recorder returned no frames');
+  const nums = (xs: unknown) =>
+    Array.isArray(xs) ? xs.filter((x): x is number => typeof x === 'number') : [];
+  return { frames: nums(rec.frames), longTasks: nums(rec.longTasks) };
+}
+
+/** One line of a CPU profile's self-time table. */
+export interface ProfileHotspot {
+  /** `function (file:line)`. */
+  readonly where: string;
+  /** Self time in ms. */
+  readonly selfMs: number;
+}
+
+/** Minimal shape of a V8 CPU profile (CDP Profiler.stop). */
+interface CpuProfile {
+  readonly nodes: readonly {
+    readonly id: number;
+    readonly callFrame: {
+      readonly functionName: string;
+      readonly url: string;
+      readonly lineNumber: number;
+    };
+  }[];
+  readonly samples?: readonly number[];
+  readonly timeDeltas?: readonly number[];
+}
+
+/** Self time per function of a V8 CPU profile, largest first. */
+export function profileHotspots(profile: CpuProfile, top = 15): ProfileHotspot[] {
+  const byNode = new Map(profile.nodes.map((n) => [n.id, n.callFrame]));
+  const self = new Map<string, number>();
+  const samples = profile.samples ?? [];
+  const deltas = profile.timeDeltas ?? [];
+  samples.forEach((id, i) => {
+    const f = byNode.get(id);
+    if (!f) return;
+    const file = f.url ? `${f.url.split('/').pop()}:${f.lineNumber + 1}` : '';
+    const where = `${f.functionName || '(anonymous)'}${file ? ` (${file})` : ''}`;
+    self.set(where, (self.get(where) ?? 0) + (deltas[i] ?? 0) / 1000);
+  });
+  return [...self.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([where, ms]) => ({ where, selfMs: Math.round(ms * 10) / 10 }));
+}
+
+/**
+ * Run the pipeline on the canvas from the UI (so it becomes the canvas's current run) and wait
+ * for it to end; returns its id and node ids.
+ */
+async function runFromUi(
+  page: Page,
+  api: StudioApi,
+): Promise<{ runId: string; nodeIds: string[] }> {
+  const seen = new Set((await api.handlers['runs.list']({})).map((x) => x.id));
+  await waitFor('Run to be enabled', () => page.getByTestId('run').isEnabled(), 30_000);
+  await page.getByTestId('run').click();
+  let runId: string | undefined;
+  await waitFor(
+    'the canvas pipeline run to finish',
+    async () => {
+      runId = (await api.handlers['runs.list']({})).find((x) => !seen.has(x.id))?.id;
+      return runId !== undefined && (await isOver(api, runId));
+    },
+    120_000,
+  );
+  if (runId === undefined) throw new Error('the canvas pipeline run did not start');
+  const r = await api.handlers['runs.get']({ runId });
+  return { runId, nodeIds: r.pipeline.nodes.map((n) => n.id) };
+}
+
+/**
+ * Frames while every node of the canvas's current run streams progress with a loss metric at
+ * PROGRESS_HZ (as the executor sends them while 30 nodes train), pushed through the same hub and
+ * WebSocket as real events, and the canvas is panned and zoomed. The run store is not touched.
+ */
+async function measureProgressFrames(
+  page: Page,
+  api: StudioApi,
+  run: { runId: string; nodeIds: string[] },
+  ms: number,
+): Promise<FrameRecording> {
+  const { runId, nodeIds } = run;
+  const emit = (event: RunEvent) => api.hub.emit('events.run', { runId, event });
+  for (const nodeId of nodeIds) emit({ type: 'nodeStart', runId, nodeId });
+  let step = 0;
+  const max = Math.ceil((ms / 1000) * PROGRESS_HZ) + 100;
+  const timer = setInterval(() => {
+    step++;
+    for (const nodeId of nodeIds) {
+      emit({
+        type: 'nodeProgress',
+        runId,
+        nodeId,
+        value: step,
+        max,
+        unit: 'epoch',
+        label: 'train',
+        metrics: { loss: 2 / step + 0.05 },
+      });
+    }
+  }, 1000 / PROGRESS_HZ);
+  try {
+    return await measureFrames(page, ms);
+  } finally {
+    clearInterval(timer);
+    for (const nodeId of nodeIds)
+      emit({ type: 'nodeFinish', runId, nodeId, durationS: 1, summary: {} });
+  }
 }
 
 /** Start a run through the API and wait until it is running (or already over). */
@@ -178,6 +305,14 @@ async function isOver(api: StudioApi, runId: string): Promise<boolean> {
   const { status } = await api.handlers['runs.get']({ runId });
   return status !== 'queued' && status !== 'running';
 }
+
+/** Charts screenshotted one by one after the real run: test id → file. */
+const REAL_CHART_SHOTS = [
+  ['chart-accuracy', 'ui-real-accuracy.png'],
+  ['chart-finetune', 'ui-real-finetune.png'],
+  ['chart-loss', 'ui-real-loss.png'],
+  ['chart-latents', 'ui-real-latents.png'],
+] as const;
 
 /** Open the quickstart from the Examples menu, run it to the end, and screenshot canvas and charts. */
 async function realRun(page: Page, api: StudioApi, shots: string): Promise<string> {
@@ -224,21 +359,26 @@ async function realRun(page: Page, api: StudioApi, shots: string): Promise<strin
     .first()
     .waitFor({ timeout: 30_000 });
   await page.getByTestId('chart-loss').locator('.main-svg').first().waitFor({ timeout: 30_000 });
+  await page.getByTestId('chart-latents').locator('.main-svg').first().waitFor({ timeout: 30_000 });
   await sleep(1000);
   await page.screenshot({ path: join(shots, 'ui-real-charts.png') });
+  for (const [id, file] of REAL_CHART_SHOTS) {
+    await page.getByTestId(id).screenshot({ path: join(shots, file) });
+  }
   return canvasShot;
 }
 
-/** `bench ui [--out FILE] [--real]`; exit 2 when the UI is not built or Chromium is missing. */
+/** `bench ui [--out FILE] [--real] [--profile]`; exit 2 when the UI is not built or Chromium is missing. */
 export async function benchUi(argv: string[]): Promise<number> {
   const { values } = parseCliArgs(
     'bench ui',
     argv,
-    { out: { type: 'string' }, real: { type: 'boolean' } },
+    { out: { type: 'string' }, real: { type: 'boolean' }, profile: { type: 'boolean' } },
     false,
   );
   const out = values.out ?? join('bench', 'out', 'ui.json');
   const real = values.real === true;
+  const profile = values.profile === true;
   const rendererDir = join(ROOT, 'out', 'renderer');
   if (!existsSync(join(rendererDir, 'index.html'))) {
     console.error(
@@ -293,26 +433,62 @@ export async function benchUi(argv: string[]): Promise<number> {
     const nodes = await page.locator('.react-flow__node').count();
     console.log(`bench ui: first contentful paint ${fcp.toFixed(0)} ms; ${nodes} nodes on canvas`);
 
+    // The canvas pipeline runs first (the engine runs one pipeline at a time): it becomes the
+    // canvas's current run, whose nodes get synthetic progress in the second phase.
+    const uiRun = await runFromUi(page, api);
     const runId = await startRun(api, qs);
-    const frames = await measureFrames(page, MEASURE_MS);
+    const { frames, longTasks } = await measureFrames(page, MEASURE_MS);
     const stillRunning = !(await isOver(api, runId));
     const stats = frameStats(frames);
+    const longMs = Math.round(longTasks.reduce((a, b) => a + b, 0));
     console.log(
       `bench ui: frames while panning/zooming (run ${stillRunning ? 'in progress' : 'over'}): ` +
-        `p50 ${stats.p50} ms, p95 ${stats.p95} ms, max ${stats.max} ms over ${stats.count} frames`,
+        `p50 ${stats.p50} ms, p95 ${stats.p95} ms, max ${stats.max} ms over ${stats.count} frames; ` +
+        `${longTasks.length} long tasks (${longMs} ms) on the page's main thread`,
+    );
+    // The profile covers the progress phase: that is where the page itself has work to do.
+    const cdp = profile ? await page.context().newCDPSession(page) : undefined;
+    if (cdp) {
+      await cdp.send('Profiler.enable');
+      await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+      await cdp.send('Profiler.start');
+    }
+    const progress = await measureProgressFrames(page, api, uiRun, MEASURE_MS);
+    let hotspots: ProfileHotspot[] = [];
+    if (cdp) {
+      const { profile: prof } = await cdp.send('Profiler.stop');
+      const file = out.replace(/\.json$/, '') + '.cpuprofile';
+      mkdirSync(resolve(file, '..'), { recursive: true });
+      await writeFileAtomic(file, JSON.stringify(prof));
+      hotspots = profileHotspots(prof);
+      console.log(`bench ui: renderer CPU profile ${file}; self time by function:`);
+      for (const h of hotspots) console.log(`  ${h.selfMs.toFixed(1).padStart(8)} ms  ${h.where}`);
+      await cdp.detach();
+    }
+    const pStats = frameStats(progress.frames);
+    const pLongMs = Math.round(progress.longTasks.reduce((a, b) => a + b, 0));
+    console.log(
+      `bench ui: frames while ${uiRun.nodeIds.length} canvas nodes stream progress at ${PROGRESS_HZ} Hz each: ` +
+        `p50 ${pStats.p50} ms, p95 ${pStats.p95} ms, max ${pStats.max} ms over ${pStats.count} frames; ` +
+        `${progress.longTasks.length} long tasks (${pLongMs} ms)`,
     );
     await api.handlers['runs.cancel']({ runId });
     await waitFor('the run to stop', () => isOver(api as StudioApi, runId), 60_000);
     const backend = (await api.handlers['runs.get']({ runId })).backend;
     // Out of the Runs list, so the real run below is the only one there.
     await api.handlers['runs.delete']({ runId });
+    await api.handlers['runs.delete']({ runId: uiRun.runId });
 
     let screenshots: string[] = [];
     if (real) {
       const shots = join(ROOT, 'test', 'artifacts');
       mkdirSync(shots, { recursive: true });
       await realRun(page, api, shots);
-      screenshots = ['ui-real-canvas.png', 'ui-real-charts.png'].map((f) => join(shots, f));
+      screenshots = [
+        'ui-real-canvas.png',
+        'ui-real-charts.png',
+        ...REAL_CHART_SHOTS.map(([, f]) => f),
+      ].map((f) => join(shots, f));
       console.log(`bench ui: screenshots ${screenshots.join(', ')}`);
     }
 
@@ -324,6 +500,14 @@ export async function benchUi(argv: string[]): Promise<number> {
       fcp_ms: Math.round(fcp),
       frame_ms: stats,
       frame_target_ms: 50,
+      long_tasks: { count: longTasks.length, total_ms: longMs },
+      progress: {
+        nodes: uiRun.nodeIds.length,
+        events_per_s: uiRun.nodeIds.length * PROGRESS_HZ,
+        frame_ms: pStats,
+        long_tasks: { count: progress.longTasks.length, total_ms: pLongMs },
+      },
+      ...(hotspots.length > 0 ? { hotspots } : {}),
       measured_s: MEASURE_MS / 1000,
       run_in_progress: stillRunning,
       nodes,

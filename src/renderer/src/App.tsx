@@ -11,7 +11,6 @@ import {
   type NodeChange,
 } from '@xyflow/react';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import type { RunEvent } from '../../shared/events.ts';
 import type {
   CompareResult,
   ExampleInfo,
@@ -25,9 +24,11 @@ import type { Pipeline } from '../../shared/pipeline.ts';
 import { Canvas } from './canvas/Canvas.tsx';
 import { Inspector } from './inspector/Inspector.tsx';
 import {
+  ActiveRunContext,
   ProblemsContext,
-  RunStateContext,
   SpecsContext,
+  runStore,
+  useLogHasError,
   type NodeRunState,
 } from './lib/context.ts';
 import {
@@ -42,7 +43,7 @@ import {
 } from './lib/graph.ts';
 import { History, type Snapshot } from './lib/history.ts';
 import { api, mode } from './lib/transport.ts';
-import { Charts, type LiveSeries } from './panels/Charts.tsx';
+import { Charts } from './panels/Charts.tsx';
 import { ExportDialog } from './panels/ExportDialog.tsx';
 import { FirstRun } from './panels/FirstRun.tsx';
 import { LogPanel } from './panels/LogPanel.tsx';
@@ -50,51 +51,7 @@ import { Palette } from './panels/Palette.tsx';
 import { RunsPanel } from './panels/RunsPanel.tsx';
 
 type Tab = 'runs' | 'charts' | 'log';
-const MAX_LOG = 500;
-const MAX_LIVE_POINTS = 2000;
 const errMsg = (e: unknown) => (e instanceof Error ? e.message : String(e));
-
-/** Fold one run event into per-node state. */
-function applyRunEvent(state: Map<string, NodeRunState>, e: RunEvent): void {
-  switch (e.type) {
-    case 'runStart':
-      for (const id of e.nodeIds) state.set(id, { status: 'queued' });
-      break;
-    case 'nodeStart':
-      state.set(e.nodeId, { status: 'running' });
-      break;
-    case 'nodeProgress':
-      state.set(e.nodeId, {
-        status: 'running',
-        progress: { value: e.value, max: e.max, ...(e.label ? { label: e.label } : {}) },
-      });
-      break;
-    case 'nodeCached':
-      state.set(e.nodeId, { status: 'cached' });
-      break;
-    case 'nodeFinish':
-      state.set(e.nodeId, { status: 'done' });
-      break;
-    case 'nodeError':
-      state.set(e.nodeId, { status: 'error', message: e.message });
-      break;
-    case 'nodeSkipped':
-      state.set(e.nodeId, { status: 'skipped', message: e.reason });
-      break;
-    case 'runDone':
-      for (const [id, s] of state) {
-        if (s.status === 'queued' || s.status === 'running') {
-          state.set(id, {
-            status: e.status === 'cancelled' ? 'idle' : 'skipped',
-            message: e.status,
-          });
-        }
-      }
-      break;
-    default:
-      break;
-  }
-}
 
 export function App() {
   const [specs, setSpecs] = useState<NodeSpecInfo[]>([]);
@@ -116,14 +73,10 @@ export function App() {
 
   const [activeRunId, setActiveRunId] = useState<string | null>(null);
   const [runActive, setRunActive] = useState(false);
-  const [runStates, setRunStates] = useState<
-    ReadonlyMap<string, ReadonlyMap<string, NodeRunState>>
-  >(new Map());
-  const [liveAll, setLiveAll] = useState<ReadonlyMap<string, LiveSeries>>(new Map());
   const [runs, setRuns] = useState<RunSummary[]>([]);
   const [selectedRuns, setSelectedRuns] = useState<ReadonlySet<string>>(new Set());
   const [compare, setCompare] = useState<CompareResult | null>(null);
-  const [logs, setLogs] = useState<LogLine[]>([]);
+  const logHasError = useLogHasError();
   const [tab, setTab] = useState<Tab>('runs');
   const [exportRunId, setExportRunId] = useState<string | null>(null);
   const [toast, setToast] = useState<string | null>(null);
@@ -136,7 +89,7 @@ export function App() {
   }, [nodes, edges]);
 
   const log = useCallback((level: LogLine['level'], message: string) => {
-    setLogs((l) => [...l.slice(-MAX_LOG), { time: new Date().toISOString(), level, message }]);
+    runStore.log({ time: new Date().toISOString(), level, message });
   }, []);
   const flash = useCallback((message: string) => {
     setToast(message);
@@ -228,30 +181,12 @@ export function App() {
   }, [load]);
 
   // ---------------------------------------------------------------- pushes
+  // Events go to the run store, which folds them in once per frame; only the rare ones that change
+  // what the App itself shows (a run starting or ending) are handled here.
   useEffect(() => {
-    const offRun = api.events.run(({ runId, event }) => {
-      setRunStates((prev) => {
-        const st = new Map(prev.get(runId) ?? []);
-        applyRunEvent(st, event);
-        return new Map(prev).set(runId, st);
-      });
-      const metrics = event.type === 'nodeProgress' ? event.metrics : undefined;
-      if (event.type === 'nodeProgress' && metrics) {
-        setLiveAll((prev) => {
-          const live = new Map(prev.get(runId) ?? []);
-          for (const [k, v] of Object.entries(metrics)) {
-            if (!/loss/i.test(k) || !Number.isFinite(v)) continue;
-            const stage = event.label ? `${event.label.replace(/\s*\d+\/\d+$/, '')}:` : '';
-            const key = `${event.nodeId} · ${stage}${k}`;
-            const s = live.get(key) ?? { x: [], y: [] };
-            live.set(key, {
-              x: [...s.x, event.value].slice(-MAX_LIVE_POINTS),
-              y: [...s.y, v].slice(-MAX_LIVE_POINTS),
-            });
-          }
-          return new Map(prev).set(runId, live);
-        });
-      }
+    const offRun = api.events.run((msg) => {
+      runStore.push(msg);
+      const { runId, event } = msg;
       if (event.type === 'runDone') {
         refreshRuns();
         setActiveRunId((a) => {
@@ -261,21 +196,12 @@ export function App() {
       }
       if (event.type === 'runStart') refreshRuns();
     });
-    const offLog = api.events.log((line) => setLogs((l) => [...l.slice(-MAX_LOG), line]));
+    const offLog = api.events.log((line) => runStore.log(line));
     return () => {
       offRun();
       offLog();
     };
   }, [refreshRuns]);
-
-  const runState = useMemo(
-    () => (activeRunId ? runStates.get(activeRunId) : undefined) ?? new Map<string, NodeRunState>(),
-    [activeRunId, runStates],
-  );
-  const live: LiveSeries = useMemo(
-    () => (activeRunId ? liveAll.get(activeRunId) : undefined) ?? new Map(),
-    [activeRunId, liveAll],
-  );
 
   // ---------------------------------------------------------------- editing
   const snapshot = useCallback(() => history.current.push(current.current), []);
@@ -429,6 +355,14 @@ export function App() {
     touch();
   }, [snapshot, touch]);
 
+  const refused = useCallback(
+    (m: string) => {
+      flash(m);
+      log('warn', `connection refused: ${m}`);
+    },
+    [flash, log],
+  );
+
   // ---------------------------------------------------------------- saving
   const save = useCallback(
     async (asNew = false) => {
@@ -472,13 +406,9 @@ export function App() {
         seed,
         ...(pipelineId ? { pipelineId } : {}),
       });
-      setRunStates((prev) =>
-        prev.has(runId)
-          ? prev
-          : new Map(prev).set(
-              runId,
-              new Map(nodes.map((n) => [n.id, { status: 'queued' as const }])),
-            ),
+      runStore.startRun(
+        runId,
+        nodes.map((n) => n.id),
       );
       setActiveRunId(runId);
       setRunActive(true);
@@ -542,7 +472,7 @@ export function App() {
         const st = new Map<string, NodeRunState>();
         for (const n of detail.nodes)
           st.set(n.nodeId, { status: n.status, ...(n.error ? { message: n.error } : {}) });
-        setRunStates((prev) => new Map(prev).set(runId, st));
+        runStore.setRun(runId, st);
         setActiveRunId(runId);
       } catch (e) {
         log('error', `open run: ${errMsg(e)}`);
@@ -623,7 +553,7 @@ export function App() {
   return (
     <SpecsContext.Provider value={specMap}>
       <ProblemsContext.Provider value={problems}>
-        <RunStateContext.Provider value={runState}>
+        <ActiveRunContext.Provider value={activeRunId}>
           <div className="app">
             <header className="topbar">
               <span className="brand">D2NWG Studio</span>
@@ -726,13 +656,10 @@ export function App() {
                     onNodesChange={onNodesChange}
                     onEdgesChange={onEdgesChange}
                     onConnect={onConnect}
-                    onDropType={(t, p) => addNode(t, p)}
+                    onDropType={addNode}
                     onSelect={setSelectedId}
                     onBeforeChange={snapshot}
-                    onRefused={(m) => {
-                      flash(m);
-                      log('warn', `connection refused: ${m}`);
-                    }}
+                    onRefused={refused}
                   />
                 </ReactFlowProvider>
               )}
@@ -768,7 +695,7 @@ export function App() {
                       ? 'Runs'
                       : t === 'charts'
                         ? 'Charts'
-                        : `Log${logs.some((l) => l.level === 'error') ? ' •' : ''}`}
+                        : `Log${logHasError ? ' •' : ''}`}
                   </button>
                 ))}
                 <span className="spacer" />
@@ -806,8 +733,8 @@ export function App() {
                     onOpen={(id) => void openRun(id)}
                   />
                 )}
-                {tab === 'charts' && <Charts compare={compare} live={live} />}
-                {tab === 'log' && <LogPanel lines={logs} />}
+                {tab === 'charts' && <Charts compare={compare} activeRunId={activeRunId} />}
+                {tab === 'log' && <LogPanel />}
               </div>
             </section>
             {exportRunId && info && (
@@ -819,7 +746,7 @@ export function App() {
               />
             )}
           </div>
-        </RunStateContext.Provider>
+        </ActiveRunContext.Provider>
       </ProblemsContext.Provider>
     </SpecsContext.Provider>
   );

@@ -8,6 +8,7 @@ import { parsePipeline, type Pipeline } from '../../../src/shared/pipeline.ts';
 import { MemoryNodeCache, runPipeline, type RunResult } from '../../../src/main/graph/index.ts';
 import { runners } from '../../../src/main/nodes/index.ts';
 import type { PortValue } from '../../../src/main/nodes/values.ts';
+import { latentsOfSummary } from '../../../src/shared/schemas/latents.ts';
 import { decodeWeightsArtifact } from '../../../src/main/engine/export/artifact.ts';
 import { expectNoLeakedTensors } from '../../helpers/tf.ts';
 
@@ -236,6 +237,20 @@ describe('the real node types, wired into one small pipeline', () => {
     }
     expect(result.nodes.get('zoo')?.summary?.metrics?.members).toBe(3 * 2 * 2);
 
+    // Latent maps: the VAE's zoo means, and the sampler's samples on the same PCA axes.
+    const vaeMap = latentsOfSummary(result.nodes.get('vae')?.summary);
+    const samplerMap = latentsOfSummary(result.nodes.get('sampler')?.summary);
+    expect(vaeMap?.zoo.x).toHaveLength(12);
+    expect(vaeMap?.latentDim).toBe(4);
+    expect(vaeMap?.samples).toBeUndefined();
+    expect(new Set(vaeMap?.zoo.task.map((t) => vaeMap.tasks[t])).size).toBe(3);
+    expect(samplerMap?.zoo).toEqual(vaeMap?.zoo);
+    expect(samplerMap?.samples?.x).toHaveLength(2);
+    const sampledTask = samplerMap?.tasks[samplerMap.samples?.task[0] ?? -1];
+    expect(sampledTask).toMatch(/\S/);
+    // Samples are for the one unseen-combo task, which no zoo member was trained on.
+    expect(samplerMap?.zoo.task.map((t) => samplerMap.tasks[t])).not.toContain(sampledTask);
+
     const exported = events.filter((ev) => ev.type === 'artifact');
     expect(exported.length).toBeGreaterThan(0);
     for (const a of exported) if (a.type === 'artifact') expect(fs.existsSync(a.path)).toBe(true);
@@ -272,5 +287,8 @@ describe('the real node types, wired into one small pipeline', () => {
     });
     expect(b.nodes.get('compare')?.summary).toEqual(first?.nodes.get('compare')?.summary);
     expect(b.nodes.get('diffusion')?.summary).toEqual(first?.nodes.get('diffusion')?.summary);
+    expect(b.nodes.get('sampler')?.summary?.latents).toEqual(
+      first?.nodes.get('sampler')?.summary?.latents,
+    );
   });
 });

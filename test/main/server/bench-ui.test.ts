@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { validateWithRegistry } from '../../../src/main/api/create.ts';
-import { frameStats, gridPipeline } from '../../../src/main/server/bench-ui.ts';
+import { frameStats, gridPipeline, profileHotspots } from '../../../src/main/server/bench-ui.ts';
 
 describe('bench ui helpers', () => {
   it('summarises frame intervals by nearest rank', () => {
@@ -17,5 +17,27 @@ describe('bench ui helpers', () => {
       expect(new Set(p.nodes.map((x) => x.id)).size).toBe(n);
       expect(validateWithRegistry(p)).toEqual({ ok: true, issues: [] });
     }
+  });
+
+  it('sums the self time of a CPU profile per function, largest first', () => {
+    const frame = (functionName: string, url = '', lineNumber = 0) => ({
+      functionName,
+      url,
+      lineNumber,
+    });
+    const profile = {
+      nodes: [
+        { id: 1, callFrame: frame('(root)') },
+        { id: 2, callFrame: frame('render', 'http://x/assets/index.js', 41) },
+        { id: 3, callFrame: frame('', 'http://x/assets/index.js', 9) },
+        { id: 4, callFrame: frame('render', 'http://x/assets/index.js', 41) },
+      ],
+      samples: [2, 3, 4, 2, 1],
+      timeDeltas: [1000, 500, 2000, 1000, 250],
+    };
+    expect(profileHotspots(profile, 2)).toEqual([
+      { where: 'render (index.js:42)', selfMs: 4 },
+      { where: '(anonymous) (index.js:10)', selfMs: 0.5 },
+    ]);
   });
 });

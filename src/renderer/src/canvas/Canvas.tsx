@@ -18,7 +18,7 @@ import {
   type OnEdgesChange,
   type OnNodesChange,
 } from '@xyflow/react';
-import { useCallback, type DragEvent } from 'react';
+import { memo, useCallback, useMemo, type DragEvent } from 'react';
 import { useSpecs } from '../lib/context.ts';
 import type { StudioEdge, StudioNode } from '../lib/graph.ts';
 import { PORT_COLORS } from './ports.ts';
@@ -44,10 +44,11 @@ export interface CanvasProps {
   readonly onRefused: (message: string) => void;
 }
 
-export function Canvas(props: CanvasProps) {
+function CanvasImpl(props: CanvasProps) {
   const specs = useSpecs();
   const flow = useReactFlow<StudioNode, StudioEdge>();
-  const { nodes, edges, onRefused } = props;
+  const { nodes, edges, onRefused, onSelect, onBeforeChange, onDropType } = props;
+  const propsOnConnect = props.onConnect;
 
   /** Why a connection is not allowed, or null if it is. */
   const refusal = useCallback(
@@ -80,9 +81,9 @@ export function Canvas(props: CanvasProps) {
     (c: Connection) => {
       const why = refusal(c);
       if (why) onRefused(why);
-      else props.onConnect(c);
+      else propsOnConnect(c);
     },
-    [refusal, onRefused, props],
+    [refusal, onRefused, propsOnConnect],
   );
 
   // React Flow never calls onConnect for a refused drop; say why it was refused.
@@ -115,34 +116,47 @@ export function Canvas(props: CanvasProps) {
       const type = e.dataTransfer.getData(DRAG_MIME);
       if (!type) return;
       e.preventDefault();
-      props.onDropType(type, flow.screenToFlowPosition({ x: e.clientX, y: e.clientY }));
+      onDropType(type, flow.screenToFlowPosition({ x: e.clientX, y: e.clientY }));
     },
-    [flow, props],
+    [flow, onDropType],
   );
 
-  const edgeColor = (e: StudioEdge) => {
-    const src = nodes.find((n) => n.id === e.source);
-    const port = src && specs.get(src.data.type)?.outputs.find((p) => p.id === e.sourceHandle);
-    return port ? PORT_COLORS[port.type] : '#888';
-  };
+  // Styled edges are rebuilt only when the graph changes: new edge objects on every render would
+  // make React Flow redraw every edge.
+  const typeOf = useMemo(() => new Map(nodes.map((n) => [n.id, n.data.type])), [nodes]);
+  const styledEdges = useMemo(
+    () =>
+      edges.map((e) => {
+        const type = typeOf.get(e.source);
+        const port = type && specs.get(type)?.outputs.find((p) => p.id === e.sourceHandle);
+        return { ...e, style: { stroke: port ? PORT_COLORS[port.type] : '#888', strokeWidth: 2 } };
+      }),
+    [edges, typeOf, specs],
+  );
+
+  const onSelectionChange = useCallback(
+    ({ nodes: sel }: { nodes: StudioNode[] }) => onSelect(sel.length === 1 ? sel[0].id : null),
+    [onSelect],
+  );
+  const onBeforeDelete = useCallback(async () => {
+    onBeforeChange();
+    return true;
+  }, [onBeforeChange]);
 
   return (
     <div className="canvas" onDragOver={onDragOver} onDrop={onDrop} data-testid="canvas">
       <ReactFlow<StudioNode, StudioEdge>
         nodes={nodes}
-        edges={edges.map((e) => ({ ...e, style: { stroke: edgeColor(e), strokeWidth: 2 } }))}
+        edges={styledEdges}
         nodeTypes={nodeTypes}
         onNodesChange={props.onNodesChange}
         onEdgesChange={props.onEdgesChange}
         onConnect={onConnect}
         onConnectEnd={onConnectEnd}
         isValidConnection={isValidConnection}
-        onSelectionChange={({ nodes: sel }) => props.onSelect(sel.length === 1 ? sel[0].id : null)}
-        onNodeDragStart={props.onBeforeChange}
-        onBeforeDelete={async () => {
-          props.onBeforeChange();
-          return true;
-        }}
+        onSelectionChange={onSelectionChange}
+        onNodeDragStart={onBeforeChange}
+        onBeforeDelete={onBeforeDelete}
         deleteKeyCode={['Delete', 'Backspace']}
         fitView
         fitViewOptions={{ padding: 0.2, maxZoom: 1 }}
@@ -157,3 +171,6 @@ export function Canvas(props: CanvasProps) {
     </div>
   );
 }
+
+/** Memoised: the studio re-renders for reasons (runs list, toasts) that do not touch the graph. */
+export const Canvas = memo(CanvasImpl);

@@ -1,7 +1,7 @@
 /** One node on the canvas: header with status badge, progress bar, typed ports, error line. */
 import { Handle, Position, type NodeProps } from '@xyflow/react';
 import { memo } from 'react';
-import { useProblems, useRunState, useSpecs } from '../lib/context.ts';
+import { useNodeRunState, useProblems, useSpecs } from '../lib/context.ts';
 import type { StudioNode } from '../lib/graph.ts';
 import { PORT_COLORS } from './ports.ts';
 
@@ -17,7 +17,7 @@ const STATUS_LABEL = {
 
 function StudioNodeViewImpl({ id, data, selected }: NodeProps<StudioNode>) {
   const spec = useSpecs().get(data.type);
-  const run = useRunState().get(id);
+  const run = useNodeRunState(id);
   const problems = useProblems().get(id) ?? [];
   const status = run?.status ?? 'idle';
   const invalid = problems.length > 0;
@@ -81,7 +81,7 @@ function StudioNodeViewImpl({ id, data, selected }: NodeProps<StudioNode>) {
       </div>
       {status === 'running' && (
         <div className="progress" title={run?.progress?.label}>
-          <div className="progress-bar" style={{ width: `${pct}%` }} />
+          <div className="progress-bar" style={{ transform: `scaleX(${pct / 100})` }} />
           <span className="progress-text">
             {run?.progress
               ? `${run.progress.label ? `${run.progress.label} · ` : ''}${run.progress.value}/${run.progress.max}`

@@ -4,7 +4,7 @@
  * JSON syntax error is reported up so Run stays disabled until it is fixed.
  */
 import { lazy, Suspense, useMemo } from 'react';
-import { useProblems, useRunState, useSpecs } from '../lib/context.ts';
+import { useNodeRunState, useProblems, useSpecs } from '../lib/context.ts';
 import { configIssues, type StudioNode } from '../lib/graph.ts';
 import { SchemaForm, type JsonSchema } from './SchemaForm.tsx';
 
@@ -20,7 +20,7 @@ export interface InspectorProps {
 export function Inspector({ node, onConfig, syntaxError, onSyntaxError }: InspectorProps) {
   const specs = useSpecs();
   const problems = useProblems();
-  const runState = useRunState();
+  const run = useNodeRunState(node?.id ?? '');
   const spec = node ? specs.get(node.data.type) : undefined;
   const issues = useMemo(
     () => (node ? configIssues(node.data.type, node.data.config) : new Map<string, string>()),
@@ -37,7 +37,6 @@ export function Inspector({ node, onConfig, syntaxError, onSyntaxError }: Inspec
     );
   }
   const nodeProblems = problems.get(node.id) ?? [];
-  const run = runState.get(node.id);
   return (
     <aside className="inspector" data-testid="inspector">
       <header>

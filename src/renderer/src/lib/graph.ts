@@ -14,8 +14,7 @@ import {
   type Pipeline,
 } from '../../../shared/pipeline.ts';
 
-/** Runtime state of a node during/after a run. */
-export type NodeStatus = 'idle' | 'queued' | 'running' | 'cached' | 'done' | 'error' | 'skipped';
+export type { NodeStatus } from './run-store.ts';
 
 /** What a canvas node carries. */
 export type StudioNodeData = {

@@ -1,8 +1,9 @@
 /** The log panel: engine and app messages, newest last, errors highlighted. */
 import { useEffect, useRef } from 'react';
-import type { LogLine } from '../../../shared/ipc.ts';
+import { useLogs } from '../lib/context.ts';
 
-export function LogPanel({ lines }: { readonly lines: readonly LogLine[] }) {
+export function LogPanel() {
+  const lines = useLogs();
   const end = useRef<HTMLDivElement>(null);
   useEffect(() => end.current?.scrollIntoView({ block: 'end' }), [lines.length]);
   return (
