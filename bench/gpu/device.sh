@@ -10,7 +10,10 @@
 # Then the device call carries [".gpu", ".gl"] and runs `bash bench/gpu/device.sh`.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
-OUT=${OUT:-bench/out/gpu}
+# The device tool returns at most 8 files from $OUT: results go to $OUT/r and are packed into
+# $OUT/gpu-results.tgz at the end (also when the run is cut short by RUN_TIMEOUT).
+DEST=${OUT:-bench/out}
+OUT=$DEST/r
 mkdir -p "$OUT"
 exec > >(tee "$OUT/device.log") 2>&1
 t0=$(date +%s)
@@ -37,11 +40,17 @@ else
   stamp "no NVIDIA Vulkan ICD file found; Dawn will search the default paths"
 fi
 
+# xz may be missing from a minimal image; Python's lzma reads the same files.
+unxz_to() { # archive destination
+  if command -v xz >/dev/null 2>&1; then xz -dc "$1" >"$2"; else
+    python3 -c 'import lzma,shutil,sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' "$1" "$2"
+  fi
+}
 node_ok() { command -v node >/dev/null 2>&1 && node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)'; }
 if ! node_ok; then
   if [ -f .gpu/node.xz ]; then
     mkdir -p /tmp/node/bin
-    xz -dc .gpu/node.xz >/tmp/node/bin/node && chmod +x /tmp/node/bin/node
+    unxz_to .gpu/node.xz /tmp/node/bin/node && chmod +x /tmp/node/bin/node
     export PATH=/tmp/node/bin:$PATH
   fi
 fi
@@ -49,10 +58,11 @@ node_ok || { stamp "no Node 20 here and none carried"; exit 1; }
 stamp "node $(node -v) at $(command -v node)"
 if [ ! -d node_modules/@tensorflow/tfjs ]; then
   [ -f .gpu/nm.tar.xz ] || { stamp "no node_modules and no .gpu/nm.tar.xz"; exit 1; }
-  tar -xJf .gpu/nm.tar.xz
+  unxz_to .gpu/nm.tar.xz /tmp/nm.tar && tar -xf /tmp/nm.tar && rm -f /tmp/nm.tar
 fi
 stamp "setup done"
-OUT_DIR=$OUT D2NWG_WEBGPU_NATIVE=1 bash bench/gpu/run.sh "$OUT"
+D2NWG_WEBGPU_NATIVE=1 timeout "${RUN_TIMEOUT:-520}" bash bench/gpu/run.sh "$OUT"
 rc=$?
 stamp "run.sh exit $rc"
+tar -czf "$DEST/gpu-results.tgz" -C "$DEST" r && rm -rf "$OUT"
 exit $rc
