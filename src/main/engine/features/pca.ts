@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { PcaState } from '../../../shared/schemas/features.ts';
+import { rowsPerDeviceBuffer } from '../backend-webgpu.ts';
 import { InputError, throwIfAborted } from '../errors.ts';
 import type { RunControl } from '../progress.ts';
 import type { Rng } from '../rng.ts';
@@ -86,8 +87,9 @@ export async function fitPca(
   const cov = tf.tidy(() => {
     const meanT = tf.tensor2d(meanF, [1, d]);
     let acc: tf.Tensor = tf.zeros([d, d]);
-    for (let s = 0; s < n; s += CHUNK) {
-      const rows = Math.min(CHUNK, n - s);
+    const chunk = rowsPerDeviceBuffer(4 * d, CHUNK);
+    for (let s = 0; s < n; s += chunk) {
+      const rows = Math.min(chunk, n - s);
       const next = tf.tidy(() => {
         const xc = tf.sub(tf.tensor2d(x.subarray(s * d, (s + rows) * d), [rows, d]), meanT);
         return tf.add(acc, tf.matMul(tf.transpose(xc), xc));
@@ -225,8 +227,9 @@ export async function pcaTransform(
   const basisT = tf.tensor2d(basisF, [d, k]);
   const scaleT = tf.tensor2d(scale, [1, k]);
   try {
-    for (let s = 0; s < n; s += CHUNK) {
-      const rows = Math.min(CHUNK, n - s);
+    const chunk = rowsPerDeviceBuffer(4 * d, CHUNK);
+    for (let s = 0; s < n; s += chunk) {
+      const rows = Math.min(chunk, n - s);
       const y = tf.tidy(() =>
         tf.mul(
           tf.matMul(

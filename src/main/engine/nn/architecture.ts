@@ -141,6 +141,22 @@ export function layoutOf(arch: Architecture): Layout {
   return { arch, params, size: offset };
 }
 
+/**
+ * The most values one sample occupies at any layer (input, hidden activations, logits): bounds
+ * the rows a forward pass may batch into one tensor on a device with a buffer-size limit.
+ */
+export function widestActivation(arch: Architecture): number {
+  if (arch.kind === 'mlp') return Math.max(arch.inputDim, ...arch.hidden, arch.outputs);
+  let [h, w] = arch.inputShape;
+  let widest = h * w * arch.inputShape[2];
+  for (const c of arch.channels) {
+    h = strideTwoSize(h);
+    w = strideTwoSize(w);
+    widest = Math.max(widest, h * w * c);
+  }
+  return Math.max(widest, arch.outputs);
+}
+
 /** Values per input sample the architecture expects. */
 export function inputSize(arch: Architecture): number {
   return arch.kind === 'mlp'

@@ -7,7 +7,8 @@ import * as tf from '@tensorflow/tfjs';
 import { InputError, NumericError, throwIfAborted } from '../errors.ts';
 import { yieldToEventLoop, type RunControl } from '../progress.ts';
 import type { Rng } from '../rng.ts';
-import { inputSize, type Layout } from './architecture.ts';
+import { rowsPerDeviceBuffer } from '../backend-webgpu.ts';
+import { inputSize, widestActivation, type Layout } from './architecture.ts';
 import { forward } from './forward.ts';
 import { checkLength } from './params.ts';
 import { readAndDispose, readF32, readScalars } from '../common/readback.ts';
@@ -70,6 +71,11 @@ export interface TrainClassifierResult {
 
 const YIELD_EVERY_MS = 50;
 const EVAL_BATCH = 2048;
+
+/** Rows per evaluation batch: EVAL_BATCH, fewer where the GPU's buffer limit needs it. */
+function evalBatch(layout: Layout): number {
+  return rowsPerDeviceBuffer(4 * widestActivation(layout.arch), EVAL_BATCH);
+}
 
 function checkData(layout: Layout, x: Float32Array, y: Int32Array, what: string): number {
   const d = inputSize(layout.arch);
@@ -219,8 +225,9 @@ async function evaluateTensors(
   if (n === 0) return { loss: NaN, accuracy: NaN };
   let lossSum = 0;
   let correct = 0;
-  for (let start = 0; start < n; start += EVAL_BATCH) {
-    const size = Math.min(EVAL_BATCH, n - start);
+  const batch = evalBatch(layout);
+  for (let start = 0; start < n; start += batch) {
+    const size = Math.min(batch, n - start);
     // Loss sum and correct count of the batch, read back together after the tidy.
     const both = tf.tidy(() => {
       const xb = size === n ? x : tf.slice(x, [start, 0], [size, x.shape[1]]);
@@ -320,8 +327,9 @@ export async function predictClasses(
   const p = toParamTensor(layout, params);
   const out = new Int32Array(count);
   try {
-    for (let start = 0; start < count; start += EVAL_BATCH) {
-      const size = Math.min(EVAL_BATCH, count - start);
+    const batch = evalBatch(layout);
+    for (let start = 0; start < count; start += batch) {
+      const size = Math.min(batch, count - start);
       // Read back outside tidy: a tidy cannot span an await.
       const pred = tf.tidy(() => {
         const xb = tf.tensor2d(x.subarray(start * d, (start + size) * d), [size, d]);

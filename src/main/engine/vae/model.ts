@@ -13,6 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import type { VaeConfig } from '../../../shared/schemas/vae.ts';
 import { VaeConfig as VaeConfigSchema } from '../../../shared/schemas/vae.ts';
+import { rowsPerDeviceBuffer } from '../backend-webgpu.ts';
 import { InputError } from '../errors.ts';
 import { writeFileAtomic } from '../formats/atomic.ts';
 import { readSafetensors, writeSafetensors } from '../formats/safetensors.ts';
@@ -327,6 +328,15 @@ export class WeightVae {
     return tf.add(tf.mul(x, this.stdT), this.meanT);
   }
 
+  /**
+   * Values per vector at each hidden layer: the widths of the MLP, or (conv1d) at most the input
+   * length times the layer's channels, a safe upper bound for sizing chunks.
+   */
+  private activationWidths(): number[] {
+    const { hidden, arch } = this.config;
+    return arch === 'conv1d' ? hidden.map((c) => c * this.inputDim) : [...hidden];
+  }
+
   private async chunked(
     data: Float32Array,
     n: number,
@@ -335,8 +345,11 @@ export class WeightVae {
     f: (x: tf.Tensor2D, rows: number, start: number) => tf.Tensor2D,
   ): Promise<Float32Array> {
     const out = new Float32Array(n * outDim);
-    for (let s = 0; s < n; s += CHUNK) {
-      const rows = Math.min(CHUNK, n - s);
+    // Widest row of the pass: input, output or a hidden layer of the network.
+    const widest = Math.max(inDim, outDim, ...this.activationWidths());
+    const chunk = rowsPerDeviceBuffer(4 * widest, CHUNK);
+    for (let s = 0; s < n; s += chunk) {
+      const rows = Math.min(chunk, n - s);
       const y = tf.tidy(() => {
         const x = tf.tensor2d(data.subarray(s * inDim, (s + rows) * inDim), [rows, inDim]);
         return f(x, rows, s);
