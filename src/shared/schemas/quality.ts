@@ -118,6 +118,12 @@ export const QualityReportSchema = z.object({
     noise_matched_to_source_median: z.number().optional(),
     /** noise_matched copies → their nearest zoo checkpoint (≤ the distance to the source). */
     noise_matched_to_zoo_median: z.number().optional(),
+    /** noise_fn_matched: median noise norm (L2), found per sample by bisection. */
+    noise_fn_matched_norm_median: z.number().optional(),
+    /** Median agreement of the D2NWG samples with their nearest checkpoint, on training samples. */
+    noise_fn_matched_target_agreement_median: z.number().optional(),
+    /** Median agreement of the noise_fn_matched copies with their source, on training samples. */
+    noise_fn_matched_train_agreement_median: z.number().optional(),
   }),
   timings_s: z.object({
     features: z.number(),

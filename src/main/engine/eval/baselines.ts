@@ -207,3 +207,100 @@ export function ncmAccuracy(
   for (let i = 0; i < yTest.length; i++) if (pred[i] === yTest[i]) ok++;
   return yTest.length > 0 ? ok / yTest.length : 0;
 }
+
+/** One function-matched copy: its source, noise norm, and the agreement it was matched to. */
+export interface FunctionMatchedCopy extends NoiseMatchedCopy {
+  /** The generated sample's prediction agreement with the source, on the reference inputs. */
+  readonly targetAgreement: number;
+  /** The copy's prediction agreement with the source on the same inputs (≤ target, closest). */
+  readonly agreement: number;
+}
+
+export interface NoiseFunctionMatchedArgs {
+  /** Generated samples (flat weight vectors of length `dim`). */
+  readonly samples: readonly Float32Array[];
+  /** The zoo, count × dim row-major. */
+  readonly zoo: Float32Array;
+  readonly count: number;
+  readonly dim: number;
+  /** Predicted classes of a weight vector on the reference inputs (the task's training samples). */
+  readonly predict: (w: Float32Array) => Promise<Int32Array>;
+  /** Seeds each copy's noise direction, in order. */
+  readonly rng: Rng;
+  /** Bisection steps on the noise norm (default 12: the norm to 1/4096 of its bracket). */
+  readonly steps?: number;
+  readonly zooNorms2?: Float64Array;
+}
+
+/**
+ * Noise matched in *function*: the novelty measure of the memorisation critique (arXiv
+ * 2506.07998) is behavioural (which inputs a model gets wrong, compared with its nearest training
+ * checkpoint), not a weight distance. For each generated sample: its nearest zoo checkpoint (L2),
+ * one seeded isotropic noise direction, and the smallest noise norm (bracketed by doubling, then
+ * bisected) at which the copy agrees with its source on the reference inputs no more than the
+ * sample does. Reference inputs are training samples, never the test samples accuracy is scored on.
+ * Weight-space flat directions make L2-matched noise nearly harmless; at equal behavioural novelty
+ * the comparison asks whether the generator's differences are better than random ones.
+ */
+export async function noiseFunctionMatched(
+  args: NoiseFunctionMatchedArgs,
+): Promise<FunctionMatchedCopy[]> {
+  const { samples, zoo, count, dim, predict, rng } = args;
+  const steps = args.steps ?? 12;
+  if (zoo.length !== count * dim) {
+    throw new InputError(`the zoo has ${zoo.length} values, expected ${count}×${dim}`);
+  }
+  if (count < 1) throw new InputError('noise_fn_matched needs at least one zoo checkpoint');
+  const norms2 = args.zooNorms2 ?? rowNorms2(zoo, count, dim);
+  const out: FunctionMatchedCopy[] = [];
+  for (let s = 0; s < samples.length; s++) {
+    const v = samples[s];
+    if (v.length !== dim) {
+      throw new InputError(`sample ${s} has ${v.length} weights, the zoo's members have ${dim}`);
+    }
+    const nn = nearestZoo(v, zoo, count, dim, norms2);
+    const source = Float32Array.from(zoo.subarray(nn.index * dim, (nn.index + 1) * dim));
+    const ref = await predict(source);
+    const target = agreementOf(await predict(v), ref);
+    // One unit direction per copy, so agreement(norm) is a function of the norm alone.
+    const dir = addNoiseWithNorm(new Float32Array(dim), 1, rng);
+    const at = (norm: number): Float32Array => {
+      const w = new Float32Array(dim);
+      for (let i = 0; i < dim; i++) w[i] = source[i] + norm * dir[i];
+      return w;
+    };
+    const agreeAt = async (norm: number) => agreementOf(await predict(at(norm)), ref);
+    let lo = 0;
+    let hi = Math.max(nn.l2, 1e-3);
+    let hiAgree = await agreeAt(hi);
+    for (let i = 0; i < 30 && hiAgree > target; i++) {
+      lo = hi;
+      hi *= 2;
+      hiAgree = await agreeAt(hi);
+    }
+    for (let i = 0; i < steps && hiAgree <= target; i++) {
+      const mid = (lo + hi) / 2;
+      const a = await agreeAt(mid);
+      if (a <= target) {
+        hi = mid;
+        hiAgree = a;
+      } else {
+        lo = mid;
+      }
+    }
+    out.push({
+      vector: at(hi),
+      sourceIndex: nn.index,
+      distance: hi,
+      targetAgreement: target,
+      agreement: hiAgree,
+    });
+  }
+  return out;
+}
+
+function agreementOf(a: Int32Array, b: Int32Array): number {
+  let same = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] === b[i]) same++;
+  return a.length > 0 ? same / a.length : 1;
+}

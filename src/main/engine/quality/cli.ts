@@ -21,7 +21,7 @@ import { runQuality } from './runner.ts';
 export const QUALITY_USAGE = `Usage: d2nwg bench quality --preset smoke|standard [--config FILE.json] [--seed N] [--out FILE.json]
 
 Builds a zoo, trains the weight VAE, the dataset encoder and the latent diffusion model, then
-compares D2NWG samples with randinit, pretrained_source, zoo, kde30, noise_nearest, noise_matched,
+compares D2NWG samples with randinit, pretrained_source, zoo, kde30, noise_nearest, noise_matched, noise_fn_matched,
 weight_avg and ncm on seen, unseen-combo and unseen-class tasks (bench/QUALITY.md). --config is a JSON object
 deep-merged over the preset (any dataset source, class counts, held-out classes, seeds…).`;
 
@@ -79,6 +79,15 @@ export async function benchQuality(argv: string[]): Promise<number> {
   ) {
     console.log(
       `noise_matched: copy→source median L2 ${m.noise_matched_to_source_median.toFixed(3)}, copy→nearest zoo median L2 ${m.noise_matched_to_zoo_median.toFixed(3)}`,
+    );
+  }
+  if (
+    m.noise_fn_matched_norm_median !== undefined &&
+    m.noise_fn_matched_target_agreement_median !== undefined &&
+    m.noise_fn_matched_train_agreement_median !== undefined
+  ) {
+    console.log(
+      `noise_fn_matched: median noise L2 ${m.noise_fn_matched_norm_median.toFixed(3)}; train-set agreement with the source ${m.noise_fn_matched_train_agreement_median.toFixed(3)} (samples with theirs ${m.noise_fn_matched_target_agreement_median.toFixed(3)})`,
     );
   }
   if (report.targets) console.log(formatTargets(report.targets));

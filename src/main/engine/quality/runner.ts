@@ -26,6 +26,7 @@ import {
   averageVectors,
   fitKde,
   ncmAccuracy,
+  noiseFunctionMatched,
   noiseMatched,
   sampleKde,
 } from '../eval/baselines.ts';
@@ -270,6 +271,12 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
       zoo: [],
       agree: [],
     };
+    /** noise_fn_matched copies: noise norm, and train-set agreement with the source (target, got). */
+    const memoFn: { norm: number[]; target: number[]; agree: number[] } = {
+      norm: [],
+      target: [],
+      agree: [],
+    };
     let samplingSeconds = 0;
 
     const recordCurve = (split: Split, method: string, c: FinetuneCurve) => {
@@ -367,6 +374,26 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
         'noise_matched',
         matched.map((m) => m.vector),
       );
+      // The same, matched in behaviour (the critique's novelty measure): noise grown until the
+      // copy disagrees with its source on the task's training samples as often as the sample does.
+      const fnMatched = await noiseFunctionMatched({
+        samples: vecs,
+        zoo: zooVectors,
+        count: nZoo,
+        dim,
+        predict: (w) => predictClasses(layout, w, td.xTrain),
+        rng: root.fork('noise-fn-matched').fork(task.id),
+        zooNorms2: zooNorms,
+      });
+      await method(
+        'noise_fn_matched',
+        fnMatched.map((m) => m.vector),
+      );
+      for (const m of fnMatched) {
+        memoFn.norm.push(m.distance);
+        memoFn.target.push(m.targetAgreement);
+        memoFn.agree.push(m.agreement);
+      }
       await method('weight_avg', [averageVectors(concat(ownVecs), ownVecs.length, dim)]);
 
       const kdeLat = sampleKde(kde, ev.samplesPerTask, root.fork('kde').fork(task.id));
@@ -470,6 +497,9 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
         noise_matched_to_source_median: median(memoMatched.source),
         noise_matched_to_zoo_median: median(memoMatched.zoo),
         noise_matched_prediction_agreement_median: median(memoMatched.agree),
+        noise_fn_matched_norm_median: median(memoFn.norm),
+        noise_fn_matched_target_agreement_median: median(memoFn.target),
+        noise_fn_matched_train_agreement_median: median(memoFn.agree),
       },
       targets: targetChecks(results),
       timings_s: timings,

@@ -46,6 +46,7 @@ describe('quality benchmark runner', () => {
       'kde30',
       'noise_nearest',
       'noise_matched',
+      'noise_fn_matched',
       'weight_avg',
       'ncm',
       'd2nwg_mean',
@@ -65,6 +66,9 @@ describe('quality benchmark runner', () => {
         row('d2nwg_mean')?.samples_per_task,
       );
       expect(row('noise_matched')?.tasks, split).toBe(row('d2nwg_mean')?.tasks);
+      expect(row('noise_fn_matched')?.samples_per_task, split).toBe(
+        row('d2nwg_mean')?.samples_per_task,
+      );
     }
     // Its copies sit exactly as far from their source checkpoint as the samples from the zoo.
     const mem = a.memorisation;
@@ -72,13 +76,21 @@ describe('quality benchmark runner', () => {
     expect(mem.noise_matched_to_zoo_median).toBeLessThanOrEqual(
       (mem.noise_matched_to_source_median ?? Number.NaN) + 1e-4,
     );
-    // The targets compare d2nwg_mean with noise_matched (required) and noise_nearest (reference).
+    // Function-matched copies were matched on training samples: they disagree with their source
+    // no more often than the samples do with theirs, at a positive noise norm.
+    expect(mem.noise_fn_matched_train_agreement_median).toBeLessThanOrEqual(
+      (mem.noise_fn_matched_target_agreement_median ?? Number.NaN) + 1e-9,
+    );
+    expect(mem.noise_fn_matched_norm_median).toBeGreaterThan(0);
+    // The targets compare d2nwg_mean with noise_fn_matched (required), noise_matched and
+    // noise_nearest (reference).
     const targets = a.targets ?? [];
     const byBaseline = new Map(targets.map((t) => [t.baseline, t]));
     expect([...byBaseline.keys()].sort()).toEqual(
-      ['kde30', 'noise_matched', 'noise_nearest', 'weight_avg'].sort(),
+      ['kde30', 'noise_fn_matched', 'noise_matched', 'noise_nearest', 'weight_avg'].sort(),
     );
-    expect(byBaseline.get('noise_matched')?.required).toBe(true);
+    expect(byBaseline.get('noise_fn_matched')?.required).toBe(true);
+    expect(byBaseline.get('noise_matched')?.required).toBe(false);
     expect(byBaseline.get('noise_nearest')?.required).toBe(false);
     const seen0 = (m: string) =>
       a.results.find((r) => r.split === 'seen' && r.method === m && r.epoch === 0)?.accuracy_mean;

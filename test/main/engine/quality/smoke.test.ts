@@ -40,6 +40,7 @@ describe('d2nwg bench quality --preset smoke', () => {
         'kde30',
         'noise_nearest',
         'noise_matched',
+        'noise_fn_matched',
         'weight_avg',
         'ncm',
         'd2nwg_mean',
@@ -70,7 +71,8 @@ describe('d2nwg bench quality --preset smoke', () => {
     const mem = report.memorisation;
     expect(mem.sample_to_zoo_median).toBeGreaterThan(0);
     expect(mem.noise_matched_to_source_median).toBeCloseTo(mem.sample_to_zoo_median, 4);
-    expect(report.targets?.find((t) => t.baseline === 'noise_matched')?.required).toBe(true);
+    expect(report.targets?.find((t) => t.baseline === 'noise_fn_matched')?.required).toBe(true);
+    expect(samplesOf('noise_fn_matched')).toBe(samplesOf('d2nwg_mean'));
     expect(report.timings_s.total).toBeGreaterThan(0);
   }, 900_000);
 });
