@@ -7,6 +7,7 @@ import {
   ncmAccuracy,
   ncmPredict,
   classMeans,
+  noiseFunctionMatched,
   noiseMatched,
   rms,
   sampleKde,
@@ -155,5 +156,74 @@ describe('noise_matched (novelty-matched noise, arXiv 2506.07998)', () => {
     );
     expect(() => noiseMatched(samples, zoo, count + 1, dim, new Rng(1))).toThrow(InputError);
     expect(() => addNoiseWithNorm(new Float32Array(3), -1, new Rng(1))).toThrow(/≥ 0/);
+  });
+});
+
+describe('noiseFunctionMatched', () => {
+  // A stand-in classifier whose prediction on reference input i is the sign of weight i: the
+  // agreement of two weight vectors is then the fraction of the first 40 weights of equal sign.
+  const m = 40;
+  const predict = (w: Float32Array) =>
+    Promise.resolve(Int32Array.from({ length: m }, (_, i) => (w[i] > 0 ? 1 : 0)));
+  const agree = (a: Float32Array, b: Float32Array) => {
+    let s = 0;
+    for (let i = 0; i < m; i++) if (a[i] > 0 === b[i] > 0) s++;
+    return s / m;
+  };
+
+  it('grows noise until the copy disagrees with its source as often as the sample does', async () => {
+    const dim = 60;
+    const count = 5;
+    const rng = new Rng(21);
+    const zoo = rng.normalArray(count * dim);
+    const samples = [0, 3].map((r) => {
+      const v = Float32Array.from(zoo.subarray(r * dim, (r + 1) * dim));
+      for (let i = 0; i < 8; i++) v[i] = -v[i]; // flips 8 of 40 predictions: agreement 0.8
+      return v;
+    });
+    const copies = await noiseFunctionMatched({
+      samples,
+      zoo,
+      count,
+      dim,
+      predict,
+      rng: new Rng(5),
+    });
+    expect(copies).toHaveLength(2);
+    for (const [s, c] of copies.entries()) {
+      const source = zoo.subarray(c.sourceIndex * dim, (c.sourceIndex + 1) * dim);
+      expect(c.targetAgreement).toBeCloseTo(agree(samples[s], Float32Array.from(source)), 9);
+      expect(c.agreement).toBeCloseTo(agree(c.vector, Float32Array.from(source)), 9);
+      expect(c.agreement).toBeLessThanOrEqual(c.targetAgreement);
+      expect(c.distance).toBeGreaterThan(0);
+      expect(l2Distance(c.vector, source)).toBeCloseTo(c.distance, 3);
+      // Smallest such norm (to the bisection's resolution): 2 % less noise agrees more.
+      const dir = c.vector.map((x, i) => (x - source[i]) / c.distance);
+      const less = source.map((x, i) => x + 0.98 * c.distance * dir[i]);
+      expect(agree(less, Float32Array.from(source))).toBeGreaterThanOrEqual(c.agreement);
+    }
+    const again = await noiseFunctionMatched({
+      samples,
+      zoo,
+      count,
+      dim,
+      predict,
+      rng: new Rng(5),
+    });
+    expect(Array.from(again[0].vector)).toEqual(Array.from(copies[0].vector));
+  });
+
+  it('refuses samples of the wrong length', async () => {
+    const zoo = new Float32Array(2 * 10);
+    await expect(
+      noiseFunctionMatched({
+        samples: [new Float32Array(9)],
+        zoo,
+        count: 2,
+        dim: 10,
+        predict,
+        rng: new Rng(1),
+      }),
+    ).rejects.toThrow(/sample 0 has 9 weights/);
   });
 });
