@@ -7,22 +7,23 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDefaultApi } from '../../src/main/api/create.ts';
 import type { StudioApi } from '../../src/main/api/studio.ts';
+import { CHROMIUM_PATH, launchChromium } from '../../src/main/server/chromium.ts';
 import { startServer, type RunningServer } from '../../src/main/server/server.ts';
 import { E2E_LATENTS } from './fixtures/e2e-engine.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const RENDERER = join(ROOT, 'out', 'renderer');
 const SHOTS = join(ROOT, 'test', 'artifacts');
-const hasChromium = existsSync(CHROMIUM);
+const hasChromium = existsSync(CHROMIUM_PATH);
 /** expect.poll with a timeout that fits a worker start and a Monaco load. */
 const poll = <T>(fn: () => T | Promise<T>, opts: { timeout?: number } = {}) =>
   expect.poll(fn, { timeout: opts.timeout ?? 15_000 });
-if (!hasChromium) console.warn(`e2e: skipped, ${CHROMIUM} is absent (apt-get install chromium)`);
+if (!hasChromium)
+  console.warn(`e2e: skipped, ${CHROMIUM_PATH} is absent (apt-get install chromium)`);
 
 /** Newest mtime under a folder. */
 function newest(dir: string): number {
@@ -132,18 +133,7 @@ describe.skipIf(!hasChromium)('studio in the browser (web mode)', () => {
       engineEntry: new URL('./fixtures/e2e-engine.ts', import.meta.url).href,
     });
     server = await startServer({ api, rendererDir: RENDERER, port: 0 });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
     page.setDefaultTimeout(15_000);
     // Failed loads are tracked by URL below; their console echo carries no URL, so skip it.

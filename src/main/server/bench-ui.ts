@@ -18,10 +18,10 @@ import { createDefaultApi } from '../api/create.ts';
 import type { StudioApi } from '../api/studio.ts';
 import { parseCliArgs } from '../cli/args.ts';
 import { writeFileAtomic } from '../engine/formats/atomic.ts';
+import { CHROMIUM_PATH, launchChromium } from './chromium.ts';
 import { startServer, type RunningServer } from './server.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..', '..');
-const CHROMIUM = '/usr/bin/chromium';
 /** Nodes on the canvas while frames are measured. */
 const GRAPH_NODES = 30;
 /** How long frames are recorded. */
@@ -386,11 +386,10 @@ export async function benchUi(argv: string[]): Promise<number> {
     );
     return 2;
   }
-  if (!existsSync(CHROMIUM)) {
-    console.error(`bench ui: skipped, ${CHROMIUM} is absent (apt-get install chromium)`);
+  if (!existsSync(CHROMIUM_PATH)) {
+    console.error(`bench ui: skipped, ${CHROMIUM_PATH} is absent (apt-get install chromium)`);
     return 2;
   }
-  const { chromium } = await import('playwright-core');
   const dataDir = mkdtempSync(join(tmpdir(), 'd2nwg-bench-ui-'));
   const examplesDir = join(ROOT, 'resources', 'pipelines');
   let api: StudioApi | undefined;
@@ -407,18 +406,7 @@ export async function benchUi(argv: string[]): Promise<number> {
     const qs = await api.handlers['pipelines.openExample']({ name: 'quickstart' });
     await api.handlers['pipelines.save']({ pipeline: gridPipeline(GRAPH_NODES) });
     server = await startServer({ api, rendererDir, port: 0 });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
     const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
     page.setDefaultTimeout(30_000);
     await page.goto(server.url);
