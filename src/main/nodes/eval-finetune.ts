@@ -11,6 +11,7 @@ import {
   addNoise,
   averageVectors,
   fitKde,
+  noiseFunctionMatched,
   noiseMatched,
   sampleKde,
 } from '../engine/eval/baselines.ts';
@@ -19,7 +20,7 @@ import { trainSourceModel, type SourceModel } from '../engine/eval/pretrained.ts
 import { InputError, throwIfAborted } from '../engine/errors.ts';
 import type { Layout } from '../engine/nn/architecture.ts';
 import { initParams } from '../engine/nn/params.ts';
-import { evaluateMany } from '../engine/nn/train.ts';
+import { evaluateMany, predictClasses } from '../engine/nn/train.ts';
 import type { Rng } from '../engine/rng.ts';
 import { memberVector, zooLayout } from '../engine/zoo/storage.ts';
 import { controlOf, meanStd, nodeRunner, tasksOfSplit } from './define.ts';
@@ -97,6 +98,21 @@ async function initFor(
       const sample = sampleOf(cfg, task, src);
       const n = zoo.zoo.manifest.members.length;
       return noiseMatched([sample], zoo.zoo.vectors, n, layout.size, rng)[0].vector;
+    }
+    case 'noise_fn_matched': {
+      // The same checkpoint, noised until its training-set predictions differ from it as often as
+      // the D2NWG sample's do.
+      const zoo = need(src.zoo, 'zoo', cfg.init, where);
+      const sample = sampleOf(cfg, task, src);
+      const [copy] = await noiseFunctionMatched({
+        samples: [sample],
+        zoo: zoo.zoo.vectors,
+        count: zoo.zoo.manifest.members.length,
+        dim: layout.size,
+        predict: (w) => predictClasses(layout, w, data.xTrain),
+        rng,
+      });
+      return copy.vector;
     }
     case 'weight_avg': {
       // Average of the checkpoints of the nearest zoo task: the task of the member that fits this

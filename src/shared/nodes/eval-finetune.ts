@@ -15,6 +15,7 @@ export const INIT_METHODS = [
   'kde30',
   'noise_nearest',
   'noise_matched',
+  'noise_fn_matched',
   'weight_avg',
   'd2nwg',
 ] as const;
@@ -57,12 +58,14 @@ export const evalFinetuneSpec = defineNode({
     'kde30 (Schürholt et al.: KDE on VAE latents of the top 30% of the zoo; needs ' +
     'the VAE), noise_nearest (the zoo checkpoint that fits the task best, plus Gaussian noise), ' +
     'noise_matched (the zoo checkpoint nearest in weight space to the D2NWG sample, plus ' +
-    "Gaussian noise of norm equal to that sample's distance to it: as novel as the sample) " +
+    "Gaussian noise of norm equal to that sample's distance to it: as novel as the sample), " +
+    'noise_fn_matched (the same checkpoint, with noise grown until it disagrees with it on the ' +
+    "task's training samples as often as the D2NWG sample does: as novel in its predictions) " +
     'and weight_avg (mean of the checkpoints of that nearest zoo task) — the memorisation ' +
     'baselines — and d2nwg (the best-ranked Sampler output). ' +
     'Connect the zoo for every init except d2nwg (randinit takes its architecture from it; ' +
     'pretrained_source also its build config), ' +
-    'Weights for d2nwg and noise_matched, and the VAE for kde30. Every Evaluate node of a pipeline fine-tunes with ' +
+    'Weights for d2nwg, noise_matched and noise_fn_matched, and the VAE for kde30. Every Evaluate node of a pipeline fine-tunes with ' +
     'the same shuffling per task, so differences come from the init alone.',
   config: EvalFinetuneConfig,
   inputs: [

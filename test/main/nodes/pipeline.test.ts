@@ -62,14 +62,21 @@ function tinyPipeline(): Pipeline {
       maxTasks: 1,
       finetuneEpochs: [0, 1],
     }),
-    ...(['pretrained_source', 'noise_nearest', 'noise_matched', 'weight_avg'] as const).map(
-      (init) =>
-        n(init, 'eval.finetune', {
-          init,
-          split: 'unseen-combo',
-          maxTasks: 1,
-          finetuneEpochs: [0, 1],
-        }),
+    ...(
+      [
+        'pretrained_source',
+        'noise_nearest',
+        'noise_matched',
+        'noise_fn_matched',
+        'weight_avg',
+      ] as const
+    ).map((init) =>
+      n(init, 'eval.finetune', {
+        init,
+        split: 'unseen-combo',
+        maxTasks: 1,
+        finetuneEpochs: [0, 1],
+      }),
     ),
     n('gen', 'eval.finetune', {
       init: 'd2nwg',
@@ -112,6 +119,7 @@ function tinyPipeline(): Pipeline {
     'pretrained_source',
     'noise_nearest',
     'noise_matched',
+    'noise_fn_matched',
     'weight_avg',
     'gen',
   ]) {
@@ -126,6 +134,7 @@ function tinyPipeline(): Pipeline {
     ['vae', 'vae', 'kde', 'vae'],
     ['sampler', 'weights', 'gen', 'weights'],
     ['sampler', 'weights', 'noise_matched', 'weights'],
+    ['sampler', 'weights', 'noise_fn_matched', 'weights'],
     ['sampler', 'weights', 'export', 'weights'],
   );
   const r = parsePipeline({
@@ -221,6 +230,7 @@ describe('the real node types, wired into one small pipeline', () => {
       'pretrained_source',
       'noise_nearest',
       'noise_matched',
+      'noise_fn_matched',
       'weight_avg',
       'D2NWG',
     ]);
@@ -231,6 +241,8 @@ describe('the real node types, wired into one small pipeline', () => {
       'accuracy/kde30@0',
       'accuracy/noise_matched@0',
       'accuracy/noise_matched@1',
+      'accuracy/noise_fn_matched@0',
+      'accuracy/noise_fn_matched@1',
     ]) {
       expect(metrics[key]).toBeGreaterThanOrEqual(0);
       expect(metrics[key]).toBeLessThanOrEqual(1);
