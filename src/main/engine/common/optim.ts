@@ -66,29 +66,41 @@ export interface HostAdamOptions extends AdamOptions {
   readonly emaDecay?: number;
 }
 
+/** Adam hyperparameters with the defaults filled in, shared by the tensor and host versions. */
+interface AdamHyper {
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly epsilon: number;
+  readonly weightDecay: number;
+  /** 0 without EMA. */
+  readonly emaDecay: number;
+}
+
+function adamHyper(opts: HostAdamOptions): AdamHyper {
+  return {
+    beta1: opts.beta1 ?? 0.9,
+    beta2: opts.beta2 ?? 0.999,
+    epsilon: opts.epsilon ?? 1e-8,
+    weightDecay: opts.weightDecay ?? 0,
+    emaDecay: opts.emaDecay ?? 0,
+  };
+}
+
 /** Adam / AdamW on tensors, with an optional EMA of the weights (also on tensors). */
 export class Adam implements GradientOptimizer {
   private readonly m: tf.Variable[];
   private readonly v: tf.Variable[];
   private readonly ema: tf.Variable[] | null;
-  private readonly emaDecay: number;
   private t = 0;
   readonly lr: number;
-  private readonly beta1: number;
-  private readonly beta2: number;
-  private readonly epsilon: number;
-  private readonly weightDecay: number;
+  private readonly hp: AdamHyper;
 
   constructor(
     private readonly vars: readonly tf.Variable[],
     opts: HostAdamOptions,
   ) {
     this.lr = opts.lr;
-    this.beta1 = opts.beta1 ?? 0.9;
-    this.beta2 = opts.beta2 ?? 0.999;
-    this.epsilon = opts.epsilon ?? 1e-8;
-    this.weightDecay = opts.weightDecay ?? 0;
-    this.emaDecay = opts.emaDecay ?? 0;
+    this.hp = adamHyper(opts);
     this.m = vars.map((x) => tf.tidy(() => tf.variable(tf.zerosLike(x), false)));
     this.v = vars.map((x) => tf.tidy(() => tf.variable(tf.zerosLike(x), false)));
     this.ema =
@@ -129,21 +141,21 @@ export class Adam implements GradientOptimizer {
     const clip = opts.clip ?? 0;
     const gScale = clip > 0 && norm > clip ? clip / norm : 1;
     this.t += 1;
-    const c1 = 1 - Math.pow(this.beta1, this.t);
-    const c2 = 1 - Math.pow(this.beta2, this.t);
+    const c1 = 1 - Math.pow(this.hp.beta1, this.t);
+    const c2 = 1 - Math.pow(this.hp.beta2, this.t);
     const stepSize = (lr * Math.sqrt(c2)) / c1;
-    const epsHat = this.epsilon * Math.sqrt(c2);
-    const d = Math.min(this.emaDecay, this.t / (9 + this.t));
+    const epsHat = this.hp.epsilon * Math.sqrt(c2);
+    const d = Math.min(this.hp.emaDecay, this.t / (9 + this.t));
     tf.tidy(() => {
       for (let i = 0; i < this.vars.length; i++) {
         const g = gScale === 1 ? grads[i] : tf.mul(grads[i], gScale);
         const m = this.m[i];
         const v = this.v[i];
         const w = this.vars[i];
-        m.assign(tf.add(tf.mul(m, this.beta1), tf.mul(g, 1 - this.beta1)));
-        v.assign(tf.add(tf.mul(v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2)));
+        m.assign(tf.add(tf.mul(m, this.hp.beta1), tf.mul(g, 1 - this.hp.beta1)));
+        v.assign(tf.add(tf.mul(v, this.hp.beta2), tf.mul(tf.square(g), 1 - this.hp.beta2)));
         let next = tf.sub(w, tf.mul(tf.div(m, tf.add(tf.sqrt(v), epsHat)), stepSize));
-        if (this.weightDecay > 0) next = tf.sub(next, tf.mul(w, lr * this.weightDecay));
+        if (this.hp.weightDecay > 0) next = tf.sub(next, tf.mul(w, lr * this.hp.weightDecay));
         w.assign(next);
         const e = this.ema?.[i];
         if (e) e.assign(tf.add(tf.mul(e, d), tf.mul(next, 1 - d)));
@@ -176,22 +188,14 @@ export class HostAdam implements GradientOptimizer {
   private readonly keepEma: boolean;
   private t = 0;
   readonly lr: number;
-  private readonly beta1: number;
-  private readonly beta2: number;
-  private readonly epsilon: number;
-  private readonly weightDecay: number;
-  private readonly emaDecay: number;
+  private readonly hp: AdamHyper;
 
   constructor(
     private readonly vars: readonly tf.Variable[],
     opts: HostAdamOptions,
   ) {
     this.lr = opts.lr;
-    this.beta1 = opts.beta1 ?? 0.9;
-    this.beta2 = opts.beta2 ?? 0.999;
-    this.epsilon = opts.epsilon ?? 1e-8;
-    this.weightDecay = opts.weightDecay ?? 0;
-    this.emaDecay = opts.emaDecay ?? 0;
+    this.hp = adamHyper(opts);
     this.keepEma = opts.emaDecay !== undefined;
   }
 
@@ -227,14 +231,14 @@ export class HostAdam implements GradientOptimizer {
     const clip = opts.clip ?? 0;
     const gScale = clip > 0 && norm > clip ? clip / norm : 1;
     this.t += 1;
-    const b1 = this.beta1;
-    const b2 = this.beta2;
+    const b1 = this.hp.beta1;
+    const b2 = this.hp.beta2;
     const c1 = 1 - Math.pow(b1, this.t);
     const c2 = 1 - Math.pow(b2, this.t);
     const stepSize = (lr * Math.sqrt(c2)) / c1;
-    const epsHat = this.epsilon * Math.sqrt(c2);
-    const decay = lr * this.weightDecay;
-    const d = Math.min(this.emaDecay, this.t / (9 + this.t));
+    const epsHat = this.hp.epsilon * Math.sqrt(c2);
+    const decay = lr * this.hp.weightDecay;
+    const d = Math.min(this.hp.emaDecay, this.t / (9 + this.t));
     for (let i = 0; i < this.vars.length; i++) {
       const gi = g[i];
       const w = host.w[i];
