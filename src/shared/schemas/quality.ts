@@ -101,8 +101,29 @@ export const QualityTargetSchema = z.object({
   met: z.boolean().nullable(),
   required: z.boolean(),
   note: z.string(),
+  /** Tasks both methods were measured on (the paired fields below are absent without them). */
+  paired_tasks: z.number().int().nonnegative().optional(),
+  /** Mean over tasks of method − baseline accuracy. */
+  difference_mean: z.number().optional(),
+  /** Percentile-bootstrap 95% interval of difference_mean (tasks resampled, seeded). */
+  difference_ci95: z.tuple([z.number(), z.number()]).optional(),
+  /** Tasks on which the method was higher / lower than the baseline. */
+  tasks_higher: z.number().int().nonnegative().optional(),
+  tasks_lower: z.number().int().nonnegative().optional(),
+  /** The interval excludes 0: the difference is larger than the task-to-task noise. */
+  distinguishable: z.boolean().optional(),
 });
 export type QualityTarget = z.infer<typeof QualityTargetSchema>;
+
+/** One task's accuracy for one (split, method, epoch): the values the rows average. */
+export const QualityPerTaskSchema = z.object({
+  split: z.enum(['seen', 'unseen-combo', 'unseen-class']),
+  method: z.string(),
+  epoch: z.number().int().min(0),
+  task: z.string(),
+  accuracy: z.number(),
+});
+export type QualityPerTask = z.infer<typeof QualityPerTaskSchema>;
 
 /** The report JSON of bench/QUALITY.md (fixed field names; fields may be added, never renamed). */
 export const QualityReportSchema = z.object({
@@ -137,6 +158,8 @@ export const QualityReportSchema = z.object({
   }),
   /** The acceptance checks (added in reports after the first; absent in older ones). */
   targets: z.array(QualityTargetSchema).optional(),
+  /** Every per-task accuracy behind the rows (added after the first reports; for paired tests). */
+  per_task: z.array(QualityPerTaskSchema).optional(),
 });
 export type QualityReport = z.infer<typeof QualityReportSchema>;
 

@@ -3,7 +3,12 @@
  * {split, method, epoch, mean, std} rows (bench/QUALITY.md's fixed schema), and the rows become
  * one table with a row per method and a column per (split, epoch).
  */
-import type { QualityResult, QualityTarget } from '../../../shared/schemas/quality.ts';
+import type {
+  QualityPerTask,
+  QualityResult,
+  QualityTarget,
+} from '../../../shared/schemas/quality.ts';
+import { Rng } from '../rng.ts';
 
 export type Split = QualityResult['split'];
 
@@ -11,22 +16,57 @@ export type Split = QualityResult['split'];
 export class ResultCollector {
   private readonly cells = new Map<
     string,
-    { split: Split; method: string; epoch: number; values: number[]; samples: number }
+    {
+      split: Split;
+      method: string;
+      epoch: number;
+      values: number[];
+      tasks: (string | null)[];
+      samples: number;
+    }
   >();
 
   /**
    * Record one task's accuracy (already averaged over its samples, if any).
-   * `samples` = how many samples per task the value averages (1 for a single init).
+   * `samples` = how many samples per task the value averages (1 for a single init); `task` names
+   * the task, so that two methods can be compared task by task (paired).
    */
-  add(split: Split, method: string, epoch: number, accuracy: number, samples = 1): void {
+  add(
+    split: Split,
+    method: string,
+    epoch: number,
+    accuracy: number,
+    samples = 1,
+    task: string | null = null,
+  ): void {
     const key = `${split}\u0000${method}\u0000${epoch}`;
     let c = this.cells.get(key);
     if (!c) {
-      c = { split, method, epoch, values: [], samples };
+      c = { split, method, epoch, values: [], tasks: [], samples };
       this.cells.set(key, c);
     }
     c.values.push(accuracy);
+    c.tasks.push(task);
     c.samples = Math.max(c.samples, samples);
+  }
+
+  /** Every recorded per-task value that names its task, in insertion order. */
+  perTask(): QualityPerTask[] {
+    const out: QualityPerTask[] = [];
+    for (const c of this.cells.values()) {
+      c.tasks.forEach((task, i) => {
+        if (task !== null) {
+          out.push({
+            split: c.split,
+            method: c.method,
+            epoch: c.epoch,
+            task,
+            accuracy: c.values[i],
+          });
+        }
+      });
+    }
+    return out;
   }
 
   /** Rows in insertion order (methods in the order they were first added). */
@@ -113,19 +153,90 @@ export const TARGET_BASELINES: readonly { baseline: string; required: boolean; n
   },
 ];
 
-/** Evaluate the target checks on result rows (seen split, epoch 0, d2nwg_mean vs each baseline). */
+/**
+ * Paired comparison of two methods over the tasks both were measured on: the mean per-task
+ * difference a − b, a percentile-bootstrap 95% interval of it (tasks resampled with replacement,
+ * seeded, so a report gives the same interval twice), and on how many tasks a was higher.
+ */
+export interface PairedDifference {
+  readonly tasks: number;
+  readonly mean: number;
+  readonly ci95: [number, number];
+  readonly higher: number;
+  readonly lower: number;
+}
+
+export function pairedDifference(
+  a: ReadonlyMap<string, number>,
+  b: ReadonlyMap<string, number>,
+  rng: Rng,
+  resamples = 2000,
+): PairedDifference | null {
+  const diffs: number[] = [];
+  for (const [task, va] of a) {
+    const vb = b.get(task);
+    if (vb !== undefined) diffs.push(va - vb);
+  }
+  const n = diffs.length;
+  if (n === 0) return null;
+  const mean = diffs.reduce((x, y) => x + y, 0) / n;
+  const means = new Float64Array(resamples);
+  for (let r = 0; r < resamples; r++) {
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += diffs[rng.int(n)];
+    means[r] = sum / n;
+  }
+  means.sort();
+  const at = (q: number) =>
+    means[Math.min(resamples - 1, Math.max(0, Math.round(q * (resamples - 1))))];
+  return {
+    tasks: n,
+    mean,
+    ci95: [at(0.025), at(0.975)],
+    higher: diffs.filter((x) => x > 0).length,
+    lower: diffs.filter((x) => x < 0).length,
+  };
+}
+
+/** Per-task accuracies of one (split, method, epoch), by task id. */
+function byTask(
+  perTask: readonly QualityPerTask[],
+  split: Split,
+  method: string,
+  epoch: number,
+): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const r of perTask) {
+    if (r.split === split && r.method === method && r.epoch === epoch) m.set(r.task, r.accuracy);
+  }
+  return m;
+}
+
+/**
+ * Evaluate the target checks on result rows (seen split, epoch 0, d2nwg_mean vs each baseline).
+ * With per-task values, each check also gets the paired difference and its bootstrap interval:
+ * `met` stays "the mean is higher", `distinguishable` says whether the interval excludes 0.
+ */
 export function targetChecks(
   rows: readonly QualityResult[],
   split: Split = 'seen',
   epoch = 0,
   method = 'd2nwg_mean',
+  perTask: readonly QualityPerTask[] = [],
+  seed = 0,
 ): QualityTarget[] {
   const acc = (m: string) =>
     rows.find((r) => r.split === split && r.epoch === epoch && r.method === m)?.accuracy_mean ??
     null;
   const mine = acc(method);
+  const mineByTask = byTask(perTask, split, method, epoch);
   return TARGET_BASELINES.map(({ baseline, required, note }) => {
     const theirs = acc(baseline);
+    const paired = pairedDifference(
+      mineByTask,
+      byTask(perTask, split, baseline, epoch),
+      new Rng(seed).fork('bootstrap').fork(baseline),
+    );
     return {
       split,
       epoch,
@@ -136,17 +247,36 @@ export function targetChecks(
       met: mine === null || theirs === null ? null : mine > theirs,
       required,
       note,
+      ...(paired
+        ? {
+            paired_tasks: paired.tasks,
+            difference_mean: paired.mean,
+            difference_ci95: paired.ci95,
+            tasks_higher: paired.higher,
+            tasks_lower: paired.lower,
+            distinguishable: paired.ci95[0] > 0 || paired.ci95[1] < 0,
+          }
+        : {}),
     };
   });
 }
 
-/** One line per target check: "d2nwg_mean 87.9% > kde30 21.4% (seen@0): met". */
+/**
+ * One line per target check: "d2nwg_mean 87.9% > kde30 21.4% (seen@0): met", then, when paired
+ * values exist, the per-task difference with its 95% interval and the task count either way.
+ */
 export function formatTargets(targets: readonly QualityTarget[]): string {
   const pct = (v: number | null) => (v === null ? '—' : `${(100 * v).toFixed(1)}%`);
+  const pts = (v: number) => `${v >= 0 ? '+' : '−'}${Math.abs(100 * v).toFixed(2)}`;
   return targets
     .map((t) => {
       const verdict = t.met === null ? 'missing' : t.met ? 'met' : 'NOT met';
-      return `target ${t.method} ${pct(t.method_accuracy)} > ${t.baseline} ${pct(t.baseline_accuracy)} (${t.split}@${t.epoch}): ${verdict}${t.required ? '' : ' (reference only)'}`;
+      let line = `target ${t.method} ${pct(t.method_accuracy)} > ${t.baseline} ${pct(t.baseline_accuracy)} (${t.split}@${t.epoch}): ${verdict}${t.required ? '' : ' (reference only)'}`;
+      if (t.difference_mean !== undefined && t.difference_ci95 && t.paired_tasks !== undefined) {
+        const [lo, hi] = t.difference_ci95;
+        line += `; paired ${pts(t.difference_mean)} pts, 95% CI [${pts(lo)}, ${pts(hi)}], higher on ${t.tasks_higher}/${t.paired_tasks} tasks, lower on ${t.tasks_lower}${t.distinguishable ? '' : ' (not distinguishable)'}`;
+      }
+      return line;
     })
     .join('\n');
 }

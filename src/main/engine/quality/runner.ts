@@ -154,6 +154,8 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
   const latentDim = vae.latentDim;
   const recon = await vae.decode(latents, nZoo);
   const reconAcc: number[] = [];
+  /** The same members' own accuracy, the reference reconAcc is read against. */
+  const reconSourceAcc: number[] = [];
   timings.vae = since(t);
   const vaeLast = vaeHistory[vaeHistory.length - 1];
   log(`[vae] done in ${timings.vae.toFixed(1)} s; final recon ${vaeLast?.recon.toFixed(4)}`);
@@ -227,13 +229,17 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
       // How much the VAE round trip costs a zoo member, on its own task (sanity diagnostic).
       if (i % Math.max(1, Math.floor(nZoo / 20)) !== 0) continue;
       const td = materializeTask(feat, tasks.seen[groups[i]]);
-      const [a] = await evaluateMany(
+      const [a, o] = await evaluateMany(
         layout,
-        [recon.slice(i * dim, (i + 1) * dim)],
+        [
+          recon.slice(i * vae.inputDim, i * vae.inputDim + dim),
+          zooVectors.slice(i * dim, (i + 1) * dim),
+        ],
         td.xTest,
         td.yTest,
       );
       reconAcc.push(a.accuracy);
+      reconSourceAcc.push(o.accuracy);
     }
 
     // pretrained_source: one model on the whole train pool of the known classes.
@@ -314,13 +320,20 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
       /** Epoch-0 over all inits, fine-tuned rows over the first `ftCount`. */
       const method = async (name: string, inits: Float32Array[], ftCount = ev.finetuneSamples) => {
         const acc0 = (await evaluateMany(layout, inits, td.xTest, td.yTest)).map((e) => e.accuracy);
-        collector.add(split, name, 0, meanStd(acc0).mean, inits.length);
+        collector.add(split, name, 0, meanStd(acc0).mean, inits.length, task.id);
         const ft = inits.slice(0, Math.max(1, Math.min(ftCount, inits.length)));
         const curves: FinetuneCurve[] = [];
         for (const init of ft) curves.push(await curve(init));
         for (const e of ev.finetuneEpochs) {
           if (e === 0) continue;
-          collector.add(split, name, e, meanStd(curves.map((c) => c.accuracy[e])).mean, ft.length);
+          collector.add(
+            split,
+            name,
+            e,
+            meanStd(curves.map((c) => c.accuracy[e])).mean,
+            ft.length,
+            task.id,
+          );
         }
         for (const c of curves) recordCurve(split, name, c);
         await yieldToEventLoop();
@@ -406,13 +419,22 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
       );
 
       // Nearest class mean: all training samples, and the same 5-shot support set D2NWG sees.
-      collector.add(split, 'ncm', 0, ncmAccuracy(td.xTrain, td.yTrain, td.xTest, td.yTest, k, d));
+      collector.add(
+        split,
+        'ncm',
+        0,
+        ncmAccuracy(td.xTrain, td.yTrain, td.xTest, td.yTest, k, d),
+        1,
+        task.id,
+      );
       const supLabels = new Int32Array(k * perClass).map((_, i) => Math.floor(i / perClass));
       collector.add(
         split,
         'ncm_support',
         0,
         ncmAccuracy(support, supLabels, td.xTest, td.yTest, k, d),
+        1,
+        task.id,
       );
 
       // D2NWG (its samples were drawn before the baselines, for noise_matched).
@@ -481,6 +503,7 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
     }
     timings.total = since(t0);
     const results = collector.rows();
+    const perTask = collector.perTask();
     const report: QualityReport & Record<string, unknown> = {
       protocol: 'd2nwg-quality/1',
       preset: cfg.preset,
@@ -501,7 +524,7 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
         noise_fn_matched_target_agreement_median: median(memoFn.target),
         noise_fn_matched_train_agreement_median: median(memoFn.agree),
       },
-      targets: targetChecks(results),
+      targets: targetChecks(results, 'seen', 0, 'd2nwg_mean', perTask, cfg.seed),
       timings_s: timings,
       curves: curves.map((c) => ({
         ...c,
@@ -511,6 +534,7 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
         zoo_members: nZoo,
         zoo_test_accuracy_mean: meanStd(zooAcc).mean,
         vae_recon_accuracy_mean: meanStd(reconAcc).mean,
+        vae_recon_source_accuracy_mean: meanStd(reconSourceAcc).mean,
         vae_final_recon: vaeLast?.recon ?? null,
         encoder_loss_first: encLosses[0] ?? null,
         encoder_loss_last: encLosses[encLosses.length - 1] ?? null,
@@ -518,6 +542,7 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
         weights_per_model: dim,
         latent_dim: latentDim,
       },
+      per_task: perTask,
     };
     return report;
   } finally {

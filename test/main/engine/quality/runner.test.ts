@@ -99,6 +99,31 @@ describe('quality benchmark runner', () => {
       expect(t.baseline_accuracy).toBe(seen0(t.baseline));
       expect(t.met).toBe((t.method_accuracy ?? 0) > (t.baseline_accuracy ?? 0));
     }
+    // Every row is the mean of its per-task values, which the report carries for paired tests.
+    const perTask = a.per_task ?? [];
+    for (const r of a.results) {
+      const vals = perTask
+        .filter((p) => p.split === r.split && p.method === r.method && p.epoch === r.epoch)
+        .map((p) => p.accuracy);
+      expect(vals.length, `${r.split} ${r.method}@${r.epoch}`).toBe(r.tasks);
+      expect(vals.reduce((s, v) => s + v, 0) / vals.length).toBeCloseTo(r.accuracy_mean, 12);
+    }
+    const seenTasks = a.results.find((r) => r.split === 'seen' && r.method === 'd2nwg_mean')?.tasks;
+    for (const t of targets) {
+      expect(t.paired_tasks, t.baseline).toBe(seenTasks);
+      expect(t.difference_mean ?? NaN).toBeCloseTo(
+        (t.method_accuracy ?? NaN) - (t.baseline_accuracy ?? NaN),
+        12,
+      );
+      const [lo, hi] = t.difference_ci95 ?? [NaN, NaN];
+      expect(lo).toBeLessThanOrEqual(t.difference_mean ?? NaN);
+      expect(hi).toBeGreaterThanOrEqual(t.difference_mean ?? NaN);
+    }
+    expect(b.targets).toEqual(a.targets);
+    // The VAE round-trip diagnostic is read against the same members' own accuracy.
+    const diag = (a as { diagnostics?: Record<string, number> }).diagnostics ?? {};
+    expect(diag.vae_recon_source_accuracy_mean).toBeGreaterThanOrEqual(0);
+    expect(diag.vae_recon_source_accuracy_mean).toBeLessThanOrEqual(1);
     // The zoo reference exists on seen tasks only.
     expect(a.results.filter((r) => r.method === 'zoo').every((r) => r.split === 'seen')).toBe(true);
   });

@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import {
+  ResultCollector,
+  formatTargets,
+  pairedDifference,
+  targetChecks,
+} from '../../../../src/main/engine/quality/report.ts';
+import { Rng } from '../../../../src/main/engine/rng.ts';
+import { QualityTargetSchema } from '../../../../src/shared/schemas/quality.ts';
+
+const tasks = (values: number[]) => new Map(values.map((v, i) => [`t${i}`, v]));
+
+describe('paired difference between two methods', () => {
+  it('averages per-task differences over the shared tasks only, and counts both directions', () => {
+    const a = new Map([
+      ['x', 0.9],
+      ['y', 0.8],
+      ['z', 0.7],
+      ['only-a', 0.1],
+    ]);
+    const b = new Map([
+      ['x', 0.85],
+      ['y', 0.85],
+      ['z', 0.6],
+      ['only-b', 0.99],
+    ]);
+    const p = pairedDifference(a, b, new Rng(1));
+    expect(p?.tasks).toBe(3);
+    expect(p?.mean).toBeCloseTo((0.05 - 0.05 + 0.1) / 3, 12);
+    expect(p?.higher).toBe(2);
+    expect(p?.lower).toBe(1);
+    expect(pairedDifference(new Map([['q', 1]]), b, new Rng(1))).toBeNull();
+  });
+
+  it('gives an interval that excludes 0 for a consistent gain and includes it for noise', () => {
+    const rng = new Rng(3);
+    const base = Array.from({ length: 30 }, () => 0.6 + 0.3 * rng.next());
+    // Consistently +1 point, with ±0.2 points of noise.
+    const better = base.map((v) => v + 0.01 + 0.002 * (rng.next() - 0.5));
+    const gain = pairedDifference(tasks(better), tasks(base), new Rng(5));
+    expect(gain?.ci95[0]).toBeGreaterThan(0.008);
+    expect(gain?.ci95[1]).toBeLessThan(0.012);
+    // Symmetric ±1 point noise: the interval straddles 0.
+    const noisy = base.map((v, i) => v + (i % 2 === 0 ? 0.01 : -0.01));
+    const tie = pairedDifference(tasks(noisy), tasks(base), new Rng(5));
+    expect(tie?.mean).toBeCloseTo(0, 12);
+    expect(tie?.ci95[0]).toBeLessThan(0);
+    expect(tie?.ci95[1]).toBeGreaterThan(0);
+  });
+
+  it('is reproducible for a seed', () => {
+    const a = tasks([0.5, 0.7, 0.9, 0.4]);
+    const b = tasks([0.6, 0.6, 0.8, 0.45]);
+    expect(pairedDifference(a, b, new Rng(9))).toEqual(pairedDifference(a, b, new Rng(9)));
+  });
+});
+
+describe('target checks with per-task values', () => {
+  it('adds the paired fields, flags indistinguishable ties, and prints them', () => {
+    const c = new ResultCollector();
+    for (let i = 0; i < 12; i++) {
+      const t = `task-${i}`;
+      c.add('seen', 'd2nwg_mean', 0, 0.88 + (i % 2 === 0 ? 0.002 : -0.002), 10, t);
+      c.add('seen', 'noise_fn_matched', 0, 0.88, 10, t);
+      c.add('seen', 'kde30', 0, 0.2 + 0.01 * (i % 3), 10, t);
+      c.add('seen', 'weight_avg', 0, 0.85, 1, t);
+    }
+    c.add('seen', 'ncm', 0, 0.5); // no task id: kept in the rows, absent from per_task
+    const perTask = c.perTask();
+    expect(perTask).toHaveLength(48);
+    expect(perTask[0]).toEqual({
+      split: 'seen',
+      method: 'd2nwg_mean',
+      epoch: 0,
+      task: 'task-0',
+      accuracy: 0.882,
+    });
+    const targets = targetChecks(c.rows(), 'seen', 0, 'd2nwg_mean', perTask, 1);
+    for (const t of targets) expect(QualityTargetSchema.safeParse(t).success).toBe(true);
+    const by = new Map(targets.map((t) => [t.baseline, t]));
+    const kde = by.get('kde30');
+    expect(kde?.paired_tasks).toBe(12);
+    expect(kde?.tasks_higher).toBe(12);
+    expect(kde?.distinguishable).toBe(true);
+    expect(kde?.met).toBe(true);
+    const fn = by.get('noise_fn_matched');
+    expect(fn?.difference_mean).toBeCloseTo(0, 12);
+    expect(fn?.tasks_higher).toBe(6);
+    expect(fn?.tasks_lower).toBe(6);
+    expect(fn?.distinguishable).toBe(false);
+    // No per-task values for the reference baselines that were never measured.
+    expect(by.get('noise_nearest')?.paired_tasks).toBeUndefined();
+    const text = formatTargets(targets).split('\n');
+    expect(text[0]).toMatch(
+      /^target d2nwg_mean 88\.0% > kde30 21\.0% \(seen@0\): met; paired \+67\.\d\d pts, 95% CI \[\+6\d\.\d\d, \+6\d\.\d\d\], higher on 12\/12 tasks, lower on 0$/,
+    );
+    expect(text.find((l) => l.includes('> noise_fn_matched'))).toMatch(/\(not distinguishable\)$/);
+    // Without per-task values the checks keep their old form.
+    const plain = targetChecks(c.rows());
+    expect(plain[0].paired_tasks).toBeUndefined();
+    expect(formatTargets(plain).split('\n')[0]).toMatch(/: met$/);
+  });
+});
