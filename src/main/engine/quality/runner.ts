@@ -524,7 +524,7 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
         noise_fn_matched_target_agreement_median: median(memoFn.target),
         noise_fn_matched_train_agreement_median: median(memoFn.agree),
       },
-      targets: targetChecks(results, 'seen', 0, 'd2nwg_mean', perTask, cfg.seed),
+      targets: targetChecks(results, perTask, cfg.seed),
       timings_s: timings,
       curves: curves.map((c) => ({
         ...c,

@@ -75,7 +75,10 @@ describe('target checks with per-task values', () => {
       task: 'task-0',
       accuracy: 0.882,
     });
-    const targets = targetChecks(c.rows(), 'seen', 0, 'd2nwg_mean', perTask, 1);
+    const targets = targetChecks(c.rows(), perTask, 1);
+    // Only seen@0 rows exist here: the unseen checks, with neither row, are left out.
+    expect(targets.every((t) => t.split === 'seen' && t.epoch === 0)).toBe(true);
+    expect(targets).toHaveLength(5);
     for (const t of targets) expect(QualityTargetSchema.safeParse(t).success).toBe(true);
     const by = new Map(targets.map((t) => [t.baseline, t]));
     const kde = by.get('kde30');

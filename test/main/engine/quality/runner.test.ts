@@ -82,21 +82,40 @@ describe('quality benchmark runner', () => {
       (mem.noise_fn_matched_target_agreement_median ?? Number.NaN) + 1e-9,
     );
     expect(mem.noise_fn_matched_norm_median).toBeGreaterThan(0);
-    // The targets compare d2nwg_mean with noise_fn_matched (required), noise_matched and
-    // noise_nearest (reference).
+    // Seen@0: d2nwg_mean against noise_fn_matched (required), noise_matched and noise_nearest
+    // (reference), kde30 and weight_avg. Unseen splits at epochs 0 and 1: against randinit and
+    // pretrained_source; at epoch 0, the prototype head against NCM and d2nwg_mean against the
+    // support-set NCM (both reference).
     const targets = a.targets ?? [];
-    const byBaseline = new Map(targets.map((t) => [t.baseline, t]));
+    const seenTargets = targets.filter((t) => t.split === 'seen');
+    const byBaseline = new Map(seenTargets.map((t) => [t.baseline, t]));
     expect([...byBaseline.keys()].sort()).toEqual(
       ['kde30', 'noise_fn_matched', 'noise_matched', 'noise_nearest', 'weight_avg'].sort(),
     );
     expect(byBaseline.get('noise_fn_matched')?.required).toBe(true);
     expect(byBaseline.get('noise_matched')?.required).toBe(false);
     expect(byBaseline.get('noise_nearest')?.required).toBe(false);
-    const seen0 = (m: string) =>
-      a.results.find((r) => r.split === 'seen' && r.method === m && r.epoch === 0)?.accuracy_mean;
+    for (const split of ['unseen-combo', 'unseen-class'] as const) {
+      const keys = targets
+        .filter((t) => t.split === split)
+        .map((t) => `${t.method}>${t.baseline}@${t.epoch}:${t.required}`);
+      expect(keys.sort(), split).toEqual(
+        [
+          'd2nwg_mean>randinit@0:true',
+          'd2nwg_mean>pretrained_source@0:true',
+          'd2nwg_mean>randinit@1:true',
+          'd2nwg_mean>pretrained_source@1:true',
+          'd2nwg_protohead>ncm@0:false',
+          'd2nwg_mean>ncm_support@0:false',
+        ].sort(),
+      );
+    }
+    const row = (split: string, epoch: number, m: string) =>
+      a.results.find((r) => r.split === split && r.method === m && r.epoch === epoch)
+        ?.accuracy_mean;
     for (const t of targets) {
-      expect(t.method_accuracy).toBe(seen0('d2nwg_mean'));
-      expect(t.baseline_accuracy).toBe(seen0(t.baseline));
+      expect(t.method_accuracy).toBe(row(t.split, t.epoch, t.method));
+      expect(t.baseline_accuracy).toBe(row(t.split, t.epoch, t.baseline));
       expect(t.met).toBe((t.method_accuracy ?? 0) > (t.baseline_accuracy ?? 0));
     }
     // Every row is the mean of its per-task values, which the report carries for paired tests.
@@ -108,9 +127,9 @@ describe('quality benchmark runner', () => {
       expect(vals.length, `${r.split} ${r.method}@${r.epoch}`).toBe(r.tasks);
       expect(vals.reduce((s, v) => s + v, 0) / vals.length).toBeCloseTo(r.accuracy_mean, 12);
     }
-    const seenTasks = a.results.find((r) => r.split === 'seen' && r.method === 'd2nwg_mean')?.tasks;
     for (const t of targets) {
-      expect(t.paired_tasks, t.baseline).toBe(seenTasks);
+      const tasks = a.results.find((r) => r.split === t.split && r.method === t.method)?.tasks;
+      expect(t.paired_tasks, `${t.split} ${t.baseline}`).toBe(tasks);
       expect(t.difference_mean ?? NaN).toBeCloseTo(
         (t.method_accuracy ?? NaN) - (t.baseline_accuracy ?? NaN),
         12,
