@@ -158,6 +158,17 @@ export const QualityReportSchema = z.object({
   }),
   /** The issue's acceptance checks (added in reports after the first; absent in older ones). */
   targets: z.array(QualityTargetSchema).optional(),
+  /** Stage diagnostics (added after the first reports; more fields may appear). */
+  diagnostics: z
+    .looseObject({
+      /** Mean test accuracy of decoded zoo members (VAE round trip), on their own tasks. */
+      vae_recon_accuracy_mean: z.number().optional(),
+      /** The same members' own test accuracy: the reference for the line above. */
+      vae_recon_source_accuracy_mean: z.number().optional(),
+      /** How many members the round trip was measured on. */
+      vae_recon_members: z.number().int().nonnegative().optional(),
+    })
+    .optional(),
   /** Every per-task accuracy behind the rows (added after the first reports; for paired tests). */
   per_task: z.array(QualityPerTaskSchema).optional(),
 });

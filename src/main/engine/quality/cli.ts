@@ -90,6 +90,15 @@ export async function benchQuality(argv: string[]): Promise<number> {
       `noise_fn_matched: median noise L2 ${m.noise_fn_matched_norm_median.toFixed(3)}; train-set agreement with the source ${m.noise_fn_matched_train_agreement_median.toFixed(3)} (samples with theirs ${m.noise_fn_matched_target_agreement_median.toFixed(3)})`,
     );
   }
+  const dg = report.diagnostics;
+  if (
+    dg?.vae_recon_accuracy_mean !== undefined &&
+    dg.vae_recon_source_accuracy_mean !== undefined
+  ) {
+    console.log(
+      `vae round trip: decoded members ${(100 * dg.vae_recon_accuracy_mean).toFixed(1)}% vs the same members ${(100 * dg.vae_recon_source_accuracy_mean).toFixed(1)}% on their own test sets (${dg.vae_recon_members ?? '?'} members)`,
+    );
+  }
   if (report.targets) console.log(formatTargets(report.targets));
   console.log(`total ${report.timings_s.total.toFixed(1)} s; report written to ${out}`);
   return 0;

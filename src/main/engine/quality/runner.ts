@@ -535,6 +535,7 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
         zoo_test_accuracy_mean: meanStd(zooAcc).mean,
         vae_recon_accuracy_mean: meanStd(reconAcc).mean,
         vae_recon_source_accuracy_mean: meanStd(reconSourceAcc).mean,
+        vae_recon_members: reconAcc.length,
         vae_final_recon: vaeLast?.recon ?? null,
         encoder_loss_first: encLosses[0] ?? null,
         encoder_loss_last: encLosses[encLosses.length - 1] ?? null,

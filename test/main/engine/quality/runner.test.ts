@@ -140,7 +140,9 @@ describe('quality benchmark runner', () => {
     }
     expect(b.targets).toEqual(a.targets);
     // The VAE round-trip diagnostic is read against the same members' own accuracy.
-    const diag = (a as { diagnostics?: Record<string, number> }).diagnostics ?? {};
+    // MICRO's zoo has 2 tasks × 1 seed × 2 checkpoints, all four measured.
+    const diag = a.diagnostics ?? {};
+    expect(diag.vae_recon_members).toBe(4);
     expect(diag.vae_recon_source_accuracy_mean).toBeGreaterThanOrEqual(0);
     expect(diag.vae_recon_source_accuracy_mean).toBeLessThanOrEqual(1);
     // The zoo reference exists on seen tasks only.
