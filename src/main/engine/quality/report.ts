@@ -170,8 +170,8 @@ const UNSEEN: readonly Split[] = ['unseen-combo', 'unseen-class'];
  * Every check, in report order: the seen-task ones above; on unseen tasks at epochs 0 and 1,
  * d2nwg_mean above RandInit and Pretrained (source); and, reported either way, order-aware
  * conditioning with a prototype head against the nearest-class-mean classifier (all training
- * samples), and d2nwg_mean against the same classifier built from the 5-shot support set the
- * generator is conditioned on (equal data).
+ * samples), and d2nwg_mean against the same classifier built from the support set (perClass
+ * shots per class) the generator is conditioned on (equal data).
  */
 export const TARGETS: readonly TargetSpec[] = [
   ...TARGET_BASELINES.map((b) => ({
