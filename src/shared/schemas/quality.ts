@@ -167,6 +167,8 @@ export const QualityReportSchema = z.object({
       vae_recon_source_accuracy_mean: z.number().optional(),
       /** How many members the round trip was measured on. */
       vae_recon_members: z.number().int().nonnegative().optional(),
+      /** Mean number of samples a task's greedy soup (d2nwg_greedy_soup) kept. */
+      greedy_soup_members_mean: z.number().optional(),
     })
     .optional(),
   /** Every per-task accuracy behind the rows (added after the first reports; for paired tests). */

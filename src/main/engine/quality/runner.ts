@@ -17,7 +17,13 @@ import { initParams } from '../nn/params.ts';
 import { evaluateMany, predictClasses } from '../nn/train.ts';
 import { yieldToEventLoop, type RunControl } from '../progress.ts';
 import { Rng } from '../rng.ts';
-import { rankByAccuracy, sampleWeights, soup, type GeneratorParts } from '../sample/sample.ts';
+import {
+  greedySoup,
+  rankByAccuracy,
+  sampleWeights,
+  soup,
+  type GeneratorParts,
+} from '../sample/sample.ts';
 import { trainVae } from '../vae/train.ts';
 import { buildZoo } from '../zoo/build.ts';
 import { zooLayout } from '../zoo/storage.ts';
@@ -283,6 +289,8 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
       target: [],
       agree: [],
     };
+    /** How many samples each task's greedy soup kept. */
+    const greedySoupSizes: number[] = [];
     let samplingSeconds = 0;
 
     const recordCurve = (split: Split, method: string, c: FinetuneCurve) => {
@@ -442,6 +450,10 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
       const ranked = await rankByAccuracy(layout, vecs, td.xTrain, td.yTrain);
       await method('d2nwg_best', [vecs[ranked.order[0]]]);
       await method('d2nwg_soup', [soup(vecs, ranked.order.slice(0, ev.soupTopK))]);
+      // Greedy soup: only the samples that do not lower the training accuracy of the average.
+      const greedy = await greedySoup(layout, vecs, ranked, td.xTrain, td.yTrain);
+      greedySoupSizes.push(greedy.members.length);
+      await method('d2nwg_greedy_soup', [greedy.vector]);
       if (ev.protoHead && layout.arch.kind === 'mlp') {
         await method(
           'd2nwg_protohead',
@@ -536,6 +548,7 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
         vae_recon_accuracy_mean: meanStd(reconAcc).mean,
         vae_recon_source_accuracy_mean: meanStd(reconSourceAcc).mean,
         vae_recon_members: reconAcc.length,
+        greedy_soup_members_mean: meanStd(greedySoupSizes).mean,
         vae_final_recon: vaeLast?.recon ?? null,
         encoder_loss_first: encLosses[0] ?? null,
         encoder_loss_last: encLosses[encLosses.length - 1] ?? null,

@@ -181,3 +181,33 @@ export function soup(vectors: readonly Float32Array[], indices: readonly number[
   for (let j = 0; j < out.length; j++) out[j] /= indices.length;
   return out;
 }
+
+/**
+ * Greedy model soup (Wortsman et al. 2022): walk the samples best first and keep each one whose
+ * addition to the running average does not lower accuracy on (x, y), the task's own labelled
+ * data. Samples from different modes (e.g. zoo runs from different seeds, whose hidden units are
+ * not aligned) do not average well; the greedy rule leaves them out where a uniform soup would
+ * not. Returns the soup and the indices it averages, best first.
+ */
+export async function greedySoup(
+  layout: Layout,
+  vectors: readonly Float32Array[],
+  ranked: RankedSamples,
+  x: Float32Array,
+  y: Int32Array,
+): Promise<{ readonly vector: Float32Array; readonly members: number[] }> {
+  if (ranked.order.length === 0) throw new InputError('a soup needs at least one sample');
+  const members = [ranked.order[0]];
+  let best = ranked.accuracy[ranked.order[0]];
+  let current = soup(vectors, members);
+  for (const i of ranked.order.slice(1)) {
+    const candidate = soup(vectors, [...members, i]);
+    const [e] = await evaluateMany(layout, [candidate], x, y);
+    if (e.accuracy >= best) {
+      members.push(i);
+      best = e.accuracy;
+      current = candidate;
+    }
+  }
+  return { vector: current, members };
+}

@@ -52,6 +52,7 @@ describe('quality benchmark runner', () => {
       'd2nwg_mean',
       'd2nwg_best',
       'd2nwg_soup',
+      'd2nwg_greedy_soup',
     ]) {
       expect(methods.has(m), m).toBe(true);
     }
@@ -143,6 +144,9 @@ describe('quality benchmark runner', () => {
     // MICRO's zoo has 2 tasks × 1 seed × 2 checkpoints, all four measured.
     const diag = a.diagnostics ?? {};
     expect(diag.vae_recon_members).toBe(4);
+    // A greedy soup keeps between one and all of a task's samples (2 in MICRO).
+    expect(diag.greedy_soup_members_mean).toBeGreaterThanOrEqual(1);
+    expect(diag.greedy_soup_members_mean).toBeLessThanOrEqual(2);
     expect(diag.vae_recon_source_accuracy_mean).toBeGreaterThanOrEqual(0);
     expect(diag.vae_recon_source_accuracy_mean).toBeLessThanOrEqual(1);
     // The zoo reference exists on seen tasks only.

@@ -46,6 +46,7 @@ describe('d2nwg bench quality --preset smoke', () => {
         'd2nwg_mean',
         'd2nwg_best',
         'd2nwg_soup',
+        'd2nwg_greedy_soup',
       ]) {
         expect(Number.isFinite(get(split, method, 0)), `${split}/${method}@0`).toBe(true);
       }

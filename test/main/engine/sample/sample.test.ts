@@ -6,7 +6,9 @@ import { DatasetEncoder } from '../../../../src/main/engine/encoder/encoder.ts';
 import { InputError } from '../../../../src/main/engine/errors.ts';
 import { layoutOf } from '../../../../src/main/engine/nn/architecture.ts';
 import { Rng } from '../../../../src/main/engine/rng.ts';
+import { evaluateMany } from '../../../../src/main/engine/nn/train.ts';
 import {
+  greedySoup,
   rankByAccuracy,
   sampleWeights,
   soup,
@@ -131,5 +133,31 @@ describe('supportFromLabelled', () => {
     expect(s[0]).toBeGreaterThanOrEqual(10);
     expect(s[4]).toBeLessThan(3);
     expect(() => supportFromLabelled(data, 3, new Rng(1))).toThrow(/class 'b' has 2 samples/);
+  });
+
+  it('greedy soup leaves out a sample from another mode that a uniform soup would average in', async () => {
+    // Two equally perfect classifiers of sign(x0) whose hidden units are swapped (two modes of
+    // the same function), and a slightly perturbed copy of the first. Averaging across the modes
+    // zeroes the hidden layer (the uniform top-2 soup); the greedy soup keeps only the first mode.
+    const L = layoutOf({ kind: 'mlp', inputDim: 2, hidden: [2], outputs: 2, activation: 'relu' });
+    // [W1 (2×2, in×out), b1, W2 (2×2), b2]
+    const modeA = Float32Array.from([1, -1, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0]);
+    const modeB = Float32Array.from([-1, 1, 0, 0, 0, 0, 1, 0, 0, 1, 0, 0]);
+    const nearA = modeA.map((v, i) => v + 0.01 * Math.sin(i + 1));
+    const vectors = [modeA, modeB, nearA];
+    const rng = new Rng(8);
+    const x = rng.normalArray(40 * 2);
+    const y = new Int32Array(40).map((_, i) => (x[2 * i] > 0 ? 1 : 0));
+    const ranked = await rankByAccuracy(L, vectors, x, y);
+    expect(ranked.accuracy).toEqual([1, 1, 1]);
+    const g = await expectNoLeakedTensors(() => greedySoup(L, vectors, ranked, x, y));
+    expect(g.members).toEqual([0, 2]);
+    expect(Array.from(g.vector)).toEqual(Array.from(soup(vectors, [0, 2])));
+    const [greedyAcc, uniformAcc] = await evaluateMany(L, [g.vector, soup(vectors, [0, 1])], x, y);
+    expect(greedyAcc.accuracy).toBe(1);
+    expect(uniformAcc.accuracy).toBeLessThan(0.9);
+    await expect(greedySoup(L, [], { order: [], accuracy: [] }, x, y)).rejects.toThrow(
+      /at least one sample/,
+    );
   });
 });
