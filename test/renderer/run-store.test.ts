@@ -19,20 +19,14 @@ function store() {
 }
 
 const msg = (event: RunEventMessage['event']): RunEventMessage => ({ runId: 'r', event });
+/** The runStart message of run 'r' over these nodes. */
+const runStart = (nodeIds: string[]): RunEventMessage =>
+  msg({ type: 'runStart', runId: 'r', pipeline: 'p', nodeIds, seed: 0, backend: 'cpu' });
 
 describe('RunStore', () => {
   it('folds a burst of events in one flush and notifies once', () => {
     const { s, frame, pending, notified } = store();
-    s.push(
-      msg({
-        type: 'runStart',
-        runId: 'r',
-        pipeline: 'p',
-        nodeIds: ['a', 'b'],
-        seed: 0,
-        backend: 'cpu',
-      }),
-    );
+    s.push(runStart(['a', 'b']));
     s.push(msg({ type: 'nodeStart', runId: 'r', nodeId: 'a' }));
     for (let i = 1; i <= 5; i++) {
       s.push(
@@ -68,16 +62,7 @@ describe('RunStore', () => {
 
   it('keeps the state object of a node no event touched', () => {
     const { s, frame } = store();
-    s.push(
-      msg({
-        type: 'runStart',
-        runId: 'r',
-        pipeline: 'p',
-        nodeIds: ['a', 'b'],
-        seed: 0,
-        backend: 'cpu',
-      }),
-    );
+    s.push(runStart(['a', 'b']));
     frame();
     const b = s.nodeState('r', 'b');
     const liveBefore = s.liveOf('r');
@@ -102,16 +87,7 @@ describe('RunStore', () => {
       dropped: 0,
       thinned: 0,
     };
-    s.push(
-      msg({
-        type: 'runStart',
-        runId: 'r',
-        pipeline: 'p',
-        nodeIds: ['vae', 'b', 'c'],
-        seed: 0,
-        backend: 'cpu',
-      }),
-    );
+    s.push(runStart(['vae', 'b', 'c']));
     s.push(
       msg({ type: 'nodeFinish', runId: 'r', nodeId: 'vae', durationS: 1, summary: { latents } }),
     );
