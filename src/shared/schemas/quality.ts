@@ -115,6 +115,35 @@ export const QualityTargetSchema = z.object({
 });
 export type QualityTarget = z.infer<typeof QualityTargetSchema>;
 
+/**
+ * One acceptance check that is not an accuracy comparison: memorisation (the samples' distance to
+ * the zoo against the zoo's own spread) and the preset's time budget. `held` says whether `value`
+ * is on the right side of `reference` (`above` or `below` it).
+ */
+export const QualityCheckSchema = z.object({
+  name: z.string(),
+  /** The split the value was measured on, or 'all'. */
+  split: z.enum(['all', 'seen', 'unseen-combo', 'unseen-class']),
+  value: z.number().nullable(),
+  reference: z.number().nullable(),
+  comparison: z.enum(['above', 'below']),
+  /** value compared with reference as `comparison` says; null when either is missing. */
+  held: z.boolean().nullable(),
+  required: z.boolean(),
+  note: z.string(),
+});
+export type QualityCheck = z.infer<typeof QualityCheckSchema>;
+
+/** Memorisation diagnostics of the samples drawn for one split's tasks. */
+export const QualityMemorisationSplitSchema = z.object({
+  samples: z.number().int().nonnegative(),
+  sample_to_zoo_median: z.number(),
+  sample_to_zoo_cosine_median: z.number(),
+  /** Test-set prediction agreement of each sample with its nearest zoo checkpoint. */
+  prediction_agreement_median: z.number(),
+});
+export type QualityMemorisationSplit = z.infer<typeof QualityMemorisationSplitSchema>;
+
 /** One task's accuracy for one (split, method, epoch): the values the rows average. */
 export const QualityPerTaskSchema = z.object({
   split: z.enum(['seen', 'unseen-combo', 'unseen-class']),
@@ -145,6 +174,18 @@ export const QualityReportSchema = z.object({
     noise_fn_matched_target_agreement_median: z.number().optional(),
     /** Median agreement of the noise_fn_matched copies with their source, on training samples. */
     noise_fn_matched_train_agreement_median: z.number().optional(),
+    /**
+     * Test-set agreement of each evaluated seen task's zoo checkpoints with their nearest other
+     * checkpoint: the zoo's own spread in predictions, the reference for prediction agreement.
+     */
+    zoo_to_zoo_agreement_median: z.number().optional(),
+    /** The sample diagnostics above, per split (a seen task's nearest checkpoint is its own). */
+    by_split: z
+      .partialRecord(
+        z.enum(['seen', 'unseen-combo', 'unseen-class']),
+        QualityMemorisationSplitSchema,
+      )
+      .optional(),
   }),
   timings_s: z.object({
     features: z.number(),
@@ -158,6 +199,8 @@ export const QualityReportSchema = z.object({
   }),
   /** The issue's acceptance checks (added in reports after the first; absent in older ones). */
   targets: z.array(QualityTargetSchema).optional(),
+  /** Acceptance checks other than accuracy comparisons (added after the first reports). */
+  checks: z.array(QualityCheckSchema).optional(),
   /** Stage diagnostics (added after the first reports; more fields may appear). */
   diagnostics: z
     .looseObject({

@@ -15,7 +15,7 @@ import { initBackend } from '../backend.ts';
 import { InputError } from '../errors.ts';
 import { writeFileAtomic } from '../formats/atomic.ts';
 import { readConfigFile, resolveQualityConfig } from './config.ts';
-import { formatTable, formatTargets } from './report.ts';
+import { formatChecks, formatTable, formatTargets } from './report.ts';
 import { runQuality } from './runner.ts';
 
 export const QUALITY_USAGE = `Usage: d2nwg bench quality --preset smoke|standard [--config FILE.json] [--seed N] [--out FILE.json]
@@ -73,6 +73,16 @@ export async function benchQuality(argv: string[]): Promise<number> {
   console.log(
     `memorisation: sample→zoo median L2 ${m.sample_to_zoo_median.toFixed(3)}, zoo→zoo median L2 ${m.zoo_to_zoo_median.toFixed(3)}`,
   );
+  for (const [split, s] of Object.entries(m.by_split ?? {})) {
+    console.log(
+      `  ${split}: ${s.samples} samples, sample→zoo median L2 ${s.sample_to_zoo_median.toFixed(3)}, test-set agreement with that checkpoint ${s.prediction_agreement_median.toFixed(3)}`,
+    );
+  }
+  if (m.zoo_to_zoo_agreement_median !== undefined) {
+    console.log(
+      `  zoo→nearest other checkpoint test-set agreement ${m.zoo_to_zoo_agreement_median.toFixed(3)} (seen tasks)`,
+    );
+  }
   if (
     m.noise_matched_to_source_median !== undefined &&
     m.noise_matched_to_zoo_median !== undefined
@@ -100,6 +110,7 @@ export async function benchQuality(argv: string[]): Promise<number> {
     );
   }
   if (report.targets) console.log(formatTargets(report.targets));
+  if (report.checks) console.log(formatChecks(report.checks));
   console.log(`total ${report.timings_s.total.toFixed(1)} s; report written to ${out}`);
   return 0;
 }

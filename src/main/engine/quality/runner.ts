@@ -47,7 +47,7 @@ import {
 } from '../eval/memorisation.ts';
 import { prototypeHead } from '../eval/protohead.ts';
 import { trainSourceModel } from '../eval/pretrained.ts';
-import { ResultCollector, meanStd, targetChecks, type Split } from './report.ts';
+import { ResultCollector, acceptanceChecks, meanStd, targetChecks, type Split } from './report.ts';
 
 export interface RunQualityArgs {
   /** Fully resolved config (resolveQualityConfig). */
@@ -277,6 +277,10 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
     const curveAcc = new Map<string, { acc: number[][]; loss: number[][]; train: number[][] }>();
     const zooNorms = rowNorms2(zooVectors, nZoo, dim);
     const memo: { l2: number[]; cos: number[]; agree: number[] } = { l2: [], cos: [], agree: [] };
+    /** The same, per split. */
+    const memoBySplit = new Map<Split, { l2: number[]; cos: number[]; agree: number[] }>();
+    /** Seen tasks' checkpoints: test-set agreement with their nearest other checkpoint. */
+    const zooAgree: number[] = [];
     /** noise_matched copies: distance to their source checkpoint and to the nearest zoo row. */
     const memoMatched: { source: number[]; zoo: number[]; agree: number[] } = {
       source: [],
@@ -373,7 +377,24 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
       const g = seenIndex.get(task.id) ?? nearestSeenTask(task, tasks.seen, seenEmb, emb);
       const own = membersOfTask(g);
       const ownVecs = own.map((i) => zooVectors.slice(i * dim, (i + 1) * dim));
-      if (split === 'seen') await method('zoo', ownVecs, ownVecs.length);
+      if (split === 'seen') {
+        await method('zoo', ownVecs, ownVecs.length);
+        for (const i of own) {
+          const v = zooVectors.subarray(i * dim, (i + 1) * dim);
+          const nn = nearestZoo(v, zooVectors, nZoo, dim, zooNorms, (j) => j === i);
+          if (nn.index < 0) continue;
+          zooAgree.push(
+            agreement(
+              await predictClasses(layout, Float32Array.from(v), td.xTest),
+              await predictClasses(
+                layout,
+                zooVectors.slice(nn.index * dim, (nn.index + 1) * dim),
+                td.xTest,
+              ),
+            ),
+          );
+        }
+      }
       const best = own.reduce((a, b) => (zooTrainAcc[b] > zooTrainAcc[a] ? b : a), own[0]);
       const bestVec = zooVectors.slice(best * dim, (best + 1) * dim);
       const noiseRng = root.fork('noise').fork(task.id);
@@ -462,17 +483,23 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
       }
 
       // Memorisation: distance of each sample to its nearest zoo member, and agreement.
+      let splitMemo = memoBySplit.get(split);
+      if (!splitMemo) {
+        splitMemo = { l2: [], cos: [], agree: [] };
+        memoBySplit.set(split, splitMemo);
+      }
       for (const v of vecs) {
         const nn = nearestZoo(v, zooVectors, nZoo, dim, zooNorms);
-        memo.l2.push(nn.l2);
-        memo.cos.push(nn.cosine);
         const nnVec = zooVectors.subarray(nn.index * dim, (nn.index + 1) * dim);
-        memo.agree.push(
-          agreement(
-            await predictClasses(layout, v, td.xTest),
-            await predictClasses(layout, Float32Array.from(nnVec), td.xTest),
-          ),
+        const agree = agreement(
+          await predictClasses(layout, v, td.xTest),
+          await predictClasses(layout, Float32Array.from(nnVec), td.xTest),
         );
+        for (const m of [memo, splitMemo]) {
+          m.l2.push(nn.l2);
+          m.cos.push(nn.cosine);
+          m.agree.push(agree);
+        }
       }
       // The same diagnostics for the noise_matched copies (distance to source = the samples'
       // distance by construction; the nearest zoo row can only be as close or closer).
@@ -535,6 +562,18 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
         noise_fn_matched_norm_median: median(memoFn.norm),
         noise_fn_matched_target_agreement_median: median(memoFn.target),
         noise_fn_matched_train_agreement_median: median(memoFn.agree),
+        zoo_to_zoo_agreement_median: median(zooAgree),
+        by_split: Object.fromEntries(
+          [...memoBySplit].map(([sp, m]) => [
+            sp,
+            {
+              samples: m.l2.length,
+              sample_to_zoo_median: median(m.l2),
+              sample_to_zoo_cosine_median: median(m.cos),
+              prediction_agreement_median: median(m.agree),
+            },
+          ]),
+        ),
       },
       targets: targetChecks(results, perTask, cfg.seed),
       timings_s: timings,
@@ -558,6 +597,7 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
       },
       per_task: perTask,
     };
+    report.checks = acceptanceChecks(report.memorisation, timings.total, cfg.preset);
     return report;
   } finally {
     for (const f of disposers.reverse()) f();

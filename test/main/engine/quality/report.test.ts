@@ -1,12 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import {
   ResultCollector,
+  acceptanceChecks,
+  formatChecks,
   formatTargets,
   pairedDifference,
   targetChecks,
 } from '../../../../src/main/engine/quality/report.ts';
 import { Rng } from '../../../../src/main/engine/rng.ts';
-import { QualityTargetSchema } from '../../../../src/shared/schemas/quality.ts';
+import { QualityCheckSchema, QualityTargetSchema } from '../../../../src/shared/schemas/quality.ts';
 
 const tasks = (values: number[]) => new Map(values.map((v, i) => [`t${i}`, v]));
 
@@ -102,5 +104,74 @@ describe('target checks with per-task values', () => {
     const plain = targetChecks(c.rows());
     expect(plain[0].paired_tasks).toBeUndefined();
     expect(formatTargets(plain).split('\n')[0]).toMatch(/: met$/);
+  });
+});
+
+describe('acceptance checks beyond accuracy', () => {
+  const memo = {
+    sample_to_zoo_median: 4,
+    zoo_to_zoo_median: 0.2,
+    zoo_to_zoo_agreement_median: 0.99,
+    by_split: {
+      seen: {
+        samples: 10,
+        sample_to_zoo_median: 0.15,
+        sample_to_zoo_cosine_median: 0.01,
+        prediction_agreement_median: 0.995,
+      },
+    },
+  };
+
+  it('judges memorisation over all samples and on seen tasks alone, and the time budget', () => {
+    const checks = acceptanceChecks(memo, 250, 'smoke');
+    for (const c of checks) expect(QualityCheckSchema.safeParse(c).success).toBe(true);
+    const by = new Map(checks.map((c) => [`${c.name}/${c.split}`, c]));
+    expect([...by.keys()]).toEqual([
+      'samples_not_copies/all',
+      'samples_not_copies/seen',
+      'predictions_not_copies/seen',
+      'time_budget/all',
+    ]);
+    // Pooled over splits the samples look novel; on seen tasks they sit closer to their own
+    // checkpoints than the zoo's members sit to each other: a copy, and the check says so.
+    expect(by.get('samples_not_copies/all')).toMatchObject({
+      value: 4,
+      reference: 0.2,
+      held: true,
+    });
+    expect(by.get('samples_not_copies/seen')).toMatchObject({
+      value: 0.15,
+      reference: 0.2,
+      held: false,
+      required: true,
+    });
+    expect(by.get('predictions_not_copies/seen')).toMatchObject({
+      comparison: 'below',
+      held: false,
+      required: false,
+    });
+    expect(by.get('time_budget/all')).toMatchObject({ value: 250, reference: 300, held: true });
+    expect(acceptanceChecks(memo, 301, 'smoke').at(-1)?.held).toBe(false);
+    expect(acceptanceChecks(memo, 1700, 'standard').at(-1)).toMatchObject({
+      reference: 1800,
+      held: true,
+    });
+    const text = formatChecks(checks).split('\n');
+    expect(text[1]).toBe('check samples_not_copies (seen): 0.150 > 0.200: NOT held');
+    expect(text[2]).toBe(
+      'check predictions_not_copies (seen): 0.995 < 0.990: NOT held (reference only)',
+    );
+    expect(text[3]).toBe('check time_budget (all): 250 < 300: held');
+  });
+
+  it('leaves the split checks out without per-split values, and marks a missing value', () => {
+    const checks = acceptanceChecks(
+      { sample_to_zoo_median: Number.NaN, zoo_to_zoo_median: 0.2 },
+      10,
+      'custom',
+    );
+    expect(checks).toHaveLength(1);
+    expect(checks[0]).toMatchObject({ value: null, held: null });
+    expect(formatChecks(checks)).toMatch(/: missing$/);
   });
 });

@@ -149,6 +149,26 @@ describe('quality benchmark runner', () => {
     expect(diag.greedy_soup_members_mean).toBeLessThanOrEqual(2);
     expect(diag.vae_recon_source_accuracy_mean).toBeGreaterThanOrEqual(0);
     expect(diag.vae_recon_source_accuracy_mean).toBeLessThanOrEqual(1);
+    // Memorisation per split: MICRO evaluates one task per split, 2 samples each; the pooled
+    // median is over all of them. Seen tasks' checkpoints are compared with their nearest other
+    // checkpoint for the agreement reference.
+    const bySplit = mem.by_split ?? {};
+    expect(Object.keys(bySplit).sort()).toEqual(['seen', 'unseen-class', 'unseen-combo']);
+    for (const s of Object.values(bySplit)) expect(s.samples).toBe(2);
+    expect(mem.samples).toBe(6);
+    const l2s = Object.values(bySplit).map((s) => s.sample_to_zoo_median);
+    expect(mem.sample_to_zoo_median).toBeGreaterThanOrEqual(Math.min(...l2s));
+    expect(mem.sample_to_zoo_median).toBeLessThanOrEqual(Math.max(...l2s));
+    expect(mem.zoo_to_zoo_agreement_median).toBeGreaterThanOrEqual(0);
+    expect(mem.zoo_to_zoo_agreement_median).toBeLessThanOrEqual(1);
+    // The non-accuracy checks read the report's own numbers.
+    const checks = new Map((a.checks ?? []).map((c) => [`${c.name}/${c.split}`, c]));
+    expect(checks.get('samples_not_copies/seen')?.value).toBe(bySplit.seen?.sample_to_zoo_median);
+    expect(checks.get('samples_not_copies/all')?.reference).toBe(mem.zoo_to_zoo_median);
+    expect(checks.get('time_budget/all')).toMatchObject({
+      value: a.timings_s.total,
+      reference: 300,
+    });
     // The zoo reference exists on seen tasks only.
     expect(a.results.filter((r) => r.method === 'zoo').every((r) => r.split === 'seen')).toBe(true);
   });

@@ -74,6 +74,13 @@ describe('d2nwg bench quality --preset smoke', () => {
     expect(mem.noise_matched_to_source_median).toBeCloseTo(mem.sample_to_zoo_median, 4);
     expect(report.targets?.find((t) => t.baseline === 'noise_fn_matched')?.required).toBe(true);
     expect(samplesOf('noise_fn_matched')).toBe(samplesOf('d2nwg_mean'));
+    // Samples for seen tasks are not replays of their own checkpoints: a memorising generator
+    // would sit closer to them than the zoo's members sit to each other.
+    const copies = report.checks?.find(
+      (c) => c.name === 'samples_not_copies' && c.split === 'seen',
+    );
+    expect(copies?.value).toBe(mem.by_split?.seen?.sample_to_zoo_median);
+    expect(copies?.held).toBe(true);
     expect(report.timings_s.total).toBeGreaterThan(0);
   }, 900_000);
 });
