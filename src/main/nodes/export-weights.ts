@@ -26,6 +26,7 @@ export const run = nodeRunner(exportWeightsSpec, async (ctx, inputs) => {
       `sample-${String(job.i).padStart(3, '0')}`,
     );
     const acc = job.task.supportAccuracy?.[job.i];
+    const predicted = job.task.predictedAccuracy?.[job.i];
     const res = await exportWeights({
       layout: weights.layout,
       params: job.params,
@@ -35,7 +36,10 @@ export const run = nodeRunner(exportWeightsSpec, async (ctx, inputs) => {
         sourceRunId: weights.producedBy?.runId ?? ctx.runId,
         sourceNodeId: weights.producedBy?.nodeId ?? ctx.nodeId,
         dataset: `${weights.dataset} task ${job.task.task.id} (classes ${job.task.task.classes.join(', ')})`,
-        metrics: acc !== undefined ? { supportAccuracy: acc } : {},
+        metrics: {
+          ...(acc !== undefined ? { supportAccuracy: acc } : {}),
+          ...(predicted !== undefined ? { predictedAccuracy: predicted } : {}),
+        },
       },
     });
     folders.push(res.outDir);

@@ -1,6 +1,8 @@
 /** Runs model.vae: trains the weight VAE on the zoo's vectors. */
 import { modelVaeSpec } from '../../shared/nodes/model-vae.ts';
 import { LATENTS_SUMMARY_KEY } from '../../shared/schemas/latents.ts';
+import type * as tf from '@tensorflow/tfjs';
+import { trainPredictor, type AccuracyPredictor } from '../engine/predictor/predictor.ts';
 import { buildLatentProjection, type TaggedLatents } from '../engine/vae/latents.ts';
 import { trainVae } from '../engine/vae/train.ts';
 import { controlOf, nodeRunner } from './define.ts';
@@ -8,16 +10,52 @@ import { one } from './values.ts';
 
 export const run = nodeRunner(modelVaeSpec, async (ctx, inputs) => {
   const { zoo } = one(inputs, 'zoo', 'zoo');
-  const n = zoo.manifest.members.length;
+  const members = zoo.manifest.members;
+  const n = members.length;
   const dim = zoo.manifest.layout.size;
-  const { vae, history } = await trainVae({
-    vectors: zoo.vectors,
-    n,
-    dim,
-    config: ctx.config,
-    rng: ctx.rng.fork('vae'),
-    control: controlOf(ctx),
-  });
+  // Eq. 7 (App. D): first the accuracy predictor g on the zoo (its members' training accuracy;
+  // held-out tasks measure it), then the VAE with ‖g(w) − g(ŵ)‖² in its loss. g stays frozen.
+  let g: AccuracyPredictor | null = null;
+  let predictorMetrics: Record<string, number> = {};
+  if (ctx.config.predictorWeight > 0) {
+    const taskIndex = new Map<string, number>();
+    const trained = await trainPredictor({
+      vectors: zoo.vectors,
+      n,
+      dim,
+      accuracies: members.map((m) => m.trainAcc),
+      groups: members.map((m) => {
+        if (!taskIndex.has(m.taskId)) taskIndex.set(m.taskId, taskIndex.size);
+        return taskIndex.get(m.taskId) ?? 0;
+      }),
+      config: {},
+      rng: ctx.rng.fork('predictor'),
+      control: controlOf(ctx),
+    });
+    g = trained.predictor;
+    if (trained.validation) {
+      predictorMetrics = {
+        predictorValMae: trained.validation.mae,
+        predictorValSpearman: trained.validation.spearman,
+      };
+    }
+  }
+  const predictor = g;
+  let result: Awaited<ReturnType<typeof trainVae>>;
+  try {
+    result = await trainVae({
+      vectors: zoo.vectors,
+      n,
+      dim,
+      config: ctx.config,
+      rng: ctx.rng.fork('vae'),
+      control: controlOf(ctx),
+      ...(predictor ? { predictor: (w: tf.Tensor2D) => predictor.embed(w) } : {}),
+    });
+  } finally {
+    predictor?.dispose();
+  }
+  const { vae, history } = result;
   const last = history.at(-1);
   // The zoo in latent space (means μ(w), one per checkpoint, tagged with its task), for the app's
   // 2-D latent map; the Sampler adds its samples on the same axes.
@@ -34,6 +72,8 @@ export const run = nodeRunner(modelVaeSpec, async (ctx, inputs) => {
       metrics: {
         members: n,
         ...(last ? { loss: last.loss, recon: last.recon, kl: last.kl } : {}),
+        ...(last?.predictor !== undefined ? { predictorTerm: last.predictor } : {}),
+        ...predictorMetrics,
       },
     },
   };

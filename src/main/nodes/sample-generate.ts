@@ -9,6 +9,11 @@ import { encodeWeightsArtifact } from '../engine/export/artifact.ts';
 import { writeFileAtomic } from '../engine/formats/atomic.ts';
 import { materializeTask, taskSupportSet } from '../engine/data/tasks.ts';
 import { throwIfAborted } from '../engine/errors.ts';
+import {
+  rankByPredictor,
+  trainPredictor,
+  type AccuracyPredictor,
+} from '../engine/predictor/predictor.ts';
 import { rankByAccuracy, sampleWeights } from '../engine/sample/sample.ts';
 import { buildLatentProjection, type TaggedLatents } from '../engine/vae/latents.ts';
 import type { WeightVae } from '../engine/vae/model.ts';
@@ -34,32 +39,71 @@ export const run = nodeRunner(sampleGenerateSpec, async (ctx, inputs) => {
   /** Every sample's latent, in task order, for the latent map. */
   const sampleLatents: Float32Array[] = [];
   const control = controlOf(ctx);
-  for (const [i, task] of targets.entries()) {
-    throwIfAborted(ctx.signal);
-    const support = taskSupportSet(feat, task, perClass, ctx.rng.fork('support').fork(task.id)).x;
-    const sampled = await sampleWeights({
-      parts,
-      support,
-      numClasses: task.classes.length,
-      perClass,
-      featDim: d,
-      count: cfg.samplesPerTask,
-      sampler: cfg,
-      rng: ctx.rng.fork('sample').fork(task.id),
+  // rankBy 'predictor': g learns accuracy from the zoo's members (their training accuracy, tasks
+  // held out to measure it), then scores each task's samples with no labelled data.
+  let predictor: AccuracyPredictor | null = null;
+  let predictorMetrics: Record<string, number> = {};
+  if (cfg.rank && cfg.rankBy === 'predictor') {
+    const members = zoo.zoo.manifest.members;
+    const taskIndex = new Map<string, number>();
+    const trained = await trainPredictor({
+      vectors: zoo.zoo.vectors,
+      n: members.length,
+      dim: layout.size,
+      accuracies: members.map((m) => m.trainAcc),
+      groups: members.map((m) => {
+        if (!taskIndex.has(m.taskId)) taskIndex.set(m.taskId, taskIndex.size);
+        return taskIndex.get(m.taskId) ?? 0;
+      }),
+      config: {},
+      rng: ctx.rng.fork('predictor'),
+      control,
     });
-    sampleLatents.push(sampled.latents);
-    if (cfg.rank) {
-      const td = materializeTask(feat, task);
-      const ranked = await rankByAccuracy(layout, sampled.vectors, td.xTrain, td.yTrain);
-      perTask.push({
-        task,
-        vectors: ranked.order.map((j) => sampled.vectors[j]),
-        supportAccuracy: ranked.order.map((j) => ranked.accuracy[j]),
-      });
-    } else {
-      perTask.push({ task, vectors: sampled.vectors });
+    predictor = trained.predictor;
+    if (trained.validation) {
+      predictorMetrics = {
+        predictorValMae: trained.validation.mae,
+        predictorValSpearman: trained.validation.spearman,
+      };
     }
-    control.onProgress?.({ value: i + 1, max: targets.length, unit: 'task' });
+  }
+  try {
+    for (const [i, task] of targets.entries()) {
+      throwIfAborted(ctx.signal);
+      const support = taskSupportSet(feat, task, perClass, ctx.rng.fork('support').fork(task.id)).x;
+      const sampled = await sampleWeights({
+        parts,
+        support,
+        numClasses: task.classes.length,
+        perClass,
+        featDim: d,
+        count: cfg.samplesPerTask,
+        sampler: cfg,
+        rng: ctx.rng.fork('sample').fork(task.id),
+      });
+      sampleLatents.push(sampled.latents);
+      if (predictor) {
+        const byG = await rankByPredictor(predictor, sampled.vectors);
+        perTask.push({
+          task,
+          vectors: byG.order.map((j) => sampled.vectors[j]),
+          predictedAccuracy: byG.order.map((j) => byG.predicted[j]),
+        });
+      } else if (cfg.rank) {
+        const td = materializeTask(feat, task);
+        const ranked = await rankByAccuracy(layout, sampled.vectors, td.xTrain, td.yTrain);
+        perTask.push({
+          task,
+          vectors: ranked.order.map((j) => sampled.vectors[j]),
+          supportAccuracy: ranked.order.map((j) => ranked.accuracy[j]),
+        });
+      } else {
+        perTask.push({ task, vectors: sampled.vectors });
+      }
+      control.onProgress?.({ value: i + 1, max: targets.length, unit: 'task' });
+    }
+  } finally {
+    predictor?.dispose();
   }
   // One 'weights' artifact per task (all its samples, ranked), so `d2nwg runs export` and the
   // app's export dialog can turn any of them into safetensors / tfjs / npy later. The files are
@@ -72,7 +116,9 @@ export const run = nodeRunner(sampleGenerateSpec, async (ctx, inputs) => {
       dataset: `${tasksV.source} task ${t.task.id} (classes ${t.task.classes.join(', ')})`,
       ...(t.supportAccuracy
         ? { sampleMetrics: t.supportAccuracy.map((a) => ({ supportAccuracy: a })) }
-        : {}),
+        : t.predictedAccuracy
+          ? { sampleMetrics: t.predictedAccuracy.map((a) => ({ predictedAccuracy: a })) }
+          : {}),
     });
     const file = path.join(dir, `${safeName(t.task.id)}.safetensors`);
     await writeFileAtomic(file, enc.bytes);
@@ -105,6 +151,7 @@ export const run = nodeRunner(sampleGenerateSpec, async (ctx, inputs) => {
         tasks: perTask.length,
         samples: perTask.length * cfg.samplesPerTask,
         ...(best.length ? { bestTrainAccuracy: meanStd(best).mean } : {}),
+        ...predictorMetrics,
       },
     },
   };

@@ -108,6 +108,8 @@ export interface TaskWeights {
   readonly vectors: readonly Float32Array[];
   /** Support-set (training) accuracy of each vector, when ranked. */
   readonly supportAccuracy?: readonly number[];
+  /** Accuracy the accuracy predictor g gives each vector, when ranked by it. */
+  readonly predictedAccuracy?: readonly number[];
 }
 
 /** Accuracy of one method at several fine-tuning epochs, over a set of tasks. */

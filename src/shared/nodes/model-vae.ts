@@ -11,7 +11,9 @@ export const modelVaeSpec = defineNode({
     'Trains a variational autoencoder on the flattened weight vectors of the zoo (paper Eq. 1: ' +
     'reconstruction + a tiny KL term). Vectors are standardised first; the latent size sets how ' +
     'much the diffusion model has to learn. Sized for a CPU: an MLP (or 1D-conv) encoder and a ' +
-    'mirrored decoder. Reports the reconstruction error and the accuracy of reconstructed models.',
+    'mirrored decoder. Reports the reconstruction error and the accuracy of reconstructed models. ' +
+    'With predictorWeight > 0 it first trains the accuracy predictor g on the zoo and adds ' +
+    '‖g(w) − g(decoded w)‖² to the loss (paper App. D, Eq. 7).',
   config: VaeConfig,
   inputs: [{ id: 'zoo', label: 'Zoo', type: 'zoo' }],
   outputs: [{ id: 'vae', label: 'VAE', type: 'vae' }],

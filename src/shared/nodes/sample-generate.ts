@@ -11,8 +11,13 @@ export const SampleGenerateConfig = SamplerConfig.extend({
   split: z.enum(TASK_SPLITS).default('seen'),
   /** Generate for at most this many tasks of the split (the first ones). */
   maxTasks: z.number().int().min(1).max(100_000).default(5),
-  /** Rank the samples of each task by accuracy on its training samples, best first. */
+  /** Rank the samples of each task, best first (by `rankBy`). */
   rank: z.boolean().default(true),
+  /**
+   * 'support': by accuracy on the task's training samples. 'predictor': by the accuracy predictor
+   * g (paper App. D), trained here on the zoo; it needs no labelled data of the target task.
+   */
+  rankBy: z.enum(['support', 'predictor']).default('support'),
 });
 export type SampleGenerateConfig = z.infer<typeof SampleGenerateConfig>;
 
@@ -25,7 +30,8 @@ export const sampleGenerateSpec = defineNode({
     'For each target task: encode its support set, sample N latents with DDPM or DDIM ' +
     '(classifier-free guidance optional), and decode them with the VAE into weight vectors of the ' +
     "zoo's architecture. No training data of the target is used beyond the support set. Feed the " +
-    'result to Evaluate (init = d2nwg) or Export weights.',
+    'result to Evaluate (init = d2nwg) or Export weights. Samples are ranked best first, by ' +
+    "training accuracy or by the accuracy predictor g (trained on the zoo's members).",
   config: SampleGenerateConfig,
   inputs: [
     { id: 'diffusion', label: 'Diffusion', type: 'diffusion' },

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { EncoderConfigSchema } from './encoder.ts';
 import { DiffusionConfig, SamplerConfig } from './diffusion.ts';
+import { PredictorConfig } from './predictor.ts';
 import { VaeConfig } from './vae.ts';
 import { DatasetSourceSchema, TaskGenConfigSchema } from './dataset.ts';
 import { FeatureConfigSchema } from './features.ts';
@@ -50,6 +51,11 @@ export const QualityEvalSchema = z.object({
   finetuneSamples: z.number().int().min(1).max(1000).default(3),
   /** Also evaluate the head-from-prototypes variant (d2nwg_protohead; MLP zoos only). */
   protoHead: z.boolean().default(true),
+  /**
+   * Train the accuracy predictor g (App. D) on the zoo and report d2nwg_predicted_best, the sample
+   * g scores highest. (g is trained anyway when vae.predictorWeight > 0, for Eq. 7.)
+   */
+  predictorRank: z.boolean().default(true),
 });
 export type QualityEvalConfig = z.infer<typeof QualityEvalSchema>;
 
@@ -64,6 +70,8 @@ export const QualityConfigSchema = z.object({
   tasks: TaskGenConfigSchema.prefault({}),
   zoo: QualityZooSchema.prefault({}),
   vae: VaeConfig.prefault({}),
+  /** The accuracy predictor g: Eq. 7 of the VAE and d2nwg_predicted_best. */
+  predictor: PredictorConfig.prefault({}),
   encoder: EncoderConfigSchema.prefault({}),
   diffusion: DiffusionConfig.prefault({}),
   sampler: SamplerConfig.prefault({}),
@@ -196,6 +204,8 @@ export const QualityReportSchema = z.object({
     sampling: z.number(),
     eval: z.number(),
     total: z.number(),
+    /** Training of the accuracy predictor (added after the first reports; absent when skipped). */
+    predictor: z.number().optional(),
   }),
   /** The issue's acceptance checks (added in reports after the first; absent in older ones). */
   targets: z.array(QualityTargetSchema).optional(),
@@ -212,6 +222,11 @@ export const QualityReportSchema = z.object({
       vae_recon_members: z.number().int().nonnegative().optional(),
       /** Mean number of samples a task's greedy soup (d2nwg_greedy_soup) kept. */
       greedy_soup_members_mean: z.number().optional(),
+      /** Accuracy predictor on held-out zoo tasks: mean absolute error and rank correlation. */
+      predictor_val_mae: z.number().optional(),
+      predictor_val_spearman: z.number().optional(),
+      /** Mean over tasks of the rank correlation of g's scores with the samples' test accuracy. */
+      predictor_sample_spearman_mean: z.number().optional(),
     })
     .optional(),
   /** Every per-task accuracy behind the rows (added after the first reports; for paired tests). */

@@ -303,4 +303,97 @@ describe('the real node types, wired into one small pipeline', () => {
       first?.nodes.get('sampler')?.summary?.latents,
     );
   });
+
+  it('trains the VAE with the accuracy predictor term (Eq. 7) when predictorWeight > 0', async () => {
+    const base = tinyPipeline();
+    const keep = new Set(['data', 'tasks', 'features', 'zoo', 'vae']);
+    const run = (predictorWeight: number) =>
+      runPipeline<PortValue>({
+        pipeline: {
+          ...base,
+          nodes: base.nodes
+            .filter((nd) => keep.has(nd.id))
+            .map((nd) =>
+              nd.id === 'vae'
+                ? { ...nd, config: { ...(nd.config as object), epochs: 6, predictorWeight } }
+                : nd,
+            ),
+          edges: base.edges.filter((e) => keep.has(e.source) && keep.has(e.target)),
+        },
+        registry,
+        runners,
+        seed: 5,
+        dataDir: tmp,
+      });
+    const metrics = (r: RunResult) =>
+      (r.nodes.get('vae')?.summary as { metrics?: Record<string, number> } | undefined)?.metrics;
+    const plain = await run(0);
+    const eq7 = await expectNoLeakedTensors(() => run(0.5));
+    expect(metrics(plain)?.predictorTerm).toBeUndefined();
+    const term = metrics(eq7)?.predictorTerm;
+    expect(term).toBeGreaterThan(0);
+    // The term is part of the objective: per vector, loss = dim·recon + 1e-6·KL + 0.5·term (each
+    // an epoch average over the same batches). dim comes from the plain run's own objective.
+    const p = metrics(plain) ?? {};
+    const q = metrics(eq7) ?? {};
+    const dim = (p.loss - 1e-6 * p.kl) / p.recon;
+    expect(Math.round(dim)).toBeGreaterThan(10);
+    expect((q.recon * Math.round(dim) + 1e-6 * q.kl + 0.5 * (term ?? NaN)) / q.loss).toBeCloseTo(
+      1,
+      4,
+    );
+  });
+
+  it('ranks samples by the accuracy predictor when the sampler asks for it', async () => {
+    const base = tinyPipeline();
+    const keep = new Set([
+      'data',
+      'tasks',
+      'features',
+      'zoo',
+      'vae',
+      'encoder',
+      'diffusion',
+      'sampler',
+    ]);
+    const events: RunEvent[] = [];
+    const r = await expectNoLeakedTensors(() =>
+      runPipeline<PortValue>({
+        pipeline: {
+          ...base,
+          nodes: base.nodes
+            .filter((nd) => keep.has(nd.id))
+            .map((nd) =>
+              nd.id === 'sampler'
+                ? {
+                    ...nd,
+                    config: { ...(nd.config as object), samplesPerTask: 4, rankBy: 'predictor' },
+                  }
+                : nd,
+            ),
+          edges: base.edges.filter((e) => keep.has(e.source) && keep.has(e.target)),
+        },
+        registry,
+        runners,
+        seed: 5,
+        dataDir: tmp,
+        onEvent: (ev) => events.push(ev),
+      }),
+    );
+    expect(r.status).toBe('done');
+    const stored = events.filter((a) => a.type === 'artifact' && a.kind === 'weights');
+    expect(stored).toHaveLength(1);
+    const a = stored[0];
+    if (a.type !== 'artifact') throw new Error('not an artifact');
+    const meta = a.meta as {
+      sampleMetrics?: { predictedAccuracy?: number; supportAccuracy?: number }[];
+    };
+    const predicted = (meta.sampleMetrics ?? []).map((m) => m.predictedAccuracy ?? NaN);
+    expect(predicted).toHaveLength(4);
+    for (const p of predicted) expect(p >= 0 && p <= 1).toBe(true);
+    // Best first.
+    for (let i = 1; i < predicted.length; i++)
+      expect(predicted[i - 1]).toBeGreaterThanOrEqual(predicted[i]);
+    expect(meta.sampleMetrics?.[0]?.supportAccuracy).toBeUndefined();
+  });
 });

@@ -21,8 +21,9 @@ import { runQuality } from './runner.ts';
 export const QUALITY_USAGE = `Usage: d2nwg bench quality --preset smoke|standard [--config FILE.json] [--seed N] [--out FILE.json]
 
 Builds a zoo, trains the weight VAE, the dataset encoder and the latent diffusion model, then
-compares D2NWG samples with randinit, pretrained_source, zoo, kde30, noise_nearest, noise_matched, noise_fn_matched,
-weight_avg and ncm on seen, unseen-combo and unseen-class tasks (bench/QUALITY.md). --config is a JSON object
+compares D2NWG samples (mean, best on the support set, best by the accuracy predictor, soups,
+prototype head) with randinit, pretrained_source, zoo, kde30, noise_nearest, noise_matched,
+noise_fn_matched, weight_avg and ncm on seen, unseen-combo and unseen-class tasks (bench/QUALITY.md). --config is a JSON object
 deep-merged over the preset (any dataset source, class counts, held-out classes, seeds…).`;
 
 /** Entry of the bench registry: parse argv, run, write, print; returns the exit code. */
@@ -107,6 +108,14 @@ export async function benchQuality(argv: string[]): Promise<number> {
   ) {
     console.log(
       `vae round trip: decoded members ${(100 * dg.vae_recon_accuracy_mean).toFixed(1)}% vs the same members ${(100 * dg.vae_recon_source_accuracy_mean).toFixed(1)}% on their own test sets (${dg.vae_recon_members ?? '?'} members)`,
+    );
+  }
+  if (dg?.predictor_val_spearman !== undefined && dg.predictor_val_mae !== undefined) {
+    console.log(
+      `accuracy predictor: held-out zoo tasks MAE ${(100 * dg.predictor_val_mae).toFixed(2)} pts, Spearman ${dg.predictor_val_spearman.toFixed(3)}` +
+        (dg.predictor_sample_spearman_mean !== undefined
+          ? `; within a task's samples, Spearman with test accuracy ${dg.predictor_sample_spearman_mean.toFixed(3)}`
+          : ''),
     );
   }
   if (report.targets) console.log(formatTargets(report.targets));

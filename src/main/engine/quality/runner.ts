@@ -4,6 +4,7 @@
  * same tasks and test samples, at the same fine-tuning epochs. Returns the fixed-schema report.
  * Every random draw forks from the config's seed, so a config gives the same numbers twice.
  */
+import type * as tf from '@tensorflow/tfjs';
 import type { QualityConfig, QualityReport } from '../../../shared/schemas/quality.ts';
 import { currentBackend } from '../backend.ts';
 import { loadDataset } from '../data/sources.ts';
@@ -46,6 +47,13 @@ import {
   zooNearestMedian,
 } from '../eval/memorisation.ts';
 import { prototypeHead } from '../eval/protohead.ts';
+import {
+  rankByPredictor,
+  spearman,
+  trainPredictor,
+  type AccuracyPredictor,
+  type PredictorValidation,
+} from '../predictor/predictor.ts';
 import { trainSourceModel } from '../eval/pretrained.ts';
 import { ResultCollector, acceptanceChecks, meanStd, targetChecks, type Split } from './report.ts';
 
@@ -74,7 +82,7 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
   const signal = args.control?.signal;
   const root = new Rng(cfg.seed);
   const t0 = performance.now();
-  const timings = {
+  const timings: QualityReport['timings_s'] = {
     features: 0,
     zoo: 0,
     vae: 0,
@@ -145,17 +153,57 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
     `[zoo] ${nZoo} members, ${dim} weights each (${layout.arch.kind}); mean test accuracy ${(100 * meanStd(zooAcc).mean).toFixed(1)}%`,
   );
 
+  // ---- accuracy predictor g (App. D): Eq. 7 of the VAE, and d2nwg_predicted_best ---------------
+  // Its labels are the members' training accuracies. The zoo also records test accuracy, but the
+  // seen tasks' test samples are what every method is scored on here, and g picks among samples.
+  let predictor: AccuracyPredictor | null = null;
+  let predictorVal: PredictorValidation | null = null;
+  if (cfg.eval.predictorRank || cfg.vae.predictorWeight > 0) {
+    t = performance.now();
+    log(`[predictor] ${cfg.predictor.epochs} epochs on ${nZoo} members`);
+    const r = await trainPredictor({
+      vectors: zooVectors,
+      n: nZoo,
+      dim,
+      accuracies: zooTrainAcc,
+      groups,
+      config: cfg.predictor,
+      rng: root.fork('predictor'),
+      control: { signal },
+    });
+    predictor = r.predictor;
+    predictorVal = r.validation;
+    timings.predictor = since(t);
+    log(
+      `[predictor] done in ${timings.predictor.toFixed(1)} s` +
+        (predictorVal
+          ? `; held-out tasks: MAE ${(100 * predictorVal.mae).toFixed(2)} pts, Spearman ${predictorVal.spearman.toFixed(3)}`
+          : ''),
+    );
+  }
+  const gPred = predictor;
+
   // ---- weight VAE ---------------------------------------------------------------------------
   t = performance.now();
-  log(`[vae] training on ${nZoo} vectors`);
-  const { vae, history: vaeHistory } = await trainVae({
-    vectors: zooVectors,
-    n: nZoo,
-    dim,
-    config: cfg.vae,
-    rng: root.fork('vae'),
-    control: { signal },
-  });
+  log(`[vae] training on ${nZoo} vectors${cfg.vae.predictorWeight > 0 ? ' (Eq. 7)' : ''}`);
+  let trainedVae: Awaited<ReturnType<typeof trainVae>>;
+  try {
+    trainedVae = await trainVae({
+      vectors: zooVectors,
+      n: nZoo,
+      dim,
+      config: cfg.vae,
+      rng: root.fork('vae'),
+      control: { signal },
+      ...(gPred && cfg.vae.predictorWeight > 0
+        ? { predictor: (w: tf.Tensor2D) => gPred.embed(w) }
+        : {}),
+    });
+  } catch (err) {
+    gPred?.dispose();
+    throw err;
+  }
+  const { vae, history: vaeHistory } = trainedVae;
   const latents = await vae.encodeMean(zooVectors, nZoo);
   const latentDim = vae.latentDim;
   const recon = await vae.decode(latents, nZoo);
@@ -167,6 +215,7 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
   log(`[vae] done in ${timings.vae.toFixed(1)} s; final recon ${vaeLast?.recon.toFixed(4)}`);
 
   const disposers: (() => void)[] = [() => vae.dispose()];
+  if (gPred) disposers.push(() => gPred.dispose());
   try {
     // ---- dataset encoder --------------------------------------------------------------------
     t = performance.now();
@@ -293,6 +342,8 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
       target: [],
       agree: [],
     };
+    /** Per task: rank correlation of g's scores with the samples' test accuracy. */
+    const predictorRho: number[] = [];
     /** How many samples each task's greedy soup kept. */
     const greedySoupSizes: number[] = [];
     let samplingSeconds = 0;
@@ -470,6 +521,14 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
       await method('d2nwg_mean', vecs);
       const ranked = await rankByAccuracy(layout, vecs, td.xTrain, td.yTrain);
       await method('d2nwg_best', [vecs[ranked.order[0]]]);
+      if (gPred && ev.predictorRank) {
+        // The sample g scores highest: no labelled data needed (the paper's selection).
+        const byG = await rankByPredictor(gPred, vecs);
+        await method('d2nwg_predicted_best', [vecs[byG.order[0]]]);
+        const test = (await evaluateMany(layout, vecs, td.xTest, td.yTest)).map((e) => e.accuracy);
+        const rho = spearman(byG.predicted, test);
+        if (Number.isFinite(rho)) predictorRho.push(rho);
+      }
       await method('d2nwg_soup', [soup(vecs, ranked.order.slice(0, ev.soupTopK))]);
       // Greedy soup: only the samples that do not lower the training accuracy of the average.
       const greedy = await greedySoup(layout, vecs, ranked, td.xTrain, td.yTrain);
@@ -588,7 +647,19 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
         vae_recon_source_accuracy_mean: meanStd(reconSourceAcc).mean,
         vae_recon_members: reconAcc.length,
         greedy_soup_members_mean: meanStd(greedySoupSizes).mean,
+        ...(predictorVal
+          ? {
+              predictor_val_mae: predictorVal.mae,
+              predictor_val_spearman: predictorVal.spearman,
+            }
+          : {}),
+        ...(predictorRho.length
+          ? { predictor_sample_spearman_mean: meanStd(predictorRho).mean }
+          : {}),
         vae_final_recon: vaeLast?.recon ?? null,
+        ...(vaeLast?.predictor !== undefined
+          ? { vae_final_predictor_term: vaeLast.predictor }
+          : {}),
         encoder_loss_first: encLosses[0] ?? null,
         encoder_loss_last: encLosses[encLosses.length - 1] ?? null,
         diffusion_loss_last: diffHistory[diffHistory.length - 1]?.loss ?? null,

@@ -17,6 +17,7 @@ const MICRO = {
   encoder: { dModel: 4, heads: 2, inducing: 2, embedDim: 4, epochs: 2, perClass: 3 },
   diffusion: { steps: 5, denoiser: { width: 16, depth: 1, timeEmbDim: 8 } },
   sampler: { steps: 3 },
+  predictor: { hidden: [8, 4], epochs: 3 },
   eval: {
     finetuneEpochs: [0, 1],
     samplesPerTask: 2,
@@ -53,6 +54,7 @@ describe('quality benchmark runner', () => {
       'd2nwg_best',
       'd2nwg_soup',
       'd2nwg_greedy_soup',
+      'd2nwg_predicted_best',
     ]) {
       expect(methods.has(m), m).toBe(true);
     }
@@ -169,6 +171,11 @@ describe('quality benchmark runner', () => {
       value: a.timings_s.total,
       reference: 300,
     });
+    // The accuracy predictor was trained (its stage is timed) and scored the samples; MICRO's zoo
+    // has 2 tasks, too few to hold one out, so there is no validation.
+    expect(a.timings_s.predictor).toBeGreaterThan(0);
+    expect(diag.predictor_val_spearman).toBeUndefined();
+    expect(a.results.find((r) => r.method === 'd2nwg_predicted_best')?.samples_per_task).toBe(1);
     // The zoo reference exists on seen tasks only.
     expect(a.results.filter((r) => r.method === 'zoo').every((r) => r.split === 'seen')).toBe(true);
   });
@@ -177,5 +184,26 @@ describe('quality benchmark runner', () => {
     expect(() =>
       resolveQualityConfig('smoke', { ...MICRO, tasks: { ...MICRO.tasks, numSeen: 1 } }),
     ).toThrow(/at least 2 seen tasks/);
+  });
+
+  it('trains the VAE with the predictor term (Eq. 7) when predictorWeight > 0, and can skip g', async () => {
+    const eq7 = await runQuality({
+      config: resolveQualityConfig('smoke', {
+        ...MICRO,
+        vae: { ...MICRO.vae, predictorWeight: 0.5 },
+        eval: { ...MICRO.eval, predictorRank: false },
+      }),
+    });
+    expect(eq7.diagnostics?.vae_final_predictor_term).toBeGreaterThanOrEqual(0);
+    expect(eq7.timings_s.predictor).toBeGreaterThan(0);
+    expect(eq7.results.some((r) => r.method === 'd2nwg_predicted_best')).toBe(false);
+    const none = await runQuality({
+      config: resolveQualityConfig('smoke', {
+        ...MICRO,
+        eval: { ...MICRO.eval, predictorRank: false },
+      }),
+    });
+    expect(none.timings_s.predictor).toBeUndefined();
+    expect(none.diagnostics?.vae_final_predictor_term).toBeUndefined();
   });
 });
