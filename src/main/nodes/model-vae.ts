@@ -2,7 +2,11 @@
 import { modelVaeSpec } from '../../shared/nodes/model-vae.ts';
 import { LATENTS_SUMMARY_KEY } from '../../shared/schemas/latents.ts';
 import type * as tf from '@tensorflow/tfjs';
-import { trainPredictor, type AccuracyPredictor } from '../engine/predictor/predictor.ts';
+import {
+  predictorMetrics,
+  trainPredictorOnZoo,
+  type AccuracyPredictor,
+} from '../engine/predictor/predictor.ts';
 import { buildLatentProjection, type TaggedLatents } from '../engine/vae/latents.ts';
 import { trainVae } from '../engine/vae/train.ts';
 import { controlOf, nodeRunner } from './define.ts';
@@ -16,29 +20,17 @@ export const run = nodeRunner(modelVaeSpec, async (ctx, inputs) => {
   // Eq. 7 (App. D): first the accuracy predictor g on the zoo (its members' training accuracy;
   // held-out tasks measure it), then the VAE with ‖g(w) − g(ŵ)‖² in its loss. g stays frozen.
   let g: AccuracyPredictor | null = null;
-  let predictorMetrics: Record<string, number> = {};
+  let predictorSummary: Record<string, number> = {};
   if (ctx.config.predictorWeight > 0) {
-    const taskIndex = new Map<string, number>();
-    const trained = await trainPredictor({
+    const trained = await trainPredictorOnZoo({
       vectors: zoo.vectors,
-      n,
       dim,
-      accuracies: members.map((m) => m.trainAcc),
-      groups: members.map((m) => {
-        if (!taskIndex.has(m.taskId)) taskIndex.set(m.taskId, taskIndex.size);
-        return taskIndex.get(m.taskId) ?? 0;
-      }),
-      config: {},
+      members,
       rng: ctx.rng.fork('predictor'),
       control: controlOf(ctx),
     });
     g = trained.predictor;
-    if (trained.validation) {
-      predictorMetrics = {
-        predictorValMae: trained.validation.mae,
-        predictorValSpearman: trained.validation.spearman,
-      };
-    }
+    predictorSummary = predictorMetrics(trained.validation);
   }
   const predictor = g;
   let result: Awaited<ReturnType<typeof trainVae>>;
@@ -73,7 +65,7 @@ export const run = nodeRunner(modelVaeSpec, async (ctx, inputs) => {
         members: n,
         ...(last ? { loss: last.loss, recon: last.recon, kl: last.kl } : {}),
         ...(last?.predictor !== undefined ? { predictorTerm: last.predictor } : {}),
-        ...predictorMetrics,
+        ...predictorSummary,
       },
     },
   };

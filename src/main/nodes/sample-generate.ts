@@ -10,8 +10,9 @@ import { writeFileAtomic } from '../engine/formats/atomic.ts';
 import { materializeTask, taskSupportSet } from '../engine/data/tasks.ts';
 import { throwIfAborted } from '../engine/errors.ts';
 import {
+  predictorMetrics,
   rankByPredictor,
-  trainPredictor,
+  trainPredictorOnZoo,
   type AccuracyPredictor,
 } from '../engine/predictor/predictor.ts';
 import { rankByAccuracy, sampleWeights } from '../engine/sample/sample.ts';
@@ -42,30 +43,17 @@ export const run = nodeRunner(sampleGenerateSpec, async (ctx, inputs) => {
   // rankBy 'predictor': g learns accuracy from the zoo's members (their training accuracy, tasks
   // held out to measure it), then scores each task's samples with no labelled data.
   let predictor: AccuracyPredictor | null = null;
-  let predictorMetrics: Record<string, number> = {};
+  let predictorSummary: Record<string, number> = {};
   if (cfg.rank && cfg.rankBy === 'predictor') {
-    const members = zoo.zoo.manifest.members;
-    const taskIndex = new Map<string, number>();
-    const trained = await trainPredictor({
+    const trained = await trainPredictorOnZoo({
       vectors: zoo.zoo.vectors,
-      n: members.length,
       dim: layout.size,
-      accuracies: members.map((m) => m.trainAcc),
-      groups: members.map((m) => {
-        if (!taskIndex.has(m.taskId)) taskIndex.set(m.taskId, taskIndex.size);
-        return taskIndex.get(m.taskId) ?? 0;
-      }),
-      config: {},
+      members: zoo.zoo.manifest.members,
       rng: ctx.rng.fork('predictor'),
       control,
     });
     predictor = trained.predictor;
-    if (trained.validation) {
-      predictorMetrics = {
-        predictorValMae: trained.validation.mae,
-        predictorValSpearman: trained.validation.spearman,
-      };
-    }
+    predictorSummary = predictorMetrics(trained.validation);
   }
   try {
     for (const [i, task] of targets.entries()) {
@@ -151,7 +139,7 @@ export const run = nodeRunner(sampleGenerateSpec, async (ctx, inputs) => {
         tasks: perTask.length,
         samples: perTask.length * cfg.samplesPerTask,
         ...(best.length ? { bestTrainAccuracy: meanStd(best).mean } : {}),
-        ...predictorMetrics,
+        ...predictorSummary,
       },
     },
   };

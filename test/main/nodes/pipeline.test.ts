@@ -154,6 +154,36 @@ function tinyPipeline(): Pipeline {
   return r.pipeline;
 }
 
+/**
+ * Run only the `keep` nodes of the tiny pipeline (and the edges between them), with `override`
+ * merged into the config of node `id`.
+ */
+function runSubset(
+  keep: readonly string[],
+  id: string,
+  override: Record<string, unknown>,
+  onEvent?: (ev: RunEvent) => void,
+): Promise<RunResult> {
+  const base = tinyPipeline();
+  const ids = new Set(keep);
+  return runPipeline<PortValue>({
+    pipeline: {
+      ...base,
+      nodes: base.nodes
+        .filter((nd) => ids.has(nd.id))
+        .map((nd) =>
+          nd.id === id ? { ...nd, config: { ...(nd.config as object), ...override } } : nd,
+        ),
+      edges: base.edges.filter((e) => ids.has(e.source) && ids.has(e.target)),
+    },
+    registry,
+    runners,
+    seed: 5,
+    dataDir: tmp,
+    ...(onEvent ? { onEvent } : {}),
+  });
+}
+
 let first: RunResult | null = null;
 
 describe('the real node types, wired into one small pipeline', () => {
@@ -305,26 +335,9 @@ describe('the real node types, wired into one small pipeline', () => {
   });
 
   it('trains the VAE with the accuracy predictor term (Eq. 7) when predictorWeight > 0', async () => {
-    const base = tinyPipeline();
-    const keep = new Set(['data', 'tasks', 'features', 'zoo', 'vae']);
+    const upToVae = ['data', 'tasks', 'features', 'zoo', 'vae'];
     const run = (predictorWeight: number) =>
-      runPipeline<PortValue>({
-        pipeline: {
-          ...base,
-          nodes: base.nodes
-            .filter((nd) => keep.has(nd.id))
-            .map((nd) =>
-              nd.id === 'vae'
-                ? { ...nd, config: { ...(nd.config as object), epochs: 6, predictorWeight } }
-                : nd,
-            ),
-          edges: base.edges.filter((e) => keep.has(e.source) && keep.has(e.target)),
-        },
-        registry,
-        runners,
-        seed: 5,
-        dataDir: tmp,
-      });
+      runSubset(upToVae, 'vae', { epochs: 6, predictorWeight });
     const metrics = (r: RunResult) =>
       (r.nodes.get('vae')?.summary as { metrics?: Record<string, number> } | undefined)?.metrics;
     const plain = await run(0);
@@ -345,40 +358,14 @@ describe('the real node types, wired into one small pipeline', () => {
   });
 
   it('ranks samples by the accuracy predictor when the sampler asks for it', async () => {
-    const base = tinyPipeline();
-    const keep = new Set([
-      'data',
-      'tasks',
-      'features',
-      'zoo',
-      'vae',
-      'encoder',
-      'diffusion',
-      'sampler',
-    ]);
     const events: RunEvent[] = [];
     const r = await expectNoLeakedTensors(() =>
-      runPipeline<PortValue>({
-        pipeline: {
-          ...base,
-          nodes: base.nodes
-            .filter((nd) => keep.has(nd.id))
-            .map((nd) =>
-              nd.id === 'sampler'
-                ? {
-                    ...nd,
-                    config: { ...(nd.config as object), samplesPerTask: 4, rankBy: 'predictor' },
-                  }
-                : nd,
-            ),
-          edges: base.edges.filter((e) => keep.has(e.source) && keep.has(e.target)),
-        },
-        registry,
-        runners,
-        seed: 5,
-        dataDir: tmp,
-        onEvent: (ev) => events.push(ev),
-      }),
+      runSubset(
+        ['data', 'tasks', 'features', 'zoo', 'vae', 'encoder', 'diffusion', 'sampler'],
+        'sampler',
+        { samplesPerTask: 4, rankBy: 'predictor' },
+        (ev) => events.push(ev),
+      ),
     );
     expect(r.status).toBe('done');
     const stored = events.filter((a) => a.type === 'artifact' && a.kind === 'weights');

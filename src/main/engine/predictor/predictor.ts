@@ -394,6 +394,44 @@ export async function trainPredictor(args: TrainPredictorArgs): Promise<TrainPre
   }
 }
 
+/** What trainPredictorOnZoo reads of a zoo member. */
+export interface PredictorZooMember {
+  readonly taskId: string;
+  readonly trainAcc: number;
+}
+
+/**
+ * g trained on a zoo's members, labelled with their training accuracy (test samples stay unseen:
+ * they score whatever g picks), whole tasks held out to measure it.
+ */
+export function trainPredictorOnZoo(args: {
+  readonly vectors: Float32Array;
+  readonly dim: number;
+  readonly members: readonly PredictorZooMember[];
+  readonly config?: PredictorConfig | PredictorConfigInput;
+  readonly rng: Rng;
+  readonly control?: RunControl;
+}): Promise<TrainPredictorResult> {
+  const taskIndex = new Map<string, number>();
+  for (const m of args.members)
+    if (!taskIndex.has(m.taskId)) taskIndex.set(m.taskId, taskIndex.size);
+  return trainPredictor({
+    vectors: args.vectors,
+    n: args.members.length,
+    dim: args.dim,
+    accuracies: args.members.map((m) => m.trainAcc),
+    groups: args.members.map((m) => taskIndex.get(m.taskId) ?? 0),
+    config: args.config ?? {},
+    rng: args.rng,
+    ...(args.control ? { control: args.control } : {}),
+  });
+}
+
+/** Validation of g as node-summary metrics (empty without a held-out split). */
+export function predictorMetrics(v: PredictorValidation | null): Record<string, number> {
+  return v ? { predictorValMae: v.mae, predictorValSpearman: v.spearman } : {};
+}
+
 /** Order of n vectors by predicted accuracy, best first, with the predictions. */
 export async function rankByPredictor(
   predictor: AccuracyPredictor,

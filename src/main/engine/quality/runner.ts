@@ -50,7 +50,7 @@ import { prototypeHead } from '../eval/protohead.ts';
 import {
   rankByPredictor,
   spearman,
-  trainPredictor,
+  trainPredictorOnZoo,
   type AccuracyPredictor,
   type PredictorValidation,
 } from '../predictor/predictor.ts';
@@ -161,12 +161,10 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
   if (cfg.eval.predictorRank || cfg.vae.predictorWeight > 0) {
     t = performance.now();
     log(`[predictor] ${cfg.predictor.epochs} epochs on ${nZoo} members`);
-    const r = await trainPredictor({
+    const r = await trainPredictorOnZoo({
       vectors: zooVectors,
-      n: nZoo,
       dim,
-      accuracies: zooTrainAcc,
-      groups,
+      members,
       config: cfg.predictor,
       rng: root.fork('predictor'),
       control: { signal },

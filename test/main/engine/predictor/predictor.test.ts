@@ -52,6 +52,20 @@ function zoo(seed: number) {
 
 const CFG = { hidden: [32, 16], epochs: 60, batchSize: 32, lr: 3e-3, valFraction: 0.25 };
 
+/** g trained on zoo(1) for `epochs` epochs, seed 3 (caller disposes). */
+async function trained(epochs: number) {
+  const z = zoo(1);
+  const r = await trainPredictor({
+    vectors: z.vectors,
+    n: z.n,
+    dim: DIM,
+    accuracies: z.accuracies,
+    config: { ...CFG, epochs },
+    rng: new Rng(3),
+  });
+  return { z, predictor: r.predictor };
+}
+
 describe('spearman', () => {
   it('is 1 for the same order, -1 for the reverse, and averages ties', () => {
     expect(spearman([1, 2, 3, 4], [10, 20, 30, 40])).toBeCloseTo(1, 12);
@@ -140,15 +154,7 @@ describe('accuracy predictor', () => {
   });
 
   it('ranks samples best first by predicted accuracy', async () => {
-    const z = zoo(1);
-    const { predictor } = await trainPredictor({
-      vectors: z.vectors,
-      n: z.n,
-      dim: DIM,
-      accuracies: z.accuracies,
-      config: { ...CFG, epochs: 40 },
-      rng: new Rng(3),
-    });
+    const { z, predictor } = await trained(40);
     try {
       const samples = Array.from({ length: 6 }, (_, i) =>
         z.vectors.slice(i * 50 * DIM, (i * 50 + 1) * DIM),
@@ -205,15 +211,7 @@ describe('accuracy predictor', () => {
   });
 
   it('regularises the VAE (Eq. 7) while staying frozen', async () => {
-    const z = zoo(1);
-    const { predictor } = await trainPredictor({
-      vectors: z.vectors,
-      n: z.n,
-      dim: DIM,
-      accuracies: z.accuracies,
-      config: { ...CFG, epochs: 20 },
-      rng: new Rng(3),
-    });
+    const { z, predictor } = await trained(20);
     try {
       const before = await Promise.all(predictor.variables().map((v) => v.data()));
       const { vae, history } = await expectNoLeakedTensors(async () => {
