@@ -1,6 +1,7 @@
 /**
- * The accuracy predictor g of D2NWG (App. D): an MLP from a flattened weight vector to the test
- * accuracy those weights reach on their own task. Two uses:
+ * The accuracy predictor g of D2NWG (App. D): an MLP from a flattened weight vector to the
+ * accuracy those weights reach on their own task (the benchmark and the nodes train it on the zoo
+ * members' training accuracy, so test samples never guide a choice). Two uses:
  *  - Eq. 7: its last hidden layer g(w) is kept consistent through the VAE round trip
  *    (‖g(w) − g(decode(encode(w)))‖²), so the VAE keeps what matters for accuracy;
  *  - ranking: among the samples drawn for a dataset, take the one g scores highest, with no
@@ -61,12 +62,19 @@ export interface PredictorStats {
 }
 
 export class AccuracyPredictor {
+  /** The input standardisation as tensors, made once (Eq. 7 calls embed twice per VAE step). */
+  private readonly meanT: tf.Tensor1D;
+  private readonly stdT: tf.Tensor1D;
+
   private constructor(
     readonly config: PredictorConfig,
     readonly dim: number,
     private readonly stats: PredictorStats,
     private readonly params: ParamSet,
-  ) {}
+  ) {
+    this.meanT = tf.tensor1d(stats.mean);
+    this.stdT = tf.tensor1d(stats.std);
+  }
 
   static create(
     config: PredictorConfig,
@@ -97,10 +105,7 @@ export class AccuracyPredictor {
    */
   embed(w: tf.Tensor2D, inputGrad = true): tf.Tensor2D {
     const p = this.params.asRecord();
-    let h: tf.Tensor2D = tf.div(
-      tf.sub(w, tf.tensor1d(this.stats.mean)),
-      tf.tensor1d(this.stats.std),
-    );
+    let h: tf.Tensor2D = tf.div(tf.sub(w, this.meanT), this.stdT);
     this.config.hidden.forEach((_, i) => {
       h = act(dense(p, `h${i}`, h, i > 0 || inputGrad), 'leaky_relu');
     });
@@ -179,6 +184,8 @@ export class AccuracyPredictor {
 
   dispose(): void {
     this.params.dispose();
+    this.meanT.dispose();
+    this.stdT.dispose();
   }
 }
 

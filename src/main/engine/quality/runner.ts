@@ -378,7 +378,10 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
           control: { signal },
         });
 
-      /** Epoch-0 over all inits, fine-tuned rows over the first `ftCount`. */
+      /**
+       * Epoch-0 over all inits, fine-tuned rows over the first `ftCount`; returns the epoch-0
+       * accuracies, one per init.
+       */
       const method = async (name: string, inits: Float32Array[], ftCount = ev.finetuneSamples) => {
         const acc0 = (await evaluateMany(layout, inits, td.xTest, td.yTest)).map((e) => e.accuracy);
         collector.add(split, name, 0, meanStd(acc0).mean, inits.length, task.id);
@@ -398,6 +401,7 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
         }
         for (const c of curves) recordCurve(split, name, c);
         await yieldToEventLoop();
+        return acc0;
       };
 
       // D2NWG samples first: noise_matched copies their distance to the zoo.
@@ -516,15 +520,14 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
       );
 
       // D2NWG (its samples were drawn before the baselines, for noise_matched).
-      await method('d2nwg_mean', vecs);
+      const sampleAcc = await method('d2nwg_mean', vecs);
       const ranked = await rankByAccuracy(layout, vecs, td.xTrain, td.yTrain);
       await method('d2nwg_best', [vecs[ranked.order[0]]]);
       if (gPred && ev.predictorRank) {
         // The sample g scores highest: no labelled data needed (the paper's selection).
         const byG = await rankByPredictor(gPred, vecs);
         await method('d2nwg_predicted_best', [vecs[byG.order[0]]]);
-        const test = (await evaluateMany(layout, vecs, td.xTest, td.yTest)).map((e) => e.accuracy);
-        const rho = spearman(byG.predicted, test);
+        const rho = spearman(byG.predicted, sampleAcc);
         if (Number.isFinite(rho)) predictorRho.push(rho);
       }
       await method('d2nwg_soup', [soup(vecs, ranked.order.slice(0, ev.soupTopK))]);
