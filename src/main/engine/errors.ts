@@ -4,6 +4,8 @@
  * stage and say what is wrong, so a user can act on them without a stack trace.
  */
 
+import type { z } from 'zod';
+
 /** Bad input from the user: a corrupt file, wrong shapes, an impossible config. Exit code 2. */
 export class InputError extends Error {
   override readonly name = 'InputError';
@@ -14,6 +16,23 @@ export class InputError extends Error {
   ) {
     super(where ? `${where}: ${message}` : message);
   }
+}
+
+/**
+ * Parse a stage's config with its schema; the first problem becomes an InputError at
+ * "`label` field.path" (e.g. "vae config epochs: Too small…").
+ */
+export function parseConfig<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  label: string,
+): z.output<S> {
+  const r = schema.safeParse(value);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw new InputError(issue.message, `${label} ${issue.path.join('.') || '(root)'}`);
+  }
+  return r.data;
 }
 
 /** Numerical failure during training: NaN or Inf. Names the stage and the step. */

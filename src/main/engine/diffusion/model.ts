@@ -14,7 +14,7 @@ import {
   DiffusionConfig as DiffusionConfigSchema,
   SamplerConfig as SamplerConfigSchema,
 } from '../../../shared/schemas/diffusion.ts';
-import { InputError } from '../errors.ts';
+import { InputError, parseConfig } from '../errors.ts';
 import { writeFileAtomic } from '../formats/atomic.ts';
 import { readSafetensors, writeSafetensors } from '../formats/safetensors.ts';
 import { ParamSet, paramSetFromStTensors } from '../common/params.ts';
@@ -135,12 +135,7 @@ export class LatentDiffusion {
   async sample(args: SampleArgs): Promise<Float32Array> {
     const { n } = args;
     if (!Number.isInteger(n) || n <= 0) throw new InputError(`n must be > 0, got ${n}`, 'sample');
-    const parsed = SamplerConfigSchema.safeParse(args.sampler ?? {});
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw new InputError(issue.message, `sampler ${issue.path.join('.') || '(root)'}`);
-    }
-    const sampler = parsed.data;
+    const sampler = parseConfig(SamplerConfigSchema, args.sampler ?? {}, 'sampler');
     const c = args.cond;
     if (c.length !== this.condDim && c.length !== n * this.condDim) {
       throw new InputError(
@@ -224,10 +219,5 @@ export class LatentDiffusion {
 
 /** Parse a partial diffusion config, mapping problems to InputError. */
 export function parseDiffusionConfig(cfg: unknown): DiffusionConfig {
-  const parsed = DiffusionConfigSchema.safeParse(cfg);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new InputError(issue.message, `diffusion config ${issue.path.join('.') || '(root)'}`);
-  }
-  return parsed.data;
+  return parseConfig(DiffusionConfigSchema, cfg, 'diffusion config');
 }

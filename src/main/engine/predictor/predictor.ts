@@ -26,7 +26,7 @@ import {
 } from '../common/params.ts';
 import { readAndDispose } from '../common/readback.ts';
 import { checkMatrix, gatherRows } from '../common/rows.ts';
-import { InputError, throwIfAborted } from '../errors.ts';
+import { InputError, parseConfig, throwIfAborted } from '../errors.ts';
 import { fromF32, readSafetensors, toF32, writeSafetensors } from '../formats/safetensors.ts';
 import { yieldToEventLoop, type RunControl } from '../progress.ts';
 import type { Rng } from '../rng.ts';
@@ -278,12 +278,7 @@ function splitMembers(n: number, groups: ArrayLike<number> | undefined, frac: nu
 
 /** Train g on (weights, accuracy) pairs. Same config + seed → same predictor. */
 export async function trainPredictor(args: TrainPredictorArgs): Promise<TrainPredictorResult> {
-  const parsed = PredictorConfigSchema.safeParse(args.config);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new InputError(issue.message, `predictor config ${issue.path.join('.') || '(root)'}`);
-  }
-  const cfg = parsed.data;
+  const cfg = parseConfig(PredictorConfigSchema, args.config, 'predictor config');
   const { n, dim } = args;
   checkMatrix(args.vectors, n, dim, 'predictor training vectors');
   if (args.accuracies.length !== n) {

@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { VaeConfig, VaeConfigInput } from '../../../shared/schemas/vae.ts';
 import { VaeConfig as VaeConfigSchema } from '../../../shared/schemas/vae.ts';
-import { InputError, NumericError, throwIfAborted } from '../errors.ts';
+import { InputError, NumericError, parseConfig, throwIfAborted } from '../errors.ts';
 import type { RunControl } from '../progress.ts';
 import { yieldToEventLoop } from '../progress.ts';
 import type { Rng } from '../rng.ts';
@@ -60,12 +60,7 @@ export interface TrainVaeResult {
 
 /** Train a weight VAE on a zoo. Same config + seed → same weights. */
 export async function trainVae(args: TrainVaeArgs): Promise<TrainVaeResult> {
-  const parsed = VaeConfigSchema.safeParse(args.config);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new InputError(issue.message, `vae config ${issue.path.join('.') || '(root)'}`);
-  }
-  const cfg = parsed.data;
+  const cfg = parseConfig(VaeConfigSchema, args.config, 'vae config');
   const { n, dim } = args;
   checkMatrix(args.vectors, n, dim, 'vae training vectors');
   if (cfg.predictorWeight > 0 && !args.predictor) {
