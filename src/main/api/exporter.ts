@@ -20,6 +20,7 @@ import type { ExportArgs, StudioExporter } from './ports.ts';
 const WeightsMetaSchema = z.object({
   arch: ResolvedArchitectureSchema,
   dataset: z.string().optional(),
+  head: z.string().optional(),
   metrics: z.record(z.string(), z.number()).optional(),
   sampleMetrics: z.array(z.record(z.string(), z.number())).optional(),
 });
@@ -69,6 +70,7 @@ async function loadWeights(args: Omit<ExportArgs, 'folder'>, readMeta: ArtifactM
       sourceRunId: args.run.id,
       sourceNodeId: artifact.nodeId,
       dataset: meta.data.dataset ?? null,
+      head: meta.data.head ?? null,
       metrics: sm[best] ?? meta.data.metrics ?? {},
     },
   };

@@ -8,7 +8,8 @@ import { LATENTS_SUMMARY_KEY } from '../../shared/schemas/latents.ts';
 import { encodeWeightsArtifact } from '../engine/export/artifact.ts';
 import { writeFileAtomic } from '../engine/formats/atomic.ts';
 import { materializeTask, taskSupportSet } from '../engine/data/tasks.ts';
-import { throwIfAborted } from '../engine/errors.ts';
+import { InputError, throwIfAborted } from '../engine/errors.ts';
+import { discriminantHead, prototypeHeadOf } from '../engine/eval/protohead.ts';
 import {
   predictorMetrics,
   rankByPredictor,
@@ -36,6 +37,13 @@ export const run = nodeRunner(sampleGenerateSpec, async (ctx, inputs) => {
   const zoo = one(inputs, 'zoo', 'zoo');
   const layout = zooLayout(zoo.zoo.manifest);
   const parts = { layout, vae, encoder, diffusion: model };
+  if (cfg.head !== 'generated' && layout.arch.kind !== 'mlp') {
+    throw new InputError(
+      `head '${cfg.head}' is refitted on an MLP's hidden features; this zoo's architecture is ` +
+        `${layout.arch.kind}: use head 'generated'`,
+      ctx.nodeId,
+    );
+  }
   const perTask: TaskWeights[] = [];
   /** Every sample's latent, in task order, for the latent map. */
   const sampleLatents: Float32Array[] = [];
@@ -58,7 +66,13 @@ export const run = nodeRunner(sampleGenerateSpec, async (ctx, inputs) => {
   try {
     for (const [i, task] of targets.entries()) {
       throwIfAborted(ctx.signal);
-      const support = taskSupportSet(feat, task, perClass, ctx.rng.fork('support').fork(task.id)).x;
+      const supportSet = taskSupportSet(
+        feat,
+        task,
+        perClass,
+        ctx.rng.fork('support').fork(task.id),
+      );
+      const support = supportSet.x;
       const sampled = await sampleWeights({
         parts,
         support,
@@ -70,23 +84,37 @@ export const run = nodeRunner(sampleGenerateSpec, async (ctx, inputs) => {
         rng: ctx.rng.fork('sample').fork(task.id),
       });
       sampleLatents.push(sampled.latents);
+      let td: ReturnType<typeof materializeTask> | null = null;
+      const taskData = () => (td ??= materializeTask(feat, task));
+      let vectors = sampled.vectors;
+      if (cfg.head !== 'generated') {
+        const [x, y] =
+          cfg.headFrom === 'train'
+            ? [taskData().xTrain, taskData().yTrain]
+            : [support, supportLabels(supportSet.shape)];
+        vectors = vectors.map((v) =>
+          cfg.head === 'prototypes'
+            ? prototypeHeadOf(layout, v, x, y)
+            : discriminantHead(layout, v, x, y, cfg.headShrinkage),
+        );
+      }
       if (predictor) {
-        const byG = await rankByPredictor(predictor, sampled.vectors);
+        const byG = await rankByPredictor(predictor, vectors);
         perTask.push({
           task,
-          vectors: byG.order.map((j) => sampled.vectors[j]),
+          vectors: byG.order.map((j) => vectors[j]),
           predictedAccuracy: byG.order.map((j) => byG.predicted[j]),
         });
       } else if (cfg.rank) {
-        const td = materializeTask(feat, task);
-        const ranked = await rankByAccuracy(layout, sampled.vectors, td.xTrain, td.yTrain);
+        const { xTrain, yTrain } = taskData();
+        const ranked = await rankByAccuracy(layout, vectors, xTrain, yTrain);
         perTask.push({
           task,
-          vectors: ranked.order.map((j) => sampled.vectors[j]),
+          vectors: ranked.order.map((j) => vectors[j]),
           supportAccuracy: ranked.order.map((j) => ranked.accuracy[j]),
         });
       } else {
-        perTask.push({ task, vectors: sampled.vectors });
+        perTask.push({ task, vectors });
       }
       control.onProgress?.({ value: i + 1, max: targets.length, unit: 'task' });
     }
@@ -102,6 +130,7 @@ export const run = nodeRunner(sampleGenerateSpec, async (ctx, inputs) => {
   for (const t of perTask) {
     const enc = encodeWeightsArtifact(layout, t.vectors, {
       dataset: `${tasksV.source} task ${t.task.id} (classes ${t.task.classes.join(', ')})`,
+      ...(cfg.head !== 'generated' ? { head: `${cfg.head} (${cfg.headFrom})` } : {}),
       ...(t.supportAccuracy
         ? { sampleMetrics: t.supportAccuracy.map((a) => ({ supportAccuracy: a })) }
         : t.predictedAccuracy
@@ -162,6 +191,11 @@ async function zooLatentsOf(zoo: ZooValue, vae: WeightVae): Promise<TaggedLatent
 /** The zoo + samples latent map, or undefined without zoo latents. */
 function latentMap(zoo: TaggedLatents | undefined, latentDim: number, samples: TaggedLatents) {
   return zoo ? buildLatentProjection({ latentDim, zoo, samples }) : undefined;
+}
+
+/** Labels of a [K, perClass, d] support set: class c for its c-th block of rows. */
+function supportLabels([k, perClass]: readonly [number, number, number]): Int32Array {
+  return new Int32Array(k * perClass).map((_, i) => Math.floor(i / perClass));
 }
 
 function concat(parts: readonly Float32Array[]): Float32Array {

@@ -18,6 +18,17 @@ export const SampleGenerateConfig = SamplerConfig.extend({
    * g (paper App. D), trained here on the zoo; it needs no labelled data of the target task.
    */
   rankBy: z.enum(['support', 'predictor']).default('support'),
+  /**
+   * The output layer of each sample. 'generated': as decoded. 'prototypes' (class means) or
+   * 'discriminant' (LDA, shared covariance): refitted in closed form on the generated body's hidden
+   * features, so output i is the task's class i even for a class tuple the generator never saw.
+   * MLP zoos only.
+   */
+  head: z.enum(['generated', 'prototypes', 'discriminant']).default('generated'),
+  /** Labelled samples a refitted head is fitted on: the support set, or all training samples. */
+  headFrom: z.enum(['support', 'train']).default('support'),
+  /** Shrinkage of the LDA covariance toward a scaled identity ('discriminant'; 1 = prototypes). */
+  headShrinkage: z.number().min(0).max(1).default(0.1),
 });
 export type SampleGenerateConfig = z.infer<typeof SampleGenerateConfig>;
 
@@ -29,9 +40,12 @@ export const sampleGenerateSpec = defineNode({
   help:
     'For each target task: encode its support set, sample N latents with DDPM or DDIM ' +
     '(classifier-free guidance optional), and decode them with the VAE into weight vectors of the ' +
-    "zoo's architecture. No training data of the target is used beyond the support set. Feed the " +
-    'result to Evaluate (init = d2nwg) or Export weights. Samples are ranked best first, by ' +
-    "training accuracy or by the accuracy predictor g (trained on the zoo's members).",
+    "zoo's architecture. Generation sees only the support set. Feed the result to Evaluate " +
+    '(init = d2nwg) or Export weights. Samples are ranked best first, by accuracy on the ' +
+    "task's training samples or by the accuracy predictor g (trained on the zoo's members, no " +
+    'labels needed). The output layer can be refitted on the generated body (class prototypes or ' +
+    'LDA, from the support set or the training samples), which maps output i to class i of an ' +
+    'unseen task.',
   config: SampleGenerateConfig,
   inputs: [
     { id: 'diffusion', label: 'Diffusion', type: 'diffusion' },

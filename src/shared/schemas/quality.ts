@@ -52,6 +52,14 @@ export const QualityEvalSchema = z.object({
   /** Also evaluate the head-from-prototypes variant (d2nwg_protohead; MLP zoos only). */
   protoHead: z.boolean().default(true),
   /**
+   * Also evaluate linear discriminant analysis (shared covariance, shrunk): `lda` on the raw
+   * features and `d2nwg_lda_head`, the generated bodies with an LDA head fitted in their hidden
+   * space; both on all of the task's training samples, like `ncm` (MLP zoos only for the head).
+   */
+  discriminant: z.boolean().default(true),
+  /** Shrinkage λ of the LDA covariance toward a scaled identity (1 = nearest class mean). */
+  ldaShrinkage: z.number().min(0).max(1).default(0.1),
+  /**
    * Train the accuracy predictor g (App. D) on the zoo and report d2nwg_predicted_best, the sample
    * g scores highest. (g is trained anyway when vae.predictorWeight > 0, for Eq. 7.)
    */

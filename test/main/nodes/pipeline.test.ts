@@ -383,4 +383,41 @@ describe('the real node types, wired into one small pipeline', () => {
       expect(predicted[i - 1]).toBeGreaterThanOrEqual(predicted[i]);
     expect(meta.sampleMetrics?.[0]?.supportAccuracy).toBeUndefined();
   });
+
+  it('refits the output layer on the generated body when the sampler asks for an LDA head', async () => {
+    const nodes = ['data', 'tasks', 'features', 'zoo', 'vae', 'encoder', 'diffusion', 'sampler'];
+    const stored = async (override: Record<string, unknown>) => {
+      const events: RunEvent[] = [];
+      const r = await runSubset(nodes, 'sampler', { samplesPerTask: 4, ...override }, (ev) =>
+        events.push(ev),
+      );
+      expect(r.status).toBe('done');
+      const a = events.find((ev) => ev.type === 'artifact' && ev.kind === 'weights');
+      if (a?.type !== 'artifact') throw new Error('no weights artifact');
+      const w = decodeWeightsArtifact(fs.readFileSync(a.path), a.meta, a.path);
+      const meta = a.meta as { head?: string; sampleMetrics?: { supportAccuracy: number }[] };
+      return { w, meta, acc: (meta.sampleMetrics ?? []).map((m) => m.supportAccuracy) };
+    };
+    const plain = await stored({});
+    const lda = await expectNoLeakedTensors(() =>
+      stored({ head: 'discriminant', headFrom: 'train' }),
+    );
+    expect(plain.meta.head).toBeUndefined();
+    expect(lda.meta.head).toBe('discriminant (train)');
+    // Same samples (same seed), same bodies; only the output layer differs.
+    const headStart = plain.w.layout.params[plain.w.layout.params.length - 2].offset;
+    const rows = (w: typeof plain.w) => w.vectors;
+    const bodies = (w: typeof plain.w) =>
+      rows(w)
+        .map((r) => Array.from(r.subarray(0, headStart)).join(','))
+        .sort();
+    expect(bodies(lda.w)).toEqual(bodies(plain.w));
+    const heads = (w: typeof plain.w) => rows(w).map((r) => Array.from(r.subarray(headStart)));
+    for (const h of heads(lda.w)) expect(heads(plain.w)).not.toContainEqual(h);
+    // On an unseen class tuple the generated head cannot know the class order; the LDA head,
+    // fitted on the training samples, fits them better.
+    const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
+    expect(lda.acc).toHaveLength(4);
+    expect(mean(lda.acc)).toBeGreaterThan(mean(plain.acc));
+  });
 });

@@ -418,6 +418,7 @@ async function exportCmd(argv: string[]): Promise<number> {
         sourceRunId: runId,
         sourceNodeId: nodeId,
         dataset: decoded.meta.dataset ?? null,
+        head: decoded.meta.head ?? null,
         metrics,
       },
     };

@@ -1,12 +1,17 @@
 /**
- * Head-from-prototypes: keep a generated MLP's body, and set its output layer from the support
- * set's class prototypes in the body's last hidden space (a nearest-class-mean rule written as a
- * linear layer: w_c = μ_c, b_c = −‖μ_c‖²/2). Output i then means class i by construction, which is
- * exactly what a class-order-blind generator cannot know for an unseen class tuple.
+ * Heads fitted in closed form on a generated MLP's body: keep the body, and set the output layer
+ * from labelled samples in the body's last hidden space. Output i then means class i by
+ * construction, which is exactly what a class-order-blind generator cannot know for an unseen
+ * class tuple.
+ * - `prototypeHead`: the support set's class prototypes (a nearest-class-mean rule written as a
+ *   linear layer: w_c = μ_c, b_c = −‖μ_c‖²/2).
+ * - `discriminantHead`: linear discriminant analysis with a shrunk shared covariance, on any
+ *   labelled samples (discriminant.ts).
  */
 import { InputError } from '../errors.ts';
 import type { Layout } from '../nn/architecture.ts';
 import { LEAKY_RELU_SLOPE } from '../nn/forward.ts';
+import { DEFAULT_SHRINKAGE, fitDiscriminant } from './discriminant.ts';
 
 function activate(v: number, kind: string): number {
   if (kind === 'relu') return v > 0 ? v : 0;
@@ -59,25 +64,100 @@ export function prototypeHead(
   if (k !== arch.outputs) {
     throw new InputError(`support set has ${k} classes, the architecture ${arch.outputs} outputs`);
   }
-  const h = hiddenFeatures(layout, params, support, k * perClass);
-  const width = h.length / (k * perClass);
+  const labels = new Int32Array(k * perClass).map((_, i) => Math.floor(i / perClass));
+  return prototypeHeadOf(layout, params, support, labels);
+}
+
+/**
+ * The prototype head of any labelled samples (`x`: n × inputDim, `y`: labels in output order);
+ * every class needs at least one sample.
+ */
+export function prototypeHeadOf(
+  layout: Layout,
+  params: Float32Array,
+  x: Float32Array,
+  y: Int32Array,
+): Float32Array {
+  const h = hiddenOf(layout, params, x, y, 'prototype');
+  const k = layout.arch.outputs;
+  const n = y.length;
+  const width = h.length / n;
+  const counts = new Int32Array(k);
+  for (const c of y) counts[c]++;
+  const missing = counts.findIndex((c) => c === 0);
+  if (missing >= 0) throw new InputError(`prototype head: class ${missing} has no samples`);
   const mu = new Float32Array(k * width);
-  for (let c = 0; c < k; c++) {
-    for (let j = 0; j < perClass; j++) {
-      for (let f = 0; f < width; f++)
-        mu[c * width + f] += h[(c * perClass + j) * width + f] / perClass;
-    }
+  for (let i = 0; i < n; i++) {
+    const c = y[i];
+    for (let f = 0; f < width; f++) mu[c * width + f] += h[i * width + f] / counts[c];
   }
-  const wSpec = layout.params[layout.params.length - 2];
-  const bSpec = layout.params[layout.params.length - 1];
-  const out = Float32Array.from(params);
+  const weights = new Float64Array(width * k);
+  const bias = new Float64Array(k);
   for (let c = 0; c < k; c++) {
     let n2 = 0;
     for (let f = 0; f < width; f++) {
-      out[wSpec.offset + f * k + c] = mu[c * width + f];
+      weights[f * k + c] = mu[c * width + f];
       n2 += mu[c * width + f] ** 2;
     }
-    out[bSpec.offset + c] = -n2 / 2;
+    bias[c] = -n2 / 2;
   }
+  return withHead(layout, params, weights, bias);
+}
+
+/** Hidden features of labelled samples, after checking the architecture, sizes and labels. */
+function hiddenOf(
+  layout: Layout,
+  params: Float32Array,
+  x: Float32Array,
+  y: Int32Array,
+  what: string,
+): Float32Array {
+  const arch = layout.arch;
+  if (arch.kind !== 'mlp') throw new InputError(`${what} heads need an MLP architecture`);
+  const n = y.length;
+  if (n === 0) throw new InputError(`${what} head: no labelled samples`);
+  if (x.length !== n * arch.inputDim) {
+    throw new InputError(
+      `${x.length} input values do not hold ${n} samples of ${arch.inputDim} features`,
+    );
+  }
+  for (let i = 0; i < n; i++) {
+    if (!(y[i] >= 0 && y[i] < arch.outputs)) {
+      throw new InputError(
+        `${what} head: label ${y[i]} of sample ${i} is not one of the ${arch.outputs} outputs`,
+      );
+    }
+  }
+  return hiddenFeatures(layout, params, x, n);
+}
+
+/**
+ * A copy of `params` whose output layer is the LDA classifier (discriminant.ts) of the labelled
+ * samples (`x`: n × inputDim, `y`: labels in output order) in the body's last hidden space.
+ */
+export function discriminantHead(
+  layout: Layout,
+  params: Float32Array,
+  x: Float32Array,
+  y: Int32Array,
+  shrinkage = DEFAULT_SHRINKAGE,
+): Float32Array {
+  const h = hiddenOf(layout, params, x, y, 'discriminant');
+  const lda = fitDiscriminant(h, y, layout.arch.outputs, h.length / y.length, shrinkage);
+  return withHead(layout, params, lda.weights, lda.bias);
+}
+
+/** `params` with its output layer replaced by (weights: width × K, bias: K). */
+function withHead(
+  layout: Layout,
+  params: Float32Array,
+  weights: Float64Array,
+  bias: Float64Array,
+): Float32Array {
+  const wSpec = layout.params[layout.params.length - 2];
+  const bSpec = layout.params[layout.params.length - 1];
+  const out = Float32Array.from(params);
+  out.set(weights, wSpec.offset);
+  out.set(bias, bSpec.offset);
   return out;
 }

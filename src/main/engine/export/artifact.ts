@@ -50,6 +50,8 @@ export const WeightsArtifactMetaSchema = z.looseObject({
     .optional(),
   /** One line describing the conditioning dataset. */
   dataset: z.string().optional(),
+  /** How the output layer was made when not as generated, e.g. 'discriminant (train)'. */
+  head: z.string().optional(),
   /** Metrics of the whole artifact (e.g. mean accuracy of the samples). */
   metrics: MetricsSchema.optional(),
   /** Metrics per row of an [n, size] artifact. */
@@ -73,6 +75,8 @@ export interface EncodedWeightsArtifact {
 export interface WeightsArtifactExtras {
   /** One line describing the conditioning dataset. */
   readonly dataset?: string;
+  /** How the output layer was made when not as generated. */
+  readonly head?: string;
   /** Metrics of the whole artifact. */
   readonly metrics?: Readonly<Record<string, number>>;
   /** Metrics per vector, same order as `vectors`. */
@@ -121,6 +125,7 @@ export function encodeWeightsArtifact(
       })),
     },
     ...(extras.dataset !== undefined ? { dataset: extras.dataset } : {}),
+    ...(extras.head !== undefined ? { head: extras.head } : {}),
     ...(extras.metrics !== undefined ? { metrics: { ...extras.metrics } } : {}),
     ...(extras.sampleMetrics !== undefined
       ? { sampleMetrics: extras.sampleMetrics.map((m) => ({ ...m })) }

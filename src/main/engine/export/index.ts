@@ -41,6 +41,8 @@ export interface ExportProvenance {
   readonly sourceNodeId?: string | null;
   /** One line describing the conditioning dataset (what the weights were generated for). */
   readonly dataset?: string | null;
+  /** How the output layer was made when it is not the generated one, e.g. 'discriminant (train)'. */
+  readonly head?: string | null;
   /** Measured metrics of these weights, e.g. `{ accuracy: 0.83 }`. */
   readonly metrics?: Readonly<Record<string, number>>;
 }
@@ -90,6 +92,8 @@ export interface ExportManifest {
   }[];
   readonly source: { readonly runId: string | null; readonly nodeId: string | null };
   readonly conditioningDataset: string | null;
+  /** Set when the output layer was refitted on the generated body (Sampler `head`). */
+  readonly head?: string;
   readonly metrics: Readonly<Record<string, number>>;
   readonly accuracy: number | null;
   readonly files: readonly ExportedFile[];
@@ -265,6 +269,7 @@ export async function exportWeights(args: ExportWeightsArgs): Promise<ExportResu
       nodeId: args.manifest.sourceNodeId ?? null,
     },
     conditioningDataset: args.manifest.dataset ?? null,
+    ...(args.manifest.head ? { head: args.manifest.head } : {}),
     metrics,
     accuracy: metrics.accuracy ?? null,
     files: listed,

@@ -172,8 +172,9 @@ const UNSEEN: readonly Split[] = ['unseen-combo', 'unseen-class'];
  * Every check, in report order: the seen-task ones above; on unseen tasks at epochs 0 and 1,
  * d2nwg_mean above RandInit and Pretrained (source); and, reported either way, order-aware
  * conditioning with a prototype head against the nearest-class-mean classifier (all training
- * samples), and d2nwg_mean against the same classifier built from the support set (perClass
- * shots per class) the generator is conditioned on (equal data).
+ * samples), d2nwg_mean against the same classifier built from the support set (perClass
+ * shots per class) the generator is conditioned on (equal data), and the generated bodies with an
+ * LDA head against NCM and against LDA on the raw features (all training samples for all three).
  */
 export const TARGETS: readonly TargetSpec[] = [
   ...TARGET_BASELINES.map((b) => ({
@@ -211,6 +212,22 @@ export const TARGETS: readonly TargetSpec[] = [
       baseline: 'ncm_support',
       required: false,
       note: 'nearest class mean from the same support set the generator sees (equal data); reference',
+    },
+    {
+      split,
+      epoch: 0,
+      method: 'd2nwg_lda_head',
+      baseline: 'ncm',
+      required: false,
+      note: 'generated bodies with an LDA head, against the nearest class mean; both from all training samples; reference',
+    },
+    {
+      split,
+      epoch: 0,
+      method: 'd2nwg_lda_head',
+      baseline: 'lda',
+      required: false,
+      note: 'the same LDA head on the generated bodies’ hidden features against on the raw features: does the body help?; reference',
     },
   ]),
 ];

@@ -46,7 +46,8 @@ import {
   rowNorms2,
   zooNearestMedian,
 } from '../eval/memorisation.ts';
-import { prototypeHead } from '../eval/protohead.ts';
+import { ldaAccuracy } from '../eval/discriminant.ts';
+import { discriminantHead, prototypeHead } from '../eval/protohead.ts';
 import {
   rankByPredictor,
   spearman,
@@ -518,6 +519,17 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
         1,
         task.id,
       );
+      // LDA: the closed-form linear classifier on the same features and samples as ncm.
+      if (ev.discriminant) {
+        collector.add(
+          split,
+          'lda',
+          0,
+          ldaAccuracy(td.xTrain, td.yTrain, td.xTest, td.yTest, k, d, ev.ldaShrinkage),
+          1,
+          task.id,
+        );
+      }
 
       // D2NWG (its samples were drawn before the baselines, for noise_matched).
       const sampleAcc = await method('d2nwg_mean', vecs);
@@ -539,6 +551,13 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
         await method(
           'd2nwg_protohead',
           vecs.map((v) => prototypeHead(layout, v, support, k, perClass)),
+        );
+      }
+      if (ev.discriminant && layout.arch.kind === 'mlp') {
+        // The generated bodies as feature extractors: an LDA head on all training samples.
+        await method(
+          'd2nwg_lda_head',
+          vecs.map((v) => discriminantHead(layout, v, td.xTrain, td.yTrain, ev.ldaShrinkage)),
         );
       }
 

@@ -65,6 +65,7 @@ beforeEach(() => {
   vectors = [initParams(layout, new Rng(1)), initParams(layout, new Rng(2))];
   const enc = encodeWeightsArtifact(layout, vectors, {
     dataset: 'mnist, 5 per class',
+    head: 'discriminant (train)',
     metrics: { accuracy: 0.5 },
     sampleMetrics: [{ accuracy: 0.61 }, { accuracy: 0.72 }],
   });
@@ -198,6 +199,7 @@ describe('d2nwg runs', () => {
       exportFormat: 'safetensors',
       source: { runId: runA, nodeId: 'sampler' },
       conditioningDataset: 'mnist, 5 per class',
+      head: 'discriminant (train)',
       accuracy: 0.61,
       parameterCount: layout.size,
     });

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { prototypeHead, hiddenFeatures } from '../../../../src/main/engine/eval/protohead.ts';
+import {
+  discriminantHead,
+  prototypeHead,
+  prototypeHeadOf,
+  hiddenFeatures,
+} from '../../../../src/main/engine/eval/protohead.ts';
+import { fitDiscriminant, linearPredict } from '../../../../src/main/engine/eval/discriminant.ts';
 import { layoutOf } from '../../../../src/main/engine/nn/architecture.ts';
 import { initParams } from '../../../../src/main/engine/nn/params.ts';
 import { accuracy, predictClasses } from '../../../../src/main/engine/nn/train.ts';
@@ -38,5 +44,59 @@ describe('prototype head', () => {
     // hiddenFeatures agrees with the engine's forward pass up to the head.
     expect(hiddenFeatures(layout, body, xs, 60).length).toBe(60 * 12);
     expect((await predictClasses(layout, w, xs)).length).toBe(60);
+  });
+
+  it('fits an LDA head in the hidden space that the network then applies', async () => {
+    const body = initParams(layout, new Rng(2));
+    const n = 90;
+    const x = new Float32Array(n * 4);
+    const y = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      y[i] = i % 3;
+      x.set(draw(i % 3, rng), i * 4);
+    }
+    const w = discriminantHead(layout, body, x, y, 0.2);
+    const headStart = layout.params[2].offset;
+    expect(Array.from(w.subarray(0, headStart))).toEqual(Array.from(body.subarray(0, headStart)));
+    expect(Array.from(w.subarray(headStart))).not.toEqual(Array.from(body.subarray(headStart)));
+    // The network's predictions with the head are the discriminant's on the hidden features.
+    const xt = new Float32Array(60 * 4);
+    const yt = new Int32Array(60);
+    for (let i = 0; i < 60; i++) {
+      yt[i] = i % 3;
+      xt.set(draw(i % 3, rng), i * 4);
+    }
+    const lda = fitDiscriminant(hiddenFeatures(layout, body, x, n), y, 3, 12, 0.2);
+    const expected = linearPredict(lda, hiddenFeatures(layout, body, xt, 60));
+    const got = await expectNoLeakedTensors(() => predictClasses(layout, w, xt));
+    expect(Array.from(got)).toEqual(Array.from(expected));
+    expect(await accuracy(layout, w, xt, yt)).toBeGreaterThan(0.9);
+    expect(() => discriminantHead(layout, body, x.subarray(4), y)).toThrow(
+      /356 input values do not hold 90 samples of 4 features/,
+    );
+  });
+
+  it('refuses architectures without a hidden feature space, and bad labels', () => {
+    const cnn = layoutOf({
+      kind: 'cnn',
+      inputShape: [6, 6, 1],
+      channels: [2],
+      kernelSize: 3,
+      outputs: 3,
+      activation: 'relu',
+    });
+    const params = initParams(cnn, new Rng(1));
+    const x = new Float32Array(3 * 36);
+    const y = new Int32Array([0, 1, 2]);
+    expect(() => discriminantHead(cnn, params, x, y)).toThrow(/need an MLP architecture/);
+    expect(() => prototypeHeadOf(cnn, params, x, y)).toThrow(/need an MLP architecture/);
+    const body = initParams(layout, new Rng(1));
+    const xs = new Float32Array(3 * 4);
+    expect(() => prototypeHeadOf(layout, body, xs, new Int32Array([0, 1, 1]))).toThrow(
+      /class 2 has no samples/,
+    );
+    expect(() => discriminantHead(layout, body, xs, new Int32Array([0, 1, 3]))).toThrow(
+      /label 3 of sample 2 is not one of the 3 outputs/,
+    );
   });
 });

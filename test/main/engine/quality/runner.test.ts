@@ -55,6 +55,8 @@ describe('quality benchmark runner', () => {
       'd2nwg_soup',
       'd2nwg_greedy_soup',
       'd2nwg_predicted_best',
+      'lda',
+      'd2nwg_lda_head',
     ]) {
       expect(methods.has(m), m).toBe(true);
     }
@@ -87,8 +89,8 @@ describe('quality benchmark runner', () => {
     expect(mem.noise_fn_matched_norm_median).toBeGreaterThan(0);
     // Seen@0: d2nwg_mean against noise_fn_matched (required), noise_matched and noise_nearest
     // (reference), kde30 and weight_avg. Unseen splits at epochs 0 and 1: against randinit and
-    // pretrained_source; at epoch 0, the prototype head against NCM and d2nwg_mean against the
-    // support-set NCM (both reference).
+    // pretrained_source; at epoch 0, the prototype head against NCM, d2nwg_mean against the
+    // support-set NCM, and the LDA head against NCM and raw-feature LDA (all reference).
     const targets = a.targets ?? [];
     const seenTargets = targets.filter((t) => t.split === 'seen');
     const byBaseline = new Map(seenTargets.map((t) => [t.baseline, t]));
@@ -110,6 +112,8 @@ describe('quality benchmark runner', () => {
           'd2nwg_mean>pretrained_source@1:true',
           'd2nwg_protohead>ncm@0:false',
           'd2nwg_mean>ncm_support@0:false',
+          'd2nwg_lda_head>ncm@0:false',
+          'd2nwg_lda_head>lda@0:false',
         ].sort(),
       );
     }
