@@ -6,6 +6,7 @@
  * float64 accumulation: no tensors, nothing to dispose.
  */
 import { InputError } from '../errors.ts';
+import { agreement } from './memorisation.ts';
 
 /** A linear classifier: logits = x·weights + bias, weights p × k (row-major), bias k. */
 export interface LinearClassifier {
@@ -117,7 +118,10 @@ export function linearPredict(model: LinearClassifier, x: Float32Array): Int32Ar
   return out;
 }
 
-/** Accuracy of LDA fitted on (xTrain, yTrain) and tested on (xTest, yTest), on raw features. */
+/**
+ * Accuracy of LDA fitted on (xTrain, yTrain) and tested on (xTest, yTest), on raw features (NaN
+ * for an empty test set).
+ */
 export function ldaAccuracy(
   xTrain: Float32Array,
   yTrain: Int32Array,
@@ -127,10 +131,12 @@ export function ldaAccuracy(
   d: number,
   shrinkage = DEFAULT_SHRINKAGE,
 ): number {
-  const pred = linearPredict(fitDiscriminant(xTrain, yTrain, k, d, shrinkage), xTest);
-  let ok = 0;
-  for (let i = 0; i < yTest.length; i++) if (pred[i] === yTest[i]) ok++;
-  return yTest.length > 0 ? ok / yTest.length : 0;
+  if (xTest.length !== yTest.length * d) {
+    throw new InputError(
+      `LDA: ${xTest.length} test values do not hold ${yTest.length} samples of ${d}`,
+    );
+  }
+  return agreement(linearPredict(fitDiscriminant(xTrain, yTrain, k, d, shrinkage), xTest), yTest);
 }
 
 /** Lower-triangular L with L·Lᵀ = a (a symmetric positive definite, p × p). */

@@ -92,6 +92,9 @@ describe('linear discriminant analysis', () => {
     expect(() => fitDiscriminant(x, y, 2, 3)).toThrow(
       /6 feature values do not hold 3 samples of 3/,
     );
+    expect(() => ldaAccuracy(x, y, x.subarray(1), y, 2, 2)).toThrow(
+      /5 test values do not hold 3 samples of 2/,
+    );
     const bad = Float32Array.from(x);
     bad[3] = Number.NaN;
     expect(() => fitDiscriminant(bad, y, 2, 2)).toThrow(InputError);
