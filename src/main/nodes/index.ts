@@ -9,6 +9,7 @@ import type { NodeRunner } from '../graph/types.ts';
 import { run as datasetSource } from './dataset-source.ts';
 import { run as evalCompare } from './eval-compare.ts';
 import { run as evalFinetune } from './eval-finetune.ts';
+import { run as evalReference } from './eval-reference.ts';
 import { run as exportWeights } from './export-weights.ts';
 import { run as featuresExtract } from './features-extract.ts';
 import { run as modelDiffusion } from './model-diffusion.ts';
@@ -31,6 +32,7 @@ export const runners: Record<NodeType, NodeRunner<PortValue>> = {
   'model.diffusion': modelDiffusion,
   'sample.generate': sampleGenerate,
   'eval.finetune': evalFinetune,
+  'eval.reference': evalReference,
   'eval.compare': evalCompare,
   'export.weights': exportWeights,
 };

@@ -6,6 +6,7 @@
 import { datasetSourceSpec } from './dataset-source.ts';
 import { evalCompareSpec } from './eval-compare.ts';
 import { evalFinetuneSpec } from './eval-finetune.ts';
+import { evalReferenceSpec } from './eval-reference.ts';
 import { exportWeightsSpec } from './export-weights.ts';
 import { featuresExtractSpec } from './features-extract.ts';
 import { modelDiffusionSpec } from './model-diffusion.ts';
@@ -28,6 +29,7 @@ export const registry = new NodeRegistry<never>()
   .register(modelDiffusionSpec)
   .register(sampleGenerateSpec)
   .register(evalFinetuneSpec)
+  .register(evalReferenceSpec)
   .register(evalCompareSpec)
   .register(exportWeightsSpec);
 

@@ -78,6 +78,7 @@ function tinyPipeline(): Pipeline {
         finetuneEpochs: [0, 1],
       }),
     ),
+    n('ref', 'eval.reference', { method: 'lda', split: 'unseen-combo', maxTasks: 1 }),
     n('gen', 'eval.finetune', {
       init: 'd2nwg',
       label: 'D2NWG',
@@ -121,6 +122,7 @@ function tinyPipeline(): Pipeline {
     'noise_matched',
     'noise_fn_matched',
     'weight_avg',
+    'ref',
     'gen',
   ]) {
     e.push(
@@ -128,7 +130,7 @@ function tinyPipeline(): Pipeline {
       ['tasks', 'tasks', ev, 'tasks'],
       [ev, 'metrics', 'compare', 'metrics'],
     );
-    if (ev !== 'gen') e.push(['zoo', 'zoo', ev, 'zoo']);
+    if (ev !== 'gen' && ev !== 'ref') e.push(['zoo', 'zoo', ev, 'zoo']);
   }
   e.push(
     ['vae', 'vae', 'kde', 'vae'],
@@ -262,6 +264,7 @@ describe('the real node types, wired into one small pipeline', () => {
       'noise_matched',
       'noise_fn_matched',
       'weight_avg',
+      'lda',
       'D2NWG',
     ]);
     const metrics = result.nodes.get('compare')?.summary?.metrics ?? {};
@@ -273,6 +276,7 @@ describe('the real node types, wired into one small pipeline', () => {
       'accuracy/noise_matched@1',
       'accuracy/noise_fn_matched@0',
       'accuracy/noise_fn_matched@1',
+      'accuracy/lda@0',
     ]) {
       expect(metrics[key]).toBeGreaterThanOrEqual(0);
       expect(metrics[key]).toBeLessThanOrEqual(1);
@@ -419,5 +423,40 @@ describe('the real node types, wired into one small pipeline', () => {
     const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
     expect(lda.acc).toHaveLength(4);
     expect(mean(lda.acc)).toBeGreaterThan(mean(plain.acc));
+  });
+
+  it('reports zero-training reference classifiers at epoch 0', async () => {
+    const run = async (override: Record<string, unknown>) => {
+      const r = await runSubset(['data', 'tasks', 'features', 'ref'], 'ref', override);
+      expect(r.status).toBe('done');
+      return r.nodes.get('ref')?.summary ?? {};
+    };
+    const ncm = await run({ method: 'ncm', maxTasks: 2, split: 'seen' });
+    const lda1 = await run({ method: 'lda', shrinkage: 1, maxTasks: 2, split: 'seen' });
+    const lda = await run({ method: 'lda', maxTasks: 2, split: 'seen' });
+    const support = await run({
+      method: 'ncm',
+      samples: 'support',
+      perClass: 2,
+      maxTasks: 2,
+      split: 'seen',
+    });
+    expect(ncm).toMatchObject({ method: 'ncm', epochs: [0], tasks: 2 });
+    expect(lda).toMatchObject({ method: 'lda', epochs: [0], tasks: 2 });
+    expect(support).toMatchObject({ method: 'ncm_support', tasks: 2 });
+    const mean = (s: typeof ncm) => (s.mean as number[])[0];
+    for (const s of [ncm, lda, support]) expect(mean(s) > 1 / 3 && mean(s) <= 1).toBe(true);
+    // LDA with its covariance shrunk all the way is the nearest class mean.
+    expect(mean(lda1)).toBe(mean(ncm));
+    expect(ncm.metrics).toEqual({ 'accuracy/ncm@0': mean(ncm) });
+    // Asking for more shots than a class has training samples is a clear error.
+    const r = await runSubset(['data', 'tasks', 'features', 'ref'], 'ref', {
+      samples: 'support',
+      perClass: 50,
+    });
+    expect(r.status).toBe('failed');
+    expect(r.nodes.get('ref')?.error).toMatch(
+      /has 10 training samples, fewer than the 50 per class the support set needs/,
+    );
   });
 });

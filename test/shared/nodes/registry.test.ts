@@ -44,6 +44,7 @@ describe('node registry', () => {
         'dataset.source',
         'eval.compare',
         'eval.finetune',
+        'eval.reference',
         'export.weights',
         'features.extract',
         'model.diffusion',

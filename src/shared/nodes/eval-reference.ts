@@ -1,0 +1,48 @@
+/**
+ * Reference classifier node: a zero-training classifier on the task's features (nearest class
+ * mean, or linear discriminant analysis), reported like an Evaluate node at epoch 0, so a Compare
+ * table shows what generated weights must beat without any training.
+ */
+import { z } from 'zod';
+import { QualityEvalSchema } from '../schemas/quality.ts';
+import { TASK_SPLITS } from './eval-finetune.ts';
+import { defineNode } from './spec.ts';
+
+export const REFERENCE_METHODS = ['ncm', 'lda'] as const;
+
+export const EvalReferenceConfig = z.object({
+  /** 'ncm': nearest class mean (Euclidean); 'lda': shared-covariance linear discriminant. */
+  method: z.enum(REFERENCE_METHODS).default('ncm'),
+  /** Fitted on all of each task's training samples, or on a support set of `perClass` per class. */
+  samples: z.enum(['train', 'support']).default('train'),
+  /** Samples per class of the support set (samples = 'support'; the paper's n is 5). */
+  perClass: z.number().int().min(1).max(100_000).default(5),
+  /** Shrinkage of the LDA covariance toward a scaled identity (1 = nearest class mean). */
+  shrinkage: QualityEvalSchema.shape.ldaShrinkage,
+  /** Label of this method in Compare tables (default: the method, with '_support' if so). */
+  label: z.string().default(''),
+  /** Which tasks of the Tasks node are evaluated. */
+  split: z.enum(TASK_SPLITS).default('seen'),
+  /** Evaluate at most this many tasks of the split (the first ones). */
+  maxTasks: z.number().int().min(1).max(100_000).default(5),
+});
+export type EvalReferenceConfig = z.infer<typeof EvalReferenceConfig>;
+
+export const evalReferenceSpec = defineNode({
+  type: 'eval.reference',
+  version: 1,
+  category: 'Evaluation',
+  title: 'Reference classifier',
+  help:
+    'A classifier that needs no training, fitted on the same features as the generated weights: ' +
+    'ncm (nearest class mean) or lda (linear discriminant analysis with a shrunk shared ' +
+    "covariance), from all of each task's training samples or from a few per class. Reports test " +
+    'accuracy at epoch 0 (no fine-tuning applies), for a Compare table next to the Evaluate nodes.',
+  config: EvalReferenceConfig,
+  inputs: [
+    { id: 'features', label: 'Features', type: 'features' },
+    { id: 'tasks', label: 'Target tasks', type: 'tasks' },
+  ],
+  outputs: [{ id: 'metrics', label: 'Results', type: 'metrics' }],
+  cacheable: true,
+});
