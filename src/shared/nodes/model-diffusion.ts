@@ -11,7 +11,9 @@ export const modelDiffusionSpec = defineNode({
     'Trains a DDPM on the VAE latents of the zoo (paper §3.4), conditioned on the frozen dataset ' +
     "encoder's embedding of each member's task. eps-prediction with an L2 loss, the " +
     'latent-diffusion "linear" schedule, EMA weights and latents scaled to unit variance. The ' +
-    'denoiser is a residual MLP with a time embedding, sized for a CPU.',
+    'denoiser is a residual MLP with a time embedding, sized for a CPU, or (denoiser.kind = ' +
+    "unet1d) a 1-D UNet over the latent, closer to the paper's UNet; its latent size must halve " +
+    'once per extra level.',
   config: DiffusionConfig,
   inputs: [
     { id: 'zoo', label: 'Zoo', type: 'zoo' },

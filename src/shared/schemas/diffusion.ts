@@ -1,7 +1,7 @@
 /**
  * Configs of the latent diffusion model (D2NWG stage 4, Eqs. 3–6) and of its samplers. CPU-sized
- * defaults: a residual MLP denoiser instead of the paper's UNet, the latent-diffusion "linear"
- * schedule with T = 1000, and DDIM with 50 steps for sampling.
+ * defaults: a residual MLP denoiser (a 1-D UNet, closer to the paper's UNet, is the option), the
+ * latent-diffusion "linear" schedule with T = 1000, and DDIM with 50 steps for sampling.
  */
 import { z } from 'zod';
 
@@ -10,18 +10,29 @@ export const NoiseSchedule = z.enum(['linear', 'cosine']);
 export type NoiseSchedule = z.infer<typeof NoiseSchedule>;
 
 export const DenoiserConfig = z.object({
-  /** Network family; only a residual MLP is CPU-friendly. */
-  kind: z.literal('resmlp').default('resmlp'),
-  /** Width of the residual blocks. */
+  /**
+   * Network family. 'resmlp': residual MLP blocks over the whole latent. 'unet1d': a 1-D UNet
+   * over the latent as a sequence of latentDim positions (the paper's UNet, in one dimension):
+   * kernel-3 convolutions, a down path that halves the length per level, skip connections.
+   */
+  kind: z.enum(['resmlp', 'unet1d']).default('resmlp'),
+  /** Width of the residual blocks (resmlp), or of the time/condition embedding (unet1d). */
   width: z.number().int().positive().max(8192).default(256),
-  /** Number of residual blocks. */
+  /** Number of residual blocks (resmlp only). */
   depth: z.number().int().positive().max(32).default(3),
   /** Size of the sinusoidal time embedding before its MLP. */
   timeEmbDim: z.number().int().positive().max(1024).default(64),
+  /**
+   * Channels of each UNet level, finest first (unet1d only); the latent length must be divisible
+   * by 2^(levels − 1). On wasm a step at [16, 32] costs about twice the default residual MLP's.
+   */
+  channels: z.array(z.number().int().positive().max(1024)).min(1).max(6).default([16, 32]),
   /** Dropout inside the residual blocks during training (0 disables). */
   dropout: z.number().min(0).max(0.9).default(0),
 });
 export type DenoiserConfig = z.infer<typeof DenoiserConfig>;
+/** What callers may pass: every field may be left out and takes its default. */
+export type DenoiserConfigInput = z.input<typeof DenoiserConfig>;
 
 export const DiffusionConfig = z.object({
   /** Number of diffusion steps T. */

@@ -15,6 +15,7 @@ import { Adam, HostAdam, optimStep } from '../../../src/main/engine/common/optim
 import { ParamSet } from '../../../src/main/engine/common/params.ts';
 import type { LabelledData, TaskData } from '../../../src/main/engine/data/types.ts';
 import { trainDiffusion } from '../../../src/main/engine/diffusion/train.ts';
+import type { DenoiserConfigInput } from '../../../src/shared/schemas/diffusion.ts';
 import { trainEncoder } from '../../../src/main/engine/encoder/encoder.ts';
 import { finetuneCurve } from '../../../src/main/engine/eval/finetune.ts';
 import { applyExtractor, fitExtractor } from '../../../src/main/engine/features/extractor.ts';
@@ -447,44 +448,50 @@ describe.skipIf(process.env.D2NWG_WEBGPU_TESTS !== '1')('engine stages on webgpu
     expect(scaledDiff(run.wasm.emb, run.webgpu.emb)).toBeLessThan(OUT_TOL);
   });
 
-  it('latent diffusion: same training losses and DDIM samples; memory steady', async () => {
-    const at = [2, 4] as const;
-    const rng = new Rng(16);
-    const latents = rng.normalArray(8 * 4);
-    const conds = rng.normalArray(8 * 5);
-    const run = await onBoth(async () => {
-      const probe = memoryProbe(at);
-      const { model, history } = await trainDiffusion({
-        latents,
-        conds,
-        n: 8,
-        latentDim: 4,
-        condDim: 5,
-        config: {
-          timesteps: 50,
-          steps: 6,
-          batchSize: 8,
-          denoiser: { width: 16, depth: 2, timeEmbDim: 8 },
-        },
-        rng: new Rng(17),
-        control: { onProgress: probe.onProgress },
-      });
-      try {
-        expectSteadyMemory(probe.seen, at);
-        const sample = await model.sample({
-          cond: conds.subarray(0, 5),
-          n: 4,
-          rng: new Rng(18),
-          sampler: { sampler: 'ddim', steps: 5, eta: 1, guidance: 2 },
+  const denoisers: [string, DenoiserConfigInput][] = [
+    ['residual MLP', { width: 16, depth: 2, timeEmbDim: 8 }],
+    ['1-D UNet', { kind: 'unet1d', width: 16, timeEmbDim: 8, channels: [4, 8] }],
+  ];
+  for (const [kind, denoiser] of denoisers) {
+    it(`latent diffusion (${kind}): same training losses and DDIM samples; memory steady`, async () => {
+      const at = [2, 4] as const;
+      const rng = new Rng(16);
+      const latents = rng.normalArray(8 * 4);
+      const conds = rng.normalArray(8 * 5);
+      const run = await onBoth(async () => {
+        const probe = memoryProbe(at);
+        const { model, history } = await trainDiffusion({
+          latents,
+          conds,
+          n: 8,
+          latentDim: 4,
+          condDim: 5,
+          config: {
+            timesteps: 50,
+            steps: 6,
+            batchSize: 8,
+            denoiser,
+          },
+          rng: new Rng(17),
+          control: { onProgress: probe.onProgress },
         });
-        return { loss: history.map((h) => h.loss), sample };
-      } finally {
-        model.dispose();
-      }
+        try {
+          expectSteadyMemory(probe.seen, at);
+          const sample = await model.sample({
+            cond: conds.subarray(0, 5),
+            n: 4,
+            rng: new Rng(18),
+            sampler: { sampler: 'ddim', steps: 5, eta: 1, guidance: 2 },
+          });
+          return { loss: history.map((h) => h.loss), sample };
+        } finally {
+          model.dispose();
+        }
+      });
+      expect(maxRelDiff(run.wasm.loss, run.webgpu.loss)).toBeLessThan(LOSS_RTOL);
+      expect(scaledDiff(run.wasm.sample, run.webgpu.sample)).toBeLessThan(OUT_TOL);
     });
-    expect(maxRelDiff(run.wasm.loss, run.webgpu.loss)).toBeLessThan(LOSS_RTOL);
-    expect(scaledDiff(run.wasm.sample, run.webgpu.sample)).toBeLessThan(OUT_TOL);
-  });
+  }
 
   it('PCA features: same eigenvalues, axes and projections', async () => {
     // 40-d samples from 4 latent factors of decreasing scale, plus noise: subspace iteration

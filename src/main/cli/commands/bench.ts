@@ -163,7 +163,8 @@ Each writes a JSON report (default bench/out/<name>.json).
          the stock wasm kernels, i.e. before/after our explicit-transpose kernel.
   steps  [--backend NAME] [--workloads standard,large] [--vae-epochs N] [--diffusion-steps N]
          VAE and diffusion training steps per second on synthetic inputs of the standard quality
-         preset's shapes ('standard') or GPU-sized ones ('large'); compare backends with --backend.`;
+         preset's shapes ('standard'; 'standard-unet' with the 1-D UNet denoiser) or GPU-sized
+         ones ('large'); compare backends with --backend.`;
 
 export const benchCommand: CliCommand = {
   name: 'bench',

@@ -24,7 +24,10 @@ export interface StepsWorkload {
   readonly condDim: number;
 }
 
-/** 'standard' = `bench quality --preset standard`; 'large' ≈ a small CNN zoo, paper-sized nets. */
+/**
+ * 'standard' = `bench quality --preset standard`; 'standard-unet' the same with the 1-D UNet
+ * denoiser; 'large' ≈ a small CNN zoo, paper-sized nets.
+ */
 export const STEPS_WORKLOADS: Readonly<Record<string, StepsWorkload>> = {
   standard: {
     name: 'standard',
@@ -32,6 +35,14 @@ export const STEPS_WORKLOADS: Readonly<Record<string, StepsWorkload>> = {
     dim: 1733,
     vae: { hidden: [256], latentDim: 64, batchSize: 64 },
     diffusion: { batchSize: 64, denoiser: { width: 256, depth: 3 } },
+    condDim: 64,
+  },
+  'standard-unet': {
+    name: 'standard-unet',
+    n: 1000,
+    dim: 1733,
+    vae: { hidden: [256], latentDim: 64, batchSize: 64 },
+    diffusion: { batchSize: 64, denoiser: { kind: 'unet1d', width: 256, channels: [16, 32] } },
     condDim: 64,
   },
   large: {

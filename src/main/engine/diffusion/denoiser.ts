@@ -1,16 +1,23 @@
 /**
- * The ε-prediction network: a residual MLP, the CPU stand-in for the paper's UNet. Input is the
- * noisy latent concatenated with the dataset embedding (Eq. 3's conditioning by concatenation);
- * the sinusoidal time embedding goes through a small MLP and is added at the input and inside
- * every residual block. Branch outputs and the head start at zero, so the untrained network is
- * the identity-plus-zero map and training starts stable. The condition is also embedded and added
- * to the time embedding that feeds each block.
+ * The ε-prediction network, in two families:
+ * - 'resmlp', the CPU default: a residual MLP. Input is the noisy latent concatenated with the
+ *   dataset embedding (Eq. 3's conditioning by concatenation); the sinusoidal time embedding goes
+ *   through a small MLP and is added at the input and inside every residual block.
+ * - 'unet1d', closer to the paper's UNet: the latent is a sequence of latentDim positions with
+ *   one channel, and the dataset embedding, projected to the same length, is concatenated as a
+ *   second channel. Kernel-3 convolutions in residual blocks, a down path that halves the length
+ *   per level, and an up path with skip connections.
+ * In both, the condition is also embedded and added to the time embedding that feeds each block,
+ * and branch outputs and the head start at zero, so the untrained network is the identity-plus-
+ * zero map and training starts stable.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { DenoiserConfig } from '../../../shared/schemas/diffusion.ts';
 import { act, dense, layerNorm } from '../common/layers.ts';
 import { sinusoidalEmbeddingValues } from '../common/embedding.ts';
 import { createParamSet, ParamSet, type ParamDef } from '../common/params.ts';
+import { InputError } from '../errors.ts';
+import { conv2d } from '../kernels/conv.ts';
 import type { Rng } from '../rng.ts';
 
 /** One parameter of the layout: name, shape and initialisation. */
@@ -23,6 +30,7 @@ export function denoiserLayout(
   condDim: number,
   learnedNull: boolean,
 ): DenoiserParamDef[] {
+  if (cfg.kind === 'unet1d') return unetLayout(cfg, latentDim, condDim, learnedNull);
   const defs: DenoiserParamDef[] = [];
   const d = (name: string, i: number, o: number, init: DenoiserParamDef['init']) => {
     defs.push({ name: `${name}.w`, shape: [i, o], init });
@@ -61,8 +69,14 @@ export interface DenoiseInputs {
   readonly t: ArrayLike<number>;
   /** Condition rows [B, condDim] (already swapped for the null condition where wanted). */
   readonly cond: tf.Tensor2D;
-  /** Dropout rate and its random masks (training only), [B, width] per block. */
+  /** Random dropout masks (training only), [B, w] for each width w of dropoutSites(cfg). */
   readonly dropoutMasks?: readonly tf.Tensor2D[];
+}
+
+/** The width of each place dropout applies, in forward order (one mask per entry). */
+export function dropoutSites(cfg: DenoiserConfig): number[] {
+  if (cfg.kind === 'unet1d') return unetBlocks(cfg).map((b) => b.out);
+  return new Array<number>(cfg.depth).fill(cfg.width);
 }
 
 /** ε̂(x_t, t, c). Call inside tf.tidy. */
@@ -77,6 +91,7 @@ export function denoise(
   // Condition and time together drive every block (the concatenation at the input alone
   // conditions too weakly at high noise levels, where x_t carries almost no signal).
   const eAct = act(tf.add(temb, dense(p, 'cond', inp.cond)) as tf.Tensor2D, 'silu');
+  if (cfg.kind === 'unet1d') return denoiseUnet(p, cfg, inp, eAct);
   let h = tf.add(dense(p, 'in', tf.concat([inp.xt, inp.cond], 1)), temb) as tf.Tensor2D;
   for (let i = 0; i < cfg.depth; i++) {
     let a = act(layerNorm(p, `blk${i}.ln`, h), 'silu');
@@ -87,4 +102,167 @@ export function denoise(
     h = tf.add(h, dense(p, `blk${i}.fc2`, a));
   }
   return dense(p, 'out', act(layerNorm(p, 'out.ln', h), 'silu'));
+}
+
+// ---- 1-D UNet ---------------------------------------------------------------------------------
+
+/** One residual block of the UNet: its name, channels in and out, and sequence length. */
+interface UnetBlock {
+  readonly name: string;
+  readonly in: number;
+  readonly out: number;
+}
+
+/** The residual blocks in forward order: down path, middle, up path (fed with skips). */
+function unetBlocks(cfg: DenoiserConfig): UnetBlock[] {
+  const ch = cfg.channels;
+  const last = ch[ch.length - 1];
+  // Channel counts change only between levels (pool / unpool) and where a skip is concatenated.
+  return [
+    ...ch.map((c, i) => ({ name: `down${i}`, in: c, out: c })),
+    { name: 'mid', in: last, out: last },
+    ...ch.map((c, i) => ({ name: `up${i}`, in: 2 * c, out: c })).reverse(),
+  ];
+}
+
+/** Checks that the latent length halves cleanly at every level; returns the level count. */
+function unetLevels(cfg: DenoiserConfig, latentDim: number): number {
+  const levels = cfg.channels.length;
+  const factor = 2 ** (levels - 1);
+  if (latentDim % factor !== 0) {
+    throw new InputError(
+      `a unet1d denoiser with ${levels} levels halves the latent ${levels - 1} times, so ` +
+        `latentDim must be divisible by ${factor}; it is ${latentDim}`,
+      'diffusion.denoiser.channels',
+    );
+  }
+  return levels;
+}
+
+function unetLayout(
+  cfg: DenoiserConfig,
+  latentDim: number,
+  condDim: number,
+  learnedNull: boolean,
+): DenoiserParamDef[] {
+  const levels = unetLevels(cfg, latentDim);
+  const defs: DenoiserParamDef[] = [];
+  const d = (name: string, i: number, o: number, init: DenoiserParamDef['init']) => {
+    defs.push({ name: `${name}.w`, shape: [i, o], init });
+    defs.push({ name: `${name}.b`, shape: [o], init: 'zero' });
+  };
+  const ln = (name: string, dim: number) => {
+    defs.push({ name: `${name}.g`, shape: [dim], init: 'one' });
+    defs.push({ name: `${name}.b`, shape: [dim], init: 'zero' });
+  };
+  const w = cfg.width;
+  const ch = cfg.channels;
+  d('time.0', cfg.timeEmbDim, w, 'he');
+  d('time.1', w, w, 'glorot');
+  d('cond', condDim, w, 'glorot');
+  // The condition as a second input channel, one value per latent position.
+  d('condmap', condDim, latentDim, 'glorot');
+  d('in', 3 * 2, ch[0], 'glorot');
+  for (const blk of unetBlocks(cfg)) {
+    ln(`${blk.name}.ln1`, blk.in);
+    d(`${blk.name}.conv1`, 3 * blk.in, blk.out, 'he');
+    d(`${blk.name}.t`, w, blk.out, 'glorot');
+    ln(`${blk.name}.ln2`, blk.out);
+    d(`${blk.name}.conv2`, 3 * blk.out, blk.out, 'zero');
+    if (blk.in !== blk.out) d(`${blk.name}.skip`, blk.in, blk.out, 'glorot');
+  }
+  for (let i = 0; i < levels - 1; i++) {
+    // Down: pairs of positions → one (a stride-2, kernel-2 convolution). Up: the reverse.
+    d(`down${i}.pool`, 2 * ch[i], ch[i + 1], 'glorot');
+    d(`up${i + 1}.unpool`, ch[i + 1], 2 * ch[i], 'glorot');
+  }
+  ln('out.ln', ch[0]);
+  d('out', 3 * ch[0], 1, 'zero');
+  if (learnedNull) defs.push({ name: 'null', shape: [condDim], init: 'zero' });
+  return defs;
+}
+
+/** A per-position dense layer over [B, L, C] (a kernel-1 convolution). */
+function pointwise(p: Record<string, tf.Tensor>, name: string, x: tf.Tensor3D): tf.Tensor3D {
+  const [b, l, c] = x.shape;
+  const y = dense(p, name, tf.reshape(x, [b * l, c]) as tf.Tensor2D);
+  return tf.reshape(y, [b, l, y.shape[1]]);
+}
+
+/**
+ * A kernel-3, stride-1 convolution with zero padding over [B, L, C]. The weight is stored as
+ * [3·C, C_out] (taps stacked, tap k reading position i + k − 1), the layout of a dense layer over
+ * the three shifted copies side by side.
+ */
+function conv3(p: Record<string, tf.Tensor>, name: string, x: tf.Tensor3D): tf.Tensor3D {
+  const [b, l, c] = x.shape;
+  const w = p[`${name}.w`];
+  const bias = p[`${name}.b`];
+  if (!w || !bias) throw new Error(`convolution '${name}' has no parameters`);
+  const out = w.shape[1] ?? 0;
+  const filter = tf.reshape(w, [1, 3, c, out]) as tf.Tensor4D;
+  const y = conv2d(tf.reshape(x, [b, 1, l, c]) as tf.Tensor4D, filter, 1, 'same');
+  return tf.add(tf.reshape(y, [b, l, out]), bias) as tf.Tensor3D;
+}
+
+/** Layer norm over the channels at each position of [B, L, C]. */
+function channelNorm(p: Record<string, tf.Tensor>, name: string, x: tf.Tensor3D): tf.Tensor3D {
+  const [b, l, c] = x.shape;
+  return tf.reshape(layerNorm(p, name, tf.reshape(x, [b * l, c]) as tf.Tensor2D), [b, l, c]);
+}
+
+function resBlock(
+  p: Record<string, tf.Tensor>,
+  blk: UnetBlock,
+  x: tf.Tensor3D,
+  e: tf.Tensor2D,
+  mask: tf.Tensor2D | undefined,
+): tf.Tensor3D {
+  const [b] = x.shape;
+  let a = conv3(p, `${blk.name}.conv1`, act(channelNorm(p, `${blk.name}.ln1`, x), 'silu'));
+  a = tf.add(a, tf.reshape(dense(p, `${blk.name}.t`, e), [b, 1, blk.out]));
+  a = act(channelNorm(p, `${blk.name}.ln2`, a), 'silu');
+  if (mask) a = tf.mul(a, tf.reshape(mask, [b, 1, blk.out]));
+  const skip = blk.in === blk.out ? x : pointwise(p, `${blk.name}.skip`, x);
+  return tf.add(skip, conv3(p, `${blk.name}.conv2`, a));
+}
+
+function denoiseUnet(
+  p: Record<string, tf.Tensor>,
+  cfg: DenoiserConfig,
+  inp: DenoiseInputs,
+  e: tf.Tensor2D,
+): tf.Tensor2D {
+  const [b, latentDim] = inp.xt.shape;
+  const levels = unetLevels(cfg, latentDim);
+  const ch = cfg.channels;
+  const blocks = unetBlocks(cfg);
+  let site = 0;
+  const block = (x: tf.Tensor3D) => {
+    const i = site++;
+    return resBlock(p, blocks[i], x, e, inp.dropoutMasks?.[i]);
+  };
+  const condMap = tf.reshape(dense(p, 'condmap', inp.cond), [b, latentDim, 1]);
+  const x0 = tf.concat([tf.reshape(inp.xt, [b, latentDim, 1]), condMap], 2) as tf.Tensor3D;
+  let h = conv3(p, 'in', x0);
+  let len = latentDim;
+  const skips: tf.Tensor3D[] = [];
+  for (let i = 0; i < levels; i++) {
+    h = block(h);
+    skips.push(h);
+    if (i < levels - 1) {
+      len /= 2;
+      h = pointwise(p, `down${i}.pool`, tf.reshape(h, [b, len, 2 * ch[i]]));
+    }
+  }
+  h = block(h);
+  for (let i = levels - 1; i >= 0; i--) {
+    h = block(tf.concat([h, skips[i]], 2) as tf.Tensor3D);
+    if (i > 0) {
+      h = tf.reshape(pointwise(p, `up${i}.unpool`, h), [b, 2 * len, ch[i - 1]]);
+      len *= 2;
+    }
+  }
+  const out = conv3(p, 'out', act(channelNorm(p, 'out.ln', h), 'silu'));
+  return tf.reshape(out, [b, latentDim]);
 }

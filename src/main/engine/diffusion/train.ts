@@ -13,7 +13,7 @@ import type { Rng } from '../rng.ts';
 import { cosineLr, makeAdam, optimStep } from '../common/optim.ts';
 import { ParamSet } from '../common/params.ts';
 import { checkMatrix, gatherRows } from '../common/rows.ts';
-import { createDenoiserParams, denoise, denoiserLayout } from './denoiser.ts';
+import { createDenoiserParams, denoise, denoiserLayout, dropoutSites } from './denoiser.ts';
 import { LatentDiffusion, parseDiffusionConfig, scheduleFor } from './model.ts';
 
 export interface TrainDiffusionArgs {
@@ -88,7 +88,7 @@ export async function trainDiffusion(args: TrainDiffusionArgs): Promise<TrainDif
   const rng = args.rng.fork('diffusion-train');
   const p = params.asRecord();
   const bs = Math.min(cfg.batchSize, n);
-  const width = cfg.denoiser.width;
+  const sites = dropoutSites(cfg.denoiser);
   const window = Math.max(1, Math.floor(cfg.steps / 100));
   const history: DiffusionHistoryRecord[] = [];
   let perm = rng.permutation(n);
@@ -127,8 +127,8 @@ export async function trainDiffusion(args: TrainDiffusionArgs): Promise<TrainDif
       const masks: Float32Array[] = [];
       if (cfg.denoiser.dropout > 0) {
         const keep = 1 - cfg.denoiser.dropout;
-        for (let blk = 0; blk < cfg.denoiser.depth; blk++) {
-          const m = new Float32Array(bs * width);
+        for (const w of sites) {
+          const m = new Float32Array(bs * w);
           for (let i = 0; i < m.length; i++) m[i] = rng.next() < keep ? 1 / keep : 0;
           masks.push(m);
         }
@@ -139,7 +139,7 @@ export async function trainDiffusion(args: TrainDiffusionArgs): Promise<TrainDif
       const noiseT = tf.tensor2d(noise, [bs, latentDim]);
       const condT = tf.tensor2d(c, [bs, condDim]);
       const dropT = tf.tensor2d(drop, [bs, 1]);
-      const maskT = masks.map((m) => tf.tensor2d(m, [bs, width]));
+      const maskT = masks.map((m, i) => tf.tensor2d(m, [bs, sites[i]]));
       let loss: number;
       try {
         loss = await optimStep({

@@ -53,5 +53,9 @@ describe('training-step bench', () => {
     });
     expect(w?.diffusion).toMatchObject({ batchSize: preset.diffusion?.batchSize });
     expect(STEPS_WORKLOADS.large?.dim).toBeGreaterThan(w?.dim ?? 0);
+    // The UNet workload differs from the standard one in the denoiser only.
+    const u = STEPS_WORKLOADS['standard-unet'];
+    expect({ ...u, name: w?.name, diffusion: w?.diffusion }).toEqual(w);
+    expect(u?.diffusion.denoiser?.kind).toBe('unet1d');
   });
 });

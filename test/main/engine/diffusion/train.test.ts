@@ -150,6 +150,71 @@ describe('trainDiffusion + LatentDiffusion', () => {
     });
   });
 
+  it('trains a 1-D UNet denoiser: right mode per condition, save/load, dropout, bad lengths', async () => {
+    await expectNoLeakedTensors(async () => {
+      const data = twoModeData(128, new Rng(1));
+      const unet = { kind: 'unet1d' as const, width: 32, timeEmbDim: 16, channels: [8, 16] };
+      const { model, history } = await trainDiffusion({
+        ...data,
+        n: 128,
+        latentDim: LAT,
+        condDim: COND,
+        config: { ...smallConfig, denoiser: unet },
+        rng: new Rng(2),
+      });
+      try {
+        const first = history.slice(0, 3).reduce((s, h) => s + h.loss, 0) / 3;
+        const last = history.slice(-5).reduce((s, h) => s + h.loss, 0) / 5;
+        expect(last).toBeLessThan(first * 0.6);
+        const sa = await model.sample({ cond: Float32Array.from(COND_A), n: 32, rng: new Rng(3) });
+        const sb = await model.sample({ cond: Float32Array.from(COND_B), n: 32, rng: new Rng(3) });
+        const ma = meanRow(sa, 32, LAT);
+        const mb = meanRow(sb, 32, LAT);
+        for (let j = 0; j < LAT; j++) {
+          expect(Math.abs(ma[j] - MODE_A[j])).toBeLessThan(1.0);
+          expect(Math.abs(mb[j] - MODE_B[j])).toBeLessThan(1.0);
+        }
+        const dir = path.join(tmp, 'unet');
+        await model.save(dir);
+        const loaded = await LatentDiffusion.load(dir);
+        try {
+          const again = await loaded.sample({
+            cond: Float32Array.from(COND_A),
+            n: 32,
+            rng: new Rng(3),
+          });
+          expect(Array.from(again)).toEqual(Array.from(sa));
+        } finally {
+          loaded.dispose();
+        }
+      } finally {
+        model.dispose();
+      }
+      // Dropout masks follow each block's channel count.
+      const dropped = await trainDiffusion({
+        ...data,
+        n: 128,
+        latentDim: LAT,
+        condDim: COND,
+        config: { ...smallConfig, steps: 5, denoiser: { ...unet, dropout: 0.2 } },
+        rng: new Rng(2),
+      });
+      expect(dropped.history.every((h) => Number.isFinite(h.loss))).toBe(true);
+      dropped.model.dispose();
+      // Three levels halve a length-4 latent twice: fine; four levels would need 8 | latentDim.
+      await expect(
+        trainDiffusion({
+          ...data,
+          n: 128,
+          latentDim: LAT,
+          condDim: COND,
+          config: { ...smallConfig, steps: 2, denoiser: { ...unet, channels: [4, 4, 4, 4] } },
+          rng: new Rng(2),
+        }),
+      ).rejects.toThrow(/latentDim must be divisible by 8; it is 4/);
+    });
+  });
+
   it('is deterministic: same seed → same history', async () => {
     await expectNoLeakedTensors(async () => {
       const data = twoModeData(16, new Rng(1));
