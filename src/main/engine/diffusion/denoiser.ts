@@ -23,6 +23,12 @@ import type { Rng } from '../rng.ts';
 /** One parameter of the layout: name, shape and initialisation. */
 export type DenoiserParamDef = ParamDef;
 
+/** Adds the parameters of a dense layer (`.w`, `.b`) or a layer norm (`.g`, `.b`) to a layout. */
+interface LayoutBuilder {
+  dense(name: string, inDim: number, outDim: number, init: DenoiserParamDef['init']): void;
+  norm(name: string, dim: number): void;
+}
+
 /** Every parameter of a denoiser, in a fixed order (used to build, save and validate loads). */
 export function denoiserLayout(
   cfg: DenoiserConfig,
@@ -30,29 +36,35 @@ export function denoiserLayout(
   condDim: number,
   learnedNull: boolean,
 ): DenoiserParamDef[] {
-  if (cfg.kind === 'unet1d') return unetLayout(cfg, latentDim, condDim, learnedNull);
   const defs: DenoiserParamDef[] = [];
-  const d = (name: string, i: number, o: number, init: DenoiserParamDef['init']) => {
-    defs.push({ name: `${name}.w`, shape: [i, o], init });
-    defs.push({ name: `${name}.b`, shape: [o], init: 'zero' });
-  };
-  const ln = (name: string, dim: number) => {
-    defs.push({ name: `${name}.g`, shape: [dim], init: 'one' });
-    defs.push({ name: `${name}.b`, shape: [dim], init: 'zero' });
+  const b: LayoutBuilder = {
+    dense(name, i, o, init) {
+      defs.push({ name: `${name}.w`, shape: [i, o], init });
+      defs.push({ name: `${name}.b`, shape: [o], init: 'zero' });
+    },
+    norm(name, dim) {
+      defs.push({ name: `${name}.g`, shape: [dim], init: 'one' });
+      defs.push({ name: `${name}.b`, shape: [dim], init: 'zero' });
+    },
   };
   const w = cfg.width;
-  d('time.0', cfg.timeEmbDim, w, 'he');
-  d('time.1', w, w, 'glorot');
-  d('cond', condDim, w, 'glorot');
-  d('in', latentDim + condDim, w, 'glorot');
-  for (let i = 0; i < cfg.depth; i++) {
-    ln(`blk${i}.ln`, w);
-    d(`blk${i}.fc1`, w, w, 'he');
-    d(`blk${i}.t`, w, w, 'glorot');
-    d(`blk${i}.fc2`, w, w, 'zero');
+  // The time embedding's MLP and the condition's embedding, which drive every block.
+  b.dense('time.0', cfg.timeEmbDim, w, 'he');
+  b.dense('time.1', w, w, 'glorot');
+  b.dense('cond', condDim, w, 'glorot');
+  if (cfg.kind === 'unet1d') {
+    unetLayout(b, cfg, latentDim, condDim);
+  } else {
+    b.dense('in', latentDim + condDim, w, 'glorot');
+    for (let i = 0; i < cfg.depth; i++) {
+      b.norm(`blk${i}.ln`, w);
+      b.dense(`blk${i}.fc1`, w, w, 'he');
+      b.dense(`blk${i}.t`, w, w, 'glorot');
+      b.dense(`blk${i}.fc2`, w, w, 'zero');
+    }
+    b.norm('out.ln', w);
+    b.dense('out', w, latentDim, 'zero');
   }
-  ln('out.ln', w);
-  d('out', w, latentDim, 'zero');
   if (learnedNull) defs.push({ name: 'null', shape: [condDim], init: 'zero' });
   return defs;
 }
@@ -106,7 +118,7 @@ export function denoise(
 
 // ---- 1-D UNet ---------------------------------------------------------------------------------
 
-/** One residual block of the UNet: its name, channels in and out, and sequence length. */
+/** One residual block of the UNet: its name, and its channels in and out. */
 interface UnetBlock {
   readonly name: string;
   readonly in: number;
@@ -139,47 +151,28 @@ function unetLevels(cfg: DenoiserConfig, latentDim: number): number {
   return levels;
 }
 
-function unetLayout(
-  cfg: DenoiserConfig,
-  latentDim: number,
-  condDim: number,
-  learnedNull: boolean,
-): DenoiserParamDef[] {
+/** The UNet's parameters after the shared time and condition embeddings. */
+function unetLayout(b: LayoutBuilder, cfg: DenoiserConfig, latentDim: number, condDim: number) {
   const levels = unetLevels(cfg, latentDim);
-  const defs: DenoiserParamDef[] = [];
-  const d = (name: string, i: number, o: number, init: DenoiserParamDef['init']) => {
-    defs.push({ name: `${name}.w`, shape: [i, o], init });
-    defs.push({ name: `${name}.b`, shape: [o], init: 'zero' });
-  };
-  const ln = (name: string, dim: number) => {
-    defs.push({ name: `${name}.g`, shape: [dim], init: 'one' });
-    defs.push({ name: `${name}.b`, shape: [dim], init: 'zero' });
-  };
-  const w = cfg.width;
   const ch = cfg.channels;
-  d('time.0', cfg.timeEmbDim, w, 'he');
-  d('time.1', w, w, 'glorot');
-  d('cond', condDim, w, 'glorot');
   // The condition as a second input channel, one value per latent position.
-  d('condmap', condDim, latentDim, 'glorot');
-  d('in', 3 * 2, ch[0], 'glorot');
+  b.dense('condmap', condDim, latentDim, 'glorot');
+  b.dense('in', 3 * 2, ch[0], 'glorot');
   for (const blk of unetBlocks(cfg)) {
-    ln(`${blk.name}.ln1`, blk.in);
-    d(`${blk.name}.conv1`, 3 * blk.in, blk.out, 'he');
-    d(`${blk.name}.t`, w, blk.out, 'glorot');
-    ln(`${blk.name}.ln2`, blk.out);
-    d(`${blk.name}.conv2`, 3 * blk.out, blk.out, 'zero');
-    if (blk.in !== blk.out) d(`${blk.name}.skip`, blk.in, blk.out, 'glorot');
+    b.norm(`${blk.name}.ln1`, blk.in);
+    b.dense(`${blk.name}.conv1`, 3 * blk.in, blk.out, 'he');
+    b.dense(`${blk.name}.t`, cfg.width, blk.out, 'glorot');
+    b.norm(`${blk.name}.ln2`, blk.out);
+    b.dense(`${blk.name}.conv2`, 3 * blk.out, blk.out, 'zero');
+    if (blk.in !== blk.out) b.dense(`${blk.name}.skip`, blk.in, blk.out, 'glorot');
   }
   for (let i = 0; i < levels - 1; i++) {
     // Down: pairs of positions → one (a stride-2, kernel-2 convolution). Up: the reverse.
-    d(`down${i}.pool`, 2 * ch[i], ch[i + 1], 'glorot');
-    d(`up${i + 1}.unpool`, ch[i + 1], 2 * ch[i], 'glorot');
+    b.dense(`down${i}.pool`, 2 * ch[i], ch[i + 1], 'glorot');
+    b.dense(`up${i + 1}.unpool`, ch[i + 1], 2 * ch[i], 'glorot');
   }
-  ln('out.ln', ch[0]);
-  d('out', 3 * ch[0], 1, 'zero');
-  if (learnedNull) defs.push({ name: 'null', shape: [condDim], init: 'zero' });
-  return defs;
+  b.norm('out.ln', ch[0]);
+  b.dense('out', 3 * ch[0], 1, 'zero');
 }
 
 /** A per-position dense layer over [B, L, C] (a kernel-1 convolution). */
