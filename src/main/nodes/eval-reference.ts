@@ -1,6 +1,6 @@
 /** Runs eval.reference: nearest class mean or LDA on each target task, at epoch 0. */
 import { evalReferenceSpec } from '../../shared/nodes/eval-reference.ts';
-import { materializeTask, taskSupportSet } from '../engine/data/tasks.ts';
+import { materializeTask, supportLabels, taskSupportSet } from '../engine/data/tasks.ts';
 import { ncmAccuracy } from '../engine/eval/baselines.ts';
 import { ldaAccuracy } from '../engine/eval/discriminant.ts';
 import { throwIfAborted } from '../engine/errors.ts';
@@ -24,7 +24,7 @@ export const run = nodeRunner(evalReferenceSpec, async (ctx, inputs) => {
     if (cfg.samples === 'support') {
       const s = taskSupportSet(feat, task, cfg.perClass, ctx.rng.fork('support').fork(task.id));
       x = s.x;
-      y = new Int32Array(k * cfg.perClass).map((_, j) => Math.floor(j / cfg.perClass));
+      y = supportLabels(k, cfg.perClass);
     }
     const acc =
       cfg.method === 'lda'

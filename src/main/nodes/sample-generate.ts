@@ -7,7 +7,7 @@ import { sampleGenerateSpec } from '../../shared/nodes/sample-generate.ts';
 import { LATENTS_SUMMARY_KEY } from '../../shared/schemas/latents.ts';
 import { encodeWeightsArtifact } from '../engine/export/artifact.ts';
 import { writeFileAtomic } from '../engine/formats/atomic.ts';
-import { materializeTask, taskSupportSet } from '../engine/data/tasks.ts';
+import { materializeTask, supportLabels, taskSupportSet } from '../engine/data/tasks.ts';
 import { InputError, throwIfAborted } from '../engine/errors.ts';
 import { discriminantHead, prototypeHeadOf } from '../engine/eval/protohead.ts';
 import {
@@ -91,7 +91,7 @@ export const run = nodeRunner(sampleGenerateSpec, async (ctx, inputs) => {
         const [x, y] =
           cfg.headFrom === 'train'
             ? [taskData().xTrain, taskData().yTrain]
-            : [support, supportLabels(supportSet.shape)];
+            : [support, supportLabels(supportSet.shape[0], supportSet.shape[1])];
         vectors = vectors.map((v) =>
           cfg.head === 'prototypes'
             ? prototypeHeadOf(layout, v, x, y)
@@ -191,11 +191,6 @@ async function zooLatentsOf(zoo: ZooValue, vae: WeightVae): Promise<TaggedLatent
 /** The zoo + samples latent map, or undefined without zoo latents. */
 function latentMap(zoo: TaggedLatents | undefined, latentDim: number, samples: TaggedLatents) {
   return zoo ? buildLatentProjection({ latentDim, zoo, samples }) : undefined;
-}
-
-/** Labels of a [K, perClass, d] support set: class c for its c-th block of rows. */
-function supportLabels([k, perClass]: readonly [number, number, number]): Int32Array {
-  return new Int32Array(k * perClass).map((_, i) => Math.floor(i / perClass));
 }
 
 function concat(parts: readonly Float32Array[]): Float32Array {

@@ -5,12 +5,17 @@
  */
 import { z } from 'zod';
 import { QualityEvalSchema } from '../schemas/quality.ts';
-import { TASK_SPLITS } from './eval-finetune.ts';
+import { EvalFinetuneConfig } from './eval-finetune.ts';
 import { defineNode } from './spec.ts';
 
 export const REFERENCE_METHODS = ['ncm', 'lda'] as const;
 
-export const EvalReferenceConfig = z.object({
+/** The Evaluate node's label, split and task count, plus the classifier's own settings. */
+export const EvalReferenceConfig = EvalFinetuneConfig.pick({
+  label: true,
+  split: true,
+  maxTasks: true,
+}).extend({
   /** 'ncm': nearest class mean (Euclidean); 'lda': shared-covariance linear discriminant. */
   method: z.enum(REFERENCE_METHODS).default('ncm'),
   /** Fitted on all of each task's training samples, or on a support set of `perClass` per class. */
@@ -19,12 +24,6 @@ export const EvalReferenceConfig = z.object({
   perClass: z.number().int().min(1).max(100_000).default(5),
   /** Shrinkage of the LDA covariance toward a scaled identity (1 = nearest class mean). */
   shrinkage: QualityEvalSchema.shape.ldaShrinkage,
-  /** Label of this method in Compare tables (default: the method, with '_support' if so). */
-  label: z.string().default(''),
-  /** Which tasks of the Tasks node are evaluated. */
-  split: z.enum(TASK_SPLITS).default('seen'),
-  /** Evaluate at most this many tasks of the split (the first ones). */
-  maxTasks: z.number().int().min(1).max(100_000).default(5),
 });
 export type EvalReferenceConfig = z.infer<typeof EvalReferenceConfig>;
 

@@ -424,6 +424,11 @@ export interface SupportSet {
   readonly shape: [number, number, number];
 }
 
+/** Labels of a [K, perClass, d] support set: class c for its c-th block of perClass rows. */
+export function supportLabels(k: number, perClass: number): Int32Array {
+  return new Int32Array(k * perClass).map((_, i) => Math.floor(i / perClass));
+}
+
 /**
  * Draw `perClass` training samples of each class of the task (without replacement, from the
  * task's own training samples), laid out [K, perClass, d] in the task's class order.

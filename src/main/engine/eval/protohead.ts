@@ -8,6 +8,7 @@
  * - `discriminantHead`: linear discriminant analysis with a shrunk shared covariance, on any
  *   labelled samples (discriminant.ts).
  */
+import { supportLabels } from '../data/tasks.ts';
 import { InputError } from '../errors.ts';
 import type { Layout } from '../nn/architecture.ts';
 import { LEAKY_RELU_SLOPE } from '../nn/forward.ts';
@@ -64,8 +65,7 @@ export function prototypeHead(
   if (k !== arch.outputs) {
     throw new InputError(`support set has ${k} classes, the architecture ${arch.outputs} outputs`);
   }
-  const labels = new Int32Array(k * perClass).map((_, i) => Math.floor(i / perClass));
-  return prototypeHeadOf(layout, params, support, labels);
+  return prototypeHeadOf(layout, params, support, supportLabels(k, perClass));
 }
 
 /**

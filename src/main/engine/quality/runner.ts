@@ -8,7 +8,7 @@ import type * as tf from '@tensorflow/tfjs';
 import type { QualityConfig, QualityReport } from '../../../shared/schemas/quality.ts';
 import { currentBackend } from '../backend.ts';
 import { loadDataset } from '../data/sources.ts';
-import { generateTasks, materializeTask, taskSupportSet } from '../data/tasks.ts';
+import { generateTasks, materializeTask, supportLabels, taskSupportSet } from '../data/tasks.ts';
 import type { TaskSpec } from '../data/types.ts';
 import { trainDiffusion } from '../diffusion/train.ts';
 import { trainEncoder } from '../encoder/encoder.ts';
@@ -510,7 +510,7 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
         1,
         task.id,
       );
-      const supLabels = new Int32Array(k * perClass).map((_, i) => Math.floor(i / perClass));
+      const supLabels = supportLabels(k, perClass);
       collector.add(
         split,
         'ncm_support',

@@ -3,6 +3,7 @@ import { InputError } from '../../../../src/main/engine/errors.ts';
 import {
   generateTasks,
   materializeTask,
+  supportLabels,
   taskSupportSet,
 } from '../../../../src/main/engine/data/tasks.ts';
 import type { LabelledData, TaskSpec } from '../../../../src/main/engine/data/types.ts';
@@ -254,6 +255,8 @@ describe('materializeTask and taskSupportSet', () => {
     expect(() => taskSupportSet(data, t, 5, new Rng(1))).toThrow(
       /has 4 training samples, fewer than the 5/,
     );
+    // Its labels: output position p for the p-th block of rows.
+    expect(Array.from(supportLabels(2, 3))).toEqual([0, 0, 0, 1, 1, 1]);
   });
 
   it('rejects a task that does not belong to the data', () => {
