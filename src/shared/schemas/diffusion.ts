@@ -13,10 +13,11 @@ export const DenoiserConfig = z.object({
   /**
    * Network family. 'resmlp': residual MLP blocks over the whole latent. 'unet1d': a 1-D UNet
    * over the latent as a sequence of latentDim positions (the paper's UNet, in one dimension):
-   * kernel-3 convolutions, a down path that halves the length per level, skip connections.
+   * kernel-3 convolutions, a down path that halves the length per level, an MLP that mixes the
+   * whole bottleneck (a weight VAE's latent has no locality), skip connections.
    */
   kind: z.enum(['resmlp', 'unet1d']).default('resmlp'),
-  /** Width of the residual blocks (resmlp), or of the time/condition embedding (unet1d). */
+  /** Width of the residual blocks (resmlp), or of the embeddings and bottleneck MLP (unet1d). */
   width: z.number().int().positive().max(8192).default(256),
   /** Number of residual blocks (resmlp only). */
   depth: z.number().int().positive().max(32).default(3),

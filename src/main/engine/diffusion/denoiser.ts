@@ -6,7 +6,7 @@
  * - 'unet1d', closer to the paper's UNet: the latent is a sequence of latentDim positions with
  *   one channel, and the dataset embedding, projected to the same length, is concatenated as a
  *   second channel. Kernel-3 convolutions in residual blocks, a down path that halves the length
- *   per level, and an up path with skip connections.
+ *   per level, an MLP that mixes the whole bottleneck, and an up path with skip connections.
  * In both, the condition is also embedded and added to the time embedding that feeds each block,
  * and branch outputs and the head start at zero, so the untrained network is the identity-plus-
  * zero map and training starts stable.
@@ -171,6 +171,13 @@ function unetLayout(b: LayoutBuilder, cfg: DenoiserConfig, latentDim: number, co
     b.dense(`down${i}.pool`, 2 * ch[i], ch[i + 1], 'glorot');
     b.dense(`up${i + 1}.unpool`, ch[i + 1], 2 * ch[i], 'glorot');
   }
+  // Global mixing at the bottleneck: every latent position can depend on every other (the
+  // entries of a weight VAE's latent have no locality for kernel-3 convolutions to exploit).
+  const flat = (latentDim / 2 ** (levels - 1)) * ch[levels - 1];
+  b.norm('mid.mixln', flat);
+  b.dense('mid.mix1', flat, cfg.width, 'he');
+  b.dense('mid.mixt', cfg.width, cfg.width, 'glorot');
+  b.dense('mid.mix2', cfg.width, flat, 'zero');
   b.norm('out.ln', ch[0]);
   b.dense('out', 3 * ch[0], 1, 'zero');
 }
@@ -249,6 +256,12 @@ function denoiseUnet(
     }
   }
   h = block(h);
+  {
+    const flat = tf.reshape(h, [b, len * ch[levels - 1]]) as tf.Tensor2D;
+    let m = dense(p, 'mid.mix1', act(layerNorm(p, 'mid.mixln', flat), 'silu'));
+    m = act(tf.add(m, dense(p, 'mid.mixt', e)) as tf.Tensor2D, 'silu');
+    h = tf.add(h, tf.reshape(dense(p, 'mid.mix2', m), h.shape)) as tf.Tensor3D;
+  }
   for (let i = levels - 1; i >= 0; i--) {
     h = block(tf.concat([h, skips[i]], 2) as tf.Tensor3D);
     if (i > 0) {
