@@ -57,6 +57,12 @@ export const QualityEvalSchema = z.object({
    * space; both on all of the task's training samples, like `ncm` (MLP zoos only for the head).
    */
   discriminant: z.boolean().default(true),
+  /**
+   * Also evaluate predictive ensembles (mean softmax probability) at epoch 0: `zoo_ensemble`, the
+   * seen task's own checkpoints (the most any combination of them gains over a single one),
+   * `d2nwg_ensemble`, the N samples, and `noise_fn_ensemble`, their noise_fn_matched copies.
+   */
+  ensembles: z.boolean().default(true),
   /** Shrinkage λ of the LDA covariance toward a scaled identity (1 = nearest class mean). */
   ldaShrinkage: z.number().min(0).max(1).default(0.1),
   /**

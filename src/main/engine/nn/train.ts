@@ -312,6 +312,52 @@ export async function evaluateMany(
   }
 }
 
+/**
+ * Loss and accuracy of the predictive ensemble of `paramsList`: the mean of the members' softmax
+ * probabilities, arg-max for the class, cross-entropy of the mean probability for the loss. A
+ * single member gives that member's accuracy. Uploads the data once; leaves no tensors behind.
+ */
+export async function evaluateEnsemble(
+  layout: Layout,
+  paramsList: readonly Float32Array[],
+  x: Float32Array,
+  y: Int32Array,
+): Promise<Evaluation> {
+  if (paramsList.length === 0) throw new InputError('an ensemble needs at least one member');
+  const n = checkData(layout, x, y, 'evaluation data');
+  if (n === 0) return { loss: NaN, accuracy: NaN };
+  paramsList.forEach((p, i) => checkLength(layout, p, `weights[${i}]`));
+  const xt = tf.tensor2d(x, [n, inputSize(layout.arch)]);
+  const members = paramsList.map((p) => tf.tensor1d(p));
+  try {
+    let lossSum = 0;
+    let correct = 0;
+    const batch = evalBatch(layout);
+    for (let start = 0; start < n; start += batch) {
+      const size = Math.min(batch, n - start);
+      const both = tf.tidy(() => {
+        const xb = size === n ? xt : tf.slice(xt, [start, 0], [size, xt.shape[1]]);
+        const yb = tf.tensor1d(y.subarray(start, start + size), 'int32');
+        const probs = tf.div(
+          tf.addN(members.map((p) => tf.softmax(forward(layout, p, xb)))),
+          members.length,
+        ) as tf.Tensor2D;
+        const picked = tf.sum(tf.mul(tf.oneHot(yb, probs.shape[1]), probs), 1);
+        const loss = tf.neg(tf.sum(tf.log(tf.maximum(picked, 1e-12))));
+        const c = tf.sum(tf.cast(tf.equal(tf.argMax(probs, 1), yb), 'float32'));
+        return tf.stack([loss, c]);
+      });
+      const [l, c] = await readAndDispose(both);
+      lossSum += l;
+      correct += c;
+    }
+    return { loss: lossSum / n, accuracy: correct / n };
+  } finally {
+    xt.dispose();
+    for (const m of members) m.dispose();
+  }
+}
+
 /** Arg-max class of each sample of `x` (`n` samples; default: all of x). */
 export async function predictClasses(
   layout: Layout,

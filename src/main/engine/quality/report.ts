@@ -166,7 +166,8 @@ export const TARGET_BASELINES: readonly { baseline: string; required: boolean; n
   },
 ];
 
-const UNSEEN: readonly Split[] = ['unseen-combo', 'unseen-class'];
+const UNSEEN_SPLITS = ['unseen-combo', 'unseen-class'] as const;
+const UNSEEN: readonly Split[] = UNSEEN_SPLITS;
 
 /**
  * Every check, in report order: the seen-task ones above; on unseen tasks at epochs 0 and 1,
@@ -175,6 +176,9 @@ const UNSEEN: readonly Split[] = ['unseen-combo', 'unseen-class'];
  * samples), d2nwg_mean against the same classifier built from the support set (perClass
  * shots per class) the generator is conditioned on (equal data), and the generated bodies with an
  * LDA head against NCM and against LDA on the raw features (all training samples for all three).
+ * For reference too, at epoch 0: the seen task's checkpoints as one ensemble against each of them
+ * (the headroom above the zoo), and on every split the samples as one ensemble against their
+ * noise_fn_matched copies as one.
  */
 export const TARGETS: readonly TargetSpec[] = [
   ...TARGET_BASELINES.map((b) => ({
@@ -182,6 +186,24 @@ export const TARGETS: readonly TargetSpec[] = [
     epoch: 0,
     method: 'd2nwg_mean',
     ...b,
+  })),
+  {
+    split: 'seen',
+    epoch: 0,
+    method: 'zoo_ensemble',
+    baseline: 'zoo',
+    required: false,
+    note:
+      "headroom: the task's own checkpoints as one ensemble against each of them; a generator " +
+      'that recombines its zoo is unlikely to gain more over the zoo than this; reference',
+  },
+  ...(['seen', ...UNSEEN_SPLITS] as const).map((split) => ({
+    split,
+    epoch: 0,
+    method: 'd2nwg_ensemble',
+    baseline: 'noise_fn_ensemble',
+    required: false,
+    note: "the N samples as one ensemble against their noise_fn_matched copies as one: do the samples' differences carry information that noise does not?; reference",
   })),
   ...UNSEEN.flatMap((split) => [
     ...[0, 1].flatMap((epoch) =>

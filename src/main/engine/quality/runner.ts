@@ -15,7 +15,7 @@ import { trainEncoder } from '../encoder/encoder.ts';
 import { throwIfAborted } from '../errors.ts';
 import { applyExtractor } from '../features/extractor.ts';
 import { initParams } from '../nn/params.ts';
-import { evaluateMany, predictClasses } from '../nn/train.ts';
+import { evaluateEnsemble, evaluateMany, predictClasses } from '../nn/train.ts';
 import { yieldToEventLoop, type RunControl } from '../progress.ts';
 import { Rng } from '../rng.ts';
 import {
@@ -485,6 +485,18 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
         'noise_fn_matched',
         fnMatched.map((m) => m.vector),
       );
+      const ensemble = async (name: string, members: Float32Array[]) => {
+        const e = await evaluateEnsemble(layout, members, td.xTest, td.yTest);
+        collector.add(split, name, 0, e.accuracy, members.length, task.id);
+      };
+      if (ev.ensembles) {
+        if (split === 'seen') await ensemble('zoo_ensemble', ownVecs);
+        await ensemble('d2nwg_ensemble', vecs);
+        await ensemble(
+          'noise_fn_ensemble',
+          fnMatched.map((m) => m.vector),
+        );
+      }
       for (const m of fnMatched) {
         memoFn.norm.push(m.distance);
         memoFn.target.push(m.targetAgreement);

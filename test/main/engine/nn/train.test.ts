@@ -5,6 +5,7 @@ import { layoutOf, resolveArchitecture } from '../../../../src/main/engine/nn/ar
 import { initParams } from '../../../../src/main/engine/nn/params.ts';
 import {
   accuracy,
+  evaluateEnsemble,
   evaluateMany,
   lossAndAccuracy,
   predictClasses,
@@ -14,6 +15,7 @@ import {
 import { CancelledError, InputError, NumericError } from '../../../../src/main/engine/errors.ts';
 import { Rng } from '../../../../src/main/engine/rng.ts';
 import { expectNoLeakedTensors } from '../../../helpers/tf.ts';
+import { forward } from '../../../../src/main/engine/nn/forward.ts';
 
 /** Three well-separated Gaussian blobs in 4-D. */
 function blobs(n: number, seed: number): { x: Float32Array; y: Int32Array } {
@@ -201,5 +203,60 @@ describe('trainClassifier', () => {
       }),
     );
     expect(res.history[24].testAcc).toBeGreaterThan(0.9);
+  });
+});
+
+describe('evaluateEnsemble', () => {
+  /** Softmax probabilities of one member, computed directly, as a reference. */
+  const probsOf = (params: Float32Array, x: Float32Array): number[][] =>
+    tf
+      .tidy(() =>
+        tf.softmax(forward(layout, tf.tensor1d(params), tf.tensor2d(x, [x.length / 4, 4]))),
+      )
+      .arraySync() as number[][];
+
+  it("averages the members' probabilities, then takes the arg-max", async () => {
+    const members = [1, 2, 3].map((s) => initParams(layout, new Rng(s)));
+    // Scale one member up so it dominates unless probabilities (not logits) are averaged.
+    members[0] = members[0].map((v) => v * 3);
+    const ev = await expectNoLeakedTensors(() => evaluateEnsemble(layout, members, test.x, test.y));
+    const per = members.map((m) => probsOf(m, test.x));
+    let correct = 0;
+    let loss = 0;
+    for (let i = 0; i < test.y.length; i++) {
+      const mean = per[0][i].map((_, c) => per.reduce((s, p) => s + p[i][c], 0) / per.length);
+      const arg = mean.indexOf(Math.max(...mean));
+      if (arg === test.y[i]) correct++;
+      loss -= Math.log(mean[test.y[i]]);
+    }
+    expect(ev.accuracy).toBeCloseTo(correct / test.y.length, 6);
+    expect(ev.loss).toBeCloseTo(loss / test.y.length, 4);
+    // Not just one member's accuracy: the members disagree with the ensemble somewhere.
+    const single = await evaluateMany(layout, members, test.x, test.y);
+    expect(single.some((e) => Math.abs(e.accuracy - ev.accuracy) > 1e-9)).toBe(true);
+  });
+
+  it('reduces to the member for one member or identical copies', async () => {
+    const w = initParams(layout, new Rng(7));
+    const one = await lossAndAccuracy(layout, w, test.x, test.y);
+    for (const list of [[w], [w, w, w]]) {
+      const ev = await evaluateEnsemble(layout, list, test.x, test.y);
+      expect(ev.accuracy).toBeCloseTo(one.accuracy, 6);
+      expect(ev.loss).toBeCloseTo(one.loss, 4);
+    }
+  });
+
+  it('rejects an empty ensemble and a member of the wrong size', async () => {
+    await expect(evaluateEnsemble(layout, [], test.x, test.y)).rejects.toThrow(
+      /at least one member/,
+    );
+    await expect(
+      evaluateEnsemble(
+        layout,
+        [initParams(layout, new Rng(1)), new Float32Array(3)],
+        test.x,
+        test.y,
+      ),
+    ).rejects.toThrow(InputError);
   });
 });

@@ -57,6 +57,9 @@ describe('quality benchmark runner', () => {
       'd2nwg_predicted_best',
       'lda',
       'd2nwg_lda_head',
+      'zoo_ensemble',
+      'd2nwg_ensemble',
+      'noise_fn_ensemble',
     ]) {
       expect(methods.has(m), m).toBe(true);
     }
@@ -92,7 +95,30 @@ describe('quality benchmark runner', () => {
     // pretrained_source; at epoch 0, the prototype head against NCM, d2nwg_mean against the
     // support-set NCM, and the LDA head against NCM and raw-feature LDA (all reference).
     const targets = a.targets ?? [];
-    const seenTargets = targets.filter((t) => t.split === 'seen');
+    expect(
+      targets
+        .filter((t) => t.split === 'seen' && t.method !== 'd2nwg_mean')
+        .map((t) => `${t.method}>${t.baseline}:${t.required}`)
+        .sort(),
+    ).toEqual(['d2nwg_ensemble>noise_fn_ensemble:false', 'zoo_ensemble>zoo:false']);
+    // Ensembles: epoch 0 only; the zoo's on seen tasks only, over all of the task's checkpoints;
+    // the samples' and their noise copies' over as many members as d2nwg_mean has samples.
+    const ensembleRows = a.results.filter((r) => r.method.endsWith('_ensemble'));
+    expect(new Set(ensembleRows.map((r) => r.epoch))).toEqual(new Set([0]));
+    expect(
+      new Set(ensembleRows.filter((r) => r.method === 'zoo_ensemble').map((r) => r.split)),
+    ).toEqual(new Set(['seen']));
+    const zooRow = a.results.find((r) => r.split === 'seen' && r.method === 'zoo' && r.epoch === 0);
+    expect(ensembleRows.find((r) => r.method === 'zoo_ensemble')?.samples_per_task).toBe(
+      zooRow?.samples_per_task,
+    );
+    for (const r of ensembleRows.filter((x) => x.method !== 'zoo_ensemble')) {
+      const mean = a.results.find(
+        (x) => x.split === r.split && x.method === 'd2nwg_mean' && x.epoch === 0,
+      );
+      expect(r.samples_per_task, `${r.method} ${r.split}`).toBe(mean?.samples_per_task);
+    }
+    const seenTargets = targets.filter((t) => t.split === 'seen' && t.method === 'd2nwg_mean');
     const byBaseline = new Map(seenTargets.map((t) => [t.baseline, t]));
     expect([...byBaseline.keys()].sort()).toEqual(
       ['kde30', 'noise_fn_matched', 'noise_matched', 'noise_nearest', 'weight_avg'].sort(),
@@ -114,6 +140,7 @@ describe('quality benchmark runner', () => {
           'd2nwg_mean>ncm_support@0:false',
           'd2nwg_lda_head>ncm@0:false',
           'd2nwg_lda_head>lda@0:false',
+          'd2nwg_ensemble>noise_fn_ensemble@0:false',
         ].sort(),
       );
     }
