@@ -215,11 +215,15 @@ export interface Evaluation {
   readonly accuracy: number;
 }
 
-async function evaluateTensors(
+/**
+ * Mean loss and accuracy over (x, y) in batches. `score` gets a batch and returns, as one tensor,
+ * [summed loss, correct count] (read back together after the tidy).
+ */
+async function scoreBatches(
   layout: Layout,
-  params: tf.Tensor1D,
   x: tf.Tensor2D,
   y: Int32Array,
+  score: (xb: tf.Tensor2D, yb: tf.Tensor1D) => tf.Tensor1D,
 ): Promise<Evaluation> {
   const n = y.length;
   if (n === 0) return { loss: NaN, accuracy: NaN };
@@ -228,20 +232,35 @@ async function evaluateTensors(
   const batch = evalBatch(layout);
   for (let start = 0; start < n; start += batch) {
     const size = Math.min(batch, n - start);
-    // Loss sum and correct count of the batch, read back together after the tidy.
-    const both = tf.tidy(() => {
-      const xb = size === n ? x : tf.slice(x, [start, 0], [size, x.shape[1]]);
-      const yb = tf.tensor1d(y.subarray(start, start + size), 'int32');
-      const logits = forward(layout, params, xb);
-      const loss = tf.mul(crossEntropy(logits, yb), size);
-      const c = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), yb), 'float32'));
-      return tf.stack([loss, c]);
-    });
+    const both = tf.tidy(() =>
+      score(
+        size === n ? x : tf.slice(x, [start, 0], [size, x.shape[1]]),
+        tf.tensor1d(y.subarray(start, start + size), 'int32'),
+      ),
+    );
     const [l, c] = await readAndDispose(both);
     lossSum += l;
     correct += c;
   }
   return { loss: lossSum / n, accuracy: correct / n };
+}
+
+/** [summed loss, correct count] of class scores (logits or probabilities) against labels. */
+function lossAndCorrect(scores: tf.Tensor2D, yb: tf.Tensor1D, meanLoss: tf.Scalar): tf.Tensor1D {
+  const c = tf.sum(tf.cast(tf.equal(tf.argMax(scores, 1), yb), 'float32'));
+  return tf.stack([tf.mul(meanLoss, yb.shape[0]), c]) as tf.Tensor1D;
+}
+
+function evaluateTensors(
+  layout: Layout,
+  params: tf.Tensor1D,
+  x: tf.Tensor2D,
+  y: Int32Array,
+): Promise<Evaluation> {
+  return scoreBatches(layout, x, y, (xb, yb) => {
+    const logits = forward(layout, params, xb);
+    return lossAndCorrect(logits, yb, crossEntropy(logits, yb));
+  });
 }
 
 function toParamTensor(layout: Layout, params: Float32Array | tf.Tensor1D): tf.Tensor1D {
@@ -325,33 +344,22 @@ export async function evaluateEnsemble(
 ): Promise<Evaluation> {
   if (paramsList.length === 0) throw new InputError('an ensemble needs at least one member');
   const n = checkData(layout, x, y, 'evaluation data');
-  if (n === 0) return { loss: NaN, accuracy: NaN };
   paramsList.forEach((p, i) => checkLength(layout, p, `weights[${i}]`));
   const xt = tf.tensor2d(x, [n, inputSize(layout.arch)]);
   const members = paramsList.map((p) => tf.tensor1d(p));
   try {
-    let lossSum = 0;
-    let correct = 0;
-    const batch = evalBatch(layout);
-    for (let start = 0; start < n; start += batch) {
-      const size = Math.min(batch, n - start);
-      const both = tf.tidy(() => {
-        const xb = size === n ? xt : tf.slice(xt, [start, 0], [size, xt.shape[1]]);
-        const yb = tf.tensor1d(y.subarray(start, start + size), 'int32');
-        const probs = tf.div(
-          tf.addN(members.map((p) => tf.softmax(forward(layout, p, xb)))),
-          members.length,
-        ) as tf.Tensor2D;
-        const picked = tf.sum(tf.mul(tf.oneHot(yb, probs.shape[1]), probs), 1);
-        const loss = tf.neg(tf.sum(tf.log(tf.maximum(picked, 1e-12))));
-        const c = tf.sum(tf.cast(tf.equal(tf.argMax(probs, 1), yb), 'float32'));
-        return tf.stack([loss, c]);
-      });
-      const [l, c] = await readAndDispose(both);
-      lossSum += l;
-      correct += c;
-    }
-    return { loss: lossSum / n, accuracy: correct / n };
+    return await scoreBatches(layout, xt, y, (xb, yb) => {
+      const probs = tf.div(
+        tf.addN(members.map((p) => tf.softmax(forward(layout, p, xb)))),
+        members.length,
+      ) as tf.Tensor2D;
+      const picked = tf.sum(tf.mul(tf.oneHot(yb, probs.shape[1]), probs), 1);
+      return lossAndCorrect(
+        probs,
+        yb,
+        tf.neg(tf.mean(tf.log(tf.maximum(picked, 1e-12)))) as tf.Scalar,
+      );
+    });
   } finally {
     xt.dispose();
     for (const m of members) m.dispose();
