@@ -166,8 +166,7 @@ export const TARGET_BASELINES: readonly { baseline: string; required: boolean; n
   },
 ];
 
-const UNSEEN_SPLITS = ['unseen-combo', 'unseen-class'] as const;
-const UNSEEN: readonly Split[] = UNSEEN_SPLITS;
+const UNSEEN = ['unseen-combo', 'unseen-class'] as const satisfies readonly Split[];
 
 /**
  * Every check, in report order: the seen-task ones above; on unseen tasks at epochs 0 and 1,
@@ -197,7 +196,7 @@ export const TARGETS: readonly TargetSpec[] = [
       "headroom: the task's own checkpoints as one ensemble against each of them; a generator " +
       'that recombines its zoo is unlikely to gain more over the zoo than this; reference',
   },
-  ...(['seen', ...UNSEEN_SPLITS] as const).map((split) => ({
+  ...(['seen', ...UNSEEN] as const).map((split) => ({
     split,
     epoch: 0,
     method: 'd2nwg_ensemble',
