@@ -57,6 +57,11 @@ export const ZooTrainConfigSchema = z.object({
   keepLast: z.number().int().min(1).max(1000).default(5),
   /** Independent initialisation seeds per task; each is its own run. */
   seeds: z.number().int().min(1).max(1000).default(2),
+  /**
+   * Most runs trained together as one model batch (default: what fits the backend's memory, and
+   * at least one batch per worker). Runs get the same weights whatever this is.
+   */
+  modelsPerBatch: z.number().int().min(1).max(100_000).optional(),
 });
 export type ZooTrainConfig = z.infer<typeof ZooTrainConfigSchema>;
 export type ZooTrainConfigInput = z.input<typeof ZooTrainConfigSchema>;

@@ -16,17 +16,38 @@ import { runZooBenchmark } from '../../engine/zoo/bench.ts';
 import { writeFileAtomic } from '../../engine/formats/atomic.ts';
 import { benchmarks } from './bench.ts';
 
-/** `d2nwg bench zoo [--quick] [--out FILE] [--backend NAME]`. */
+/**
+ * `d2nwg bench zoo [--quick] [--rounds N] [--torch DIR] [--python BIN] [--out FILE]
+ * [--backend NAME]`.
+ */
 async function zooBenchmark(argv: string[]): Promise<number> {
   const { values } = parseCliArgs(
     'bench zoo',
     argv,
-    { quick: { type: 'boolean' }, out: { type: 'string' }, backend: { type: 'string' } },
+    {
+      quick: { type: 'boolean' },
+      out: { type: 'string' },
+      backend: { type: 'string' },
+      rounds: { type: 'string' },
+      torch: { type: 'string' },
+      python: { type: 'string' },
+    },
     false,
   );
   const out = values.out ?? path.join('bench', 'out', 'zoo.json');
+  const rounds = values.rounds === undefined ? undefined : intFlag(values.rounds, 'rounds', 3);
+  if (rounds !== undefined && rounds < 1) throw new InputError('--rounds must be at least 1');
+  if (values.torch !== undefined && !fs.existsSync(path.join(values.torch, 'torch_zoo.py'))) {
+    throw new InputError(`no torch_zoo.py in ${values.torch}`, '--torch');
+  }
   await initBackend({ backend: values.backend, quiet: true });
-  const report = await runZooBenchmark({ quick: values.quick, log: (l) => console.log(l) });
+  const report = await runZooBenchmark({
+    quick: values.quick,
+    rounds,
+    torchDir: values.torch,
+    python: values.python,
+    log: (l) => console.log(l),
+  });
   fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
   await writeFileAtomic(out, `${JSON.stringify(report, null, 2)}\n`);
   console.log(`wrote ${out}`);

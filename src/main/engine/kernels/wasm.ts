@@ -11,6 +11,15 @@
  * kernel dispatch; intermediates are released with backend.disposeData.
  */
 import * as tf from '@tensorflow/tfjs';
+import {
+  FUSED_ADAM,
+  SIMD_BMM,
+  fusedAdamWasm,
+  heapAddress,
+  simdBatchMatMulWasm,
+  simdKernels,
+  wasmBackendOf,
+} from './simd.ts';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
@@ -95,6 +104,62 @@ function explicitTranspose(original: tf.KernelFunc): tf.KernelFunc {
     } finally {
       for (const t of temps) disposeInfo(args.backend, t);
     }
+  };
+}
+
+/**
+ * Route batched products (more than one matrix on either side) to the SIMD kernel in simd.ts;
+ * single products stay on the original kernel (XNNPACK). Expects untransposed operands.
+ */
+function simdBatched(original: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { a, b } = args.inputs;
+    const attrs = args.attrs ?? {};
+    if (
+      a === undefined ||
+      b === undefined ||
+      attrs.transposeA === true ||
+      attrs.transposeB === true
+    ) {
+      return original(args);
+    }
+    const ra = a.shape.length;
+    const rb = b.shape.length;
+    const aOuter = a.shape.slice(0, -2);
+    const bOuter = b.shape.slice(0, -2);
+    const aBatch = aOuter.reduce((p, d) => p * d, 1);
+    const bBatch = bOuter.reduce((p, d) => p * d, 1);
+    const sameOuter = aOuter.length === bOuter.length && aOuter.every((d, i) => d === bOuter[i]);
+    const usable =
+      a.dtype === 'float32' &&
+      b.dtype === 'float32' &&
+      ra >= 2 &&
+      rb >= 2 &&
+      (aBatch > 1 || bBatch > 1) &&
+      (sameOuter || aBatch === 1 || bBatch === 1) &&
+      a.shape[ra - 1] === b.shape[rb - 2];
+    if (!usable) return original(args);
+    const backend = wasmBackendOf(args.backend);
+    const rows = a.shape[ra - 2];
+    const inner = a.shape[ra - 1];
+    const cols = b.shape[rb - 1];
+    const outer = aBatch >= bBatch ? aOuter : bOuter;
+    const batch = Math.max(aBatch, bBatch);
+    const out = backend.makeOutput([...outer, rows, cols], 'float32');
+    if (batch * rows * cols > 0) {
+      simdKernels(backend.wasm.asm.memory).bmm(
+        heapAddress(backend, a),
+        heapAddress(backend, b),
+        heapAddress(backend, out),
+        batch,
+        rows,
+        inner,
+        cols,
+        aBatch === 1 ? 0 : rows * inner * 4,
+        bBatch === 1 ? 0 : inner * cols * 4,
+      );
+    }
+    return out as tf.TensorInfo;
   };
 }
 
@@ -364,13 +429,27 @@ function replace(name: string, wrap: (original: tf.KernelFunc) => tf.KernelFunc)
  * does, in every thread, because kernel registries are per thread).
  */
 export function installWasmKernels(): void {
-  replace('BatchMatMul', explicitTranspose);
+  replace('BatchMatMul', (original) => explicitTranspose(simdBatched(original)));
   replace('_FusedMatMul', explicitTranspose);
   replace(
     'Conv2DBackpropInput',
     (original) => (args) =>
       preferXnnpackBackpropInput(args) ? conv2DBackpropInputWasm(args) : original(args),
   );
+  if (!tf.getKernel(SIMD_BMM, 'wasm')) {
+    tf.registerKernel({
+      kernelName: SIMD_BMM,
+      backendName: 'wasm',
+      kernelFunc: mark((args) => simdBatchMatMulWasm(args) as tf.TensorInfo),
+    });
+  }
+  if (!tf.getKernel(FUSED_ADAM, 'wasm')) {
+    tf.registerKernel({
+      kernelName: FUSED_ADAM,
+      backendName: 'wasm',
+      kernelFunc: mark((args) => fusedAdamWasm(args) as tf.TensorInfo[]),
+    });
+  }
   const existing = tf.getKernel('Conv2DBackpropFilter', 'wasm');
   if (!existing) {
     tf.registerKernel({

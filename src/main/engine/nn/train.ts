@@ -4,28 +4,23 @@
  * seeded shuffling, no hidden randomness, so the same init and rng give identical weights.
  */
 import * as tf from '@tensorflow/tfjs';
-import { InputError, NumericError, throwIfAborted } from '../errors.ts';
-import { yieldToEventLoop, type RunControl } from '../progress.ts';
+import { InputError } from '../errors.ts';
+import type { RunControl } from '../progress.ts';
 import type { Rng } from '../rng.ts';
 import { rowsPerDeviceBuffer } from '../backend-webgpu.ts';
 import { inputSize, widestActivation, type Layout } from './architecture.ts';
 import { forward } from './forward.ts';
 import { checkLength } from './params.ts';
-import { readAndDispose, readF32, readScalars } from '../common/readback.ts';
+import {
+  checkData,
+  evaluateBatch,
+  trainBatch,
+  type EpochRecord,
+  type Evaluation,
+} from './batch.ts';
+import { readAndDispose } from '../common/readback.ts';
 
-/** Metrics of one finished training epoch. */
-export interface EpochRecord {
-  /** 1-based epoch number. */
-  readonly epoch: number;
-  /** Mean cross-entropy over the epoch's minibatches (running, as Keras reports it). */
-  readonly trainLoss: number;
-  /** Fraction of training samples classified correctly during the epoch (running). */
-  readonly trainAcc: number;
-  /** Accuracy of the end-of-epoch weights on the test set, when one was given. */
-  readonly testAcc?: number;
-  /** Cross-entropy of the end-of-epoch weights on the test set, when one was given. */
-  readonly testLoss?: number;
-}
+export type { EpochRecord, Evaluation } from './batch.ts';
 
 /** An EpochRecord plus a copy of the weights at the end of that epoch (a checkpoint). */
 export interface EpochCheckpoint extends EpochRecord {
@@ -69,30 +64,11 @@ export interface TrainClassifierResult {
   readonly history: EpochRecord[];
 }
 
-const YIELD_EVERY_MS = 50;
 const EVAL_BATCH = 2048;
 
 /** Rows per evaluation batch: EVAL_BATCH, fewer where the GPU's buffer limit needs it. */
 function evalBatch(layout: Layout): number {
   return rowsPerDeviceBuffer(4 * widestActivation(layout.arch), EVAL_BATCH);
-}
-
-function checkData(layout: Layout, x: Float32Array, y: Int32Array, what: string): number {
-  const d = inputSize(layout.arch);
-  const n = y.length;
-  if (x.length !== n * d) {
-    throw new InputError(
-      `${x.length} input values for ${n} labels; expected ${d} values per sample`,
-      what,
-    );
-  }
-  const k = layout.arch.outputs;
-  for (let i = 0; i < n; i++) {
-    if (y[i] < 0 || y[i] >= k) {
-      throw new InputError(`label ${y[i]} at sample ${i} is outside 0..${k - 1}`, what);
-    }
-  }
-  return n;
 }
 
 /** Mean softmax cross-entropy of logits against integer labels (a scalar). */
@@ -105,114 +81,46 @@ export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scala
 }
 
 /**
- * Train a classifier with Adam from `init`. Throws NumericError (stage 'classifier', with the
- * global step) as soon as an epoch produced a non-finite loss, CancelledError on abort.
+ * Train a classifier with Adam from `init`: a model batch of one (nn/batch.ts), so a single model
+ * and a zoo member in a batch of a thousand get the same weights. Throws NumericError (stage
+ * 'classifier', with the global step) as soon as an epoch produced a non-finite loss,
+ * CancelledError on abort.
  */
 export async function trainClassifier(args: TrainClassifierArgs): Promise<TrainClassifierResult> {
   const { layout, epochs, batchSize, lr, rng, control } = args;
-  const stage = args.stage ?? 'classifier';
-  checkLength(layout, args.init, 'init');
-  const n = checkData(layout, args.xTrain, args.yTrain, 'training data');
-  if (n === 0) throw new InputError('the training set is empty', 'training data');
-  const hasTest = args.xTest !== undefined && args.yTest !== undefined;
-  if (hasTest && args.xTest && args.yTest) checkData(layout, args.xTest, args.yTest, 'test data');
-  if (!Number.isInteger(batchSize) || batchSize < 1) {
-    throw new InputError(`batchSize must be a positive integer, got ${batchSize}`);
-  }
-  const d = inputSize(layout.arch);
-  const xAll = tf.tensor2d(args.xTrain, [n, d]);
-  const yAll = tf.tensor1d(args.yTrain, 'int32');
-  const testX =
-    hasTest && args.xTest ? tf.tensor2d(args.xTest, [args.xTest.length / d, d]) : undefined;
-  const w = tf.tidy(() => tf.variable(tf.tensor1d(args.init), true));
-  const opt = tf.train.adam(lr, 0.9, 0.999, 1e-8);
-  const history: EpochRecord[] = [];
-  let step = 0;
-  let lastYield = Date.now();
-  try {
-    for (let epoch = 1; epoch <= epochs; epoch++) {
-      const order = rng.permutation(n);
-      const losses: tf.Scalar[] = [];
-      const corrects: tf.Scalar[] = [];
-      try {
-        for (let start = 0; start < n; start += batchSize) {
-          throwIfAborted(control?.signal);
-          const idx = tf.tensor1d(order.subarray(start, Math.min(n, start + batchSize)), 'int32');
-          const cost = opt.minimize(
-            () => {
-              const xb = tf.gather(xAll, idx);
-              const yb = tf.gather(yAll, idx) as tf.Tensor1D;
-              const logits = forward(layout, w, xb);
-              corrects.push(
-                tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), yb), 'float32'))),
-              );
-              return crossEntropy(logits, yb);
-            },
-            true,
-            [w],
-          );
-          idx.dispose();
-          if (cost) losses.push(cost);
-          step++;
-          if (Date.now() - lastYield > YIELD_EVERY_MS) {
-            await yieldToEventLoop();
-            lastYield = Date.now();
-          }
-        }
-        const lossVals = await readScalars(losses);
-        const correctSum = (await readScalars(corrects)).reduce((a, b) => a + b, 0);
-        const firstBad = lossVals.findIndex((v) => !Number.isFinite(v));
-        if (firstBad >= 0) {
-          const badStep = step - lossVals.length + firstBad + 1;
-          throw new NumericError(
-            stage,
-            badStep,
-            `training loss ${lossVals[firstBad]} (epoch ${epoch})`,
-          );
-        }
-        // Batches differ in size only at the end; weight by batch size for the exact mean.
-        let lossSum = 0;
-        lossVals.forEach((v, b) => {
-          lossSum += v * (Math.min(n, (b + 1) * batchSize) - b * batchSize);
-        });
-        let rec: EpochRecord = { epoch, trainLoss: lossSum / n, trainAcc: correctSum / n };
-        if (testX && args.yTest) {
-          const ev = await evaluateTensors(layout, w, testX, args.yTest);
-          rec = { ...rec, testAcc: ev.accuracy, testLoss: ev.loss };
-        }
-        history.push(rec);
-        control?.onProgress?.({
-          value: epoch,
-          max: epochs,
-          unit: 'epoch',
-          metrics: {
-            loss: rec.trainLoss,
-            trainAcc: rec.trainAcc,
-            ...(rec.testAcc !== undefined ? { testAcc: rec.testAcc } : {}),
+  const onEpoch = args.onEpoch;
+  const res = await trainBatch({
+    layout,
+    members: [
+      {
+        init: args.init,
+        xTrain: args.xTrain,
+        yTrain: args.yTrain,
+        ...(args.xTest !== undefined && args.yTest !== undefined
+          ? { xTest: args.xTest, yTest: args.yTest }
+          : {}),
+        rng,
+      },
+    ],
+    epochs,
+    batchSize,
+    lr,
+    control,
+    stage: args.stage ?? 'classifier',
+    ...(onEpoch
+      ? {
+          onEpoch: async (
+            _e: number,
+            records: readonly EpochRecord[],
+            params: () => Promise<Float32Array[]>,
+          ) => {
+            const [p] = await params();
+            await onEpoch({ ...records[0], params: p });
           },
-        });
-        if (args.onEpoch) await args.onEpoch({ ...rec, params: await readF32(w) });
-      } finally {
-        for (const t of losses) t.dispose();
-        for (const t of corrects) t.dispose();
-      }
-    }
-    return { params: await readF32(w), history };
-  } finally {
-    opt.dispose();
-    w.dispose();
-    xAll.dispose();
-    yAll.dispose();
-    testX?.dispose();
-  }
-}
-
-/** Loss and accuracy of a classifier on a labelled set. */
-export interface Evaluation {
-  /** Mean softmax cross-entropy. */
-  readonly loss: number;
-  /** Fraction classified correctly. */
-  readonly accuracy: number;
+        }
+      : {}),
+  });
+  return { params: res.params[0], history: res.history[0] };
 }
 
 /**
@@ -303,32 +211,16 @@ export async function accuracy(
 }
 
 /**
- * Evaluate many weight vectors (e.g. generated samples) on the same data, uploading the data once.
- * Returns one Evaluation per vector, in order.
+ * Evaluate many weight vectors (e.g. generated samples) on the same data, as model batches (one
+ * batched forward pass per row chunk). Returns one Evaluation per vector, in order.
  */
-export async function evaluateMany(
+export function evaluateMany(
   layout: Layout,
   paramsList: readonly Float32Array[],
   x: Float32Array,
   y: Int32Array,
 ): Promise<Evaluation[]> {
-  const n = checkData(layout, x, y, 'evaluation data');
-  const xt = tf.tensor2d(x, [n, inputSize(layout.arch)]);
-  try {
-    const out: Evaluation[] = [];
-    for (const [i, params] of paramsList.entries()) {
-      checkLength(layout, params, `weights[${i}]`);
-      const p = tf.tensor1d(params);
-      try {
-        out.push(await evaluateTensors(layout, p, xt, y));
-      } finally {
-        p.dispose();
-      }
-    }
-    return out;
-  } finally {
-    xt.dispose();
-  }
+  return evaluateBatch(layout, paramsList, x, y);
 }
 
 /**

@@ -1,8 +1,15 @@
 /**
- * The 'zoo' benchmark: the numbers that decide how big a zoo is affordable on a CPU. Matmul speed
- * (plain vs transposed: the MLP backward pass needs both), MLP zoo throughput with 1 and 2 worker
- * threads, CNN epoch time on raw Fashion-MNIST, and peak memory while building a 200-member zoo.
+ * The 'zoo' benchmark: the numbers that decide how big a zoo is affordable. Matmul speed (plain vs
+ * transposed: the MLP backward pass needs both), the standard preset's zoo trained one model at a
+ * time against model batches (1 and 2 workers, interleaved rounds, optionally side by side with
+ * the PyTorch reference scripts), CNN epoch time on raw Fashion-MNIST, and peak memory while
+ * building a 200-member zoo.
  */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { qualityPresetInput, type QualityConfigInput } from '../../../shared/schemas/quality.ts';
 import type { ZooConfigInput } from '../../../shared/schemas/zoo.ts';
 import { ArchitectureSchema } from '../../../shared/schemas/zoo.ts';
 import { currentBackend } from '../backend.ts';
@@ -17,6 +24,15 @@ import { buildZoo } from './build.ts';
 export interface ZooBenchOptions {
   /** Smaller sizes, for a ~2-minute run. */
   readonly quick?: boolean;
+  /** Interleaved rounds of the standard-zoo throughput comparison (default 3; quick: 1). */
+  readonly rounds?: number;
+  /**
+   * Folder of the PyTorch reference scripts (torch_zoo.py); when given, each round also runs its
+   * `vec` and `loop` modes on one thread, interleaved with ours.
+   */
+  readonly torchDir?: string;
+  /** Python with torch (default /usr/bin/python3). */
+  readonly python?: string;
   /** Called with one line per finished measurement. */
   readonly log?: (line: string) => void;
 }
@@ -36,16 +52,8 @@ export interface ZooBenchReport {
     /** min(transposed) / plain; target ≥ 0.8. */
     readonly transposedToPlain: number;
   };
-  readonly mlpZoo: {
-    readonly config: ZooConfigInput;
-    readonly runs: number;
-    readonly members: number;
-    /** Training-stage seconds (worker start-up included) with 1 and 2 workers. */
-    readonly trainSeconds: { readonly workers1: number; readonly workers2: number };
-    readonly membersPerMinute: { readonly workers1: number; readonly workers2: number };
-    /** workers2 / workers1 throughput; target ≥ 1.7 on 2 free cores. */
-    readonly speedup: number;
-  };
+  /** The standard preset's zoo: runs/s of each way to train it, interleaved rounds. */
+  readonly standardZoo: StandardZooThroughput;
   readonly cnn: {
     readonly arch: string;
     readonly params: number;
@@ -70,24 +78,154 @@ export interface ZooBenchReport {
 
 const MB = 1024 * 1024;
 
-function mlpConfig(quick: boolean, workers: number): ZooConfigInput {
+/** One way of training the zoo, measured in every round. */
+export interface ZooThroughputRow {
+  /** e.g. 'batched, 2 workers', 'single, 2 workers', 'torch vec t1'. */
+  readonly name: string;
+  /** runs/s of each round (training stage only, worker start-up included for ours). */
+  readonly runsPerSecond: number[];
+  readonly median: number;
+  /** Mean test accuracy of the kept checkpoints (a broken training shows here). */
+  readonly testAcc: number;
+}
+
+export interface StandardZooThroughput {
+  readonly runs: number;
+  readonly rounds: number;
+  readonly rows: ZooThroughputRow[];
+  /**
+   * Same-round ratios, median and range: batched (best of 1 and 2 workers) over single with 2
+   * workers, and over torch vec / loop when measured.
+   */
+  readonly ratios: Record<string, { median: number; min: number; max: number }>;
+}
+
+/** The standard quality preset's zoo (tasks, features, architecture, training), as a zoo config. */
+export function standardZooConfig(
+  workers: number,
+  modelsPerBatch?: number,
+  quick = false,
+): ZooConfigInput {
+  const q: QualityConfigInput = qualityPresetInput('standard');
+  const tasks = { ...q.tasks, ...(quick ? { numSeen: 20 } : {}) };
   return {
     dataset: { kind: 'fashion-mnist' },
-    features: { kind: 'pca', components: 32 },
-    tasks: {
-      k: 5,
-      nTrain: quick ? 100 : 200,
-      nTest: 50,
-      numSeen: quick ? 6 : 12,
-      numUnseenCombo: 0,
-      numUnseenClass: 0,
-    },
-    arch: { kind: 'mlp', hidden: [32] },
-    // Enough steps per run that training, not worker start-up, dominates the timing.
-    train: { epochs: quick ? 15 : 20, keepLast: 2, seeds: 2, batchSize: 32, lr: 1e-3 },
+    features: q.features,
+    tasks,
+    arch: q.zoo?.architecture ?? { kind: 'mlp', hidden: [32] },
+    train: { ...q.zoo?.train, ...(modelsPerBatch ? { modelsPerBatch } : {}) },
     workers,
-    seed: 0,
+    seed: q.seed ?? 1,
   };
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Run torch_zoo.py once; null (with a log line) when python or torch is missing. */
+function runTorchZoo(
+  python: string,
+  dir: string,
+  mode: 'vec' | 'loop',
+  log: (l: string) => void,
+): { runsPerSecond: number; testAcc: number } | null {
+  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'd2nwg-torch-')), 'zoo.json');
+  const r = spawnSync(
+    python,
+    [path.join(dir, 'torch_zoo.py'), mode, '--threads', '1', '--out', out],
+    {
+      encoding: 'utf8',
+      cwd: dir,
+    },
+  );
+  if (r.status !== 0 || !fs.existsSync(out)) {
+    log(
+      `torch ${mode}: not measured (${(r.stderr || r.error?.message || 'failed').trim().split('\n').pop()})`,
+    );
+    return null;
+  }
+  const rep = JSON.parse(fs.readFileSync(out, 'utf8')) as {
+    runs_per_second: number;
+    test_acc_mean: number;
+  };
+  fs.rmSync(path.dirname(out), { recursive: true, force: true });
+  return { runsPerSecond: rep.runs_per_second, testAcc: rep.test_acc_mean };
+}
+
+/**
+ * Train the standard zoo one model at a time (modelsPerBatch 1, 2 workers, as the engine did
+ * before model batches) and as model batches (1 and 2 workers), in interleaved rounds, with the
+ * PyTorch reference in the same rounds when its folder is given.
+ */
+export async function standardZooThroughput(opts: ZooBenchOptions): Promise<StandardZooThroughput> {
+  const quick = opts.quick ?? false;
+  const rounds = opts.rounds ?? (quick ? 1 : 3);
+  const log = opts.log ?? (() => undefined);
+  const ours: { name: string; workers: number; perBatch?: number }[] = [
+    { name: 'batched, 1 worker', workers: 1 },
+    { name: 'batched, 2 workers', workers: 2 },
+    { name: 'single, 2 workers', workers: 2, perBatch: 1 },
+  ];
+  const rows = new Map<string, { rps: number[]; acc: number[] }>();
+  const add = (name: string, rps: number, acc: number): void => {
+    const row = rows.get(name) ?? { rps: [], acc: [] };
+    row.rps.push(rps);
+    row.acc.push(acc);
+    rows.set(name, row);
+  };
+  let runs = 0;
+  for (let r = 0; r < rounds; r++) {
+    for (const o of ours) {
+      const zoo = await buildZoo(standardZooConfig(o.workers, o.perBatch, quick));
+      const ms = zoo.manifest.members;
+      runs = new Set(ms.map((m) => `${m.taskId}#${m.seed}`)).size;
+      const train = zoo.manifest.timings?.train ?? NaN;
+      const acc = ms.reduce((s, m) => s + m.testAcc, 0) / ms.length;
+      add(o.name, runs / train, acc);
+      log(
+        `round ${r + 1} ${o.name}: ${runs} runs in ${train.toFixed(2)} s = ${(runs / train).toFixed(1)} runs/s (test acc ${acc.toFixed(4)})`,
+      );
+    }
+    if (opts.torchDir && !quick) {
+      for (const mode of ['vec', 'loop'] as const) {
+        const t = runTorchZoo(opts.python ?? '/usr/bin/python3', opts.torchDir, mode, log);
+        if (t) {
+          add(`torch ${mode} t1`, t.runsPerSecond, t.testAcc);
+          log(
+            `round ${r + 1} torch ${mode} t1: ${t.runsPerSecond.toFixed(1)} runs/s (test acc ${t.testAcc.toFixed(4)})`,
+          );
+        }
+      }
+    }
+  }
+  const out: ZooThroughputRow[] = [...rows.entries()].map(([name, v]) => ({
+    name,
+    runsPerSecond: v.rps,
+    median: median(v.rps),
+    testAcc: v.acc.reduce((a, b) => a + b, 0) / v.acc.length,
+  }));
+  const get = (name: string): number[] | undefined => rows.get(name)?.rps;
+  const best = (get('batched, 1 worker') ?? []).map((a, i) =>
+    Math.max(a, get('batched, 2 workers')?.[i] ?? 0),
+  );
+  const ratios: StandardZooThroughput['ratios'] = {};
+  for (const [key, other] of [
+    ['batched / single (2 workers)', 'single, 2 workers'],
+    ['batched / torch vec t1', 'torch vec t1'],
+    ['batched / torch loop t1', 'torch loop t1'],
+  ] as const) {
+    const o = get(other);
+    if (!o || o.length !== best.length) continue;
+    const rs = best.map((b, i) => b / o[i]);
+    ratios[key] = { median: median(rs), min: Math.min(...rs), max: Math.max(...rs) };
+    log(
+      `${key}: ${ratios[key].median.toFixed(2)}× (range ${ratios[key].min.toFixed(2)}–${ratios[key].max.toFixed(2)})`,
+    );
+  }
+  return { runs, rounds, rows: out, ratios };
 }
 
 /** Run the benchmark on the current backend (call initBackend first). */
@@ -142,31 +280,8 @@ export async function runZooBenchmark(opts: ZooBenchOptions = {}): Promise<ZooBe
     `200-member zoo: ${memory.members} members in ${memory.buildSeconds.toFixed(1)} s, peak RSS ${memory.peakRssMB.toFixed(0)} MB (maxRSS ${memory.maxRssMB.toFixed(0)} MB)`,
   );
 
-  // 3. MLP zoo throughput with 1 and 2 workers (same config).
-  const trainSeconds = { workers1: 0, workers2: 0 };
-  let members = 0;
-  let runs = 0;
-  for (const w of [1, 2] as const) {
-    const zoo = await buildZoo(mlpConfig(quick, w));
-    members = zoo.manifest.members.length;
-    runs = new Set(zoo.manifest.members.map((m) => `${m.taskId}#${m.seed}`)).size;
-    trainSeconds[w === 1 ? 'workers1' : 'workers2'] = zoo.manifest.timings?.train ?? NaN;
-    log(
-      `mlp zoo, ${w} worker(s): ${runs} runs in ${(zoo.manifest.timings?.train ?? NaN).toFixed(1)} s`,
-    );
-  }
-  const perMin = (s: number): number => (members / s) * 60;
-  const mlpZoo = {
-    config: mlpConfig(quick, 2),
-    runs,
-    members,
-    trainSeconds,
-    membersPerMinute: {
-      workers1: perMin(trainSeconds.workers1),
-      workers2: perMin(trainSeconds.workers2),
-    },
-    speedup: trainSeconds.workers1 / trainSeconds.workers2,
-  };
+  // 3. The standard zoo: one model at a time against model batches (and PyTorch).
+  const standardZoo = await standardZooThroughput(opts);
 
   // 4. CNN epoch time on raw t10k pixels.
   const data = await loadDataset({ kind: 'fashion-mnist' });
@@ -204,7 +319,7 @@ export async function runZooBenchmark(opts: ZooBenchOptions = {}): Promise<ZooBe
     node: process.version,
     date: new Date().toISOString(),
     matmul,
-    mlpZoo,
+    standardZoo,
     cnn,
     memory,
   };

@@ -33,11 +33,13 @@ import { Rng } from '../rng.ts';
 import { WorkerPool } from '../workers/pool.ts';
 import { formatIssues, MEMBERS_PER_SHARD, shardName, type Zoo } from './storage.ts';
 import { memberInputs } from './tasks.ts';
+import { modelsPerBatch } from '../nn/batch.ts';
 import {
-  trainMember,
+  trainMemberBatch,
+  type MemberBatchJob,
   type MemberEpochMessage,
-  type MemberJob,
   type MemberResult,
+  type MemberSpec,
 } from './train-member.ts';
 
 /** File name of the feature extractor inside a zoo folder. */
@@ -127,26 +129,55 @@ export async function buildZoo(
   const totalMembers = runs * keep;
   const inits = Array.from({ length: seeds }, (_, s) => memberInit(layout, cfg.seed, s));
 
-  const makeJob = (run: number): MemberJob => {
+  const makeSpec = (run: number): MemberSpec => {
     const task = seen[Math.floor(run / seeds)];
     const s = run % seeds;
     const td = materializeTask(inputs, task);
     return {
       run,
       taskId: task.id,
-      layout,
       init: inits[s].slice(),
       xTrain: td.xTrain,
       yTrain: td.yTrain,
       xTest: td.xTest,
       yTest: td.yTest,
-      epochs,
-      batchSize: cfg.train.batchSize,
-      lr: cfg.train.lr,
       shuffleSeed: shuffleSeed(cfg.seed, task.id, s),
-      keepLast: keep,
     };
   };
+  // Runs train as model batches: runs with the same sample counts, at most what fits the device,
+  // and at least one batch per worker so every worker has work.
+  const groups = new Map<string, number[]>();
+  for (let run = 0; run < runs; run++) {
+    const task = seen[Math.floor(run / seeds)];
+    const key = `${task.trainIndex.length}/${task.testIndex.length}`;
+    const g = groups.get(key) ?? [];
+    g.push(run);
+    groups.set(key, g);
+  }
+  const lanes = cfg.workers === 0 ? 1 : Math.min(cfg.workers, runs);
+  const batches: number[][] = [];
+  for (const g of groups.values()) {
+    const task = seen[Math.floor(g[0] / seeds)];
+    const cap = modelsPerBatch(
+      layout,
+      task.trainIndex.length,
+      task.testIndex.length,
+      cfg.train.batchSize,
+    );
+    const per = Math.max(
+      1,
+      Math.min(cap, cfg.train.modelsPerBatch ?? Infinity, Math.ceil(g.length / lanes)),
+    );
+    for (let i = 0; i < g.length; i += per) batches.push(g.slice(i, i + per));
+  }
+  const makeJob = (b: number): MemberBatchJob => ({
+    layout,
+    members: batches[b].map(makeSpec),
+    epochs,
+    batchSize: cfg.train.batchSize,
+    lr: cfg.train.lr,
+    keepLast: keep,
+  });
 
   const results: (MemberResult | undefined)[] = new Array<MemberResult | undefined>(runs);
   let membersDone = 0;
@@ -161,14 +192,21 @@ export async function buildZoo(
     });
   };
   const onEpoch = (m: MemberEpochMessage): void => {
-    report(`run ${m.run + 1}/${runs} epoch ${m.epoch}/${m.epochs}`, m.testAcc);
+    report(
+      `runs ${m.runs[0] + 1}–${m.runs[m.runs.length - 1] + 1}/${runs} epoch ${m.epoch}/${m.epochs}`,
+      m.testAcc,
+    );
   };
-  const finish = (res: MemberResult): void => {
-    results[res.run] = res;
-    membersDone += res.checkpoints.length;
-    runsDone++;
-    const last = res.checkpoints[res.checkpoints.length - 1];
-    report(`${runsDone}/${runs} runs`, last ? last.testAcc : NaN);
+  const finish = (batch: readonly MemberResult[]): void => {
+    let acc = 0;
+    for (const res of batch) {
+      results[res.run] = res;
+      membersDone += res.checkpoints.length;
+      runsDone++;
+      const last = res.checkpoints[res.checkpoints.length - 1];
+      acc += last ? last.testAcc : NaN;
+    }
+    report(`${runsDone}/${runs} runs`, acc / batch.length);
   };
   report(`0/${runs} runs`, NaN);
 
@@ -177,20 +215,12 @@ export async function buildZoo(
   const workerFile = new URL('./member-worker.ts', import.meta.url);
   const haveWorker = workerFile.protocol === 'file:' && fs.existsSync(fileURLToPath(workerFile));
   if (cfg.workers === 0 || !haveWorker) {
-    for (let run = 0; run < runs; run++) {
+    for (let b = 0; b < batches.length; b++) {
       throwIfAborted(signal);
-      finish(await trainMember(makeJob(run), onEpoch, { signal }));
+      finish(await trainMemberBatch(makeJob(b), onEpoch, { signal }));
     }
   } else {
-    await runOnPool(
-      workerFile,
-      Math.min(cfg.workers, runs),
-      runs,
-      makeJob,
-      onEpoch,
-      finish,
-      signal,
-    );
+    await runOnPool(workerFile, lanes, batches.length, makeJob, onEpoch, finish, signal);
   }
   t = mark('train', t);
 
@@ -263,16 +293,16 @@ function ownedBuffers(arrays: readonly (Float32Array | Int32Array)[]): ArrayBuff
 }
 
 /**
- * Train `runs` jobs on a pool of `size` threads, keeping at most two jobs per thread in flight so
- * the inputs of hundreds of runs never sit in memory at once. The first failure cancels the rest.
+ * Train `runs` batch jobs on a pool of `size` threads, one batch per thread in flight so the
+ * inputs of thousands of runs never sit in memory at once. The first failure cancels the rest.
  */
 async function runOnPool(
   workerFile: URL,
   size: number,
   runs: number,
-  makeJob: (run: number) => MemberJob,
+  makeJob: (batch: number) => MemberBatchJob,
   onEpoch: (m: MemberEpochMessage) => void,
-  finish: (res: MemberResult) => void,
+  finish: (res: MemberResult[]) => void,
   signal?: AbortSignal,
 ): Promise<void> {
   const pool = new WorkerPool(workerFile, size);
@@ -284,9 +314,11 @@ async function runOnPool(
   const lane = async (): Promise<void> => {
     while (next < runs && failure === null && !stop.signal.aborted) {
       const job = makeJob(next++);
-      const transfer = ownedBuffers([job.init, job.xTrain, job.yTrain, job.xTest, job.yTest]);
+      const transfer = ownedBuffers(
+        job.members.flatMap((m) => [m.init, m.xTrain, m.yTrain, m.xTest, m.yTest]),
+      );
       try {
-        const res = await pool.run<MemberJob, MemberResult>(job, {
+        const res = await pool.run<MemberBatchJob, MemberResult[]>(job, {
           signal: stop.signal,
           transfer,
           onMessage: (m) => onEpoch(m as MemberEpochMessage),
@@ -301,7 +333,7 @@ async function runOnPool(
     }
   };
   try {
-    await Promise.all(Array.from({ length: size * 2 }, () => lane()));
+    await Promise.all(Array.from({ length: size }, () => lane()));
   } finally {
     signal?.removeEventListener('abort', onOuterAbort);
     await pool.close();

@@ -1,32 +1,46 @@
 /**
- * Training one zoo run (one task, one init seed) and keeping its last checkpoints. The same
- * function runs inside a worker thread (member-worker.ts) or in-process (workers: 0), so both give
- * identical weights.
+ * Training zoo runs (one task, one init seed each) as model batches and keeping each run's last
+ * checkpoints. The same functions run inside a worker thread (member-worker.ts) or in-process
+ * (workers: 0); a run gets the same weights whichever batch it lands in (nn/batch.ts).
  */
 import { Rng } from '../rng.ts';
 import type { RunControl } from '../progress.ts';
 import type { Layout } from '../nn/architecture.ts';
-import { trainClassifier } from '../nn/train.ts';
+import { trainBatch } from '../nn/batch.ts';
 
-/** Everything a worker needs to train one run; plain data so it crosses postMessage. */
-export interface MemberJob {
+/** One run of a batch job: plain data so it crosses postMessage. */
+export interface MemberSpec {
   /** Position of the run in the zoo (task-major, then seed), for messages. */
   readonly run: number;
   /** Task id, for error messages. */
   readonly taskId: string;
-  readonly layout: Layout;
   /** Initial weights (the seed index's shared init). */
   readonly init: Float32Array;
   readonly xTrain: Float32Array;
   readonly yTrain: Int32Array;
   readonly xTest: Float32Array;
   readonly yTest: Int32Array;
+  /** Seed of the run's minibatch shuffling. */
+  readonly shuffleSeed: number;
+}
+
+/** Everything a worker needs to train a batch of runs of one architecture. */
+export interface MemberBatchJob {
+  readonly layout: Layout;
+  readonly members: readonly MemberSpec[];
   readonly epochs: number;
   readonly batchSize: number;
   readonly lr: number;
-  /** Seed of the run's minibatch shuffling. */
-  readonly shuffleSeed: number;
   /** Keep the checkpoints of the last `keepLast` epochs. */
+  readonly keepLast: number;
+}
+
+/** A single run as a job (a batch of one). */
+export interface MemberJob extends MemberSpec {
+  readonly layout: Layout;
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly lr: number;
   readonly keepLast: number;
 }
 
@@ -38,11 +52,13 @@ export interface MemberCheckpoint {
   readonly params: Float32Array;
 }
 
-/** Per-epoch progress posted by a run. */
+/** Per-epoch progress posted by a batch: the epoch, and the batch's runs with their metrics. */
 export interface MemberEpochMessage {
-  readonly run: number;
+  /** Runs of the batch, in batch order. */
+  readonly runs: readonly number[];
   readonly epoch: number;
   readonly epochs: number;
+  /** Mean training loss and test accuracy over the batch's runs. */
   readonly trainLoss: number;
   readonly testAcc: number;
 }
@@ -53,45 +69,67 @@ export interface MemberResult {
   readonly checkpoints: MemberCheckpoint[];
 }
 
-/** Train one run; `onEpoch` sees every epoch, the result keeps only the last `keepLast`. */
+const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/** Train a batch of runs; `onEpoch` sees every epoch, results keep only the last `keepLast`. */
+export async function trainMemberBatch(
+  job: MemberBatchJob,
+  onEpoch?: (m: MemberEpochMessage) => void,
+  control?: RunControl,
+): Promise<MemberResult[]> {
+  const keepFrom = job.epochs - Math.min(job.keepLast, job.epochs) + 1;
+  const results: MemberResult[] = job.members.map((m) => ({ run: m.run, checkpoints: [] }));
+  const runs = job.members.map((m) => m.run);
+  await trainBatch({
+    layout: job.layout,
+    members: job.members.map((m) => ({
+      init: m.init,
+      xTrain: m.xTrain,
+      yTrain: m.yTrain,
+      xTest: m.xTest,
+      yTest: m.yTest,
+      rng: new Rng(m.shuffleSeed),
+      name: `zoo task ${m.taskId}, run ${m.run}`,
+    })),
+    epochs: job.epochs,
+    batchSize: job.batchSize,
+    lr: job.lr,
+    stage: 'classifier (zoo)',
+    control: { signal: control?.signal },
+    onEpoch: async (epoch, records, params) => {
+      onEpoch?.({
+        runs,
+        epoch,
+        epochs: job.epochs,
+        trainLoss: mean(records.map((r) => r.trainLoss)),
+        testAcc: mean(records.map((r) => r.testAcc ?? NaN)),
+      });
+      if (epoch < keepFrom) return;
+      const p = await params();
+      records.forEach((rec, i) => {
+        results[i].checkpoints.push({
+          epoch,
+          trainAcc: rec.trainAcc,
+          testAcc: rec.testAcc ?? NaN,
+          params: p[i],
+        });
+      });
+    },
+  });
+  return results;
+}
+
+/** Train one run (a batch of one); `onEpoch` sees every epoch. */
 export async function trainMember(
   job: MemberJob,
   onEpoch?: (m: MemberEpochMessage) => void,
   control?: RunControl,
 ): Promise<MemberResult> {
-  const keepFrom = job.epochs - Math.min(job.keepLast, job.epochs) + 1;
-  const checkpoints: MemberCheckpoint[] = [];
-  await trainClassifier({
-    layout: job.layout,
-    init: job.init,
-    xTrain: job.xTrain,
-    yTrain: job.yTrain,
-    xTest: job.xTest,
-    yTest: job.yTest,
-    epochs: job.epochs,
-    batchSize: job.batchSize,
-    lr: job.lr,
-    rng: new Rng(job.shuffleSeed),
-    stage: `classifier (zoo task ${job.taskId})`,
-    control: { signal: control?.signal },
-    onEpoch: (rec) => {
-      const testAcc = rec.testAcc ?? NaN;
-      onEpoch?.({
-        run: job.run,
-        epoch: rec.epoch,
-        epochs: job.epochs,
-        trainLoss: rec.trainLoss,
-        testAcc,
-      });
-      if (rec.epoch >= keepFrom) {
-        checkpoints.push({
-          epoch: rec.epoch,
-          trainAcc: rec.trainAcc,
-          testAcc,
-          params: rec.params,
-        });
-      }
-    },
-  });
-  return { run: job.run, checkpoints };
+  const { layout, epochs, batchSize, lr, keepLast, ...spec } = job;
+  const [res] = await trainMemberBatch(
+    { layout, epochs, batchSize, lr, keepLast, members: [spec] },
+    onEpoch,
+    control,
+  );
+  return res;
 }

@@ -1,0 +1,607 @@
+/**
+ * Two small WebAssembly SIMD kernels that run inside the tfjs wasm backend's own memory:
+ *
+ * - `bmm`: a batched matmul C[b] = A[b]·B[b] for MANY SMALL matrices (a model batch's layers:
+ *   [M, 32, 48]·[M, 48, 32]). tfjs-backend-wasm hands a batch of one to XNNPACK but every batch
+ *   > 1 to a scalar triple loop with a strided inner read (~5 GFLOP/s here); this one streams
+ *   rows with f32x4 (broadcast A[i,k], multiply-add a row of B into a row of C).
+ * - `adam`: one fused Adam step over a flat buffer (w, m, v, g → w', m', v'), so the optimiser of
+ *   a model batch is one kernel per parameter tensor instead of ~12 tensor ops.
+ *
+ * The module is assembled here from its instructions (a dozen opcodes, no toolchain, nothing
+ * prebuilt), imports the backend's `WasmMemory`, and works on tensor addresses, so no
+ * data is copied in or out. It is instantiated once per backend instance (per thread).
+ */
+
+/** The WebAssembly API as far as this file uses it (Node's global; the lib has no DOM types). */
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+}
+interface WasmApi {
+  readonly Memory: new (d: { initial: number }) => WasmMemory;
+  readonly Module: new (bytes: Uint8Array) => object;
+  readonly Instance: new (
+    m: object,
+    imports: Record<string, Record<string, unknown>>,
+  ) => { readonly exports: Record<string, unknown> };
+}
+const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+// ---- a minimal WebAssembly encoder -----------------------------------------------------------
+
+function uleb(n: number): number[] {
+  const out: number[] = [];
+  let v = n >>> 0;
+  do {
+    let byte = v & 0x7f;
+    v >>>= 7;
+    if (v !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (v !== 0);
+  return out;
+}
+
+function sleb(n: number): number[] {
+  const out: number[] = [];
+  let v = n | 0;
+  for (;;) {
+    const byte = v & 0x7f;
+    v >>= 7;
+    const done = (v === 0 && (byte & 0x40) === 0) || (v === -1 && (byte & 0x40) !== 0);
+    out.push(done ? byte : byte | 0x80);
+    if (done) return out;
+  }
+}
+
+function name(s: string): number[] {
+  const bytes = [...new TextEncoder().encode(s)];
+  return [...uleb(bytes.length), ...bytes];
+}
+
+function vec(items: number[][]): number[] {
+  return [...uleb(items.length), ...items.flat()];
+}
+
+function section(id: number, body: number[]): number[] {
+  return [id, ...uleb(body.length), ...body];
+}
+
+const I32 = 0x7f;
+const F32 = 0x7d;
+const V128 = 0x7b;
+
+/** Instruction helpers: each returns its bytes. */
+const op = {
+  get: (i: number) => [0x20, ...uleb(i)],
+  set: (i: number) => [0x21, ...uleb(i)],
+  tee: (i: number) => [0x22, ...uleb(i)],
+  i32: (v: number) => [0x41, ...sleb(v)],
+  add: [0x6a],
+  sub: [0x6b],
+  mul: [0x6c],
+  andI: [0x71],
+  geU: [0x4f],
+  f32load: [0x2a, 2, 0],
+  f32store: [0x38, 2, 0],
+  f32add: [0x92],
+  f32sub: [0x93],
+  f32mul: [0x94],
+  f32div: [0x95],
+  f32sqrt: [0x91],
+  v128load: [0xfd, ...uleb(0x00), 2, 0],
+  v128store: [0xfd, ...uleb(0x0b), 2, 0],
+  splat: [0xfd, ...uleb(0x13)],
+  vadd: [0xfd, ...uleb(0xe4)],
+  vmul: [0xfd, ...uleb(0xe6)],
+  vdiv: [0xfd, ...uleb(0xe7)],
+  vsqrt: [0xfd, ...uleb(0xe3)],
+  memfill: [0xfc, ...uleb(0x0b), 0x00],
+  br: (d: number) => [0x0c, ...uleb(d)],
+  brIf: (d: number) => [0x0d, ...uleb(d)],
+  end: [0x0b],
+};
+
+/** `for (v = from; v < limit; v += step) body` as block/loop; `limit` is a local. */
+function forLoop(v: number, from: number[], limit: number, step: number, body: number[]): number[] {
+  return [
+    ...from,
+    ...op.set(v),
+    0x02,
+    0x40, // block
+    0x03,
+    0x40, // loop
+    ...op.get(v),
+    ...op.get(limit),
+    ...op.geU,
+    ...op.brIf(1),
+    ...body,
+    ...op.get(v),
+    ...op.i32(step),
+    ...op.add,
+    ...op.set(v),
+    ...op.br(0),
+    ...op.end,
+    ...op.end,
+  ];
+}
+
+function func(locals: [number, number][], body: number[]): number[] {
+  const bytes = [...vec(locals.map(([n, t]) => [...uleb(n), t])), ...body, ...op.end];
+  return [...uleb(bytes.length), ...bytes];
+}
+
+// ---- bmm(a, b, c, batch, R, K, N, aStride, bStride) -------------------------------------------
+// Byte addresses; aStride/bStride are bytes between batch entries (0 broadcasts one matrix).
+const BMM = { a: 0, b: 1, c: 2, batch: 3, R: 4, K: 5, N: 6, aS: 7, bS: 8 };
+const BL = { bi: 9, i: 10, k: 11, j: 12, a0: 13, b0: 14, crow: 15, brow: 16, n4: 17, nb: 18 };
+const BV = { av: 19 };
+const BF = { as: 20 };
+
+function bmmBody(): number[] {
+  const { a, b, c, batch, R, K, N, aS, bS } = BMM;
+  const { bi, i, k, j, a0, b0, crow, brow, n4, nb } = BL;
+  const { av } = BV;
+  const { as } = BF;
+  // Inner loops over j: vector part (j < n4, step 4), then scalar tail (j < N).
+  const vecJ = forLoop(j, op.i32(0), n4, 4, [
+    // c[crow + 4j] += av * b[brow + 4j]
+    ...op.get(crow),
+    ...op.get(j),
+    ...op.i32(4),
+    ...op.mul,
+    ...op.add,
+    ...op.get(crow),
+    ...op.get(j),
+    ...op.i32(4),
+    ...op.mul,
+    ...op.add,
+    ...op.v128load,
+    ...op.get(av),
+    ...op.get(brow),
+    ...op.get(j),
+    ...op.i32(4),
+    ...op.mul,
+    ...op.add,
+    ...op.v128load,
+    ...op.vmul,
+    ...op.vadd,
+    ...op.v128store,
+  ]);
+  const tailJ = [
+    ...op.get(n4),
+    ...op.set(j),
+    0x02,
+    0x40,
+    0x03,
+    0x40,
+    ...op.get(j),
+    ...op.get(N),
+    ...op.geU,
+    ...op.brIf(1),
+    ...op.get(crow),
+    ...op.get(j),
+    ...op.i32(4),
+    ...op.mul,
+    ...op.add,
+    ...op.get(crow),
+    ...op.get(j),
+    ...op.i32(4),
+    ...op.mul,
+    ...op.add,
+    ...op.f32load,
+    ...op.get(as),
+    ...op.get(brow),
+    ...op.get(j),
+    ...op.i32(4),
+    ...op.mul,
+    ...op.add,
+    ...op.f32load,
+    ...op.f32mul,
+    ...op.f32add,
+    ...op.f32store,
+    ...op.get(j),
+    ...op.i32(1),
+    ...op.add,
+    ...op.set(j),
+    ...op.br(0),
+    ...op.end,
+    ...op.end,
+  ];
+  const kLoop = forLoop(k, op.i32(0), K, 1, [
+    // as = A[a0 + (i*K + k)*4]; av = splat(as); brow = b0 + k*N*4
+    ...op.get(a0),
+    ...op.get(i),
+    ...op.get(K),
+    ...op.mul,
+    ...op.get(k),
+    ...op.add,
+    ...op.i32(4),
+    ...op.mul,
+    ...op.add,
+    ...op.f32load,
+    ...op.tee(as),
+    ...op.splat,
+    ...op.set(av),
+    ...op.get(b0),
+    ...op.get(k),
+    ...op.get(nb),
+    ...op.mul,
+    ...op.add,
+    ...op.set(brow),
+    ...vecJ,
+    ...tailJ,
+  ]);
+  const iLoop = forLoop(i, op.i32(0), R, 1, [
+    // crow = c + ((bi*R + i) * N) * 4, zeroed
+    ...op.get(c),
+    ...op.get(bi),
+    ...op.get(R),
+    ...op.mul,
+    ...op.get(i),
+    ...op.add,
+    ...op.get(nb),
+    ...op.mul,
+    ...op.add,
+    ...op.tee(crow),
+    ...op.i32(0),
+    ...op.get(nb),
+    ...op.memfill,
+    ...kLoop,
+  ]);
+  const biLoop = forLoop(bi, op.i32(0), batch, 1, [
+    ...op.get(a),
+    ...op.get(bi),
+    ...op.get(aS),
+    ...op.mul,
+    ...op.add,
+    ...op.set(a0),
+    ...op.get(b),
+    ...op.get(bi),
+    ...op.get(bS),
+    ...op.mul,
+    ...op.add,
+    ...op.set(b0),
+    ...iLoop,
+  ]);
+  return [
+    // nb = N*4 (bytes per row of B and C); n4 = N & ~3
+    ...op.get(N),
+    ...op.i32(4),
+    ...op.mul,
+    ...op.set(nb),
+    ...op.get(N),
+    ...op.i32(-4),
+    ...op.andI,
+    ...op.set(n4),
+    ...biLoop,
+  ];
+}
+
+// ---- adam(w, m, v, g, ow, om, ov, n, lr, b1, b2, c1, c2, eps) ----------------------------------
+// ow = w − lr·(m'/c1)/(√(v'/c2) + eps), m' = b1·m + (1−b1)·g, v' = b2·v + (1−b2)·g².
+const AD = { w: 0, m: 1, v: 2, g: 3, ow: 4, om: 5, ov: 6, n: 7 };
+const AF = { lr: 8, b1: 9, b2: 10, c1: 11, c2: 12, eps: 13 };
+const AL = { p: 14, end: 15, end4: 16 };
+const AFL = { nb1: 17, nb2: 18, x: 19, mm: 20, vv: 21 };
+const AV = { gv: 22, mv: 23, vv: 24 };
+
+/** One Adam element (scalar or f32x4): the same expression with the scalar or vector ops. */
+function adamElement(vector: boolean): number[] {
+  const load = vector ? op.v128load : op.f32load;
+  const store = vector ? op.v128store : op.f32store;
+  const mul = vector ? op.vmul : op.f32mul;
+  const add = vector ? op.vadd : op.f32add;
+  const div = vector ? op.vdiv : op.f32div;
+  const sqrt = vector ? op.vsqrt : op.f32sqrt;
+  const k = (local: number): number[] => (vector ? [...op.get(local), ...op.splat] : op.get(local));
+  const at = (base: number): number[] => [...op.get(base), ...op.get(AL.p), ...op.add];
+  const g = vector ? AV.gv : AFL.x;
+  const mOut = vector ? AV.mv : AFL.mm;
+  const vOut = vector ? AV.vv : AFL.vv;
+  return [
+    ...at(AD.g),
+    ...load,
+    ...op.set(g),
+    // m' = b1*m + (1-b1)*g
+    ...at(AD.om),
+    ...k(AF.b1),
+    ...at(AD.m),
+    ...load,
+    ...mul,
+    ...k(AFL.nb1),
+    ...op.get(g),
+    ...mul,
+    ...add,
+    ...op.tee(mOut),
+    ...store,
+    // v' = b2*v + (1-b2)*g*g
+    ...at(AD.ov),
+    ...k(AF.b2),
+    ...at(AD.v),
+    ...load,
+    ...mul,
+    ...k(AFL.nb2),
+    ...op.get(g),
+    ...op.get(g),
+    ...mul,
+    ...mul,
+    ...add,
+    ...op.tee(vOut),
+    ...store,
+    // w' = w - lr * (m'/c1) / (sqrt(v'/c2) + eps)   (w + (-lr)*…, written as w - …)
+    ...at(AD.ow),
+    ...at(AD.w),
+    ...load,
+    ...k(AF.lr),
+    ...op.get(mOut),
+    ...k(AF.c1),
+    ...div,
+    ...mul,
+    ...op.get(vOut),
+    ...k(AF.c2),
+    ...div,
+    ...sqrt,
+    ...k(AF.eps),
+    ...add,
+    ...div,
+    ...(vector ? [0xfd, ...uleb(0xe5)] : op.f32sub),
+    ...store,
+  ];
+}
+
+function adamBody(): number[] {
+  const one = [0x43, ...new Uint8Array(new Float32Array([1]).buffer)];
+  return [
+    ...one,
+    ...op.get(AF.b1),
+    ...op.f32sub,
+    ...op.set(AFL.nb1),
+    ...one,
+    ...op.get(AF.b2),
+    ...op.f32sub,
+    ...op.set(AFL.nb2),
+    // end = n*4 bytes; end4 = (n & ~3)*4
+    ...op.get(AD.n),
+    ...op.i32(4),
+    ...op.mul,
+    ...op.set(AL.end),
+    ...op.get(AD.n),
+    ...op.i32(-4),
+    ...op.andI,
+    ...op.i32(4),
+    ...op.mul,
+    ...op.set(AL.end4),
+    ...forLoop(AL.p, op.i32(0), AL.end4, 16, adamElement(true)),
+    ...forLoop(AL.p, op.get(AL.end4), AL.end, 4, adamElement(false)),
+  ];
+}
+
+/** The kernel module's bytes. */
+export function simdModuleBytes(): Uint8Array {
+  const bmmType = [0x60, ...vec(Array.from({ length: 9 }, () => [I32])), ...vec([])];
+  const adamType = [
+    0x60,
+    ...vec([...Array.from({ length: 8 }, () => [I32]), ...Array.from({ length: 6 }, () => [F32])]),
+    ...vec([]),
+  ];
+  const bytes = [
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
+    ...section(1, vec([bmmType, adamType])),
+    ...section(2, vec([[...name('env'), ...name('memory'), 0x02, 0x00, ...uleb(1)]])),
+    ...section(3, vec([uleb(0), uleb(1)])),
+    ...section(
+      7,
+      vec([
+        [...name('bmm'), 0x00, ...uleb(0)],
+        [...name('adam'), 0x00, ...uleb(1)],
+      ]),
+    ),
+    ...section(
+      10,
+      vec([
+        func(
+          [
+            [10, I32],
+            [1, V128],
+            [1, F32],
+          ],
+          bmmBody(),
+        ),
+        func(
+          [
+            [3, I32],
+            [5, F32],
+            [3, V128],
+          ],
+          adamBody(),
+        ),
+      ]),
+    ),
+  ];
+  return new Uint8Array(bytes);
+}
+
+/** The instantiated kernels, bound to one WasmMemory. */
+export interface SimdKernels {
+  bmm(
+    a: number,
+    b: number,
+    c: number,
+    batch: number,
+    rows: number,
+    inner: number,
+    cols: number,
+    aStride: number,
+    bStride: number,
+  ): void;
+  adam(
+    w: number,
+    m: number,
+    v: number,
+    g: number,
+    ow: number,
+    om: number,
+    ov: number,
+    n: number,
+    lr: number,
+    b1: number,
+    b2: number,
+    c1: number,
+    c2: number,
+    eps: number,
+  ): void;
+}
+
+const instances = new WeakMap<WasmMemory, SimdKernels>();
+
+/** The kernels for a memory (instantiated synchronously on first use: the module is tiny). */
+export function simdKernels(memory: WasmMemory): SimdKernels {
+  const cached = instances.get(memory);
+  if (cached) return cached;
+  const module = new WA.Module(simdModuleBytes());
+  const instance = new WA.Instance(module, { env: { memory } });
+  const ex = instance.exports;
+  const bmm = ex.bmm;
+  const adam = ex.adam;
+  if (typeof bmm !== 'function' || typeof adam !== 'function') {
+    throw new Error('simd kernels: exports missing');
+  }
+  const kernels: SimdKernels = {
+    bmm: bmm as SimdKernels['bmm'],
+    adam: adam as SimdKernels['adam'],
+  };
+  instances.set(memory, kernels);
+  return kernels;
+}
+
+// ---- use from tfjs kernels -------------------------------------------------------------------
+
+/** The parts of tfjs-backend-wasm's BackendWasm the kernels use. */
+interface WasmBackendLike {
+  readonly wasm: { readonly asm: { readonly memory: WasmMemory } };
+  readonly dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
+  makeOutput(shape: number[], dtype: 'float32'): { dataId: object; shape: number[]; dtype: string };
+}
+
+function isWasmBackend(b: unknown): b is WasmBackendLike {
+  if (typeof b !== 'object' || b === null) return false;
+  const w = (b as { wasm?: { asm?: { memory?: unknown } } }).wasm;
+  return (
+    w?.asm?.memory instanceof WA.Memory &&
+    typeof (b as { makeOutput?: unknown }).makeOutput === 'function' &&
+    typeof (b as { dataIdMap?: { get?: unknown } }).dataIdMap?.get === 'function'
+  );
+}
+
+/** The wasm backend seen through the kernels' needs, or an error naming what is missing. */
+export function wasmBackendOf(b: unknown): WasmBackendLike {
+  if (!isWasmBackend(b)) throw new Error('simd kernels need the tfjs wasm backend');
+  return b;
+}
+
+/** Byte address of a tensor's data in the wasm heap. */
+export function heapAddress(backend: WasmBackendLike, t: { dataId: object }): number {
+  const info = backend.dataIdMap.get(t.dataId);
+  if (!info) throw new Error('simd kernels: tensor data is not on the wasm backend');
+  return info.memoryOffset;
+}
+
+/** Name of the fused Adam kernel (registered for wasm by installWasmKernels). */
+export const FUSED_ADAM = 'D2nwgAdam';
+
+function numAttr(attrs: Record<string, unknown> | undefined, key: string): number {
+  const v = attrs?.[key];
+  if (typeof v !== 'number') throw new Error(`${FUSED_ADAM}: attribute '${key}' missing`);
+  return v;
+}
+
+/**
+ * The fused Adam kernel on wasm: inputs {w, m, v, g} (float32, one shape), attrs {lr, beta1,
+ * beta2, c1, c2, epsilon} (c1 = 1 − β1ᵗ, c2 = 1 − β2ᵗ); outputs [w', m', v'].
+ */
+export function fusedAdamWasm(args: {
+  inputs: Record<string, { dataId: object; shape: number[]; dtype: string } | undefined>;
+  backend: unknown;
+  attrs?: Record<string, unknown>;
+}): { dataId: object; shape: number[]; dtype: string }[] {
+  const backend = wasmBackendOf(args.backend);
+  const { w, m, v, g } = args.inputs;
+  if (!w || !m || !v || !g) throw new Error(`${FUSED_ADAM}: inputs w, m, v, g are required`);
+  const n = w.shape.reduce((p, d) => p * d, 1);
+  for (const t of [m, v, g]) {
+    if (t.shape.reduce((p, d) => p * d, 1) !== n || t.dtype !== 'float32') {
+      throw new Error(`${FUSED_ADAM}: inputs must be float32 of one size`);
+    }
+  }
+  const outs = [0, 1, 2].map(() => backend.makeOutput([...w.shape], 'float32'));
+  const attrs = args.attrs;
+  simdKernels(backend.wasm.asm.memory).adam(
+    heapAddress(backend, w),
+    heapAddress(backend, m),
+    heapAddress(backend, v),
+    heapAddress(backend, g),
+    heapAddress(backend, outs[0]),
+    heapAddress(backend, outs[1]),
+    heapAddress(backend, outs[2]),
+    n,
+    numAttr(attrs, 'lr'),
+    numAttr(attrs, 'beta1'),
+    numAttr(attrs, 'beta2'),
+    numAttr(attrs, 'c1'),
+    numAttr(attrs, 'c2'),
+    numAttr(attrs, 'epsilon'),
+  );
+  return outs;
+}
+
+/** Name of the model-batch matmul kernel (registered for wasm by installWasmKernels). */
+export const SIMD_BMM = 'D2nwgBatchMatMul';
+
+type KernelTensor = { dataId: object; shape: number[]; dtype: string };
+
+/**
+ * C[i] = A[i]·B[i] over a leading batch axis, for rank-3 float32 operands ([batch or 1, r, k] and
+ * [batch or 1, k, c]); a batch of 1 on either side is broadcast. The same loop for any batch
+ * size, so a model gets the same bits alone or in a batch of a thousand.
+ */
+export function simdBatchMatMulWasm(args: {
+  inputs: Record<string, KernelTensor | undefined>;
+  backend: unknown;
+}): KernelTensor {
+  const backend = wasmBackendOf(args.backend);
+  const { a, b } = args.inputs;
+  if (!a || !b || a.shape.length !== 3 || b.shape.length !== 3) {
+    throw new Error(`${SIMD_BMM}: needs rank-3 operands a and b`);
+  }
+  const [ba, rows, inner] = a.shape;
+  const [bb, inner2, cols] = b.shape;
+  if (inner !== inner2 || (ba !== bb && ba !== 1 && bb !== 1)) {
+    throw new Error(
+      `${SIMD_BMM}: shapes [${a.shape.join(', ')}] and [${b.shape.join(', ')}] do not multiply`,
+    );
+  }
+  if (a.dtype !== 'float32' || b.dtype !== 'float32') throw new Error(`${SIMD_BMM}: float32 only`);
+  const batch = Math.max(ba, bb);
+  const out = backend.makeOutput([batch, rows, cols], 'float32');
+  if (batch * rows * cols > 0) {
+    simdKernels(backend.wasm.asm.memory).bmm(
+      heapAddress(backend, a),
+      heapAddress(backend, b),
+      heapAddress(backend, out),
+      batch,
+      rows,
+      inner,
+      cols,
+      ba === 1 ? 0 : rows * inner * 4,
+      bb === 1 ? 0 : inner * cols * 4,
+    );
+  }
+  return out;
+}

@@ -1,0 +1,702 @@
+/**
+ * A model batch: M classifiers of one architecture trained or evaluated together, so a step costs
+ * the same ~50 tensor ops whether it moves one model or a thousand (DESIGN.md §13, "many models,
+ * one op"). Parameters are stacked per layer (dense kernels [M, in, out], biases [M, 1, out]), the
+ * forward pass is one batched matmul per layer, every model sees its own minibatch of its own
+ * task's data ([M, B, d], drawn with its own seeded order), the loss is summed over models and
+ * one Adam steps the whole stack. Because model m's summed loss depends on model m's parameters
+ * only, and Adam is elementwise, each member gets exactly the update it would get alone: a single
+ * model is a batch of one, not a second code path.
+ *
+ * CNNs: tfjs has no grouped convolution. A batch of one runs the plain conv2d; a batch of many
+ * turns each convolution into patches (a fixed one-hot "identity" conv2d, shared by every model)
+ * followed by one batched matmul with the stacked kernels, which is exact (each patch value is
+ * copied by a multiply with 1 and sums of zeros).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { InputError, NumericError, throwIfAborted } from '../errors.ts';
+import { yieldToEventLoop, type RunControl } from '../progress.ts';
+import type { Rng } from '../rng.ts';
+import { rowsPerDeviceBuffer } from '../backend-webgpu.ts';
+import { readAndDispose, readF32 } from '../common/readback.ts';
+import {
+  inputSize,
+  strideTwoSize,
+  widestActivation,
+  type Layout,
+  type ParamSpec,
+} from './architecture.ts';
+import { activate } from './forward.ts';
+import { checkLength } from './params.ts';
+import { conv2d } from '../kernels/conv.ts';
+import { FUSED_ADAM, SIMD_BMM } from '../kernels/simd.ts';
+
+/**
+ * Batched matmul [M or 1, r, k]·[M, k, c] → [M, r, c]. On wasm it runs the SIMD kernel of
+ * kernels/simd.ts, whatever M is (the stock kernel hands M = 1 to XNNPACK and M > 1 to a scalar
+ * loop, so results and speed would depend on the batch size); elsewhere tf.matMul.
+ */
+function bmm(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
+  if (!tf.getKernel(SIMD_BMM, tf.getBackend())) return tf.matMul(a, b);
+  return tf.engine().runKernel(SIMD_BMM, { a, b }) as tf.Tensor3D;
+}
+
+const swap = (t: tf.Tensor): tf.Tensor3D => tf.transpose(t, [0, 2, 1]) as tf.Tensor3D;
+
+tf.registerGradient({
+  kernelName: SIMD_BMM,
+  inputsToSave: ['a', 'b'],
+  gradFunc: (dy, saved) => {
+    const [a, b] = saved as [tf.Tensor3D, tf.Tensor3D];
+    const g = dy as tf.Tensor3D;
+    if (a.shape[0] !== b.shape[0]) {
+      throw new Error(`${SIMD_BMM}: no gradient for a broadcast operand`);
+    }
+    return { a: () => bmm(g, swap(b)), b: () => bmm(swap(a), g) };
+  },
+});
+
+/** Shape of one parameter tensor stacked over M models. */
+function stackedShape(spec: ParamSpec, models: number): number[] {
+  const s = spec.shape;
+  if (s.length === 1) return [models, 1, s[0]];
+  // Dense [in, out] and conv [kh, kw, cin, cout] kernels both become [M, fanIn, out]: the conv
+  // kernel's HWI order is the patch order of `patches` below.
+  const out = s[s.length - 1];
+  return [models, spec.size / out, out];
+}
+
+/** Stacked per-layer tensors of M models, in layout order (kernel, bias per layer). */
+export type StackedParams = readonly tf.Tensor3D[];
+
+/** Stack M flat vectors into per-layer arrays (host side), checking each length. */
+function stackVectors(layout: Layout, vectors: readonly Float32Array[]): Float32Array[] {
+  if (vectors.length === 0) throw new InputError('a model batch needs at least one model');
+  vectors.forEach((v, i) => checkLength(layout, v, `weights[${i}]`));
+  return layout.params.map((p) => {
+    const data = new Float32Array(vectors.length * p.size);
+    vectors.forEach((v, m) => data.set(v.subarray(p.offset, p.offset + p.size), m * p.size));
+    return data;
+  });
+}
+
+/** Stacked parameter tensors (not variables) of M flat vectors; the caller disposes them. */
+export function stackParams(layout: Layout, vectors: readonly Float32Array[]): tf.Tensor3D[] {
+  const M = vectors.length;
+  return stackVectors(layout, vectors).map((data, i) =>
+    tf.tensor3d(data, stackedShape(layout.params[i], M) as [number, number, number]),
+  );
+}
+
+/** Split per-layer stacked values back into M flat vectors, in layout order. */
+function unstackValues(layout: Layout, values: readonly Float32Array[], M: number): Float32Array[] {
+  const out = Array.from({ length: M }, () => new Float32Array(layout.size));
+  layout.params.forEach((p, i) => {
+    const v = values[i];
+    for (let m = 0; m < M; m++) out[m].set(v.subarray(m * p.size, (m + 1) * p.size), p.offset);
+  });
+  return out;
+}
+
+/** Read stacked parameters back as M flat vectors (copies the caller owns). */
+export async function unstackParams(
+  layout: Layout,
+  params: StackedParams,
+): Promise<Float32Array[]> {
+  const M = params[0]?.shape[0] ?? 0;
+  const values = await Promise.all(params.map((p) => readF32(p)));
+  return unstackValues(layout, values, M);
+}
+
+/** One-hot filter that copies every k×k×cin patch into k·k·cin channels, HWI order. */
+function patchFilter(k: number, cin: number): tf.Tensor4D {
+  const c = k * k * cin;
+  const data = new Float32Array(k * k * cin * c);
+  for (let i = 0; i < k; i++) {
+    for (let j = 0; j < k; j++) {
+      for (let ch = 0; ch < cin; ch++) {
+        const inIdx = (i * k + j) * cin + ch;
+        // filter[i, j, ch, inIdx] = 1 (HWIO, row-major)
+        data[((i * k + j) * cin + ch) * c + inIdx] = 1;
+      }
+    }
+  }
+  return tf.tensor4d(data, [k, k, cin, c]);
+}
+
+/**
+ * Logits [M, n, outputs] of M models on their own inputs `x` ([M, n, inputSize]; a shared input
+ * may be [1, n, inputSize], broadcast to every model). Call inside tf.tidy; gradients reach
+ * `params`.
+ */
+export function forwardBatch(layout: Layout, params: StackedParams, x: tf.Tensor3D): tf.Tensor3D {
+  const arch = layout.arch;
+  const M = params[0]?.shape[0];
+  if (M === undefined || params.length !== layout.params.length) {
+    throw new Error(
+      `forwardBatch: ${params.length} parameter tensors, layout has ${layout.params.length}`,
+    );
+  }
+  const [xm, n, d] = x.shape;
+  if (d !== inputSize(arch) || (xm !== M && xm !== 1)) {
+    throw new Error(
+      `forwardBatch: input of shape [${x.shape.join(', ')}] does not fit ${M} models of ${inputSize(arch)} inputs`,
+    );
+  }
+  if (arch.kind === 'mlp') {
+    let h: tf.Tensor3D = x;
+    const layers = params.length / 2;
+    for (let i = 0; i < layers; i++) {
+      h = tf.add(bmm(h, params[2 * i]), params[2 * i + 1]);
+      if (i + 1 < layers) h = activate(h, arch.activation);
+    }
+    return h;
+  }
+  const [hh, ww, cc] = arch.inputShape;
+  const k = arch.kernelSize;
+  const rows = xm * n;
+  let h: tf.Tensor4D = tf.reshape(x, [rows, hh, ww, cc]);
+  let [curH, curW, cin] = [hh, ww, cc];
+  for (let i = 0; i < arch.channels.length; i++) {
+    const cout = arch.channels[i];
+    const kernel = params[2 * i];
+    const bias = params[2 * i + 1];
+    const oh = strideTwoSize(curH);
+    const ow = strideTwoSize(curW);
+    let y: tf.Tensor4D;
+    if (M === 1) {
+      y = conv2d(h, tf.reshape(kernel, [k, k, cin, cout]), 2, 'same');
+      y = tf.add(y, tf.reshape(bias, [cout]));
+    } else {
+      // Patches of every model's own activations ([rows, oh, ow, k·k·cin]), then one batched
+      // matmul with the stacked kernels [M, k·k·cin, cout].
+      const filter = patchFilter(k, cin);
+      const p = conv2d(h, filter, 2, 'same');
+      const pm = tf.reshape(p, [M, (rows / M) * oh * ow, k * k * cin]) as tf.Tensor3D;
+      if (xm !== M) throw new Error('forwardBatch: a CNN batch needs one input set per model');
+      y = tf.reshape(tf.add(bmm(pm, kernel), bias), [rows, oh, ow, cout]);
+    }
+    h = activate(y, arch.activation);
+    [curH, curW, cin] = [oh, ow, cout];
+  }
+  const pooled = tf.reshape(tf.mean(h, [1, 2]), [xm, n, cin]) as tf.Tensor3D;
+  return tf.add(bmm(pooled, params[params.length - 2]), params[params.length - 1]) as tf.Tensor3D;
+}
+
+/**
+ * Per-model mean softmax cross-entropy [M] and correct counts [M] of logits [M, B, K] against
+ * integer labels [M, B].
+ */
+export function batchLossAndCorrect(
+  logits: tf.Tensor3D,
+  labels: tf.Tensor2D,
+): { loss: tf.Tensor1D; correct: tf.Tensor1D } {
+  const [, B, K] = logits.shape;
+  const onehot = tf.oneHot(labels, K) as tf.Tensor3D;
+  // Cross-entropy with its gradient written out, softmax − onehot: 5 backward ops instead of the
+  // ~20 that differentiating logSoftmax produces.
+  const ce = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [z, save] = args as [tf.Tensor, tf.GradSaveFunc];
+    const logp = tf.logSoftmax(z);
+    // Saved tensors outlive the forward scope; the one-hot labels are needed in the backward.
+    save([logp, onehot]);
+    return {
+      value: tf.neg(tf.mean(tf.sum(tf.mul(onehot, logp), 2), 1)),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.mul(tf.sub(tf.exp(saved[0]), saved[1]), tf.reshape(tf.div(dy, B), [-1, 1, 1])),
+    };
+  });
+  const loss = ce(logits) as tf.Tensor1D;
+  const correct = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 2), labels), 'float32'), 1);
+  return { loss, correct: correct as tf.Tensor1D };
+}
+
+/** One model of a batch: its start, its data and its shuffling. */
+export interface BatchMember {
+  /** Starting weights (not modified). */
+  readonly init: Float32Array;
+  /** Training inputs, `n × inputSize` row-major. */
+  readonly xTrain: Float32Array;
+  /** Training labels in 0..outputs-1. */
+  readonly yTrain: Int32Array;
+  /** Optional test inputs, evaluated after every epoch. */
+  readonly xTest?: Float32Array;
+  /** Labels of xTest. */
+  readonly yTest?: Int32Array;
+  /** Drives this member's per-epoch shuffling; nothing else is random. */
+  readonly rng: Rng;
+  /** Who this member is, for errors ("task t12, seed 1"). */
+  readonly name?: string;
+}
+
+/** Metrics of one finished training epoch of one model. */
+export interface EpochRecord {
+  /** 1-based epoch number. */
+  readonly epoch: number;
+  /** Mean cross-entropy over the epoch's minibatches (running, as Keras reports it). */
+  readonly trainLoss: number;
+  /** Fraction of training samples classified correctly during the epoch (running). */
+  readonly trainAcc: number;
+  /** Accuracy of the end-of-epoch weights on the test set, when one was given. */
+  readonly testAcc?: number;
+  /** Cross-entropy of the end-of-epoch weights on the test set, when one was given. */
+  readonly testLoss?: number;
+}
+
+export interface TrainBatchArgs {
+  /** Architecture and parameter layout, shared by every member. */
+  readonly layout: Layout;
+  /** The models; every member has the same number of training (and test) samples. */
+  readonly members: readonly BatchMember[];
+  /** Number of passes over each training set (0 returns the inits unchanged). */
+  readonly epochs: number;
+  /** Minibatch size; the last batch of an epoch may be smaller. */
+  readonly batchSize: number;
+  /** Adam learning rate. */
+  readonly lr: number;
+  /**
+   * Called after every epoch with each member's metrics; `params()` reads every member's
+   * end-of-epoch weights (copies the callee owns), for checkpoints.
+   */
+  readonly onEpoch?: (
+    epoch: number,
+    records: readonly EpochRecord[],
+    params: () => Promise<Float32Array[]>,
+  ) => void | Promise<void>;
+  /** Cancellation (checked between batches) and per-epoch progress. */
+  readonly control?: RunControl;
+  /** Stage name used in NumericError messages; default 'classifier'. */
+  readonly stage?: string;
+}
+
+export interface TrainBatchResult {
+  /** Final weights, one flat vector per member. */
+  readonly params: Float32Array[];
+  /** history[m][e]: member m's record of epoch e+1. */
+  readonly history: EpochRecord[][];
+}
+
+const YIELD_EVERY_MS = 50;
+const EVAL_ROWS = 2048;
+
+function memberName(members: readonly BatchMember[], m: number): string {
+  const name = members[m].name;
+  return members.length === 1 && name === undefined
+    ? 'model'
+    : `member ${m}${name ? ` (${name})` : ''}`;
+}
+
+/** Check data against the layout (sizes, labels in range); returns the sample count. */
+export function checkData(layout: Layout, x: Float32Array, y: Int32Array, what: string): number {
+  const d = inputSize(layout.arch);
+  const n = y.length;
+  if (x.length !== n * d) {
+    throw new InputError(
+      `${x.length} input values for ${n} labels; expected ${d} values per sample`,
+      what,
+    );
+  }
+  const k = layout.arch.outputs;
+  for (let i = 0; i < n; i++) {
+    if (y[i] < 0 || y[i] >= k) {
+      throw new InputError(`label ${y[i]} at sample ${i} is outside 0..${k - 1}`, what);
+    }
+  }
+  return n;
+}
+
+/** Validate a batch: same sample counts for every member, labels in range, inits of the right size. */
+function checkMembers(
+  layout: Layout,
+  members: readonly BatchMember[],
+): { n: number; nTest: number } {
+  if (members.length === 0) throw new InputError('a model batch needs at least one model');
+  let n = -1;
+  let nTest = -1;
+  members.forEach((mb, m) => {
+    const who = memberName(members, m);
+    const suffix = members.length === 1 ? '' : ` of ${who}`;
+    checkLength(layout, mb.init, `init${suffix}`);
+    const nm = checkData(layout, mb.xTrain, mb.yTrain, `training data${suffix}`);
+    if (nm === 0) throw new InputError('the training set is empty', `training data${suffix}`);
+    if (n >= 0 && nm !== n) {
+      throw new InputError(
+        `${who} has ${nm} training samples, member 0 has ${n}; a batch needs equal counts`,
+        'model batch',
+      );
+    }
+    n = nm;
+    const hasTest = mb.xTest !== undefined && mb.yTest !== undefined;
+    const nt =
+      hasTest && mb.xTest && mb.yTest
+        ? checkData(layout, mb.xTest, mb.yTest, `test data${suffix}`)
+        : -1;
+    if (m > 0 && nt !== nTest) {
+      throw new InputError(
+        `${who} has ${nt < 0 ? 'no' : nt} test samples, member 0 has ${nTest < 0 ? 'none' : nTest}; a batch needs equal counts`,
+        'model batch',
+      );
+    }
+    nTest = nt;
+  });
+  return { n, nTest };
+}
+
+function concat<T extends Float32Array | Int32Array>(
+  parts: readonly T[],
+  make: (n: number) => T,
+): T {
+  const out = make(parts.reduce((s, p) => s + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/**
+ * Adam over stacked parameters, on tensors (no readback per step). Same update as tf.train.adam:
+ * m ← β1·m + (1−β1)·g, v ← β2·v + (1−β2)·g², w ← w − lr·m̂/(√v̂ + ε).
+ */
+class StackedAdam {
+  private readonly m: tf.Variable[];
+  private readonly v: tf.Variable[];
+  private t = 0;
+  constructor(
+    private readonly vars: readonly tf.Variable[],
+    private readonly lr: number,
+    private readonly beta1 = 0.9,
+    private readonly beta2 = 0.999,
+    private readonly epsilon = 1e-8,
+  ) {
+    this.m = vars.map((x) => tf.tidy(() => tf.variable(tf.zerosLike(x), false)));
+    this.v = vars.map((x) => tf.tidy(() => tf.variable(tf.zerosLike(x), false)));
+  }
+
+  apply(grads: readonly tf.Tensor[]): void {
+    this.t += 1;
+    const { beta1: b1, beta2: b2 } = this;
+    const c1 = 1 - Math.pow(b1, this.t);
+    const c2 = 1 - Math.pow(b2, this.t);
+    // One fused kernel per parameter tensor where the backend has it (wasm), else tensor ops.
+    if (tf.getKernel(FUSED_ADAM, tf.getBackend())) {
+      for (let i = 0; i < this.vars.length; i++) {
+        const [w, m, v] = tf
+          .engine()
+          .runKernel(
+            FUSED_ADAM,
+            { w: this.vars[i], m: this.m[i], v: this.v[i], g: grads[i] },
+            { lr: this.lr, beta1: b1, beta2: b2, c1, c2, epsilon: this.epsilon },
+          ) as tf.Tensor[];
+        this.vars[i].assign(w);
+        this.m[i].assign(m);
+        this.v[i].assign(v);
+        tf.dispose([w, m, v]);
+      }
+      return;
+    }
+    tf.tidy(() => {
+      for (let i = 0; i < this.vars.length; i++) {
+        const g = grads[i];
+        const m = this.m[i];
+        const v = this.v[i];
+        m.assign(tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1)));
+        v.assign(tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2)));
+        const step = tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.div(v, c2)), this.epsilon));
+        this.vars[i].assign(tf.sub(this.vars[i], tf.mul(step, this.lr)));
+      }
+    });
+  }
+
+  dispose(): void {
+    for (const x of this.m) x.dispose();
+    for (const x of this.v) x.dispose();
+  }
+}
+
+/** Rows of [M, rows, widest] activations that fit one device buffer (all of them on wasm). */
+function evalRows(layout: Layout, models: number): number {
+  return rowsPerDeviceBuffer(4 * models * widestActivation(layout.arch), EVAL_ROWS);
+}
+
+/**
+ * Per-model [summed loss, correct count] of stacked params on x [M or 1, n, d] with labels y
+ * (host, M·n or n values), in row chunks. Returns mean loss and accuracy per model.
+ */
+async function evaluateStacked(
+  layout: Layout,
+  params: StackedParams,
+  x: tf.Tensor3D,
+  y: Int32Array,
+): Promise<{ loss: number[]; accuracy: number[] }> {
+  const M = params[0].shape[0];
+  const [xm, n, d] = x.shape;
+  const lossSum = new Float64Array(M);
+  const correct = new Float64Array(M);
+  const rows = evalRows(layout, M);
+  for (let start = 0; start < n; start += rows) {
+    const size = Math.min(rows, n - start);
+    const both = tf.tidy(() => {
+      const xb = size === n ? x : tf.slice(x, [0, start, 0], [xm, size, d]);
+      const labels = new Int32Array(M * size);
+      for (let m = 0; m < M; m++) {
+        const off = xm === 1 ? 0 : m * n;
+        labels.set(y.subarray(off + start, off + start + size), m * size);
+      }
+      const logits = forwardBatch(layout, params, xb);
+      const r = batchLossAndCorrect(logits, tf.tensor2d(labels, [M, size], 'int32'));
+      return tf.stack([tf.mul(r.loss, size), r.correct]);
+    });
+    const vals = await readAndDispose(both);
+    for (let m = 0; m < M; m++) {
+      lossSum[m] += vals[m];
+      correct[m] += vals[M + m];
+    }
+  }
+  return {
+    loss: Array.from(lossSum, (s) => s / n),
+    accuracy: Array.from(correct, (c) => c / n),
+  };
+}
+
+/**
+ * Train every member of a batch with Adam from its init. Throws NumericError naming the member
+ * (and the epoch) as soon as an epoch produced a non-finite loss for any of them, before any
+ * checkpoint of that epoch is handed out; CancelledError on abort.
+ */
+export async function trainBatch(args: TrainBatchArgs): Promise<TrainBatchResult> {
+  const { layout, members, epochs, batchSize, lr, control } = args;
+  const stage = args.stage ?? 'classifier';
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new InputError(`batchSize must be a positive integer, got ${batchSize}`);
+  }
+  const { n, nTest } = checkMembers(layout, members);
+  const M = members.length;
+  const d = inputSize(layout.arch);
+  const xAll = tf.tensor2d(
+    concat(
+      members.map((m) => m.xTrain),
+      (k) => new Float32Array(k),
+    ),
+    [M * n, d],
+  );
+  const yAll = tf.tensor1d(
+    concat(
+      members.map((m) => m.yTrain),
+      (k) => new Int32Array(k),
+    ),
+    'int32',
+  );
+  const yTest =
+    nTest > 0
+      ? concat(
+          members.map((m) => m.yTest ?? new Int32Array(0)),
+          (k) => new Int32Array(k),
+        )
+      : null;
+  const xTest =
+    nTest > 0
+      ? tf.tensor3d(
+          concat(
+            members.map((m) => m.xTest ?? new Float32Array(0)),
+            (k) => new Float32Array(k),
+          ),
+          [M, nTest, d],
+        )
+      : null;
+  const vars = stackVectors(
+    layout,
+    members.map((m) => m.init),
+  ).map((data, i) =>
+    tf.tidy(() =>
+      tf.variable(
+        tf.tensor3d(data, stackedShape(layout.params[i], M) as [number, number, number]),
+        true,
+      ),
+    ),
+  );
+  const opt = new StackedAdam(vars, lr);
+  const history: EpochRecord[][] = members.map(() => []);
+  let step = 0;
+  let lastYield = Date.now();
+  const idx = new Int32Array(M * batchSize);
+  try {
+    for (let epoch = 1; epoch <= epochs; epoch++) {
+      const orders = members.map((mb) => mb.rng.permutation(n));
+      const losses: tf.Tensor1D[] = [];
+      const corrects: tf.Tensor1D[] = [];
+      const sizes: number[] = [];
+      try {
+        for (let start = 0; start < n; start += batchSize) {
+          throwIfAborted(control?.signal);
+          const bs = Math.min(n, start + batchSize) - start;
+          for (let m = 0; m < M; m++) {
+            const o = orders[m];
+            const base = m * n;
+            for (let j = 0; j < bs; j++) idx[m * bs + j] = base + o[start + j];
+          }
+          const idxT = tf.tensor1d(idx.subarray(0, M * bs), 'int32');
+          const { value, grads } = tf.variableGrads(() => {
+            const xb = tf.reshape(tf.gather(xAll, idxT), [M, bs, d]) as tf.Tensor3D;
+            const yb = tf.reshape(tf.gather(yAll, idxT), [M, bs]) as tf.Tensor2D;
+            const r = batchLossAndCorrect(forwardBatch(layout, vars, xb), yb);
+            losses.push(tf.keep(r.loss));
+            corrects.push(tf.keep(r.correct));
+            return tf.sum(r.loss) as tf.Scalar;
+          }, vars);
+          sizes.push(bs);
+          idxT.dispose();
+          value.dispose();
+          try {
+            opt.apply(
+              vars.map((v) => {
+                const g = grads[v.name];
+                if (!g) throw new Error(`${stage}: no gradient for ${v.name}`);
+                return g;
+              }),
+            );
+          } finally {
+            tf.dispose(grads);
+          }
+          step++;
+          if (Date.now() - lastYield > YIELD_EVERY_MS) {
+            await yieldToEventLoop();
+            lastYield = Date.now();
+          }
+        }
+        // One readback per epoch: [steps, M] losses and correct counts.
+        const lossVals = await readAndDispose(tf.stack(losses));
+        const correctVals = await readAndDispose(tf.stack(corrects));
+        const lossSum = new Float64Array(M);
+        const correctSum = new Float64Array(M);
+        for (let s = 0; s < sizes.length; s++) {
+          for (let m = 0; m < M; m++) {
+            const v = lossVals[s * M + m];
+            if (!Number.isFinite(v)) {
+              throw new NumericError(
+                stage,
+                step - sizes.length + s + 1,
+                `training loss ${v} for ${memberName(members, m)} (epoch ${epoch})`,
+              );
+            }
+            lossSum[m] += v * sizes[s];
+            correctSum[m] += correctVals[s * M + m];
+          }
+        }
+        const test = xTest && yTest ? await evaluateStacked(layout, vars, xTest, yTest) : null;
+        const records = members.map((_, m): EpochRecord => ({
+          epoch,
+          trainLoss: lossSum[m] / n,
+          trainAcc: correctSum[m] / n,
+          ...(test ? { testAcc: test.accuracy[m], testLoss: test.loss[m] } : {}),
+        }));
+        records.forEach((r, m) => history[m].push(r));
+        const r0 = records[0];
+        control?.onProgress?.({
+          value: epoch,
+          max: epochs,
+          unit: 'epoch',
+          metrics: {
+            loss: r0.trainLoss,
+            trainAcc: r0.trainAcc,
+            ...(r0.testAcc !== undefined ? { testAcc: r0.testAcc } : {}),
+          },
+        });
+        if (args.onEpoch) await args.onEpoch(epoch, records, () => unstackParams(layout, vars));
+      } finally {
+        for (const t of losses) t.dispose();
+        for (const t of corrects) t.dispose();
+      }
+    }
+    return { params: await unstackParams(layout, vars), history };
+  } finally {
+    opt.dispose();
+    for (const v of vars) v.dispose();
+    xAll.dispose();
+    yAll.dispose();
+    xTest?.dispose();
+  }
+}
+
+/** Loss and accuracy of a classifier on a labelled set. */
+export interface Evaluation {
+  /** Mean softmax cross-entropy. */
+  readonly loss: number;
+  /** Fraction classified correctly. */
+  readonly accuracy: number;
+}
+
+/**
+ * Evaluate many weight vectors on the same data at once (one batched forward per row chunk,
+ * models in groups that fit the device). One Evaluation per vector, in order.
+ */
+export async function evaluateBatch(
+  layout: Layout,
+  paramsList: readonly Float32Array[],
+  x: Float32Array,
+  y: Int32Array,
+  maxModels = 256,
+): Promise<Evaluation[]> {
+  const n = checkData(layout, x, y, 'evaluation data');
+  paramsList.forEach((p, i) => checkLength(layout, p, `weights[${i}]`));
+  if (paramsList.length === 0) return [];
+  const out: Evaluation[] = [];
+  const d = inputSize(layout.arch);
+  const cnn = layout.arch.kind === 'cnn';
+  for (let s = 0; s < paramsList.length; s += maxModels) {
+    const group = paramsList.slice(s, s + maxModels);
+    const M = group.length;
+    // A CNN batch needs its own input set per model (patches are per model); an MLP broadcasts.
+    const xt =
+      cnn && M > 1
+        ? tf.tidy(() => tf.tile(tf.tensor3d(x, [1, n, d]), [M, 1, 1]) as tf.Tensor3D)
+        : tf.tensor3d(x, [1, n, d]);
+    const params = stackParams(layout, group);
+    try {
+      const labels =
+        cnn && M > 1
+          ? concat(
+              group.map(() => y),
+              (k) => new Int32Array(k),
+            )
+          : y;
+      const r = await evaluateStacked(layout, params, xt, labels);
+      for (let m = 0; m < M; m++) out.push({ loss: r.loss[m], accuracy: r.accuracy[m] });
+    } finally {
+      xt.dispose();
+      tf.dispose(params);
+    }
+  }
+  return out;
+}
+
+/** Bytes a model batch may take on the wasm/cpu heap (the wasm32 heap tops out at 4 GB). */
+export const BATCH_MEMORY_BUDGET = 1024 * 1024 * 1024;
+
+/**
+ * The most models one batch should hold for this layout and data size: what fits the memory
+ * budget (training and test inputs, parameters with Adam's moments and gradients, activations of
+ * a step and of an evaluation chunk) and, on a GPU, the largest single buffer the device allows.
+ * Never a fixed constant: a small GPU gets smaller batches, and 1 is always allowed.
+ */
+export function modelsPerBatch(
+  layout: Layout,
+  nTrain: number,
+  nTest: number,
+  batchSize: number,
+  budgetBytes = BATCH_MEMORY_BUDGET,
+): number {
+  const d = inputSize(layout.arch);
+  const wide = widestActivation(layout.arch);
+  const bytesPerModel =
+    4 *
+    ((nTrain + nTest) * d +
+      5 * layout.size +
+      8 * Math.min(batchSize, nTrain) * wide +
+      3 * Math.min(nTest, EVAL_ROWS) * wide);
+  const byBudget = Math.max(1, Math.floor(budgetBytes / bytesPerModel));
+  // The largest tensors are the stacked training inputs [M·nTrain, d] and the patches of a CNN.
+  const byBuffer = rowsPerDeviceBuffer(4 * Math.max(nTrain * d, batchSize * wide * 9), byBudget);
+  return Math.max(1, Math.min(byBudget, byBuffer));
+}
