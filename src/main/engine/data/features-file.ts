@@ -150,11 +150,7 @@ export async function loadCsv(file: string, options: CsvOptions = {}): Promise<L
   let classNames: string[];
   if (rawLabels.every((s) => INT_RE.test(s))) {
     const vals = rawLabels.map((s) => Number(s));
-    const neg = vals.findIndex((v) => v < 0);
-    if (neg >= 0) {
-      throw new InputError(`label ${rawLabels[neg]} is negative`, `${file}:${rows[neg].line}`);
-    }
-    ({ labels, classNames } = checkLabels(vals, file));
+    ({ labels, classNames } = checkLabels(vals, file, undefined, (i) => `${file}:${rows[i].line}`));
   } else {
     let firstName = -1;
     let firstInt = -1;

@@ -85,7 +85,7 @@ describe('CSV features', () => {
     const g = write('neg.csv', 'a,label\n1,0\n2,-1\n');
     e = await errorOf(loadCsv(g));
     expect(e.message).toContain(`${g}:3`);
-    expect(e.message).toMatch(/label -1 is negative/);
+    expect(e.message).toMatch(/label of sample 1 is negative/);
     const h = write('emptylab.csv', 'a,label\n1,cat\n2,\n');
     e = await errorOf(loadCsv(h));
     expect(e.message).toContain(`${h}:3`);
@@ -96,6 +96,17 @@ describe('CSV features', () => {
     expect(e.message).toMatch(
       /labels mix integers \("3" on line 3\) and names \("cat" on line 2\)/,
     );
+  });
+
+  it('refuses a label past the class limit, naming file:line, instead of 10,000,001 classes', async () => {
+    const f = write('bigint.csv', 'a,label\n1,0\n2,10000000\n');
+    let e = await errorOf(loadCsv(f));
+    expect(e.message).toContain(`${f}:3`);
+    expect(e.message).toMatch(/label of sample 1 is too large.*at most 10000 classes/);
+    const g = write('huge.csv', 'a,label\n1,0\n2,99999999999999999999\n');
+    e = await errorOf(loadCsv(g));
+    expect(e.message).toContain(`${g}:3`);
+    expect(e.message).toMatch(/too large/);
   });
 
   it('rejects an unknown label column, an empty file and a missing file, naming them', async () => {
@@ -154,7 +165,13 @@ describe('.npy pair', () => {
     const yfrac = write('yfrac.npy', encodeNpy(new Float32Array([0, 0.5, 1]), [3]));
     e = await errorOf(loadNpyPair(x, yfrac));
     expect(e.message).toContain(yfrac);
-    expect(e.message).toMatch(/label 0.5 of sample 1 is not a non-negative integer/);
+    expect(e.message).toMatch(/label of sample 1 is not an integer/);
+    for (const big of [2n ** 32n, 2n ** 31n - 1n, 100_000_000n, 10_000_000n]) {
+      const ybig = write(`ybig-${big}.npy`, encodeNpy(new BigInt64Array([0n, 1n, big]), [3]));
+      e = await errorOf(loadNpyPair(x, ybig));
+      expect(e.message).toContain(ybig);
+      expect(e.message).toMatch(/label of sample 2 is too large/);
+    }
     const xnan = write('xnan.npy', encodeNpy(new Float32Array([0, NaN, 0, 0, 0, 0]), [3, 2]));
     e = await errorOf(loadNpyPair(xnan, y3));
     expect(e.message).toContain(xnan);
