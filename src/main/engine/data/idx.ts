@@ -67,9 +67,8 @@ export function decodeIdx(input: Uint8Array, fileName: string): IdxArray {
   };
   if (bytes.length < 4) fail(`only ${bytes.length} bytes, too short for the 4-byte magic`);
   if (bytes[0] !== 0 || bytes[1] !== 0) {
-    fail(
-      `bad magic ${[...bytes.subarray(0, 4)].map((b) => b.toString(16).padStart(2, '0')).join(' ')} (expected 00 00 <type> <ndims>)`,
-    );
+    // The bytes are not echoed: for a file that is not IDX they are its content.
+    fail('bad magic: the file does not start with 00 00 <type> <ndims>');
   }
   const typeCode = bytes[2];
   const type = TYPES[typeCode];

@@ -100,7 +100,19 @@ describe('IDX reader', () => {
     const badMagic = write('magic', new Uint8Array([1, 2, 8, 1, 0, 0, 0, 0]));
     e = await errorOf(loadIdxPair(badMagic, goodLab));
     expect(e.message).toContain(badMagic);
-    expect(e.message).toMatch(/bad magic 01 02 08 01/);
+    expect(e.message).toMatch(/bad magic: the file does not start with 00 00 <type> <ndims>/);
+    expect(e.message).not.toMatch(/01 02 08 01/);
+
+    // A text file (here the start of /etc/passwd) is refused without echoing its bytes.
+    const text = write('passwd', new TextEncoder().encode('root:x:0:0:root:/root:/bin/bash\n'));
+    e = await errorOf(loadIdxPair(text, goodLab));
+    expect(e.message).toBe(
+      `${text}: not a valid IDX file: bad magic: the file does not start with 00 00 <type> <ndims>`,
+    );
+    e = await errorOf(
+      loadIdxPair(write('passwd.gz', gzip(new TextEncoder().encode('root:x:0'))), goodLab),
+    );
+    expect(e.message).not.toMatch(/72 6f 6f 74|root/);
 
     const badType = write(
       'type',
