@@ -10,6 +10,7 @@
  * start of that byte buffer.
  */
 import * as fsp from 'node:fs/promises';
+import { jsonTextDepth } from '../../../shared/json-depth.ts';
 import { InputError } from '../errors.ts';
 import { writeFileAtomic } from './atomic.ts';
 
@@ -60,32 +61,6 @@ const MAX_HEADER_BYTES = 100_000_000;
  * (error messages included) ever walks a 50,000-level structure recursively.
  */
 export const MAX_HEADER_DEPTH = 32;
-
-/**
- * Deepest `[`/`{` nesting in JSON text, counted iteratively (brackets inside strings ignored).
- * Stops counting once past `limit`.
- */
-function jsonDepth(text: string, limit: number): number {
-  let depth = 0;
-  let max = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c)
-        i++; // backslash: skip the escaped character
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x5b || c === 0x7b) {
-      depth++;
-      if (depth > max) {
-        max = depth;
-        if (max > limit) return max;
-      }
-    } else if (c === 0x5d || c === 0x7d) depth--;
-  }
-  return max;
-}
 
 /**
  * A short, non-recursive description of a header value for error messages: short strings and
@@ -292,7 +267,7 @@ export function decodeSafetensors(
   } catch {
     fail('header is not valid UTF-8');
   }
-  if (jsonDepth(text, MAX_HEADER_DEPTH) > MAX_HEADER_DEPTH) {
+  if (jsonTextDepth(text, MAX_HEADER_DEPTH) > MAX_HEADER_DEPTH) {
     fail(`header JSON nests deeper than ${MAX_HEADER_DEPTH} levels`);
   }
   let parsed: unknown;
