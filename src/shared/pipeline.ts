@@ -6,12 +6,27 @@
  * executor's validation parses it.
  */
 import { z } from 'zod';
+import { jsonValueDepth } from './json-depth.ts';
 import type { NodeRegistry } from './nodes/spec.ts';
 
 /** The `format` tag every pipeline file carries, so a stray JSON file is refused early. */
 export const PIPELINE_FORMAT = 'd2nwg-pipeline';
 /** Version of the file layout itself (not of the nodes: those carry their own versions). */
 export const PIPELINE_VERSION = 1;
+
+/**
+ * Most nodes a pipeline may have. The largest shipped pipelines have tens of nodes; the bound
+ * keeps validation, the executor's ordering and the canvas from being handed an unbounded graph.
+ */
+export const MAX_PIPELINE_NODES = 2_000;
+/** Most edges a pipeline may have (a few inputs per node at the node limit). */
+export const MAX_PIPELINE_EDGES = 10_000;
+/**
+ * Deepest array/object nesting a node's config may have. Real configs are 2–3 levels deep; a
+ * deeper one would overflow the stack in whatever walks it recursively later (JSON.stringify for
+ * the run snapshot, structured clone to the engine host).
+ */
+export const MAX_CONFIG_DEPTH = 32;
 
 const id = z.string().min(1, 'must be a non-empty string');
 
@@ -26,7 +41,12 @@ export const pipelineNodeSchema = z.object({
   /** Optional user label shown instead of the spec's title. */
   title: z.string().optional(),
   /** The node's config, validated by its spec's zod schema at validation time. */
-  config: z.unknown().default({}),
+  config: z
+    .unknown()
+    .default({})
+    .refine((v) => jsonValueDepth(v, MAX_CONFIG_DEPTH) <= MAX_CONFIG_DEPTH, {
+      message: `config nests deeper than ${MAX_CONFIG_DEPTH} levels`,
+    }),
   /** Where the node sits on the canvas. */
   position: z.object({ x: z.number(), y: z.number() }).default({ x: 0, y: 0 }),
 });
@@ -55,8 +75,13 @@ export const pipelineSchema = z.object({
   name: z.string().min(1),
   /** What the pipeline is for; may document placeholders the user must fill in. */
   description: z.string().optional(),
-  nodes: z.array(pipelineNodeSchema),
-  edges: z.array(pipelineEdgeSchema).default([]),
+  nodes: z
+    .array(pipelineNodeSchema)
+    .max(MAX_PIPELINE_NODES, `a pipeline may have at most ${MAX_PIPELINE_NODES} nodes`),
+  edges: z
+    .array(pipelineEdgeSchema)
+    .max(MAX_PIPELINE_EDGES, `a pipeline may have at most ${MAX_PIPELINE_EDGES} edges`)
+    .default([]),
 });
 export type Pipeline = z.infer<typeof pipelineSchema>;
 

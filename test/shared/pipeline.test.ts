@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineNode, NodeRegistry } from '../../src/shared/nodes/spec.ts';
-import { migratePipeline, parsePipeline, type Pipeline } from '../../src/shared/pipeline.ts';
+import {
+  MAX_CONFIG_DEPTH,
+  MAX_PIPELINE_NODES,
+  migratePipeline,
+  parsePipeline,
+  type Pipeline,
+} from '../../src/shared/pipeline.ts';
 
 const v2 = defineNode({
   type: 'test.renamed',
@@ -62,6 +68,42 @@ describe('parsePipeline', () => {
     expect(text).toMatch(/nodes\[0\]\.version \(node 'n1'\)/);
     expect(text).toMatch(/edges\[0\]\.target/);
     expect(r.problems.length).toBeGreaterThanOrEqual(4);
+  });
+});
+
+describe('pipeline size and depth limits', () => {
+  const node = (i: number, config: unknown = {}) => ({
+    id: `n${i}`,
+    type: 'test.renamed',
+    version: 3,
+    config,
+    position: { x: 0, y: 0 },
+  });
+
+  it(`refuses more than ${MAX_PIPELINE_NODES} nodes with one clear problem`, () => {
+    const r = parsePipeline(pipeline(Array.from({ length: 10_000 }, (_, i) => node(i))));
+    expect(r.ok).toBe(false);
+    if (!r.ok)
+      expect(r.problems).toEqual([
+        `nodes: a pipeline may have at most ${MAX_PIPELINE_NODES} nodes`,
+      ]);
+    expect(
+      parsePipeline(pipeline(Array.from({ length: MAX_PIPELINE_NODES }, (_, i) => node(i)))).ok,
+    ).toBe(true);
+  });
+
+  it(`refuses a node config nested deeper than ${MAX_CONFIG_DEPTH} levels, naming the node`, () => {
+    const deep = JSON.parse(`{"a":${'['.repeat(50_000)}${']'.repeat(50_000)}}`) as unknown;
+    const r = parsePipeline(pipeline([node(0), node(1, deep)]));
+    expect(r.ok).toBe(false);
+    if (!r.ok) {
+      expect(r.problems).toEqual([
+        `nodes[1].config (node 'n1'): config nests deeper than ${MAX_CONFIG_DEPTH} levels`,
+      ]);
+    }
+    let ok: unknown = 1;
+    for (let i = 0; i < MAX_CONFIG_DEPTH; i++) ok = { c: ok };
+    expect(parsePipeline(pipeline([node(0, ok)])).ok).toBe(true);
   });
 });
 

@@ -14,6 +14,7 @@ import { extname, join, normalize, relative, sep, isAbsolute } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { APP_CSP } from '../../shared/csp.ts';
 import type { PushChannelName } from '../../shared/ipc.ts';
+import { jsonTextDepth } from '../../shared/json-depth.ts';
 import { dispatch } from '../api/dispatch.ts';
 import type { StudioApi } from '../api/studio.ts';
 
@@ -21,8 +22,19 @@ import type { StudioApi } from '../api/studio.ts';
 export const TOKEN_COOKIE = 'd2nwg_token';
 /** Request header that carries the token for API calls. */
 export const TOKEN_HEADER = 'x-d2nwg-token';
-/** Largest accepted request body; pipelines are small JSON. */
-const MAX_BODY = 8 * 1024 * 1024;
+/**
+ * Default largest accepted request body, in bytes. Pipelines are small JSON (a few KB); the
+ * margin is for long descriptions and configs. A larger body is answered 413.
+ */
+export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
+/** Deepest array/object nesting accepted in a request body; real requests nest under 10. */
+export const MAX_BODY_JSON_DEPTH = 64;
+/**
+ * After answering 413 the rest of the body is read and discarded, so the client (still
+ * uploading) receives the answer instead of a connection reset; a body still arriving after
+ * this long is cut off.
+ */
+const DRAIN_MS = 10_000;
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -49,6 +61,8 @@ export interface StartServerOptions {
   readonly port?: number;
   /** Fixed token (tests); default: 32 random bytes. */
   readonly token?: string;
+  /** Largest request body in bytes (default DEFAULT_MAX_BODY_BYTES); larger ones get 413. */
+  readonly maxBodyBytes?: number;
 }
 
 /** A running web-mode server. */
@@ -72,9 +86,29 @@ function cookieToken(req: IncomingMessage): string | undefined {
   if (!header) return undefined;
   for (const part of header.split(';')) {
     const [k, ...v] = part.trim().split('=');
-    if (k === TOKEN_COOKIE) return decodeURIComponent(v.join('='));
+    if (k === TOKEN_COOKIE) return decodeOrNull(v.join('=')) ?? undefined;
   }
   return undefined;
+}
+
+/** decodeURIComponent, with null for a malformed escape (`%E0%A4%A`) instead of a URIError. */
+function decodeOrNull(s: string): string | null {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return null;
+  }
+}
+
+/** A bad request from the client (malformed URL or body): answered 400, or `status`. */
+class RequestError extends Error {
+  override readonly name = 'ArgsError';
+  constructor(
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+  }
 }
 
 function send(
@@ -87,15 +121,34 @@ function send(
   res.end(body);
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
+function sendJsonError(res: ServerResponse, status: number, kind: string, message: string): void {
+  send(res, status, JSON.stringify({ ok: false, error: { kind, message } }), 'application/json');
+}
+
+/**
+ * Read the body as UTF-8, refusing (RequestError 413) one over `limit` bytes, by its
+ * Content-Length before reading anything or by counting as it arrives. Once over the limit the
+ * rest is discarded, not buffered.
+ */
+function readBody(req: IncomingMessage, limit: number): Promise<string> {
   return new Promise((resolve, reject) => {
+    const tooLarge = () =>
+      new RequestError(`request body is larger than the ${limit}-byte limit`, 413);
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > limit) {
+      reject(tooLarge());
+      return;
+    }
     const chunks: Buffer[] = [];
     let size = 0;
+    let over = false;
     req.on('data', (c: Buffer) => {
+      if (over) return;
       size += c.length;
-      if (size > MAX_BODY) {
-        reject(new Error(`request body over ${MAX_BODY} bytes`));
-        req.destroy();
+      if (size > limit) {
+        over = true;
+        chunks.length = 0;
+        reject(tooLarge());
         return;
       }
       chunks.push(c);
@@ -105,15 +158,40 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
+/**
+ * Discard what is left of a refused request's body, so the answer already sent reaches a client
+ * that is still uploading (closing a socket with unread data resets it, losing the answer).
+ * A body that keeps coming past DRAIN_MS is cut off.
+ */
+function drain(req: IncomingMessage): void {
+  if (req.complete) return;
+  const timer = setTimeout(() => req.socket.destroy(), DRAIN_MS);
+  timer.unref();
+  const done = () => clearTimeout(timer);
+  req.once('end', done);
+  req.once('close', done);
+  req.resume();
+}
+
 function statusOf(kind: string): number {
   if (kind === 'ArgsError' || kind === 'InputError') return 400;
   if (kind === 'NotFound') return 404;
   return 500;
 }
 
+/** The request URL, or RequestError (400) when it does not parse. */
+function parseUrl(req: IncomingMessage): URL {
+  try {
+    return new URL(req.url ?? '/', 'http://127.0.0.1');
+  } catch {
+    throw new RequestError('bad request: malformed URL');
+  }
+}
+
 /** Start web mode on 127.0.0.1. */
 export async function startServer(opts: StartServerOptions): Promise<RunningServer> {
   const token = opts.token ?? randomBytes(32).toString('base64url');
+  const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const root = normalize(opts.rendererDir);
   let port = 0;
 
@@ -138,7 +216,9 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   };
 
   const serveStatic = async (res: ServerResponse, pathname: string, setCookie: boolean) => {
-    const wanted = pathname === '/' ? '/index.html' : decodeURIComponent(pathname);
+    const decoded = decodeOrNull(pathname);
+    if (decoded === null) throw new RequestError('bad request: malformed %-escape in the path');
+    const wanted = pathname === '/' ? '/index.html' : decoded;
     const file = normalize(join(root, wanted));
     const rel = relative(root, file);
     if (rel.startsWith('..') || isAbsolute(rel) || rel.split(sep).includes('..')) {
@@ -174,7 +254,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const url = parseUrl(req);
     if (!hostOk(req) || !originOk(req)) {
       send(res, 403, 'forbidden: wrong Host or Origin');
       return;
@@ -188,14 +268,17 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
         send(res, 405, 'use POST with a JSON body');
         return;
       }
+      const text = await readBody(req, maxBody);
+      if (jsonTextDepth(text, MAX_BODY_JSON_DEPTH) > MAX_BODY_JSON_DEPTH) {
+        throw new RequestError(
+          `bad request body: JSON nests deeper than ${MAX_BODY_JSON_DEPTH} levels`,
+        );
+      }
       let params: unknown;
       try {
-        const text = await readBody(req);
         params = text.trim() === '' ? {} : (JSON.parse(text) as unknown);
-      } catch (err) {
-        const error = { kind: 'ArgsError', message: `bad request body: ${String(err)}` };
-        send(res, 400, JSON.stringify({ ok: false, error }), 'application/json');
-        return;
+      } catch {
+        throw new RequestError('bad request body: not valid JSON');
       }
       const reply = await dispatch(opts.api.handlers, url.pathname.slice(5), params);
       send(
@@ -216,19 +299,37 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
 
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
-      if (!res.headersSent) send(res, 500, `internal error: ${String(err)}`);
-      else res.destroy();
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      if (err instanceof RequestError) {
+        sendJsonError(
+          res,
+          err.status,
+          err.status === 413 ? 'PayloadTooLarge' : err.name,
+          err.message,
+        );
+        drain(req);
+        return;
+      }
+      send(res, 500, `internal error: ${String(err)}`);
     });
   });
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
   const clients = new Set<WebSocket>();
   server.on('upgrade', (req, socket, head) => {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const refuse = (status: string) => {
       socket.write(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       socket.destroy();
     };
+    let url: URL;
+    try {
+      url = parseUrl(req);
+    } catch {
+      return refuse('400 Bad Request');
+    }
     if (url.pathname !== '/ws') return refuse('404 Not Found');
     if (!hostOk(req) || !originOk(req)) return refuse('403 Forbidden');
     if (!authed(req, url)) return refuse('401 Unauthorized');

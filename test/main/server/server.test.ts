@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { startServer, type RunningServer } from '../../../src/main/server/server.ts';
+import {
+  DEFAULT_MAX_BODY_BYTES,
+  MAX_BODY_JSON_DEPTH,
+  startServer,
+  type RunningServer,
+} from '../../../src/main/server/server.ts';
+import { MAX_PIPELINE_NODES } from '../../../src/shared/pipeline.ts';
 import { makeTestApi, pipelineNamed, type TestApi } from '../api/fixtures/make-api.ts';
 
 let t: TestApi;
@@ -141,5 +147,140 @@ describe('d2nwg serve (web mode)', () => {
     expect(messages.some((m) => m.channel === 'events.log')).toBe(true);
     const got = await post('runs.get', { runId: value.runId }, server.token);
     expect(await got.json()).toMatchObject({ ok: true, value: { status: 'done' } });
+  });
+
+  it('answers 400, not 500, to a malformed %-escape in the path or the cookie', async () => {
+    const host = `127.0.0.1:${server.port}`;
+    const cookie = `d2nwg_token=${server.token}`;
+    expect(await rawGet('/%E0%A4%A', { cookie, host })).toBe(400);
+    expect(await rawGet('/assets/%ZZ.js', { cookie, host })).toBe(400);
+    expect(await rawGet(`/%E0%A4%A?token=${server.token}`, { host })).toBe(400);
+    // A malformed cookie is no token at all: 401, not a crash.
+    expect(await rawGet('/', { cookie: 'd2nwg_token=%E0%A4%A', host })).toBe(401);
+    // The server still answers afterwards.
+    expect(await rawGet('/', { cookie, host })).toBe(200);
+  });
+
+  it('answers 413 with a JSON error to a 50 MB body, and keeps serving', async () => {
+    const r = await fetch(`${base}/api/runs.start`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-d2nwg-token': server.token },
+      body: Buffer.alloc(50 * 1024 * 1024, 0x20),
+    });
+    expect(r.status).toBe(413);
+    expect(await r.json()).toMatchObject({
+      ok: false,
+      error: { kind: 'PayloadTooLarge', message: expect.stringMatching(/16777216-byte limit/) },
+    });
+    expect((await post('system.info', {}, server.token)).status).toBe(200);
+    expect(DEFAULT_MAX_BODY_BYTES).toBe(16 * 1024 * 1024);
+  });
+
+  it('refuses JSON nested deeper than the limit with 400, before parsing it', async () => {
+    const deep = '['.repeat(100_000) + ']'.repeat(100_000);
+    const r = await fetch(`${base}/api/pipelines.validate`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-d2nwg-token': server.token },
+      body: `{"pipeline":${deep}}`,
+    });
+    expect(r.status).toBe(400);
+    expect(await r.json()).toMatchObject({
+      ok: false,
+      error: {
+        kind: 'ArgsError',
+        message: `bad request body: JSON nests deeper than ${MAX_BODY_JSON_DEPTH} levels`,
+      },
+    });
+    const bad = await fetch(`${base}/api/system.info`, {
+      method: 'POST',
+      headers: { 'x-d2nwg-token': server.token },
+      body: '{"a": PASSWORD=hunter2}',
+    });
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).not.toContain('hunter2');
+  });
+
+  it(`refuses a pipeline of more than ${MAX_PIPELINE_NODES} nodes, or a config nested too deep`, async () => {
+    const big = pipelineNamed('huge', 10_000);
+    for (const channel of ['runs.start', 'pipelines.save']) {
+      const r = await post(channel, { pipeline: big }, server.token);
+      expect(r.status).toBe(400);
+      const body = (await r.json()) as { ok: boolean; error: { kind: string; message: string } };
+      expect(body.ok).toBe(false);
+      expect(body.error.kind).toBe('ArgsError');
+      expect(body.error.message).toContain(`at most ${MAX_PIPELINE_NODES} nodes`);
+    }
+    const deep = pipelineNamed('deep');
+    let config: unknown = 1;
+    for (let i = 0; i < 40; i++) config = { c: config };
+    const node = { ...deep.nodes[0], config };
+    const r = await post('runs.start', { pipeline: { ...deep, nodes: [node] } }, server.token);
+    expect(r.status).toBe(400);
+    expect(await r.json()).toMatchObject({
+      error: { message: expect.stringMatching(/config nests deeper than 32 levels/) },
+    });
+    // At the limit the pipeline is accepted.
+    const atLimit = pipelineNamed('at-limit', MAX_PIPELINE_NODES);
+    expect((await post('pipelines.save', { pipeline: atLimit }, server.token)).status).toBe(200);
+  });
+});
+
+describe('d2nwg serve body limit (configurable)', () => {
+  let small: RunningServer;
+  beforeAll(async () => {
+    small = await startServer({
+      api: t.api,
+      rendererDir: mkdtempSync(join(tmpdir(), 'd2nwg-renderer-')),
+      port: 0,
+      maxBodyBytes: 4096,
+    });
+  });
+  afterAll(async () => {
+    await small.close();
+  });
+
+  /** POST `chunks` with chunked transfer encoding (no Content-Length); resolves status + body. */
+  function chunkedPost(chunks: string[]): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port: small.port,
+          path: '/api/system.info',
+          method: 'POST',
+          headers: { 'x-d2nwg-token': small.token, 'transfer-encoding': 'chunked' },
+        },
+        (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      );
+      req.on('error', reject);
+      for (const c of chunks) req.write(c);
+      req.end();
+    });
+  }
+
+  it('accepts a body under the limit and answers 413 to a chunked body over it', async () => {
+    expect((await chunkedPost(['{', ' '.repeat(3000), '}'])).status).toBe(200);
+    const over = await chunkedPost(['{', ...Array<string>(100).fill(' '.repeat(1000)), '}']);
+    expect(over.status).toBe(413);
+    expect(JSON.parse(over.body)).toMatchObject({
+      ok: false,
+      error: {
+        kind: 'PayloadTooLarge',
+        message: 'request body is larger than the 4096-byte limit',
+      },
+    });
+  });
+
+  it('answers 413 by Content-Length before reading the body', async () => {
+    const r = await fetch(`http://127.0.0.1:${small.port}/api/system.info`, {
+      method: 'POST',
+      headers: { 'x-d2nwg-token': small.token },
+      body: ' '.repeat(5000),
+    });
+    expect(r.status).toBe(413);
   });
 });

@@ -54,7 +54,8 @@ function parseNumber(s: string): number | null {
 
 /**
  * Load a CSV (raw or gzipped). Ragged rows, non-numeric or non-finite feature values, and bad
- * labels are InputErrors naming `file:line`. Integer labels are class indices (names '0'..'C-1');
+ * labels are InputErrors naming `file:line` and the 0-based column; they never quote a cell or
+ * the header, since the file may not be the CSV the user meant (a path typo can name a secret). Integer labels are class indices (names '0'..'C-1');
  * any other labels are class names, sorted to give the indices.
  */
 export async function loadCsv(file: string, options: CsvOptions = {}): Promise<LabelledData> {
@@ -107,7 +108,7 @@ export async function loadCsv(file: string, options: CsvOptions = {}): Promise<L
     labelCol = names.indexOf(lc);
     if (labelCol < 0) {
       throw new InputError(
-        `label column '${lc}' not in the header (columns: ${names.join(', ')})`,
+        `label column '${lc}' not in the header (${names.length} columns)`,
         `${file}:1`,
       );
     }
@@ -135,11 +136,9 @@ export async function loadCsv(file: string, options: CsvOptions = {}): Promise<L
       }
       const v = parseNumber(cells[j]);
       if (v === null || !Number.isFinite(v)) {
-        const col = names ? `'${names[j]}'` : `${j}`;
-        throw new InputError(
-          `column ${col} value ${JSON.stringify(cells[j])} is not a finite number`,
-          `${file}:${line}`,
-        );
+        const kind =
+          cells[j] === '' ? 'is empty' : v === null ? 'is not a number' : 'is not finite';
+        throw new InputError(`column ${j} (0-based) ${kind}`, `${file}:${line}`);
       }
       x[i * d + k++] = v;
     }
@@ -150,11 +149,7 @@ export async function loadCsv(file: string, options: CsvOptions = {}): Promise<L
   let classNames: string[];
   if (rawLabels.every((s) => INT_RE.test(s))) {
     const vals = rawLabels.map((s) => Number(s));
-    const neg = vals.findIndex((v) => v < 0);
-    if (neg >= 0) {
-      throw new InputError(`label ${rawLabels[neg]} is negative`, `${file}:${rows[neg].line}`);
-    }
-    ({ labels, classNames } = checkLabels(vals, file));
+    ({ labels, classNames } = checkLabels(vals, file, undefined, (i) => `${file}:${rows[i].line}`));
   } else {
     let firstName = -1;
     let firstInt = -1;
@@ -165,14 +160,14 @@ export async function loadCsv(file: string, options: CsvOptions = {}): Promise<L
         if (firstInt < 0) firstInt = i;
       } else if (parseNumber(s) !== null) {
         throw new InputError(
-          `label ${JSON.stringify(s)} is numeric but not an integer`,
+          `label (column ${labelCol}, 0-based) is numeric but not an integer`,
           `${file}:${rows[i].line}`,
         );
       } else if (firstName < 0) firstName = i;
     }
     if (firstInt >= 0) {
       throw new InputError(
-        `labels mix integers (${JSON.stringify(rawLabels[firstInt])} on line ${rows[firstInt].line}) and names (${JSON.stringify(rawLabels[firstName])} on line ${rows[firstName].line})`,
+        `labels mix integers (first on line ${rows[firstInt].line}) and names (first on line ${rows[firstName].line})`,
         `${file}:${rows[Math.max(firstInt, firstName)].line}`,
       );
     }

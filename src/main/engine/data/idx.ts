@@ -67,9 +67,8 @@ export function decodeIdx(input: Uint8Array, fileName: string): IdxArray {
   };
   if (bytes.length < 4) fail(`only ${bytes.length} bytes, too short for the 4-byte magic`);
   if (bytes[0] !== 0 || bytes[1] !== 0) {
-    fail(
-      `bad magic ${[...bytes.subarray(0, 4)].map((b) => b.toString(16).padStart(2, '0')).join(' ')} (expected 00 00 <type> <ndims>)`,
-    );
+    // The bytes are not echoed: for a file that is not IDX they are its content.
+    fail('bad magic: the file does not start with 00 00 <type> <ndims>');
   }
   const typeCode = bytes[2];
   const type = TYPES[typeCode];
@@ -159,30 +158,53 @@ export function toUnitFloat(data: IdxArray['data']): Float32Array {
 }
 
 /**
- * Integer class labels with their range checked. Non-integer or negative labels, or labels past
- * the given class names, are InputErrors naming the file and the first bad sample.
+ * Most classes a labelled dataset may have: labels are class indices 0..MAX_CLASSES-1. Real
+ * classification sets have at most a few thousand classes (ImageNet-21k aside); a larger label is
+ * a wrong or corrupt file (an id column, a pixel value), and every per-class buffer downstream is
+ * sized by the class count, so an unbounded label would mean an unbounded allocation.
+ */
+export const MAX_CLASSES = 10_000;
+
+/**
+ * Integer class labels with their range checked. Non-integer, negative or too-large labels
+ * (≥ MAX_CLASSES, or past the given class names) are InputErrors naming the file (or `locate`'s
+ * answer, e.g. `file:line`) and the first bad sample; the value itself is never echoed, so an
+ * error cannot leak file content. The class count is bounded before anything is allocated by it.
  */
 export function checkLabels(
   values: ArrayLike<number>,
   fileName: string,
   classNames?: readonly string[],
+  locate?: (sample: number) => string,
 ): { labels: Int32Array; classNames: string[] } {
+  if (classNames && classNames.length > MAX_CLASSES) {
+    throw new InputError(
+      `${classNames.length} class names were given; at most ${MAX_CLASSES} classes are supported`,
+      fileName,
+    );
+  }
+  const limit = classNames ? classNames.length : MAX_CLASSES;
+  const where = (i: number) => (locate ? locate(i) : fileName);
   const labels = new Int32Array(values.length);
   let max = -1;
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
-    if (!Number.isInteger(v) || v < 0) {
-      throw new InputError(`label ${v} of sample ${i} is not a non-negative integer`, fileName);
+    if (typeof v !== 'number' || !Number.isInteger(v)) {
+      throw new InputError(`label of sample ${i} is not an integer`, where(i));
     }
-    if (classNames && v >= classNames.length) {
+    if (v < 0) throw new InputError(`label of sample ${i} is negative`, where(i));
+    if (v >= limit) {
       throw new InputError(
-        `label ${v} of sample ${i} is out of range: ${classNames.length} class names were given`,
-        fileName,
+        classNames
+          ? `label of sample ${i} is out of range: ${classNames.length} class names were given`
+          : `label of sample ${i} is too large: labels are class indices 0..${MAX_CLASSES - 1} (at most ${MAX_CLASSES} classes)`,
+        where(i),
       );
     }
     labels[i] = v;
     if (v > max) max = v;
   }
+  // max < limit ≤ MAX_CLASSES here, so this allocation is bounded.
   const names = classNames ? [...classNames] : Array.from({ length: max + 1 }, (_, i) => String(i));
   return { labels, classNames: names };
 }

@@ -28,6 +28,20 @@ export interface NpyArray {
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 
+/** Most dimensions an array may have (NumPy's own limit was 32 until 2.0). */
+export const MAX_NPY_NDIM = 32;
+/**
+ * Largest single dimension we read: 2^31 - 1, the most elements a JS typed array holds on every
+ * platform we run on. Any larger dimension (or one of 400 digits, which parses to Infinity) is an
+ * InputError, never a shape with Infinity in it.
+ */
+export const MAX_NPY_DIM = 2 ** 31 - 1;
+
+/** Header text for messages: shown when short and printable, otherwise described by length. */
+function shown(s: string): string {
+  return s.length <= 24 && /^[\x20-\x7e]*$/.test(s) ? `'${s}'` : `of ${s.length} characters`;
+}
+
 function descrOf(data: NpyData): string {
   if (data instanceof Float32Array) return '<f4';
   if (data instanceof Float64Array) return '<f8';
@@ -121,29 +135,45 @@ export function decodeNpy(bytes: Uint8Array, fileName = '<buffer>'): NpyArray {
   const fortranM = /['"]fortran_order['"]\s*:\s*(True|False)/.exec(header);
   const shapeM = /['"]shape['"]\s*:\s*\(([^)]*)\)/.exec(header);
   if (!descrM || !fortranM || !shapeM) {
-    return fail(`header ${JSON.stringify(header.trim())} lacks descr, fortran_order or shape`);
+    // The header text itself is not echoed: errors never carry file content.
+    return fail(`header (${headerLen} bytes) lacks descr, fortran_order or shape`);
   }
   const descr = descrM[1];
-  if (fortranM[1] === 'True') {
-    fail(`fortran_order True (dtype ${descr}) is not supported; save with np.ascontiguousarray`);
-  }
   const dm = /^([<>|=])([a-z])(\d+)$/.exec(descr);
   const kindKey = dm ? `${dm[2]}${dm[3]}` : '';
   const kind = KINDS[kindKey];
   if (!dm || !kind) {
     return fail(
-      `unsupported dtype '${descr}' (supported: f4 f8 i1 i2 i4 i8 u1 u2 b1, either byte order)`,
+      `unsupported dtype ${shown(descr)} (supported: f4 f8 i1 i2 i4 i8 u1 u2 b1, either byte order)`,
     );
+  }
+  if (fortranM[1] === 'True') {
+    fail(`fortran_order True (dtype ${descr}) is not supported; save with np.ascontiguousarray`);
   }
   const bigEndian = dm[1] === '>' || (dm[1] === '=' && !littleEndianHost);
   const parts = shapeM[1]
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
+  if (parts.length > MAX_NPY_NDIM) {
+    fail(`shape has ${parts.length} dimensions; at most ${MAX_NPY_NDIM} are supported`);
+  }
   const shape: number[] = [];
-  for (const p of parts) {
-    if (!/^\d+L?$/.test(p)) fail(`shape entry '${p}' is not a non-negative integer`);
-    shape.push(Number.parseInt(p, 10));
+  for (const [i, p] of parts.entries()) {
+    if (!/^\d+L?$/.test(p)) fail(`shape entry ${i} ${shown(p)} is not a non-negative integer`);
+    const dim = Number.parseInt(p, 10);
+    if (!Number.isSafeInteger(dim) || dim > MAX_NPY_DIM) {
+      fail(`shape entry ${i} is larger than the ${MAX_NPY_DIM} supported per dimension`);
+    }
+    shape.push(dim);
+  }
+  // The element count of the non-zero dimensions must be exact, even when a zero makes it empty.
+  let nonZero = 1;
+  for (const dim of shape) {
+    if (dim > 0) nonZero *= dim;
+    if (nonZero > Number.MAX_SAFE_INTEGER) {
+      fail(`shape (${shape.join(', ')}) has more elements than can be counted exactly`);
+    }
   }
   const count = shape.reduce((a, b) => a * b, 1);
   const dataStart = headerStart + headerLen;

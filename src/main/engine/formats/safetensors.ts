@@ -10,6 +10,7 @@
  * start of that byte buffer.
  */
 import * as fsp from 'node:fs/promises';
+import { jsonTextDepth } from '../../../shared/json-depth.ts';
 import { InputError } from '../errors.ts';
 import { writeFileAtomic } from './atomic.ts';
 
@@ -53,6 +54,35 @@ const DTYPE_SIZE: Record<StDtype, number> = {
 
 /** Headers larger than this are refused, as the reference implementation does (100 MB). */
 const MAX_HEADER_BYTES = 100_000_000;
+
+/**
+ * Deepest nesting of arrays and objects a header may have. A real header is 3 levels deep
+ * (root → tensor entry → shape); a deeper one is refused before it is parsed, so nothing
+ * (error messages included) ever walks a 50,000-level structure recursively.
+ */
+export const MAX_HEADER_DEPTH = 32;
+
+/**
+ * A short, non-recursive description of a header value for error messages: short strings and
+ * small number lists are shown, anything else only by kind and size, so a message stays small
+ * and cannot recurse into a hostile structure.
+ */
+function describe(v: unknown): string {
+  if (typeof v === 'string') {
+    return v.length <= 40 ? JSON.stringify(v) : `a ${v.length}-character string`;
+  }
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
+  if (Array.isArray(v)) {
+    if (v.length <= 8 && v.every((x) => typeof x === 'number')) return `[${v.join(', ')}]`;
+    return `an array of ${v.length} entries`;
+  }
+  return typeof v === 'object' ? 'an object' : typeof v;
+}
+
+/** A tensor or metadata name for messages, cut to 64 characters. */
+function nameOf(name: string): string {
+  return name.length <= 64 ? name : `${name.slice(0, 61)}...`;
+}
 
 function isDtype(s: unknown): s is StDtype {
   return typeof s === 'string' && Object.prototype.hasOwnProperty.call(DTYPE_SIZE, s);
@@ -114,14 +144,15 @@ export function encodeSafetensors(
     const d = DTYPE_SIZE[tensors[b].dtype] - DTYPE_SIZE[tensors[a].dtype];
     return d !== 0 ? d : a < b ? -1 : a > b ? 1 : 0;
   });
-  const header: Record<string, unknown> = {};
+  // Null-prototype objects: a tensor named '__proto__' is an ordinary key, not the prototype.
+  const header: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   if (metadata && Object.keys(metadata).length > 0) {
     for (const [k, v] of Object.entries(metadata)) {
       if (typeof v !== 'string') {
         throw new Error(`safetensors metadata '${k}' must be a string, got ${typeof v}`);
       }
     }
-    header.__metadata__ = metadata;
+    header.__metadata__ = Object.assign(Object.create(null) as Record<string, string>, metadata);
   }
   let offset = 0;
   for (const name of names) {
@@ -224,7 +255,8 @@ export function decodeSafetensors(
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n64 = dv.getBigUint64(0, true);
   if (n64 > BigInt(bytes.length - 8)) {
-    fail(`header length ${n64} exceeds the ${bytes.length - 8} bytes after the length field`);
+    // The value is not echoed: for a file that is not safetensors it is 8 bytes of its content.
+    fail(`the header length field exceeds the ${bytes.length - 8} bytes after it`);
   }
   const n = Number(n64);
   if (n > MAX_HEADER_BYTES) fail(`header length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
@@ -235,11 +267,15 @@ export function decodeSafetensors(
   } catch {
     fail('header is not valid UTF-8');
   }
+  if (jsonTextDepth(text, MAX_HEADER_DEPTH) > MAX_HEADER_DEPTH) {
+    fail(`header JSON nests deeper than ${MAX_HEADER_DEPTH} levels`);
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
-  } catch (err) {
-    fail(`header is not JSON (${err instanceof Error ? err.message : String(err)})`);
+  } catch {
+    // JSON.parse's message quotes the text around the error; it is not passed on.
+    fail('header is not JSON');
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     fail('header JSON is not an object');
@@ -248,7 +284,7 @@ export function decodeSafetensors(
   const dataStart = 8 + n;
   const dataLen = bytes.length - dataStart;
 
-  const metadata: Record<string, string> = {};
+  const metadata: Record<string, string> = Object.create(null) as Record<string, string>;
   const entries: RawEntry[] = [];
   for (const [name, value] of Object.entries(headerObj)) {
     if (name === '__metadata__') {
@@ -256,22 +292,21 @@ export function decodeSafetensors(
         fail('__metadata__ is not an object');
       }
       for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-        if (typeof v !== 'string') fail(`__metadata__ '${k}' is not a string`);
+        if (typeof v !== 'string') fail(`__metadata__ '${nameOf(k)}' is not a string`);
         metadata[k] = v as string;
       }
       continue;
     }
-    const tfail = (msg: string): never => fail(`tensor '${name}': ${msg}`);
+    const tfail = (msg: string): never => fail(`tensor '${nameOf(name)}': ${msg}`);
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
       tfail('entry is not an object');
     }
     const e = value as Record<string, unknown>;
     if (!isDtype(e.dtype)) {
-      tfail(`unknown or unsupported dtype ${JSON.stringify(e.dtype)}`);
+      tfail(`unknown or unsupported dtype ${describe(e.dtype)}`);
     }
     const dtype = e.dtype as StDtype;
-    if (!checkShape(e.shape))
-      tfail(`shape ${JSON.stringify(e.shape)} is not a list of integers ≥ 0`);
+    if (!checkShape(e.shape)) tfail(`shape ${describe(e.shape)} is not a list of integers ≥ 0`);
     const shape = e.shape as number[];
     const off = e.data_offsets;
     if (
@@ -279,7 +314,7 @@ export function decodeSafetensors(
       off.length !== 2 ||
       !off.every((o) => typeof o === 'number' && Number.isSafeInteger(o) && o >= 0)
     ) {
-      tfail(`data_offsets ${JSON.stringify(off)} is not [begin, end] of integers ≥ 0`);
+      tfail(`data_offsets ${describe(off)} is not [begin, end] of integers ≥ 0`);
     }
     const [begin, end] = off as [number, number];
     if (end < begin) tfail(`data_offsets [${begin}, ${end}] end before begin`);
@@ -302,11 +337,13 @@ export function decodeSafetensors(
   for (const e of sorted) {
     if (e.begin < cursor) {
       fail(
-        `tensor '${e.name}': data_offsets [${e.begin}, ${e.end}] overlap tensor '${prev?.name}'`,
+        `tensor '${nameOf(e.name)}': data_offsets [${e.begin}, ${e.end}] overlap tensor '${nameOf(prev?.name ?? '')}'`,
       );
     }
     if (e.begin > cursor) {
-      fail(`tensor '${e.name}': gap of ${e.begin - cursor} unused bytes before it (at ${cursor})`);
+      fail(
+        `tensor '${nameOf(e.name)}': gap of ${e.begin - cursor} unused bytes before it (at ${cursor})`,
+      );
     }
     cursor = e.end;
     prev = e;
@@ -315,20 +352,23 @@ export function decodeSafetensors(
     fail(`tensors cover ${cursor} bytes but the data buffer has ${dataLen} (trailing bytes)`);
   }
 
-  const tensors: Record<string, StTensor> = {};
+  // Null-prototype: a tensor named '__proto__' (or 'constructor') is an ordinary entry.
+  const tensors: Record<string, StTensor> = Object.create(null) as Record<string, StTensor>;
   for (const e of entries) {
     const data = makeArray(e.dtype, bytes.subarray(dataStart + e.begin, dataStart + e.end));
     const t: StTensor = { dtype: e.dtype, shape: e.shape, data };
     if (e.dtype === 'BOOL') {
       const bad = data.findIndex((v: number | bigint) => v !== 0 && v !== 1);
       if (bad >= 0)
-        fail(`tensor '${e.name}': BOOL value ${data[bad]} at flat index ${bad} is not 0 or 1`);
+        fail(
+          `tensor '${nameOf(e.name)}': BOOL value ${data[bad]} at flat index ${bad} is not 0 or 1`,
+        );
     }
     if (options.checkFinite && isFloat(e.dtype)) {
       const f = toF32(t);
       for (let i = 0; i < f.length; i++) {
         if (!Number.isFinite(f[i])) {
-          fail(`tensor '${e.name}': non-finite value ${f[i]} at flat index ${i}`);
+          fail(`tensor '${nameOf(e.name)}': non-finite value ${f[i]} at flat index ${i}`);
         }
       }
     }

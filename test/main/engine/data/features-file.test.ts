@@ -70,22 +70,22 @@ describe('CSV features', () => {
     const f = write('nonnum.csv', 'a,b,label\n1,2,0\n3,abc,1\n');
     const e = await errorOf(loadCsv(f));
     expect(e.message).toContain(`${f}:3`);
-    expect(e.message).toMatch(/column 'b' value "abc" is not a finite number/);
+    expect(e.message).toMatch(/column 1 \(0-based\) is not a number/);
     const g = write('nan.csv', 'a,label\nNaN,0\n');
-    expect((await errorOf(loadCsv(g))).message).toMatch(/nan\.csv:2.*"NaN" is not a finite/);
+    expect((await errorOf(loadCsv(g))).message).toMatch(/nan\.csv:2.*column 0 .*is not finite/);
     const h = write('empty-cell.csv', 'a,b,label\n1,,0\n');
-    expect((await errorOf(loadCsv(h))).message).toMatch(/empty-cell\.csv:2.*column 'b' value ""/);
+    expect((await errorOf(loadCsv(h))).message).toMatch(/empty-cell\.csv:2.*column 1 .*is empty/);
   });
 
   it('names file:line for bad labels', async () => {
     const f = write('frac.csv', 'a,label\n1,0\n2,1.5\n');
     let e = await errorOf(loadCsv(f));
     expect(e.message).toContain(`${f}:3`);
-    expect(e.message).toMatch(/label "1.5" is numeric but not an integer/);
+    expect(e.message).toMatch(/label \(column 1, 0-based\) is numeric but not an integer/);
     const g = write('neg.csv', 'a,label\n1,0\n2,-1\n');
     e = await errorOf(loadCsv(g));
     expect(e.message).toContain(`${g}:3`);
-    expect(e.message).toMatch(/label -1 is negative/);
+    expect(e.message).toMatch(/label of sample 1 is negative/);
     const h = write('emptylab.csv', 'a,label\n1,cat\n2,\n');
     e = await errorOf(loadCsv(h));
     expect(e.message).toContain(`${h}:3`);
@@ -94,15 +94,64 @@ describe('CSV features', () => {
     e = await errorOf(loadCsv(m));
     expect(e.message).toContain(`${m}:3`);
     expect(e.message).toMatch(
-      /labels mix integers \("3" on line 3\) and names \("cat" on line 2\)/,
+      /labels mix integers \(first on line 3\) and names \(first on line 2\)/,
     );
+  });
+
+  it('refuses a label past the class limit, naming file:line, instead of 10,000,001 classes', async () => {
+    const f = write('bigint.csv', 'a,label\n1,0\n2,10000000\n');
+    let e = await errorOf(loadCsv(f));
+    expect(e.message).toContain(`${f}:3`);
+    expect(e.message).toMatch(/label of sample 1 is too large.*at most 10000 classes/);
+    const g = write('huge.csv', 'a,label\n1,0\n2,99999999999999999999\n');
+    e = await errorOf(loadCsv(g));
+    expect(e.message).toContain(`${g}:3`);
+    expect(e.message).toMatch(/too large/);
+  });
+
+  it('never quotes a cell or the header in an error, only file:line, column and the problem', async () => {
+    const secret = 'PASSWORD=hunter2';
+    const cases: [string, string, { labelColumn?: string; header?: boolean }, RegExp][] = [
+      [
+        `${secret},x\n${secret},1\n`,
+        'a',
+        { header: false },
+        /:1: column 0 \(0-based\) is not a number$/,
+      ],
+      [`a,label\n${secret},1\n`, 'b', {}, /:2: column 0 \(0-based\) is not a number$/],
+      [
+        `${secret},${secret}\n1,2\n`,
+        'c',
+        { labelColumn: 'nope' },
+        /not in the header \(2 columns\)$/,
+      ],
+      [
+        `a,label\n1,${secret}\n2,3\n`,
+        'd',
+        {},
+        /labels mix integers \(first on line 3\) and names \(first on line 2\)$/,
+      ],
+      [
+        `a,label\n1,1.5e0\n`,
+        'e',
+        {},
+        /:2: label \(column 1, 0-based\) is numeric but not an integer$/,
+      ],
+    ];
+    for (const [text, name, opts, re] of cases) {
+      const f = write(`leak-${name}.csv`, text);
+      const e = await errorOf(loadCsv(f, opts));
+      expect(e.message).toContain(f);
+      expect(e.message).not.toMatch(/hunter2|1\.5e0/);
+      expect(e.message).toMatch(re);
+    }
   });
 
   it('rejects an unknown label column, an empty file and a missing file, naming them', async () => {
     const f = write('cols2.csv', 'x,y\n1,0\n');
     let e = await errorOf(loadCsv(f, { labelColumn: 'class' }));
     expect(e.message).toContain(f);
-    expect(e.message).toMatch(/label column 'class' not in the header \(columns: x, y\)/);
+    expect(e.message).toMatch(/label column 'class' not in the header \(2 columns\)/);
     e = await errorOf(loadCsv(f, { labelColumn: 5 }));
     expect(e.message).toMatch(/label column index 5 is out of range for 2 columns/);
     const empty = write('empty.csv', 'a,label\n');
@@ -154,7 +203,13 @@ describe('.npy pair', () => {
     const yfrac = write('yfrac.npy', encodeNpy(new Float32Array([0, 0.5, 1]), [3]));
     e = await errorOf(loadNpyPair(x, yfrac));
     expect(e.message).toContain(yfrac);
-    expect(e.message).toMatch(/label 0.5 of sample 1 is not a non-negative integer/);
+    expect(e.message).toMatch(/label of sample 1 is not an integer/);
+    for (const big of [2n ** 32n, 2n ** 31n - 1n, 100_000_000n, 10_000_000n]) {
+      const ybig = write(`ybig-${big}.npy`, encodeNpy(new BigInt64Array([0n, 1n, big]), [3]));
+      e = await errorOf(loadNpyPair(x, ybig));
+      expect(e.message).toContain(ybig);
+      expect(e.message).toMatch(/label of sample 2 is too large/);
+    }
     const xnan = write('xnan.npy', encodeNpy(new Float32Array([0, NaN, 0, 0, 0, 0]), [3, 2]));
     e = await errorOf(loadNpyPair(xnan, y3));
     expect(e.message).toContain(xnan);

@@ -2,7 +2,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../../../src/main/engine/errors.ts';
-import { decodeIdx, loadIdxPair } from '../../../../src/main/engine/data/idx.ts';
+import {
+  MAX_CLASSES,
+  checkLabels,
+  decodeIdx,
+  loadIdxPair,
+} from '../../../../src/main/engine/data/idx.ts';
 import { gzip, idxBytes, tempDir } from '../../../fixtures/datagen.ts';
 
 let dir = '';
@@ -95,7 +100,19 @@ describe('IDX reader', () => {
     const badMagic = write('magic', new Uint8Array([1, 2, 8, 1, 0, 0, 0, 0]));
     e = await errorOf(loadIdxPair(badMagic, goodLab));
     expect(e.message).toContain(badMagic);
-    expect(e.message).toMatch(/bad magic 01 02 08 01/);
+    expect(e.message).toMatch(/bad magic: the file does not start with 00 00 <type> <ndims>/);
+    expect(e.message).not.toMatch(/01 02 08 01/);
+
+    // A text file (here the start of /etc/passwd) is refused without echoing its bytes.
+    const text = write('passwd', new TextEncoder().encode('root:x:0:0:root:/root:/bin/bash\n'));
+    e = await errorOf(loadIdxPair(text, goodLab));
+    expect(e.message).toBe(
+      `${text}: not a valid IDX file: bad magic: the file does not start with 00 00 <type> <ndims>`,
+    );
+    e = await errorOf(
+      loadIdxPair(write('passwd.gz', gzip(new TextEncoder().encode('root:x:0'))), goodLab),
+    );
+    expect(e.message).not.toMatch(/72 6f 6f 74|root/);
 
     const badType = write(
       'type',
@@ -130,10 +147,10 @@ describe('IDX reader', () => {
 
     const negLab = write('neglab', idxBytes(0x09, [3], [0, -1, 2]));
     e = await errorOf(loadIdxPair(goodImg, negLab));
-    expect(e.message).toMatch(/label -1 of sample 1 is not a non-negative integer/);
+    expect(e.message).toMatch(/label of sample 1 is negative/);
 
     e = await errorOf(loadIdxPair(goodImg, goodLab, ['only', 'two']));
-    expect(e.message).toMatch(/label 2 of sample 2 is out of range: 2 class names/);
+    expect(e.message).toMatch(/label of sample 2 is out of range: 2 class names/);
 
     const img1d = write('img1d', idxBytes(0x08, [3], [1, 2, 3]));
     e = await errorOf(loadIdxPair(img1d, goodLab));
@@ -143,5 +160,51 @@ describe('IDX reader', () => {
     e = await errorOf(loadIdxPair(missing, goodLab));
     expect(e.message).toContain(missing);
     expect(e.message).toMatch(/file not found/);
+  });
+
+  it('bounds the class count: huge labels are an InputError naming file and sample, not a hang', async () => {
+    const img = write('big-img', idxBytes(0x08, [3, 1, 1], [0, 1, 2]));
+    for (const big of [MAX_CLASSES, 10_000_000, 100_000_000, 2 ** 31 - 1]) {
+      const lab = write(`big-lab-${big}`, idxBytes(0x0c, [3], [0, big, 1]));
+      const e = await errorOf(loadIdxPair(img, lab));
+      expect(e.message).toContain(lab);
+      expect(e.message).toMatch(/label of sample 1 is too large/);
+      expect(e.message).toContain(`at most ${MAX_CLASSES} classes`);
+    }
+    const ok = write('max-lab', idxBytes(0x0c, [3], [0, MAX_CLASSES - 1, 1]));
+    expect((await loadIdxPair(img, ok)).classNames).toHaveLength(MAX_CLASSES);
+  });
+});
+
+describe('checkLabels', () => {
+  it('refuses non-integer, negative and too-large labels, beyond 2^32 too, without a RangeError', () => {
+    const cases: [number, RegExp][] = [
+      [2 ** 32, /too large/],
+      [2 ** 53, /too large/],
+      [1e300, /too large/],
+      [Infinity, /not an integer/],
+      [NaN, /not an integer/],
+      [0.5, /not an integer/],
+      [-3, /negative/],
+    ];
+    for (const [v, re] of cases) {
+      let err: unknown;
+      try {
+        checkLabels([1, 0, v], 'labels.bin');
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(InputError);
+      expect((err as Error).message).toMatch(/^labels\.bin: label of sample 2 /);
+      expect((err as Error).message).toMatch(re);
+    }
+  });
+
+  it('refuses more class names than MAX_CLASSES and names a location from locate()', () => {
+    const names = Array.from({ length: MAX_CLASSES + 1 }, (_, i) => `c${i}`);
+    expect(() => checkLabels([0], 'f', names)).toThrow(InputError);
+    expect(() => checkLabels([0, -1], 'f.csv', undefined, (i) => `f.csv:${i + 2}`)).toThrow(
+      /^f\.csv:3: label of sample 1 is negative/,
+    );
   });
 });

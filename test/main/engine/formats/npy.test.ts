@@ -128,6 +128,53 @@ describe('npy', () => {
       /lacks descr, fortran_order or shape/,
     ],
   ];
+  const npyHeader = (shape: string) =>
+    handNpy(`{'descr': '<f4', 'fortran_order': False, 'shape': ${shape}, }\n`, new Uint8Array(0));
+  bad.push(
+    [
+      'a 400-digit dimension beside a zero',
+      npyHeader(`(0, ${'9'.repeat(400)})`),
+      /shape entry 1 is larger than the 2147483647/,
+    ],
+    ['a 400-digit dimension alone', npyHeader(`(${'9'.repeat(400)},)`), /shape entry 0 is larger/],
+    [
+      'a dimension of 2^31',
+      npyHeader('(2147483648,)'),
+      /shape entry 0 is larger than the 2147483647/,
+    ],
+    ['a dimension of 2^53 + 1', npyHeader('(0, 9007199254740993)'), /shape entry 1 is larger/],
+    [
+      'an uncountable element count',
+      npyHeader('(0, 2147483647, 2147483647, 2147483647)'),
+      /more elements than can be counted exactly/,
+    ],
+    [
+      '33 dimensions',
+      npyHeader(`(${Array(33).fill('1').join(', ')})`),
+      /33 dimensions; at most 32/,
+    ],
+    [
+      'a header whose text would leak',
+      handNpy(
+        "{'descr': '<f4', 'fortran_order': False, 'PASSWORD': 'hunter2'}\n",
+        new Uint8Array(0),
+      ),
+      /^weights\.npy: not a readable \.npy file: header \(\d+ bytes\) lacks descr, fortran_order or shape$/,
+    ],
+    [
+      'a long dtype',
+      handNpy(
+        `{'descr': '<${'x'.repeat(5000)}', 'fortran_order': False, 'shape': (1,), }\n`,
+        new Uint8Array(4),
+      ),
+      /unsupported dtype of 5001 characters/,
+    ],
+  );
+  it('reads a zero-size array with a large but valid second dimension', () => {
+    const a = decodeNpy(npyHeader('(0, 2147483647)'), 'ok.npy');
+    expect(a.shape).toEqual([0, 2147483647]);
+    expect(a.data.length).toBe(0);
+  });
   for (const [label, bytes, re] of bad) {
     it(`rejects ${label} naming the file`, () => {
       let err: unknown;

@@ -9,6 +9,7 @@ import {
   encodeSafetensors,
   f16ToNumber,
   fromF32,
+  MAX_HEADER_DEPTH,
   numberToBf16,
   numberToF16,
   readSafetensors,
@@ -149,6 +150,36 @@ describe('encodeSafetensors round trips', () => {
   });
 });
 
+describe('tensor names that are Object.prototype keys', () => {
+  it("round-trips tensors named '__proto__', 'constructor' and 'toString' as ordinary entries", () => {
+    const t = (v: number): StTensor => ({ dtype: 'F32', shape: [1], data: new Float32Array([v]) });
+    // Keys typed as plain strings, so TypeScript does not read them as Object.prototype members.
+    const names: string[] = ['__proto__', 'constructor', 'toString', 'hasOwnProperty'];
+    const input = Object.create(null) as Record<string, StTensor>;
+    names.forEach((k, i) => (input[k] = t(i + 1)));
+    const meta = Object.create(null) as Record<string, string>;
+    meta[names[0]] = 'm';
+    const bytes = encodeSafetensors(input, meta);
+    const { tensors, metadata } = decodeSafetensors(bytes, 'proto.safetensors');
+    expect(Object.keys(tensors).sort()).toEqual([...names].sort());
+    expect(Object.getPrototypeOf(tensors)).toBeNull();
+    names.forEach((k, i) => expect([...tensors[k].data]).toEqual([i + 1]));
+    expect(Object.keys(metadata)).toEqual(['__proto__']);
+    expect(metadata['__proto__']).toBe('m');
+  });
+
+  it("decodes a hand-made '__proto__' tensor as an entry, not as the result's prototype", () => {
+    const bytes = handMade(
+      '{"__proto__":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}',
+      f32Bytes([5, 6]),
+    );
+    const { tensors } = decodeSafetensors(bytes, 'hand.safetensors');
+    expect(Object.keys(tensors)).toEqual(['__proto__']);
+    expect(Object.getPrototypeOf(tensors)).toBeNull();
+    expect([...tensors['__proto__'].data]).toEqual([5, 6]);
+  });
+});
+
 describe('half-precision conversions', () => {
   it('round-trips exactly representable values and rounds others to nearest', () => {
     for (const v of [0, 1, -1, 0.5, 65504, -65504, 2 ** -24, 2 ** -14, 1.5, 1024]) {
@@ -182,7 +213,7 @@ describe('decodeSafetensors rejects corrupt files, naming file and tensor', () =
         new DataView(b.buffer).setBigUint64(0, 10_000n, true);
         return b;
       })(),
-      /header length 10000 exceeds/,
+      /header length field exceeds the \d+ bytes after it/,
     ],
     ['non-JSON header', handMade('{"a": nope}', []), /header is not JSON/],
     ['header not an object', handMade('[1,2]', []), /not an object/],
@@ -267,6 +298,54 @@ describe('decodeSafetensors rejects corrupt files, naming file and tensor', () =
       /tensor 'h': non-finite value Infinity/,
     );
     expect(Number.isNaN(decodeSafetensors(bytes, F).tensors.w.data[1])).toBe(true);
+  });
+
+  it('refuses a deeply nested header with an InputError, not a stack overflow', () => {
+    const deep = (d: number) => '['.repeat(d) + ']'.repeat(d);
+    const headers = [
+      `{"a":{"dtype":${deep(50_000)},"shape":[1],"data_offsets":[0,4]}}`,
+      `{"a":{"dtype":"F32","shape":${deep(50_000)},"data_offsets":[0,4]}}`,
+      `{"a":{"dtype":"F32","shape":[1],"data_offsets":${deep(50_000)}}}`,
+      `{"__metadata__":{"k":${deep(50_000)}}}`,
+      `{"a":${'{"b":'.repeat(50_000)}1${'}'.repeat(50_000)}}`,
+    ];
+    for (const h of headers) {
+      let err: unknown;
+      try {
+        decodeSafetensors(handMade(h, f32Bytes([1])), F);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(InputError);
+      expect((err as Error).message).toMatch(
+        new RegExp(
+          `^${F.replace('.', '\\.')}: .*header JSON nests deeper than ${MAX_HEADER_DEPTH} levels`,
+        ),
+      );
+    }
+    // Brackets inside strings do not count; a header at the limit still parses.
+    const inString = `{"__metadata__":{"k":"${'['.repeat(1000)}"},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`;
+    expect(decodeSafetensors(handMade(inString, f32Bytes([1])), F).metadata.k).toHaveLength(1000);
+  });
+
+  it('keeps error messages short and free of the header text', () => {
+    let err: unknown;
+    try {
+      decodeSafetensors(handMade('{"a": PASSWORD=hunter2}', []), F);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(InputError);
+    expect((err as Error).message).not.toContain('hunter2');
+    const longDtype = `{"a":{"dtype":"${'x'.repeat(10_000)}","shape":[1],"data_offsets":[0,4]}}`;
+    expect(() => decodeSafetensors(handMade(longDtype, f32Bytes([1])), F)).toThrow(
+      /unknown or unsupported dtype a 10000-character string/,
+    );
+    // The first 8 bytes of a text file are not echoed as a header length.
+    const text = new TextEncoder().encode('root:x:0:0:root:/root:/bin/bash\n');
+    expect(() => decodeSafetensors(text, F)).toThrow(
+      /^bad\.safetensors: [^0-9]*\d+ bytes after it$/,
+    );
   });
 
   it('readSafetensors names a missing file', async () => {
