@@ -300,7 +300,11 @@ describe.skipIf(!hasChromium)('studio in the browser (web mode)', () => {
     expect(await overlaps('chart-latents')).toEqual([]);
     // The run recorded two maps (zoo only, zoo + samples); the one with samples shows first.
     await poll(() => page.getByTestId('latents-pick').locator('option').count()).toBe(2);
-    await chartShot('chart-latents', '07d-latents-chart');
+    // A legend of the tasks in their colours, the sampled ones (three seen, one unseen) first.
+    const legend = page.getByTestId('latents-legend').locator('li');
+    await poll(() => legend.count()).toBe(tasks + 1);
+    expect(await legend.nth(sampledTasks - 1).textContent()).toBe(`unseen-0 ×${samplesPerTask}`);
+    await chartShot('chart-latents-box', '07d-latents-chart');
     const pick = page.getByTestId('latents-pick');
     const zooOnly = await pick.locator('option', { hasNotText: 'samples' }).getAttribute('value');
     await pick.selectOption(zooOnly ?? '');
@@ -361,5 +365,78 @@ describe.skipIf(!hasChromium)('studio in the browser (web mode)', () => {
     await page.getByTestId('tab-log').click();
     await shot('09-cancelled');
     expect(consoleErrors, consoleErrors.join('\n')).toEqual([]);
+  });
+
+  it('keeps the studio working when a panel fails to render, and Retry brings it back', async () => {
+    /** Set (or clear) the renderer's test hook that makes a named panel throw while rendering. */
+    const crash = (name: string | null) =>
+      page.evaluate(
+        `(() => { window.__d2nwgTestCrash = ${JSON.stringify(name)}; window.dispatchEvent(new Event('d2nwg-test-crash')); })()`,
+      );
+    const failed = (name: string) => page.getByTestId(`panel-error-${name}`);
+    const logShows = async (label: string) => {
+      await page.getByTestId('tab-log').click();
+      await poll(() => page.getByTestId('log').textContent()).toContain(
+        `${label} panel failed to render: test crash in the`,
+      );
+    };
+    const canvasWorks = async () => {
+      await poll(() => page.locator('.react-flow__node').count()).toBe(2);
+      await node('source-1').waitFor();
+    };
+
+    // Side panels and the canvas: the bottom panel (log) goes on working and shows the error.
+    for (const [name, label] of [
+      ['palette', 'Palette'],
+      ['inspector', 'Inspector'],
+      ['canvas', 'Canvas'],
+    ] as const) {
+      if (name === 'inspector') await node('generate-1').click();
+      await crash(name);
+      await failed(name).waitFor();
+      if (name !== 'canvas') await canvasWorks();
+      else await page.getByTestId('palette').waitFor();
+      await logShows(label);
+      if (name === 'canvas') await shot('10-panel-error-canvas');
+      await page.getByTestId(`panel-retry-${name}`).click();
+      await poll(() => failed(name).count()).toBe(0);
+      await canvasWorks();
+      await page.getByTestId(name === 'canvas' ? 'palette' : name).waitFor();
+    }
+
+    // Bottom tabs: the canvas and the other tabs go on working; Retry remounts the tab.
+    for (const [name, label, body] of [
+      ['runs', 'Runs', 'runs'],
+      ['charts', 'Charts', 'chart-loss'],
+      ['log', 'Log', 'log'],
+    ] as const) {
+      await page.getByTestId(`tab-${name}`).click();
+      await crash(name);
+      await failed(name).waitFor();
+      await canvasWorks();
+      await page.getByTestId('palette').waitFor();
+      if (name === 'charts') await shot('11-panel-error-charts');
+      await page.getByTestId(`panel-retry-${name}`).click();
+      await page.getByTestId(body).waitFor();
+      await logShows(label);
+    }
+
+    // The export dialog: the message takes the dialog's place and Close dismisses it.
+    await page.getByTestId('export').click();
+    await page.getByTestId('export-dialog').waitFor();
+    await crash('export');
+    await failed('export').waitFor();
+    await canvasWorks();
+    await failed('export').getByRole('button', { name: 'Close' }).click();
+    await poll(() => failed('export').count()).toBe(0);
+    await crash(null);
+    await logShows('Export dialog');
+    await page.getByTestId('export').click();
+    await page.getByTestId('export-dialog').waitFor();
+    await page.getByTestId('export-dialog').getByRole('button', { name: 'Close' }).click();
+
+    // React reports each caught error on the console; nothing else may appear there.
+    const unexpected = consoleErrors.filter((e) => !e.includes('test crash in the'));
+    expect(unexpected, unexpected.join('\n')).toEqual([]);
   });
 });

@@ -130,7 +130,7 @@ export function Charts({ compare, activeRunId }: ChartsProps) {
         <div className="chart-empty">Loss curves appear here while a training node runs.</div>
       )}
       {latent && latentLayout ? (
-        <div className="chart-with-legend">
+        <div className="chart-with-legend" data-testid="chart-latents-box">
           <Plot
             title="VAE latents (PCA of the zoo)"
             data={latentData}
