@@ -240,9 +240,15 @@ describe.skipIf(!hasChromium)('studio in the browser (web mode)', () => {
     // One legend item per curve (no 'live' twin of a stored one), on a log axis by default.
     await poll(() => loss.locator('.legendtext').allTextContents()).toEqual([
       'source-1 · loss',
-      'generate-1 · loss',
+      'generate-1 · diffusion:loss',
     ]);
     await poll(() => layoutValue('chart-loss', 'yaxis.type')).toBe('log');
+    // Epochs and diffusion steps on their own numeric x-axes, side by side.
+    expect(await layoutValue('chart-loss', 'xaxis.title.text')).toBe('epoch');
+    expect(await layoutValue('chart-loss', 'xaxis2.title.text')).toBe('step');
+    expect(await layoutValue('chart-loss', 'xaxis.type')).toBe('linear');
+    expect(await layoutValue('chart-loss', 'xaxis2.type')).toBe('linear');
+    expect(await layoutValue('chart-loss', 'yaxis2.type')).toBe('log');
     expect(await overlaps('chart-loss')).toEqual([]);
     await shot('06-done-loss');
     await chartShot('chart-loss', '06b-loss-chart');
