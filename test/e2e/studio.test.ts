@@ -264,6 +264,15 @@ describe.skipIf(!hasChromium)('studio in the browser (web mode)', () => {
     const chart = page.getByTestId('chart-accuracy');
     await chart.locator('.main-svg').first().waitFor({ timeout: 30_000 });
     await poll(() => chart.locator('.legendtext').allTextContents()).toEqual(['d2nwg', 'randinit']);
+    // Error bars: the std over tasks that the run's Compare node recorded (in percent).
+    expect(await layoutValue('chart-accuracy', 'title.text')).toContain('(± std over tasks)');
+    const errs = await page.evaluate(
+      `document.querySelector('[data-testid="chart-accuracy"] .js-plotly-plot').data.map((t) => t.error_y.array.map((v) => Math.round(v * 1000) / 1000))`,
+    );
+    expect(errs).toEqual([
+      [6, 5, 3],
+      [2, 8, 6],
+    ]);
     expect(await overlaps('chart-accuracy')).toEqual([]);
     // The compared run is also the live one: its loss curves still show once each.
     await poll(() => page.getByTestId('chart-loss').locator('.legendtext').count()).toBe(2);

@@ -80,7 +80,7 @@ export function Charts({ compare, activeRunId }: ChartsProps) {
     <div className="charts" data-testid="charts">
       {bars.length > 0 ? (
         <Plot
-          title={`Accuracy by run and method (mean over tasks${barsHaveStd ? ' ± std over tasks' : ''})`}
+          title={`Accuracy by run and method${barsHaveStd ? ' (± std over tasks)' : ''}`}
           data={bars}
           layout={ACCURACY_LAYOUT}
           file="accuracy-by-method"

@@ -3,6 +3,7 @@
  * what each chart shows (which series, under which legend name) is decided in one testable place.
  */
 import type { CompareResult, MetricSeries, RunLatents } from '../../../shared/ipc.ts';
+import { ACCURACY_STD_PREFIX } from '../../../shared/schemas/accuracy.ts';
 import type { LatentProjection } from '../../../shared/schemas/latents.ts';
 import type { LiveSeries } from '../lib/run-store.ts';
 
@@ -28,15 +29,13 @@ export function dedupeSeries(series: readonly MetricSeries[]): MetricSeries[] {
   });
 }
 
-const ACC_STD = /^accuracy_std\/(.+)$/;
-
 /**
  * Accuracy bars at fine-tuning epochs 0/1/5 (or whatever epochs exist): one bar per (run,
  * method), its height the accuracy the run recorded (the mean over the evaluation's tasks).
- * Error bars are the std over tasks where the run's metrics carry it, as `accuracy_std/<method>`
- * at the same epochs; the engine stores only the mean today (`accuracy/<method>@<epoch>`; the
- * per-task values stay in the node summary), so without it a bar has no error bar rather than a
- * spread over runs that would mix runs up. A series that an Evaluate node and the Compare node
+ * Error bars are the std over tasks, from the `accuracy_std/<method>` series at the same epochs
+ * (runs.compare reads them from the evaluation nodes' summaries; the metrics table stores only
+ * the mean); a run without them gets no error bar rather than a spread over runs, which would
+ * mix the runs up. A series that an Evaluate node and the Compare node
  * after it both report counts once; run names appear when several runs are shown, node ids when
  * one run reports a method twice with different values.
  */
@@ -50,7 +49,8 @@ export function accuracyBars(
     return m ? [{ s, method: m[1], nodeId: s.nodeId, name: '' }] : [];
   });
   const stdOf = (runId: string, nodeId: string, method: string) => {
-    const all = unique.filter((t) => t.runId === runId && ACC_STD.exec(t.key)?.[1] === method);
+    const key = `${ACCURACY_STD_PREFIX}${method}`;
+    const all = unique.filter((t) => t.runId === runId && t.key === key);
     return all.find((t) => t.nodeId === nodeId) ?? all[0];
   };
   const allSteps = new Set(bars.flatMap((b) => b.s.steps));
