@@ -240,9 +240,15 @@ describe.skipIf(!hasChromium)('studio in the browser (web mode)', () => {
     // One legend item per curve (no 'live' twin of a stored one), on a log axis by default.
     await poll(() => loss.locator('.legendtext').allTextContents()).toEqual([
       'source-1 · loss',
-      'generate-1 · loss',
+      'generate-1 · diffusion:loss',
     ]);
     await poll(() => layoutValue('chart-loss', 'yaxis.type')).toBe('log');
+    // Epochs and diffusion steps on their own numeric x-axes, side by side.
+    expect(await layoutValue('chart-loss', 'xaxis.title.text')).toBe('epoch');
+    expect(await layoutValue('chart-loss', 'xaxis2.title.text')).toBe('step');
+    expect(await layoutValue('chart-loss', 'xaxis.type')).toBe('linear');
+    expect(await layoutValue('chart-loss', 'xaxis2.type')).toBe('linear');
+    expect(await layoutValue('chart-loss', 'yaxis2.type')).toBe('log');
     expect(await overlaps('chart-loss')).toEqual([]);
     await shot('06-done-loss');
     await chartShot('chart-loss', '06b-loss-chart');
@@ -258,6 +264,15 @@ describe.skipIf(!hasChromium)('studio in the browser (web mode)', () => {
     const chart = page.getByTestId('chart-accuracy');
     await chart.locator('.main-svg').first().waitFor({ timeout: 30_000 });
     await poll(() => chart.locator('.legendtext').allTextContents()).toEqual(['d2nwg', 'randinit']);
+    // Error bars: the std over tasks that the run's Compare node recorded (in percent).
+    expect(await layoutValue('chart-accuracy', 'title.text')).toContain('(± std over tasks)');
+    const errs = await page.evaluate(
+      `document.querySelector('[data-testid="chart-accuracy"] .js-plotly-plot').data.map((t) => t.error_y.array.map((v) => Math.round(v * 1000) / 1000))`,
+    );
+    expect(errs).toEqual([
+      [6, 5, 3],
+      [2, 8, 6],
+    ]);
     expect(await overlaps('chart-accuracy')).toEqual([]);
     // The compared run is also the live one: its loss curves still show once each.
     await poll(() => page.getByTestId('chart-loss').locator('.legendtext').count()).toBe(2);
@@ -300,7 +315,11 @@ describe.skipIf(!hasChromium)('studio in the browser (web mode)', () => {
     expect(await overlaps('chart-latents')).toEqual([]);
     // The run recorded two maps (zoo only, zoo + samples); the one with samples shows first.
     await poll(() => page.getByTestId('latents-pick').locator('option').count()).toBe(2);
-    await chartShot('chart-latents', '07d-latents-chart');
+    // A legend of the tasks in their colours, the sampled ones (three seen, one unseen) first.
+    const legend = page.getByTestId('latents-legend').locator('li');
+    await poll(() => legend.count()).toBe(tasks + 1);
+    expect(await legend.nth(sampledTasks - 1).textContent()).toBe(`unseen-0 ×${samplesPerTask}`);
+    await chartShot('chart-latents-box', '07d-latents-chart');
     const pick = page.getByTestId('latents-pick');
     const zooOnly = await pick.locator('option', { hasNotText: 'samples' }).getAttribute('value');
     await pick.selectOption(zooOnly ?? '');
@@ -361,5 +380,78 @@ describe.skipIf(!hasChromium)('studio in the browser (web mode)', () => {
     await page.getByTestId('tab-log').click();
     await shot('09-cancelled');
     expect(consoleErrors, consoleErrors.join('\n')).toEqual([]);
+  });
+
+  it('keeps the studio working when a panel fails to render, and Retry brings it back', async () => {
+    /** Set (or clear) the renderer's test hook that makes a named panel throw while rendering. */
+    const crash = (name: string | null) =>
+      page.evaluate(
+        `(() => { window.__d2nwgTestCrash = ${JSON.stringify(name)}; window.dispatchEvent(new Event('d2nwg-test-crash')); })()`,
+      );
+    const failed = (name: string) => page.getByTestId(`panel-error-${name}`);
+    const logShows = async (label: string) => {
+      await page.getByTestId('tab-log').click();
+      await poll(() => page.getByTestId('log').textContent()).toContain(
+        `${label} panel failed to render: test crash in the`,
+      );
+    };
+    const canvasWorks = async () => {
+      await poll(() => page.locator('.react-flow__node').count()).toBe(2);
+      await node('source-1').waitFor();
+    };
+
+    // Side panels and the canvas: the bottom panel (log) goes on working and shows the error.
+    for (const [name, label] of [
+      ['palette', 'Palette'],
+      ['inspector', 'Inspector'],
+      ['canvas', 'Canvas'],
+    ] as const) {
+      if (name === 'inspector') await node('generate-1').click();
+      await crash(name);
+      await failed(name).waitFor();
+      if (name !== 'canvas') await canvasWorks();
+      else await page.getByTestId('palette').waitFor();
+      await logShows(label);
+      if (name === 'canvas') await shot('10-panel-error-canvas');
+      await page.getByTestId(`panel-retry-${name}`).click();
+      await poll(() => failed(name).count()).toBe(0);
+      await canvasWorks();
+      await page.getByTestId(name === 'canvas' ? 'palette' : name).waitFor();
+    }
+
+    // Bottom tabs: the canvas and the other tabs go on working; Retry remounts the tab.
+    for (const [name, label, body] of [
+      ['runs', 'Runs', 'runs'],
+      ['charts', 'Charts', 'chart-loss'],
+      ['log', 'Log', 'log'],
+    ] as const) {
+      await page.getByTestId(`tab-${name}`).click();
+      await crash(name);
+      await failed(name).waitFor();
+      await canvasWorks();
+      await page.getByTestId('palette').waitFor();
+      if (name === 'charts') await shot('11-panel-error-charts');
+      await page.getByTestId(`panel-retry-${name}`).click();
+      await page.getByTestId(body).waitFor();
+      await logShows(label);
+    }
+
+    // The export dialog: the message takes the dialog's place and Close dismisses it.
+    await page.getByTestId('export').click();
+    await page.getByTestId('export-dialog').waitFor();
+    await crash('export');
+    await failed('export').waitFor();
+    await canvasWorks();
+    await failed('export').getByRole('button', { name: 'Close' }).click();
+    await poll(() => failed('export').count()).toBe(0);
+    await crash(null);
+    await logShows('Export dialog');
+    await page.getByTestId('export').click();
+    await page.getByTestId('export-dialog').waitFor();
+    await page.getByTestId('export-dialog').getByRole('button', { name: 'Close' }).click();
+
+    // React reports each caught error on the console; nothing else may appear there.
+    const unexpected = consoleErrors.filter((e) => !e.includes('test crash in the'));
+    expect(unexpected, unexpected.join('\n')).toEqual([]);
   });
 });

@@ -7,8 +7,11 @@ import {
   defaultLatent,
   finetuneCurves,
   latentChoices,
+  latentLegend,
   latentTraces,
+  lossAxisOf,
   lossCurves,
+  lossLayout,
   narrowLogRange,
   positiveY,
   taskColors,
@@ -44,16 +47,31 @@ describe('accuracy charts', () => {
     series('r2', 'compare', 'accuracy/d2nwg', [0, 1, 5], [0.8, 0.8, 0.9]),
   ];
 
-  it('counts a series reported by two nodes of a run once', () => {
+  it('counts a series reported by two nodes of a run once, one bar per run and method', () => {
     expect(dedupeSeries(acc).map((s) => `${s.runId}/${s.nodeId}`)).toEqual(['r1/eval', 'r2/eval']);
-    const [bars] = accuracyBars(acc);
-    expect(bars.x).toEqual(['epoch 0', 'epoch 1', 'epoch 5']);
-    const y = bars.y as number[];
-    expect(y[0]).toBeCloseTo(75, 9);
-    // Sample std of [70, 80]; with the duplicates it would be that of [70, 70, 80, 80].
-    const err = (bars.error_y as { array: number[] }).array;
-    expect(err[0]).toBeCloseTo(Math.sqrt(50), 9);
-    expect(err[1]).toBe(0);
+    const bars = accuracyBars(acc, { runs: [run('r1'), run('r2')] });
+    expect(bars.map((b) => b.name)).toEqual(['quickstart (r1) · d2nwg', 'quickstart (r2) · d2nwg']);
+    expect(bars[0].x).toEqual(['epoch 0', 'epoch 1', 'epoch 5']);
+    // Each run's own accuracy, not a mean pooled over the compared runs.
+    expect(bars[0].y).toEqual([70, 80, 90]);
+    expect(bars[1].y).toEqual([80, 80, 90]);
+    // No std over tasks recorded: no error bar (and never a spread over runs).
+    expect(bars.map((b) => b.error_y)).toEqual([undefined, undefined]);
+  });
+
+  it('draws error bars of std over tasks where the run records it', () => {
+    const bars = accuracyBars([
+      series('r1', 'eval', 'accuracy/d2nwg', [0, 5], [0.7, 0.9]),
+      series('r1', 'eval', 'accuracy_std/d2nwg', [0, 5], [0.05, 0.02]),
+      series('r1', 'ref', 'accuracy/randinit', [0], [0.1]),
+    ]);
+    // One run: the legend names methods only.
+    expect(bars.map((b) => b.name)).toEqual(['d2nwg', 'randinit']);
+    const err = (bars[0].error_y as { array: number[] }).array;
+    expect(err[0]).toBeCloseTo(5, 9);
+    expect(err[1]).toBeCloseTo(2, 9);
+    expect(bars[1].y).toEqual([10, Number.NaN]);
+    expect(bars[1].error_y).toBeUndefined();
   });
 
   it('draws one fine-tuning line per run and method, names made unique by node', () => {
@@ -116,6 +134,79 @@ describe('loss chart', () => {
     ]);
   });
 
+  it('gives numeric, sorted x whatever order or type the steps arrive in', () => {
+    // A compared run whose steps came back as strings and out of order, next to a live curve
+    // that restarted: both used to reach Plotly as is (category axis, zig-zag lines).
+    const stored: CompareResult = {
+      runs: [run('run_1'), run('run_2')],
+      series: [
+        series('run_1', 'vae', 'vae:loss', ['3', '1', '2'] as unknown as number[], [0.3, 1, 0.5]),
+      ],
+      latents: [],
+    };
+    const live = new Map([
+      [
+        'vae\u0000vae:loss',
+        { nodeId: 'vae', key: 'vae:loss', x: [1, 2, 3, 1, 2], y: [9, 8, 7, 6, 5] },
+      ],
+    ]);
+    const traces = lossCurves(stored, { runId: 'run_2', curves: live });
+    expect(traces.map((t) => t.x)).toEqual([
+      [1, 2, 3],
+      [1, 2, 3],
+    ]);
+    expect(traces[0].y).toEqual([1, 0.5, 0.3]);
+    // A repeated x keeps the later point, as the store does.
+    expect(traces[1].y).toEqual([6, 5, 7]);
+    for (const t of traces) for (const x of t.x as unknown[]) expect(typeof x).toBe('number');
+    expect((lossLayout(traces, true).xaxis as { type: string }).type).toBe('linear');
+  });
+
+  it('puts epochs and steps on separate x-axes', () => {
+    expect(lossAxisOf('vae:loss')).toBe('epoch');
+    expect(lossAxisOf('diffusion:loss')).toBe('step');
+    expect(lossAxisOf('loss', 'step')).toBe('step');
+    const stored: CompareResult = {
+      runs: [run('run_1')],
+      series: [
+        series('run_1', 'vae', 'vae:loss', [1, 2, 3], [3, 2, 1]),
+        series('run_1', 'diffusion', 'diffusion:loss', [50, 100], [0.9, 0.8]),
+      ],
+      latents: [],
+    };
+    const traces = lossCurves(stored, null);
+    expect(traces.map((t) => [t.name, t.xaxis, t.yaxis])).toEqual([
+      ['vae:loss', 'x', 'y'],
+      ['diffusion:loss', 'x2', 'y2'],
+    ]);
+    const layout = lossLayout(traces, true) as Record<string, Record<string, unknown>>;
+    expect(layout.xaxis.title).toEqual({ text: 'epoch' });
+    expect(layout.xaxis2.title).toEqual({ text: 'step' });
+    expect(layout.xaxis2.anchor).toBe('y2');
+    expect(layout.yaxis2.anchor).toBe('x2');
+    expect([layout.yaxis.type, layout.yaxis2.type]).toEqual(['log', 'log']);
+    expect(lossLayout(traces, false).yaxis).toMatchObject({ type: 'linear' });
+    // One kind only: one plot, on the first axes, titled by its kind.
+    const stepsOnly = lossCurves({ ...stored, series: [stored.series[1]] }, null);
+    expect(stepsOnly[0].xaxis).toBe('x');
+    const one = lossLayout(stepsOnly, true) as Record<string, Record<string, unknown>>;
+    expect(one.xaxis.title).toEqual({ text: 'step' });
+    expect(one.xaxis2).toBeUndefined();
+    // A live curve's progress unit decides, also for the stored twin of the same curve.
+    const live = new Map([
+      ['n\u0000loss', { nodeId: 'n', key: 'loss', unit: 'step', x: [1, 2], y: [2, 1] }],
+    ]);
+    const withLive = lossCurves(
+      {
+        runs: [run('run_1')],
+        series: [series('run_1', 'n', 'loss', [1, 2, 3], [3, 2, 1])],
+        latents: [],
+      },
+      { runId: 'run_1', curves: live },
+    );
+    expect(withLive.map((t) => (t.meta as { axis: string }).axis)).toEqual(['step']);
+  });
+
   it('offers a log axis only for positive losses, with 1-2-5 ticks on a narrow range', () => {
     expect(positiveY([{ y: [1, 0.01, Number.NaN] }])).toBe(true);
     expect(positiveY([{ y: [1, 0] }])).toBe(false);
@@ -167,6 +258,18 @@ describe('latent map', () => {
     const zooT0 = zooColours[p.zoo.task.indexOf(t0)];
     expect((samples.marker as { color: string[] }).color[0]).toBe(zooT0);
     expect(samples.text).toEqual(['t0', 't0', 't1', 't1', 'u', 'u']);
+  });
+
+  it("has a task legend in the map's colours, tasks with samples first", () => {
+    const p = projection(4, true);
+    const legend = latentLegend(p);
+    expect(legend.map((l) => l.task)).toEqual(['t0', 't1', 'u', 't2', 't3']);
+    expect(legend[0]).toMatchObject({ zoo: 2, samples: 2 });
+    expect(legend.find((l) => l.task === 'u')).toMatchObject({ zoo: 0, samples: 2 });
+    expect(legend.find((l) => l.task === 't3')).toMatchObject({ zoo: 2, samples: 0 });
+    const colours = taskColors(p.tasks.length);
+    for (const l of legend) expect(l.color).toBe(colours[p.tasks.indexOf(l.task)]);
+    expect(latentLegend(projection(3, false)).map((l) => l.task)).toEqual(['t0', 't1', 't2']);
   });
 
   it('gives distinct colours to any number of tasks', () => {

@@ -15,6 +15,7 @@ import type {
   RunLatents,
   RunSummary,
 } from '../../shared/ipc.ts';
+import { ACCURACY_STD_PREFIX, accuracyStdOfSummary } from '../../shared/schemas/accuracy.ts';
 import { latentsOfSummary } from '../../shared/schemas/latents.ts';
 import { parsePipeline, type Pipeline } from '../../shared/pipeline.ts';
 import { RunRecorder } from '../store/recorder.ts';
@@ -178,7 +179,15 @@ export class SqliteStudioStore implements StudioStore {
       g.steps.push(p.step);
       g.values.push(p.value);
     }
-    return [...groups.values()].map((g) => ({ runId, ...g }));
+    const series: MetricSeries[] = [...groups.values()].map((g) => ({ runId, ...g }));
+    // The std over tasks lives in evaluation summaries only; the charts need it for error bars.
+    for (const n of this.store.getRun(runId)?.nodes ?? []) {
+      for (const r of accuracyStdOfSummary(n.summary)) {
+        const key = `${ACCURACY_STD_PREFIX}${r.method}`;
+        series.push({ runId, nodeId: n.nodeId, key, steps: r.epochs, values: r.std });
+      }
+    }
+    return series;
   }
 
   latentsOf(runId: string): RunLatents[] {

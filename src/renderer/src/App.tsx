@@ -42,6 +42,7 @@ import {
   type StudioNode,
 } from './lib/graph.ts';
 import { History, type Snapshot } from './lib/history.ts';
+import { PanelBoundary } from './lib/PanelBoundary.tsx';
 import { api, mode } from './lib/transport.ts';
 import { Charts } from './panels/Charts.tsx';
 import { ExportDialog } from './panels/ExportDialog.tsx';
@@ -640,29 +641,37 @@ export function App() {
                 Export…
               </button>
             </header>
-            <Palette specs={specs} onAdd={(t) => addNode(t)} />
+            <PanelBoundary
+              name="palette"
+              label="Palette"
+              frame={(m) => <aside className="palette">{m}</aside>}
+            >
+              <Palette specs={specs} onAdd={(t) => addNode(t)} />
+            </PanelBoundary>
             <main className="center">
-              {showFirstRun && nodes.length === 0 ? (
-                <FirstRun
-                  examples={examples}
-                  onOpen={openExample}
-                  onBlank={() => setShowFirstRun(false)}
-                />
-              ) : (
-                <ReactFlowProvider>
-                  <Canvas
-                    nodes={nodes}
-                    edges={edges}
-                    onNodesChange={onNodesChange}
-                    onEdgesChange={onEdgesChange}
-                    onConnect={onConnect}
-                    onDropType={addNode}
-                    onSelect={setSelectedId}
-                    onBeforeChange={snapshot}
-                    onRefused={refused}
+              <PanelBoundary name="canvas" label="Canvas">
+                {showFirstRun && nodes.length === 0 ? (
+                  <FirstRun
+                    examples={examples}
+                    onOpen={openExample}
+                    onBlank={() => setShowFirstRun(false)}
                   />
-                </ReactFlowProvider>
-              )}
+                ) : (
+                  <ReactFlowProvider>
+                    <Canvas
+                      nodes={nodes}
+                      edges={edges}
+                      onNodesChange={onNodesChange}
+                      onEdgesChange={onEdgesChange}
+                      onConnect={onConnect}
+                      onDropType={addNode}
+                      onSelect={setSelectedId}
+                      onBeforeChange={snapshot}
+                      onRefused={refused}
+                    />
+                  </ReactFlowProvider>
+                )}
+              </PanelBoundary>
               {toast && (
                 <div className="toast" role="status" data-testid="toast">
                   {toast}
@@ -675,12 +684,18 @@ export function App() {
                 </div>
               )}
             </main>
-            <Inspector
-              node={selected}
-              onConfig={setConfig}
-              syntaxError={selected ? (syntaxErrors.get(selected.id) ?? null) : null}
-              onSyntaxError={setSyntaxError}
-            />
+            <PanelBoundary
+              name="inspector"
+              label="Inspector"
+              frame={(m) => <aside className="inspector">{m}</aside>}
+            >
+              <Inspector
+                node={selected}
+                onConfig={setConfig}
+                syntaxError={selected ? (syntaxErrors.get(selected.id) ?? null) : null}
+                onSyntaxError={setSyntaxError}
+              />
+            </PanelBoundary>
             <section className="bottom">
               <nav className="tabs">
                 {(['runs', 'charts', 'log'] as const).map((t) => (
@@ -715,35 +730,56 @@ export function App() {
               </nav>
               <div className="tab-body">
                 {tab === 'runs' && (
-                  <RunsPanel
-                    runs={runs}
-                    selected={selectedRuns}
-                    onToggle={(id) =>
-                      setSelectedRuns((s) => {
-                        const n = new Set(s);
-                        if (n.has(id)) n.delete(id);
-                        else n.add(id);
-                        return n;
-                      })
-                    }
-                    onCompare={() => void doCompare()}
-                    onDelete={() => void doDelete()}
-                    onRerun={() => void doRerun()}
-                    onExport={() => setExportRunId([...selectedRuns][0] ?? null)}
-                    onOpen={(id) => void openRun(id)}
-                  />
+                  <PanelBoundary name="runs" label="Runs">
+                    <RunsPanel
+                      runs={runs}
+                      selected={selectedRuns}
+                      onToggle={(id) =>
+                        setSelectedRuns((s) => {
+                          const n = new Set(s);
+                          if (n.has(id)) n.delete(id);
+                          else n.add(id);
+                          return n;
+                        })
+                      }
+                      onCompare={() => void doCompare()}
+                      onDelete={() => void doDelete()}
+                      onRerun={() => void doRerun()}
+                      onExport={() => setExportRunId([...selectedRuns][0] ?? null)}
+                      onOpen={(id) => void openRun(id)}
+                    />
+                  </PanelBoundary>
                 )}
-                {tab === 'charts' && <Charts compare={compare} activeRunId={activeRunId} />}
-                {tab === 'log' && <LogPanel />}
+                {tab === 'charts' && (
+                  <PanelBoundary name="charts" label="Charts">
+                    <Charts compare={compare} activeRunId={activeRunId} />
+                  </PanelBoundary>
+                )}
+                {tab === 'log' && (
+                  <PanelBoundary name="log" label="Log">
+                    <LogPanel />
+                  </PanelBoundary>
+                )}
               </div>
             </section>
             {exportRunId && info && (
-              <ExportDialog
-                runId={exportRunId}
-                dataDir={info.dataDir}
+              <PanelBoundary
+                name="export"
+                label="Export dialog"
                 onClose={() => setExportRunId(null)}
-                onLog={(level, m) => log(level, m)}
-              />
+                frame={(m) => (
+                  <div className="modal-backdrop" role="dialog" aria-label="Export weights">
+                    <div className="modal">{m}</div>
+                  </div>
+                )}
+              >
+                <ExportDialog
+                  runId={exportRunId}
+                  dataDir={info.dataDir}
+                  onClose={() => setExportRunId(null)}
+                  onLog={(level, m) => log(level, m)}
+                />
+              </PanelBoundary>
             )}
           </div>
         </ActiveRunContext.Provider>

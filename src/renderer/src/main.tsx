@@ -3,12 +3,16 @@ import './styles.css';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App.tsx';
+import { PanelBoundary } from './lib/PanelBoundary.tsx';
 
 const root = document.getElementById('root');
 if (root) {
   createRoot(root).render(
     <StrictMode>
-      <App />
+      {/* Last line of defence; each panel has its own boundary inside. */}
+      <PanelBoundary name="app" label="D2NWG Studio">
+        <App />
+      </PanelBoundary>
     </StrictMode>,
   );
 }

@@ -78,3 +78,45 @@ describe('SqliteStudioStore.latentsOf', () => {
     }
   });
 });
+
+describe('SqliteStudioStore.metricsOf', () => {
+  it('adds the std over tasks from evaluation summaries as accuracy_std/<method> series', () => {
+    const store = new SqliteStudioStore(openStore(join(dir, 'std.db'), { dataDir: dir }));
+    try {
+      const runId = store.createRun({ pipeline, seed: 1 });
+      store.recordEvent(runId, {
+        type: 'runStart',
+        runId,
+        pipeline: pipeline.name,
+        nodeIds: ['vae', 'sampler', 'other'],
+        seed: 1,
+        backend: 'cpu',
+      });
+      const finish = (nodeId: string, summary: NodeSummary) => {
+        store.recordEvent(runId, { type: 'nodeStart', runId, nodeId });
+        store.recordEvent(runId, { type: 'nodeFinish', runId, nodeId, durationS: 0.1, summary });
+      };
+      // An Evaluate node's summary, a Compare node's table, and a node with no evaluation.
+      finish('vae', {
+        method: 'd2nwg',
+        epochs: [0, 5],
+        mean: [0.7, 0.9],
+        std: [0.05, 0.02],
+        tasks: 4,
+        metrics: { 'accuracy/d2nwg@0': 0.7, 'accuracy/d2nwg@5': 0.9 },
+      });
+      finish('sampler', {
+        table: [{ method: 'lda', split: 'seen', epochs: [0], mean: [0.6], std: [0.1], tasks: 4 }],
+      });
+      finish('other', { metrics: { loss: 1 } });
+      const got = store.metricsOf(runId).filter((s) => s.key.startsWith('accuracy_std/'));
+      expect(got).toEqual([
+        { runId, nodeId: 'vae', key: 'accuracy_std/d2nwg', steps: [0, 5], values: [0.05, 0.02] },
+        { runId, nodeId: 'sampler', key: 'accuracy_std/lda', steps: [0], values: [0.1] },
+      ]);
+      expect(store.metricsOf(runId).map((s) => s.key)).toContain('accuracy/d2nwg');
+    } finally {
+      store.close();
+    }
+  });
+});

@@ -26,6 +26,13 @@ import { StudioNodeView } from './StudioNodeView.tsx';
 
 const nodeTypes: NodeTypes = { studio: StudioNodeView };
 
+/**
+ * The first view of a pipeline: everything when it fits at a zoom where node text stays
+ * readable (0.6 keeps the 12 px titles and port names at about 7 px), else the middle of the graph at
+ * that zoom, and the user pans (the Controls' fit button still shows the whole graph).
+ */
+const INITIAL_FIT = { padding: 0.2, maxZoom: 1, minZoom: 0.6 } as const;
+
 /** MIME type of palette drags. */
 export const DRAG_MIME = 'application/x-d2nwg-node';
 
@@ -159,7 +166,7 @@ function CanvasImpl(props: CanvasProps) {
         onBeforeDelete={onBeforeDelete}
         deleteKeyCode={['Delete', 'Backspace']}
         fitView
-        fitViewOptions={{ padding: 0.2, maxZoom: 1 }}
+        fitViewOptions={INITIAL_FIT}
         minZoom={0.2}
         colorMode="dark"
         proOptions={{ hideAttribution: true }}

@@ -26,6 +26,8 @@ export interface LiveCurve {
   readonly nodeId: string;
   /** Metric key as the store records it: `<stage>:<metric>` or `<metric>`. */
   readonly key: string;
+  /** What x counts, from the progress events ('epoch', 'step'…). */
+  readonly unit?: string;
   readonly x: readonly number[];
   readonly y: readonly number[];
 }
@@ -153,7 +155,7 @@ export class RunStore {
     const drafts = new Map<string, Map<string, NodeRunState>>();
     const curves = new Map<
       string,
-      Map<string, { nodeId: string; key: string; x: number[]; y: number[] }>
+      Map<string, { nodeId: string; key: string; unit: string; x: number[]; y: number[] }>
     >();
     for (const { runId, event } of events) {
       let st = drafts.get(runId);
@@ -164,7 +166,10 @@ export class RunStore {
         if (!c) curves.set(runId, (c = new Map()));
         for (const p of lossPoints(event)) {
           let pts = c.get(p.id);
-          if (!pts) c.set(p.id, (pts = { nodeId: event.nodeId, key: p.key, x: [], y: [] }));
+          if (!pts) {
+            pts = { nodeId: event.nodeId, key: p.key, unit: event.unit, x: [], y: [] };
+            c.set(p.id, pts);
+          }
           pts.x.push(event.value);
           pts.y.push(p.y);
         }
@@ -186,6 +191,7 @@ export class RunStore {
         next.set(id, {
           nodeId: add.nodeId,
           key: add.key,
+          unit: add.unit,
           x: [...(old?.x ?? []), ...add.x].slice(-MAX_LIVE_POINTS),
           y: [...(old?.y ?? []), ...add.y].slice(-MAX_LIVE_POINTS),
         });

@@ -1,8 +1,9 @@
 /**
- * Charts over stored and live metrics: accuracy per method with error bars (mean ± std over the
- * selected runs and their evaluation nodes) at fine-tuning epochs 0/1/5, fine-tuning curves per
- * run, training-loss curves per stage (live while the current run trains; log scale by default),
- * and the 2-D map of the weight VAE's latent space with the generated samples on it.
+ * Charts over stored and live metrics: accuracy per run and method at fine-tuning epochs 0/1/5
+ * (error bars: std over tasks, where the run records it), fine-tuning curves per run,
+ * training-loss curves per stage (live while the current run trains; log scale by default; epochs
+ * and steps on separate x-axes), and the 2-D map of the weight VAE's latent space with the
+ * generated samples on it and a legend of its tasks.
  */
 import { useMemo, useState } from 'react';
 import type { Layout } from 'plotly.js-dist-min';
@@ -14,9 +15,10 @@ import {
   finetuneCurves,
   latentAxisTitles,
   latentChoices,
+  latentLegend,
   latentTraces,
   lossCurves,
-  narrowLogRange,
+  lossLayout,
   positiveY,
 } from './chart-data.ts';
 import { Plot } from './Plot.tsx';
@@ -26,16 +28,6 @@ const ACCURACY_LAYOUT: Layout = { barmode: 'group', yaxis: { title: { text: 'acc
 const FINETUNE_LAYOUT: Layout = {
   xaxis: { title: { text: 'fine-tuning epoch' } },
   yaxis: { title: { text: 'accuracy %' } },
-};
-const LOSS_X = { title: { text: 'step / epoch' } };
-const LOSS_LINEAR: Layout = { xaxis: LOSS_X, yaxis: { title: { text: 'loss' }, type: 'linear' } };
-const LOSS_LOG_WIDE: Layout = {
-  xaxis: LOSS_X,
-  yaxis: { title: { text: 'loss (log scale)' }, type: 'log' },
-};
-const LOSS_LOG_NARROW: Layout = {
-  xaxis: LOSS_X,
-  yaxis: { title: { text: 'loss (log scale)' }, type: 'log', dtick: 'D2', tickformat: '~g' },
 };
 
 export interface ChartsProps {
@@ -51,7 +43,8 @@ export function Charts({ compare, activeRunId }: ChartsProps) {
   const [logLoss, setLogLoss] = useState(true);
   const [latentKey, setLatentKey] = useState<string | null>(null);
 
-  const bars = useMemo(() => (compare ? accuracyBars(compare.series) : []), [compare]);
+  const bars = useMemo(() => (compare ? accuracyBars(compare.series, compare) : []), [compare]);
+  const barsHaveStd = bars.some((b) => b.error_y !== undefined);
   const curves = useMemo(() => (compare ? finetuneCurves(compare) : []), [compare]);
   const losses = useMemo(
     () => lossCurves(compare, activeRunId ? { runId: activeRunId, curves: liveCurves } : null),
@@ -59,8 +52,9 @@ export function Charts({ compare, activeRunId }: ChartsProps) {
   );
   const canLog = useMemo(() => positiveY(losses), [losses]);
   const log = logLoss && canLog;
-  const narrow = useMemo(() => narrowLogRange(losses), [losses]);
-  const lossLayout = !log ? LOSS_LINEAR : narrow ? LOSS_LOG_NARROW : LOSS_LOG_WIDE;
+  // Kept equal while the same axes show, so a streamed point does not rebuild the layout.
+  const lossLayoutKey = JSON.stringify(lossLayout(losses, log));
+  const lossFigLayout = useMemo(() => JSON.parse(lossLayoutKey) as Layout, [lossLayoutKey]);
 
   const choices = useMemo(
     () => latentChoices(liveLatents, compare?.latents ?? []),
@@ -69,6 +63,7 @@ export function Charts({ compare, activeRunId }: ChartsProps) {
   const keyOf = (c: { runId: string; nodeId: string }) => `${c.runId}/${c.nodeId}`;
   const latent = choices.find((c) => keyOf(c) === latentKey) ?? defaultLatent(choices);
   const latentData = useMemo(() => (latent ? latentTraces(latent.projection) : []), [latent]);
+  const legend = useMemo(() => (latent ? latentLegend(latent.projection) : []), [latent]);
   const latentLayout = useMemo((): Layout | undefined => {
     if (!latent) return undefined;
     const t = latentAxisTitles(latent.projection);
@@ -85,7 +80,7 @@ export function Charts({ compare, activeRunId }: ChartsProps) {
     <div className="charts" data-testid="charts">
       {bars.length > 0 ? (
         <Plot
-          title="Accuracy by method (mean ± std over selected runs)"
+          title={`Accuracy by run and method${barsHaveStd ? ' (± std over tasks)' : ''}`}
           data={bars}
           layout={ACCURACY_LAYOUT}
           file="accuracy-by-method"
@@ -112,7 +107,7 @@ export function Charts({ compare, activeRunId }: ChartsProps) {
         <Plot
           title="Training loss per stage"
           data={losses}
-          layout={lossLayout}
+          layout={lossFigLayout}
           file="training-loss"
           testId="chart-loss"
           tools={
@@ -135,30 +130,48 @@ export function Charts({ compare, activeRunId }: ChartsProps) {
         <div className="chart-empty">Loss curves appear here while a training node runs.</div>
       )}
       {latent && latentLayout ? (
-        <Plot
-          title="VAE latents (PCA of the zoo)"
-          data={latentData}
-          layout={latentLayout}
-          file="vae-latents"
-          testId="chart-latents"
-          tools={
-            choices.length > 1 ? (
-              <select
-                className="small"
-                aria-label="Latent map"
-                value={keyOf(latent)}
-                onChange={(e) => setLatentKey(e.target.value)}
-                data-testid="latents-pick"
+        <div className="chart-with-legend" data-testid="chart-latents-box">
+          <Plot
+            title="VAE latents (PCA of the zoo)"
+            data={latentData}
+            layout={latentLayout}
+            file="vae-latents"
+            testId="chart-latents"
+            tools={
+              choices.length > 1 ? (
+                <select
+                  className="small"
+                  aria-label="Latent map"
+                  value={keyOf(latent)}
+                  onChange={(e) => setLatentKey(e.target.value)}
+                  data-testid="latents-pick"
+                >
+                  {choices.map((c) => (
+                    <option key={keyOf(c)} value={keyOf(c)}>
+                      {`${runName(c.runId)} (${c.runId.slice(-6)}) · ${c.nodeId}${c.projection.samples ? ' + samples' : ''}`}
+                    </option>
+                  ))}
+                </select>
+              ) : undefined
+            }
+          />
+          <ul
+            className="task-legend"
+            aria-label="Tasks on the latent map"
+            data-testid="latents-legend"
+          >
+            {legend.map((t) => (
+              <li
+                key={t.task}
+                title={`${t.task}: ${t.zoo} zoo checkpoint${t.zoo === 1 ? '' : 's'}${t.samples ? `, ${t.samples} generated sample${t.samples === 1 ? '' : 's'}` : ''}`}
               >
-                {choices.map((c) => (
-                  <option key={keyOf(c)} value={keyOf(c)}>
-                    {`${runName(c.runId)} (${c.runId.slice(-6)}) · ${c.nodeId}${c.projection.samples ? ' + samples' : ''}`}
-                  </option>
-                ))}
-              </select>
-            ) : undefined
-          }
-        />
+                <span className="swatch" style={{ background: t.color }} />
+                {t.task}
+                {t.samples > 0 && <span className="muted"> ×{t.samples}</span>}
+              </li>
+            ))}
+          </ul>
+        </div>
       ) : (
         <div className="chart-empty" data-testid="chart-latents-empty">
           The VAE latent map appears here once a Weight VAE node has run (and the Sampler&apos;s

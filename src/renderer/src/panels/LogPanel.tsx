@@ -5,7 +5,11 @@ import { useLogs } from '../lib/context.ts';
 export function LogPanel() {
   const lines = useLogs();
   const end = useRef<HTMLDivElement>(null);
-  useEffect(() => end.current?.scrollIntoView({ block: 'end' }), [lines.length]);
+  // A block body: React calls whatever an effect returns as its cleanup, so the scroll call's
+  // value must not be returned (a non-function there blanked the app on the next log line).
+  useEffect(() => {
+    end.current?.scrollIntoView({ block: 'end' });
+  }, [lines.length]);
   return (
     <div className="log" data-testid="log">
       {lines.map((l, i) => (

@@ -50,7 +50,9 @@ const isRecord = (v: unknown): v is Record<string, unknown> =>
 function merge(base: Layout, over: Layout): Layout {
   const out: Record<string, unknown> = { ...base };
   for (const [k, v] of Object.entries(over)) {
-    const b = out[k];
+    // A subplot's axes (xaxis2, yaxis2…) start from the base axis of their letter.
+    const sub = /^([xy]axis)\d+$/.exec(k);
+    const b = out[k] ?? (sub ? base[sub[1]] : undefined);
     out[k] = isRecord(b) && isRecord(v) ? merge(b, v) : v;
   }
   return out;

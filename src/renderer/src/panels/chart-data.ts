@@ -3,6 +3,7 @@
  * what each chart shows (which series, under which legend name) is decided in one testable place.
  */
 import type { CompareResult, MetricSeries, RunLatents } from '../../../shared/ipc.ts';
+import { ACCURACY_STD_PREFIX } from '../../../shared/schemas/accuracy.ts';
 import type { LatentProjection } from '../../../shared/schemas/latents.ts';
 import type { LiveSeries } from '../lib/run-store.ts';
 
@@ -28,49 +29,71 @@ export function dedupeSeries(series: readonly MetricSeries[]): MetricSeries[] {
   });
 }
 
-function meanStd(xs: readonly number[]): [number, number] {
-  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const v = xs.length > 1 ? xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1) : 0;
-  return [m, Math.sqrt(v)];
-}
-
-/** Bars of mean ± std accuracy per method at fine-tuning epochs 0/1/5 (or whatever exists). */
-export function accuracyBars(series: readonly MetricSeries[]): Trace[] {
-  const byMethod = new Map<string, Map<number, number[]>>();
-  for (const s of dedupeSeries(series)) {
+/**
+ * Accuracy bars at fine-tuning epochs 0/1/5 (or whatever epochs exist): one bar per (run,
+ * method), its height the accuracy the run recorded (the mean over the evaluation's tasks).
+ * Error bars are the std over tasks, from the `accuracy_std/<method>` series at the same epochs
+ * (runs.compare reads them from the evaluation nodes' summaries; the metrics table stores only
+ * the mean); a run without them gets no error bar rather than a spread over runs, which would
+ * mix the runs up. A series that an Evaluate node and the Compare node
+ * after it both report counts once; run names appear when several runs are shown, node ids when
+ * one run reports a method twice with different values.
+ */
+export function accuracyBars(
+  series: readonly MetricSeries[],
+  result: Pick<CompareResult, 'runs'> | null = null,
+): Trace[] {
+  const unique = dedupeSeries(series);
+  const bars = unique.flatMap((s) => {
     const m = ACC.exec(s.key);
-    if (!m) continue;
-    const method = m[1];
-    let steps = byMethod.get(method);
-    if (!steps) byMethod.set(method, (steps = new Map()));
-    s.steps.forEach((step, i) => {
-      const v = s.values[i];
-      if (!Number.isFinite(v)) return;
-      const list = steps.get(step) ?? [];
-      list.push(pct(v));
-      steps.set(step, list);
-    });
-  }
-  const allSteps = new Set([...byMethod.values()].flatMap((m) => [...m.keys()]));
+    return m ? [{ s, method: m[1], nodeId: s.nodeId, name: '' }] : [];
+  });
+  const stdOf = (runId: string, nodeId: string, method: string) => {
+    const key = `${ACCURACY_STD_PREFIX}${method}`;
+    const all = unique.filter((t) => t.runId === runId && t.key === key);
+    return all.find((t) => t.nodeId === nodeId) ?? all[0];
+  };
+  const allSteps = new Set(bars.flatMap((b) => b.s.steps));
   const shown = EPOCHS.some((e) => allSteps.has(e))
     ? EPOCHS.filter((e) => allSteps.has(e))
     : [...allSteps].sort((a, b) => a - b);
-  return [...byMethod.entries()].map(([method, steps]) => {
-    const stats = shown.map((e) =>
-      steps.get(e)?.length ? meanStd(steps.get(e) ?? []) : [Number.NaN, 0],
-    );
+  const names = runLabels(result);
+  const several = new Set(bars.map((b) => b.s.runId)).size > 1;
+  for (const b of bars) {
+    b.name = several ? `${names.get(b.s.runId) ?? b.s.runId} · ${b.method}` : b.method;
+  }
+  uniqueNames(bars);
+  const at = (s: MetricSeries | undefined, e: number) => {
+    const i = s ? s.steps.indexOf(e) : -1;
+    const v = s && i >= 0 ? s.values[i] : NaN;
+    return Number.isFinite(v) ? v : NaN;
+  };
+  return bars.map(({ s, method, nodeId, name }) => {
+    const std = stdOf(s.runId, nodeId, method);
+    // Percent when stored as fractions; the std takes its accuracy's scale.
+    const scale = s.values.every((v) => !(v > 1)) ? 100 : 1;
+    const err = shown.map((e) => at(std, e) * scale);
     return {
       type: 'bar',
-      name: method,
+      name,
       x: shown.map((e) => `epoch ${e}`),
-      y: stats.map((s) => s[0]),
-      error_y: { type: 'data', array: stats.map((s) => s[1]), visible: true, color: '#c9d1d9' },
+      y: shown.map((e) => at(s, e) * scale),
+      ...(std && err.some(Number.isFinite)
+        ? {
+            error_y: {
+              type: 'data',
+              array: err.map((v) => (Number.isFinite(v) ? v : 0)),
+              visible: true,
+              color: '#c9d1d9',
+            },
+          }
+        : {}),
     };
   });
 }
 
 /** Short label of a run: its name and the end of its id. */
-function runLabels(result: CompareResult | null): Map<string, string> {
+function runLabels(result: Pick<CompareResult, 'runs'> | null): Map<string, string> {
   return new Map((result?.runs ?? []).map((r) => [r.id, `${r.name} (${r.id.slice(-6)})`]));
 }
 
@@ -106,46 +129,144 @@ interface LossCurve {
   readonly runId: string;
   readonly nodeId: string;
   readonly key: string;
-  readonly x: readonly number[];
-  readonly y: readonly number[];
+  /** What x counts, when known (live curves carry their progress unit). */
+  readonly unit?: string;
+  readonly x: readonly unknown[];
+  readonly y: readonly unknown[];
+}
+
+/** What a loss chart's x-axis counts: training epochs, or optimizer steps. */
+export type LossAxis = 'epoch' | 'step';
+
+/** Stages whose progress counts optimizer steps (the rest count epochs). */
+const STEP_STAGES = new Set(['diffusion']);
+
+/**
+ * The x-axis a loss curve belongs on: its progress unit when known, else its stage (the part
+ * of the key before ':'): diffusion counts steps, the VAE, encoder and predictor count epochs.
+ */
+export function lossAxisOf(key: string, unit?: string): LossAxis {
+  if (unit === 'step' || unit === 'epoch') return unit;
+  const stage = key.includes(':') ? key.slice(0, key.indexOf(':')) : '';
+  return STEP_STAGES.has(stage) ? 'step' : 'epoch';
+}
+
+/**
+ * A curve's points with numeric x in increasing order, one point per x (the later one wins, as
+ * in the store, which overwrites a repeated step). Points whose x is not a finite number are
+ * dropped. Plotly types an axis from the first trace's values, so one curve with string x (or
+ * an unsorted one) turned the whole loss chart into a category axis with zig-zag lines.
+ */
+export function numericSorted(
+  xs: readonly unknown[],
+  ys: readonly unknown[],
+): { x: number[]; y: number[] } {
+  const byX = new Map<number, number>();
+  xs.forEach((raw, i) => {
+    const x = typeof raw === 'number' ? raw : typeof raw === 'string' ? Number(raw) : NaN;
+    if (!Number.isFinite(x) || (typeof raw === 'string' && raw.trim() === '')) return;
+    const y = ys[i];
+    byX.set(x, typeof y === 'number' ? y : typeof y === 'string' ? Number(y) : NaN);
+  });
+  const x = [...byX.keys()].sort((a, b) => a - b);
+  return { x, y: x.map((v) => byX.get(v) ?? NaN) };
 }
 
 /**
  * Training-loss curves: the stored ones of the compared runs and the live ones of the current
  * run, each (run, node, metric) once: when a curve is both stored and live, the one that reaches
  * further wins. One-point series (a final loss in a summary) are left out. Run ids appear in the
- * names only when curves of several runs are shown.
+ * names only when curves of several runs are shown. Each trace has numeric, sorted x and sits on
+ * the subplot of its kind (`xaxis` 'x' for epochs, 'x2' for steps when both kinds are shown; see
+ * lossLayout), so VAE epochs and diffusion steps never share an axis.
  */
 export function lossCurves(
   result: CompareResult | null,
   live: { readonly runId: string; readonly curves: LiveSeries } | null,
 ): Trace[] {
-  const byId = new Map<string, LossCurve>();
-  const lastX = (c: LossCurve) => (c.x.length ? c.x[c.x.length - 1] : -Infinity);
+  const byId = new Map<string, { c: LossCurve; x: number[]; y: number[] }>();
+  const units = new Map<string, string>();
+  const idOf = (c: { runId: string; nodeId: string; key: string }) =>
+    `${c.runId}\u0000${c.nodeId}\u0000${c.key}`;
+  const lastX = (x: readonly number[]) => (x.length ? x[x.length - 1] : -Infinity);
   const add = (c: LossCurve) => {
-    if (c.x.length < 2) return;
-    const id = `${c.runId}\u0000${c.nodeId}\u0000${c.key}`;
+    const pts = numericSorted(c.x, c.y);
+    if (pts.x.length < 2) return;
+    const id = idOf(c);
     const old = byId.get(id);
-    if (!old || lastX(c) > lastX(old) || (lastX(c) === lastX(old) && c.x.length > old.x.length))
-      byId.set(id, c);
+    if (
+      !old ||
+      lastX(pts.x) > lastX(old.x) ||
+      (lastX(pts.x) === lastX(old.x) && pts.x.length > old.x.length)
+    )
+      byId.set(id, { c, ...pts });
   };
+  const liveRun = live?.runId ?? '';
+  for (const c of live?.curves.values() ?? [])
+    if (c.unit) units.set(idOf({ runId: liveRun, ...c }), c.unit);
   for (const s of result?.series ?? []) {
     if (/loss/i.test(s.key)) add({ ...s, x: s.steps, y: s.values });
   }
-  for (const c of live?.curves.values() ?? []) add({ runId: live?.runId ?? '', ...c });
-  const curves = [...byId.values()];
-  const several = new Set(curves.map((c) => c.runId)).size > 1;
-  return curves.map((c) => {
+  for (const c of live?.curves.values() ?? []) add({ runId: liveRun, ...c });
+  const curves = [...byId.entries()].map(([id, v]) => ({
+    ...v,
+    axis: lossAxisOf(v.c.key, units.get(id) ?? v.c.unit),
+  }));
+  const several = new Set(curves.map((v) => v.c.runId)).size > 1;
+  const both = new Set(curves.map((v) => v.axis)).size > 1;
+  return curves.map(({ c, x, y, axis }) => {
     const stage = c.key.includes(':') ? c.key.slice(0, c.key.indexOf(':')) : '';
     const what = stage === c.nodeId ? c.key : `${c.nodeId} · ${c.key}`;
+    const second = both && axis === 'step';
     return {
       type: 'scatter',
       mode: 'lines',
       name: several ? `${c.runId.slice(-6)} · ${what}` : what,
-      x: c.x,
-      y: c.y,
+      x,
+      y,
+      xaxis: second ? 'x2' : 'x',
+      yaxis: second ? 'y2' : 'y',
+      meta: { axis },
     };
   });
+}
+
+/** Title of a loss x-axis. */
+const LOSS_AXIS_TITLE: Record<LossAxis, string> = {
+  epoch: 'epoch',
+  step: 'step',
+};
+
+/**
+ * The loss chart's layout: one subplot per x-axis kind among the traces (epochs left, steps
+ * right), each x-axis numeric (never category, whatever Plotly would guess) and each y-axis log
+ * or linear as asked; a narrow log range gets 1-2-5 ticks. Same inputs give an equal layout.
+ */
+export function lossLayout(traces: readonly Trace[], log: boolean): Record<string, unknown> {
+  const kinds = (['epoch', 'step'] as const).filter((k) =>
+    traces.some((t) => (t.meta as { axis?: LossAxis } | undefined)?.axis === k),
+  );
+  const shown = kinds.length ? kinds : (['epoch'] as const);
+  const layout: Record<string, unknown> = {};
+  shown.forEach((kind, i) => {
+    const group = traces.filter((t) => (t.meta as { axis?: LossAxis } | undefined)?.axis === kind);
+    const narrow = narrowLogRange(group);
+    const suffix = i === 0 ? '' : String(i + 1);
+    const half = shown.length > 1;
+    layout[`xaxis${suffix}`] = {
+      type: 'linear',
+      title: { text: LOSS_AXIS_TITLE[kind] },
+      ...(half ? { domain: i === 0 ? [0, 0.46] : [0.54, 1], anchor: `y${suffix}` } : {}),
+    };
+    layout[`yaxis${suffix}`] = {
+      ...(i === 0
+        ? { title: { text: log ? 'loss (log scale)' : 'loss' } }
+        : { anchor: `x${suffix}` }),
+      type: log ? 'log' : 'linear',
+      ...(log && narrow ? { dtick: 'D2', tickformat: '~g' } : {}),
+    };
+  });
+  return layout;
 }
 
 /**
@@ -278,6 +399,40 @@ export function latentTraces(p: LatentProjection): Trace[] {
     );
   }
   return out;
+}
+
+/** One task in the latent map's legend. */
+export interface LatentLegendItem {
+  readonly task: string;
+  /** The colour of the task's dots and crosses. */
+  readonly color: string;
+  /** Zoo checkpoints of the task on the map. */
+  readonly zoo: number;
+  /** Generated samples of the task on the map. */
+  readonly samples: number;
+}
+
+/**
+ * The latent map's task legend: each task on the map with its colour (the one latentTraces
+ * gives it) and its counts; tasks with generated samples first, then the others, each group in
+ * the projection's task order. Plotly's own legend keeps one item per kind (see latentTraces).
+ */
+export function latentLegend(p: LatentProjection): LatentLegendItem[] {
+  const colors = taskColors(p.tasks.length);
+  const zoo = new Array<number>(p.tasks.length).fill(0);
+  const samples = new Array<number>(p.tasks.length).fill(0);
+  for (const t of p.zoo.task) zoo[t] += 1;
+  for (const t of p.samples?.task ?? []) samples[t] += 1;
+  const items = p.tasks.map((task, t) => ({
+    task,
+    color: colors[t],
+    zoo: zoo[t],
+    samples: samples[t],
+  }));
+  return [
+    ...items.filter((i) => i.samples > 0),
+    ...items.filter((i) => i.samples === 0 && i.zoo > 0),
+  ];
 }
 
 /** Axis titles of the latent map: which principal component, and its share of the variance. */
