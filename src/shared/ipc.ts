@@ -6,6 +6,7 @@
  * transport into the same typed object, so the renderer never sees a channel string.
  */
 import { z } from 'zod';
+import { strictObject } from './issues.ts';
 import { pipelineSchema, type Pipeline } from './pipeline.ts';
 import type { PortSpec, NodeCategory } from './nodes/spec.ts';
 import type { RunEvent } from './events.ts';
@@ -37,7 +38,7 @@ function push<T>(): PushChannel<T> {
 }
 
 const runId = z.string().min(1, 'runId must be a non-empty string');
-const empty = z.object({}).strict();
+const empty = strictObject({});
 
 /** Weight export formats (DESIGN.md "Formats"). */
 export const EXPORT_FORMATS = ['safetensors', 'tfjs', 'npy'] as const;
@@ -249,68 +250,56 @@ export const contract = {
   'specs.list': invoke<NodeSpecInfo[]>()(empty),
 
   'pipelines.list': invoke<PipelineSummary[]>()(empty),
-  'pipelines.get': invoke<PipelineDoc>()(z.object({ id: z.string().min(1) }).strict()),
+  'pipelines.get': invoke<PipelineDoc>()(strictObject({ id: z.string().min(1) })),
   'pipelines.save': invoke<PipelineSummary>()(
-    z
-      .object({
-        /** Omit to save as a new pipeline. */
-        id: z.string().min(1).optional(),
-        pipeline: pipelineSchema,
-      })
-      .strict(),
+    strictObject({
+      /** Omit to save as a new pipeline. */
+      id: z.string().min(1).optional(),
+      pipeline: pipelineSchema,
+    }),
   ),
-  'pipelines.validate': invoke<ValidationResult>()(z.object({ pipeline: z.unknown() }).strict()),
+  'pipelines.validate': invoke<ValidationResult>()(strictObject({ pipeline: z.unknown() })),
   'pipelines.examples': invoke<ExampleInfo[]>()(empty),
   'pipelines.openExample': invoke<Pipeline>()(
-    z
-      .object({
-        name: z
-          .string()
-          .regex(/^[A-Za-z0-9._-]+$/, 'example name may only hold letters, digits, . _ -'),
-      })
-      .strict(),
+    strictObject({
+      name: z
+        .string()
+        .regex(/^[A-Za-z0-9._-]+$/, 'example name may only hold letters, digits, . _ -'),
+    }),
   ),
 
   'runs.start': invoke<{ runId: string }>()(
-    z
-      .object({
-        pipeline: pipelineSchema,
-        /** Seed for the run; default 0. */
-        seed: z.number().int().min(0).max(0xffffffff).optional(),
-        /** Saved pipeline this run belongs to, if any. */
-        pipelineId: z.string().min(1).optional(),
-      })
-      .strict(),
+    strictObject({
+      pipeline: pipelineSchema,
+      /** Seed for the run; default 0. */
+      seed: z.number().int().min(0).max(0xffffffff).optional(),
+      /** Saved pipeline this run belongs to, if any. */
+      pipelineId: z.string().min(1).optional(),
+    }),
   ),
-  'runs.cancel': invoke<{ cancelled: boolean }>()(z.object({ runId }).strict()),
+  'runs.cancel': invoke<{ cancelled: boolean }>()(strictObject({ runId })),
   'runs.list': invoke<RunSummary[]>()(empty),
-  'runs.get': invoke<RunDetail>()(z.object({ runId }).strict()),
-  'runs.delete': invoke<{ deleted: boolean }>()(z.object({ runId }).strict()),
-  'runs.compare': invoke<CompareResult>()(
-    z.object({ runIds: z.array(runId).min(1).max(50) }).strict(),
-  ),
-  'runs.rerun': invoke<{ runId: string }>()(z.object({ runId }).strict()),
+  'runs.get': invoke<RunDetail>()(strictObject({ runId })),
+  'runs.delete': invoke<{ deleted: boolean }>()(strictObject({ runId })),
+  'runs.compare': invoke<CompareResult>()(strictObject({ runIds: z.array(runId).min(1).max(50) })),
+  'runs.rerun': invoke<{ runId: string }>()(strictObject({ runId })),
 
   'export.preview': invoke<ExportPreview>()(
-    z
-      .object({
-        runId,
-        /** Node whose weights to export; default: the run's last weights artifact. */
-        nodeId: z.string().min(1).optional(),
-        format: z.enum(EXPORT_FORMATS),
-      })
-      .strict(),
+    strictObject({
+      runId,
+      /** Node whose weights to export; default: the run's last weights artifact. */
+      nodeId: z.string().min(1).optional(),
+      format: z.enum(EXPORT_FORMATS),
+    }),
   ),
   'export.weights': invoke<ExportResult>()(
-    z
-      .object({
-        runId,
-        nodeId: z.string().min(1).optional(),
-        format: z.enum(EXPORT_FORMATS),
-        /** Destination folder; in web mode it must be relative and lands under the data dir. */
-        folder: z.string().min(1, 'choose a destination folder'),
-      })
-      .strict(),
+    strictObject({
+      runId,
+      nodeId: z.string().min(1).optional(),
+      format: z.enum(EXPORT_FORMATS),
+      /** Destination folder; in web mode it must be relative and lands under the data dir. */
+      folder: z.string().min(1, 'choose a destination folder'),
+    }),
   ),
 
   'system.info': invoke<SystemInfo>()(empty),

@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { jsonValueDepth } from './json-depth.ts';
+import { formatIssuePath, strictObject } from './issues.ts';
 import type { NodeRegistry } from './nodes/spec.ts';
 
 /** The `format` tag every pipeline file carries, so a stray JSON file is refused early. */
@@ -31,7 +32,7 @@ export const MAX_CONFIG_DEPTH = 32;
 const id = z.string().min(1, 'must be a non-empty string');
 
 /** One node on the canvas: a type from the registry, the spec version it was saved with, and its config. */
-export const pipelineNodeSchema = z.object({
+export const pipelineNodeSchema = strictObject({
   /** Unique in the pipeline; edges, events and errors refer to it. */
   id,
   /** A registry type id, e.g. 'dataset.source'. */
@@ -48,12 +49,12 @@ export const pipelineNodeSchema = z.object({
       message: `config nests deeper than ${MAX_CONFIG_DEPTH} levels`,
     }),
   /** Where the node sits on the canvas. */
-  position: z.object({ x: z.number(), y: z.number() }).default({ x: 0, y: 0 }),
+  position: strictObject({ x: z.number(), y: z.number() }).default({ x: 0, y: 0 }),
 });
 export type PipelineNode = z.infer<typeof pipelineNodeSchema>;
 
 /** A connection from an output port of one node to an input port of another. */
-export const pipelineEdgeSchema = z.object({
+export const pipelineEdgeSchema = strictObject({
   /** Unique in the pipeline. */
   id,
   /** Node id the value comes from. */
@@ -68,7 +69,7 @@ export const pipelineEdgeSchema = z.object({
 export type PipelineEdge = z.infer<typeof pipelineEdgeSchema>;
 
 /** A whole pipeline file. */
-export const pipelineSchema = z.object({
+export const pipelineSchema = strictObject({
   format: z.literal(PIPELINE_FORMAT),
   version: z.literal(PIPELINE_VERSION),
   /** Short name, shown in run lists. */
@@ -90,16 +91,6 @@ export type ParsePipelineResult =
   | { readonly ok: true; readonly pipeline: Pipeline }
   | { readonly ok: false; readonly problems: readonly string[] };
 
-/** Render a zod issue path like `nodes[2].config.epochs` so messages point at the exact field. */
-export function formatIssuePath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const p of path) {
-    if (typeof p === 'number') out += `[${p}]`;
-    else out += out === '' ? String(p) : `.${String(p)}`;
-  }
-  return out;
-}
-
 /**
  * Parse untrusted JSON (already `JSON.parse`d) as a pipeline file. Returns all structural problems
  * at once, each naming the field, and names the node id when the problem is inside a node.
@@ -108,14 +99,13 @@ export function parsePipeline(json: unknown): ParsePipelineResult {
   const r = pipelineSchema.safeParse(json);
   if (r.success) return { ok: true, pipeline: r.data };
   const problems = r.error.issues.map((issue) => {
-    const path = formatIssuePath(issue.path);
     let nodeHint = '';
     if (issue.path[0] === 'nodes' && typeof issue.path[1] === 'number' && isRecord(json)) {
       const nodes = json.nodes;
       const node = Array.isArray(nodes) ? (nodes[issue.path[1]] as unknown) : undefined;
       if (isRecord(node) && typeof node.id === 'string') nodeHint = ` (node '${node.id}')`;
     }
-    return `${path || '(root)'}${nodeHint}: ${issue.message}`;
+    return `${formatIssuePath(issue.path) || '(root)'}${nodeHint}: ${issue.message}`;
   });
   return { ok: false, problems };
 }

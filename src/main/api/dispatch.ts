@@ -10,7 +10,7 @@ import {
   type ParamsOut,
   type ResultOf,
 } from '../../shared/ipc.ts';
-import { formatIssuePath } from '../../shared/pipeline.ts';
+import { formatIssuePath } from '../../shared/issues.ts';
 
 /** One function per request channel, receiving already-validated params. */
 export type ApiHandlers = {

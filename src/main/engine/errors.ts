@@ -5,6 +5,7 @@
  */
 
 import type { z } from 'zod';
+import { formatIssuePath } from '../../shared/issues.ts';
 
 /** Bad input from the user: a corrupt file, wrong shapes, an impossible config. Exit code 2. */
 export class InputError extends Error {
@@ -30,7 +31,7 @@ export function parseConfig<S extends z.ZodType>(
   const r = schema.safeParse(value);
   if (!r.success) {
     const issue = r.error.issues[0];
-    throw new InputError(issue.message, `${label} ${issue.path.join('.') || '(root)'}`);
+    throw new InputError(issue.message, `${label} ${formatIssuePath(issue.path) || '(root)'}`);
   }
   return r.data;
 }

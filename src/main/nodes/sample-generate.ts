@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { JsonValue } from '../../shared/events.ts';
 import { sampleGenerateSpec } from '../../shared/nodes/sample-generate.ts';
+import { SamplerConfig } from '../../shared/schemas/diffusion.ts';
 import { LATENTS_SUMMARY_KEY } from '../../shared/schemas/latents.ts';
 import { encodeWeightsArtifact } from '../engine/export/artifact.ts';
 import { writeFileAtomic } from '../engine/formats/atomic.ts';
@@ -44,6 +45,8 @@ export const run = nodeRunner(sampleGenerateSpec, async (ctx, inputs) => {
       ctx.nodeId,
     );
   }
+  // The node's config extends the sampler's; the sampler takes (and strictly checks) only its own keys.
+  const sampler = SamplerConfig.strip().parse(cfg);
   const perTask: TaskWeights[] = [];
   /** Every sample's latent, in task order, for the latent map. */
   const sampleLatents: Float32Array[] = [];
@@ -80,7 +83,7 @@ export const run = nodeRunner(sampleGenerateSpec, async (ctx, inputs) => {
         perClass,
         featDim: d,
         count: cfg.samplesPerTask,
-        sampler: cfg,
+        sampler,
         rng: ctx.rng.fork('sample').fork(task.id),
       });
       sampleLatents.push(sampled.latents);

@@ -4,6 +4,7 @@
  * callers, and a bad row fails loudly with the table and the field named.
  */
 import { z } from 'zod';
+import { formatIssues } from '../../shared/issues.ts';
 
 /** Lifecycle of a run. `interrupted` is set at the next open when the owning process died. */
 export const RUN_STATUSES = [
@@ -137,9 +138,7 @@ export type ArtifactRow = z.output<typeof ArtifactRowSchema>;
 export function parseRow<T extends z.ZodType>(schema: T, row: unknown, table: string): z.output<T> {
   const r = schema.safeParse(row);
   if (!r.success) {
-    const issue = r.error.issues[0];
-    const field = issue?.path.join('.') || '(row)';
-    throw new Error(`store: malformed row in '${table}': ${field}: ${issue?.message ?? 'invalid'}`);
+    throw new Error(`store: malformed row in '${table}': ${formatIssues(r.error).join('; ')}`);
   }
   return r.data;
 }

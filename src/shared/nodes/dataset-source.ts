@@ -3,10 +3,11 @@
  * evaluation) indexes into the samples this node loads, so it is the root of most pipelines.
  */
 import { z } from 'zod';
+import { strictObject } from '../issues.ts';
 import { DatasetSourceSchema } from '../schemas/dataset.ts';
 import { defineNode } from './spec.ts';
 
-export const DatasetSourceConfig = z.object({
+export const DatasetSourceConfig = strictObject({
   /** Where the samples come from (engine's DatasetSource: fashion-mnist, idx, imagefolder, csv, npy). */
   source: DatasetSourceSchema.default({ kind: 'fashion-mnist', variant: 'embedded' }),
 });

@@ -1,8 +1,9 @@
 /** Compare node: one table from several Evaluate nodes, the shape of the paper's result tables. */
 import { z } from 'zod';
+import { strictObject } from '../issues.ts';
 import { defineNode } from './spec.ts';
 
-export const EvalCompareConfig = z.object({
+export const EvalCompareConfig = strictObject({
   /** Metric shown in the table cells. */
   metric: z.enum(['accuracy']).default('accuracy'),
 });

@@ -1,8 +1,9 @@
 /** Export node: writes generated weights where other tools can load them. */
 import { z } from 'zod';
+import { strictObject } from '../issues.ts';
 import { defineNode } from './spec.ts';
 
-export const ExportWeightsConfig = z.object({
+export const ExportWeightsConfig = strictObject({
   /** File format: safetensors (PyTorch/JAX/NumPy), a tfjs LayersModel, or one .npy per tensor. */
   format: z.enum(['safetensors', 'tfjs', 'npy']).default('safetensors'),
   /** Output folder; relative paths are resolved against the data directory. */

@@ -1,9 +1,10 @@
 /** Features node: turns raw samples into the feature vectors zoo models and the encoder consume. */
 import { z } from 'zod';
+import { strictObject } from '../issues.ts';
 import { FeatureConfigSchema } from '../schemas/features.ts';
 import { defineNode } from './spec.ts';
 
-export const FeaturesExtractConfig = z.object({
+export const FeaturesExtractConfig = strictObject({
   /** The extractor: raw pixels (optionally standardised) or PCA fitted on the train pool. */
   extractor: FeatureConfigSchema.default({ kind: 'pca', components: 64, whiten: false }),
 });

@@ -3,7 +3,8 @@
  * problems live that `d2nwg validate` prints and the executor refuses to run; it reports every
  * problem at once, each with the node (or edge) it belongs to, so a user fixes a file in one pass.
  */
-import { formatIssuePath, type Pipeline, type PipelineNode } from '../pipeline.ts';
+import { formatIssue } from '../issues.ts';
+import type { Pipeline, PipelineNode } from '../pipeline.ts';
 import type { NodeRegistry, NodeSpec, PortSpec } from './spec.ts';
 
 /** Kinds of pipeline problems, for filtering and for tests. */
@@ -89,11 +90,10 @@ export function validatePipeline(pipeline: Pipeline, registry: NodeRegistry): Pi
       configs.set(node.id, parsed.data);
     } else {
       for (const issue of parsed.error.issues) {
-        const path = formatIssuePath(issue.path);
         problems.push({
           code: 'bad-config',
           nodeId: node.id,
-          message: `config${path ? `.${path}` : ''}: ${issue.message}`,
+          message: formatIssue(issue, ['config']),
         });
       }
     }

@@ -1,9 +1,10 @@
 /** Zoo node (D2NWG stage 1): trains the model zoo the generator learns from. */
 import { z } from 'zod';
+import { strictObject } from '../issues.ts';
 import { ArchitectureSchema, ZooConfigSchema, ZooTrainConfigSchema } from '../schemas/zoo.ts';
 import { defineNode } from './spec.ts';
 
-export const ZooBuildConfig = z.object({
+export const ZooBuildConfig = strictObject({
   /** The architecture every member (and every evaluated init) shares. */
   architecture: ArchitectureSchema.prefault({ kind: 'mlp' }),
   /** How each member is trained and which checkpoints are kept. */

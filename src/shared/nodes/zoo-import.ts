@@ -3,9 +3,10 @@
  * the zoo is by far the most expensive stage of D2NWG.
  */
 import { z } from 'zod';
+import { strictObject } from '../issues.ts';
 import { defineNode } from './spec.ts';
 
-export const ZooImportConfig = z.object({
+export const ZooImportConfig = strictObject({
   /** Folder holding the zoo manifest (`zoo.json`) and its safetensors shards. */
   path: z.string().default(''),
 });

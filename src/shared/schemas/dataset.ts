@@ -3,19 +3,20 @@
  * the canvas forms, the CLI and the engine validate the same JSON the same way.
  */
 import { z } from 'zod';
+import { strictObject } from '../issues.ts';
 
 const filePath = z.string().min(1);
 
 /** The data sources the engine can read; each kind names exactly the files it needs. */
 export const DatasetSourceSchema = z.discriminatedUnion('kind', [
-  z.object({
+  strictObject({
     kind: z.literal('fashion-mnist'),
     /** 'embedded': the t10k set shipped with the app; 'full': train + t10k (70,000 images). */
     variant: z.enum(['embedded', 'full']).default('embedded'),
     /** Folder with the four `*-ubyte.gz` files for 'full' (default: Debian's dataset package). */
     path: filePath.optional(),
   }),
-  z.object({
+  strictObject({
     kind: z.literal('idx'),
     /** IDX images file (`*-images-idx3-ubyte`, raw or gzipped). */
     images: filePath,
@@ -24,7 +25,7 @@ export const DatasetSourceSchema = z.discriminatedUnion('kind', [
     /** Names for labels 0..C-1 (default: the label numbers). */
     classNames: z.array(z.string().min(1)).min(1).optional(),
   }),
-  z.object({
+  strictObject({
     kind: z.literal('imagefolder'),
     /** Root folder with one sub-folder of PNG/JPEG images per class. */
     root: filePath,
@@ -37,7 +38,7 @@ export const DatasetSourceSchema = z.discriminatedUnion('kind', [
     /** Resampling used when resizing. */
     resize: z.enum(['nearest', 'bilinear']).default('bilinear'),
   }),
-  z.object({
+  strictObject({
     kind: z.literal('csv'),
     /** CSV file (raw or gzipped): numeric feature columns plus a label column. */
     path: filePath,
@@ -46,7 +47,7 @@ export const DatasetSourceSchema = z.discriminatedUnion('kind', [
     /** Whether the first row is a header row. */
     header: z.boolean().default(true),
   }),
-  z.object({
+  strictObject({
     kind: z.literal('npy'),
     /** `.npy` samples: [n, d] features, or [n, h, w] / [n, h, w, c] images. */
     x: filePath,
@@ -61,7 +62,7 @@ export type DatasetSourceInput = z.input<typeof DatasetSourceSchema>;
 export const HeldOutSchema = z.union([z.number().int().min(0), z.array(z.number().int().min(0))]);
 
 /** How tasks are drawn from a labelled source (bench/QUALITY.md, "Tasks"). */
-export const TaskGenConfigSchema = z.object({
+export const TaskGenConfigSchema = strictObject({
   /** K: classes per task (outputs of every model). */
   k: z.number().int().min(2).max(1000).default(5),
   /** Training samples per class in each task. */

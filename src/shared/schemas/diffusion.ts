@@ -4,12 +4,13 @@
  * latent-diffusion "linear" schedule with T = 1000, and DDIM with 50 steps for sampling.
  */
 import { z } from 'zod';
+import { strictObject } from '../issues.ts';
 
 /** Noise schedule: latent-diffusion "linear" (linear in √β) or the improved-DDPM cosine. */
 export const NoiseSchedule = z.enum(['linear', 'cosine']);
 export type NoiseSchedule = z.infer<typeof NoiseSchedule>;
 
-export const DenoiserConfig = z.object({
+export const DenoiserConfig = strictObject({
   /**
    * Network family. 'resmlp': residual MLP blocks over the whole latent. 'unet1d': a 1-D UNet
    * over the latent as a sequence of latentDim positions (the paper's UNet, in one dimension):
@@ -35,7 +36,7 @@ export type DenoiserConfig = z.infer<typeof DenoiserConfig>;
 /** What callers may pass: every field may be left out and takes its default. */
 export type DenoiserConfigInput = z.input<typeof DenoiserConfig>;
 
-export const DiffusionConfig = z.object({
+export const DiffusionConfig = strictObject({
   /** Number of diffusion steps T. */
   timesteps: z.number().int().min(2).max(10_000).default(1000),
   /** β schedule. */
@@ -71,7 +72,7 @@ export type DiffusionConfig = z.infer<typeof DiffusionConfig>;
 /** What callers may pass: every field may be left out and takes its default. */
 export type DiffusionConfigInput = z.input<typeof DiffusionConfig>;
 
-export const SamplerConfig = z.object({
+export const SamplerConfig = strictObject({
   /** Ancestral DDPM over all T steps, or DDIM over a strided subset. */
   sampler: z.enum(['ddpm', 'ddim']).default('ddim'),
   /** Number of DDIM steps (ignored by DDPM, which uses all T). */

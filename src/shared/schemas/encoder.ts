@@ -4,6 +4,7 @@
  * CLIP-style against the frozen weight-VAE latents (Eq. 2).
  */
 import { z } from 'zod';
+import { strictObject } from '../issues.ts';
 
 /**
  * Encoder families.
@@ -18,7 +19,7 @@ import { z } from 'zod';
 export const ENCODER_KINDS = ['set-transformer', 'mlp', 'ordered'] as const;
 export type EncoderKind = (typeof ENCODER_KINDS)[number];
 
-export const EncoderConfigSchema = z.object({
+export const EncoderConfigSchema = strictObject({
   /** Encoder family; 'ordered' keeps class order, which the generated head needs. */
   kind: z.enum(ENCODER_KINDS).default('ordered'),
   /** Width of the attention blocks (paper: 128). */

@@ -4,22 +4,23 @@
  * saved state are shared so the canvas, the CLI and saved files validate alike.
  */
 import { z } from 'zod';
+import { strictObject } from '../issues.ts';
 
 /** How samples become feature vectors. */
 export const FeatureConfigSchema = z.discriminatedUnion('kind', [
-  z.object({
+  strictObject({
     kind: z.literal('pixels'),
     /** Subtract the per-dimension mean and divide by the std, both fitted on the train pool. */
     standardise: z.boolean().default(false),
   }),
-  z.object({
+  strictObject({
     kind: z.literal('pca'),
     /** Number of principal components kept (the feature dimension). */
     components: z.number().int().min(1).max(4096).default(64),
     /** Divide each component by its std, so every feature has unit variance on the train pool. */
     whiten: z.boolean().default(false),
   }),
-  z.object({
+  strictObject({
     kind: z.literal('image-encoder'),
     /** A local image-encoder model (the paper uses CLIP). Not implemented yet. */
     modelPath: z.string().min(1),

@@ -4,8 +4,9 @@
  * Eq. 7 keeps consistent through the VAE; its output ranks generated samples.
  */
 import { z } from 'zod';
+import { strictObject } from '../issues.ts';
 
-export const PredictorConfig = z.object({
+export const PredictorConfig = strictObject({
   /** Hidden widths, first layer first; the last one is the embedding g(w) of Eq. 7. */
   hidden: z.array(z.number().int().positive().max(4096)).min(1).max(4).default([64, 16]),
   /** Full passes over the training members. */

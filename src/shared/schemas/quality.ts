@@ -5,6 +5,7 @@
  * reproduced from its JSON alone.
  */
 import { z } from 'zod';
+import { strictObject } from '../issues.ts';
 import { EncoderConfigSchema } from './encoder.ts';
 import { DiffusionConfig, SamplerConfig } from './diffusion.ts';
 import { PredictorConfig } from './predictor.ts';
@@ -16,7 +17,7 @@ import { ArchitectureSchema, ZooTrainConfigSchema } from './zoo.ts';
 export const QUALITY_PRESETS = ['smoke', 'standard'] as const;
 export type QualityPreset = (typeof QUALITY_PRESETS)[number];
 
-export const QualityZooSchema = z.object({
+export const QualityZooSchema = strictObject({
   /** The architecture every zoo member (and every evaluated init) shares. */
   architecture: ArchitectureSchema.prefault({ kind: 'mlp' }),
   /** How members are trained. */
@@ -25,7 +26,7 @@ export const QualityZooSchema = z.object({
   workers: z.number().int().min(0).max(64).default(2),
 });
 
-export const QualityEvalSchema = z.object({
+export const QualityEvalSchema = strictObject({
   /** Fine-tuning epochs at which test accuracy is reported (0 = the init as is). */
   finetuneEpochs: z.array(z.number().int().min(0).max(1000)).min(1).default([0, 1, 5]),
   /** Adam learning rate of the fine-tuning, the same for every method. */
@@ -73,7 +74,7 @@ export const QualityEvalSchema = z.object({
 });
 export type QualityEvalConfig = z.infer<typeof QualityEvalSchema>;
 
-export const QualityConfigSchema = z.object({
+export const QualityConfigSchema = strictObject({
   /** Preset this config started from (informational once resolved). */
   preset: z.enum(QUALITY_PRESETS).default('smoke'),
   /** Where the labelled data comes from (embedded Fashion-MNIST, IDX, image folder, CSV, npy). */

@@ -4,12 +4,13 @@
  * far larger. Pure TS + zod so the renderer's inspector and the engine share one definition.
  */
 import { z } from 'zod';
+import { strictObject } from '../issues.ts';
 
 /** How weight vectors are standardised before the VAE sees them (stats are saved with the model). */
 export const VaeNormalise = z.enum(['per-dim', 'global', 'none']);
 export type VaeNormalise = z.infer<typeof VaeNormalise>;
 
-export const VaeConfig = z.object({
+export const VaeConfig = strictObject({
   /** Encoder/decoder family: a plain MLP, or a 1D convolution over the flattened vector. */
   arch: z.enum(['mlp', 'conv1d']).default('mlp'),
   /** Hidden widths of the encoder, outermost first; the decoder mirrors them. */

@@ -5,6 +5,7 @@
  * the architecture is resolved in the engine (engine/nn/architecture.ts).
  */
 import { z } from 'zod';
+import { strictObject } from '../issues.ts';
 import { DatasetSourceSchema, TaskGenConfigSchema } from './dataset.ts';
 import { FeatureConfigSchema } from './features.ts';
 
@@ -13,7 +14,7 @@ export const ActivationSchema = z.enum(['leaky_relu', 'relu', 'tanh']);
 export type Activation = z.infer<typeof ActivationSchema>;
 
 /** An MLP on feature vectors: input → hidden… → K logits. */
-export const MlpArchitectureSchema = z.object({
+export const MlpArchitectureSchema = strictObject({
   kind: z.literal('mlp'),
   /** Width of each hidden layer, in order; [] gives a linear (softmax-regression) model. */
   hidden: z.array(z.number().int().min(1).max(4096)).max(8).default([32]),
@@ -27,7 +28,7 @@ export const MlpArchitectureSchema = z.object({
  * The default channels [8, 16, 8] give 2,498 parameters on 28×28×1 with 10 outputs, close to the
  * 2,464 of Schürholt et al.'s CNN-s zoos.
  */
-export const CnnArchitectureSchema = z.object({
+export const CnnArchitectureSchema = strictObject({
   kind: z.literal('cnn'),
   /** Output channels of each convolution block, in order. */
   channels: z.array(z.number().int().min(1).max(512)).min(1).max(6).default([8, 16, 8]),
@@ -46,7 +47,7 @@ export type ArchitectureConfig = z.infer<typeof ArchitectureSchema>;
 export type ArchitectureConfigInput = z.input<typeof ArchitectureSchema>;
 
 /** How each zoo member is trained (Adam + softmax cross-entropy, as in the paper's zoo). */
-export const ZooTrainConfigSchema = z.object({
+export const ZooTrainConfigSchema = strictObject({
   /** Training epochs per member; the paper's KaggleZoo uses 30. */
   epochs: z.number().int().min(1).max(10_000).default(30),
   /** Minibatch size. */
@@ -70,7 +71,7 @@ export type ZooTrainConfigInput = z.input<typeof ZooTrainConfigSchema>;
  * Everything `d2nwg zoo build` needs: data, features, tasks, the shared architecture, training.
  * Same config + seed → the same zoo, bit for bit, whatever the worker count.
  */
-export const ZooConfigSchema = z.object({
+export const ZooConfigSchema = strictObject({
   /** Where the labelled data comes from. */
   dataset: DatasetSourceSchema.prefault({ kind: 'fashion-mnist' }),
   /** How samples become the members' inputs (fitted on the train pool only). */

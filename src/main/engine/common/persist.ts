@@ -5,6 +5,7 @@
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import type { z } from 'zod';
+import { formatIssue } from '../../../shared/issues.ts';
 import { InputError } from '../errors.ts';
 
 let counter = 0;
@@ -73,9 +74,7 @@ export async function readJsonFile<S extends z.ZodType>(
   }
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const at = issue.path.length ? issue.path.join('.') : '(root)';
-    throw new InputError(`field ${at}: ${issue.message}`, file);
+    throw new InputError(`field ${formatIssue(parsed.error.issues[0])}`, file);
   }
   return parsed.data;
 }

@@ -7,12 +7,12 @@ import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { z } from 'zod';
 import {
   DatasetSourceSchema,
   type DatasetSource,
   type DatasetSourceInput,
 } from '../../../shared/schemas/dataset.ts';
+import { formatIssues } from '../../../shared/issues.ts';
 import { InputError } from '../errors.ts';
 import { loadCsv, loadNpyPair } from './features-file.ts';
 import { decodeIdx, idxToLabelled, loadIdxPair, readInputFile } from './idx.ts';
@@ -65,11 +65,7 @@ export function resourcesDir(): string {
 /** Parse a source from JSON (zod); field errors become an InputError naming the field. */
 export function parseDatasetSource(input: unknown): DatasetSource {
   const r = DatasetSourceSchema.safeParse(input);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    const where = ['source', ...issue.path.map(String)].join('.');
-    throw new InputError(z.prettifyError(r.error).replace(/\n/g, ' '), where);
-  }
+  if (!r.success) throw new InputError(formatIssues(r.error, ['source']).join('; '));
   return r.data;
 }
 

@@ -9,12 +9,12 @@
  * Everything is fixed by the config's seed; impossible configs fail up front with an InputError
  * naming the value at fault.
  */
-import { z } from 'zod';
 import {
   TaskGenConfigSchema,
   type TaskGenConfig,
   type TaskGenConfigInput,
 } from '../../../shared/schemas/dataset.ts';
+import { formatIssues } from '../../../shared/issues.ts';
 import { InputError } from '../errors.ts';
 import { Rng } from '../rng.ts';
 import { indicesByClass, stratifiedSplit } from './split.ts';
@@ -41,13 +41,7 @@ const ENUMERATE_LIMIT = 200_000;
 /** Parse a task config (zod); a bad field is an InputError naming `tasks.<field>`. */
 export function parseTaskGenConfig(input: unknown): TaskGenConfig {
   const r = TaskGenConfigSchema.safeParse(input ?? {});
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    throw new InputError(
-      `${issue.message}${r.error.issues.length > 1 ? ` (and ${r.error.issues.length - 1} more: ${z.prettifyError(r.error).replace(/\n/g, ' ')})` : ''}`,
-      ['tasks', ...issue.path.map(String)].join('.'),
-    );
-  }
+  if (!r.success) throw new InputError(formatIssues(r.error, ['tasks']).join('; '));
   return r.data;
 }
 

@@ -7,6 +7,7 @@
  * must agree with what was stored.
  */
 import { z } from 'zod';
+import { formatIssues } from '../../../shared/issues.ts';
 import { ActivationSchema } from '../../../shared/schemas/zoo.ts';
 import { InputError } from '../errors.ts';
 import { decodeSafetensors, encodeSafetensors, toF32 } from '../formats/safetensors.ts';
@@ -153,9 +154,8 @@ export function decodeWeightsArtifact(
 ): DecodedWeightsArtifact {
   const parsed = WeightsArtifactMetaSchema.safeParse(rawMeta);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
     throw new InputError(
-      `meta is not a weights description: ${issue?.path.join('.') || '(meta)'}: ${issue?.message ?? 'invalid'}`,
+      `meta is not a weights description: ${formatIssues(parsed.error).join('; ')}`,
       where,
     );
   }

@@ -4,7 +4,6 @@
  * so unseen tasks get the same features, and they save to one safetensors file (matrices as
  * tensors, the rest as JSON in the header metadata) so a pipeline can reuse a fitted extractor.
  */
-import { z } from 'zod';
 import {
   FeatureConfigSchema,
   FeatureStateSchema,
@@ -14,6 +13,7 @@ import {
   type PcaState,
   type PixelsState,
 } from '../../../shared/schemas/features.ts';
+import { formatIssues } from '../../../shared/issues.ts';
 import { InputError, throwIfAborted } from '../errors.ts';
 import { readSafetensors, writeSafetensors, type StTensor } from '../formats/safetensors.ts';
 import type { RunControl } from '../progress.ts';
@@ -120,13 +120,7 @@ class PcaExtractor implements FeatureExtractor {
 /** Parse a feature config (zod); a bad field is an InputError naming `features.<field>`. */
 export function parseFeatureConfig(input: unknown): FeatureConfig {
   const r = FeatureConfigSchema.safeParse(input);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    throw new InputError(
-      z.prettifyError(r.error).replace(/\n/g, ' '),
-      ['features', ...issue.path.map(String)].join('.'),
-    );
-  }
+  if (!r.success) throw new InputError(formatIssues(r.error, ['features']).join('; '));
   return r.data;
 }
 
@@ -208,7 +202,7 @@ export function loadExtractor(state: unknown, where = 'features'): FeatureExtrac
   const r = FeatureStateSchema.safeParse(state);
   if (!r.success) {
     throw new InputError(
-      `invalid feature extractor state: ${z.prettifyError(r.error).replace(/\n/g, ' ')}`,
+      `invalid feature extractor state: ${formatIssues(r.error).join('; ')}`,
       where,
     );
   }

@@ -12,6 +12,7 @@ import {
   type QualityConfig,
   type QualityPreset,
 } from '../../../shared/schemas/quality.ts';
+import { formatIssues } from '../../../shared/issues.ts';
 import { InputError } from '../errors.ts';
 
 /** Read a JSON config override file; unreadable or malformed JSON is an InputError naming it. */
@@ -49,10 +50,7 @@ export function resolveQualityConfig(
   }
   const merged = mergeConfig(qualityPresetInput(preset), override ?? {});
   const r = QualityConfigSchema.safeParse(merged);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    throw new InputError(issue.message, `${where}: ${issue.path.join('.') || '(root)'}`);
-  }
+  if (!r.success) throw new InputError(formatIssues(r.error).join('; '), where);
   const cfg = r.data;
   const overrideTasks =
     typeof override === 'object' && override !== null && 'tasks' in override

@@ -31,7 +31,7 @@ import { initParams } from '../nn/params.ts';
 import { yieldToEventLoop, type RunControl } from '../progress.ts';
 import { Rng } from '../rng.ts';
 import { WorkerPool } from '../workers/pool.ts';
-import { formatIssues, MEMBERS_PER_SHARD, shardName, type Zoo } from './storage.ts';
+import { issueList, MEMBERS_PER_SHARD, shardName, type Zoo } from './storage.ts';
 import { memberInputs } from './tasks.ts';
 import { modelsPerBatch } from '../nn/batch.ts';
 import {
@@ -54,7 +54,7 @@ export interface BuiltZoo extends Zoo {
 /** Parse a zoo config (zod); every problem is listed with its path in one InputError. */
 export function parseZooConfig(input: unknown, where = 'zoo config'): ZooConfig {
   const r = ZooConfigSchema.safeParse(input ?? {});
-  if (!r.success) throw new InputError(`invalid zoo config:${formatIssues(r.error)}`, where);
+  if (!r.success) throw new InputError(`invalid zoo config:${issueList(r.error)}`, where);
   return r.data;
 }
 

@@ -15,6 +15,7 @@ import {
   type ZooManifest,
   type ZooMember,
 } from '../../../shared/schemas/zoo.ts';
+import { formatIssues } from '../../../shared/issues.ts';
 import { InputError } from '../errors.ts';
 import { readSafetensors, toF32, writeSafetensors, type StTensor } from '../formats/safetensors.ts';
 import { writeFileAtomic } from '../formats/atomic.ts';
@@ -180,12 +181,10 @@ export async function saveZoo(dir: string, zoo: Zoo): Promise<void> {
   }
 }
 
-/** Turn zod issues into one message listing every problem with its path, one per line. */
-export function formatIssues(error: z.ZodError): string {
-  return error.issues
-    .map(
-      (i) => `\n  - ${i.path.length > 0 ? i.path.map(String).join('.') : '(root)'}: ${i.message}`,
-    )
+/** Every problem of a zod error on its own indented line (`path: message`), for InputErrors. */
+export function issueList(error: z.ZodError): string {
+  return formatIssues(error)
+    .map((line) => `\n  - ${line}`)
     .join('');
 }
 
@@ -218,7 +217,7 @@ export async function readZooManifest(dir: string): Promise<ZooManifest> {
     throw new InputError(`format is ${JSON.stringify(format)}, expected '${ZOO_FORMAT}'`, file);
   }
   const r = ZooManifestSchema.safeParse(json);
-  if (!r.success) throw new InputError(`invalid zoo manifest:${formatIssues(r.error)}`, file);
+  if (!r.success) throw new InputError(`invalid zoo manifest:${issueList(r.error)}`, file);
   checkManifest(r.data, file);
   return r.data;
 }

@@ -5,7 +5,8 @@
  */
 import { lazy, Suspense, useMemo } from 'react';
 import { useNodeRunState, useProblems, useSpecs } from '../lib/context.ts';
-import { configIssues, type StudioNode } from '../lib/graph.ts';
+import { configIssues } from '../lib/config-issues.ts';
+import type { StudioNode } from '../lib/graph.ts';
 import { SchemaForm, type JsonSchema } from './SchemaForm.tsx';
 
 const MonacoJson = lazy(() => import('./MonacoJson.tsx'));

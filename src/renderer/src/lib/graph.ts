@@ -101,20 +101,6 @@ export function validate(p: Pipeline): {
   return { ok: v.ok, problems: v.problems, byNode };
 }
 
-/** Field-level config problems of one node, keyed by dotted path ('' = the whole config). */
-export function configIssues(type: string, config: unknown): Map<string, string> {
-  const spec = registry.get(type);
-  const out = new Map<string, string>();
-  if (!spec) return out;
-  const r = spec.config.safeParse(config);
-  if (r.success) return out;
-  for (const issue of r.error.issues) {
-    const key = issue.path.map(String).join('.');
-    if (!out.has(key)) out.set(key, issue.message);
-  }
-  return out;
-}
-
 /** A fresh id not used by any node: `<short type>-<n>`. */
 export function newNodeId(type: string, taken: Iterable<string>): string {
   const used = new Set(taken);

@@ -43,6 +43,20 @@ describe('d2nwg bench', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  it('refuses a quality --config with a misspelt key before running anything', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'd2nwg-bench-'));
+    const config = path.join(dir, 'typo.json');
+    const out = path.join(dir, 'quality.json');
+    fs.writeFileSync(config, JSON.stringify({ vae: { latentDimm: 16 } }));
+    const run = benchCommand.run(['quality', '--config', config, '--out', out, '--quiet']);
+    await expect(run).rejects.toBeInstanceOf(InputError);
+    await expect(run).rejects.toThrow(
+      `${config}: vae: \`latentDimm\`: unknown key; did you mean \`latentDim\`?`,
+    );
+    expect(fs.existsSync(out)).toBe(false);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   it('lists the known benchmarks when the name is unknown or missing', async () => {
     expect(Object.keys(benchmarks)).toContain('matmul');
     await expect(benchCommand.run(['nope'])).rejects.toThrow(/unknown benchmark 'nope'.*matmul/);

@@ -47,6 +47,30 @@ function writePipeline(extra: 'ok' | 'failing'): string {
   return file;
 }
 
+/** The problem `writeTypoPipeline`'s file has, as validate and run print it. */
+const TYPO_PROBLEM = "node 'tasks': config: `numSeeen`: unknown key; did you mean `numSeen`?";
+
+/** dataset → tasks with `numSeen` misspelt in the Tasks node's config. */
+function writeTypoPipeline(): string {
+  const file = path.join(tmp, 'typo.pipeline.json');
+  fs.writeFileSync(
+    file,
+    JSON.stringify({
+      format: 'd2nwg-pipeline',
+      version: 1,
+      name: 'typo',
+      nodes: [
+        { id: 'data', type: 'dataset.source', version: 1 },
+        { id: 'tasks', type: 'tasks.generate', version: 1, config: { numSeeen: 3 } },
+      ],
+      edges: [
+        { id: 'e1', source: 'data', sourcePort: 'dataset', target: 'tasks', targetPort: 'dataset' },
+      ],
+    }),
+  );
+  return file;
+}
+
 describe('d2nwg validate', () => {
   it('prints every problem with node ids and exits 2 for an invalid pipeline', async () => {
     const errs: string[] = [];
@@ -60,6 +84,17 @@ describe('d2nwg validate', () => {
     expect(text).toMatch(/13 problems/);
     expect(text).toMatch(/node 'mystery': unknown node type 'no.such.node'/);
     expect(text).toMatch(/node 'cmpA': cycle through nodes/);
+  });
+
+  it('exits 2 for a misspelt config key, printing the path and the key meant', async () => {
+    const errs: string[] = [];
+    const spy = vi.spyOn(console, 'error').mockImplementation((s: string) => void errs.push(s));
+    try {
+      expect(await validateCommand.run([writeTypoPipeline()])).toBe(2);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(errs.join('\n')).toContain(TYPO_PROBLEM);
   });
 
   it('exits 0 for every bundled example pipeline', async () => {
@@ -170,6 +205,20 @@ describe('d2nwg run (executePipeline)', () => {
     });
     expect(outcome.code).toBe(2);
     expect(err.text()).toMatch(/invalid pipeline \(13 problems\)/);
+  });
+
+  it('exits 2 on a misspelt config key without running, printing the key meant', async () => {
+    const err = sink();
+    const outcome = await executePipeline({
+      file: writeTypoPipeline(),
+      dbPath: null,
+      dataDir: tmp,
+      seed: 0,
+      err,
+      out: sink(),
+    });
+    expect(outcome.code).toBe(2);
+    expect(err.text()).toContain(TYPO_PROBLEM);
   });
 });
 

@@ -30,6 +30,22 @@ describe('d2nwg zoo', () => {
     expect(fs.existsSync(path.join(tmp, 'z'))).toBe(false);
   });
 
+  it('exits 2 on a misspelt key, suggesting the key meant', async () => {
+    const file = path.join(tmp, 'typo.json');
+    fs.writeFileSync(file, JSON.stringify({ train: { epoch: 4 }, workres: 1 }));
+    const err = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const code = await main(['zoo', 'build', '--config', file, '--out', path.join(tmp, 't')]);
+      expect(code).toBe(2);
+      const text = err.mock.calls.map((c) => String(c[0])).join('\n');
+      expect(text).toContain('train: `epoch`: unknown key; did you mean `epochs`?');
+      expect(text).toContain('(root): `workres`: unknown key; did you mean `workers`?');
+    } finally {
+      err.mockRestore();
+    }
+    expect(fs.existsSync(path.join(tmp, 't'))).toBe(false);
+  });
+
   it('exits 2 on unreadable JSON, a missing zoo, and missing flags', async () => {
     const file = path.join(tmp, 'broken.json');
     fs.writeFileSync(file, '{ nope');

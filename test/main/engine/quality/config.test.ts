@@ -44,6 +44,30 @@ describe('quality config', () => {
     expect(() => resolveQualityConfig('smoke', [])).toThrow(/JSON object/);
   });
 
+  it('refuses a misspelt key at any level, naming the path and the key meant', () => {
+    const message = (override: unknown): string => {
+      try {
+        resolveQualityConfig('smoke', override, 'my.json');
+      } catch (err) {
+        expect(err).toBeInstanceOf(InputError);
+        return (err as Error).message;
+      }
+      throw new Error('expected the config to be refused');
+    };
+    expect(message({ eval: { soupTopk: 3 } })).toBe(
+      'my.json: eval: `soupTopk`: unknown key; did you mean `soupTopK`?',
+    );
+    expect(message({ zoo: { train: { epoch: 4 } } })).toBe(
+      'my.json: zoo.train: `epoch`: unknown key; did you mean `epochs`?',
+    );
+    expect(message({ seeed: 2 })).toBe(
+      'my.json: (root): `seeed`: unknown key; did you mean `seed`?',
+    );
+    expect(message({ diffusion: { denoiser: { widht: 64 } } })).toBe(
+      'my.json: diffusion.denoiser: `widht`: unknown key; did you mean `width`?',
+    );
+  });
+
   it('reads a JSON override file and names it when it is broken', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qcfg-'));
     const good = path.join(dir, 'good.json');

@@ -220,8 +220,8 @@ describe('loadZoo refuses inconsistent zoos', () => {
     expect(err).toBeInstanceOf(InputError);
     const msg = (err as Error).message;
     expect(msg.startsWith(`${file}: invalid zoo manifest:`)).toBe(true);
-    expect(msg).toContain('members.1.testAcc');
-    expect(msg).toContain('members.2.shard');
+    expect(msg).toContain('members[1].testAcc');
+    expect(msg).toContain('members[2].shard');
   });
 
   it('refuses a missing shard, a missing manifest, a wrong format and a layout mismatch', async () => {
