@@ -48,6 +48,17 @@ export class Rng {
     for (let i = 0; i < 12; i++) this.nextUint32();
   }
 
+  /** An independent copy of this stream at its current position (both then draw the same). */
+  clone(): Rng {
+    const r = new Rng(this.seed);
+    r.a = this.a;
+    r.b = this.b;
+    r.c = this.c;
+    r.d = this.d;
+    r.spareNormal = this.spareNormal;
+    return r;
+  }
+
   /** A new independent stream derived from this seed and a label; does not advance this stream. */
   fork(label: string | number): Rng {
     return new Rng((Math.imul(this.seed ^ 0x5bd1e995, 31) + hashString(String(label))) >>> 0);

@@ -15,7 +15,7 @@ import {
   noiseMatched,
   sampleKde,
 } from '../engine/eval/baselines.ts';
-import { finetuneCurve } from '../engine/eval/finetune.ts';
+import { finetuneCurves, type FinetuneJob } from '../engine/eval/finetune.ts';
 import { trainSourceModel, type SourceModel } from '../engine/eval/pretrained.ts';
 import { InputError, throwIfAborted } from '../engine/errors.ts';
 import type { Layout } from '../engine/nn/architecture.ts';
@@ -199,7 +199,7 @@ export const run = nodeRunner(evalFinetuneSpec, async (ctx, inputs) => {
     cfg.init === 'pretrained_source'
       ? await pretrainedSource(zoo, features, tasksV, ctx.rng.fork('source'), ctx.signal, where)
       : undefined;
-  const perTask: { taskId: string; accuracy: number[] }[] = [];
+  const jobs: FinetuneJob[] = [];
   for (const [i, task] of tasks.entries()) {
     throwIfAborted(ctx.signal);
     if (task.classes.length !== layout.arch.outputs) {
@@ -216,26 +216,37 @@ export const run = nodeRunner(evalFinetuneSpec, async (ctx, inputs) => {
       { zoo, weights, vae, source, layout, where },
       ctx.rng.fork(`init-${task.id}`),
     );
-    const curve = await finetuneCurve({
-      layout,
-      init,
-      task: data,
-      maxEpoch,
-      lr: cfg.lr,
-      batchSize: cfg.batchSize,
-      rng: ctx.rng.fork(`finetune-${task.id}`),
-      control: { signal: ctx.signal },
-    });
-    perTask.push({ taskId: task.id, accuracy: epochs.map((e) => curve.accuracy[e]) });
-    const running = meanStd(perTask.map((p) => p.accuracy[0]));
+    jobs.push({ init, task: data, rng: ctx.rng.fork(`finetune-${task.id}`) });
     controlOf(ctx).onProgress?.({
       value: i + 1,
-      max: tasks.length,
+      max: tasks.length + maxEpoch,
       unit: 'task',
-      label: method,
-      metrics: { [`accuracy@${epochs[0]}`]: running.mean },
+      label: `${method}: init ${i + 1}/${tasks.length}`,
     });
   }
+  // Every task's fine-tuning as one model batch: each gets the curve it would get alone.
+  const curves = await finetuneCurves({
+    layout,
+    jobs,
+    maxEpoch,
+    lr: cfg.lr,
+    batchSize: cfg.batchSize,
+    control: {
+      signal: ctx.signal,
+      onProgress: (p) =>
+        controlOf(ctx).onProgress?.({
+          value: tasks.length + p.value,
+          max: tasks.length + maxEpoch,
+          unit: 'task',
+          label: `${method}: fine-tuning epoch ${p.value}/${maxEpoch}`,
+          ...(p.metrics?.testAcc !== undefined ? { metrics: { testAcc: p.metrics.testAcc } } : {}),
+        }),
+    },
+  });
+  const perTask = tasks.map((task, i) => ({
+    taskId: task.id,
+    accuracy: epochs.map((e) => curves[i].accuracy[e]),
+  }));
   const stats = epochs.map((_, j) => meanStd(perTask.map((p) => p.accuracy[j])));
   const result: MethodResult = {
     method,

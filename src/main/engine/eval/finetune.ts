@@ -5,7 +5,7 @@
  */
 import type { TaskData } from '../data/types.ts';
 import type { Layout } from '../nn/architecture.ts';
-import { lossAndAccuracy, trainClassifier } from '../nn/train.ts';
+import { batchGroups, evaluateMembers, trainBatch } from '../nn/batch.ts';
 import type { RunControl } from '../progress.ts';
 import type { Rng } from '../rng.ts';
 
@@ -34,33 +34,80 @@ export interface FinetuneArgs {
   readonly control?: RunControl;
 }
 
-/** Evaluate `init`, then fine-tune it for maxEpoch epochs recording the test metrics per epoch. */
-export async function finetuneCurve(args: FinetuneArgs): Promise<FinetuneCurve> {
-  const { layout, init, task } = args;
-  const e0 = await lossAndAccuracy(layout, init, task.xTest, task.yTest);
-  const accuracy = [e0.accuracy];
-  const loss = [e0.loss];
-  const trainLoss = [NaN];
-  if (args.maxEpoch > 0) {
-    const { history } = await trainClassifier({
+/** One init to fine-tune on one task, with its own shuffling stream. */
+export interface FinetuneJob {
+  /** The initialisation under test (not modified). */
+  readonly init: Float32Array;
+  /** Its task: training samples are fine-tuned on, test samples measured. */
+  readonly task: TaskData;
+  /** Shuffling of the fine-tuning; pass the same fork for every method of a task. */
+  readonly rng: Rng;
+}
+
+export interface FinetuneManyArgs {
+  readonly layout: Layout;
+  readonly jobs: readonly FinetuneJob[];
+  /** Largest epoch count wanted (0: only evaluate the inits). */
+  readonly maxEpoch: number;
+  readonly lr: number;
+  readonly batchSize: number;
+  readonly control?: RunControl;
+}
+
+/**
+ * Fine-tuning curves of many inits at once: every job is a member of a model batch (jobs with the
+ * same sample counts share batches), so each gets exactly the curve it would get alone.
+ */
+export async function finetuneCurves(args: FinetuneManyArgs): Promise<FinetuneCurve[]> {
+  const { layout, jobs } = args;
+  const e0 = await evaluateMembers(
+    layout,
+    jobs.map((j) => ({ init: j.init, xTest: j.task.xTest, yTest: j.task.yTest })),
+  );
+  const curves: FinetuneCurve[] = e0.map((e) => ({
+    accuracy: [e.accuracy],
+    loss: [e.loss],
+    trainLoss: [NaN],
+  }));
+  if (args.maxEpoch <= 0) return curves;
+  const members = jobs.map((j) => ({
+    init: j.init,
+    xTrain: j.task.xTrain,
+    yTrain: j.task.yTrain,
+    xTest: j.task.xTest,
+    yTest: j.task.yTest,
+    rng: j.rng,
+  }));
+  for (const g of batchGroups(layout, members, args.batchSize)) {
+    const { history } = await trainBatch({
       layout,
-      init,
-      xTrain: task.xTrain,
-      yTrain: task.yTrain,
-      xTest: task.xTest,
-      yTest: task.yTest,
+      members: g.map((i) => members[i]),
       epochs: args.maxEpoch,
       batchSize: args.batchSize,
       lr: args.lr,
-      rng: args.rng,
       control: args.control,
       stage: 'fine-tuning',
     });
-    for (const h of history) {
-      accuracy.push(h.testAcc ?? NaN);
-      loss.push(h.testLoss ?? NaN);
-      trainLoss.push(h.trainLoss);
-    }
+    g.forEach((i, j) => {
+      for (const h of history[j]) {
+        curves[i].accuracy.push(h.testAcc ?? NaN);
+        curves[i].loss.push(h.testLoss ?? NaN);
+        curves[i].trainLoss.push(h.trainLoss);
+      }
+    });
   }
-  return { accuracy, loss, trainLoss };
+  return curves;
+}
+
+/** Evaluate `init`, then fine-tune it for maxEpoch epochs recording the test metrics per epoch. */
+export async function finetuneCurve(args: FinetuneArgs): Promise<FinetuneCurve> {
+  const [curve] = await finetuneCurves({
+    layout: args.layout,
+    jobs: [{ init: args.init, task: args.task, rng: args.rng }],
+    maxEpoch: args.maxEpoch,
+    lr: args.lr,
+    batchSize: args.batchSize,
+    control: args.control,
+  });
+  return curve;
 }

@@ -592,15 +592,17 @@ export async function trainBatch(args: TrainBatchArgs): Promise<TrainBatchResult
           ...(test ? { testAcc: test.accuracy[m], testLoss: test.loss[m] } : {}),
         }));
         records.forEach((r, m) => history[m].push(r));
-        const r0 = records[0];
+        // Progress shows the batch's mean (the model's own values for a batch of one).
+        const avg = (f: (r: EpochRecord) => number | undefined): number =>
+          records.reduce((sum, r) => sum + (f(r) ?? NaN), 0) / records.length;
         control?.onProgress?.({
           value: epoch,
           max: epochs,
           unit: 'epoch',
           metrics: {
-            loss: r0.trainLoss,
-            trainAcc: r0.trainAcc,
-            ...(r0.testAcc !== undefined ? { testAcc: r0.testAcc } : {}),
+            loss: avg((r) => r.trainLoss),
+            trainAcc: avg((r) => r.trainAcc),
+            ...(test ? { testAcc: avg((r) => r.testAcc) } : {}),
           },
         });
         if (args.onEpoch) await args.onEpoch(epoch, records, () => unstackParams(layout, vars));
@@ -665,6 +667,88 @@ export async function evaluateBatch(
       for (let m = 0; m < M; m++) out.push({ loss: r.loss[m], accuracy: r.accuracy[m] });
     } finally {
       xt.dispose();
+      tf.dispose(params);
+    }
+  }
+  return out;
+}
+
+/**
+ * Indices of `members` cut into model batches: members with equal training and test sample
+ * counts together, at most `modelsPerBatch` (what fits the device) per batch, in order.
+ */
+export function batchGroups(
+  layout: Layout,
+  members: readonly { xTrain?: Float32Array; yTrain?: Int32Array; yTest?: Int32Array }[],
+  batchSize: number,
+  maxModels = Infinity,
+): number[][] {
+  const groups = new Map<string, number[]>();
+  members.forEach((m, i) => {
+    const key = `${m.yTrain?.length ?? 0}/${m.yTest?.length ?? -1}`;
+    const g = groups.get(key) ?? [];
+    g.push(i);
+    groups.set(key, g);
+  });
+  const out: number[][] = [];
+  for (const g of groups.values()) {
+    const first = members[g[0]];
+    const cap = Math.min(
+      maxModels,
+      modelsPerBatch(layout, first.yTrain?.length ?? 0, first.yTest?.length ?? 0, batchSize),
+    );
+    const per = Math.max(1, cap);
+    for (let i = 0; i < g.length; i += per) out.push(g.slice(i, i + per));
+  }
+  return out;
+}
+
+/**
+ * Loss and accuracy of each member's init on its own test set, as model batches (members with
+ * equal test counts together). One Evaluation per member, in order.
+ */
+export async function evaluateMembers(
+  layout: Layout,
+  members: readonly { init: Float32Array; xTest: Float32Array; yTest: Int32Array }[],
+): Promise<Evaluation[]> {
+  const out = new Array<Evaluation>(members.length);
+  members.forEach((m, i) => {
+    checkLength(layout, m.init, `weights[${i}]`);
+    checkData(layout, m.xTest, m.yTest, `test data of member ${i}`);
+  });
+  const d = inputSize(layout.arch);
+  for (const g of batchGroups(
+    layout,
+    members.map((m) => ({ yTest: m.yTest })),
+    1,
+  )) {
+    const nTest = members[g[0]].yTest.length;
+    const params = stackParams(
+      layout,
+      g.map((i) => members[i].init),
+    );
+    const x = tf.tensor3d(
+      concat(
+        g.map((i) => members[i].xTest),
+        (k) => new Float32Array(k),
+      ),
+      [g.length, nTest, d],
+    );
+    try {
+      const r = await evaluateStacked(
+        layout,
+        params,
+        x,
+        concat(
+          g.map((i) => members[i].yTest),
+          (k) => new Int32Array(k),
+        ),
+      );
+      g.forEach((i, j) => {
+        out[i] = { loss: r.loss[j], accuracy: r.accuracy[j] };
+      });
+    } finally {
+      x.dispose();
       tf.dispose(params);
     }
   }

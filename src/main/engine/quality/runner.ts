@@ -37,7 +37,7 @@ import {
   noiseMatched,
   sampleKde,
 } from '../eval/baselines.ts';
-import { finetuneCurve, type FinetuneCurve } from '../eval/finetune.ts';
+import { finetuneCurves, type FinetuneCurve } from '../eval/finetune.ts';
 import {
   agreement,
   l2Distance,
@@ -366,43 +366,54 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
       const split = task.split;
       const td = materializeTask(feat, task);
       const support = supportOf(task, root.fork('eval-support').fork(task.id));
-      const ftRng = () => root.fork('finetune').fork(task.id);
-      const curve = (init: Float32Array) =>
-        finetuneCurve({
-          layout,
-          init,
-          task: td,
-          maxEpoch,
-          lr: ev.lr,
-          batchSize: ev.batchSize,
-          rng: ftRng(),
-          control: { signal },
-        });
+      const ftRng = root.fork('finetune').fork(task.id);
+      /** Fine-tuning runs of this task, trained together as one model batch at the task's end. */
+      const pending: { name: string; inits: Float32Array[] }[] = [];
 
       /**
-       * Epoch-0 over all inits, fine-tuned rows over the first `ftCount`; returns the epoch-0
-       * accuracies, one per init.
+       * Epoch-0 over all inits now; fine-tuned rows over the first `ftCount`, queued. Returns the
+       * epoch-0 accuracies, one per init.
        */
       const method = async (name: string, inits: Float32Array[], ftCount = ev.finetuneSamples) => {
         const acc0 = (await evaluateMany(layout, inits, td.xTest, td.yTest)).map((e) => e.accuracy);
         collector.add(split, name, 0, meanStd(acc0).mean, inits.length, task.id);
-        const ft = inits.slice(0, Math.max(1, Math.min(ftCount, inits.length)));
-        const curves: FinetuneCurve[] = [];
-        for (const init of ft) curves.push(await curve(init));
-        for (const e of ev.finetuneEpochs) {
-          if (e === 0) continue;
-          collector.add(
-            split,
-            name,
-            e,
-            meanStd(curves.map((c) => c.accuracy[e])).mean,
-            ft.length,
-            task.id,
-          );
-        }
-        for (const c of curves) recordCurve(split, name, c);
+        pending.push({
+          name,
+          inits: inits.slice(0, Math.max(1, Math.min(ftCount, inits.length))),
+        });
         await yieldToEventLoop();
         return acc0;
+      };
+      /** Train every queued fine-tuning run (each with the task's same shuffling) and record it. */
+      const finishMethods = async () => {
+        const jobs = pending.flatMap((p) =>
+          p.inits.map((init) => ({ init, task: td, rng: ftRng.clone() })),
+        );
+        const curves = await finetuneCurves({
+          layout,
+          jobs,
+          maxEpoch,
+          lr: ev.lr,
+          batchSize: ev.batchSize,
+          control: { signal },
+        });
+        let at = 0;
+        for (const p of pending) {
+          const cs = curves.slice(at, at + p.inits.length);
+          at += p.inits.length;
+          for (const e of ev.finetuneEpochs) {
+            if (e === 0) continue;
+            collector.add(
+              split,
+              p.name,
+              e,
+              meanStd(cs.map((c) => c.accuracy[e])).mean,
+              cs.length,
+              task.id,
+            );
+          }
+          for (const c of cs) recordCurve(split, p.name, c);
+        }
       };
 
       // D2NWG samples first: noise_matched copies their distance to the zoo.
@@ -607,6 +618,7 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
           ),
         );
       }
+      await finishMethods();
       log(`[eval] task ${taskNo}/${evalTasks.length} (${split} ${task.classes.join(',')}) done`);
     }
     timings.sampling = samplingSeconds;

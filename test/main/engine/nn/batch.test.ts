@@ -13,6 +13,7 @@ import {
   type BatchMember,
 } from '../../../../src/main/engine/nn/batch.ts';
 import { forward } from '../../../../src/main/engine/nn/forward.ts';
+import { finetuneCurves } from '../../../../src/main/engine/eval/finetune.ts';
 import { InputError, NumericError } from '../../../../src/main/engine/errors.ts';
 import { Rng } from '../../../../src/main/engine/rng.ts';
 import { expectNoLeakedTensors } from '../../../helpers/tf.ts';
@@ -253,4 +254,45 @@ describe('evaluateBatch', () => {
       }
     });
   }
+});
+
+describe('finetuneCurves', () => {
+  it('gives every job the curve it gets alone, across tasks and inits', async () => {
+    const tasks = [1, 2].map((s) => member(mlp, s));
+    const inits = [3, 4, 5].map((s) => initParams(mlp, new Rng(s)));
+    const jobs = tasks.flatMap((t, ti) =>
+      inits.map((init) => ({
+        init,
+        task: {
+          xTrain: t.xTrain,
+          yTrain: t.yTrain,
+          xTest: t.xTest ?? new Float32Array(0),
+          yTest: t.yTest ?? new Int32Array(0),
+        },
+        rng: new Rng(100 + ti),
+      })),
+    );
+    const args = { layout: mlp, maxEpoch: 2, lr: 1e-2, batchSize: 16 };
+    const together = await expectNoLeakedTensors(() => finetuneCurves({ ...args, jobs }));
+    expect(together).toHaveLength(6);
+    for (const [i, job] of jobs.entries()) {
+      const [alone] = await finetuneCurves({
+        ...args,
+        jobs: [{ ...job, rng: new Rng(100 + Math.floor(i / 3)) }],
+      });
+      expect(together[i].accuracy).toEqual(alone.accuracy);
+      expect(together[i].accuracy).toHaveLength(3);
+      together[i].loss.forEach((l, e) => expect(l).toBeCloseTo(alone.loss[e], 5));
+      expect(Number.isNaN(together[i].trainLoss[0])).toBe(true);
+    }
+  });
+
+  it('Rng.clone draws the same stream as the original from where it stands', () => {
+    const a = new Rng(7);
+    a.next();
+    const b = a.clone();
+    expect(Array.from({ length: 5 }, () => a.next())).toEqual(
+      Array.from({ length: 5 }, () => b.next()),
+    );
+  });
 });

@@ -152,7 +152,7 @@ describe('buildZoo', () => {
     expect(err).toBeInstanceOf(InputError);
     const msg = (err as Error).message;
     expect(msg).toContain('train.epochs');
-    expect(msg).toContain('arch.hidden.0');
+    expect(msg).toContain('arch.hidden[0]');
     expect(msg).toContain('workers');
   });
 
