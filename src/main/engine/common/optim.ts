@@ -11,6 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { NumericError } from '../errors.ts';
 import { readAll, readScalar } from './readback.ts';
+import { FUSED_ADAM } from '../kernels/simd.ts';
 
 export interface AdamOptions {
   /** Base learning rate (a step may override it, for schedules). */
@@ -49,10 +50,45 @@ export interface GradientOptimizer {
 /** Parameter count up to which HostAdam beats tensor Adam (per-op overhead vs. JS arithmetic). */
 export const HOST_ADAM_MAX_PARAMS = 200_000;
 
-/** The faster optimiser for a model of this many parameters. */
+/**
+ * The faster optimiser for a model of this many parameters: where the backend has the fused Adam
+ * kernel (wasm), tensor Adam with one kernel per variable; otherwise host Adam for small models.
+ */
 export function makeAdam(vars: readonly tf.Variable[], opts: HostAdamOptions): GradientOptimizer {
+  if (hasFusedAdam()) return new Adam(vars, opts);
   const size = vars.reduce((s, v) => s + v.size, 0);
   return size <= HOST_ADAM_MAX_PARAMS ? new HostAdam(vars, opts) : new Adam(vars, opts);
+}
+
+/** Whether the active backend has the fused Adam kernel (kernels/simd.ts). */
+export function hasFusedAdam(): boolean {
+  return tf.getKernel(FUSED_ADAM, tf.getBackend()) !== undefined;
+}
+
+/**
+ * One fused Adam/AdamW step of a variable and its moments (the FUSED_ADAM kernel): the variable
+ * and moments are replaced by the kernel's outputs. Returns the new weights (owned by `w`).
+ */
+export function fusedAdamStep(
+  w: tf.Variable,
+  m: tf.Variable,
+  v: tf.Variable,
+  g: tf.Tensor,
+  hp: {
+    lr: number;
+    beta1: number;
+    beta2: number;
+    c1: number;
+    c2: number;
+    epsilon: number;
+    decay: number;
+  },
+): void {
+  const [nw, nm, nv] = tf.engine().runKernel(FUSED_ADAM, { w, m, v, g }, { ...hp }) as tf.Tensor[];
+  w.assign(nw);
+  m.assign(nm);
+  v.assign(nv);
+  tf.dispose([nw, nm, nv]);
 }
 
 /** Cosine decay from `lr` to `lr·floor` over `total` steps (step counted from 0). */
@@ -146,6 +182,28 @@ export class Adam implements GradientOptimizer {
     const stepSize = (lr * Math.sqrt(c2)) / c1;
     const epsHat = this.hp.epsilon * Math.sqrt(c2);
     const d = Math.min(this.hp.emaDecay, this.t / (9 + this.t));
+    if (hasFusedAdam()) {
+      const hp = {
+        lr,
+        beta1: this.hp.beta1,
+        beta2: this.hp.beta2,
+        c1,
+        c2,
+        epsilon: this.hp.epsilon,
+        decay: lr * this.hp.weightDecay,
+      };
+      for (let i = 0; i < this.vars.length; i++) {
+        const g = gScale === 1 ? grads[i] : tf.mul(grads[i], gScale);
+        fusedAdamStep(this.vars[i], this.m[i], this.v[i], g, hp);
+        if (g !== grads[i]) g.dispose();
+        const e = this.ema?.[i];
+        if (e) {
+          const w = this.vars[i];
+          tf.tidy(() => e.assign(tf.add(tf.mul(e, d), tf.mul(w, 1 - d))));
+        }
+      }
+      return norm;
+    }
     tf.tidy(() => {
       for (let i = 0; i < this.vars.length; i++) {
         const g = gScale === 1 ? grads[i] : tf.mul(grads[i], gScale);

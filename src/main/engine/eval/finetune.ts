@@ -39,7 +39,7 @@ export interface FinetuneJob {
   /** The initialisation under test (not modified). */
   readonly init: Float32Array;
   /** Its task: training samples are fine-tuned on, test samples measured. */
-  readonly task: TaskData;
+  readonly task: Pick<TaskData, 'xTrain' | 'yTrain' | 'xTest' | 'yTest'>;
   /** Shuffling of the fine-tuning; pass the same fork for every method of a task. */
   readonly rng: Rng;
 }

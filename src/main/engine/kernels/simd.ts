@@ -277,13 +277,14 @@ function bmmBody(): number[] {
   ];
 }
 
-// ---- adam(w, m, v, g, ow, om, ov, n, lr, b1, b2, c1, c2, eps) ----------------------------------
-// ow = w − lr·(m'/c1)/(√(v'/c2) + eps), m' = b1·m + (1−b1)·g, v' = b2·v + (1−b2)·g².
+// ---- adam(w, m, v, g, ow, om, ov, n, lr, b1, b2, c1, c2, eps, decay) ---------------------------
+// ow = w − lr·(m'/c1)/(√(v'/c2) + eps) − decay·w, m' = b1·m + (1−b1)·g, v' = b2·v + (1−b2)·g²
+// (decay = lr·weightDecay: AdamW's decoupled weight decay; 0 for plain Adam).
 const AD = { w: 0, m: 1, v: 2, g: 3, ow: 4, om: 5, ov: 6, n: 7 };
-const AF = { lr: 8, b1: 9, b2: 10, c1: 11, c2: 12, eps: 13 };
-const AL = { p: 14, end: 15, end4: 16 };
-const AFL = { nb1: 17, nb2: 18, x: 19, mm: 20, vv: 21 };
-const AV = { gv: 22, mv: 23, vv: 24 };
+const AF = { lr: 8, b1: 9, b2: 10, c1: 11, c2: 12, eps: 13, decay: 14 };
+const AL = { p: 15, end: 16, end4: 17 };
+const AFL = { nb1: 18, nb2: 19, x: 20, mm: 21, vv: 22 };
+const AV = { gv: 23, mv: 24, vv: 25 };
 
 /** One Adam element (scalar or f32x4): the same expression with the scalar or vector ops. */
 function adamElement(vector: boolean): number[] {
@@ -345,6 +346,12 @@ function adamElement(vector: boolean): number[] {
     ...add,
     ...div,
     ...(vector ? [0xfd, ...uleb(0xe5)] : op.f32sub),
+    // … − decay·w
+    ...k(AF.decay),
+    ...at(AD.w),
+    ...load,
+    ...mul,
+    ...(vector ? [0xfd, ...uleb(0xe5)] : op.f32sub),
     ...store,
   ];
 }
@@ -381,7 +388,7 @@ export function simdModuleBytes(): Uint8Array {
   const bmmType = [0x60, ...vec(Array.from({ length: 9 }, () => [I32])), ...vec([])];
   const adamType = [
     0x60,
-    ...vec([...Array.from({ length: 8 }, () => [I32]), ...Array.from({ length: 6 }, () => [F32])]),
+    ...vec([...Array.from({ length: 8 }, () => [I32]), ...Array.from({ length: 7 }, () => [F32])]),
     ...vec([]),
   ];
   const bytes = [
@@ -456,6 +463,7 @@ export interface SimdKernels {
     c1: number,
     c2: number,
     eps: number,
+    decay: number,
   ): void;
 }
 
@@ -524,7 +532,8 @@ function numAttr(attrs: Record<string, unknown> | undefined, key: string): numbe
 
 /**
  * The fused Adam kernel on wasm: inputs {w, m, v, g} (float32, one shape), attrs {lr, beta1,
- * beta2, c1, c2, epsilon} (c1 = 1 − β1ᵗ, c2 = 1 − β2ᵗ); outputs [w', m', v'].
+ * beta2, c1, c2, epsilon, decay} (c1 = 1 − β1ᵗ, c2 = 1 − β2ᵗ, decay = lr·weightDecay, optional);
+ * outputs [w', m', v'].
  */
 export function fusedAdamWasm(args: {
   inputs: Record<string, { dataId: object; shape: number[]; dtype: string } | undefined>;
@@ -557,6 +566,7 @@ export function fusedAdamWasm(args: {
     numAttr(attrs, 'c1'),
     numAttr(attrs, 'c2'),
     numAttr(attrs, 'epsilon'),
+    typeof attrs?.decay === 'number' ? attrs.decay : 0,
   );
   return outs;
 }

@@ -29,7 +29,8 @@ import {
 import { activate } from './forward.ts';
 import { checkLength } from './params.ts';
 import { conv2d } from '../kernels/conv.ts';
-import { FUSED_ADAM, SIMD_BMM } from '../kernels/simd.ts';
+import { SIMD_BMM } from '../kernels/simd.ts';
+import { fusedAdamStep, hasFusedAdam } from '../common/optim.ts';
 
 /**
  * Batched matmul [M or 1, r, k]·[M, k, c] → [M, r, c]. On wasm it runs the SIMD kernel of
@@ -380,19 +381,10 @@ class StackedAdam {
     const c1 = 1 - Math.pow(b1, this.t);
     const c2 = 1 - Math.pow(b2, this.t);
     // One fused kernel per parameter tensor where the backend has it (wasm), else tensor ops.
-    if (tf.getKernel(FUSED_ADAM, tf.getBackend())) {
+    if (hasFusedAdam()) {
+      const hp = { lr: this.lr, beta1: b1, beta2: b2, c1, c2, epsilon: this.epsilon, decay: 0 };
       for (let i = 0; i < this.vars.length; i++) {
-        const [w, m, v] = tf
-          .engine()
-          .runKernel(
-            FUSED_ADAM,
-            { w: this.vars[i], m: this.m[i], v: this.v[i], g: grads[i] },
-            { lr: this.lr, beta1: b1, beta2: b2, c1, c2, epsilon: this.epsilon },
-          ) as tf.Tensor[];
-        this.vars[i].assign(w);
-        this.m[i].assign(m);
-        this.v[i].assign(v);
-        tf.dispose([w, m, v]);
+        fusedAdamStep(this.vars[i], this.m[i], this.v[i], grads[i], hp);
       }
       return;
     }

@@ -331,51 +331,56 @@ export async function trainPredictor(args: TrainPredictorArgs): Promise<TrainPre
   try {
     const vars = predictor.variables();
     const adam = makeAdam(vars, { lr: cfg.lr, weightDecay: cfg.weightDecay });
-    const rng = args.rng.fork('train');
-    const m = train.length;
-    const bs = Math.min(cfg.batchSize, m);
-    const total = cfg.epochs * Math.ceil(m / bs);
-    let step = 0;
-    let lastYield = Date.now();
-    for (let epoch = 1; epoch <= cfg.epochs; epoch++) {
-      throwIfAborted(args.control?.signal);
-      const perm = rng.permutation(m);
-      let sum = 0;
-      for (let s = 0; s < m; s += bs) {
-        const idx = perm.subarray(s, Math.min(m, s + bs));
-        const b = idx.length;
-        const x = tf.tensor2d(gatherRows(tv, dim, idx), [b, dim]);
-        const y = tf.tensor2d(gatherRows(target, 1, idx), [b, 1]);
-        try {
-          const loss = await optimStep({
-            optimizer: adam,
-            vars,
-            lr: cosineLr(cfg.lr, step, total),
-            stage: 'predictor',
-            step,
-            loss: () =>
-              tf.mean(tf.square(tf.sub(predictor.standardised(x, false), y))) as tf.Scalar,
-          });
-          sum += loss * b;
-        } finally {
-          x.dispose();
-          y.dispose();
+    try {
+      const rng = args.rng.fork('train');
+      const m = train.length;
+      const bs = Math.min(cfg.batchSize, m);
+      const total = cfg.epochs * Math.ceil(m / bs);
+      let step = 0;
+      let lastYield = Date.now();
+      for (let epoch = 1; epoch <= cfg.epochs; epoch++) {
+        throwIfAborted(args.control?.signal);
+        const perm = rng.permutation(m);
+        let sum = 0;
+        for (let s = 0; s < m; s += bs) {
+          const idx = perm.subarray(s, Math.min(m, s + bs));
+          const b = idx.length;
+          const x = tf.tensor2d(gatherRows(tv, dim, idx), [b, dim]);
+          const y = tf.tensor2d(gatherRows(target, 1, idx), [b, 1]);
+          try {
+            const loss = await optimStep({
+              optimizer: adam,
+              vars,
+              lr: cosineLr(cfg.lr, step, total),
+              stage: 'predictor',
+              step,
+              loss: () =>
+                tf.mean(tf.square(tf.sub(predictor.standardised(x, false), y))) as tf.Scalar,
+            });
+            sum += loss * b;
+          } finally {
+            x.dispose();
+            y.dispose();
+          }
+          step++;
+          if (Date.now() - lastYield > 50) {
+            await yieldToEventLoop();
+            throwIfAborted(args.control?.signal);
+            lastYield = Date.now();
+          }
         }
-        step++;
-        if (Date.now() - lastYield > 50) {
-          await yieldToEventLoop();
-          throwIfAborted(args.control?.signal);
-          lastYield = Date.now();
-        }
+        history.push({ epoch, loss: sum / m });
+        args.control?.onProgress?.({
+          value: epoch,
+          max: cfg.epochs,
+          unit: 'epoch',
+          label: 'predictor',
+          metrics: { loss: sum / m },
+        });
       }
-      history.push({ epoch, loss: sum / m });
-      args.control?.onProgress?.({
-        value: epoch,
-        max: cfg.epochs,
-        unit: 'epoch',
-        label: 'predictor',
-        metrics: { loss: sum / m },
-      });
+    } finally {
+      // Tensor Adam holds its moments as variables.
+      adam.dispose();
     }
     let validation: PredictorValidation | null = null;
     if (hold.length >= 2) {

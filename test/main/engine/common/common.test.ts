@@ -10,6 +10,7 @@ import {
   cosineLr,
   HOST_ADAM_MAX_PARAMS,
   HostAdam,
+  hasFusedAdam,
   makeAdam,
   optimStep,
 } from '../../../../src/main/engine/common/optim.ts';
@@ -18,6 +19,7 @@ import { writeDirAtomic } from '../../../../src/main/engine/common/persist.ts';
 import { checkMatrix, gatherRows } from '../../../../src/main/engine/common/rows.ts';
 import { InputError, NumericError } from '../../../../src/main/engine/errors.ts';
 import { Rng } from '../../../../src/main/engine/rng.ts';
+import { FUSED_ADAM } from '../../../../src/main/engine/kernels/simd.ts';
 import { expectNoLeakedTensors } from '../../../helpers/tf.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'd2nwg-common-'));
@@ -111,13 +113,25 @@ describe('optimisers', () => {
       small.addConst('w', [10], 0);
       const big = new ParamSet('b');
       big.addConst('w', [HOST_ADAM_MAX_PARAMS + 1], 0);
-      const a = makeAdam(small.variables(), { lr: 1 });
-      const b = makeAdam(big.variables(), { lr: 1 });
-      expect(a).toBeInstanceOf(HostAdam);
-      expect(b).toBeInstanceOf(Adam);
-      expect(await b.emaWeights()).toBeNull();
-      a.dispose();
-      b.dispose();
+      // With the fused Adam kernel (wasm): tensor Adam, one kernel per variable, at any size.
+      expect(hasFusedAdam()).toBe(tf.getBackend() === 'wasm');
+      const fused = makeAdam(small.variables(), { lr: 1 });
+      expect(fused).toBeInstanceOf(hasFusedAdam() ? Adam : HostAdam);
+      fused.dispose();
+      // Without it: host Adam for small models, tensor Adam for big ones.
+      const kernel = tf.getKernel(FUSED_ADAM, tf.getBackend());
+      if (kernel) tf.unregisterKernel(FUSED_ADAM, tf.getBackend());
+      try {
+        const a = makeAdam(small.variables(), { lr: 1 });
+        const b = makeAdam(big.variables(), { lr: 1 });
+        expect(a).toBeInstanceOf(HostAdam);
+        expect(b).toBeInstanceOf(Adam);
+        expect(await b.emaWeights()).toBeNull();
+        a.dispose();
+        b.dispose();
+      } finally {
+        if (kernel) tf.registerKernel(kernel);
+      }
       small.dispose();
       big.dispose();
     });

@@ -1,0 +1,142 @@
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import { FUSED_ADAM, SIMD_BMM, simdModuleBytes } from '../../../../src/main/engine/kernels/simd.ts';
+import { Rng } from '../../../../src/main/engine/rng.ts';
+import { expectNoLeakedTensors } from '../../../helpers/tf.ts';
+
+/** Plain float64 reference product of [b|1, r, k]·[b|1, k, c]. */
+function reference(a: Float32Array, as: number[], b: Float32Array, bs: number[]): Float64Array {
+  const [ba, r, k] = as;
+  const [bb, , c] = bs;
+  const batch = Math.max(ba, bb);
+  const out = new Float64Array(batch * r * c);
+  for (let t = 0; t < batch; t++) {
+    const ao = ba === 1 ? 0 : t * r * k;
+    const bo = bb === 1 ? 0 : t * k * c;
+    for (let i = 0; i < r; i++) {
+      for (let j = 0; j < c; j++) {
+        let s = 0;
+        for (let q = 0; q < k; q++) s += a[ao + i * k + q] * b[bo + q * c + j];
+        out[t * r * c + i * c + j] = s;
+      }
+    }
+  }
+  return out;
+}
+
+describe('SIMD kernels (wasm)', () => {
+  it('assemble into a valid WebAssembly module', () => {
+    const bytes = simdModuleBytes();
+    // Magic and version; the kernels below run from exactly these bytes.
+    expect([...bytes.subarray(0, 8)]).toEqual([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]);
+    expect(tf.getBackend()).toBe('wasm');
+    expect(tf.getKernel(SIMD_BMM, 'wasm')).toBeDefined();
+    expect(tf.getKernel(FUSED_ADAM, 'wasm')).toBeDefined();
+  });
+
+  it('batched matmul matches a float64 reference: batches, broadcasts, odd widths, empty', async () => {
+    const rng = new Rng(3);
+    const cases: [number[], number[]][] = [
+      [
+        [3, 5, 7],
+        [3, 7, 6],
+      ],
+      [
+        [4, 32, 48],
+        [4, 48, 32],
+      ],
+      [
+        [2, 9, 4],
+        [2, 4, 5],
+      ],
+      [
+        [1, 6, 3],
+        [5, 3, 9],
+      ],
+      [
+        [5, 6, 3],
+        [1, 3, 1],
+      ],
+      [
+        [2, 0, 3],
+        [2, 3, 4],
+      ],
+    ];
+    for (const [as, bs] of cases) {
+      const a = rng.normalArray(as.reduce((p, d) => p * d, 1));
+      const b = rng.normalArray(bs.reduce((p, d) => p * d, 1));
+      const got = await expectNoLeakedTensors(async () => {
+        const at = tf.tensor3d(a, as as [number, number, number]);
+        const bt = tf.tensor3d(b, bs as [number, number, number]);
+        const out = tf.engine().runKernel(SIMD_BMM, { a: at, b: bt }) as tf.Tensor;
+        const v = await out.data();
+        tf.dispose([out, at, bt]);
+        return Float32Array.from(v);
+      });
+      const want = reference(a, as, b, bs);
+      expect(got.length).toBe(want.length);
+      for (let i = 0; i < want.length; i++) expect(got[i]).toBeCloseTo(want[i], 4);
+    }
+    // Shapes that do not multiply are refused.
+    expect(() =>
+      tf.tidy(() =>
+        tf.engine().runKernel(SIMD_BMM, { a: tf.zeros([2, 3, 4]), b: tf.zeros([2, 5, 4]) }),
+      ),
+    ).toThrow(/do not multiply/);
+  });
+
+  it("the wasm BatchMatMul sends batched products to it and matches the stock kernel's math", () => {
+    const rng = new Rng(4);
+    const a = tf.tensor3d(rng.normalArray(6 * 8 * 12), [6, 8, 12]);
+    const b = tf.tensor3d(rng.normalArray(6 * 12 * 5), [6, 12, 5]);
+    const viaTf = tf.matMul(a, b, false, false);
+    const ref = reference(
+      a.dataSync() as Float32Array,
+      [6, 8, 12],
+      b.dataSync() as Float32Array,
+      [6, 12, 5],
+    );
+    const got = viaTf.dataSync();
+    for (let i = 0; i < ref.length; i++) expect(got[i]).toBeCloseTo(ref[i], 4);
+    // Transposed operands go through the explicit transpose first.
+    const t = tf.matMul(a, tf.transpose(b, [0, 2, 1]), false, true).dataSync();
+    for (let i = 0; i < ref.length; i++) expect(t[i]).toBeCloseTo(ref[i], 4);
+    tf.dispose([a, b, viaTf]);
+  });
+
+  it('fused Adam/AdamW equals the textbook update', () => {
+    const rng = new Rng(5);
+    const n = 37; // not a multiple of 4: vector part and scalar tail
+    const w = rng.normalArray(n);
+    const m = rng.normalArray(n, 0, 0.1);
+    const v = rng.normalArray(n).map((x) => x * x * 0.01);
+    const g = rng.normalArray(n);
+    const hp = {
+      lr: 0.01,
+      beta1: 0.9,
+      beta2: 0.999,
+      c1: 0.19,
+      c2: 0.002,
+      epsilon: 1e-8,
+      decay: 0.001,
+    };
+    const outs = tf
+      .engine()
+      .runKernel(
+        FUSED_ADAM,
+        { w: tf.tensor1d(w), m: tf.tensor1d(m), v: tf.tensor1d(v), g: tf.tensor1d(g) },
+        hp,
+      ) as tf.Tensor[];
+    const [nw, nm, nv] = outs.map((t) => t.dataSync());
+    for (let i = 0; i < n; i++) {
+      const mi = hp.beta1 * m[i] + (1 - hp.beta1) * g[i];
+      const vi = hp.beta2 * v[i] + (1 - hp.beta2) * g[i] * g[i];
+      const wi =
+        w[i] - (hp.lr * (mi / hp.c1)) / (Math.sqrt(vi / hp.c2) + hp.epsilon) - hp.decay * w[i];
+      expect(nm[i]).toBeCloseTo(mi, 6);
+      expect(nv[i]).toBeCloseTo(vi, 6);
+      expect(nw[i]).toBeCloseTo(wi, 5);
+    }
+    tf.dispose(outs);
+  });
+});
