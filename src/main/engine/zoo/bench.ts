@@ -18,6 +18,8 @@ import { loadDataset } from '../data/sources.ts';
 import { describeLayout, layoutOf, resolveArchitecture } from '../nn/architecture.ts';
 import { initParams } from '../nn/params.ts';
 import { trainClassifier } from '../nn/train.ts';
+import { trainBatch } from '../nn/batch.ts';
+import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../rng.ts';
 import { buildZoo } from './build.ts';
 
@@ -54,6 +56,11 @@ export interface ZooBenchReport {
   };
   /** The standard preset's zoo: runs/s of each way to train it, interleaved rounds. */
   readonly standardZoo: StandardZooThroughput;
+  /**
+   * Tensor kernels dispatched per training step of a model batch (forward, backward, Adam), for 1
+   * and 100 models of the standard zoo's MLP: the same count, whatever the batch size.
+   */
+  readonly kernelsPerStep: { readonly models1: number; readonly models100: number };
   readonly cnn: {
     readonly arch: string;
     readonly params: number;
@@ -228,6 +235,45 @@ export async function standardZooThroughput(opts: ZooBenchOptions): Promise<Stan
   return { runs, rounds, rows: out, ratios };
 }
 
+/** Kernels per step of a model batch of `models` standard-zoo MLPs (one epoch of 4 steps, profiled). */
+export async function kernelsPerTrainingStep(models: number): Promise<number> {
+  const layout = layoutOf(
+    resolveArchitecture(ArchitectureSchema.parse({ kind: 'mlp', hidden: [32] }), [48], 5),
+  );
+  const rng = new Rng(0);
+  const n = 128;
+  const members = Array.from({ length: models }, (_, m) => ({
+    init: initParams(layout, new Rng(m)),
+    xTrain: rng.normalArray(n * 48),
+    yTrain: Int32Array.from({ length: n }, (_, i) => i % 5),
+    rng: new Rng(m + 1),
+  }));
+  const args = { layout, members, epochs: 1, batchSize: 32, lr: 1e-3 };
+  // Count every kernel the engine dispatches (ops, their gradients, Adam) while training.
+  const engine = tf.engine() as unknown as { runKernelFunc: (...a: unknown[]) => unknown };
+  const original = engine.runKernelFunc;
+  let count = 0;
+  engine.runKernelFunc = function (this: unknown, ...a: unknown[]) {
+    count++;
+    return original.apply(this, a);
+  };
+  const run = async (epochs: number): Promise<number> => {
+    count = 0;
+    await trainBatch({ ...args, epochs });
+    return count;
+  };
+  let empty: number;
+  let one: number;
+  try {
+    empty = await run(0);
+    one = await run(1);
+  } finally {
+    engine.runKernelFunc = original;
+  }
+  // One epoch = 4 steps plus the epoch-end readback of losses and counts.
+  return Math.round((one - empty) / (n / 32));
+}
+
 /** Run the benchmark on the current backend (call initBackend first). */
 export async function runZooBenchmark(opts: ZooBenchOptions = {}): Promise<ZooBenchReport> {
   const quick = opts.quick ?? false;
@@ -282,6 +328,13 @@ export async function runZooBenchmark(opts: ZooBenchOptions = {}): Promise<ZooBe
 
   // 3. The standard zoo: one model at a time against model batches (and PyTorch).
   const standardZoo = await standardZooThroughput(opts);
+  const kernelsPerStep = {
+    models1: await kernelsPerTrainingStep(1),
+    models100: await kernelsPerTrainingStep(100),
+  };
+  log(
+    `kernels per training step: ${kernelsPerStep.models1} (1 model), ${kernelsPerStep.models100} (100 models)`,
+  );
 
   // 4. CNN epoch time on raw t10k pixels.
   const data = await loadDataset({ kind: 'fashion-mnist' });
@@ -320,6 +373,7 @@ export async function runZooBenchmark(opts: ZooBenchOptions = {}): Promise<ZooBe
     date: new Date().toISOString(),
     matmul,
     standardZoo,
+    kernelsPerStep,
     cnn,
     memory,
   };
