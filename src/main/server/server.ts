@@ -221,6 +221,7 @@ function drain(req: IncomingMessage): void {
 function statusOf(kind: string): number {
   if (kind === 'ArgsError' || kind === 'InputError') return 400;
   if (kind === 'NotFound') return 404;
+  if (kind === 'PathDenied') return 403;
   return 500;
 }
 

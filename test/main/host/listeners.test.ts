@@ -30,7 +30,13 @@ describe('engine host listeners', () => {
     try {
       const run = (i: number) =>
         host?.submit(
-          { runId: `r${i}`, pipeline: pipelineNamed('ok'), seed: i, dataDir: '.' },
+          {
+            runId: `r${i}`,
+            pipeline: pipelineNamed('ok'),
+            seed: i,
+            dataDir: '.',
+            paths: { kind: 'unrestricted', dataDir: '.' },
+          },
           () => {},
         );
       expect(await run(0)).toBe('done');

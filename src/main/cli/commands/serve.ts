@@ -14,7 +14,7 @@ import type { CliCommand } from '../command.ts';
 const ROOT = resolve(import.meta.dirname, '..', '..', '..', '..');
 
 const usage = `Usage: d2nwg serve [--port N] [--no-open] [--db FILE] [--data-dir DIR]
-                   [--public-url URL]…
+                   [--public-url URL]… [--allow-read DIR]…
 
 Serves D2NWG Studio in your browser: the built UI (out/renderer; run \`npm run build\` first) and
 the same API the desktop app uses, on 127.0.0.1 only. The printed URL carries a random token;
@@ -27,7 +27,10 @@ Options:
   --data-dir DIR   artifacts, caches and web exports (default: the DB's folder)
   --public-url URL the address you open when a tunnel or proxy forwards another port to this
                    one (ssh -L 9000:127.0.0.1:8080 … → --public-url http://localhost:9000);
-                   repeatable. Without it such requests get 403 (wrong Host or Origin).`;
+                   repeatable. Without it such requests get 403 (wrong Host or Origin).
+  --allow-read DIR a folder pipelines may read datasets and zoos from, besides the data dir;
+                   repeatable. Other paths are refused (symlinks are followed); exports are
+                   written inside the data dir only.`;
 
 function openBrowser(url: string): void {
   const cmd =
@@ -55,6 +58,7 @@ export const serveCommand: CliCommand = {
         db: { type: 'string' },
         'data-dir': { type: 'string' },
         'public-url': { type: 'string', multiple: true },
+        'allow-read': { type: 'string', multiple: true },
       },
       false,
     );
@@ -75,6 +79,7 @@ export const serveCommand: CliCommand = {
       examplesDir: join(ROOT, 'resources', 'pipelines'),
       dbFile: values.db,
       dataDir: values['data-dir'],
+      allowRead: values['allow-read'] ?? [],
     });
     const server = await startServer({ api, rendererDir, port, publicUrls });
     console.log(`D2NWG Studio is running at ${server.url}`);

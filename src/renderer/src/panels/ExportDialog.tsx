@@ -1,6 +1,7 @@
 /**
  * Export dialog: pick a format and a destination, preview the manifest the export will write,
- * then export. In web mode the destination is relative to the server's data directory.
+ * then export. The destination is a folder inside the data directory, in web mode and the app
+ * alike (the API's path policy refuses anything else, symlinks followed).
  */
 import { useEffect, useState } from 'react';
 import {
@@ -9,7 +10,7 @@ import {
   type ExportPreview,
   type ExportResult,
 } from '../../../shared/ipc.ts';
-import { api, mode } from '../lib/transport.ts';
+import { api } from '../lib/transport.ts';
 
 export interface ExportDialogProps {
   readonly runId: string;
@@ -88,11 +89,7 @@ export function ExportDialog({ runId, dataDir, onClose, onLog }: ExportDialogPro
         <div className="form-row">
           <label htmlFor="exp-folder">Destination folder</label>
           <input id="exp-folder" value={folder} onChange={(e) => setFolder(e.target.value)} />
-          <div className="hint">
-            {mode === 'web'
-              ? `relative to the data directory ${dataDir}`
-              : 'absolute, or relative to the app’s working folder'}
-          </div>
+          <div className="hint">{`a folder inside the data directory ${dataDir}`}</div>
         </div>
         {error && (
           <div className="alert error" data-testid="export-error">
