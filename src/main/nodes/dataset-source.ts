@@ -2,7 +2,7 @@
 import { datasetSourceSpec } from '../../shared/nodes/dataset-source.ts';
 import type { DatasetSource } from '../../shared/schemas/dataset.ts';
 import { describeSource, loadDataset, mapSourcePaths } from '../engine/data/sources.ts';
-import type { PathPolicy } from '../paths/policy.ts';
+import { checkFolderEntries, type PathPolicy } from '../paths/policy.ts';
 import { nodeRunner } from './define.ts';
 
 /**
@@ -18,7 +18,13 @@ export async function resolveSourcePaths(
   mapSourcePaths(src, (p) => (given.push(p), p));
   const checked = new Map<string, string>();
   for (const p of given) checked.set(p, await paths.checkRead(p, 'dataset file'));
-  return mapSourcePaths(src, (p) => checked.get(p) ?? p);
+  const out = mapSourcePaths(src, (p) => checked.get(p) ?? p);
+  // Full Fashion-MNIST reads four files inside the given folder. (An image folder's loader skips
+  // symlinks, so its root is enough.)
+  if (out.kind === 'fashion-mnist' && out.path) {
+    await checkFolderEntries(paths, out.path, 'file in the dataset folder');
+  }
+  return out;
 }
 
 export const run = nodeRunner(datasetSourceSpec, async (ctx) => {

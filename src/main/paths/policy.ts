@@ -9,7 +9,7 @@
  * The CLI is the user on their own machine: it passes the unrestricted policy. The policy crosses
  * to the engine host worker as plain data (PathPolicySpec), so nodes check at run time too.
  */
-import { realpath } from 'node:fs/promises';
+import { readdir, realpath } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 
 /** A path the policy refuses. Never says whether an outside path exists. */
@@ -133,6 +133,25 @@ export function confinedPolicy(args: {
     },
   };
   return policy;
+}
+
+/**
+ * Check every entry directly inside the folder `dir` (already checked): loaders read the files a
+ * manifest names there (zoo.json, shards, IDX files), and one may be a symlink leading out. A
+ * folder that cannot be listed is left to the loader to report.
+ */
+export async function checkFolderEntries(
+  policy: PathPolicy,
+  dir: string,
+  what: string,
+): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) await policy.checkRead(join(dir, name), what);
 }
 
 /** Rebuild a policy from its spec (in the engine host worker). */

@@ -49,6 +49,11 @@ describe('pipeline paths are checked in the engine, at run time (real API over H
     dataDir = join(base, 'real-data');
     mkdirSync(dataDir);
     symlinkSync(outside, join(dataDir, 'evil-link'));
+    // Folders inside the data dir whose files lead out: a zoo manifest, a Fashion-MNIST file.
+    mkdirSync(join(dataDir, 'zoo'));
+    symlinkSync('/etc/passwd', join(dataDir, 'zoo', 'zoo.json'));
+    mkdirSync(join(dataDir, 'fashion'));
+    symlinkSync('/etc/passwd', join(dataDir, 'fashion', 'train-images-idx3-ubyte.gz'));
     api = createDefaultApi({
       mode: 'web',
       version: '0.0.0-test',
@@ -88,6 +93,10 @@ describe('pipeline paths are checked in the engine, at run time (real API over H
         node('zooMissing', 'zoo.import', { path: '/no-such-d2nwg-zoo' }),
         node('zooLink', 'zoo.import', { path: 'evil-link' }),
         node('zooAllowed', 'zoo.import', { path: join(allowed, 'zoo') }),
+        node('zooInner', 'zoo.import', { path: 'zoo' }),
+        node('fashionInner', 'dataset.source', {
+          source: { kind: 'fashion-mnist', variant: 'full', path: 'fashion' },
+        }),
       ],
       edges: [],
     };
@@ -113,6 +122,15 @@ describe('pipeline paths are checked in the engine, at run time (real API over H
     // Inside an --allow-read root the policy passes; the loader then reports the missing zoo.
     expect(errors.zooAllowed).not.toContain('outside the allowed folders');
     expect(errors.zooAllowed).not.toBe('');
+    // A file inside an allowed folder that is a symlink leading out is refused before it is read
+    // (the JSON parser's error would quote the file's first bytes).
+    expect(errors.zooInner).toContain(
+      `file in the zoo folder \`${join(dataDir, 'zoo', 'zoo.json')}\` ${rule}`,
+    );
+    expect(errors.fashionInner).toContain(
+      `file in the dataset folder \`${join(dataDir, 'fashion', 'train-images-idx3-ubyte.gz')}\` ${rule}`,
+    );
+    for (const e of Object.values(errors)) expect(e).not.toContain('root:');
   });
 });
 
