@@ -32,6 +32,8 @@ export interface DefaultApiOptions {
   readonly engineEntry?: string;
   /** Folders requests may read besides the data dir (`d2nwg serve --allow-read DIR`). */
   readonly allowRead?: readonly string[];
+  /** Desktop app: native folder picker; a picked folder may then be exported to. */
+  readonly chooseFolder?: () => Promise<string | null>;
 }
 
 /** Validation as the API reports it: every problem, tied to its node. */
@@ -67,6 +69,7 @@ export function createDefaultApi(opts: DefaultApiOptions): StudioApi {
     dataDir,
     paths: confinedPolicy({ dataDir, readRoots: opts.allowRead ?? [] }),
     mode: opts.mode,
+    ...(opts.chooseFolder ? { chooseFolder: opts.chooseFolder } : {}),
     version: opts.version,
   });
 }

@@ -38,6 +38,11 @@ export interface StudioApiDeps {
    * of a pipeline in the engine host, at run time). Confined for web mode and the app.
    */
   readonly paths: PathPolicy;
+  /**
+   * Desktop app: shows a native folder picker and returns the folder (null: cancelled). Absent
+   * in web mode, where export.chooseFolder answers an error.
+   */
+  readonly chooseFolder?: () => Promise<string | null>;
   /** App version. */
   readonly version: string;
 }
@@ -195,6 +200,17 @@ export function createStudioApi(deps: StudioApiDeps): StudioApi {
         format,
         folder: await deps.paths.checkWrite(folder, 'export folder'),
       }),
+
+    'export.chooseFolder': async () => {
+      if (!deps.chooseFolder) {
+        throw new ArgsError(
+          'there is no folder picker in web mode; type a folder inside the data directory',
+        );
+      }
+      const folder = await deps.chooseFolder();
+      if (folder !== null) deps.paths.allow(folder, 'write');
+      return { folder };
+    },
 
     'system.info': async (): Promise<SystemInfo> => ({
       version: deps.version,

@@ -45,6 +45,11 @@ export interface PathPolicy {
   checkRead(path: string, what: string): Promise<string>;
   /** The same for a file or folder about to be written (it need not exist yet). */
   checkWrite(path: string, what: string): Promise<string>;
+  /**
+   * Allow reading (and with 'write', writing) under `root`: a folder the user picked in a
+   * desktop file dialog. A no-op for the unrestricted policy.
+   */
+  allow(root: string, access: 'read' | 'write'): void;
 }
 
 /**
@@ -78,13 +83,7 @@ export function isWithin(root: string, p: string, strictly = false): boolean {
 export function unrestrictedPolicy(dataDir: string): PathPolicy {
   const spec: PathPolicySpec = { kind: 'unrestricted', dataDir: resolve(dataDir) };
   const at = async (p: string) => resolve(spec.dataDir, p);
-  return { spec, checkRead: at, checkWrite: at };
-}
-
-/** A confined policy that can grow (a desktop dialog adds the folder the user picked). */
-export interface ConfinedPathPolicy extends PathPolicy {
-  /** Allow reading (and with 'write', writing) under `root`. */
-  allow(root: string, access: 'read' | 'write'): void;
+  return { spec, checkRead: at, checkWrite: at, allow: () => undefined };
 }
 
 /** Paths under the data dir and the allowed roots only. */
@@ -92,7 +91,7 @@ export function confinedPolicy(args: {
   readonly dataDir: string;
   readonly readRoots?: readonly string[];
   readonly writeRoots?: readonly string[];
-}): ConfinedPathPolicy {
+}): PathPolicy {
   const dataDir = resolve(args.dataDir);
   const readRoots = (args.readRoots ?? []).map((r) => resolve(r));
   const writeRoots = (args.writeRoots ?? []).map((r) => resolve(r));
@@ -120,7 +119,7 @@ export function confinedPolicy(args: {
       `${what} \`${p}\` is outside the allowed folders (${allowed}); symlinks are followed`,
     );
   };
-  const policy: ConfinedPathPolicy = {
+  const policy: PathPolicy = {
     get spec(): PathPolicySpec {
       return { kind: 'confined', dataDir, readRoots: [...readRoots], writeRoots: [...writeRoots] };
     },

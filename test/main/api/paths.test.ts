@@ -192,3 +192,47 @@ describe.each(['web', 'electron'] as const)('export dialog folders (%s mode)', (
     expect(existsSync(join(t.dataDir, '..hidden-but-inside', 'weights.npy'))).toBe(true);
   });
 });
+
+describe('desktop folder picker', () => {
+  it('lets exports go to a folder the user picked, and only after picking it', async () => {
+    const picked = mkdtempSync(join(tmpdir(), 'd2nwg-picked-'));
+    const t = makeTestApi('electron', writingExporter, async () => picked);
+    const server = await startServer({ api: t.api, rendererDir, port: 0 });
+    try {
+      const r = await post<{ runId: string }>(server, 'runs.start', {
+        pipeline: pipelineNamed('ok'),
+      });
+      await t.done(r.body.value.runId);
+      const exportTo = (folder: string) =>
+        post<{ folder: string }>(server, 'export.weights', {
+          runId: r.body.value.runId,
+          format: 'npy',
+          folder,
+        });
+      expect((await exportTo(join(picked, 'a'))).status).toBe(403);
+      const chosen = await post<{ folder: string }>(server, 'export.chooseFolder', {});
+      expect(chosen.body.value.folder).toBe(picked);
+      const ok = await exportTo(join(picked, 'a'));
+      expect(ok.status).toBe(200);
+      expect(existsSync(join(picked, 'a', 'weights.npy'))).toBe(true);
+      // Still nothing outside the data dir and the picked folder.
+      expect((await exportTo(join(outside, 'b'))).status).toBe(403);
+    } finally {
+      await server.close();
+      await t.api.dispose();
+    }
+  });
+
+  it('is an error in web mode', async () => {
+    const t = makeTestApi('web');
+    const server = await startServer({ api: t.api, rendererDir, port: 0 });
+    try {
+      const r = await post(server, 'export.chooseFolder', {});
+      expect(r.status).toBe(400);
+      expect(r.body.error.message).toContain('no folder picker in web mode');
+    } finally {
+      await server.close();
+      await t.api.dispose();
+    }
+  });
+});

@@ -1,7 +1,7 @@
 /**
  * Export dialog: pick a format and a destination, preview the manifest the export will write,
- * then export. The destination is a folder inside the data directory, in web mode and the app
- * alike (the API's path policy refuses anything else, symlinks followed).
+ * then export. The destination is a folder inside the data directory, or in the desktop app a
+ * folder the user picked with the native dialog (the API's path policy refuses anything else).
  */
 import { useEffect, useState } from 'react';
 import {
@@ -10,7 +10,7 @@ import {
   type ExportPreview,
   type ExportResult,
 } from '../../../shared/ipc.ts';
-import { api } from '../lib/transport.ts';
+import { api, mode } from '../lib/transport.ts';
 
 export interface ExportDialogProps {
   readonly runId: string;
@@ -45,6 +45,16 @@ export function ExportDialog({ runId, dataDir, onClose, onLog }: ExportDialogPro
       alive = false;
     };
   }, [runId, format]);
+
+  /** Desktop: the native picker; the API then allows exports to the picked folder. */
+  const chooseFolder = async () => {
+    try {
+      const r = await api.export.chooseFolder({});
+      if (r.folder !== null) setFolder(r.folder);
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e));
+    }
+  };
 
   const doExport = async () => {
     setBusy(true);
@@ -89,7 +99,16 @@ export function ExportDialog({ runId, dataDir, onClose, onLog }: ExportDialogPro
         <div className="form-row">
           <label htmlFor="exp-folder">Destination folder</label>
           <input id="exp-folder" value={folder} onChange={(e) => setFolder(e.target.value)} />
-          <div className="hint">{`a folder inside the data directory ${dataDir}`}</div>
+          {mode === 'electron' && (
+            <button type="button" onClick={() => void chooseFolder()}>
+              Choose…
+            </button>
+          )}
+          <div className="hint">
+            {mode === 'electron'
+              ? `inside the data directory ${dataDir}, or a folder you choose`
+              : `a folder inside the data directory ${dataDir}`}
+          </div>
         </div>
         {error && (
           <div className="alert error" data-testid="export-error">
