@@ -76,6 +76,14 @@ void app.whenReady().then(async () => {
     examplesDir: join(app.getAppPath(), 'resources', 'pipelines'),
     dbFile: join(app.getPath('userData'), 'studio.db'),
     workerUrl: new URL('./host-worker.js', import.meta.url),
+    chooseFolder: async () => {
+      if (!win) return null;
+      const r = await dialog.showOpenDialog(win, {
+        title: 'Export to folder',
+        properties: ['openDirectory', 'createDirectory'],
+      });
+      return r.canceled ? null : (r.filePaths[0] ?? null);
+    },
   });
   const studio = api;
   const origin = new URL(appUrl());

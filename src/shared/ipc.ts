@@ -297,10 +297,18 @@ export const contract = {
       runId,
       nodeId: z.string().min(1).optional(),
       format: z.enum(EXPORT_FORMATS),
-      /** Destination folder; in web mode it must be relative and lands under the data dir. */
+      /**
+       * Destination folder: relative ones land in the data dir; it must lie inside the data dir
+       * or under a folder picked with export.chooseFolder (the API's path policy).
+       */
       folder: z.string().min(1, 'choose a destination folder'),
     }),
   ),
+  /**
+   * Desktop app only: a native folder picker. The folder the user picks becomes a place exports
+   * may be written to; null when the dialog was cancelled. Web mode answers an error.
+   */
+  'export.chooseFolder': invoke<{ folder: string | null }>()(empty),
 
   'system.info': invoke<SystemInfo>()(empty),
 

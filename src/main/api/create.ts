@@ -8,6 +8,7 @@ import { dirname } from 'node:path';
 import { registry } from '../../shared/nodes/registry.ts';
 import { checkPipelineJson } from '../graph/load.ts';
 import { EngineHost } from '../host/engine-host.ts';
+import { confinedPolicy } from '../paths/policy.ts';
 import { openStore, defaultDbPath } from '../store/index.ts';
 import { createExporter } from './exporter.ts';
 import { SqliteStudioStore } from './store-adapter.ts';
@@ -29,6 +30,10 @@ export interface DefaultApiOptions {
   readonly workerUrl?: URL;
   /** Module URL exporting `runInHost` to use instead of the executor (end-to-end tests). */
   readonly engineEntry?: string;
+  /** Folders requests may read besides the data dir (`d2nwg serve --allow-read DIR`). */
+  readonly allowRead?: readonly string[];
+  /** Desktop app: native folder picker; a picked folder may then be exported to. */
+  readonly chooseFolder?: () => Promise<string | null>;
 }
 
 /** Validation as the API reports it: every problem, tied to its node. */
@@ -62,7 +67,9 @@ export function createDefaultApi(opts: DefaultApiOptions): StudioApi {
     exporter: createExporter((id) => store.getArtifact(id)?.meta),
     examplesDir: opts.examplesDir,
     dataDir,
+    paths: confinedPolicy({ dataDir, readRoots: opts.allowRead ?? [] }),
     mode: opts.mode,
+    ...(opts.chooseFolder ? { chooseFolder: opts.chooseFolder } : {}),
     version: opts.version,
   });
 }

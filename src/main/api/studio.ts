@@ -4,12 +4,13 @@
  * requests to `dispatch(api.handlers, …)` and forward `api.hub` pushes; neither knows a channel.
  */
 import { readdir, readFile } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { RunEvent } from '../../shared/events.ts';
 import type { CompareResult, ExampleInfo, LogLine, SystemInfo } from '../../shared/ipc.ts';
 import type { NodeRegistry } from '../../shared/nodes/spec.ts';
 import { parsePipeline, type Pipeline } from '../../shared/pipeline.ts';
 import { InputError } from '../engine/errors.ts';
+import type { PathPolicy } from '../paths/policy.ts';
 import { ArgsError, NotFoundError, type ApiHandlers } from './dispatch.ts';
 import { PushHub } from './hub.ts';
 import type { StudioExporter, StudioHost, StudioStore, StudioValidator } from './ports.ts';
@@ -30,8 +31,18 @@ export interface StudioApiDeps {
   readonly examplesDir: string;
   /** Where runs, artifacts and (in web mode) exports live. */
   readonly dataDir: string;
-  /** Which front door; web mode confines export folders to the data dir. */
+  /** Which front door. */
   readonly mode: 'electron' | 'web';
+  /**
+   * What files requests may read and write (export folders here; dataset, zoo and export paths
+   * of a pipeline in the engine host, at run time). Confined for web mode and the app.
+   */
+  readonly paths: PathPolicy;
+  /**
+   * Desktop app: shows a native folder picker and returns the folder (null: cancelled). Absent
+   * in web mode, where export.chooseFolder answers an error.
+   */
+  readonly chooseFolder?: () => Promise<string | null>;
   /** App version. */
   readonly version: string;
 }
@@ -90,8 +101,9 @@ export function createStudioApi(deps: StudioApiDeps): StudioApi {
       throw new InputError(`the pipeline cannot run: ${lines.join('; ')}`);
     }
     const runId = store.createRun({ pipeline, pipelineId, seed });
-    const done = host.submit({ runId, pipeline, seed, dataDir: deps.dataDir }, (e) =>
-      onEvent(runId, e),
+    const done = host.submit(
+      { runId, pipeline, seed, dataDir: deps.dataDir, paths: deps.paths.spec },
+      (e) => onEvent(runId, e),
     );
     pending.add(done);
     void done.finally(() => pending.delete(done));
@@ -103,19 +115,6 @@ export function createStudioApi(deps: StudioApiDeps): StudioApi {
     const run = store.getRun(runId);
     if (!run) throw new NotFoundError(`no run '${runId}'`);
     return run;
-  };
-
-  const exportFolder = (folder: string): string => {
-    if (deps.mode === 'electron') return resolve(folder);
-    if (isAbsolute(folder)) {
-      throw new ArgsError('in web mode the export folder must be relative to the data directory');
-    }
-    const abs = resolve(deps.dataDir, folder);
-    const rel = relative(deps.dataDir, abs);
-    if (rel.startsWith('..') || isAbsolute(rel)) {
-      throw new ArgsError(`export folder '${folder}' leaves the data directory`);
-    }
-    return abs;
   };
 
   const handlers: ApiHandlers = {
@@ -199,8 +198,19 @@ export function createStudioApi(deps: StudioApiDeps): StudioApi {
         run: getRun(runId),
         nodeId,
         format,
-        folder: exportFolder(folder),
+        folder: await deps.paths.checkWrite(folder, 'export folder'),
       }),
+
+    'export.chooseFolder': async () => {
+      if (!deps.chooseFolder) {
+        throw new ArgsError(
+          'there is no folder picker in web mode; type a folder inside the data directory',
+        );
+      }
+      const folder = await deps.chooseFolder();
+      if (folder !== null) deps.paths.allow(folder, 'write');
+      return { folder };
+    },
 
     'system.info': async (): Promise<SystemInfo> => ({
       version: deps.version,

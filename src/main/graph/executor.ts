@@ -19,6 +19,7 @@ import { currentBackend } from '../engine/backend.ts';
 import { CancelledError, InputError, NumericError } from '../engine/errors.ts';
 import type { Progress } from '../engine/progress.ts';
 import { Rng } from '../engine/rng.ts';
+import { unrestrictedPolicy, type PathPolicy } from '../paths/policy.ts';
 import { cacheKey, disposeOutputs, MemoryNodeCache, type NodeCache } from './cache.ts';
 import { PipelineInvalidError } from './errors.ts';
 import type { NodeContext, NodeRunner, PortValueBase } from './types.ts';
@@ -78,6 +79,8 @@ export interface RunPipelineArgs<V extends PortValueBase> {
   readonly runId?: string;
   /** Folder relative paths are resolved against. */
   readonly dataDir: string;
+  /** File access of the nodes; default: unrestricted (the CLI, the user's own machine). */
+  readonly paths?: PathPolicy;
   /** Backend name for runStart; default: the initialised tfjs backend. */
   readonly backend?: string;
   /** Minimum milliseconds between progress events of one node (default 100). */
@@ -106,6 +109,7 @@ export async function runPipeline<V extends PortValueBase>(
 ): Promise<RunResult> {
   const now = args.now ?? (() => performance.now());
   const interval = args.progressIntervalMs ?? PROGRESS_INTERVAL_MS;
+  const paths = args.paths ?? unrestrictedPolicy(args.dataDir);
   const t0 = now();
   const { pipeline, registry } = args;
   const validation = validatePipeline(pipeline, registry);
@@ -252,6 +256,7 @@ export async function runPipeline<V extends PortValueBase>(
         rng: new Rng(args.seed).fork(spec.type),
         signal,
         dataDir: args.dataDir,
+        paths,
         progress: (p) => {
           const t = now();
           if (t - lastSent >= interval) {

@@ -8,6 +8,7 @@ import type { JsonValue, NodeSummary } from '../../shared/events.ts';
 import type { NodeSpec, PortType } from '../../shared/nodes/spec.ts';
 import type { Progress } from '../engine/progress.ts';
 import type { Rng } from '../engine/rng.ts';
+import type { PathPolicy } from '../paths/policy.ts';
 
 /**
  * The least a port value must be: tagged with its port type (checked against the spec) and, when
@@ -58,6 +59,11 @@ export interface NodeContext<C = unknown> {
   artifact(a: ArtifactInfo): void;
   /** Folder relative paths in configs are resolved against, and where outputs go. */
   readonly dataDir: string;
+  /**
+   * What files the node may read and write: every path from a config goes through
+   * `checkRead`/`checkWrite` (the API's policy in web mode and the app; unrestricted in the CLI).
+   */
+  readonly paths: PathPolicy;
 }
 
 /** Input values per input port id, in edge order; an unconnected port has an empty list. */

@@ -9,6 +9,7 @@ import { initBackend } from '../engine/backend.ts';
 import { MemoryNodeCache } from '../graph/cache.ts';
 import { runPipeline } from '../graph/executor.ts';
 import { runners, type PortValue } from '../nodes/index.ts';
+import { policyFromSpec } from '../paths/policy.ts';
 import type { RunInHost } from './protocol.ts';
 
 const cache = new MemoryNodeCache<PortValue>();
@@ -31,6 +32,7 @@ export const runInHost: RunInHost = async (request, onEvent, signal) => {
       cache,
       runId: request.runId,
       dataDir: request.dataDir,
+      paths: policyFromSpec(request.paths),
       backend: backend.name,
     });
   } catch (err) {

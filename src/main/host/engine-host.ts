@@ -49,6 +49,12 @@ export class EngineHost {
   /** Jobs holding a worker, by run id (a finished job holds it until the worker says so). */
   private readonly active = new Map<string, Job>();
   private readonly idle: Worker[] = [];
+  /**
+   * Workers that already carry the listener dropping them from `idle` when they exit. A worker is
+   * reused for many runs; adding that listener at every release leaked one per run
+   * (MaxListenersExceededWarning after 10 runs).
+   */
+  private readonly watched = new WeakSet<Worker>();
   private readonly url: URL;
   private readonly maxConcurrent: number;
   private readonly grace: number;
@@ -189,10 +195,13 @@ export class EngineHost {
     if (worker) {
       if (this.disposed || job.cancelled) void worker.terminate().catch(() => undefined);
       else {
-        worker.on('exit', () => {
-          const i = this.idle.indexOf(worker);
-          if (i >= 0) this.idle.splice(i, 1);
-        });
+        if (!this.watched.has(worker)) {
+          this.watched.add(worker);
+          worker.once('exit', () => {
+            const i = this.idle.indexOf(worker);
+            if (i >= 0) this.idle.splice(i, 1);
+          });
+        }
         this.idle.push(worker);
       }
     }

@@ -4,6 +4,7 @@
  */
 import type { RunEvent } from '../../shared/events.ts';
 import type { Pipeline } from '../../shared/pipeline.ts';
+import type { PathPolicySpec } from '../paths/policy.ts';
 
 /** What a worker needs to run one pipeline. */
 export interface HostRunRequest {
@@ -12,6 +13,8 @@ export interface HostRunRequest {
   readonly seed: number;
   /** Where artifacts and caches live. */
   readonly dataDir: string;
+  /** The API's path policy, as data; nodes check every config path against it. */
+  readonly paths: PathPolicySpec;
 }
 
 /** Main → worker. */

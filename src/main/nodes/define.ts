@@ -1,9 +1,8 @@
 /**
  * Helpers every node run function shares: binding to its spec with the app's port value union,
- * resolving user paths against the data folder, refusing to run when an engine part is missing,
+ * safe file names, refusing to run when an engine part is missing,
  * and picking the tasks of a split.
  */
-import * as path from 'node:path';
 import type { z } from 'zod';
 import type { NodeSpec } from '../../shared/nodes/spec.ts';
 import type { TaskSplit } from '../../shared/nodes/eval-finetune.ts';
@@ -40,14 +39,9 @@ export function missingEngine(type: string, what: string): NodeRunner<PortValue>
   };
 }
 
-/** Resolve a user path: absolute stays, relative is taken inside the data folder. */
-/** A task or node id made safe as a file or folder name. */
+/** A task or node id made safe as a file or folder name (never `.` or `..`). */
 export function safeName(s: string): string {
-  return s.replace(/[^\w.-]+/g, '_');
-}
-
-export function resolveUserPath(p: string, dataDir: string): string {
-  return path.isAbsolute(p) ? p : path.resolve(dataDir, p);
+  return s.replace(/[^\w.-]+/g, '_').replace(/^\.+$/, (dots) => '_'.repeat(dots.length));
 }
 
 /** The RunControl engine functions take, from a node context. */

@@ -3,12 +3,13 @@ import * as path from 'node:path';
 import { exportWeightsSpec } from '../../shared/nodes/export-weights.ts';
 import { exportWeights } from '../engine/export/index.ts';
 import { throwIfAborted } from '../engine/errors.ts';
-import { nodeRunner, resolveUserPath, safeName } from './define.ts';
+import { nodeRunner, safeName } from './define.ts';
 import { one } from './values.ts';
 
 export const run = nodeRunner(exportWeightsSpec, async (ctx, inputs) => {
   const weights = one(inputs, 'weights', 'weights');
-  const root = resolveUserPath(ctx.config.folder, ctx.dataDir);
+  // Checked here, at run time, not only by the export dialog: a pipeline file can name any folder.
+  const root = await ctx.paths.checkWrite(ctx.config.folder, 'export folder');
   const jobs = weights.perTask.flatMap((t) =>
     (ctx.config.bestOnly ? t.vectors.slice(0, 1) : t.vectors).map((params, i) => ({
       task: t,

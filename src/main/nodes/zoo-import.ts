@@ -2,13 +2,15 @@
 import { zooImportSpec } from '../../shared/nodes/zoo-import.ts';
 import { InputError } from '../engine/errors.ts';
 import { loadZoo } from '../engine/zoo/storage.ts';
-import { nodeRunner, resolveUserPath } from './define.ts';
+import { checkFolderEntries } from '../paths/policy.ts';
+import { nodeRunner } from './define.ts';
 
 export const run = nodeRunner(zooImportSpec, async (ctx) => {
   if (!ctx.config.path) {
     throw new InputError('set the folder of the zoo to import', `${ctx.nodeId}: config.path`);
   }
-  const dir = resolveUserPath(ctx.config.path, ctx.dataDir);
+  const dir = await ctx.paths.checkRead(ctx.config.path, 'zoo folder');
+  await checkFolderEntries(ctx.paths, dir, 'file in the zoo folder');
   const zoo = await loadZoo(dir);
   const accs = zoo.manifest.members.map((m) => m.testAcc);
   return {

@@ -2,8 +2,12 @@
  * Web mode: the built renderer and the same API over HTTP (POST /api/<channel>, JSON) and a
  * WebSocket (/ws, push channels), on 127.0.0.1 only. A random token guards everything: it comes
  * in the printed URL, is traded for an HttpOnly SameSite=Strict cookie on the first page load, and
- * is checked on every request, static files and the WebSocket upgrade included. Host and Origin
- * are checked too, so another site (or a DNS-rebinding name) cannot drive the API.
+ * is checked on every request, static files and the WebSocket upgrade included. Scripts may send
+ * it as `Authorization: Bearer <token>`. Cookies are not scoped by port, so the cookie's name
+ * carries the port and a random id of this server: another `d2nwg serve` on the same machine
+ * neither receives a token it can use nor overwrites this one's. Host and Origin are checked too,
+ * so another site (or a DNS-rebinding name) cannot drive the API; `publicUrls` adds the address a
+ * tunnel or proxy forwards from.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -16,10 +20,14 @@ import { APP_CSP } from '../../shared/csp.ts';
 import type { PushChannelName } from '../../shared/ipc.ts';
 import { jsonTextDepth } from '../../shared/json-depth.ts';
 import { dispatch } from '../api/dispatch.ts';
+import { InputError } from '../engine/errors.ts';
 import type { StudioApi } from '../api/studio.ts';
 
-/** Cookie that carries the token after the first page load. */
-export const TOKEN_COOKIE = 'd2nwg_token';
+/**
+ * Cookies that carry the token after the first page load start with this; the full name adds the
+ * port and a random id of the server instance (RunningServer.cookieName).
+ */
+export const TOKEN_COOKIE_PREFIX = 'd2nwg_token_';
 /** Request header that carries the token for API calls. */
 export const TOKEN_HEADER = 'x-d2nwg-token';
 /**
@@ -63,6 +71,12 @@ export interface StartServerOptions {
   readonly token?: string;
   /** Largest request body in bytes (default DEFAULT_MAX_BODY_BYTES); larger ones get 413. */
   readonly maxBodyBytes?: number;
+  /**
+   * Addresses the browser uses when it does not reach 127.0.0.1:<port> directly (an SSH tunnel
+   * `-L 9000:127.0.0.1:<port>` gives `http://localhost:9000`): their Host and Origin are accepted
+   * besides the loopback ones. From `d2nwg serve --public-url URL`.
+   */
+  readonly publicUrls?: readonly string[];
 }
 
 /** A running web-mode server. */
@@ -71,6 +85,8 @@ export interface RunningServer {
   readonly url: string;
   readonly port: number;
   readonly token: string;
+  /** Name of this server's token cookie: `d2nwg_token_<port>_<random id>`. */
+  readonly cookieName: string;
   /** Stops accepting, closes sockets. Does not dispose the API. */
   close(): Promise<void>;
 }
@@ -81,14 +97,43 @@ function safeEqual(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-function cookieToken(req: IncomingMessage): string | undefined {
+function cookieToken(req: IncomingMessage, name: string): string | undefined {
   const header = req.headers.cookie;
   if (!header) return undefined;
   for (const part of header.split(';')) {
     const [k, ...v] = part.trim().split('=');
-    if (k === TOKEN_COOKIE) return decodeOrNull(v.join('=')) ?? undefined;
+    if (k === name) return decodeOrNull(v.join('=')) ?? undefined;
   }
   return undefined;
+}
+
+/** The token of an `Authorization: Bearer <token>` header. */
+function bearerToken(req: IncomingMessage): string | undefined {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+  return m?.[1];
+}
+
+/** A header value as it may be quoted back in an error: printable ASCII, at most 200 chars. */
+function quoted(value: string | undefined): string {
+  if (value === undefined) return '(none)';
+  const clean = value.replace(/[^\x20-\x7e]/g, '?');
+  return JSON.stringify(clean.length > 200 ? `${clean.slice(0, 200)}…` : clean);
+}
+
+/** Parse `--public-url` values: http(s) URLs with a host, reduced to their origin. */
+export function parsePublicUrls(urls: readonly string[]): URL[] {
+  return urls.map((u) => {
+    let url: URL;
+    try {
+      url = new URL(u);
+    } catch {
+      throw new InputError(`--public-url '${u}' is not a URL (e.g. http://localhost:9000)`);
+    }
+    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.host === '') {
+      throw new InputError(`--public-url '${u}' must be an http:// or https:// URL with a host`);
+    }
+    return url;
+  });
 }
 
 /** decodeURIComponent, with null for a malformed escape (`%E0%A4%A`) instead of a URIError. */
@@ -176,6 +221,7 @@ function drain(req: IncomingMessage): void {
 function statusOf(kind: string): number {
   if (kind === 'ArgsError' || kind === 'InputError') return 400;
   if (kind === 'NotFound') return 404;
+  if (kind === 'PathDenied') return 403;
   return 500;
 }
 
@@ -193,25 +239,37 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   const token = opts.token ?? randomBytes(32).toString('base64url');
   const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const root = normalize(opts.rendererDir);
+  const publicUrls = parsePublicUrls(opts.publicUrls ?? []);
+  const instanceId = randomBytes(6).toString('hex');
   let port = 0;
+  let cookieName = '';
 
-  const hostOk = (req: IncomingMessage) => {
-    const host = req.headers.host ?? '';
-    return host === `127.0.0.1:${port}` || host === `localhost:${port}`;
-  };
+  const hosts = () => [`127.0.0.1:${port}`, `localhost:${port}`, ...publicUrls.map((u) => u.host)];
+  const origins = () => [
+    `http://127.0.0.1:${port}`,
+    `http://localhost:${port}`,
+    ...publicUrls.map((u) => u.origin),
+  ];
+  const hostOk = (req: IncomingMessage) => hosts().includes(req.headers.host ?? '');
   const originOk = (req: IncomingMessage) => {
     const origin = req.headers.origin;
-    return (
-      origin === undefined ||
-      origin === `http://127.0.0.1:${port}` ||
-      origin === `http://localhost:${port}`
-    );
+    return origin === undefined || origins().includes(origin);
+  };
+  /** Why a request's Host/Origin was refused, what was expected, and how to allow it. */
+  const wrongHostMessage = (req: IncomingMessage) => {
+    const got = `got Host ${quoted(req.headers.host)} and Origin ${quoted(req.headers.origin)}`;
+    const expected = `expected Host ${hosts().join(' or ')} and Origin ${origins().join(' or ')} (or none)`;
+    const hint =
+      'through an SSH tunnel or a proxy, restart with `d2nwg serve --public-url URL` giving the ' +
+      'address you open in the browser (e.g. --public-url http://localhost:9000)';
+    return `forbidden: wrong Host or Origin: ${got}; ${expected}; ${hint}`;
   };
   const authed = (req: IncomingMessage, url: URL) => {
     const given =
       (req.headers[TOKEN_HEADER] as string | undefined) ??
+      bearerToken(req) ??
       url.searchParams.get('token') ??
-      cookieToken(req);
+      cookieToken(req, cookieName);
     return given !== undefined && given !== null && safeEqual(given, token);
   };
 
@@ -247,7 +305,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     }
     if (setCookie) {
       headers['set-cookie'] =
-        `${TOKEN_COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/`;
+        `${cookieName}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/`;
     }
     res.writeHead(200, headers);
     createReadStream(file).pipe(res);
@@ -256,7 +314,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = parseUrl(req);
     if (!hostOk(req) || !originOk(req)) {
-      send(res, 403, 'forbidden: wrong Host or Origin');
+      send(res, 403, wrongHostMessage(req));
       return;
     }
     if (!authed(req, url)) {
@@ -320,8 +378,13 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
   const clients = new Set<WebSocket>();
   server.on('upgrade', (req, socket, head) => {
-    const refuse = (status: string) => {
-      socket.write(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    const refuse = (status: string, body = '') => {
+      const bytes = Buffer.from(body, 'utf8');
+      socket.write(
+        `HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n` +
+          `Content-Length: ${bytes.length}\r\n\r\n`,
+      );
+      socket.write(bytes);
       socket.destroy();
     };
     let url: URL;
@@ -331,7 +394,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
       return refuse('400 Bad Request');
     }
     if (url.pathname !== '/ws') return refuse('404 Not Found');
-    if (!hostOk(req) || !originOk(req)) return refuse('403 Forbidden');
+    if (!hostOk(req) || !originOk(req)) return refuse('403 Forbidden', wrongHostMessage(req));
     if (!authed(req, url)) return refuse('401 Unauthorized');
     wss.handleUpgrade(req, socket, head, (ws) => {
       clients.add(ws);
@@ -349,11 +412,13 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
   });
   port = (server.address() as AddressInfo).port;
+  cookieName = `${TOKEN_COOKIE_PREFIX}${port}_${instanceId}`;
 
   return {
     url: `http://127.0.0.1:${port}/?token=${token}`,
     port,
     token,
+    cookieName,
     async close() {
       unsubscribe();
       for (const ws of clients) ws.terminate();

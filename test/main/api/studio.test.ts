@@ -118,7 +118,7 @@ describe('studio API over the engine host', () => {
     expect(exp?.defaults).toMatchObject({ format: 'safetensors' });
   });
 
-  it('confines web-mode export folders to the data directory', async () => {
+  it('confines export folders to the data directory (PathDenied)', async () => {
     t = makeTestApi('web');
     const run = await call('runs.start', { pipeline: pipelineNamed('ok') });
     const runId = (run as { value: { runId: string } }).value.runId;
@@ -127,11 +127,11 @@ describe('studio API over the engine host', () => {
       await call('export.weights', { runId, format: 'npy', folder: '../outside' }),
     ).toMatchObject({
       ok: false,
-      error: { kind: 'ArgsError' },
+      error: { kind: 'PathDenied' },
     });
     expect(await call('export.weights', { runId, format: 'npy', folder: '/etc' })).toMatchObject({
       ok: false,
-      error: { kind: 'ArgsError' },
+      error: { kind: 'PathDenied' },
     });
     const ok = await call('export.weights', { runId, format: 'npy', folder: 'exports/a' });
     expect(ok).toMatchObject({ ok: true, value: { folder: `${t.dataDir}/exports/a` } });

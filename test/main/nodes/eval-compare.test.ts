@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../../src/main/engine/rng.ts';
 import type { NodeContext } from '../../../src/main/graph/types.ts';
+import { unrestrictedPolicy } from '../../../src/main/paths/policy.ts';
 import { run, tableMetrics } from '../../../src/main/nodes/eval-compare.ts';
 import type { MethodResult, PortValue } from '../../../src/main/nodes/values.ts';
 
@@ -16,6 +17,7 @@ function ctx(logs: string[]): NodeContext {
     log: (m) => void logs.push(m),
     artifact: () => undefined,
     dataDir: '/tmp',
+    paths: unrestrictedPolicy('/tmp'),
   };
 }
 

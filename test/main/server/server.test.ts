@@ -68,7 +68,8 @@ describe('d2nwg serve (web mode)', () => {
     expect(await page.text()).toContain('<title>studio</title>');
     expect(page.headers.get('content-security-policy')).toContain("default-src 'self'");
     const cookie = page.headers.get('set-cookie') ?? '';
-    expect(cookie).toMatch(/^d2nwg_token=.+; HttpOnly; SameSite=Strict; Path=\//);
+    expect(cookie).toMatch(/^d2nwg_token_\d+_[0-9a-f]+=.+; HttpOnly; SameSite=Strict; Path=\//);
+    expect(cookie.startsWith(`${server.cookieName}=`)).toBe(true);
     const asset = await fetch(`${base}/assets/app.js`, {
       headers: { cookie: cookie.split(';')[0] },
     });
@@ -84,7 +85,7 @@ describe('d2nwg serve (web mode)', () => {
   });
 
   it('refuses forged Host and foreign Origin headers, and path traversal', async () => {
-    const cookie = `d2nwg_token=${server.token}`;
+    const cookie = `${server.cookieName}=${server.token}`;
     expect(await rawGet('/', { cookie, host: `127.0.0.1:${server.port}` })).toBe(200);
     expect(await rawGet('/', { cookie, host: `evil.example:${server.port}` })).toBe(403);
     expect(
@@ -151,12 +152,12 @@ describe('d2nwg serve (web mode)', () => {
 
   it('answers 400, not 500, to a malformed %-escape in the path or the cookie', async () => {
     const host = `127.0.0.1:${server.port}`;
-    const cookie = `d2nwg_token=${server.token}`;
+    const cookie = `${server.cookieName}=${server.token}`;
     expect(await rawGet('/%E0%A4%A', { cookie, host })).toBe(400);
     expect(await rawGet('/assets/%ZZ.js', { cookie, host })).toBe(400);
     expect(await rawGet(`/%E0%A4%A?token=${server.token}`, { host })).toBe(400);
     // A malformed cookie is no token at all: 401, not a crash.
-    expect(await rawGet('/', { cookie: 'd2nwg_token=%E0%A4%A', host })).toBe(401);
+    expect(await rawGet('/', { cookie: `${server.cookieName}=%E0%A4%A`, host })).toBe(401);
     // The server still answers afterwards.
     expect(await rawGet('/', { cookie, host })).toBe(200);
   });

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createDefaultApi } from '../../api/create.ts';
-import { startServer } from '../../server/server.ts';
+import { parsePublicUrls, startServer } from '../../server/server.ts';
 import { InputError } from '../../engine/errors.ts';
 import { intFlag, parseCliArgs } from '../args.ts';
 import type { CliCommand } from '../command.ts';
@@ -14,6 +14,7 @@ import type { CliCommand } from '../command.ts';
 const ROOT = resolve(import.meta.dirname, '..', '..', '..', '..');
 
 const usage = `Usage: d2nwg serve [--port N] [--no-open] [--db FILE] [--data-dir DIR]
+                   [--public-url URL]… [--allow-read DIR]…
 
 Serves D2NWG Studio in your browser: the built UI (out/renderer; run \`npm run build\` first) and
 the same API the desktop app uses, on 127.0.0.1 only. The printed URL carries a random token;
@@ -23,7 +24,13 @@ Options:
   --port N         port on 127.0.0.1 (default 0: a free port)
   --no-open        do not open a browser
   --db FILE        SQLite store (default: $XDG_DATA_HOME/d2nwg-studio/studio.db)
-  --data-dir DIR   artifacts, caches and web exports (default: the DB's folder)`;
+  --data-dir DIR   artifacts, caches and web exports (default: the DB's folder)
+  --public-url URL the address you open when a tunnel or proxy forwards another port to this
+                   one (ssh -L 9000:127.0.0.1:8080 … → --public-url http://localhost:9000);
+                   repeatable. Without it such requests get 403 (wrong Host or Origin).
+  --allow-read DIR a folder pipelines may read datasets and zoos from, besides the data dir;
+                   repeatable. Other paths are refused (symlinks are followed); exports are
+                   written inside the data dir only.`;
 
 function openBrowser(url: string): void {
   const cmd =
@@ -50,11 +57,15 @@ export const serveCommand: CliCommand = {
         'no-open': { type: 'boolean' },
         db: { type: 'string' },
         'data-dir': { type: 'string' },
+        'public-url': { type: 'string', multiple: true },
+        'allow-read': { type: 'string', multiple: true },
       },
       false,
     );
     const port = intFlag(values.port, 'port', 0);
     if (port < 0 || port > 65535) throw new InputError(`--port must be 0–65535, got ${port}`);
+    const publicUrls = values['public-url'] ?? [];
+    parsePublicUrls(publicUrls);
     const rendererDir = join(ROOT, 'out', 'renderer');
     if (!existsSync(join(rendererDir, 'index.html'))) {
       throw new InputError(
@@ -68,8 +79,9 @@ export const serveCommand: CliCommand = {
       examplesDir: join(ROOT, 'resources', 'pipelines'),
       dbFile: values.db,
       dataDir: values['data-dir'],
+      allowRead: values['allow-read'] ?? [],
     });
-    const server = await startServer({ api, rendererDir, port });
+    const server = await startServer({ api, rendererDir, port, publicUrls });
     console.log(`D2NWG Studio is running at ${server.url}`);
     console.log(
       'Only this machine can reach it; the token in the URL is required. Ctrl-C stops it.',

@@ -1,6 +1,7 @@
 /**
  * Export dialog: pick a format and a destination, preview the manifest the export will write,
- * then export. In web mode the destination is relative to the server's data directory.
+ * then export. The destination is a folder inside the data directory, or in the desktop app a
+ * folder the user picked with the native dialog (the API's path policy refuses anything else).
  */
 import { useEffect, useState } from 'react';
 import {
@@ -45,6 +46,16 @@ export function ExportDialog({ runId, dataDir, onClose, onLog }: ExportDialogPro
     };
   }, [runId, format]);
 
+  /** Desktop: the native picker; the API then allows exports to the picked folder. */
+  const chooseFolder = async () => {
+    try {
+      const r = await api.export.chooseFolder({});
+      if (r.folder !== null) setFolder(r.folder);
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e));
+    }
+  };
+
   const doExport = async () => {
     setBusy(true);
     try {
@@ -88,10 +99,15 @@ export function ExportDialog({ runId, dataDir, onClose, onLog }: ExportDialogPro
         <div className="form-row">
           <label htmlFor="exp-folder">Destination folder</label>
           <input id="exp-folder" value={folder} onChange={(e) => setFolder(e.target.value)} />
+          {mode === 'electron' && (
+            <button type="button" onClick={() => void chooseFolder()}>
+              Choose…
+            </button>
+          )}
           <div className="hint">
-            {mode === 'web'
-              ? `relative to the data directory ${dataDir}`
-              : 'absolute, or relative to the app’s working folder'}
+            {mode === 'electron'
+              ? `inside the data directory ${dataDir}, or a folder you choose`
+              : `a folder inside the data directory ${dataDir}`}
           </div>
         </div>
         {error && (
