@@ -16,11 +16,12 @@ import {
   sampleKde,
 } from '../engine/eval/baselines.ts';
 import { finetuneCurves, type FinetuneJob } from '../engine/eval/finetune.ts';
+import { nearestCheckpoint, type ZooRows } from '../engine/eval/nearest.ts';
 import { trainSourceModel, type SourceModel } from '../engine/eval/pretrained.ts';
 import { InputError, throwIfAborted } from '../engine/errors.ts';
 import type { Layout } from '../engine/nn/architecture.ts';
 import { initParams } from '../engine/nn/params.ts';
-import { evaluateMany, predictClasses } from '../engine/nn/train.ts';
+import { predictClasses } from '../engine/nn/train.ts';
 import type { Rng } from '../engine/rng.ts';
 import { memberVector, zooLayout } from '../engine/zoo/storage.ts';
 import { controlOf, meanStd, nodeRunner, tasksOfSplit } from './define.ts';
@@ -42,18 +43,9 @@ function need<T>(v: T | undefined, what: string, init: string, where: string): T
   return v;
 }
 
-/** Zoo rows ranked by accuracy on the task's training samples (best first). */
-async function rankZooOnTask(
-  zoo: ValueOf<'zoo'>,
-  layout: Layout,
-  data: TaskData,
-): Promise<number[]> {
-  const n = zoo.zoo.manifest.members.length;
-  const vectors = Array.from({ length: n }, (_, i) => memberVector(zoo.zoo, i));
-  const acc = (await evaluateMany(layout, vectors, data.xTrain, data.yTrain)).map(
-    (e) => e.accuracy,
-  );
-  return acc.map((_, i) => i).sort((a, b) => acc[b] - acc[a] || a - b);
+/** A zoo input as the rows nearestCheckpoint scores. */
+function zooRows(zoo: ValueOf<'zoo'>): ZooRows {
+  return { vectors: zoo.zoo.vectors, taskIds: zoo.zoo.manifest.members.map((m) => m.taskId) };
 }
 
 /** The first (best-ranked) Weights sample of a task; an InputError when there is none. */
@@ -89,8 +81,8 @@ async function initFor(
     case 'noise_nearest': {
       // The checkpoint nearest in function (best on the task's training samples), plus noise.
       const zoo = need(src.zoo, 'zoo', cfg.init, where);
-      const order = await rankZooOnTask(zoo, layout, data);
-      return addNoise(memberVector(zoo.zoo, order[0]), cfg.noiseStd, rng);
+      const near = await nearestCheckpoint(layout, zooRows(zoo), data.xTrain, data.yTrain);
+      return addNoise(memberVector(zoo.zoo, near.index), cfg.noiseStd, rng);
     }
     case 'noise_matched': {
       // The D2NWG sample's nearest zoo checkpoint (L2), plus noise of norm = that distance.
@@ -119,9 +111,8 @@ async function initFor(
       // task's training samples best (for a seen task, normally the task itself).
       const zoo = need(src.zoo, 'zoo', cfg.init, where);
       const d = layout.size;
-      const members = zoo.zoo.manifest.members;
-      const nearest = members[(await rankZooOnTask(zoo, layout, data))[0]].taskId;
-      const rows = members.filter((m) => m.taskId === nearest).map((m) => m.index);
+      const rows = (await nearestCheckpoint(layout, zooRows(zoo), data.xTrain, data.yTrain))
+        .taskRows;
       const stacked = new Float32Array(rows.length * d);
       rows.forEach((r, i) => stacked.set(memberVector(zoo.zoo, r), i * d));
       return averageVectors(stacked, rows.length, d);

@@ -38,6 +38,7 @@ import {
   sampleKde,
 } from '../eval/baselines.ts';
 import { finetuneCurves, type FinetuneCurve } from '../eval/finetune.ts';
+import { nearestCheckpoint } from '../eval/nearest.ts';
 import {
   agreement,
   l2Distance,
@@ -312,13 +313,7 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
     // S_KDE30 on the VAE latents of the best 30% of the zoo.
     const kde = fitKde(latents, nZoo, latentDim, zooTrainAcc, ev.kdeTopFraction, ev.kdeBandwidth);
 
-    // Embeddings of the seen tasks, for finding the most similar seen task of an unseen one.
-    const seenEmb: Float32Array[] = [];
-    for (const task of tasks.seen) {
-      seenEmb.push(
-        await encoder.embed(supportOf(task, root.fork('seen-emb').fork(task.id)), k, perClass, d),
-      );
-    }
+    const zooRowsOf = { vectors: zooVectors, taskIds: members.map((m) => m.taskId) };
     const membersOfTask = (g: number) => members.map((_, i) => i).filter((i) => groups[i] === g);
 
     const collector = new ResultCollector();
@@ -436,12 +431,14 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
       // Pretrained(source): body of the source model, fresh head for this task's K classes.
       await method('pretrained_source', [source.transfer(layout, root.fork('head').fork(task.id))]);
 
-      // Nearest seen task: the task itself when seen; else most shared class positions, then
-      // shared classes, then the closest support-set embedding.
-      const emb = await encoder.embed(support, k, perClass, d);
-      const g = seenIndex.get(task.id) ?? nearestSeenTask(task, tasks.seen, seenEmb, emb);
-      const own = membersOfTask(g);
+      // A seen task's own checkpoints (the zoo rows); none for an unseen task.
+      const g = seenIndex.get(task.id);
+      const own = g === undefined ? [] : membersOfTask(g);
       const ownVecs = own.map((i) => zooVectors.slice(i * dim, (i + 1) * dim));
+      // noise_nearest and weight_avg: the checkpoint that fits this task's training samples best,
+      // and its task's checkpoints (eval/nearest.ts, the Evaluate node's definition too).
+      const near = await nearestCheckpoint(layout, zooRowsOf, td.xTrain, td.yTrain);
+      const nearVecs = near.taskRows.map((i) => zooVectors.slice(i * dim, (i + 1) * dim));
       if (split === 'seen') {
         await method('zoo', ownVecs, ownVecs.length);
         for (const i of own) {
@@ -460,8 +457,7 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
           );
         }
       }
-      const best = own.reduce((a, b) => (zooTrainAcc[b] > zooTrainAcc[a] ? b : a), own[0]);
-      const bestVec = zooVectors.slice(best * dim, (best + 1) * dim);
+      const bestVec = zooVectors.slice(near.index * dim, (near.index + 1) * dim);
       const noiseRng = root.fork('noise').fork(task.id);
       await method(
         'noise_nearest',
@@ -513,7 +509,7 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
         memoFn.target.push(m.targetAgreement);
         memoFn.agree.push(m.agreement);
       }
-      await method('weight_avg', [averageVectors(concat(ownVecs), ownVecs.length, dim)]);
+      await method('weight_avg', [averageVectors(concat(nearVecs), nearVecs.length, dim)]);
 
       const kdeLat = sampleKde(kde, ev.samplesPerTask, root.fork('kde').fork(task.id));
       const kdeDec = await vae.decode(kdeLat, ev.samplesPerTask);
@@ -724,36 +720,4 @@ function concat(vs: readonly Float32Array[]): Float32Array {
   const out = new Float32Array(vs.length * dim);
   vs.forEach((v, i) => out.set(v, i * dim));
   return out;
-}
-
-/** The seen task most like `task`: same class at the same output, then shared classes, then embedding. */
-function nearestSeenTask(
-  task: TaskSpec,
-  seen: readonly TaskSpec[],
-  seenEmb: readonly Float32Array[],
-  emb: Float32Array,
-): number {
-  let best = 0;
-  let bestKey: [number, number, number] = [-1, -1, -Infinity];
-  seen.forEach((s, i) => {
-    let pos = 0;
-    let shared = 0;
-    task.classes.forEach((c, j) => {
-      if (s.classes[j] === c) pos++;
-      if (s.classes.includes(c)) shared++;
-    });
-    let dist = 0;
-    const e = seenEmb[i];
-    for (let j = 0; j < emb.length; j++) dist += (emb[j] - e[j]) ** 2;
-    const key: [number, number, number] = [pos, shared, -dist];
-    const better =
-      key[0] > bestKey[0] ||
-      (key[0] === bestKey[0] &&
-        (key[1] > bestKey[1] || (key[1] === bestKey[1] && key[2] > bestKey[2])));
-    if (better) {
-      best = i;
-      bestKey = key;
-    }
-  });
-  return best;
 }

@@ -14,6 +14,7 @@ import {
 } from '../../../../src/main/engine/nn/batch.ts';
 import { forward } from '../../../../src/main/engine/nn/forward.ts';
 import { finetuneCurves } from '../../../../src/main/engine/eval/finetune.ts';
+import { nearestCheckpoint } from '../../../../src/main/engine/eval/nearest.ts';
 import { InputError, NumericError } from '../../../../src/main/engine/errors.ts';
 import { Rng } from '../../../../src/main/engine/rng.ts';
 import { expectNoLeakedTensors } from '../../../helpers/tf.ts';
@@ -294,5 +295,32 @@ describe('finetuneCurves', () => {
     expect(Array.from({ length: 5 }, () => a.next())).toEqual(
       Array.from({ length: 5 }, () => b.next()),
     );
+  });
+});
+
+describe('nearestCheckpoint', () => {
+  it('picks the checkpoint that fits the training samples best, and its task rows', async () => {
+    const m = member(mlp, 9, 90, 30);
+    const trained = await trainBatch({
+      layout: mlp,
+      members: [m],
+      epochs: 8,
+      batchSize: 16,
+      lr: 1e-2,
+    });
+    const noise = [1, 2, 3].map((s) => initParams(mlp, new Rng(s)));
+    const vectors = new Float32Array(4 * mlp.size);
+    [noise[0], noise[1], trained.params[0], noise[2]].forEach((v, i) =>
+      vectors.set(v, i * mlp.size),
+    );
+    const near = await nearestCheckpoint(
+      mlp,
+      { vectors, taskIds: ['a', 'b', 'c', 'c'] },
+      m.xTrain,
+      m.yTrain,
+    );
+    expect(near.index).toBe(2);
+    expect(near.taskRows).toEqual([2, 3]);
+    expect(near.accuracy).toBeGreaterThan(0.7);
   });
 });
