@@ -23,7 +23,7 @@ import { initParams } from '../engine/nn/params.ts';
 import { evaluateMany, predictClasses } from '../engine/nn/train.ts';
 import type { Rng } from '../engine/rng.ts';
 import { memberVector, zooLayout } from '../engine/zoo/storage.ts';
-import { controlOf, meanStd, nodeRunner, tasksOfSplit } from './define.ts';
+import { controlOf, meanStd, nodeRunner, resultSummary, tasksOfSplit } from './define.ts';
 import { maybe, one, type MethodResult, type ValueOf } from './values.ts';
 
 interface InitSources {
@@ -56,17 +56,65 @@ async function rankZooOnTask(
   return acc.map((_, i) => i).sort((a, b) => acc[b] - acc[a] || a - b);
 }
 
-/** The first (best-ranked) Weights sample of a task; an InputError when there is none. */
-function sampleOf(cfg: EvalFinetuneConfig, task: TaskSpec, src: InitSources): Float32Array {
+/** The Weights samples of a task, best-ranked first; an InputError when there is none. */
+function samplesOf(cfg: EvalFinetuneConfig, task: TaskSpec, src: InitSources): Float32Array[] {
   const w = need(src.weights, 'Weights', cfg.init, src.where);
   const mine = w.perTask.find((t) => t.task.id === task.id);
   if (!mine || mine.vectors.length === 0) {
     throw new InputError(
-      `the Weights input has no sample for task ${task.id}; give the Sampler the same split and maxTasks as this node`,
+      `the Weights input has no sample for task ${task.id}; give the Sampler the same splits and maxTasks as this node`,
       src.where,
     );
   }
-  return mine.vectors[0];
+  return [...mine.vectors];
+}
+
+/** The first (best-ranked) Weights sample of a task. */
+function sampleOf(cfg: EvalFinetuneConfig, task: TaskSpec, src: InitSources): Float32Array {
+  return samplesOf(cfg, task, src)[0];
+}
+
+/**
+ * The zoo's own checkpoints of a seen task, best on the task's training samples first; an
+ * InputError for a task the zoo never trained on (the 'zoo' row exists on seen tasks only).
+ */
+async function zooCheckpointsOf(
+  cfg: EvalFinetuneConfig,
+  task: TaskSpec,
+  data: TaskData,
+  src: InitSources,
+): Promise<Float32Array[]> {
+  const zoo = need(src.zoo, 'zoo', cfg.init, src.where);
+  const own = zoo.zoo.manifest.members.filter((m) => m.taskId === task.id).map((m) => m.index);
+  if (own.length === 0) {
+    throw new InputError(
+      `the zoo has no checkpoint of task ${task.id}: init 'zoo' applies to the seen split only (the tasks the zoo trained on)`,
+      src.where,
+    );
+  }
+  const ownSet = new Set(own);
+  const order = (await rankZooOnTask(zoo, src.layout, data)).filter((i) => ownSet.has(i));
+  return order.map((i) => memberVector(zoo.zoo, i));
+}
+
+/**
+ * The initial weight vectors of one task: several for d2nwg and zoo (samples or checkpoints,
+ * best first), one otherwise; `samples` then takes the first or all of them.
+ */
+async function initsFor(
+  cfg: EvalFinetuneConfig,
+  task: TaskSpec,
+  data: TaskData,
+  src: InitSources,
+  rng: Rng,
+): Promise<Float32Array[]> {
+  const all =
+    cfg.init === 'd2nwg'
+      ? samplesOf(cfg, task, src)
+      : cfg.init === 'zoo'
+        ? await zooCheckpointsOf(cfg, task, data, src)
+        : [await initFor(cfg, task, data, src, rng)];
+  return cfg.samples === 'mean' ? all : all.slice(0, 1);
 }
 
 /** The initial weight vector of one task for the configured method. */
@@ -144,6 +192,8 @@ async function initFor(
     }
     case 'd2nwg':
       return sampleOf(cfg, task, src);
+    case 'zoo':
+      return (await zooCheckpointsOf(cfg, task, data, src))[0];
   }
 }
 
@@ -191,7 +241,11 @@ export const run = nodeRunner(evalFinetuneSpec, async (ctx, inputs) => {
   if (!layout) {
     throw new InputError('connect a Zoo (or Weights) input: it fixes the architecture', where);
   }
-  const tasks = tasksOfSplit(tasksV, cfg.split, cfg.maxTasks, where);
+  const bySplit = cfg.splits.map((split) => ({
+    split,
+    tasks: tasksOfSplit(tasksV, split, cfg.maxTasks, where),
+  }));
+  const total = bySplit.reduce((n, g) => n + g.tasks.length, 0);
   const epochs = [...new Set(cfg.finetuneEpochs)].sort((a, b) => a - b);
   const maxEpoch = epochs[epochs.length - 1];
   const method = cfg.label || cfg.init;
@@ -199,66 +253,66 @@ export const run = nodeRunner(evalFinetuneSpec, async (ctx, inputs) => {
     cfg.init === 'pretrained_source'
       ? await pretrainedSource(zoo, features, tasksV, ctx.rng.fork('source'), ctx.signal, where)
       : undefined;
-  const perTask: { taskId: string; accuracy: number[] }[] = [];
-  for (const [i, task] of tasks.entries()) {
-    throwIfAborted(ctx.signal);
-    if (task.classes.length !== layout.arch.outputs) {
-      throw new InputError(
-        `task ${task.id} has ${task.classes.length} classes but the architecture has ${layout.arch.outputs} outputs`,
-        where,
+  const results: MethodResult[] = [];
+  let done = 0;
+  for (const { split, tasks } of bySplit) {
+    const perTask: { taskId: string; accuracy: number[] }[] = [];
+    for (const task of tasks) {
+      throwIfAborted(ctx.signal);
+      if (task.classes.length !== layout.arch.outputs) {
+        throw new InputError(
+          `task ${task.id} has ${task.classes.length} classes but the architecture has ${layout.arch.outputs} outputs`,
+          where,
+        );
+      }
+      const data = materializeTask(features.data, task);
+      const inits = await initsFor(
+        cfg,
+        task,
+        data,
+        { zoo, weights, vae, source, layout, where },
+        ctx.rng.fork(`init-${task.id}`),
       );
+      // Every init of a task fine-tunes with the same shuffling; 'mean' averages their curves.
+      const curves: number[][] = [];
+      for (const init of inits) {
+        const curve = await finetuneCurve({
+          layout,
+          init,
+          task: data,
+          maxEpoch,
+          lr: cfg.lr,
+          batchSize: cfg.batchSize,
+          rng: ctx.rng.fork(`finetune-${task.id}`),
+          control: { signal: ctx.signal },
+        });
+        curves.push(epochs.map((e) => curve.accuracy[e]));
+      }
+      perTask.push({
+        taskId: task.id,
+        accuracy: epochs.map((_, j) => meanStd(curves.map((c) => c[j])).mean),
+      });
+      done += 1;
+      controlOf(ctx).onProgress?.({
+        value: done,
+        max: total,
+        unit: 'task',
+        label: `${method} (${split})`,
+        metrics: { [`accuracy@${epochs[0]}`]: meanStd(perTask.map((p) => p.accuracy[0])).mean },
+      });
     }
-    const data = materializeTask(features.data, task);
-    const init = await initFor(
-      cfg,
-      task,
-      data,
-      { zoo, weights, vae, source, layout, where },
-      ctx.rng.fork(`init-${task.id}`),
-    );
-    const curve = await finetuneCurve({
-      layout,
-      init,
-      task: data,
-      maxEpoch,
-      lr: cfg.lr,
-      batchSize: cfg.batchSize,
-      rng: ctx.rng.fork(`finetune-${task.id}`),
-      control: { signal: ctx.signal },
-    });
-    perTask.push({ taskId: task.id, accuracy: epochs.map((e) => curve.accuracy[e]) });
-    const running = meanStd(perTask.map((p) => p.accuracy[0]));
-    controlOf(ctx).onProgress?.({
-      value: i + 1,
-      max: tasks.length,
-      unit: 'task',
-      label: method,
-      metrics: { [`accuracy@${epochs[0]}`]: running.mean },
+    const stats = epochs.map((_, j) => meanStd(perTask.map((p) => p.accuracy[j])));
+    results.push({
+      method,
+      split,
+      epochs,
+      mean: stats.map((st) => st.mean),
+      std: stats.map((st) => st.std),
+      perTask,
     });
   }
-  const stats = epochs.map((_, j) => meanStd(perTask.map((p) => p.accuracy[j])));
-  const result: MethodResult = {
-    method,
-    split: cfg.split,
-    epochs,
-    mean: stats.map((s) => s.mean),
-    std: stats.map((s) => s.std),
-    perTask,
-  };
-  const metrics: Record<string, number> = {};
-  epochs.forEach((e, j) => {
-    metrics[`accuracy/${method}@${e}`] = stats[j].mean;
-  });
   return {
-    outputs: { metrics: { type: 'metrics', results: [result] } },
-    summary: {
-      method,
-      split: cfg.split,
-      epochs,
-      mean: result.mean,
-      std: result.std,
-      tasks: perTask.length,
-      metrics,
-    },
+    outputs: { metrics: { type: 'metrics', results } },
+    summary: resultSummary(method, results),
   };
 });

@@ -32,7 +32,9 @@ export const run = nodeRunner(sampleGenerateSpec, async (ctx, inputs) => {
   const { encoder } = one(inputs, 'encoder', 'encoder');
   const { data: feat } = one(inputs, 'features', 'features');
   const tasksV = one(inputs, 'tasks', 'tasks');
-  const targets = tasksOfSplit(tasksV, cfg.split, cfg.maxTasks, ctx.nodeId);
+  const targets = cfg.splits.flatMap((split) =>
+    tasksOfSplit(tasksV, split, cfg.maxTasks, ctx.nodeId),
+  );
   const perClass = encoder.shape.perClass;
   const d = feat.sampleShape[0];
   const zoo = one(inputs, 'zoo', 'zoo');
@@ -165,7 +167,7 @@ export const run = nodeRunner(sampleGenerateSpec, async (ctx, inputs) => {
       },
     },
     summary: {
-      split: cfg.split,
+      splits: [...cfg.splits],
       ...(latents ? { [LATENTS_SUMMARY_KEY]: latents } : {}),
       metrics: {
         tasks: perTask.length,
