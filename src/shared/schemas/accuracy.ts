@@ -5,14 +5,15 @@
  * `accuracy_std/<split>/<method>` series, which the accuracy chart draws as error bars.
  */
 import { z } from 'zod';
+import { TASK_SPLITS } from '../nodes/eval-finetune.ts';
 
 /** Metric key prefix of the mean accuracy series. */
 export const ACCURACY_PREFIX = 'accuracy/';
 /** Metric key prefix of the std-over-tasks series. */
 export const ACCURACY_STD_PREFIX = 'accuracy_std/';
 
-/** The splits a key may name (TASK_SPLITS of the node specs; repeated to keep schemas leaf-level). */
-const SPLIT_NAMES: readonly string[] = ['seen', 'unseen-combo', 'unseen-class'];
+/** The splits a key may name. */
+const SPLIT_NAMES: readonly string[] = TASK_SPLITS;
 
 /**
  * The part of a metric key after its prefix: `<split>/<method>`, or `<method>` for a result
