@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { CompareResult, MetricSeries, RunLatents } from '../../src/shared/ipc.ts';
 import {
   accuracyBars,
+  accuracySplits,
   dedupeSeries,
   defaultLatent,
   finetuneCurves,
@@ -72,6 +73,43 @@ describe('accuracy charts', () => {
     expect(err[1]).toBeCloseTo(2, 9);
     expect(bars[1].y).toEqual([10, Number.NaN]);
     expect(bars[1].error_y).toBeUndefined();
+  });
+
+  it('groups results by split on a split × epoch axis, as the CLI table does', () => {
+    const sp = ['seen', 'unseen-combo', 'unseen-class'];
+    const acc3 = (node: string, method: string, splits: string[], v: number) =>
+      splits.flatMap((split) => [
+        series('r1', node, `accuracy/${split}/${method}`, [0, 1, 5], [v, v + 0.05, v + 0.1]),
+        series('r1', node, `accuracy_std/${split}/${method}`, [0, 1, 5], [0.02, 0.03, 0.04]),
+      ]);
+    const stored = [
+      ...acc3('eval_zoo', 'zoo', ['seen'], 0.88),
+      ...acc3('eval_d2nwg', 'D2NWG', sp, 0.5),
+      // The Compare node repeats the Evaluate node's values: counted once.
+      ...acc3('compare', 'D2NWG', sp, 0.5),
+      series('r1', 'ref_ncm', 'accuracy/unseen-class/NCM', [0], [0.75]),
+      series('r1', 'ref_ncm', 'accuracy_std/unseen-class/NCM', [0], [0.1]),
+      series('r1', 'ref_ncm', 'accuracy/seen/NCM', [0], [0.85]),
+    ];
+    // Splits in their fixed order, whatever order the series come in.
+    expect(accuracySplits(stored)).toEqual(sp);
+    const bars = accuracyBars(stored);
+    expect(bars.map((b) => b.name)).toEqual(['zoo', 'D2NWG', 'NCM']);
+    const x = bars[0].x as string[][];
+    expect(x[0]).toEqual(sp.flatMap((s) => [s, s, s]));
+    expect(x[1]).toEqual(sp.flatMap(() => ['epoch 0', 'epoch 1', 'epoch 5']));
+    for (const b of bars) expect(b.x).toEqual(x);
+    // The zoo exists on seen tasks only: no bar on the unseen splits.
+    expect((bars[0].y as number[]).slice(0, 3)).toEqual([88, 93, 98]);
+    expect((bars[0].y as number[]).slice(3).every(Number.isNaN)).toBe(true);
+    expect((bars[1].y as number[]).map(Math.round)).toEqual([50, 55, 60, 50, 55, 60, 50, 55, 60]);
+    // Error bars: the std over tasks of each (split, epoch).
+    const err = (bars[1].error_y as { array: number[] }).array;
+    expect(err.map((v) => Math.round(v))).toEqual([2, 3, 4, 2, 3, 4, 2, 3, 4]);
+    const ncm = bars[2].y as number[];
+    expect(ncm[0]).toBe(85);
+    expect(ncm[6]).toBe(75);
+    expect((bars[2].error_y as { array: number[] }).array[6]).toBeCloseTo(10, 9);
   });
 
   it('draws one fine-tuning line per run and method, names made unique by node', () => {

@@ -156,3 +156,39 @@ describe('migratePipeline', () => {
     expect(m.problems[2].message).toMatch(/migration from v1 failed/);
   });
 });
+
+describe('split → splits (Sampler, Evaluate and Reference v1 → v2)', () => {
+  it('turns one split into a list of one, and a missing one into the default seen', async () => {
+    const { registry: real } = await import('../../src/shared/nodes/registry.ts');
+    const { validatePipeline } = await import('../../src/shared/nodes/validate.ts');
+    const node = (id: string, type: string, config: object) => ({
+      id,
+      type,
+      version: 1,
+      config,
+      position: { x: 0, y: 0 },
+    });
+    const p = {
+      format: 'd2nwg-pipeline' as const,
+      version: 1 as const,
+      name: 'old',
+      nodes: [
+        node('s', 'sample.generate', { split: 'unseen-class', maxTasks: 2 }),
+        node('e', 'eval.finetune', { init: 'randinit', split: 'unseen-combo' }),
+        node('r', 'eval.reference', { method: 'lda' }),
+      ],
+      edges: [],
+    };
+    const m = migratePipeline(p, real);
+    expect(m.problems).toEqual([]);
+    expect(m.pipeline.nodes.map((n) => [n.version, n.config])).toEqual([
+      [2, { splits: ['unseen-class'], maxTasks: 2 }],
+      [2, { init: 'randinit', splits: ['unseen-combo'] }],
+      [2, { method: 'lda', splits: ['seen'] }],
+    ]);
+    // Only missing inputs remain wrong: the migrated configs are valid.
+    const problems = validatePipeline(m.pipeline, real).problems;
+    expect(problems.filter((q) => q.code === 'bad-config' || q.code === 'version')).toEqual([]);
+    expect(problems.some((q) => q.code === 'missing-input')).toBe(true);
+  });
+});

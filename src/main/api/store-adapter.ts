@@ -15,7 +15,11 @@ import type {
   RunLatents,
   RunSummary,
 } from '../../shared/ipc.ts';
-import { ACCURACY_STD_PREFIX, accuracyStdOfSummary } from '../../shared/schemas/accuracy.ts';
+import {
+  ACCURACY_STD_PREFIX,
+  accuracyKeyTail,
+  accuracyStdOfSummary,
+} from '../../shared/schemas/accuracy.ts';
 import { latentsOfSummary } from '../../shared/schemas/latents.ts';
 import { parsePipeline, type Pipeline } from '../../shared/pipeline.ts';
 import { RunRecorder } from '../store/recorder.ts';
@@ -183,7 +187,7 @@ export class SqliteStudioStore implements StudioStore {
     // The std over tasks lives in evaluation summaries only; the charts need it for error bars.
     for (const n of this.store.getRun(runId)?.nodes ?? []) {
       for (const r of accuracyStdOfSummary(n.summary)) {
-        const key = `${ACCURACY_STD_PREFIX}${r.method}`;
+        const key = `${ACCURACY_STD_PREFIX}${accuracyKeyTail(r.method, r.split)}`;
         series.push({ runId, nodeId: n.nodeId, key, steps: r.epochs, values: r.std });
       }
     }

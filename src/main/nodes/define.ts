@@ -16,7 +16,8 @@ import {
   type NodeResult,
   type NodeRunner,
 } from '../graph/types.ts';
-import type { PortValue, TasksValue } from './values.ts';
+import { ACCURACY_PREFIX, accuracyKeyTail } from '../../shared/schemas/accuracy.ts';
+import type { MethodResult, PortValue, TasksValue } from './values.ts';
 
 /** A node run function over the app's port values, with its config typed by the spec. */
 export function nodeRunner<C extends z.ZodType>(
@@ -80,4 +81,36 @@ export function meanStd(values: readonly number[]): { mean: number; std: number 
   const mean = values.reduce((a, b) => a + b, 0) / values.length;
   const v = values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length;
   return { mean, std: Math.sqrt(v) };
+}
+
+/** Store metric keys of result rows: `accuracy/<split>/<method>@<epoch>` (mean over tasks). */
+export function tableMetrics(results: readonly MethodResult[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of results) {
+    r.epochs.forEach((e, i) => {
+      out[`${ACCURACY_PREFIX}${accuracyKeyTail(r.method, r.split)}@${e}`] = r.mean[i];
+    });
+  }
+  return out;
+}
+
+/**
+ * The summary of an evaluation node: its result rows as a table (method, split, mean and std over
+ * the split's tasks at each epoch, task count), as the CLI prints it and runs.compare reads the
+ * std from, and the means as store metrics.
+ */
+export function resultSummary(method: string | null, results: readonly MethodResult[]) {
+  return {
+    ...(method !== null ? { method } : {}),
+    splits: [...new Set(results.map((r) => r.split))],
+    table: results.map((r) => ({
+      method: r.method,
+      split: r.split,
+      epochs: [...r.epochs],
+      mean: [...r.mean],
+      std: [...r.std],
+      tasks: r.perTask.length,
+    })),
+    metrics: tableMetrics(results),
+  };
 }

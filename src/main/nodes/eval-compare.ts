@@ -1,19 +1,11 @@
 /** Runs eval.compare: merges the method rows of several Evaluate nodes into one table. */
 import { evalCompareSpec } from '../../shared/nodes/eval-compare.ts';
+import { TASK_SPLITS } from '../../shared/nodes/eval-finetune.ts';
 import { InputError } from '../engine/errors.ts';
-import { nodeRunner } from './define.ts';
-import { many, type MethodResult } from './values.ts';
+import { nodeRunner, resultSummary, tableMetrics } from './define.ts';
+import { many } from './values.ts';
 
-/** Store metric keys for a table: `accuracy/<method>@<epoch>` (mean over tasks). */
-export function tableMetrics(results: readonly MethodResult[]): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const r of results) {
-    r.epochs.forEach((e, i) => {
-      out[`accuracy/${r.method}@${e}`] = r.mean[i];
-    });
-  }
-  return out;
-}
+export { tableMetrics };
 
 export const run = nodeRunner(evalCompareSpec, async (ctx, inputs) => {
   const parts = many(inputs, 'metrics', 'metrics');
@@ -23,30 +15,27 @@ export const run = nodeRunner(evalCompareSpec, async (ctx, inputs) => {
   }
   const seen = new Set<string>();
   for (const r of results) {
-    if (seen.has(r.method)) {
+    const key = `${r.split}\u0000${r.method}`;
+    if (seen.has(key)) {
       throw new InputError(
-        `two results are labelled '${r.method}'; give the Evaluate nodes distinct labels`,
+        `two results are labelled '${r.method}' on split '${r.split}'; give the Evaluate nodes distinct labels`,
         ctx.nodeId,
       );
     }
-    seen.add(r.method);
+    seen.add(key);
   }
-  const splits = new Set(results.map((r) => r.split));
-  if (splits.size > 1) {
-    ctx.log(`comparing methods evaluated on different splits: ${[...splits].join(', ')}`, 'warn');
-  }
+  // One row per (split, method), grouped by split: seen, unseen-combo, unseen-class (any other
+  // after them), methods in the order their nodes are connected.
+  const rank = (sp: string) => {
+    const i = (TASK_SPLITS as readonly string[]).indexOf(sp);
+    return i >= 0 ? i : TASK_SPLITS.length;
+  };
+  const rows = results
+    .map((r, i) => ({ r, i }))
+    .sort((a, b) => rank(a.r.split) - rank(b.r.split) || a.i - b.i)
+    .map((x) => x.r);
   return {
-    outputs: { metrics: { type: 'metrics', results } },
-    summary: {
-      table: results.map((r) => ({
-        method: r.method,
-        split: r.split,
-        epochs: [...r.epochs],
-        mean: [...r.mean],
-        std: [...r.std],
-        tasks: r.perTask.length,
-      })),
-      metrics: tableMetrics(results),
-    },
+    outputs: { metrics: { type: 'metrics', results: rows } },
+    summary: resultSummary(null, rows),
   };
 });

@@ -21,10 +21,10 @@ import { trainSourceModel, type SourceModel } from '../engine/eval/pretrained.ts
 import { InputError, throwIfAborted } from '../engine/errors.ts';
 import type { Layout } from '../engine/nn/architecture.ts';
 import { initParams } from '../engine/nn/params.ts';
-import { predictClasses } from '../engine/nn/train.ts';
+import { evaluateMany, predictClasses } from '../engine/nn/train.ts';
 import type { Rng } from '../engine/rng.ts';
 import { memberVector, zooLayout } from '../engine/zoo/storage.ts';
-import { controlOf, meanStd, nodeRunner, tasksOfSplit } from './define.ts';
+import { controlOf, meanStd, nodeRunner, resultSummary, tasksOfSplit } from './define.ts';
 import { maybe, one, type MethodResult, type ValueOf } from './values.ts';
 
 interface InitSources {
@@ -48,17 +48,70 @@ function zooRows(zoo: ValueOf<'zoo'>): ZooRows {
   return { vectors: zoo.zoo.vectors, taskIds: zoo.zoo.manifest.members.map((m) => m.taskId) };
 }
 
-/** The first (best-ranked) Weights sample of a task; an InputError when there is none. */
-function sampleOf(cfg: EvalFinetuneConfig, task: TaskSpec, src: InitSources): Float32Array {
+/** The Weights samples of a task, best-ranked first; an InputError when there is none. */
+function samplesOf(cfg: EvalFinetuneConfig, task: TaskSpec, src: InitSources): Float32Array[] {
   const w = need(src.weights, 'Weights', cfg.init, src.where);
   const mine = w.perTask.find((t) => t.task.id === task.id);
   if (!mine || mine.vectors.length === 0) {
     throw new InputError(
-      `the Weights input has no sample for task ${task.id}; give the Sampler the same split and maxTasks as this node`,
+      `the Weights input has no sample for task ${task.id}; give the Sampler the same splits and maxTasks as this node`,
       src.where,
     );
   }
-  return mine.vectors[0];
+  return [...mine.vectors];
+}
+
+/** The first (best-ranked) Weights sample of a task. */
+function sampleOf(cfg: EvalFinetuneConfig, task: TaskSpec, src: InitSources): Float32Array {
+  return samplesOf(cfg, task, src)[0];
+}
+
+/**
+ * The zoo's own checkpoints of a seen task, best on the task's training samples first; an
+ * InputError for a task the zoo never trained on (the 'zoo' row exists on seen tasks only).
+ */
+async function zooCheckpointsOf(
+  cfg: EvalFinetuneConfig,
+  task: TaskSpec,
+  data: TaskData,
+  src: InitSources,
+): Promise<Float32Array[]> {
+  const zoo = need(src.zoo, 'zoo', cfg.init, src.where);
+  const own = zoo.zoo.manifest.members.filter((m) => m.taskId === task.id).map((m) => m.index);
+  if (own.length === 0) {
+    throw new InputError(
+      `the zoo has no checkpoint of task ${task.id}: init 'zoo' applies to the seen split only (the tasks the zoo trained on)`,
+      src.where,
+    );
+  }
+  const vectors = own.map((i) => memberVector(zoo.zoo, i));
+  const acc = (await evaluateMany(src.layout, vectors, data.xTrain, data.yTrain)).map(
+    (e) => e.accuracy,
+  );
+  return vectors
+    .map((_, i) => i)
+    .sort((a, b) => acc[b] - acc[a] || a - b)
+    .map((i) => vectors[i]);
+}
+
+/**
+ * The initial weight vectors of one task: several for d2nwg and zoo (samples or checkpoints,
+ * best first), one otherwise; `samples` then takes the first or all of them.
+ */
+async function initsFor(
+  cfg: EvalFinetuneConfig,
+  task: TaskSpec,
+  data: TaskData,
+  src: InitSources,
+  rng: Rng,
+): Promise<Float32Array[]> {
+  const all =
+    cfg.init === 'd2nwg'
+      ? samplesOf(cfg, task, src)
+      : cfg.init === 'zoo'
+        ? await zooCheckpointsOf(cfg, task, data, src)
+        : [await initFor(cfg, task, data, src, rng)];
+  return cfg.samples === 'mean' ? all : all.slice(0, 1);
 }
 
 /** The initial weight vector of one task for the configured method. */
@@ -135,6 +188,8 @@ async function initFor(
     }
     case 'd2nwg':
       return sampleOf(cfg, task, src);
+    case 'zoo':
+      return (await zooCheckpointsOf(cfg, task, data, src))[0];
   }
 }
 
@@ -182,7 +237,11 @@ export const run = nodeRunner(evalFinetuneSpec, async (ctx, inputs) => {
   if (!layout) {
     throw new InputError('connect a Zoo (or Weights) input: it fixes the architecture', where);
   }
-  const tasks = tasksOfSplit(tasksV, cfg.split, cfg.maxTasks, where);
+  const bySplit = cfg.splits.map((split) => ({
+    split,
+    tasks: tasksOfSplit(tasksV, split, cfg.maxTasks, where),
+  }));
+  const total = bySplit.reduce((n, g) => n + g.tasks.length, 0);
   const epochs = [...new Set(cfg.finetuneEpochs)].sort((a, b) => a - b);
   const maxEpoch = epochs[epochs.length - 1];
   const method = cfg.label || cfg.init;
@@ -190,32 +249,41 @@ export const run = nodeRunner(evalFinetuneSpec, async (ctx, inputs) => {
     cfg.init === 'pretrained_source'
       ? await pretrainedSource(zoo, features, tasksV, ctx.rng.fork('source'), ctx.signal, where)
       : undefined;
+  // Every init of every task first; then all of their fine-tuning as model batches (each gets
+  // the curve it would get alone), every init of a task with the task's same shuffling.
   const jobs: FinetuneJob[] = [];
-  for (const [i, task] of tasks.entries()) {
-    throwIfAborted(ctx.signal);
-    if (task.classes.length !== layout.arch.outputs) {
-      throw new InputError(
-        `task ${task.id} has ${task.classes.length} classes but the architecture has ${layout.arch.outputs} outputs`,
-        where,
+  const owners: { split: number; task: number; inits: number }[][] = [];
+  let done = 0;
+  for (const [si, { split, tasks }] of bySplit.entries()) {
+    owners.push([]);
+    for (const [ti, task] of tasks.entries()) {
+      throwIfAborted(ctx.signal);
+      if (task.classes.length !== layout.arch.outputs) {
+        throw new InputError(
+          `task ${task.id} has ${task.classes.length} classes but the architecture has ${layout.arch.outputs} outputs`,
+          where,
+        );
+      }
+      const data = materializeTask(features.data, task);
+      const inits = await initsFor(
+        cfg,
+        task,
+        data,
+        { zoo, weights, vae, source, layout, where },
+        ctx.rng.fork(`init-${task.id}`),
       );
+      const shuffle = ctx.rng.fork(`finetune-${task.id}`);
+      for (const init of inits) jobs.push({ init, task: data, rng: shuffle.clone() });
+      owners[si].push({ split: si, task: ti, inits: inits.length });
+      done += 1;
+      controlOf(ctx).onProgress?.({
+        value: done,
+        max: total + maxEpoch,
+        unit: 'task',
+        label: `${method} (${split}): init ${done}/${total}`,
+      });
     }
-    const data = materializeTask(features.data, task);
-    const init = await initFor(
-      cfg,
-      task,
-      data,
-      { zoo, weights, vae, source, layout, where },
-      ctx.rng.fork(`init-${task.id}`),
-    );
-    jobs.push({ init, task: data, rng: ctx.rng.fork(`finetune-${task.id}`) });
-    controlOf(ctx).onProgress?.({
-      value: i + 1,
-      max: tasks.length + maxEpoch,
-      unit: 'task',
-      label: `${method}: init ${i + 1}/${tasks.length}`,
-    });
   }
-  // Every task's fine-tuning as one model batch: each gets the curve it would get alone.
   const curves = await finetuneCurves({
     layout,
     jobs,
@@ -226,41 +294,39 @@ export const run = nodeRunner(evalFinetuneSpec, async (ctx, inputs) => {
       signal: ctx.signal,
       onProgress: (p) =>
         controlOf(ctx).onProgress?.({
-          value: tasks.length + p.value,
-          max: tasks.length + maxEpoch,
+          value: total + p.value,
+          max: total + maxEpoch,
           unit: 'task',
           label: `${method}: fine-tuning epoch ${p.value}/${maxEpoch}`,
           ...(p.metrics?.testAcc !== undefined ? { metrics: { testAcc: p.metrics.testAcc } } : {}),
         }),
     },
   });
-  const perTask = tasks.map((task, i) => ({
-    taskId: task.id,
-    accuracy: epochs.map((e) => curves[i].accuracy[e]),
-  }));
-  const stats = epochs.map((_, j) => meanStd(perTask.map((p) => p.accuracy[j])));
-  const result: MethodResult = {
-    method,
-    split: cfg.split,
-    epochs,
-    mean: stats.map((s) => s.mean),
-    std: stats.map((s) => s.std),
-    perTask,
-  };
-  const metrics: Record<string, number> = {};
-  epochs.forEach((e, j) => {
-    metrics[`accuracy/${method}@${e}`] = stats[j].mean;
-  });
-  return {
-    outputs: { metrics: { type: 'metrics', results: [result] } },
-    summary: {
+  const results: MethodResult[] = [];
+  let at = 0;
+  for (const [si, { split, tasks }] of bySplit.entries()) {
+    // 'mean' averages the curves of a task's inits.
+    const perTask = tasks.map((task, ti) => {
+      const n = owners[si][ti].inits;
+      const cs = curves.slice(at, at + n);
+      at += n;
+      return {
+        taskId: task.id,
+        accuracy: epochs.map((e) => meanStd(cs.map((c) => c.accuracy[e])).mean),
+      };
+    });
+    const stats = epochs.map((_, j) => meanStd(perTask.map((p) => p.accuracy[j])));
+    results.push({
       method,
-      split: cfg.split,
+      split,
       epochs,
-      mean: result.mean,
-      std: result.std,
-      tasks: perTask.length,
-      metrics,
-    },
+      mean: stats.map((st) => st.mean),
+      std: stats.map((st) => st.std),
+      perTask,
+    });
+  }
+  return {
+    outputs: { metrics: { type: 'metrics', results } },
+    summary: resultSummary(method, results),
   };
 });

@@ -32,7 +32,11 @@ export const run = nodeRunner(sampleGenerateSpec, async (ctx, inputs) => {
   const { encoder } = one(inputs, 'encoder', 'encoder');
   const { data: feat } = one(inputs, 'features', 'features');
   const tasksV = one(inputs, 'tasks', 'tasks');
-  const targets = tasksOfSplit(tasksV, cfg.split, cfg.maxTasks, ctx.nodeId);
+  const bySplit = cfg.splits.map((split) => ({
+    split,
+    tasks: tasksOfSplit(tasksV, split, cfg.maxTasks, ctx.nodeId),
+  }));
+  const targets = bySplit.flatMap((g) => g.tasks);
   const perClass = encoder.shape.perClass;
   const d = feat.sampleShape[0];
   const zoo = one(inputs, 'zoo', 'zoo');
@@ -150,9 +154,16 @@ export const run = nodeRunner(sampleGenerateSpec, async (ctx, inputs) => {
     n: targets.length * cfg.samplesPerTask,
     taskIds: targets.flatMap((t) => Array<string>(cfg.samplesPerTask).fill(t.id)),
   });
-  const best = perTask
-    .map((t) => t.supportAccuracy?.[0])
-    .filter((a): a is number => a !== undefined);
+  // The best-ranked sample's training accuracy, per split (a seen task's is not a new task's).
+  const bestBySplit: Record<string, number> = {};
+  for (const { split, tasks } of bySplit) {
+    const ids = new Set(tasks.map((t) => t.id));
+    const best = perTask
+      .filter((t) => ids.has(t.task.id))
+      .map((t) => t.supportAccuracy?.[0])
+      .filter((a): a is number => a !== undefined);
+    if (best.length) bestBySplit[`bestTrainAccuracy/${split}`] = meanStd(best).mean;
+  }
   return {
     outputs: {
       weights: {
@@ -165,12 +176,12 @@ export const run = nodeRunner(sampleGenerateSpec, async (ctx, inputs) => {
       },
     },
     summary: {
-      split: cfg.split,
+      splits: [...cfg.splits],
       ...(latents ? { [LATENTS_SUMMARY_KEY]: latents } : {}),
       metrics: {
         tasks: perTask.length,
         samples: perTask.length * cfg.samplesPerTask,
-        ...(best.length ? { bestTrainAccuracy: meanStd(best).mean } : {}),
+        ...bestBySplit,
         ...predictorSummary,
       },
     },

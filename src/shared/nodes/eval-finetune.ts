@@ -7,7 +7,8 @@ import { defineNode } from './spec.ts';
  * Initialisations compared in the paper and its critique: from scratch, transfer from a model
  * trained on the whole source dataset, S_KDE30, the memorisation baselines (noise around the
  * nearest zoo checkpoint — fixed small, or matched to the generated sample's distance to the zoo —
- * and the zoo weight average), and D2NWG samples.
+ * and the zoo weight average), D2NWG samples, and the zoo's own checkpoints of a seen task (the
+ * accuracy a faithful generator should approach there).
  */
 export const INIT_METHODS = [
   'randinit',
@@ -18,12 +19,41 @@ export const INIT_METHODS = [
   'noise_fn_matched',
   'weight_avg',
   'd2nwg',
+  'zoo',
 ] as const;
 export type InitMethod = (typeof INIT_METHODS)[number];
 
 /** The task splits of bench/QUALITY.md. */
 export const TASK_SPLITS = ['seen', 'unseen-combo', 'unseen-class'] as const;
 export type TaskSplit = (typeof TASK_SPLITS)[number];
+
+/**
+ * What each split means, in one line: printed under the CLI's result table and shown under the
+ * app's accuracy chart, so a number is never read without knowing whether the zoo trained on it.
+ */
+export const SPLIT_MEANING: Readonly<Record<TaskSplit, string>> = {
+  seen: 'the class tuples the zoo was trained on (the generator saw checkpoints of these very tasks)',
+  'unseen-combo':
+    'known classes in a class set no zoo task used (new combination, no checkpoint to recall)',
+  'unseen-class': 'tasks containing classes held out of the zoo entirely (a new dataset)',
+};
+
+/** The splits to evaluate: one or more, each once, in the order given. */
+export const SplitsSchema = z
+  .array(z.enum(TASK_SPLITS))
+  .min(1)
+  .refine((a) => new Set(a).size === a.length, { message: 'lists a split twice' });
+
+/**
+ * Migration of the nodes that took one `split` (v1) to a `splits` list (v2): `split: 'seen'`
+ * becomes `splits: ['seen']`; a v1 config without it took the default, 'seen'.
+ */
+export function migrateSplitToSplits(config: unknown, fromVersion: number): unknown {
+  if (fromVersion !== 1) throw new Error(`no migration from v${fromVersion}`);
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) return config;
+  const { split, ...rest } = config as Record<string, unknown>;
+  return { ...rest, splits: [split ?? 'seen'] };
+}
 
 export const EvalFinetuneConfig = QualityEvalSchema.pick({
   finetuneEpochs: true,
@@ -37,16 +67,23 @@ export const EvalFinetuneConfig = QualityEvalSchema.pick({
   init: z.enum(INIT_METHODS).default('d2nwg'),
   /** Label of this method in Compare tables (default: the init name). */
   label: z.string().default(''),
-  /** Which tasks of the Tasks node are evaluated. */
-  split: z.enum(TASK_SPLITS).default('seen'),
-  /** Evaluate at most this many tasks of the split (the first ones), to bound the cost. */
+  /** Which task splits of the Tasks node are evaluated: one result row per split. */
+  splits: SplitsSchema.default(['seen']),
+  /** Evaluate at most this many tasks of each split (the first ones), to bound the cost. */
   maxTasks: z.number().int().min(1).max(100_000).default(5),
+  /**
+   * Which initialisations of a task count, where a method gives several (d2nwg: the Sampler's
+   * samples; zoo: the task's checkpoints). 'first': the first one (the best-ranked sample; the
+   * checkpoint best on the task's training samples). 'mean': accuracy averaged over all of them,
+   * each fine-tuned alike — no labels are used to pick.
+   */
+  samples: z.enum(['first', 'mean']).default('first'),
 });
 export type EvalFinetuneConfig = z.infer<typeof EvalFinetuneConfig>;
 
 export const evalFinetuneSpec = defineNode({
   type: 'eval.finetune',
-  version: 1,
+  version: 2,
   category: 'Evaluation',
   title: 'Evaluate / fine-tune',
   help:
@@ -62,8 +99,19 @@ export const evalFinetuneSpec = defineNode({
     'noise_fn_matched (the same checkpoint, with noise grown until it disagrees with it on the ' +
     "task's training samples as often as the D2NWG sample does: as novel in its predictions) " +
     'and weight_avg (mean of the checkpoints of that nearest zoo task) — the memorisation ' +
-    'baselines — and d2nwg (the best-ranked Sampler output). ' +
-    'Connect the zoo for every init except d2nwg (randinit takes its architecture from it; ' +
+    'baselines —, d2nwg (the Sampler output) and zoo (the checkpoints the zoo trained on this ' +
+    'very task: seen tasks only; what a generator that recalls them would reach). ' +
+    "samples: 'first' takes the first sample (the best-ranked, e.g. by training accuracy) or the " +
+    "best checkpoint; 'mean' averages over all samples or checkpoints (no labels used to pick). " +
+    'splits: seen = ' +
+    SPLIT_MEANING.seen +
+    '; unseen-combo = ' +
+    SPLIT_MEANING['unseen-combo'] +
+    '; unseen-class = ' +
+    SPLIT_MEANING['unseen-class'] +
+    '. Each split gives its own result row, its std over the tasks of that split. ' +
+    'Connect the zoo for every init except d2nwg (randinit takes its architecture from it, ' +
+    'zoo its checkpoints; ' +
     'pretrained_source also its build config), ' +
     'Weights for d2nwg, noise_matched and noise_fn_matched, and the VAE for kde30. Every Evaluate node of a pipeline fine-tunes with ' +
     'the same shuffling per task, so differences come from the init alone.',
@@ -77,4 +125,5 @@ export const evalFinetuneSpec = defineNode({
   ],
   outputs: [{ id: 'metrics', label: 'Results', type: 'metrics' }],
   cacheable: true,
+  migrate: migrateSplitToSplits,
 });

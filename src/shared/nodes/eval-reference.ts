@@ -5,15 +5,15 @@
  */
 import { z } from 'zod';
 import { QualityEvalSchema } from '../schemas/quality.ts';
-import { EvalFinetuneConfig } from './eval-finetune.ts';
+import { EvalFinetuneConfig, migrateSplitToSplits } from './eval-finetune.ts';
 import { defineNode } from './spec.ts';
 
 export const REFERENCE_METHODS = ['ncm', 'lda'] as const;
 
-/** The Evaluate node's label, split and task count, plus the classifier's own settings. */
+/** The Evaluate node's label, splits and task count, plus the classifier's own settings. */
 export const EvalReferenceConfig = EvalFinetuneConfig.pick({
   label: true,
-  split: true,
+  splits: true,
   maxTasks: true,
 }).extend({
   /** 'ncm': nearest class mean (Euclidean); 'lda': shared-covariance linear discriminant. */
@@ -29,14 +29,15 @@ export type EvalReferenceConfig = z.infer<typeof EvalReferenceConfig>;
 
 export const evalReferenceSpec = defineNode({
   type: 'eval.reference',
-  version: 1,
+  version: 2,
   category: 'Evaluation',
   title: 'Reference classifier',
   help:
     'A classifier that needs no training, fitted on the same features as the generated weights: ' +
     'ncm (nearest class mean) or lda (linear discriminant analysis with a shrunk shared ' +
     "covariance), from all of each task's training samples or from a few per class. Reports test " +
-    'accuracy at epoch 0 (no fine-tuning applies), for a Compare table next to the Evaluate nodes.',
+    'accuracy at epoch 0 (no fine-tuning applies), one row per split, for a Compare table next ' +
+    'to the Evaluate nodes: what generated weights must beat on each split without training.',
   config: EvalReferenceConfig,
   inputs: [
     { id: 'features', label: 'Features', type: 'features' },
@@ -44,4 +45,5 @@ export const evalReferenceSpec = defineNode({
   ],
   outputs: [{ id: 'metrics', label: 'Results', type: 'metrics' }],
   cacheable: true,
+  migrate: migrateSplitToSplits,
 });

@@ -1,15 +1,15 @@
 /** Sampler node (D2NWG stage 5): generates classifier weights for target tasks. */
 import { z } from 'zod';
 import { SamplerConfig } from '../schemas/diffusion.ts';
-import { TASK_SPLITS } from './eval-finetune.ts';
+import { migrateSplitToSplits, SplitsSchema } from './eval-finetune.ts';
 import { defineNode } from './spec.ts';
 
 export const SampleGenerateConfig = SamplerConfig.extend({
   /** Weight vectors sampled per target task (N). */
   samplesPerTask: z.number().int().min(1).max(1000).default(10),
-  /** Which tasks of the Tasks node to generate for (use the same as the Evaluate node). */
-  split: z.enum(TASK_SPLITS).default('seen'),
-  /** Generate for at most this many tasks of the split (the first ones). */
+  /** Which task splits of the Tasks node to generate for (use the same as the Evaluate nodes). */
+  splits: SplitsSchema.default(['seen']),
+  /** Generate for at most this many tasks of each split (the first ones). */
   maxTasks: z.number().int().min(1).max(100_000).default(5),
   /** Rank the samples of each task, best first (by `rankBy`). */
   rank: z.boolean().default(true),
@@ -34,13 +34,15 @@ export type SampleGenerateConfig = z.infer<typeof SampleGenerateConfig>;
 
 export const sampleGenerateSpec = defineNode({
   type: 'sample.generate',
-  version: 1,
+  version: 2,
   category: 'Sampling',
   title: 'Sampler',
   help:
     'For each target task: encode its support set, sample N latents with DDPM or DDIM ' +
     '(classifier-free guidance optional), and decode them with the VAE into weight vectors of the ' +
-    "zoo's architecture. Generation sees only the support set. Feed the result to Evaluate " +
+    "zoo's architecture. Generation sees only the support set. One Sampler serves every split " +
+    'it lists (seen, unseen-combo, unseen-class: the same tasks as the Evaluate nodes). Feed the ' +
+    'result to Evaluate ' +
     '(init = d2nwg) or Export weights. Samples are ranked best first, by accuracy on the ' +
     "task's training samples or by the accuracy predictor g (trained on the zoo's members, no " +
     'labels needed). The output layer can be refitted on the generated body (class prototypes or ' +
@@ -57,4 +59,5 @@ export const sampleGenerateSpec = defineNode({
   ],
   outputs: [{ id: 'weights', label: 'Weights', type: 'weights' }],
   cacheable: true,
+  migrate: migrateSplitToSplits,
 });

@@ -96,7 +96,8 @@ describe('SqliteStudioStore.metricsOf', () => {
         store.recordEvent(runId, { type: 'nodeStart', runId, nodeId });
         store.recordEvent(runId, { type: 'nodeFinish', runId, nodeId, durationS: 0.1, summary });
       };
-      // An Evaluate node's summary, a Compare node's table, and a node with no evaluation.
+      // An older Evaluate summary (one row, no split), a table whose rows carry their split
+      // (keyed accuracy_std/<split>/<method>), and a node with no evaluation.
       finish('vae', {
         method: 'd2nwg',
         epochs: [0, 5],
@@ -112,7 +113,7 @@ describe('SqliteStudioStore.metricsOf', () => {
       const got = store.metricsOf(runId).filter((s) => s.key.startsWith('accuracy_std/'));
       expect(got).toEqual([
         { runId, nodeId: 'vae', key: 'accuracy_std/d2nwg', steps: [0, 5], values: [0.05, 0.02] },
-        { runId, nodeId: 'sampler', key: 'accuracy_std/lda', steps: [0], values: [0.1] },
+        { runId, nodeId: 'sampler', key: 'accuracy_std/seen/lda', steps: [0], values: [0.1] },
       ]);
       expect(store.metricsOf(runId).map((s) => s.key)).toContain('accuracy/d2nwg');
     } finally {

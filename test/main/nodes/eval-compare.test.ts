@@ -37,25 +37,49 @@ describe('eval.compare', () => {
     const m = out.outputs.metrics;
     expect(m.type === 'metrics' && m.results.map((r) => r.method)).toEqual(['randinit', 'd2nwg']);
     expect(out.summary?.metrics).toEqual({
-      'accuracy/randinit@0': 0.25,
-      'accuracy/randinit@5': 0.75,
-      'accuracy/d2nwg@0': 0.25,
-      'accuracy/d2nwg@5': 0.75,
+      'accuracy/seen/randinit@0': 0.25,
+      'accuracy/seen/randinit@5': 0.75,
+      'accuracy/seen/d2nwg@0': 0.25,
+      'accuracy/seen/d2nwg@5': 0.75,
     });
     expect(out.summary?.table).toHaveLength(2);
   });
 
-  it('refuses duplicate method labels and an empty input, and warns on mixed splits', async () => {
+  it('refuses a duplicate (split, method) and an empty input', async () => {
     await expect(run(ctx([]), { metrics: [metrics(row('a')), metrics(row('a'))] })).rejects.toThrow(
-      /two results are labelled 'a'/,
+      /two results are labelled 'a' on split 'seen'/,
     );
     await expect(run(ctx([]), { metrics: [] })).rejects.toThrow(/connect at least one Evaluate/);
-    const logs: string[] = [];
-    await run(ctx(logs), { metrics: [metrics(row('a')), metrics(row('b', 'unseen-class'))] });
-    expect(logs.join()).toMatch(/different splits: seen, unseen-class/);
   });
 
-  it('names store metrics accuracy/<method>@<epoch>', () => {
-    expect(Object.keys(tableMetrics([row('x')]))).toEqual(['accuracy/x@0', 'accuracy/x@5']);
+  it('keeps one row per split and method, grouped seen, unseen-combo, unseen-class', async () => {
+    const logs: string[] = [];
+    const out = await run(ctx(logs), {
+      metrics: [
+        metrics(row('a', 'unseen-class'), row('a', 'seen'), row('a', 'unseen-combo')),
+        metrics(row('zoo', 'seen')),
+        metrics(row('ncm', 'unseen-combo'), row('ncm', 'seen')),
+      ],
+    });
+    const table = out.summary?.table as { split: string; method: string; tasks: number }[];
+    expect(table.map((r) => `${r.split} ${r.method}`)).toEqual([
+      'seen a',
+      'seen zoo',
+      'seen ncm',
+      'unseen-combo a',
+      'unseen-combo ncm',
+      'unseen-class a',
+    ]);
+    expect(table.every((r) => r.tasks === 1)).toBe(true);
+    expect(logs).toEqual([]);
+  });
+
+  it('names store metrics accuracy/<split>/<method>@<epoch>', () => {
+    expect(Object.keys(tableMetrics([row('x'), row('x', 'unseen-class')]))).toEqual([
+      'accuracy/seen/x@0',
+      'accuracy/seen/x@5',
+      'accuracy/unseen-class/x@0',
+      'accuracy/unseen-class/x@5',
+    ]);
   });
 });

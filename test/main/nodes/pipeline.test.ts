@@ -17,7 +17,12 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 /** The whole method at toy size: every real node type except zoo.import, in seconds. */
 function tinyPipeline(): Pipeline {
-  const n = (id: string, type: string, config: unknown = {}) => ({ id, type, version: 1, config });
+  const n = (id: string, type: string, config: unknown = {}) => ({
+    id,
+    type,
+    version: registry.get(type)?.version ?? 1,
+    config,
+  });
   const nodes = [
     n('data', 'dataset.source'),
     n('tasks', 'tasks.generate', {
@@ -47,18 +52,18 @@ function tinyPipeline(): Pipeline {
       sampler: 'ddim',
       steps: 5,
       samplesPerTask: 2,
-      split: 'unseen-combo',
+      splits: ['seen', 'unseen-combo'],
       maxTasks: 1,
     }),
     n('rand', 'eval.finetune', {
       init: 'randinit',
-      split: 'unseen-combo',
+      splits: ['unseen-combo'],
       maxTasks: 1,
       finetuneEpochs: [0, 1],
     }),
     n('kde', 'eval.finetune', {
       init: 'kde30',
-      split: 'unseen-combo',
+      splits: ['unseen-combo'],
       maxTasks: 1,
       finetuneEpochs: [0, 1],
     }),
@@ -73,16 +78,35 @@ function tinyPipeline(): Pipeline {
     ).map((init) =>
       n(init, 'eval.finetune', {
         init,
-        split: 'unseen-combo',
+        splits: ['unseen-combo'],
         maxTasks: 1,
         finetuneEpochs: [0, 1],
       }),
     ),
-    n('ref', 'eval.reference', { method: 'lda', split: 'unseen-combo', maxTasks: 1 }),
+    n('ref', 'eval.reference', {
+      method: 'lda',
+      splits: ['seen', 'unseen-combo', 'unseen-class'],
+      maxTasks: 1,
+    }),
     n('gen', 'eval.finetune', {
       init: 'd2nwg',
       label: 'D2NWG',
-      split: 'unseen-combo',
+      splits: ['seen', 'unseen-combo'],
+      maxTasks: 1,
+      finetuneEpochs: [0, 1],
+    }),
+    n('gen_mean', 'eval.finetune', {
+      init: 'd2nwg',
+      label: 'D2NWG mean',
+      samples: 'mean',
+      splits: ['seen', 'unseen-combo'],
+      maxTasks: 1,
+      finetuneEpochs: [0, 1],
+    }),
+    n('zoo_own', 'eval.finetune', {
+      init: 'zoo',
+      samples: 'mean',
+      splits: ['seen'],
       maxTasks: 1,
       finetuneEpochs: [0, 1],
     }),
@@ -124,17 +148,20 @@ function tinyPipeline(): Pipeline {
     'weight_avg',
     'ref',
     'gen',
+    'gen_mean',
+    'zoo_own',
   ]) {
     e.push(
       ['features', 'features', ev, 'features'],
       ['tasks', 'tasks', ev, 'tasks'],
       [ev, 'metrics', 'compare', 'metrics'],
     );
-    if (ev !== 'gen' && ev !== 'ref') e.push(['zoo', 'zoo', ev, 'zoo']);
+    if (ev !== 'gen' && ev !== 'gen_mean' && ev !== 'ref') e.push(['zoo', 'zoo', ev, 'zoo']);
   }
   e.push(
     ['vae', 'vae', 'kde', 'vae'],
     ['sampler', 'weights', 'gen', 'weights'],
+    ['sampler', 'weights', 'gen_mean', 'weights'],
     ['sampler', 'weights', 'noise_matched', 'weights'],
     ['sampler', 'weights', 'noise_fn_matched', 'weights'],
     ['sampler', 'weights', 'export', 'weights'],
@@ -208,7 +235,9 @@ describe('the real node types, wired into one small pipeline', () => {
       const edited = {
         ...pipeline,
         nodes: pipeline.nodes.map((nd) =>
-          nd.id === 'gen' ? { ...nd, config: { init: 'd2nwg', split: 'seen', maxTasks: 1 } } : nd,
+          nd.id === 'gen'
+            ? { ...nd, config: { init: 'd2nwg', splits: ['unseen-class'], maxTasks: 1 } }
+            : nd,
         ),
       };
       await runPipeline<PortValue>({
@@ -235,6 +264,7 @@ describe('the real node types, wired into one small pipeline', () => {
         'diffusion',
         'sampler',
         'rand',
+        'gen_mean',
       ]),
     );
     expect(
@@ -245,7 +275,7 @@ describe('the real node types, wired into one small pipeline', () => {
     expect(events2.find((ev) => ev.type === 'nodeError')).toMatchObject({
       nodeId: 'gen',
       kind: 'input',
-      message: expect.stringMatching(/no sample for task .* same split and maxTasks/),
+      message: expect.stringMatching(/no sample for task .* same splits and maxTasks/),
     });
     expect(events2.find((ev) => ev.type === 'nodeSkipped')).toMatchObject({ nodeId: 'compare' });
     first = result;
@@ -253,34 +283,50 @@ describe('the real node types, wired into one small pipeline', () => {
     expect(errors).toEqual([]);
     expect(result.status).toBe('done');
 
+    // One row per (split, method), grouped by split (seen, unseen-combo, unseen-class); the
+    // zoo's own checkpoints exist on seen tasks only.
     const table = result.nodes.get('compare')?.summary?.table;
-    expect(
-      Array.isArray(table) ? table.map((row) => (row as { method: string }).method) : null,
-    ).toEqual([
-      'randinit',
-      'kde30',
-      'pretrained_source',
-      'noise_nearest',
-      'noise_matched',
-      'noise_fn_matched',
-      'weight_avg',
-      'lda',
-      'D2NWG',
+    const rows = (Array.isArray(table) ? table : []) as {
+      method: string;
+      split: string;
+      tasks: number;
+    }[];
+    expect(rows.map((row) => `${row.split} ${row.method}`)).toEqual([
+      'seen lda',
+      'seen D2NWG',
+      'seen D2NWG mean',
+      'seen zoo',
+      'unseen-combo randinit',
+      'unseen-combo kde30',
+      'unseen-combo pretrained_source',
+      'unseen-combo noise_nearest',
+      'unseen-combo noise_matched',
+      'unseen-combo noise_fn_matched',
+      'unseen-combo weight_avg',
+      'unseen-combo lda',
+      'unseen-combo D2NWG',
+      'unseen-combo D2NWG mean',
+      'unseen-class lda',
     ]);
+    expect(rows.every((row) => row.tasks === 1)).toBe(true);
     const metrics = result.nodes.get('compare')?.summary?.metrics ?? {};
     for (const key of [
-      'accuracy/randinit@0',
-      'accuracy/D2NWG@1',
-      'accuracy/kde30@0',
-      'accuracy/noise_matched@0',
-      'accuracy/noise_matched@1',
-      'accuracy/noise_fn_matched@0',
-      'accuracy/noise_fn_matched@1',
-      'accuracy/lda@0',
+      'accuracy/unseen-combo/randinit@0',
+      'accuracy/unseen-combo/D2NWG@1',
+      'accuracy/seen/D2NWG@1',
+      'accuracy/seen/D2NWG mean@0',
+      'accuracy/seen/zoo@0',
+      'accuracy/unseen-combo/kde30@0',
+      'accuracy/unseen-combo/noise_matched@0',
+      'accuracy/unseen-combo/noise_matched@1',
+      'accuracy/unseen-combo/noise_fn_matched@0',
+      'accuracy/unseen-combo/noise_fn_matched@1',
+      'accuracy/unseen-class/lda@0',
     ]) {
       expect(metrics[key]).toBeGreaterThanOrEqual(0);
       expect(metrics[key]).toBeLessThanOrEqual(1);
     }
+    expect(Object.keys(metrics).some((k) => k.startsWith('accuracy/unseen-combo/zoo'))).toBe(false);
     expect(result.nodes.get('zoo')?.summary?.metrics?.members).toBe(3 * 2 * 2);
 
     // Latent maps: the VAE's zoo means, and the sampler's samples on the same PCA axes.
@@ -291,11 +337,12 @@ describe('the real node types, wired into one small pipeline', () => {
     expect(vaeMap?.samples).toBeUndefined();
     expect(new Set(vaeMap?.zoo.task.map((t) => vaeMap.tasks[t])).size).toBe(3);
     expect(samplerMap?.zoo).toEqual(vaeMap?.zoo);
-    expect(samplerMap?.samples?.x).toHaveLength(2);
-    const sampledTask = samplerMap?.tasks[samplerMap.samples?.task[0] ?? -1];
-    expect(sampledTask).toMatch(/\S/);
-    // Samples are for the one unseen-combo task, which no zoo member was trained on.
-    expect(samplerMap?.zoo.task.map((t) => samplerMap.tasks[t])).not.toContain(sampledTask);
+    // One seen and one unseen-combo task, 2 samples each; no zoo member trained on the latter.
+    expect(samplerMap?.samples?.x).toHaveLength(4);
+    const sampledTasks = new Set(samplerMap?.samples?.task.map((t) => samplerMap.tasks[t]));
+    const zooTasks = new Set(samplerMap?.zoo.task.map((t) => samplerMap.tasks[t]));
+    expect(sampledTasks.size).toBe(2);
+    expect([...sampledTasks].filter((t) => zooTasks.has(t))).toHaveLength(1);
 
     const exported = events.filter((ev) => ev.type === 'artifact');
     expect(exported.length).toBeGreaterThan(0);
@@ -367,7 +414,7 @@ describe('the real node types, wired into one small pipeline', () => {
       runSubset(
         ['data', 'tasks', 'features', 'zoo', 'vae', 'encoder', 'diffusion', 'sampler'],
         'sampler',
-        { samplesPerTask: 4, rankBy: 'predictor' },
+        { samplesPerTask: 4, rankBy: 'predictor', splits: ['unseen-combo'] },
         (ev) => events.push(ev),
       ),
     );
@@ -392,9 +439,8 @@ describe('the real node types, wired into one small pipeline', () => {
     const nodes = ['data', 'tasks', 'features', 'zoo', 'vae', 'encoder', 'diffusion', 'sampler'];
     const stored = async (override: Record<string, unknown>) => {
       const events: RunEvent[] = [];
-      const r = await runSubset(nodes, 'sampler', { samplesPerTask: 4, ...override }, (ev) =>
-        events.push(ev),
-      );
+      const over = { samplesPerTask: 4, splits: ['unseen-combo'], ...override };
+      const r = await runSubset(nodes, 'sampler', over, (ev) => events.push(ev));
       expect(r.status).toBe('done');
       const a = events.find((ev) => ev.type === 'artifact' && ev.kind === 'weights');
       if (a?.type !== 'artifact') throw new Error('no weights artifact');
@@ -431,24 +477,50 @@ describe('the real node types, wired into one small pipeline', () => {
       expect(r.status).toBe('done');
       return r.nodes.get('ref')?.summary ?? {};
     };
-    const ncm = await run({ method: 'ncm', maxTasks: 2, split: 'seen' });
-    const lda1 = await run({ method: 'lda', shrinkage: 1, maxTasks: 2, split: 'seen' });
-    const lda = await run({ method: 'lda', maxTasks: 2, split: 'seen' });
+    const ncm = await run({ method: 'ncm', maxTasks: 2, splits: ['seen'] });
+    const lda1 = await run({ method: 'lda', shrinkage: 1, maxTasks: 2, splits: ['seen'] });
+    const lda = await run({ method: 'lda', maxTasks: 2, splits: ['seen'] });
     const support = await run({
       method: 'ncm',
       samples: 'support',
       perClass: 2,
       maxTasks: 2,
-      split: 'seen',
+      splits: ['seen'],
     });
-    expect(ncm).toMatchObject({ method: 'ncm', epochs: [0], tasks: 2 });
-    expect(lda).toMatchObject({ method: 'lda', epochs: [0], tasks: 2 });
-    expect(support).toMatchObject({ method: 'ncm_support', tasks: 2 });
-    const mean = (s: typeof ncm) => (s.mean as number[])[0];
+    const row = (x: typeof ncm, i = 0) =>
+      (
+        x.table as {
+          split: string;
+          epochs: number[];
+          mean: number[];
+          std: number[];
+          tasks: number;
+        }[]
+      )[i];
+    expect(ncm).toMatchObject({ method: 'ncm', splits: ['seen'] });
+    expect(row(ncm)).toMatchObject({ split: 'seen', epochs: [0], tasks: 2 });
+    expect(row(lda)).toMatchObject({ split: 'seen', epochs: [0], tasks: 2 });
+    expect(support).toMatchObject({ method: 'ncm_support' });
+    expect(row(support)).toMatchObject({ tasks: 2 });
+    const mean = (s: typeof ncm) => row(s).mean[0];
     for (const s of [ncm, lda, support]) expect(mean(s) > 1 / 3 && mean(s) <= 1).toBe(true);
+    // The std is over the split's tasks: two tasks that score differently give a spread.
+    expect(row(ncm).std[0]).toBeGreaterThan(0);
     // LDA with its covariance shrunk all the way is the nearest class mean.
     expect(mean(lda1)).toBe(mean(ncm));
-    expect(ncm.metrics).toEqual({ 'accuracy/ncm@0': mean(ncm) });
+    expect(ncm.metrics).toEqual({ 'accuracy/seen/ncm@0': mean(ncm) });
+    // Several splits: one row each, in the order asked.
+    const all = await run({
+      method: 'ncm',
+      maxTasks: 2,
+      splits: ['seen', 'unseen-combo', 'unseen-class'],
+    });
+    expect((all.table as { split: string }[]).map((r) => r.split)).toEqual([
+      'seen',
+      'unseen-combo',
+      'unseen-class',
+    ]);
+    expect(row(all)).toEqual(row(ncm));
     // Asking for more shots than a class has training samples is a clear error.
     const r = await runSubset(['data', 'tasks', 'features', 'ref'], 'ref', {
       samples: 'support',
@@ -458,5 +530,20 @@ describe('the real node types, wired into one small pipeline', () => {
     expect(r.nodes.get('ref')?.error).toMatch(
       /has 10 training samples, fewer than the 50 per class the support set needs/,
     );
+  });
+
+  it("evaluates the zoo's own checkpoints on seen tasks, with a spread over tasks, and refuses unseen ones", async () => {
+    const keep = ['data', 'tasks', 'features', 'zoo', 'zoo_own'];
+    const ok = await runSubset(keep, 'zoo_own', { maxTasks: 3, finetuneEpochs: [0] });
+    expect(ok.status).toBe('done');
+    const s = ok.nodes.get('zoo_own')?.summary ?? {};
+    const rows = s.table as { split: string; mean: number[]; std: number[]; tasks: number }[];
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ split: 'seen', tasks: 3 });
+    expect(rows[0].mean[0]).toBeGreaterThan(1 / 3);
+    expect(rows[0].std[0]).toBeGreaterThan(0);
+    const bad = await runSubset(keep, 'zoo_own', { splits: ['seen', 'unseen-combo'] });
+    expect(bad.status).toBe('failed');
+    expect(bad.nodes.get('zoo_own')?.error).toMatch(/applies to the seen split only/);
   });
 });

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
 import type { NodeSummary, RunEvent } from '../../../shared/events.ts';
+import { SPLIT_MEANING, TASK_SPLITS } from '../../../shared/nodes/eval-finetune.ts';
 import { registry } from '../../../shared/nodes/registry.ts';
 import { formatProblem } from '../../../shared/nodes/validate.ts';
 import type { Pipeline } from '../../../shared/pipeline.ts';
@@ -184,22 +185,51 @@ export class ProgressView {
   };
 }
 
-/** A method × epoch table, as Compare and Evaluate nodes put in their summaries. */
+/** A method × epoch table, as Compare, Evaluate and Reference nodes put in their summaries. */
 const TableRowsSchema = z.array(
   z.object({
     method: z.string(),
+    /** Task split of the row; absent in summaries of older runs. */
+    split: z.string().optional(),
     epochs: z.array(z.number()),
     mean: z.array(z.number().nullable()),
     std: z.array(z.number().nullable()),
+    /** Tasks the mean and std are over. */
+    tasks: z.number().optional(),
   }),
 );
+type TableRows = z.infer<typeof TableRowsSchema>;
 
-/** Render a method × fine-tuning-epoch accuracy table (mean ± std, in %). */
-export function formatMethodTable(rows: z.infer<typeof TableRowsSchema>): string {
+const rowKey = (r: TableRows[number]): string => `${r.split ?? ''}\u0000${r.method}`;
+
+/**
+ * Render a method × fine-tuning-epoch accuracy table (mean ± std over tasks, in %). Rows that
+ * carry a split get `split` and `tasks` columns and are grouped by split (seen, unseen-combo,
+ * unseen-class first, in that order), a blank line between groups.
+ */
+export function formatMethodTable(rows: TableRows): string {
   const epochs = [...new Set(rows.flatMap((r) => r.epochs))].sort((a, b) => a - b);
-  const head = ['method', ...epochs.map((e) => `epoch ${e}`)];
-  const body = rows.map((r) => [
+  const withSplit = rows.some((r) => r.split !== undefined);
+  const splitRank = (sp: string | undefined) => {
+    const i = (TASK_SPLITS as readonly string[]).indexOf(sp ?? '');
+    return i >= 0 ? i : TASK_SPLITS.length;
+  };
+  const ordered = withSplit
+    ? rows
+        .map((r, i) => ({ r, i }))
+        .sort((x, y) => splitRank(x.r.split) - splitRank(y.r.split) || x.i - y.i)
+        .map((x) => x.r)
+    : [...rows];
+  const head = [
+    ...(withSplit ? ['split'] : []),
+    'method',
+    ...(withSplit ? ['tasks'] : []),
+    ...epochs.map((e) => `epoch ${e}`),
+  ];
+  const body = ordered.map((r) => [
+    ...(withSplit ? [r.split ?? ''] : []),
     r.method,
+    ...(withSplit ? [r.tasks !== undefined ? String(r.tasks) : ''] : []),
     ...epochs.map((e) => {
       const i = r.epochs.indexOf(e);
       const m = i >= 0 ? r.mean[i] : null;
@@ -209,10 +239,27 @@ export function formatMethodTable(rows: z.infer<typeof TableRowsSchema>): string
         : `${(100 * m).toFixed(1)} ± ${(100 * (s ?? 0)).toFixed(1)}`;
     }),
   ]);
+  const text = new Set(withSplit ? [0, 1] : [0]);
   const widths = head.map((h, j) => Math.max(h.length, ...body.map((b) => b[j].length)));
   const fmt = (cells: string[]) =>
-    cells.map((c, j) => (j === 0 ? c.padEnd(widths[j]) : c.padStart(widths[j]))).join('  ');
-  return [fmt(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(fmt)].join('\n');
+    cells
+      .map((c, j) => (text.has(j) ? c.padEnd(widths[j]) : c.padStart(widths[j])))
+      .join('  ')
+      .trimEnd();
+  const lines = [fmt(head), widths.map((w) => '-'.repeat(w)).join('  ')];
+  body.forEach((b, i) => {
+    if (withSplit && i > 0 && ordered[i].split !== ordered[i - 1].split) lines.push('');
+    lines.push(fmt(b));
+  });
+  return lines.join('\n');
+}
+
+/** One line per split present in the rows: what it means (SPLIT_MEANING). */
+export function splitLegend(rows: TableRows): string[] {
+  const present = new Set(rows.map((r) => r.split));
+  return TASK_SPLITS.filter((sp) => present.has(sp)).map(
+    (sp) => `  ${sp.padEnd(12)}  ${SPLIT_MEANING[sp]}`,
+  );
 }
 
 /** The end-of-run report: one line per node, then the method tables of result nodes. */
@@ -220,7 +267,7 @@ export function formatResults(pipeline: Pipeline, result: RunResult): string {
   const lines: string[] = [];
   const width = Math.max(...pipeline.nodes.map((n) => n.id.length), 4);
   lines.push(`${'node'.padEnd(width)}  ${'status'.padEnd(9)}  ${'time'.padStart(7)}  metrics`);
-  const tables: { nodeId: string; rows: z.infer<typeof TableRowsSchema> }[] = [];
+  const tables: { nodeId: string; rows: TableRows }[] = [];
   for (const id of result.order) {
     const r = result.nodes.get(id);
     if (!r) continue;
@@ -239,20 +286,22 @@ export function formatResults(pipeline: Pipeline, result: RunResult): string {
         (o) =>
           o !== t &&
           o.rows.length > t.rows.length &&
-          t.rows.every((r) => o.rows.some((x) => x.method === r.method)),
+          t.rows.every((r) => o.rows.some((x) => rowKey(x) === rowKey(r))),
       ),
   );
   for (const t of shown) {
+    const legend = splitLegend(t.rows);
     lines.push(
       '',
-      `${t.nodeId}: test accuracy (%) by fine-tuning epoch, mean ± std over tasks`,
+      `${t.nodeId}: test accuracy (%) by fine-tuning epoch, mean ± std over the tasks of each split`,
       formatMethodTable(t.rows),
+      ...(legend.length ? ['splits:', ...legend] : []),
     );
   }
   return lines.join('\n');
 }
 
-function tableOf(summary: NodeSummary | undefined): z.infer<typeof TableRowsSchema> | null {
+function tableOf(summary: NodeSummary | undefined): TableRows | null {
   if (!summary) return null;
   const t = TableRowsSchema.safeParse(summary.table);
   if (t.success) return t.data;

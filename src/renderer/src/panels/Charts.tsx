@@ -1,6 +1,7 @@
 /**
- * Charts over stored and live metrics: accuracy per run and method at fine-tuning epochs 0/1/5
- * (error bars: std over tasks, where the run records it), fine-tuning curves per run,
+ * Charts over stored and live metrics: accuracy per run and method at fine-tuning epochs 0/1/5,
+ * grouped by task split with a line under it saying what each split means (error bars: std over
+ * tasks, where the run records it), fine-tuning curves per run,
  * training-loss curves per stage (live while the current run trains; log scale by default; epochs
  * and steps on separate x-axes), and the 2-D map of the weight VAE's latent space with the
  * generated samples on it and a legend of its tasks.
@@ -8,9 +9,11 @@
 import { useMemo, useState } from 'react';
 import type { Layout } from 'plotly.js-dist-min';
 import type { CompareResult } from '../../../shared/ipc.ts';
+import { SPLIT_MEANING, TASK_SPLITS, type TaskSplit } from '../../../shared/nodes/eval-finetune.ts';
 import { useLiveLatents, useLiveSeries } from '../lib/context.ts';
 import {
   accuracyBars,
+  accuracySplits,
   defaultLatent,
   finetuneCurves,
   latentAxisTitles,
@@ -45,6 +48,13 @@ export function Charts({ compare, activeRunId }: ChartsProps) {
 
   const bars = useMemo(() => (compare ? accuracyBars(compare.series, compare) : []), [compare]);
   const barsHaveStd = bars.some((b) => b.error_y !== undefined);
+  const splits = useMemo(
+    () =>
+      (compare ? accuracySplits(compare.series) : []).filter((sp): sp is TaskSplit =>
+        (TASK_SPLITS as readonly string[]).includes(sp),
+      ),
+    [compare],
+  );
   const curves = useMemo(() => (compare ? finetuneCurves(compare) : []), [compare]);
   const losses = useMemo(
     () => lossCurves(compare, activeRunId ? { runId: activeRunId, curves: liveCurves } : null),
@@ -79,13 +89,24 @@ export function Charts({ compare, activeRunId }: ChartsProps) {
   return (
     <div className="charts" data-testid="charts">
       {bars.length > 0 ? (
-        <Plot
-          title={`Accuracy by run and method${barsHaveStd ? ' (± std over tasks)' : ''}`}
-          data={bars}
-          layout={ACCURACY_LAYOUT}
-          file="accuracy-by-method"
-          testId="chart-accuracy"
-        />
+        <div className="chart-with-legend">
+          <Plot
+            title={`Accuracy by ${splits.length ? 'split, ' : ''}run and method${barsHaveStd ? ' (± std over tasks)' : ''}`}
+            data={bars}
+            layout={ACCURACY_LAYOUT}
+            file="accuracy-by-method"
+            testId="chart-accuracy"
+          />
+          {splits.length > 0 && (
+            <ul className="task-legend split-legend" data-testid="chart-accuracy-splits">
+              {splits.map((sp) => (
+                <li key={sp}>
+                  <b>{sp}</b>: {SPLIT_MEANING[sp]}
+                </li>
+              ))}
+            </ul>
+          )}
+        </div>
       ) : (
         <div className="chart-empty" data-testid="chart-accuracy-empty">
           <span>

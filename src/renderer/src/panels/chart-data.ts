@@ -3,7 +3,12 @@
  * what each chart shows (which series, under which legend name) is decided in one testable place.
  */
 import type { CompareResult, MetricSeries, RunLatents } from '../../../shared/ipc.ts';
-import { ACCURACY_STD_PREFIX } from '../../../shared/schemas/accuracy.ts';
+import { TASK_SPLITS } from '../../../shared/nodes/eval-finetune.ts';
+import {
+  ACCURACY_STD_PREFIX,
+  accuracyKeyTail,
+  parseAccuracyKeyTail,
+} from '../../../shared/schemas/accuracy.ts';
 import type { LatentProjection } from '../../../shared/schemas/latents.ts';
 import type { LiveSeries } from '../lib/run-store.ts';
 
@@ -29,10 +34,36 @@ export function dedupeSeries(series: readonly MetricSeries[]): MetricSeries[] {
   });
 }
 
+/** Where an accuracy series belongs: its run, node, method and split (absent in older runs). */
+interface AccuracySeries {
+  readonly s: MetricSeries;
+  readonly method: string;
+  readonly split?: string;
+  readonly nodeId: string;
+}
+
+function accuracySeries(unique: readonly MetricSeries[]): AccuracySeries[] {
+  return unique.flatMap((s) => {
+    const m = ACC.exec(s.key);
+    if (!m) return [];
+    const { method, split } = parseAccuracyKeyTail(m[1]);
+    return [{ s, method, nodeId: s.nodeId, ...(split ? { split } : {}) }];
+  });
+}
+
+/** The splits the accuracy series name, in TASK_SPLITS order (the chart's x groups). */
+export function accuracySplits(series: readonly MetricSeries[]): string[] {
+  const present = new Set(accuracySeries(series).map((a) => a.split));
+  return TASK_SPLITS.filter((sp) => present.has(sp));
+}
+
 /**
  * Accuracy bars at fine-tuning epochs 0/1/5 (or whatever epochs exist): one bar per (run,
  * method), its height the accuracy the run recorded (the mean over the evaluation's tasks).
- * Error bars are the std over tasks, from the `accuracy_std/<method>` series at the same epochs
+ * Results that carry a split (`accuracy/<split>/<method>`) are grouped on a two-level x-axis,
+ * split then epoch, in the order and with the rows of the CLI's table: one trace per (run,
+ * method) across the splits, a gap where a method has no result (the zoo on unseen splits).
+ * Error bars are the std over tasks, from the `accuracy_std/…` series at the same epochs
  * (runs.compare reads them from the evaluation nodes' summaries; the metrics table stores only
  * the mean); a run without them gets no error bar rather than a spread over runs, which would
  * mix the runs up. A series that an Evaluate node and the Compare node
@@ -44,23 +75,50 @@ export function accuracyBars(
   result: Pick<CompareResult, 'runs'> | null = null,
 ): Trace[] {
   const unique = dedupeSeries(series);
-  const bars = unique.flatMap((s) => {
-    const m = ACC.exec(s.key);
-    return m ? [{ s, method: m[1], nodeId: s.nodeId, name: '' }] : [];
-  });
-  const stdOf = (runId: string, nodeId: string, method: string) => {
-    const key = `${ACCURACY_STD_PREFIX}${method}`;
-    const all = unique.filter((t) => t.runId === runId && t.key === key);
-    return all.find((t) => t.nodeId === nodeId) ?? all[0];
+  const all = accuracySeries(unique);
+  const stdOf = (runId: string, nodeId: string, method: string, split?: string) => {
+    const key = `${ACCURACY_STD_PREFIX}${accuracyKeyTail(method, split)}`;
+    const found = unique.filter((t) => t.runId === runId && t.key === key);
+    return found.find((t) => t.nodeId === nodeId) ?? found[0];
   };
-  const allSteps = new Set(bars.flatMap((b) => b.s.steps));
+  const allSteps = new Set(all.flatMap((b) => b.s.steps));
   const shown = EPOCHS.some((e) => allSteps.has(e))
     ? EPOCHS.filter((e) => allSteps.has(e))
     : [...allSteps].sort((a, b) => a - b);
+  const splits = accuracySplits(unique);
+  // Bars: one per (run, method) gathering its splits; by node too where one run reports a
+  // method twice on a split with different values.
+  const groups = new Map<string, AccuracySeries[]>();
+  const add = (key: string, a: AccuracySeries) => groups.set(key, [...(groups.get(key) ?? []), a]);
+  for (const a of all) add(`${a.s.runId}\u0000${a.method}`, a);
+  const bars: {
+    parts: AccuracySeries[];
+    runId: string;
+    method: string;
+    nodeId: string;
+    name: string;
+  }[] = [];
+  for (const parts of groups.values()) {
+    const clash = new Set(parts.map((p) => p.split ?? '')).size < parts.length;
+    const byNode = new Map<string, AccuracySeries[]>();
+    for (const p of parts) {
+      const k = clash ? p.nodeId : '';
+      byNode.set(k, [...(byNode.get(k) ?? []), p]);
+    }
+    for (const ps of byNode.values()) {
+      bars.push({
+        parts: ps,
+        runId: ps[0].s.runId,
+        method: ps[0].method,
+        nodeId: ps[0].nodeId,
+        name: '',
+      });
+    }
+  }
   const names = runLabels(result);
-  const several = new Set(bars.map((b) => b.s.runId)).size > 1;
+  const several = new Set(bars.map((b) => b.runId)).size > 1;
   for (const b of bars) {
-    b.name = several ? `${names.get(b.s.runId) ?? b.s.runId} · ${b.method}` : b.method;
+    b.name = several ? `${names.get(b.runId) ?? b.runId} · ${b.method}` : b.method;
   }
   uniqueNames(bars);
   const at = (s: MetricSeries | undefined, e: number) => {
@@ -68,17 +126,29 @@ export function accuracyBars(
     const v = s && i >= 0 ? s.values[i] : NaN;
     return Number.isFinite(v) ? v : NaN;
   };
-  return bars.map(({ s, method, nodeId, name }) => {
-    const std = stdOf(s.runId, nodeId, method);
+  // x positions: (split, epoch) pairs when results carry splits, else epochs.
+  const cells: { split?: string; epoch: number }[] = splits.length
+    ? splits.flatMap((split) => shown.map((epoch) => ({ split, epoch })))
+    : shown.map((epoch) => ({ epoch }));
+  const x = splits.length
+    ? [cells.map((c) => c.split ?? ''), cells.map((c) => `epoch ${c.epoch}`)]
+    : cells.map((c) => `epoch ${c.epoch}`);
+  return bars.map(({ parts, runId, method, name }) => {
+    const partOf = (split?: string) => parts.find((p) => (p.split ?? '') === (split ?? ''));
     // Percent when stored as fractions; the std takes its accuracy's scale.
-    const scale = s.values.every((v) => !(v > 1)) ? 100 : 1;
-    const err = shown.map((e) => at(std, e) * scale);
+    const scale = parts.every((p) => p.s.values.every((v) => !(v > 1))) ? 100 : 1;
+    const y = cells.map((c) => at(partOf(c.split)?.s, c.epoch) * scale);
+    const stds = cells.map((c) => {
+      const p = partOf(c.split);
+      return p ? stdOf(runId, p.nodeId, method, c.split) : undefined;
+    });
+    const err = cells.map((c, i) => at(stds[i], c.epoch) * scale);
     return {
       type: 'bar',
       name,
-      x: shown.map((e) => `epoch ${e}`),
-      y: shown.map((e) => at(s, e) * scale),
-      ...(std && err.some(Number.isFinite)
+      x,
+      y,
+      ...(stds.some((t) => t !== undefined) && err.some(Number.isFinite)
         ? {
             error_y: {
               type: 'data',

@@ -8,6 +8,7 @@ import {
   ProgressView,
   type TextSink,
 } from '../../../../src/main/cli/commands/run.ts';
+import { SPLIT_MEANING, TASK_SPLITS } from '../../../../src/shared/nodes/eval-finetune.ts';
 import { validateCommand } from '../../../../src/main/cli/commands/validate.ts';
 import { main } from '../../../../src/main/cli/main.ts';
 import { openStore } from '../../../../src/main/store/index.ts';
@@ -43,6 +44,56 @@ function writePipeline(extra: 'ok' | 'failing'): string {
   fs.writeFileSync(
     file,
     JSON.stringify({ format: 'd2nwg-pipeline', version: 1, name: `cli-${extra}`, nodes, edges }),
+  );
+  return file;
+}
+
+/**
+ * dataset → tasks → features → NCM and LDA references on every split (2 tasks each) → Compare:
+ * the zero-training rows of the quickstart table, in a second.
+ */
+function writeReferencePipeline(): string {
+  const splits = [...TASK_SPLITS];
+  const node = (id: string, type: string, version: number, config: object) => ({
+    id,
+    type,
+    version,
+    config,
+  });
+  const nodes = [
+    node('data', 'dataset.source', 1, {}),
+    node('tasks', 'tasks.generate', 1, {
+      numSeen: 3,
+      numUnseenCombo: 2,
+      numUnseenClass: 2,
+      nTrain: 10,
+      nTest: 20,
+    }),
+    node('features', 'features.extract', 1, { extractor: { kind: 'pca', components: 8 } }),
+    node('ncm', 'eval.reference', 2, { method: 'ncm', label: 'NCM', splits, maxTasks: 2 }),
+    node('lda', 'eval.reference', 2, { method: 'lda', label: 'LDA', splits, maxTasks: 2 }),
+    node('compare', 'eval.compare', 1, {}),
+  ];
+  const e = (source: string, sourcePort: string, target: string, targetPort: string) => ({
+    source,
+    sourcePort,
+    target,
+    targetPort,
+  });
+  const edges = [
+    e('data', 'dataset', 'tasks', 'dataset'),
+    e('data', 'dataset', 'features', 'dataset'),
+    e('tasks', 'tasks', 'features', 'tasks'),
+    ...['ncm', 'lda'].flatMap((r) => [
+      e('features', 'features', r, 'features'),
+      e('tasks', 'tasks', r, 'tasks'),
+      e(r, 'metrics', 'compare', 'metrics'),
+    ]),
+  ].map((x, i) => ({ id: `e${i}`, ...x }));
+  const file = path.join(tmp, 'refs.pipeline.json');
+  fs.writeFileSync(
+    file,
+    JSON.stringify({ format: 'd2nwg-pipeline', version: 1, name: 'refs', nodes, edges }),
   );
   return file;
 }
@@ -115,6 +166,69 @@ describe('d2nwg validate', () => {
     }
   });
 
+  it('bundled pipelines put seen, unseen-combo and unseen-class side by side, with zoo, D2NWG mean and NCM/LDA rows', () => {
+    interface Node {
+      readonly id: string;
+      readonly type: string;
+      readonly config: Record<string, unknown>;
+    }
+    const read = (f: string) =>
+      (JSON.parse(fs.readFileSync(path.join(pipelinesDir, f), 'utf8')) as { nodes: Node[] }).nodes;
+    for (const f of [
+      'quickstart.json',
+      'unseen.json',
+      'in-distribution.json',
+      'image-folder.json',
+    ]) {
+      const nodes = read(f);
+      // image-folder's default tasks (3 classes, none held out) are seen only, as it says.
+      const want = f === 'image-folder.json' ? ['seen'] : [...TASK_SPLITS];
+      const evals = nodes.filter((n) => n.type === 'eval.finetune' || n.type === 'eval.reference');
+      const sampler = nodes.filter((n) => n.type === 'sample.generate');
+      expect(sampler, f).toHaveLength(1);
+      expect(sampler[0].config.splits, f).toEqual(want);
+      const byInit = (init: string) => evals.filter((n) => n.config.init === init);
+      // The zoo's own checkpoints: on seen tasks only.
+      expect(
+        byInit('zoo').map((n) => n.config.splits),
+        f,
+      ).toEqual([['seen']]);
+      for (const n of evals.filter((x) => x.config.init !== 'zoo')) {
+        expect(n.config.splits, `${f} ${n.id}`).toEqual(want);
+        // Several tasks per split, so the std over tasks means something.
+        expect(n.config.maxTasks, `${f} ${n.id}`).toBeGreaterThanOrEqual(4);
+        expect(n.config.maxTasks, `${f} ${n.id}`).toBeLessThanOrEqual(
+          sampler[0].config.maxTasks as number,
+        );
+      }
+      expect(
+        byInit('d2nwg')
+          .map((n) => n.config.samples ?? 'first')
+          .sort(),
+        f,
+      ).toEqual(['first', 'mean']);
+      for (const init of ['randinit', 'pretrained_source']) expect(byInit(init), f).toHaveLength(1);
+      expect(
+        evals.filter((n) => n.type === 'eval.reference').map((n) => n.config.method),
+        f,
+      ).toEqual(['ncm', 'lda']);
+      // Every method's label says what it is; the best-of-N row says how it was picked.
+      const labels = evals.map((n) => String(n.config.label));
+      expect(new Set(labels).size, f).toBe(labels.length);
+      expect(
+        labels.some((l) => /best of \d+ \(train acc\)/.test(l)),
+        f,
+      ).toBe(true);
+      expect(
+        labels.some((l) => /mean of \d+/.test(l)),
+        f,
+      ).toBe(true);
+    }
+    // The quickstart stays about a minute: 4 tasks of each split.
+    const quick = read('quickstart.json');
+    expect(quick.find((n) => n.type === 'sample.generate')?.config.maxTasks).toBe(4);
+  });
+
   it('exits 2 for a missing file or a wrong argument count (through main)', async () => {
     const spy = vi.spyOn(console, 'error').mockImplementation(() => undefined);
     try {
@@ -156,6 +270,45 @@ describe('d2nwg run (executePipeline)', () => {
     } finally {
       store.close();
     }
+  });
+
+  it('prints one table of every split: split and tasks columns, std over tasks, what each split means', async () => {
+    const out = sink();
+    const outcome = await executePipeline({
+      file: writeReferencePipeline(),
+      dbPath: null,
+      dataDir: tmp,
+      seed: 0,
+      err: sink(),
+      out,
+    });
+    expect(outcome.code).toBe(0);
+    const text = out.text();
+    // Compare's table only: the Reference nodes' rows are all in it.
+    expect(text.match(/test accuracy \(%\)/g)).toHaveLength(1);
+    expect(text).toMatch(
+      /^compare: test accuracy \(%\) .* mean ± std over the tasks of each split$/m,
+    );
+    expect(text).toMatch(/^split\s+method\s+tasks\s+epoch 0$/m);
+    const rows = [
+      ...text.matchAll(
+        /^(seen|unseen-combo|unseen-class)\s+(NCM|LDA)\s+(\d+)\s+([\d.]+) ± ([\d.]+)$/gm,
+      ),
+    ];
+    expect(rows.map((m) => `${m[1]} ${m[2]}`)).toEqual([
+      'seen NCM',
+      'seen LDA',
+      'unseen-combo NCM',
+      'unseen-combo LDA',
+      'unseen-class NCM',
+      'unseen-class LDA',
+    ]);
+    for (const m of rows) {
+      expect(m[3]).toBe('2');
+      // Two tasks of a split score differently: the std over tasks is not 0.
+      expect(Number(m[5])).toBeGreaterThan(0);
+    }
+    for (const sp of TASK_SPLITS) expect(text).toContain(`${sp.padEnd(12)}  ${SPLIT_MEANING[sp]}`);
   });
 
   it('exits 1 when a node fails, reporting which and why, while independent nodes finish', async () => {
@@ -223,6 +376,27 @@ describe('d2nwg run (executePipeline)', () => {
 });
 
 describe('formatMethodTable', () => {
+  it('groups rows that carry a split by split, with split and tasks columns', () => {
+    const t = formatMethodTable([
+      { method: 'NCM', split: 'unseen-class', epochs: [0], mean: [0.7], std: [0.1], tasks: 4 },
+      {
+        method: 'zoo',
+        split: 'seen',
+        epochs: [0, 5],
+        mean: [0.9, 0.9],
+        std: [0.02, 0.01],
+        tasks: 4,
+      },
+      { method: 'NCM', split: 'seen', epochs: [0], mean: [0.8], std: [0.03], tasks: 4 },
+    ]);
+    const lines = t.split('\n');
+    expect(lines[0]).toMatch(/^split\s+method\s+tasks\s+epoch 0\s+epoch 5$/);
+    expect(lines[2]).toMatch(/^seen\s+zoo\s+4\s+90\.0 ± 2\.0\s+90\.0 ± 1\.0$/);
+    expect(lines[3]).toMatch(/^seen\s+NCM\s+4\s+80\.0 ± 3\.0\s+—$/);
+    expect(lines[4]).toBe('');
+    expect(lines[5]).toMatch(/^unseen-class\s+NCM\s+4\s+70\.0 ± 10\.0\s+—$/);
+  });
+
   it('renders methods × epochs as mean ± std percentages, with gaps as —', () => {
     const t = formatMethodTable([
       { method: 'RandInit', epochs: [0, 1, 5], mean: [0.2, 0.5, 0.7], std: [0.01, 0.02, 0.03] },
