@@ -90,12 +90,13 @@ export function buildLayersModel(
     model.add(tf.layers.globalAveragePooling2d({ name: 'pool' }));
     model.add(tf.layers.dense({ units: a.outputs, useBias: true, name: 'dense' }));
   }
-  // Layer weights come in the same order as the layout: kernel, bias per layer.
+  // Trainable weights come in the same order as the layout (kernel, bias per layer); the frozen
+  // 'features' layer's come after them (tfjs lists non-trainable weights last).
   const weights = [
-    ...pre,
     ...layout.params.map((p) =>
       tf.tensor(params.subarray(p.offset, p.offset + p.size), [...p.shape], 'float32'),
     ),
+    ...pre,
   ];
   try {
     model.setWeights(weights);
