@@ -304,6 +304,16 @@ describe('the real node types, wired into one small pipeline', () => {
     expect(
       manifest?.type === 'artifact' && JSON.parse(fs.readFileSync(manifest.path, 'utf8')).format,
     ).toBe('d2nwg-weights-export');
+    // Self-contained: the export takes raw images, names its classes and states its test accuracy.
+    const m: unknown =
+      manifest?.type === 'artifact' && JSON.parse(fs.readFileSync(manifest.path, 'utf8'));
+    expect(m).toMatchObject({
+      input: { raw: true },
+      features: { kind: 'pca' },
+      accuracy: expect.any(Number),
+      classNames: expect.arrayContaining([expect.any(String)]),
+      task: { id: expect.any(String) },
+    });
 
     // The sampler stores its samples as 'weights' artifacts that decode back to the zoo layout.
     const stored = exported.filter((a) => a.type === 'artifact' && a.kind === 'weights');
@@ -318,6 +328,8 @@ describe('the real node types, wired into one small pipeline', () => {
       expect(decoded.vectors.length).toBe(a.shape?.[0]);
       expect(decoded.layout.size).toBe(decoded.vectors[0].length);
       expect(decoded.vectors[0].every((v) => Number.isFinite(v))).toBe(true);
+      expect(decoded.features?.basis?.length).toBeGreaterThan(0);
+      expect(decoded.meta.sampleMetrics?.[0].testAccuracy).toEqual(expect.any(Number));
     }
   });
 

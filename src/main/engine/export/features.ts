@@ -188,3 +188,13 @@ export function describeInput(f: ExportFeatures): Record<string, unknown> {
     scale: f.inputScale,
   };
 }
+
+/**
+ * The raw-value multiplier for a dataset source kind: image sources are read as u8 pixels and
+ * scaled by 1/255 (engine/data); feature files (csv, npy) are used as they are.
+ */
+export function inputScaleOf(sourceKind: string): number {
+  return sourceKind === 'fashion-mnist' || sourceKind === 'idx' || sourceKind === 'imagefolder'
+    ? 1 / 255
+    : 1;
+}

@@ -27,7 +27,7 @@ import { nodeExportFs, writeAllOrNothing, type ExportFs, type PlannedFile } from
 import { checkFeatures, describeInput, featureTensors, type ExportFeatures } from './features.ts';
 import { onnxModelBytes } from './onnx.ts';
 
-export { resolveOutDir } from './paths.ts';
+export { resolveOutDir, reserveExportFolder } from './paths.ts';
 export { ExportWriteError, type ExportFs } from './write.ts';
 export { buildLayersModel } from './tfjs.ts';
 export { toTorchStateDict } from './torch.ts';
