@@ -11,10 +11,10 @@ import type { DecodedWeightsArtifact } from './artifact.ts';
 import { exportWeights, type ExportFormat, type ExportResult } from './index.ts';
 import { reserveExportFolder, resolveOutDir } from './paths.ts';
 import type { ExportFs } from './write.ts';
+import type { ExportSelect } from '../../../shared/ipc.ts';
 
-export const EXPORT_SELECTS = ['best', 'all'] as const;
 /** 'best': the best sample per task (by training-set or predicted accuracy, never test); 'all'. */
-export type ExportSelect = (typeof EXPORT_SELECTS)[number];
+export { EXPORT_SELECTS, type ExportSelect } from '../../../shared/ipc.ts';
 
 /** One decoded `weights` artifact and where it came from. */
 export interface RunExportSource {

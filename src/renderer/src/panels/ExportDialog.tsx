@@ -1,11 +1,13 @@
 /**
- * Export dialog: pick a format and a destination, preview the manifest the export will write,
- * then export. In web mode the destination is relative to the server's data directory.
+ * Export dialog: pick a format, which samples (best per task or all) and a destination, preview
+ * the manifest the export will write, then export. The files go to `<folder>/<run id>/` (suffixed
+ * when that exists). In web mode the destination is relative to the server's data directory.
  */
 import { useEffect, useState } from 'react';
 import {
   EXPORT_FORMATS,
   type ExportFormat,
+  type ExportSelect,
   type ExportPreview,
   type ExportResult,
 } from '../../../shared/ipc.ts';
@@ -20,7 +22,8 @@ export interface ExportDialogProps {
 
 export function ExportDialog({ runId, dataDir, onClose, onLog }: ExportDialogProps) {
   const [format, setFormat] = useState<ExportFormat>('safetensors');
-  const [folder, setFolder] = useState(`exports/${runId}`);
+  const [select, setSelect] = useState<ExportSelect>('best');
+  const [folder, setFolder] = useState('exports');
   const [preview, setPreview] = useState<ExportPreview | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [result, setResult] = useState<ExportResult | null>(null);
@@ -29,7 +32,7 @@ export function ExportDialog({ runId, dataDir, onClose, onLog }: ExportDialogPro
   useEffect(() => {
     let alive = true;
     api.export
-      .preview({ runId, format })
+      .preview({ runId, format, select })
       .then((p) => {
         if (!alive) return;
         setPreview(p);
@@ -43,12 +46,12 @@ export function ExportDialog({ runId, dataDir, onClose, onLog }: ExportDialogPro
     return () => {
       alive = false;
     };
-  }, [runId, format]);
+  }, [runId, format, select]);
 
   const doExport = async () => {
     setBusy(true);
     try {
-      const r = await api.export.weights({ runId, format, folder });
+      const r = await api.export.weights({ runId, format, select, folder });
       setResult(r);
       onLog('info', `exported ${r.files.length} files to ${r.folder}`);
     } catch (e) {
@@ -80,9 +83,22 @@ export function ExportDialog({ runId, dataDir, onClose, onLog }: ExportDialogPro
                   ? 'safetensors (PyTorch / JAX / NumPy)'
                   : f === 'tfjs'
                     ? 'tfjs LayersModel (model.json + weights.bin)'
-                    : '.npy per tensor'}
+                    : f === 'onnx'
+                      ? 'ONNX (onnxruntime, opset 13)'
+                      : '.npy per tensor'}
               </option>
             ))}
+          </select>
+        </div>
+        <div className="form-row">
+          <label htmlFor="exp-select">Models</label>
+          <select
+            id="exp-select"
+            value={select}
+            onChange={(e) => setSelect(e.target.value as ExportSelect)}
+          >
+            <option value="best">best sample per task</option>
+            <option value="all">every sample</option>
           </select>
         </div>
         <div className="form-row">
@@ -90,8 +106,8 @@ export function ExportDialog({ runId, dataDir, onClose, onLog }: ExportDialogPro
           <input id="exp-folder" value={folder} onChange={(e) => setFolder(e.target.value)} />
           <div className="hint">
             {mode === 'web'
-              ? `relative to the data directory ${dataDir}`
-              : 'absolute, or relative to the app’s working folder'}
+              ? `relative to the data directory ${dataDir}; files go to ${folder}/${runId}/`
+              : `absolute, or relative to the app’s working folder; files go to ${folder}/${runId}/ (a new ${runId}-2… if it exists)`}
           </div>
         </div>
         {error && (
@@ -114,8 +130,7 @@ export function ExportDialog({ runId, dataDir, onClose, onLog }: ExportDialogPro
         )}
         {result && (
           <div className="alert ok" data-testid="export-result">
-            Wrote {result.files.map((f) => f.name).join(', ')} to{' '}
-            <span className="mono">{result.folder}</span>
+            Wrote {result.files.length} files to <span className="mono">{result.folder}</span>
           </div>
         )}
         <footer>
