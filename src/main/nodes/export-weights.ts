@@ -14,7 +14,7 @@ export const run = nodeRunner(exportWeightsSpec, async (ctx, inputs) => {
   const weights = one(inputs, 'weights', 'weights');
   const base = resolveUserPath(ctx.config.folder, ctx.dataDir);
   const jobs = weights.perTask.flatMap((t) =>
-    (ctx.config.bestOnly ? t.vectors.slice(0, 1) : t.vectors).map((params, i) => ({
+    (ctx.config.select === 'best' ? t.vectors.slice(0, 1) : t.vectors).map((params, i) => ({
       task: t,
       params,
       i,

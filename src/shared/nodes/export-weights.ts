@@ -14,14 +14,17 @@ export const ExportWeightsConfig = strictObject({
    * its own `<folder>/<run id>/` (`<run id>-2`… when that exists; nothing is overwritten).
    */
   folder: z.string().min(1).default('exports'),
-  /** Export only the best sample per task (ranked by support-set accuracy) instead of all. */
-  bestOnly: z.boolean().default(false),
+  /**
+   * Which samples: the best per task (the sampler's ranking: training-set or predicted accuracy,
+   * never test accuracy) or every sample.
+   */
+  select: z.enum(['best', 'all']).default('best'),
 });
 export type ExportWeightsConfig = z.infer<typeof ExportWeightsConfig>;
 
 export const exportWeightsSpec = defineNode({
   type: 'export.weights',
-  version: 1,
+  version: 2,
   category: 'Output',
   title: 'Export weights',
   help:
@@ -34,4 +37,11 @@ export const exportWeightsSpec = defineNode({
   inputs: [{ id: 'weights', label: 'Weights', type: 'weights' }],
   outputs: [],
   cacheable: false,
+  /** v1 had `bestOnly: boolean` (default false) where v2 has `select`. */
+  migrate(config, fromVersion) {
+    if (fromVersion !== 1 || typeof config !== 'object' || config === null) return config;
+    if (!('bestOnly' in config)) return { select: 'all', ...config };
+    const { bestOnly, ...rest } = config as Record<string, unknown>;
+    return { ...rest, select: bestOnly === true ? 'best' : 'all' };
+  },
 });

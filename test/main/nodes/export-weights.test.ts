@@ -86,7 +86,7 @@ function manifest(p: string): Record<string, unknown> {
 
 describe('export.weights', () => {
   it('exports every sample into <folder>/<run id>/<task>/sample-NNN with task, classes, accuracy', async () => {
-    const cfg = { format: 'safetensors', folder: 'exports', bestOnly: false } as const;
+    const cfg = { format: 'safetensors', folder: 'exports', select: 'all' } as const;
     const out = await run(ctx(cfg), { weights: [weights] });
     const root = path.join(dir, 'exports', 'run_1');
     expect(out.summary?.folder).toBe(root);
@@ -101,7 +101,7 @@ describe('export.weights', () => {
   });
 
   it('exports the best sample per task, and a second export of a run goes to <run id>-2', async () => {
-    const cfg = { format: 'onnx', folder: 'out', bestOnly: true } as const;
+    const cfg = { format: 'onnx', folder: 'out', select: 'best' } as const;
     await run(ctx(cfg), { weights: [weights] });
     const again = await run(ctx(cfg), { weights: [weights] });
     expect(again.summary?.folder).toBe(path.join(dir, 'out', 'run_1-2'));
@@ -114,5 +114,19 @@ describe('export.weights', () => {
     }
     const other = await run(ctx(cfg, 'run_2'), { weights: [weights] });
     expect(other.summary?.folder).toBe(path.join(dir, 'out', 'run_2'));
+  });
+});
+
+describe('export.weights v1 → v2 migration', () => {
+  it('maps bestOnly to select (v1 defaulted to every sample)', async () => {
+    const { exportWeightsSpec } = await import('../../../src/shared/nodes/export-weights.ts');
+    const up = (c: unknown) => exportWeightsSpec.config.parse(exportWeightsSpec.migrate?.(c, 1));
+    expect(up({ format: 'npy', folder: 'x', bestOnly: true })).toEqual({
+      format: 'npy',
+      folder: 'x',
+      select: 'best',
+    });
+    expect(up({ bestOnly: false }).select).toBe('all');
+    expect(up({}).select).toBe('all');
   });
 });

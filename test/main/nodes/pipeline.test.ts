@@ -87,7 +87,10 @@ function tinyPipeline(): Pipeline {
       finetuneEpochs: [0, 1],
     }),
     n('compare', 'eval.compare'),
-    n('export', 'export.weights', { format: 'npy', folder: 'exports', bestOnly: true }),
+    {
+      ...n('export', 'export.weights', { format: 'npy', folder: 'exports', select: 'best' }),
+      version: 2,
+    },
   ];
   const e: [string, string, string, string][] = [
     ['data', 'dataset', 'tasks', 'dataset'],
