@@ -3,7 +3,8 @@
  * embedded Fashion-MNIST (as the quickstart does), exported with its feature pipeline, and then
  * read back by test/main/engine/export/readback.py: NumPy only, its own safetensors and ONNX
  * parsers, raw 0..255 test images. Its accuracy must equal the app's (measured on features) to
- * 0.1 points. The same holds for the tfjs LayersModel, run here on the raw images.
+ * 0.1 points. The same holds for the tfjs LayersModel, run here on the raw images, and, where
+ * torch is installed (optional, not in CI), for the manifest's PyTorch module (torch_check.py).
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -40,6 +41,9 @@ function pythonMissing(): string | null {
     : `${PYTHON} cannot import numpy (apt-get install python3-numpy): ${r.stderr.trim()}`;
 }
 const missing = pythonMissing();
+/** torch is optional (CI does not install it): the manifest's PyTorch module is run when present. */
+const hasTorch =
+  missing === null && spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
 
 let dir: string;
 let data: LabelledData;
@@ -135,6 +139,22 @@ function pythonAccuracy(folders: string[]): Record<string, { kind: string; accur
   return JSON.parse(r.stdout) as Record<string, { kind: string; accuracy: number }>;
 }
 
+/** Accuracy of the manifest's PyTorch module on the raw images (safetensors folders only). */
+function torchAccuracy(folders: string[]): Record<string, { accuracy: number }> {
+  const r = spawnSync(
+    PYTHON,
+    [
+      path.join(import.meta.dirname, 'torch_check.py'),
+      path.join(dir, 'x.npy'),
+      path.join(dir, 'y.npy'),
+      ...folders,
+    ],
+    { encoding: 'utf8', timeout: 120_000 },
+  );
+  expect(r.status, `torch_check.py failed:\n${r.stderr}`).toBe(0);
+  return JSON.parse(r.stdout) as Record<string, { accuracy: number }>;
+}
+
 /** Accuracy of the exported tfjs LayersModel on the raw images. */
 function tfjsAccuracy(m: Awaited<ReturnType<typeof trainOnFeatures>>): number {
   const model = buildLayersModel(m.layout, m.params, m.features);
@@ -159,7 +179,7 @@ function needPython(skip: (note?: string) => void): void {
 }
 
 describe('exports run on raw inputs outside the app', () => {
-  it('MLP on whitened PCA features: NumPy (safetensors, ONNX) and tfjs match the app accuracy', async (ctx) => {
+  it('MLP on whitened PCA features: NumPy (safetensors, ONNX), tfjs and PyTorch match the app accuracy', async (ctx) => {
     needPython((note) => ctx.skip(note));
     const m = await trainOnFeatures(
       { kind: 'pca', components: 32, whiten: true },
@@ -174,9 +194,13 @@ describe('exports run on raw inputs outside the app', () => {
     }
     expect(Object.values(py).map((r) => r.kind)).toEqual(['safetensors', 'onnx']);
     expect(Math.abs(tfjsAccuracy(m) - m.accuracy)).toBeLessThanOrEqual(0.001);
+    if (hasTorch) {
+      const [st] = folders;
+      expect(Math.abs(torchAccuracy([st])[st].accuracy - m.accuracy)).toBeLessThanOrEqual(0.001);
+    }
   }, 120_000);
 
-  it('CNN on standardised pixels: NumPy (safetensors, ONNX) and tfjs match the app accuracy', async (ctx) => {
+  it('CNN on standardised pixels: NumPy (safetensors, ONNX), tfjs and PyTorch match the app accuracy', async (ctx) => {
     needPython((note) => ctx.skip(note));
     const m = await trainOnFeatures(
       { kind: 'pixels', standardise: true },
@@ -197,5 +221,9 @@ describe('exports run on raw inputs outside the app', () => {
       expect(Math.abs(py[f].accuracy - m.accuracy), `${py[f].kind}`).toBeLessThanOrEqual(0.001);
     }
     expect(Math.abs(tfjsAccuracy(m) - m.accuracy)).toBeLessThanOrEqual(0.001);
+    if (hasTorch) {
+      const [st] = folders;
+      expect(Math.abs(torchAccuracy([st])[st].accuracy - m.accuracy)).toBeLessThanOrEqual(0.001);
+    }
   }, 180_000);
 });
