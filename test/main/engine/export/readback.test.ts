@@ -28,19 +28,15 @@ import { layoutOf, type Architecture } from '../../../../src/main/engine/nn/arch
 import { initParams } from '../../../../src/main/engine/nn/params.ts';
 import { evaluateMany, trainClassifier } from '../../../../src/main/engine/nn/train.ts';
 import { Rng } from '../../../../src/main/engine/rng.ts';
+import {
+  PYTHON,
+  needPythonNumpy,
+  pythonNumpyMissing,
+  readback,
+  type ReadbackResult,
+} from '../../../helpers/python.ts';
 
-const PYTHON = '/usr/bin/python3';
-const SCRIPT = path.join(import.meta.dirname, 'readback.py');
-
-/** Why the Python read-back cannot run here, or null when it can. */
-function pythonMissing(): string | null {
-  if (!fs.existsSync(PYTHON)) return `${PYTHON} not found (apt-get install python3-numpy)`;
-  const r = spawnSync(PYTHON, ['-c', 'import numpy'], { encoding: 'utf8' });
-  return r.status === 0
-    ? null
-    : `${PYTHON} cannot import numpy (apt-get install python3-numpy): ${r.stderr.trim()}`;
-}
-const missing = pythonMissing();
+const missing = pythonNumpyMissing();
 /** torch is optional (CI does not install it): the manifest's PyTorch module is run when present. */
 const hasTorch =
   missing === null && spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
@@ -129,14 +125,8 @@ async function exportBoth(m: Awaited<ReturnType<typeof trainOnFeatures>>, name: 
   return folders;
 }
 
-function pythonAccuracy(folders: string[]): Record<string, { kind: string; accuracy: number }> {
-  const r = spawnSync(
-    PYTHON,
-    [SCRIPT, path.join(dir, 'x.npy'), path.join(dir, 'y.npy'), ...folders],
-    { encoding: 'utf8', timeout: 120_000 },
-  );
-  expect(r.status, `readback.py failed:\n${r.stderr}`).toBe(0);
-  return JSON.parse(r.stdout) as Record<string, { kind: string; accuracy: number }>;
+function pythonAccuracy(folders: string[]): Record<string, ReadbackResult> {
+  return readback(path.join(dir, 'x.npy'), path.join(dir, 'y.npy'), folders);
 }
 
 /** Accuracy of the manifest's PyTorch module on the raw images (safetensors folders only). */
@@ -170,17 +160,9 @@ function tfjsAccuracy(m: Awaited<ReturnType<typeof trainOnFeatures>>): number {
   }
 }
 
-function needPython(skip: (note?: string) => void): void {
-  if (missing === null) return;
-  if (process.env.CI) {
-    throw new Error(`the export read-back test needs Python with NumPy in CI: ${missing}`);
-  }
-  skip(`skipped: ${missing}`);
-}
-
 describe('exports run on raw inputs outside the app', () => {
   it('MLP on whitened PCA features: NumPy (safetensors, ONNX), tfjs and PyTorch match the app accuracy', async (ctx) => {
-    needPython((note) => ctx.skip(note));
+    if (!needPythonNumpy((note) => ctx.skip(note))) return;
     const m = await trainOnFeatures(
       { kind: 'pca', components: 32, whiten: true },
       { kind: 'mlp', inputDim: 32, hidden: [16], outputs: 5, activation: 'leaky_relu' },
@@ -201,7 +183,7 @@ describe('exports run on raw inputs outside the app', () => {
   }, 120_000);
 
   it('CNN on standardised pixels: NumPy (safetensors, ONNX), tfjs and PyTorch match the app accuracy', async (ctx) => {
-    needPython((note) => ctx.skip(note));
+    if (!needPythonNumpy((note) => ctx.skip(note))) return;
     const m = await trainOnFeatures(
       { kind: 'pixels', standardise: true },
       {
