@@ -1,9 +1,11 @@
 /**
  * Weight export: one flat parameter vector + its layout → files other tools load directly.
- * Formats: safetensors in PyTorch naming (torch.ts), a tfjs LayersModel (tfjs.ts), and .npy
- * (one file per layout tensor plus the flat vector). Every export also writes manifest.json, so
- * the files are never separated from what they mean: architecture, layout, source run and node,
- * the dataset the weights were generated for, and their measured metrics.
+ * Formats: safetensors in PyTorch naming (torch.ts), a tfjs LayersModel (tfjs.ts), .npy (one
+ * file per tensor plus the flat vector) and ONNX (onnx.ts). With `features` (features.ts) every
+ * format carries the feature pipeline and the model takes raw inputs. Every export also writes
+ * manifest.json, so the files are never separated from what they mean: architecture, layout,
+ * expected input, class names in output order, conditioning task, source run and node, and the
+ * measured accuracy (with what it was measured on).
  *
  * Everything is validated and encoded in memory first; only then are files written, all or nothing
  * (write.ts). NaN/Inf parameters are refused before anything touches the disk.
