@@ -41,8 +41,11 @@ const runId = z.string().min(1, 'runId must be a non-empty string');
 const empty = strictObject({});
 
 /** Weight export formats (DESIGN.md "Formats"). */
-export const EXPORT_FORMATS = ['safetensors', 'tfjs', 'npy'] as const;
+export const EXPORT_FORMATS = ['safetensors', 'tfjs', 'npy', 'onnx'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+/** Which samples an export writes: the best per task (by training-set accuracy) or all. */
+export const EXPORT_SELECTS = ['best', 'all'] as const;
+export type ExportSelect = (typeof EXPORT_SELECTS)[number];
 
 /** A node spec as plain JSON: what the palette, ports and generated form need. */
 export interface NodeSpecInfo {
@@ -290,6 +293,8 @@ export const contract = {
       /** Node whose weights to export; default: the run's last weights artifact. */
       nodeId: z.string().min(1).optional(),
       format: z.enum(EXPORT_FORMATS),
+      /** Best sample per task (default) or every sample. */
+      select: z.enum(EXPORT_SELECTS).optional(),
     }),
   ),
   'export.weights': invoke<ExportResult>()(
@@ -297,9 +302,11 @@ export const contract = {
       runId,
       nodeId: z.string().min(1).optional(),
       format: z.enum(EXPORT_FORMATS),
+      select: z.enum(EXPORT_SELECTS).optional(),
       /**
        * Destination folder: relative ones land in the data dir; it must lie inside the data dir
-       * or under a folder picked with export.chooseFolder (the API's path policy).
+       * or under a folder picked with export.chooseFolder (the API's path policy). The files go
+       * to `<folder>/<run id>/` (`<run id>-2`… when that exists).
        */
       folder: z.string().min(1, 'choose a destination folder'),
     }),

@@ -343,8 +343,15 @@ describe.skipIf(!hasChromium)('studio in the browser (web mode)', () => {
     await poll(() => page.getByTestId('export-result').textContent()).toContain(
       'weights.safetensors',
     );
+    // <folder>/<run id>/<task>/sample-NNN/, the best sample of each task.
     const out = join(dataDir, 'exports', 'e2e');
-    expect(readdirSync(out).sort()).toEqual(['manifest.json', 'weights.safetensors']);
+    const runDirs = readdirSync(out);
+    expect(runDirs).toHaveLength(1);
+    const files = readdirSync(join(out, runDirs[0]), { recursive: true }).map(String);
+    expect(files.filter((f) => f.endsWith('weights.safetensors')).length).toBeGreaterThan(0);
+    expect(files.filter((f) => f.endsWith('manifest.json')).length).toBe(
+      files.filter((f) => f.endsWith('weights.safetensors')).length,
+    );
     await dialog.getByRole('button', { name: 'Close' }).click();
   });
 

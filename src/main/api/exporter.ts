@@ -1,108 +1,90 @@
 /**
- * Weight export for the API: finds a run's `weights` artifact (store convention: a safetensors
- * file with one F32 tensor `params` of shape [size] or [n, size], `meta.arch` = the resolved
- * architecture), picks a sample, and hands it to E2's exportWeights. The preview computes the
- * same manifest in a scratch folder, so what the dialog shows is exactly what an export writes.
+ * Weight export for the API: finds a node's `weights` artifacts (store convention, see
+ * engine/export/artifact.ts: one per task, every sample ranked, with the feature pipeline and the
+ * task), and exports the best sample per task or all of them through exportRunWeights, into
+ * `<folder>/<run id>/` (suffixed when it exists). The preview runs the same export in a scratch
+ * folder, so what the dialog shows is exactly what an export writes.
  */
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
-import { z } from 'zod';
+import { join, relative } from 'node:path';
 import type { ArtifactInfo, ExportPreview, ExportResult } from '../../shared/ipc.ts';
-import { ResolvedArchitectureSchema } from '../../shared/schemas/zoo.ts';
-import { InputError } from '../engine/errors.ts';
-import { exportWeights } from '../engine/export/index.ts';
-import { decodeSafetensors, toF32 } from '../engine/formats/safetensors.ts';
-import { layoutOf } from '../engine/nn/architecture.ts';
+import { decodeWeightsArtifact } from '../engine/export/artifact.ts';
+import { exportRunWeights, type RunExportResult } from '../engine/export/run.ts';
 import { NotFoundError } from './dispatch.ts';
 import type { ExportArgs, StudioExporter } from './ports.ts';
-
-const WeightsMetaSchema = z.object({
-  arch: ResolvedArchitectureSchema,
-  dataset: z.string().optional(),
-  head: z.string().optional(),
-  metrics: z.record(z.string(), z.number()).optional(),
-  sampleMetrics: z.array(z.record(z.string(), z.number())).optional(),
-});
 
 /** Reads artifact rows the API does not carry (meta), by artifact id. */
 export type ArtifactMetaReader = (artifactId: string) => unknown;
 
-function pickArtifact(artifacts: readonly ArtifactInfo[], nodeId?: string): ArtifactInfo {
+/** The weights artifacts of `nodeId`, or of the node that stored the run's last one. */
+function pickArtifacts(artifacts: readonly ArtifactInfo[], nodeId?: string): ArtifactInfo[] {
   const weights = artifacts.filter((a) => a.kind === 'weights' && (!nodeId || a.nodeId === nodeId));
-  const chosen = weights.at(-1);
-  if (!chosen) {
+  const last = weights.at(-1);
+  if (!last) {
     throw new NotFoundError(
       nodeId
         ? `node '${nodeId}' of this run stored no weights`
         : 'this run stored no weights (run a pipeline with a Sample or Export node first)',
     );
   }
-  return chosen;
+  return weights.filter((a) => a.nodeId === last.nodeId);
 }
 
-async function loadWeights(args: Omit<ExportArgs, 'folder'>, readMeta: ArtifactMetaReader) {
-  const artifact = pickArtifact(args.run.artifacts, args.nodeId);
-  const meta = WeightsMetaSchema.safeParse(readMeta(artifact.id));
-  if (!meta.success) {
-    throw new InputError(
-      `weights artifact has no usable architecture: ${meta.error.issues[0]?.message ?? 'invalid meta'}`,
-      `artifact ${artifact.id}`,
-    );
-  }
-  const { tensors } = decodeSafetensors(await readFile(artifact.path), artifact.path);
-  const t = tensors.params;
-  if (!t) throw new InputError("no tensor named 'params'", artifact.path);
-  const all = toF32(t);
-  const layout = layoutOf(meta.data.arch);
-  const rows = t.shape.length === 2 ? t.shape[0] : 1;
-  // Best sample by accuracy when per-sample metrics exist, else the first.
-  let best = 0;
-  const sm = meta.data.sampleMetrics ?? [];
-  for (let i = 0; i < Math.min(rows, sm.length); i++) {
-    if ((sm[i].accuracy ?? -Infinity) > (sm[best]?.accuracy ?? -Infinity)) best = i;
-  }
-  const params = all.slice(best * layout.size, (best + 1) * layout.size);
-  return {
-    layout,
-    params,
-    manifest: {
-      sourceRunId: args.run.id,
-      sourceNodeId: artifact.nodeId,
-      dataset: meta.data.dataset ?? null,
-      head: meta.data.head ?? null,
-      metrics: sm[best] ?? meta.data.metrics ?? {},
-    },
-  };
+async function exportRun(
+  args: Omit<ExportArgs, 'folder'>,
+  folder: string,
+  readMeta: ArtifactMetaReader,
+): Promise<RunExportResult> {
+  const picked = pickArtifacts(args.run.artifacts, args.nodeId);
+  const sources = await Promise.all(
+    picked.map(async (a) => ({
+      decoded: decodeWeightsArtifact(
+        new Uint8Array(await readFile(a.path)),
+        readMeta(a.id),
+        `artifact ${a.id}`,
+      ),
+      nodeId: a.nodeId,
+      artifactId: a.id,
+    })),
+  );
+  return exportRunWeights({
+    runId: args.run.id,
+    sources,
+    select: args.select ?? 'best',
+    format: args.format,
+    root: folder,
+  });
 }
 
-async function listFiles(paths: readonly string[]) {
-  return Promise.all(paths.map(async (p) => ({ name: basename(p), bytes: (await stat(p)).size })));
+async function listFiles(r: RunExportResult) {
+  const paths = r.exports.flatMap((e) => e.files);
+  return Promise.all(
+    paths.map(async (p) => ({ name: relative(r.folder, p), bytes: (await stat(p)).size })),
+  );
 }
 
 /** The exporter the API uses; `readMeta` comes from the store. */
 export function createExporter(readMeta: ArtifactMetaReader): StudioExporter {
   return {
     async preview(args): Promise<ExportPreview> {
-      const w = await loadWeights(args, readMeta);
       const scratch = await mkdtemp(join(tmpdir(), 'd2nwg-export-preview-'));
       try {
-        const r = await exportWeights({ ...w, format: args.format, outDir: scratch });
+        const r = await exportRun(args, scratch, readMeta);
         return {
-          manifest: r.manifest as unknown as Record<string, unknown>,
-          files: await listFiles(r.files),
+          manifest: r.exports[0].manifest as unknown as Record<string, unknown>,
+          files: await listFiles(r),
         };
       } finally {
         await rm(scratch, { recursive: true, force: true });
       }
     },
     async exportWeights(args): Promise<ExportResult> {
-      const w = await loadWeights(args, readMeta);
-      const r = await exportWeights({ ...w, format: args.format, outDir: args.folder });
+      const r = await exportRun(args, args.folder, readMeta);
       return {
-        folder: r.outDir,
-        manifest: r.manifest as unknown as Record<string, unknown>,
-        files: await listFiles(r.files),
+        folder: r.folder,
+        manifest: r.exports[0].manifest as unknown as Record<string, unknown>,
+        files: await listFiles(r),
       };
     },
   };

@@ -9,6 +9,7 @@ import type {
   ExportFormat,
   ExportPreview,
   ExportResult,
+  ExportSelect,
   MetricSeries,
   PipelineDoc,
   RunLatents,
@@ -58,7 +59,9 @@ export interface ExportArgs {
   /** Node whose weights to export; undefined = the run's last weights artifact. */
   readonly nodeId?: string;
   readonly format: ExportFormat;
-  /** Absolute destination folder. */
+  /** Best sample per task (default) or every sample. */
+  readonly select?: ExportSelect;
+  /** Absolute destination folder; the export goes to `<folder>/<run id>/`. */
   readonly folder: string;
 }
 

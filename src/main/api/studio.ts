@@ -191,13 +191,14 @@ export function createStudioApi(deps: StudioApiDeps): StudioApi {
       return startRun(run.pipeline, run.seed);
     },
 
-    'export.preview': async ({ runId, nodeId, format }) =>
-      deps.exporter.preview({ run: getRun(runId), nodeId, format }),
-    'export.weights': async ({ runId, nodeId, format, folder }) =>
+    'export.preview': async ({ runId, nodeId, format, select }) =>
+      deps.exporter.preview({ run: getRun(runId), nodeId, format, select }),
+    'export.weights': async ({ runId, nodeId, format, select, folder }) =>
       deps.exporter.exportWeights({
         run: getRun(runId),
         nodeId,
         format,
+        select,
         folder: await deps.paths.checkWrite(folder, 'export folder'),
       }),
 

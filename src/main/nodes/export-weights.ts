@@ -1,22 +1,27 @@
-/** Runs export.weights: one export folder per task and sample, through the engine's exporter. */
+/**
+ * Runs export.weights: one export folder per task and sample, through the engine's exporter, all
+ * under `<folder>/<run id>/` (or `<run id>-2`… if that exists: an export never overwrites another).
+ */
 import * as path from 'node:path';
 import { exportWeightsSpec } from '../../shared/nodes/export-weights.ts';
-import { exportWeights } from '../engine/export/index.ts';
+import { exportWeights, reserveExportFolder } from '../engine/export/index.ts';
 import { throwIfAborted } from '../engine/errors.ts';
 import { nodeRunner, safeName } from './define.ts';
+import { taskOf, testAccuracyOn } from '../engine/export/task.ts';
 import { one } from './values.ts';
 
 export const run = nodeRunner(exportWeightsSpec, async (ctx, inputs) => {
   const weights = one(inputs, 'weights', 'weights');
   // Checked here, at run time, not only by the export dialog: a pipeline file can name any folder.
-  const root = await ctx.paths.checkWrite(ctx.config.folder, 'export folder');
+  const base = await ctx.paths.checkWrite(ctx.config.folder, 'export folder');
   const jobs = weights.perTask.flatMap((t) =>
-    (ctx.config.bestOnly ? t.vectors.slice(0, 1) : t.vectors).map((params, i) => ({
+    (ctx.config.select === 'best' ? t.vectors.slice(0, 1) : t.vectors).map((params, i) => ({
       task: t,
       params,
       i,
     })),
   );
+  const root = await reserveExportFolder(base, safeName(ctx.runId));
   const folders: string[] = [];
   let files = 0;
   for (const [j, job] of jobs.entries()) {
@@ -28,16 +33,21 @@ export const run = nodeRunner(exportWeightsSpec, async (ctx, inputs) => {
     );
     const acc = job.task.supportAccuracy?.[job.i];
     const predicted = job.task.predictedAccuracy?.[job.i];
+    const test = job.task.testAccuracy?.[job.i];
     const res = await exportWeights({
       layout: weights.layout,
       params: job.params,
       format: ctx.config.format,
       outDir,
+      features: weights.features ?? null,
       manifest: {
         sourceRunId: weights.producedBy?.runId ?? ctx.runId,
         sourceNodeId: weights.producedBy?.nodeId ?? ctx.nodeId,
         dataset: `${weights.dataset} task ${job.task.task.id} (classes ${job.task.task.classes.join(', ')})`,
+        task: weights.classNames ? taskOf(job.task.task, weights.classNames) : null,
+        accuracyOn: testAccuracyOn(job.task.task),
         metrics: {
+          ...(test !== undefined ? { accuracy: test, testAccuracy: test } : {}),
           ...(acc !== undefined ? { supportAccuracy: acc } : {}),
           ...(predicted !== undefined ? { predictedAccuracy: predicted } : {}),
         },

@@ -7,6 +7,9 @@ import { sampleGenerateSpec } from '../../shared/nodes/sample-generate.ts';
 import { SamplerConfig } from '../../shared/schemas/diffusion.ts';
 import { LATENTS_SUMMARY_KEY } from '../../shared/schemas/latents.ts';
 import { encodeWeightsArtifact } from '../engine/export/artifact.ts';
+import { exportFeaturesOf, inputScaleOf } from '../engine/export/features.ts';
+import { taskOf, testAccuracyOn } from '../engine/export/task.ts';
+import { evaluateMany } from '../engine/nn/train.ts';
 import { writeFileAtomic } from '../engine/formats/atomic.ts';
 import { materializeTask, supportLabels, taskSupportSet } from '../engine/data/tasks.ts';
 import { InputError, throwIfAborted } from '../engine/errors.ts';
@@ -30,7 +33,8 @@ export const run = nodeRunner(sampleGenerateSpec, async (ctx, inputs) => {
   const vaeV = one(inputs, 'vae', 'vae');
   const { vae } = vaeV;
   const { encoder } = one(inputs, 'encoder', 'encoder');
-  const { data: feat } = one(inputs, 'features', 'features');
+  const featV = one(inputs, 'features', 'features');
+  const feat = featV.data;
   const tasksV = one(inputs, 'tasks', 'tasks');
   const bySplit = cfg.splits.map((split) => ({
     split,
@@ -105,24 +109,31 @@ export const run = nodeRunner(sampleGenerateSpec, async (ctx, inputs) => {
             : discriminantHead(layout, v, x, y, cfg.headShrinkage),
         );
       }
+      let ranked: TaskWeights;
       if (predictor) {
         const byG = await rankByPredictor(predictor, vectors);
-        perTask.push({
+        ranked = {
           task,
           vectors: byG.order.map((j) => vectors[j]),
           predictedAccuracy: byG.order.map((j) => byG.predicted[j]),
-        });
+        };
       } else if (cfg.rank) {
         const { xTrain, yTrain } = taskData();
-        const ranked = await rankByAccuracy(layout, vectors, xTrain, yTrain);
-        perTask.push({
+        const r = await rankByAccuracy(layout, vectors, xTrain, yTrain);
+        ranked = {
           task,
-          vectors: ranked.order.map((j) => vectors[j]),
-          supportAccuracy: ranked.order.map((j) => ranked.accuracy[j]),
-        });
+          vectors: r.order.map((j) => vectors[j]),
+          supportAccuracy: r.order.map((j) => r.accuracy[j]),
+        };
       } else {
-        perTask.push({ task, vectors });
+        ranked = { task, vectors };
       }
+      // Test accuracy of every sample (never used to rank): what an export reports as `accuracy`.
+      const { xTest, yTest } = taskData();
+      const testAccuracy = (await evaluateMany(layout, ranked.vectors, xTest, yTest)).map(
+        (e) => e.accuracy,
+      );
+      perTask.push({ ...ranked, testAccuracy });
       control.onProgress?.({ value: i + 1, max: targets.length, unit: 'task' });
     }
   } finally {
@@ -134,15 +145,19 @@ export const run = nodeRunner(sampleGenerateSpec, async (ctx, inputs) => {
   // temp folder, not into the data folder (the working directory for `d2nwg run`).
   const dir = path.join(os.tmpdir(), 'd2nwg-artifacts', safeName(ctx.runId), safeName(ctx.nodeId));
   await mkdir(dir, { recursive: true });
+  const features = exportFeaturesOf(featV.state, inputScaleOf(tasksV.datasetSource.kind));
   for (const t of perTask) {
     const enc = encodeWeightsArtifact(layout, t.vectors, {
       dataset: `${tasksV.source} task ${t.task.id} (classes ${t.task.classes.join(', ')})`,
       ...(cfg.head !== 'generated' ? { head: `${cfg.head} (${cfg.headFrom})` } : {}),
-      ...(t.supportAccuracy
-        ? { sampleMetrics: t.supportAccuracy.map((a) => ({ supportAccuracy: a })) }
-        : t.predictedAccuracy
-          ? { sampleMetrics: t.predictedAccuracy.map((a) => ({ predictedAccuracy: a })) }
-          : {}),
+      sampleMetrics: t.vectors.map((_, j) => ({
+        ...(t.supportAccuracy ? { supportAccuracy: t.supportAccuracy[j] } : {}),
+        ...(t.predictedAccuracy ? { predictedAccuracy: t.predictedAccuracy[j] } : {}),
+        ...(t.testAccuracy ? { testAccuracy: t.testAccuracy[j] } : {}),
+      })),
+      accuracyOn: testAccuracyOn(t.task),
+      task: taskOf(t.task, tasksV.classNames),
+      features,
     });
     const file = path.join(dir, `${safeName(t.task.id)}.safetensors`);
     await writeFileAtomic(file, enc.bytes);
@@ -173,6 +188,8 @@ export const run = nodeRunner(sampleGenerateSpec, async (ctx, inputs) => {
         dataset: tasksV.source,
         method: 'd2nwg',
         producedBy: { runId: ctx.runId, nodeId: ctx.nodeId },
+        features,
+        classNames: tasksV.classNames,
       },
     },
     summary: {

@@ -12,6 +12,7 @@ import type { GeneratedTasks } from '../engine/data/tasks.ts';
 import type { DatasetEncoder } from '../engine/encoder/encoder.ts';
 import { InputError } from '../engine/errors.ts';
 import type { Layout } from '../engine/nn/architecture.ts';
+import type { ExportFeatures } from '../engine/export/features.ts';
 import type { ConditionalLatentSampler } from '../engine/sample/sample.ts';
 import type { TaggedLatents } from '../engine/vae/latents.ts';
 import type { WeightVae } from '../engine/vae/model.ts';
@@ -100,6 +101,10 @@ export interface WeightsValue {
   readonly method: string;
   /** The run and node that produced them, for export manifests. */
   readonly producedBy?: { readonly runId: string; readonly nodeId: string };
+  /** The feature pipeline from raw samples to the vectors' inputs, so exports run on raw data. */
+  readonly features?: ExportFeatures;
+  /** The dataset's class names (index = source class), for the output order of each task. */
+  readonly classNames?: readonly string[];
 }
 
 /** Weight vectors generated for one task. */
@@ -110,6 +115,8 @@ export interface TaskWeights {
   readonly supportAccuracy?: readonly number[];
   /** Accuracy the accuracy predictor g gives each vector, when ranked by it. */
   readonly predictedAccuracy?: readonly number[];
+  /** Accuracy of each vector on the task's test samples. */
+  readonly testAccuracy?: readonly number[];
 }
 
 /** Accuracy of one method at several fine-tuning epochs, over a set of tasks. */

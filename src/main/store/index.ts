@@ -36,14 +36,18 @@
  * - NaN is stored as NULL and read back as NaN.
  *
  * ## Artifact conventions (kind → payload, meta)
- * - `weights`: generated or trained model weights. Payload: a safetensors file holding ONE F32
+ * - `weights`: generated or trained model weights. Payload: a safetensors file holding an F32
  *   tensor named `params`, shape `[size]` (one model) or `[n, size]` (n models, e.g. n diffusion
- *   samples; row i = sample i). The artifact's `shape` column repeats that shape. `meta` =
- *   `{ arch, layout, dataset?, metrics?, sampleMetrics? }`: `arch` the resolved engine/nn
- *   Architecture, `layout` as `layoutOf(arch)` gives it (the vector order), `dataset` one line
- *   describing the conditioning dataset, `metrics` e.g. `{ accuracy: 0.83 }` for the artifact,
- *   `sampleMetrics[i]` per row. Build all three with
- *   `encodeWeightsArtifact(layout, vectors, { dataset, metrics, sampleMetrics })` from
+ *   samples; row i = sample i), plus, when the inputs are extracted features, the feature
+ *   pipeline as `features.mean` / `features.basis` / `features.scale` (engine/export/features.ts).
+ *   The artifact's `shape` column repeats the `params` shape. `meta` =
+ *   `{ arch, layout, dataset?, metrics?, sampleMetrics?, task?, accuracyOn?, features? }`: `arch`
+ *   the resolved engine/nn Architecture, `layout` as `layoutOf(arch)` gives it (the vector order),
+ *   `dataset` one line describing the conditioning dataset, `metrics` for the artifact,
+ *   `sampleMetrics[i]` per row (`testAccuracy` measured on `accuracyOn`), `task` the conditioning
+ *   task with class names in output order, `features` the pipeline's kind, raw sample shape and
+ *   input scale. Build all of it with
+ *   `encodeWeightsArtifact(layout, vectors, { dataset, metrics, sampleMetrics, … })` from
  *   engine/export/artifact.ts and pass them on:
  *   `store.putArtifact({ runId, nodeId, kind: 'weights', bytes, shape, meta })`.
  *   `d2nwg runs export RUN --node NODE` reads exactly this (`decodeWeightsArtifact`).

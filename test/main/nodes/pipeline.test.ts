@@ -11,6 +11,10 @@ import type { PortValue } from '../../../src/main/nodes/values.ts';
 import { latentsOfSummary } from '../../../src/shared/schemas/latents.ts';
 import { decodeWeightsArtifact } from '../../../src/main/engine/export/artifact.ts';
 import { expectNoLeakedTensors } from '../../helpers/tf.ts';
+import { needPythonNumpy, readback } from '../../helpers/python.ts';
+import { loadDataset } from '../../../src/main/engine/data/sources.ts';
+import { generateTasks, materializeTask } from '../../../src/main/engine/data/tasks.ts';
+import { encodeNpy } from '../../../src/main/engine/formats/npy.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'd2nwg-nodes-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -111,7 +115,14 @@ function tinyPipeline(): Pipeline {
       finetuneEpochs: [0, 1],
     }),
     n('compare', 'eval.compare'),
-    n('export', 'export.weights', { format: 'npy', folder: 'exports', bestOnly: true }),
+    {
+      ...n('export', 'export.weights', {
+        format: 'safetensors',
+        folder: 'exports',
+        select: 'best',
+      }),
+      version: 2,
+    },
   ];
   const e: [string, string, string, string][] = [
     ['data', 'dataset', 'tasks', 'dataset'],
@@ -351,6 +362,35 @@ describe('the real node types, wired into one small pipeline', () => {
     expect(
       manifest?.type === 'artifact' && JSON.parse(fs.readFileSync(manifest.path, 'utf8')).format,
     ).toBe('d2nwg-weights-export');
+    // Self-contained: the export takes raw images, names its classes and states its test accuracy.
+    const m: unknown =
+      manifest?.type === 'artifact' && JSON.parse(fs.readFileSync(manifest.path, 'utf8'));
+    expect(m).toMatchObject({
+      input: { raw: true },
+      features: { kind: 'pca' },
+      accuracy: expect.any(Number),
+      classNames: expect.arrayContaining([expect.any(String)]),
+      task: { id: expect.any(String) },
+    });
+    // Outside the app: NumPy on the raw 0..255 test images of that task gives the same accuracy.
+    const mm = m as { accuracy: number; task: { id: string } };
+    const skipped: string[] = [];
+    if (manifest?.type === 'artifact' && needPythonNumpy((note) => skipped.push(note))) {
+      const data = await loadDataset({ kind: 'fashion-mnist', variant: 'embedded' });
+      const cfg = pipeline.nodes.find((x) => x.id === 'tasks')?.config;
+      const t = generateTasks(data.labels, data.classNames.length, cfg ?? {}, data.classNames);
+      const task = [...t.seen, ...t.unseenCombo, ...t.unseenClass].find((x) => x.id === mm.task.id);
+      if (!task) throw new Error(`task ${mm.task.id} not found`);
+      const td = materializeTask(data, task);
+      const x = path.join(tmp, 'raw-x.npy');
+      const y = path.join(tmp, 'raw-y.npy');
+      const px = td.xTest.map((v) => Math.round(v * 255));
+      fs.writeFileSync(x, encodeNpy(px, [td.yTest.length, px.length / td.yTest.length]));
+      fs.writeFileSync(y, encodeNpy(td.yTest, [td.yTest.length]));
+      const folder = path.dirname(manifest.path);
+      expect(Math.abs(readback(x, y, [folder])[folder].accuracy - mm.accuracy)).toBeLessThan(1e-3);
+    }
+    for (const note of skipped) console.warn(`export read-back part ${note}`);
 
     // The sampler stores its samples as 'weights' artifacts that decode back to the zoo layout.
     const stored = exported.filter((a) => a.type === 'artifact' && a.kind === 'weights');
@@ -365,6 +405,8 @@ describe('the real node types, wired into one small pipeline', () => {
       expect(decoded.vectors.length).toBe(a.shape?.[0]);
       expect(decoded.layout.size).toBe(decoded.vectors[0].length);
       expect(decoded.vectors[0].every((v) => Number.isFinite(v))).toBe(true);
+      expect(decoded.features?.basis?.length).toBeGreaterThan(0);
+      expect(decoded.meta.sampleMetrics?.[0].testAccuracy).toEqual(expect.any(Number));
     }
   });
 

@@ -38,7 +38,8 @@ export const quickstartCommand: CliCommand = {
     'with D2NWG (best of 6 samples by training accuracy, and the mean over the 6), RandInit and',
     'Pretrained (source) at 0, 1 and 5 fine-tuning epochs, and NCM and LDA (no training) as',
     'references; mean ± std over tasks. Exports the best generated model per task as safetensors',
-    'under DATA-DIR/exports/quickstart. The run is recorded in the store.',
+    'under DATA-DIR/exports/quickstart/RUN-ID (feature pipeline included: the models take raw',
+    'images). The run is recorded in the store.',
     '',
     'Options:',
     `  --db FILE        store to record in (default ${defaultDbPath()})`,
@@ -72,8 +73,11 @@ export const quickstartCommand: CliCommand = {
       backend: values.backend,
     });
     if (outcome.code === 0) {
+      // The Export node writes into its own <folder>/<run id>/ and reports it.
+      const folder = outcome.result?.nodes.get('export')?.summary?.folder;
       console.error(
-        `generated weights exported under ${path.join(dataDir, 'exports', 'quickstart')}`,
+        `generated weights exported under ${typeof folder === 'string' ? folder : path.join(dataDir, 'exports', 'quickstart')} ` +
+          '(each with manifest.json; the models take raw 28×28 images)',
       );
     }
     return outcome.code;

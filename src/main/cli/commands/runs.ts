@@ -10,7 +10,8 @@ import type { CliCommand } from '../command.ts';
 import { initBackend } from '../../engine/backend.ts';
 import { InputError } from '../../engine/errors.ts';
 import { decodeWeightsArtifact } from '../../engine/export/artifact.ts';
-import { EXPORT_FORMATS, exportWeights, type ExportFormat } from '../../engine/export/index.ts';
+import { EXPORT_FORMATS, type ExportFormat } from '../../engine/export/index.ts';
+import { EXPORT_SELECTS, exportRunWeights, type ExportSelect } from '../../engine/export/run.ts';
 import {
   RUN_STATUSES,
   defaultDbPath,
@@ -25,16 +26,20 @@ const USAGE = `Usage:
   d2nwg runs show ID [--json]
   d2nwg runs compare ID ID… [--key KEY] [--json]
   d2nwg runs delete ID
-  d2nwg runs export ID --node NODE --format safetensors|tfjs|npy --out DIR
-                       [--artifact ARTIFACT_ID] [--sample K]
+  d2nwg runs export ID --node NODE --format safetensors|tfjs|npy|onnx --out DIR
+                       [--select best|all] [--artifact ARTIFACT_ID] [--sample K]
 
 Every subcommand takes --db FILE (default: $XDG_DATA_HOME/d2nwg-studio/studio.db, else
 ~/.local/share/d2nwg-studio/studio.db). IDs may be abbreviated to a unique prefix.
 Statuses: ${RUN_STATUSES.join(', ')}.
 
 compare prints one table per metric family: a key 'accuracy/d2nwg' is method 'd2nwg' of family
-'accuracy'; columns are steps (epochs). export writes the node's 'weights' artifact as
-safetensors (PyTorch naming), a tfjs LayersModel, or .npy files, with manifest.json.
+'accuracy'; columns are steps (epochs). export writes the node's 'weights' artifacts (one per
+task) as safetensors (PyTorch naming), a tfjs LayersModel, .npy files or ONNX, each with
+manifest.json, into DIR/<run id>/<task>/sample-NNN (DIR/<run id>-2… when the run was exported
+before: nothing is overwritten). The models take raw inputs: the feature pipeline (pixel scaling,
+PCA mean and basis, whitening) is part of every format. --select best (default) exports the best
+sample of each task (by training-set accuracy), all every sample; --sample K sample K of each.
 
 Exit codes: 0 ok, 1 failure, 2 bad input (unknown run id, bad format…).`;
 
@@ -345,6 +350,7 @@ async function exportCmd(argv: string[]): Promise<number> {
     out: { type: 'string' },
     artifact: { type: 'string' },
     sample: { type: 'string' },
+    select: { type: 'string' },
   });
   if (positionals.length !== 1)
     throw new InputError('expected exactly one run id', 'd2nwg runs export');
@@ -356,26 +362,25 @@ async function exportCmd(argv: string[]): Promise<number> {
       `--format must be one of ${EXPORT_FORMATS.join(', ')}, got '${format ?? ''}'`,
     );
   }
-  const sampleFlag = values.sample;
-  const sample = intFlag(sampleFlag, 'sample', 0);
+  const select = values.select ?? 'best';
+  if (!(EXPORT_SELECTS as readonly string[]).includes(select)) {
+    throw new InputError(`--select must be one of ${EXPORT_SELECTS.join(', ')}, got '${select}'`);
+  }
+  const sample = values.sample === undefined ? undefined : intFlag(values.sample, 'sample', 0);
   const nodeId = values.node;
-  const outDir = values.out;
 
   const store = openExisting(dbPath(values.db));
-  let job: Parameters<typeof exportWeights>[0];
-  let note = '';
+  let job: Parameters<typeof exportRunWeights>[0];
   try {
     const runId = resolveRun(store, positionals[0]);
     const all = store.artifactsOf(runId, { nodeId });
-    const weights = all.filter((a) => a.kind === 'weights');
-    let art = weights[0];
+    let weights = all.filter((a) => a.kind === 'weights');
     if (values.artifact !== undefined) {
-      const found = weights.find((a) => a.id === values.artifact);
-      if (!found)
+      weights = weights.filter((a) => a.id === values.artifact);
+      if (weights.length === 0)
         throw new InputError(
           `node '${nodeId}' of run ${runId} has no weights artifact '${values.artifact}'`,
         );
-      art = found;
     } else if (weights.length === 0) {
       const nodes = store.getRun(runId)?.nodes.map((n) => n.nodeId) ?? [];
       const kinds = [...new Set(all.map((a) => a.kind))];
@@ -387,50 +392,41 @@ async function exportCmd(argv: string[]): Promise<number> {
               ? ''
               : ` (nodes: ${nodes.join(', ') || 'none'})`),
       );
-    } else if (weights.length > 1) {
-      throw new InputError(
-        `node '${nodeId}' of run ${runId} has ${weights.length} weights artifacts; pick one with --artifact:\n${weights
-          .map((a) => {
-            const ds = a.meta?.dataset;
-            return `  ${a.id}${typeof ds === 'string' ? `  ${ds}` : ''}`;
-          })
-          .join('\n')}`,
-      );
     }
-    const where = `artifact ${art.id}`;
-    const decoded = decodeWeightsArtifact(store.readArtifact(art), art.meta, where);
-    if (sample < 0 || sample >= decoded.vectors.length) {
-      throw new InputError(`--sample must be in 0..${decoded.vectors.length - 1}, got ${sample}`);
-    }
-    if (decoded.vectors.length > 1 && sampleFlag === undefined) {
-      note = `the artifact holds ${decoded.vectors.length} weight vectors; exported sample 0 (choose with --sample K)`;
-    }
-    // Metrics: the node's last recorded values, then the artifact's, then the sample's own.
-    const metrics: Record<string, number> = {};
-    for (const m of store.metricsOf(runId)) if (m.nodeId === nodeId) metrics[m.key] = m.value;
-    Object.assign(metrics, decoded.meta.metrics ?? {}, decoded.meta.sampleMetrics?.[sample] ?? {});
+    // Metrics: the node's last recorded values, under each artifact's and each sample's own.
+    const nodeMetrics: Record<string, number> = {};
+    for (const m of store.metricsOf(runId)) if (m.nodeId === nodeId) nodeMetrics[m.key] = m.value;
     job = {
-      layout: decoded.layout,
-      params: decoded.vectors[sample],
+      runId,
+      sources: weights.map((art) => ({
+        decoded: decodeWeightsArtifact(store.readArtifact(art), art.meta, `artifact ${art.id}`),
+        nodeId,
+        artifactId: art.id,
+      })),
+      select: select as ExportSelect,
+      ...(sample !== undefined ? { sample } : {}),
       format: format as ExportFormat,
-      outDir,
-      manifest: {
-        sourceRunId: runId,
-        sourceNodeId: nodeId,
-        dataset: decoded.meta.dataset ?? null,
-        head: decoded.meta.head ?? null,
-        metrics,
-      },
+      root: values.out,
+      nodeMetrics,
     };
   } finally {
     store.close();
   }
   // tfjs formats build a model: use the same backend as every other command (quiet, no banner).
   if (job.format === 'tfjs') await initBackend({ quiet: true });
-  const res = await exportWeights(job);
-  if (note) console.error(`note: ${note}`);
-  console.log(`exported ${res.manifest.description} as ${format} to ${res.outDir}`);
-  for (const f of res.files) console.log(`  ${path.basename(f)}`);
+  const res = await exportRunWeights(job);
+  const what = sample !== undefined ? `sample ${sample} of each task` : `${select} per task`;
+  console.log(
+    `exported ${res.exports.length} model(s) (${what}) as ${format} to ${res.folder}` +
+      (path.basename(res.folder) !== job.runId
+        ? ` (${path.join(path.dirname(res.folder), job.runId)} already exists; nothing was overwritten)`
+        : ''),
+  );
+  for (const e of res.exports) {
+    const m = e.manifest;
+    const acc = m.accuracy !== null ? `  accuracy ${m.accuracy.toFixed(4)}` : '';
+    console.log(`  ${path.relative(res.folder, e.outDir)}${acc}`);
+  }
   return 0;
 }
 

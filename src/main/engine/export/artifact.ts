@@ -12,6 +12,8 @@ import { ActivationSchema } from '../../../shared/schemas/zoo.ts';
 import { InputError } from '../errors.ts';
 import { decodeSafetensors, encodeSafetensors, toF32 } from '../formats/safetensors.ts';
 import { layoutOf, type Architecture, type Layout } from '../nn/architecture.ts';
+import { featureTensors, type ExportFeatures } from './features.ts';
+import type { ExportTask } from './index.ts';
 
 const posInt = z.number().int().min(1);
 
@@ -57,6 +59,25 @@ export const WeightsArtifactMetaSchema = z.looseObject({
   metrics: MetricsSchema.optional(),
   /** Metrics per row of an [n, size] artifact. */
   sampleMetrics: z.array(MetricsSchema).optional(),
+  /** What the `testAccuracy` sample metric was measured on, in words. */
+  accuracyOn: z.string().optional(),
+  /** The conditioning task; classNames[j] is the class of output j. */
+  task: z
+    .object({
+      id: z.string(),
+      split: z.string().optional(),
+      classes: z.array(z.number().int().min(0)),
+      classNames: z.array(z.string()),
+    })
+    .optional(),
+  /** The feature pipeline; its arrays are the payload's `features.*` tensors. */
+  features: z
+    .object({
+      kind: z.string(),
+      inputShape: z.array(posInt).min(1),
+      inputScale: z.number().positive(),
+    })
+    .optional(),
 });
 export type WeightsArtifactMeta = z.output<typeof WeightsArtifactMetaSchema>;
 
@@ -82,6 +103,12 @@ export interface WeightsArtifactExtras {
   readonly metrics?: Readonly<Record<string, number>>;
   /** Metrics per vector, same order as `vectors`. */
   readonly sampleMetrics?: readonly Readonly<Record<string, number>>[];
+  /** What `testAccuracy` in sampleMetrics was measured on. */
+  readonly accuracyOn?: string;
+  /** The conditioning task. */
+  readonly task?: ExportTask;
+  /** The feature pipeline the vectors' inputs go through. */
+  readonly features?: ExportFeatures | null;
 }
 
 /**
@@ -131,9 +158,36 @@ export function encodeWeightsArtifact(
     ...(extras.sampleMetrics !== undefined
       ? { sampleMetrics: extras.sampleMetrics.map((m) => ({ ...m })) }
       : {}),
+    ...(extras.accuracyOn !== undefined ? { accuracyOn: extras.accuracyOn } : {}),
+    ...(extras.task
+      ? {
+          task: {
+            id: extras.task.id,
+            ...(extras.task.split !== undefined ? { split: extras.task.split } : {}),
+            classes: [...extras.task.classes],
+            classNames: [...extras.task.classNames],
+          },
+        }
+      : {}),
+    ...(extras.features
+      ? {
+          features: {
+            kind: extras.features.kind,
+            inputShape: [...extras.features.inputShape],
+            inputScale: extras.features.inputScale,
+          },
+        }
+      : {}),
   };
+  const extra = extras.features
+    ? Object.fromEntries(
+        featureTensors(extras.features)
+          .filter((t) => t.name !== 'features.input_scale')
+          .map((t) => [t.name, { dtype: 'F32' as const, shape: t.shape, data: t.data }]),
+      )
+    : {};
   const bytes = encodeSafetensors(
-    { [WEIGHTS_TENSOR]: { dtype: 'F32', shape, data } },
+    { [WEIGHTS_TENSOR]: { dtype: 'F32', shape, data }, ...extra },
     { d2nwg: 'weights', architecture: JSON.stringify(layout.arch) },
   );
   return { bytes, shape, meta };
@@ -144,6 +198,8 @@ export interface DecodedWeightsArtifact {
   readonly layout: Layout;
   readonly vectors: Float32Array[];
   readonly meta: WeightsArtifactMeta;
+  /** The feature pipeline, when the artifact carries one. */
+  readonly features: ExportFeatures | null;
 }
 
 /** Decode and cross-check a weights payload and its meta; `where` labels errors. */
@@ -195,5 +251,20 @@ export function decodeWeightsArtifact(
   const flat = toF32(t);
   const vectors: Float32Array[] = [];
   for (let i = 0; i < rows; i++) vectors.push(flat.slice(i * cols, (i + 1) * cols));
-  return { layout, vectors, meta };
+  const f = meta.features;
+  const opt = (name: string) => {
+    const x = tensors[`features.${name}`];
+    return x ? toF32(x) : null;
+  };
+  const features: ExportFeatures | null = f
+    ? {
+        kind: f.kind,
+        inputShape: f.inputShape,
+        inputScale: f.inputScale,
+        mean: opt('mean'),
+        basis: opt('basis'),
+        scale: opt('scale'),
+      }
+    : null;
+  return { layout, vectors, meta, features };
 }

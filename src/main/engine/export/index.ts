@@ -1,9 +1,11 @@
 /**
  * Weight export: one flat parameter vector + its layout → files other tools load directly.
- * Formats: safetensors in PyTorch naming (torch.ts), a tfjs LayersModel (tfjs.ts), and .npy
- * (one file per layout tensor plus the flat vector). Every export also writes manifest.json, so
- * the files are never separated from what they mean: architecture, layout, source run and node,
- * the dataset the weights were generated for, and their measured metrics.
+ * Formats: safetensors in PyTorch naming (torch.ts), a tfjs LayersModel (tfjs.ts), .npy (one
+ * file per tensor plus the flat vector) and ONNX (onnx.ts). With `features` (features.ts) every
+ * format carries the feature pipeline and the model takes raw inputs. Every export also writes
+ * manifest.json, so the files are never separated from what they mean: architecture, layout,
+ * expected input, class names in output order, conditioning task, source run and node, and the
+ * measured accuracy (with what it was measured on).
  *
  * Everything is validated and encoded in memory first; only then are files written, all or nothing
  * (write.ts). NaN/Inf parameters are refused before anything touches the disk.
@@ -24,13 +26,17 @@ import { resolveOutDir } from './paths.ts';
 import { toTorchStateDict, torchModuleSource } from './torch.ts';
 import { tfjsModelFiles } from './tfjs.ts';
 import { nodeExportFs, writeAllOrNothing, type ExportFs, type PlannedFile } from './write.ts';
+import { checkFeatures, describeInput, featureTensors, type ExportFeatures } from './features.ts';
+import { onnxModelBytes } from './onnx.ts';
 
-export { resolveOutDir } from './paths.ts';
+export { resolveOutDir, reserveExportFolder } from './paths.ts';
 export { ExportWriteError, type ExportFs } from './write.ts';
 export { buildLayersModel } from './tfjs.ts';
 export { toTorchStateDict } from './torch.ts';
+export { exportFeaturesOf, applyFeatures, type ExportFeatures } from './features.ts';
+export { onnxModelBytes } from './onnx.ts';
 
-export const EXPORT_FORMATS = ['safetensors', 'tfjs', 'npy'] as const;
+export const EXPORT_FORMATS = ['safetensors', 'tfjs', 'npy', 'onnx'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 /** Provenance and quality facts that travel with the weights. */
@@ -45,6 +51,20 @@ export interface ExportProvenance {
   readonly head?: string | null;
   /** Measured metrics of these weights, e.g. `{ accuracy: 0.83 }`. */
   readonly metrics?: Readonly<Record<string, number>>;
+  /** The conditioning task: its id, split, source class indices and names in output order. */
+  readonly task?: ExportTask | null;
+  /** What `accuracy` was measured on, in words (e.g. 'test samples of task t0003 (n=500)'). */
+  readonly accuracyOn?: string | null;
+}
+
+/** The task a model was generated for; `classNames[j]` is the class of output j. */
+export interface ExportTask {
+  readonly id: string;
+  readonly split?: string;
+  /** Source dataset class indices, in output order. */
+  readonly classes: readonly number[];
+  /** Class names, in output order. */
+  readonly classNames: readonly string[];
 }
 
 export interface ExportWeightsArgs {
@@ -59,6 +79,11 @@ export interface ExportWeightsArgs {
   readonly baseDir?: string;
   /** What goes into manifest.json besides the layout. */
   readonly manifest: ExportProvenance;
+  /**
+   * The feature pipeline the model's inputs go through; when given, every format takes raw
+   * inputs and computes the features itself (features.ts).
+   */
+  readonly features?: ExportFeatures | null;
   /** Timestamp written as `created`; default now. */
   readonly now?: Date;
   /** File operations; tests inject failures. Default node:fs. */
@@ -77,7 +102,8 @@ export interface ExportedFile {
 /** manifest.json. */
 export interface ExportManifest {
   readonly format: 'd2nwg-weights-export';
-  readonly formatVersion: 1;
+  /** 2: the files include the feature pipeline and take raw inputs (when `input.raw`). */
+  readonly formatVersion: 2;
   readonly exportFormat: ExportFormat;
   readonly created: string;
   readonly architecture: Architecture;
@@ -95,7 +121,21 @@ export interface ExportManifest {
   /** Set when the output layer was refitted on the generated body (Sampler `head`). */
   readonly head?: string;
   readonly metrics: Readonly<Record<string, number>>;
+  /** Accuracy measured on `accuracyOn` (fraction 0..1). */
   readonly accuracy: number | null;
+  readonly accuracyOn: string | null;
+  /** Class names of the outputs, index = output position (logit j is `classNames[j]`). */
+  readonly classNames: readonly string[] | null;
+  /** The conditioning task. */
+  readonly task: ExportTask | null;
+  /** What the model takes: raw inputs (with the feature pipeline inside) or feature vectors. */
+  readonly input: Readonly<Record<string, unknown>>;
+  /** The feature pipeline inside the files, when present. */
+  readonly features: {
+    readonly kind: string;
+    readonly tensors: readonly { readonly name: string; readonly shape: readonly number[] }[];
+    readonly steps: readonly string[];
+  } | null;
   readonly files: readonly ExportedFile[];
   /** How the files map to the layout and how to load them. */
   readonly conventions: Readonly<Record<string, unknown>>;
@@ -142,6 +182,7 @@ async function planFiles(
   layout: Layout,
   params: Float32Array,
   format: ExportFormat,
+  features: ExportFeatures | null,
 ): Promise<{
   files: { file: PlannedFile; content: string }[];
   conventions: Record<string, unknown>;
@@ -149,7 +190,10 @@ async function planFiles(
   if (format === 'safetensors') {
     const dict = toTorchStateDict(layout, params);
     const tensors = Object.fromEntries(
-      dict.map((t) => [t.name, { dtype: 'F32' as const, shape: t.shape, data: t.data }]),
+      [...(features ? featureTensors(features) : []), ...dict].map((t) => [
+        t.name,
+        { dtype: 'F32' as const, shape: t.shape, data: t.data },
+      ]),
     );
     const data = encodeSafetensors(tensors, {
       format: 'pt',
@@ -166,13 +210,13 @@ async function planFiles(
           from: t.from,
           transform: t.transform,
         })),
-        pytorch: torchModuleSource(layout),
-        load: 'net = Net(); net.load_state_dict(safetensors.torch.load_file("weights.safetensors"))',
+        pytorch: torchModuleSource(layout, features),
+        load: 'net = Net(); net.load_state_dict(safetensors.torch.load_file("weights.safetensors")); logits = net(x)',
       },
     };
   }
   if (format === 'tfjs') {
-    const { modelJson, weightsBin } = await tfjsModelFiles(layout, params);
+    const { modelJson, weightsBin } = await tfjsModelFiles(layout, params, features);
     return {
       files: [
         {
@@ -186,11 +230,28 @@ async function planFiles(
       ],
       conventions: {
         load: "await tf.loadLayersModel('file-or-url/model.json')",
-        input:
-          layout.arch.kind === 'mlp'
-            ? `[n, ${layout.arch.inputDim}] (images flattened in H, W, C order)`
+        input: features
+          ? `[n, ${features.inputShape.reduce((a, b) => a * b, 1)}] raw inputs as described in "input"; the first layer ('features') is the feature pipeline`
+          : layout.arch.kind === 'mlp'
+            ? `[n, ${layout.arch.inputDim}] feature vectors`
             : `[n, ${layout.arch.inputShape.join(', ')}] (NHWC)`,
         output: `[n, ${layout.arch.outputs}] logits`,
+      },
+    };
+  }
+  if (format === 'onnx') {
+    return {
+      files: [
+        {
+          file: { name: 'model.onnx', data: onnxModelBytes(layout, params, features) },
+          content: 'ONNX model (opset 13): feature pipeline + classifier, float32',
+        },
+      ],
+      conventions: {
+        load: 'sess = onnxruntime.InferenceSession("model.onnx"); logits = sess.run(None, {"input": x})[0]',
+        input: features ? 'input: raw inputs as described in "input"' : 'input: feature vectors',
+        output: `logits [n, ${layout.arch.outputs}]`,
+        initializers: 'named as the safetensors export (PyTorch state dict, features.*)',
       },
     };
   }
@@ -200,6 +261,12 @@ async function planFiles(
       content: 'flat parameter vector',
     },
   ];
+  for (const t of features ? featureTensors(features) : []) {
+    files.push({
+      file: { name: `${t.name}.npy`, data: encodeNpy(t.data.slice(), t.shape) },
+      content: `${t.name} [${t.shape.join(', ')}] (feature pipeline)`,
+    });
+  }
   for (const p of layout.params) {
     if (!SAFE_NAME.test(p.name) || p.name === 'params') {
       throw new InputError(`parameter name '${p.name}' cannot be used as a file name`, 'layout');
@@ -238,12 +305,27 @@ export async function exportWeights(args: ExportWeightsArgs): Promise<ExportResu
   checkLayout(layout);
   checkLength(layout, params);
   checkFinite(params, layout);
+  const features = args.features ?? null;
+  const a = layout.arch;
+  if (features) {
+    checkFeatures(
+      features,
+      a.kind === 'mlp' ? a.inputDim : a.inputShape.reduce((p, q) => p * q, 1),
+    );
+  }
+  const task = args.manifest.task ?? null;
+  if (task && task.classNames.length !== a.outputs) {
+    throw new InputError(
+      `task ${task.id} has ${task.classNames.length} classes, the model ${a.outputs} outputs`,
+      'task',
+    );
+  }
   const metrics: Record<string, number> = {};
   for (const [k, v] of Object.entries(args.manifest.metrics ?? {})) {
     if (typeof v === 'number' && Number.isFinite(v)) metrics[k] = v;
   }
 
-  const { files, conventions } = await planFiles(layout, params, format);
+  const { files, conventions } = await planFiles(layout, params, format, features);
   const listed: ExportedFile[] = files.map((f) => ({
     name: f.file.name,
     bytes: f.file.data.byteLength,
@@ -252,7 +334,7 @@ export async function exportWeights(args: ExportWeightsArgs): Promise<ExportResu
   }));
   const manifest: ExportManifest = {
     format: 'd2nwg-weights-export',
-    formatVersion: 1,
+    formatVersion: 2,
     exportFormat: format,
     created: (args.now ?? new Date()).toISOString(),
     architecture: layout.arch,
@@ -272,6 +354,29 @@ export async function exportWeights(args: ExportWeightsArgs): Promise<ExportResu
     ...(args.manifest.head ? { head: args.manifest.head } : {}),
     metrics,
     accuracy: metrics.accuracy ?? null,
+    accuracyOn: metrics.accuracy !== undefined ? (args.manifest.accuracyOn ?? null) : null,
+    classNames: task ? [...task.classNames] : null,
+    task,
+    input: features
+      ? { raw: true, ...describeInput(features) }
+      : {
+          raw: false,
+          shape: a.kind === 'mlp' ? ['n', a.inputDim] : ['n', ...a.inputShape],
+          values: 'feature vectors (no feature pipeline was exported with these weights)',
+        },
+    features: features
+      ? {
+          kind: features.kind,
+          tensors: featureTensors(features).map((t) => ({ name: t.name, shape: t.shape })),
+          steps: [
+            'x = raw * features.input_scale',
+            ...(features.mean ? ['x = x - features.mean'] : []),
+            ...(features.basis ? ['x = x @ features.basis'] : []),
+            ...(features.scale ? ['x = x * features.scale'] : []),
+            ...(a.kind === 'cnn' ? [`x = x.reshape(n, ${a.inputShape.join(', ')})  # NHWC`] : []),
+          ],
+        }
+      : null,
     files: listed,
     conventions,
   };

@@ -50,3 +50,25 @@ export function resolveOutDir(outDir: string, baseDir?: string): string {
   }
   return target;
 }
+
+/**
+ * Create and return a fresh folder `<root>/<name>` for one run's export; when that folder already
+ * exists (the run was exported before), `<name>-2`, `<name>-3`… instead, so an export never
+ * overwrites or mixes with an earlier one. mkdir without `recursive` makes the claim atomic.
+ */
+export async function reserveExportFolder(root: string, name: string): Promise<string> {
+  if (name !== path.basename(name) || name === '' || name.startsWith('.')) {
+    throw new InputError(`'${name}' is not a plain folder name`, 'outDir');
+  }
+  await fs.promises.mkdir(root, { recursive: true });
+  for (let i = 1; i < 10_000; i++) {
+    const dir = path.join(root, i === 1 ? name : `${name}-${i}`);
+    try {
+      await fs.promises.mkdir(dir);
+      return dir;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+  throw new InputError(`too many exports of '${name}' in ${root}`, 'outDir');
+}

@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Activation } from '../../../shared/schemas/zoo.ts';
 import { LEAKY_RELU_SLOPE } from '../nn/forward.ts';
 import type { Layout } from '../nn/architecture.ts';
+import { foldFeatures, featureDim, rawDim, type ExportFeatures } from './features.ts';
 
 /** The two files of a tfjs LayersModel. */
 export interface TfjsModelFiles {
@@ -29,12 +30,35 @@ function activationLayer(activation: Activation, name: string): tf.layers.Layer 
 }
 
 /**
- * Build the LayersModel for `layout` with `params` loaded. The caller owns the model and must
+ * Build the LayersModel for `layout` with `params` loaded. With `features`, the first layer is a
+ * Dense layer named `features` holding the whole feature pipeline folded into one affine map
+ * (features.ts), so `predict` takes raw flattened inputs. The caller owns the model and must
  * dispose it (it holds the weight variables).
  */
-export function buildLayersModel(layout: Layout, params: Float32Array): tf.Sequential {
+export function buildLayersModel(
+  layout: Layout,
+  params: Float32Array,
+  features?: ExportFeatures | null,
+): tf.Sequential {
   const a = layout.arch;
   const model = tf.sequential({ name: 'd2nwg_generated' });
+  const pre: tf.Tensor[] = [];
+  if (features) {
+    const k = featureDim(features);
+    model.add(
+      tf.layers.dense({
+        units: k,
+        useBias: true,
+        name: 'features',
+        trainable: false,
+        inputShape: [rawDim(features)],
+      }),
+    );
+    if (a.kind === 'cnn') model.add(tf.layers.reshape({ targetShape: [...a.inputShape] }));
+    const { kernel, bias } = foldFeatures(features);
+    pre.push(tf.tensor2d(kernel, [rawDim(features), k]), tf.tensor1d(bias));
+  }
+  const first = (i: number, shape: number[]) => (i === 0 && !features ? { inputShape: shape } : {});
   if (a.kind === 'mlp') {
     const widths = [a.inputDim, ...a.hidden, a.outputs];
     for (let i = 0; i + 1 < widths.length; i++) {
@@ -43,7 +67,7 @@ export function buildLayersModel(layout: Layout, params: Float32Array): tf.Seque
           units: widths[i + 1],
           useBias: true,
           name: `dense${i}`,
-          ...(i === 0 ? { inputShape: [a.inputDim] } : {}),
+          ...first(i, [a.inputDim]),
         }),
       );
       if (i + 2 < widths.length) model.add(activationLayer(a.activation, `dense${i}_act`));
@@ -58,7 +82,7 @@ export function buildLayersModel(layout: Layout, params: Float32Array): tf.Seque
           padding: 'same',
           useBias: true,
           name: `conv${i}`,
-          ...(i === 0 ? { inputShape: [...a.inputShape] } : {}),
+          ...first(i, [...a.inputShape]),
         }),
       );
       model.add(activationLayer(a.activation, `conv${i}_act`));
@@ -66,10 +90,14 @@ export function buildLayersModel(layout: Layout, params: Float32Array): tf.Seque
     model.add(tf.layers.globalAveragePooling2d({ name: 'pool' }));
     model.add(tf.layers.dense({ units: a.outputs, useBias: true, name: 'dense' }));
   }
-  // Layer weights come in the same order as the layout: kernel, bias per layer.
-  const weights = layout.params.map((p) =>
-    tf.tensor(params.subarray(p.offset, p.offset + p.size), [...p.shape], 'float32'),
-  );
+  // Trainable weights come in the same order as the layout (kernel, bias per layer); the frozen
+  // 'features' layer's come after them (tfjs lists non-trainable weights last).
+  const weights = [
+    ...layout.params.map((p) =>
+      tf.tensor(params.subarray(p.offset, p.offset + p.size), [...p.shape], 'float32'),
+    ),
+    ...pre,
+  ];
   try {
     model.setWeights(weights);
   } finally {
@@ -82,8 +110,9 @@ export function buildLayersModel(layout: Layout, params: Float32Array): tf.Seque
 export async function tfjsModelFiles(
   layout: Layout,
   params: Float32Array,
+  features?: ExportFeatures | null,
 ): Promise<TfjsModelFiles> {
-  const model = buildLayersModel(layout, params);
+  const model = buildLayersModel(layout, params, features);
   try {
     let files: TfjsModelFiles | null = null;
     await model.save(

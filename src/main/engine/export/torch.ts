@@ -11,6 +11,7 @@
  * order), so both are transposed here.
  */
 import type { Layout, ParamSpec } from '../nn/architecture.ts';
+import { featureTensors, torchFeatureLines, type ExportFeatures } from './features.ts';
 
 /** One tensor of the PyTorch state dict, and where it came from in the flat layout. */
 export interface TorchTensor {
@@ -93,8 +94,27 @@ export function toTorchStateDict(layout: Layout, params: Float32Array): TorchTen
 
 const IMPORTS = 'import torch, torch.nn as nn, torch.nn.functional as F, safetensors.torch';
 
-/** A PyTorch module matching the state dict, as text for the manifest. */
-export function torchModuleSource(layout: Layout): string {
+/** The `Features` module whose buffers hold the feature pipeline (state dict `features.*`). */
+function torchFeaturesClass(f: ExportFeatures): string[] {
+  return [
+    'class Features(nn.Module):  # raw flattened inputs -> the features the classifier takes',
+    '    def __init__(self):',
+    '        super().__init__()',
+    ...featureTensors(f).map(
+      (t) =>
+        `        self.register_buffer("${t.name.slice('features.'.length)}", torch.zeros(${t.shape.join(', ')}))`,
+    ),
+    '    def forward(self, x):',
+    ...torchFeatureLines(f, '        '),
+    '        return x',
+  ];
+}
+
+/**
+ * A PyTorch module matching the state dict, as text for the manifest. With `features`, the module
+ * takes raw inputs [n, D] (or [n, H, W, C]) and computes the features itself.
+ */
+export function torchModuleSource(layout: Layout, features?: ExportFeatures | null): string {
   const a = layout.arch;
   const act =
     a.activation === 'leaky_relu'
@@ -102,6 +122,8 @@ export function torchModuleSource(layout: Layout): string {
       : a.activation === 'relu'
         ? 'F.relu(x)'
         : 'torch.tanh(x)';
+  const head = features ? [IMPORTS, ...torchFeaturesClass(features)] : [IMPORTS];
+  const initFeatures = features ? ['        self.features = Features()'] : [];
   if (a.kind === 'mlp') {
     const widths = [a.inputDim, ...a.hidden, a.outputs];
     const layers = widths
@@ -109,13 +131,16 @@ export function torchModuleSource(layout: Layout): string {
       .map((w, i) => `nn.Linear(${w}, ${widths[i + 1]})`)
       .join(', ');
     return [
-      IMPORTS,
+      ...head,
       'class Net(nn.Module):',
       '    def __init__(self):',
       '        super().__init__()',
+      ...initFeatures,
       `        self.layers = nn.ModuleList([${layers}])`,
-      '    def forward(self, x):  # x: [n, inputDim] (images flattened in H, W, C order)',
-      '        x = x.flatten(1)',
+      features
+        ? `    def forward(self, x):  # x: raw inputs [n, ${features.inputShape.reduce((p, q) => p * q, 1)}] (see manifest "input")`
+        : '    def forward(self, x):  # x: [n, inputDim] feature vectors',
+      features ? '        x = self.features(x)' : '        x = x.flatten(1)',
       '        for i, layer in enumerate(self.layers):',
       '            x = layer(x)',
       `            if i < len(self.layers) - 1: x = ${act}`,
@@ -129,14 +154,21 @@ export function torchModuleSource(layout: Layout): string {
     cin = c;
     return s;
   });
+  const [ih, iw, ic] = a.inputShape;
   return [
-    IMPORTS,
+    ...head,
     'class Net(nn.Module):',
     '    def __init__(self):',
     '        super().__init__()',
+    ...initFeatures,
     `        self.convs = nn.ModuleList([${convs.join(', ')}])`,
     `        self.head = nn.Linear(${cin}, ${a.outputs})`,
-    '    def forward(self, x):  # x: [n, C, H, W] (NCHW)',
+    ...(features
+      ? [
+          '    def forward(self, x):  # x: raw inputs [n, H*W*C] flattened in H, W, C order',
+          `        x = self.features(x).reshape(-1, ${ih}, ${iw}, ${ic}).permute(0, 3, 1, 2)`,
+        ]
+      : ['    def forward(self, x):  # x: [n, C, H, W] (NCHW)']),
     '        for conv in self.convs:',
     `            h, w = x.shape[2], x.shape[3]`,
     `            ph = max((-(-h // 2) - 1) * 2 + ${k} - h, 0); pw = max((-(-w // 2) - 1) * 2 + ${k} - w, 0)`,

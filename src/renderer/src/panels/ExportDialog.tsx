@@ -1,12 +1,15 @@
 /**
- * Export dialog: pick a format and a destination, preview the manifest the export will write,
- * then export. The destination is a folder inside the data directory, or in the desktop app a
- * folder the user picked with the native dialog (the API's path policy refuses anything else).
+ * Export dialog: pick a format, which samples (best per task or all) and a destination, preview
+ * the manifest the export will write, then export. The destination is a folder inside the data
+ * directory, or in the desktop app a folder the user picked with the native dialog (the API's
+ * path policy refuses anything else). The files go to `<folder>/<run id>/` (suffixed when that
+ * exists).
  */
 import { useEffect, useState } from 'react';
 import {
   EXPORT_FORMATS,
   type ExportFormat,
+  type ExportSelect,
   type ExportPreview,
   type ExportResult,
 } from '../../../shared/ipc.ts';
@@ -21,7 +24,8 @@ export interface ExportDialogProps {
 
 export function ExportDialog({ runId, dataDir, onClose, onLog }: ExportDialogProps) {
   const [format, setFormat] = useState<ExportFormat>('safetensors');
-  const [folder, setFolder] = useState(`exports/${runId}`);
+  const [select, setSelect] = useState<ExportSelect>('best');
+  const [folder, setFolder] = useState('exports');
   const [preview, setPreview] = useState<ExportPreview | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [result, setResult] = useState<ExportResult | null>(null);
@@ -30,7 +34,7 @@ export function ExportDialog({ runId, dataDir, onClose, onLog }: ExportDialogPro
   useEffect(() => {
     let alive = true;
     api.export
-      .preview({ runId, format })
+      .preview({ runId, format, select })
       .then((p) => {
         if (!alive) return;
         setPreview(p);
@@ -44,7 +48,7 @@ export function ExportDialog({ runId, dataDir, onClose, onLog }: ExportDialogPro
     return () => {
       alive = false;
     };
-  }, [runId, format]);
+  }, [runId, format, select]);
 
   /** Desktop: the native picker; the API then allows exports to the picked folder. */
   const chooseFolder = async () => {
@@ -59,7 +63,7 @@ export function ExportDialog({ runId, dataDir, onClose, onLog }: ExportDialogPro
   const doExport = async () => {
     setBusy(true);
     try {
-      const r = await api.export.weights({ runId, format, folder });
+      const r = await api.export.weights({ runId, format, select, folder });
       setResult(r);
       onLog('info', `exported ${r.files.length} files to ${r.folder}`);
     } catch (e) {
@@ -91,9 +95,22 @@ export function ExportDialog({ runId, dataDir, onClose, onLog }: ExportDialogPro
                   ? 'safetensors (PyTorch / JAX / NumPy)'
                   : f === 'tfjs'
                     ? 'tfjs LayersModel (model.json + weights.bin)'
-                    : '.npy per tensor'}
+                    : f === 'onnx'
+                      ? 'ONNX (onnxruntime, opset 13)'
+                      : '.npy per tensor'}
               </option>
             ))}
+          </select>
+        </div>
+        <div className="form-row">
+          <label htmlFor="exp-select">Models</label>
+          <select
+            id="exp-select"
+            value={select}
+            onChange={(e) => setSelect(e.target.value as ExportSelect)}
+          >
+            <option value="best">best sample per task</option>
+            <option value="all">every sample</option>
           </select>
         </div>
         <div className="form-row">
@@ -106,8 +123,8 @@ export function ExportDialog({ runId, dataDir, onClose, onLog }: ExportDialogPro
           )}
           <div className="hint">
             {mode === 'electron'
-              ? `inside the data directory ${dataDir}, or a folder you choose`
-              : `a folder inside the data directory ${dataDir}`}
+              ? `inside the data directory ${dataDir}, or a folder you choose; files go to ${folder}/${runId}/ (a new ${runId}-2… if it exists)`
+              : `a folder inside the data directory ${dataDir}; files go to ${folder}/${runId}/ (a new ${runId}-2… if it exists)`}
           </div>
         </div>
         {error && (
@@ -130,8 +147,7 @@ export function ExportDialog({ runId, dataDir, onClose, onLog }: ExportDialogPro
         )}
         {result && (
           <div className="alert ok" data-testid="export-result">
-            Wrote {result.files.map((f) => f.name).join(', ')} to{' '}
-            <span className="mono">{result.folder}</span>
+            Wrote {result.files.length} files to <span className="mono">{result.folder}</span>
           </div>
         )}
         <footer>

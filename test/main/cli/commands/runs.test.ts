@@ -66,8 +66,21 @@ beforeEach(() => {
   const enc = encodeWeightsArtifact(layout, vectors, {
     dataset: 'mnist, 5 per class',
     head: 'discriminant (train)',
-    metrics: { accuracy: 0.5 },
-    sampleMetrics: [{ accuracy: 0.61 }, { accuracy: 0.72 }],
+    metrics: { meanAccuracy: 0.5 },
+    sampleMetrics: [
+      { supportAccuracy: 0.9, testAccuracy: 0.61 },
+      { supportAccuracy: 0.95, testAccuracy: 0.72 },
+    ],
+    accuracyOn: 'the 10 test samples of task t0',
+    task: { id: 't0', split: 'seen', classes: [7, 3], classNames: ['seven', 'three'] },
+    features: {
+      kind: 'pca',
+      inputShape: [2, 3],
+      inputScale: 1 / 255,
+      mean: new Float32Array(6).fill(0.5),
+      basis: Float32Array.from({ length: 24 }, (_, i) => (i % 7) / 7),
+      scale: null,
+    },
   });
   s.putArtifact({
     runId: runA,
@@ -174,24 +187,18 @@ describe('d2nwg runs', () => {
     expect((await cli('runs', 'compare', runA, 'zzz', '--db', db)).code).toBe(2);
   });
 
-  it('exports the weights a node produced, in each format', async () => {
-    const out = path.join(dir, 'exp-st');
-    const r = await cli(
-      'runs',
-      'export',
-      runA,
-      '--node',
-      'sampler',
-      '--format',
-      'safetensors',
-      '--out',
-      out,
-      '--db',
-      db,
-    );
+  it('exports the weights a node produced, in each format, into DIR/<run id>/', async () => {
+    const out = path.join(dir, 'exp');
+    const exp = (...more: string[]) =>
+      cli('runs', 'export', runA, '--node', 'sampler', '--out', out, '--db', db, ...more);
+    const r = await exp('--format', 'safetensors');
     expect(r.code).toBe(0);
-    expect(r.err).toMatch(/holds 2 weight vectors; exported sample 0/);
-    const m = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8')) as Record<
+    // Default --select best: sample 1 has the higher training-set accuracy.
+    const best = path.join(out, runA, 't0', 'sample-001');
+    expect(r.out).toContain(
+      `exported 1 model(s) (best per task) as safetensors to ${path.join(out, runA)}`,
+    );
+    const m = JSON.parse(fs.readFileSync(path.join(best, 'manifest.json'), 'utf8')) as Record<
       string,
       unknown
     >;
@@ -200,61 +207,46 @@ describe('d2nwg runs', () => {
       source: { runId: runA, nodeId: 'sampler' },
       conditioningDataset: 'mnist, 5 per class',
       head: 'discriminant (train)',
-      accuracy: 0.61,
+      accuracy: 0.72,
+      accuracyOn: 'the 10 test samples of task t0',
+      classNames: ['seven', 'three'],
+      task: { id: 't0', classes: [7, 3] },
+      input: { raw: true, shape: ['n', 6], scale: 1 / 255 },
       parameterCount: layout.size,
     });
-    expect(fs.existsSync(path.join(out, 'weights.safetensors'))).toBe(true);
+    expect(fs.existsSync(path.join(best, 'weights.safetensors'))).toBe(true);
 
-    const npyOut = path.join(dir, 'exp-npy');
-    const n = await cli(
-      'runs',
-      'export',
-      runA,
-      '--node',
-      'sampler',
-      '--format',
-      'npy',
-      '--sample',
-      '1',
-      '--out',
-      npyOut,
-      '--db',
-      db,
+    // A second export of the run never overwrites the first: it goes to <run id>-2.
+    const all = await exp('--format', 'npy', '--select', 'all');
+    expect(all.code).toBe(0);
+    expect(all.out).toMatch(
+      /exported 2 model\(s\) \(all per task\).*already exists; nothing was overwritten/,
     );
-    expect(n.code).toBe(0);
-    const buf = fs.readFileSync(path.join(npyOut, 'params.npy'));
+    const second = path.join(out, `${runA}-2`, 't0');
+    expect(fs.readdirSync(second).sort()).toEqual(['sample-000', 'sample-001']);
+    const buf = fs.readFileSync(path.join(second, 'sample-001', 'params.npy'));
     const start = 10 + buf.readUInt16LE(8);
     const vals = new Float32Array(
       buf.buffer.slice(buf.byteOffset + start, buf.byteOffset + buf.length),
     );
     expect(vals).toEqual(vectors[1]);
+    expect(fs.existsSync(path.join(second, 'sample-000', 'features.basis.npy'))).toBe(true);
     expect(
       (
-        JSON.parse(fs.readFileSync(path.join(npyOut, 'manifest.json'), 'utf8')) as {
+        JSON.parse(fs.readFileSync(path.join(second, 'sample-000', 'manifest.json'), 'utf8')) as {
           accuracy: number;
         }
       ).accuracy,
-    ).toBe(0.72);
+    ).toBe(0.61);
 
-    const tfOut = path.join(dir, 'exp-tfjs');
-    expect(
-      (
-        await cli(
-          'runs',
-          'export',
-          runA,
-          '--node',
-          'sampler',
-          '--format',
-          'tfjs',
-          '--out',
-          tfOut,
-          '--db',
-          db,
-        )
-      ).code,
-    ).toBe(0);
-    expect(fs.readdirSync(tfOut).sort()).toEqual(['manifest.json', 'model.json', 'weights.bin']);
+    expect((await exp('--format', 'tfjs', '--sample', '0')).code).toBe(0);
+    expect(fs.readdirSync(path.join(out, `${runA}-3`, 't0', 'sample-000')).sort()).toEqual([
+      'manifest.json',
+      'model.json',
+      'weights.bin',
+    ]);
+    expect((await exp('--format', 'onnx')).code).toBe(0);
+    expect(fs.existsSync(path.join(out, `${runA}-4`, 't0', 'sample-001', 'model.onnx'))).toBe(true);
   });
 
   it('refuses bad export requests with exit code 2', async () => {
@@ -266,11 +258,25 @@ describe('d2nwg runs', () => {
       '--node',
       'sampler',
       '--format',
-      'onnx',
+      'pt',
       ...base,
     );
     expect(badFormat.code).toBe(2);
-    expect(badFormat.err).toMatch(/--format must be one of safetensors, tfjs, npy/);
+    expect(badFormat.err).toMatch(/--format must be one of safetensors, tfjs, npy, onnx/);
+    const badSelect = await cli(
+      'runs',
+      'export',
+      runA,
+      '--node',
+      'sampler',
+      '--format',
+      'npy',
+      '--select',
+      'worst',
+      ...base,
+    );
+    expect(badSelect.code).toBe(2);
+    expect(badSelect.err).toMatch(/--select must be one of best, all/);
     const noWeights = await cli(
       'runs',
       'export',
