@@ -96,6 +96,13 @@ const op = {
   vdiv: [0xfd, ...uleb(0xe7)],
   vsqrt: [0xfd, ...uleb(0xe3)],
   memfill: [0xfc, ...uleb(0x0b), 0x00],
+  vzero: [0xfd, ...uleb(0x0c), ...new Array<number>(16).fill(0)],
+  lane: (l: number) => [0xfd, ...uleb(0x1f), l],
+  vgt: [0xfd, ...uleb(0x44)],
+  bitselect: [0xfd, ...uleb(0x52)],
+  f32gt: [0x5e],
+  f32const0: [0x43, 0, 0, 0, 0],
+  select: [0x1b],
   br: (d: number) => [0x0c, ...uleb(d)],
   brIf: (d: number) => [0x0d, ...uleb(d)],
   end: [0x0b],
@@ -383,6 +390,180 @@ function adamBody(): number[] {
   ];
 }
 
+// ---- bmmt(a, bt, c, batch, R, K, N, aStride, bStride): C[b] = A[b]·Bt[b]ᵀ ------------------------
+// The dot-product form for outputs only a few columns wide (a classifier's K logits): each C[i,j]
+// is one f32x4 dot product of a row of A with a row of Bt, summed across lanes once.
+const TL = { bi: 9, i: 10, j: 11, k: 12, a0: 13, b0: 14, arow: 15, brow: 16, k4: 17 };
+const TV = { acc: 18 };
+const TF = { s: 19 };
+
+function bmmtBody(): number[] {
+  const { a, b, c, batch, R, K, N, aS, bS } = BMM;
+  const { bi, i, j, k, a0, b0, arow, brow, k4 } = TL;
+  const at = (base: number): number[] => [
+    ...op.get(base),
+    ...op.get(k),
+    ...op.i32(4),
+    ...op.mul,
+    ...op.add,
+  ];
+  const kVec = forLoop(k, op.i32(0), k4, 4, [
+    ...op.get(TV.acc),
+    ...at(arow),
+    ...op.v128load,
+    ...at(brow),
+    ...op.v128load,
+    ...op.vmul,
+    ...op.vadd,
+    ...op.set(TV.acc),
+  ]);
+  const kTail = forLoop(k, op.get(k4), K, 1, [
+    ...op.get(TF.s),
+    ...at(arow),
+    ...op.f32load,
+    ...at(brow),
+    ...op.f32load,
+    ...op.f32mul,
+    ...op.f32add,
+    ...op.set(TF.s),
+  ]);
+  const jLoop = forLoop(j, op.i32(0), N, 1, [
+    ...op.get(b0),
+    ...op.get(j),
+    ...op.get(K),
+    ...op.mul,
+    ...op.i32(4),
+    ...op.mul,
+    ...op.add,
+    ...op.set(brow),
+    ...op.vzero,
+    ...op.set(TV.acc),
+    ...kVec,
+    ...op.get(TV.acc),
+    ...op.lane(0),
+    ...op.get(TV.acc),
+    ...op.lane(1),
+    ...op.f32add,
+    ...op.get(TV.acc),
+    ...op.lane(2),
+    ...op.get(TV.acc),
+    ...op.lane(3),
+    ...op.f32add,
+    ...op.f32add,
+    ...op.set(TF.s),
+    ...kTail,
+    // c[((bi*R + i)*N + j)*4] = s
+    ...op.get(c),
+    ...op.get(bi),
+    ...op.get(R),
+    ...op.mul,
+    ...op.get(i),
+    ...op.add,
+    ...op.get(N),
+    ...op.mul,
+    ...op.get(j),
+    ...op.add,
+    ...op.i32(4),
+    ...op.mul,
+    ...op.add,
+    ...op.get(TF.s),
+    ...op.f32store,
+  ]);
+  const iLoop = forLoop(i, op.i32(0), R, 1, [
+    ...op.get(a0),
+    ...op.get(i),
+    ...op.get(K),
+    ...op.mul,
+    ...op.i32(4),
+    ...op.mul,
+    ...op.add,
+    ...op.set(arow),
+    ...jLoop,
+  ]);
+  return [
+    ...op.get(K),
+    ...op.i32(-4),
+    ...op.andI,
+    ...op.set(k4),
+    ...forLoop(bi, op.i32(0), batch, 1, [
+      ...op.get(a),
+      ...op.get(bi),
+      ...op.get(aS),
+      ...op.mul,
+      ...op.add,
+      ...op.set(a0),
+      ...op.get(b),
+      ...op.get(bi),
+      ...op.get(bS),
+      ...op.mul,
+      ...op.add,
+      ...op.set(b0),
+      ...iLoop,
+    ]),
+  ];
+}
+
+// ---- leaky(x, out, n, alpha) and leakyGrad(x, dy, out, n, alpha) -------------------------------
+// leaky: out = x > 0 ? x : alpha·x. leakyGrad: out = x > 0 ? dy : alpha·dy (tfjs's LeakyRelu
+// gradient: 3 kernels there, one here).
+function leakyBody(grad: boolean): number[] {
+  // params: x 0, (dy 1,) out, n, alpha; locals p, end, end4
+  const x = 0;
+  const dy = grad ? 1 : 0;
+  const out = grad ? 2 : 1;
+  const n = grad ? 3 : 2;
+  const alpha = grad ? 4 : 3;
+  const p = alpha + 1;
+  const end = p + 1;
+  const end4 = p + 2;
+  const at = (base: number): number[] => [...op.get(base), ...op.get(p), ...op.add];
+  const vec4 = [
+    ...at(out),
+    ...at(dy),
+    ...op.v128load,
+    ...at(dy),
+    ...op.v128load,
+    ...op.get(alpha),
+    ...op.splat,
+    ...op.vmul,
+    ...at(x),
+    ...op.v128load,
+    ...op.vzero,
+    ...op.vgt,
+    ...op.bitselect,
+    ...op.v128store,
+  ];
+  const scalar = [
+    ...at(out),
+    ...at(dy),
+    ...op.f32load,
+    ...at(dy),
+    ...op.f32load,
+    ...op.get(alpha),
+    ...op.f32mul,
+    ...at(x),
+    ...op.f32load,
+    ...op.f32const0,
+    ...op.f32gt,
+    ...op.select,
+    ...op.f32store,
+  ];
+  return [
+    ...op.get(n),
+    ...op.i32(4),
+    ...op.mul,
+    ...op.set(end),
+    ...op.get(n),
+    ...op.i32(-4),
+    ...op.andI,
+    ...op.i32(4),
+    ...op.mul,
+    ...op.set(end4),
+    ...forLoop(p, op.i32(0), end4, 16, vec4),
+    ...forLoop(p, op.get(end4), end, 4, scalar),
+  ];
+}
+
 /** The kernel module's bytes. */
 export function simdModuleBytes(): Uint8Array {
   const bmmType = [0x60, ...vec(Array.from({ length: 9 }, () => [I32])), ...vec([])];
@@ -400,14 +581,25 @@ export function simdModuleBytes(): Uint8Array {
     0x00,
     0x00,
     0x00,
-    ...section(1, vec([bmmType, adamType])),
+    ...section(
+      1,
+      vec([
+        bmmType,
+        adamType,
+        [0x60, ...vec([[I32], [I32], [I32], [F32]]), ...vec([])],
+        [0x60, ...vec([[I32], [I32], [I32], [I32], [F32]]), ...vec([])],
+      ]),
+    ),
     ...section(2, vec([[...name('env'), ...name('memory'), 0x02, 0x00, ...uleb(1)]])),
-    ...section(3, vec([uleb(0), uleb(1)])),
+    ...section(3, vec([uleb(0), uleb(1), uleb(0), uleb(2), uleb(3)])),
     ...section(
       7,
       vec([
         [...name('bmm'), 0x00, ...uleb(0)],
         [...name('adam'), 0x00, ...uleb(1)],
+        [...name('bmmt'), 0x00, ...uleb(2)],
+        [...name('leaky'), 0x00, ...uleb(3)],
+        [...name('leakyGrad'), 0x00, ...uleb(4)],
       ]),
     ),
     ...section(
@@ -429,6 +621,16 @@ export function simdModuleBytes(): Uint8Array {
           ],
           adamBody(),
         ),
+        func(
+          [
+            [9, I32],
+            [1, V128],
+            [1, F32],
+          ],
+          bmmtBody(),
+        ),
+        func([[3, I32]], leakyBody(false)),
+        func([[3, I32]], leakyBody(true)),
       ]),
     ),
   ];
@@ -465,6 +667,20 @@ export interface SimdKernels {
     eps: number,
     decay: number,
   ): void;
+  /** C[b] = A[b]·Bt[b]ᵀ with Bt [batch or 1, cols, inner]: the dot-product form for few columns. */
+  bmmt(
+    a: number,
+    bt: number,
+    c: number,
+    batch: number,
+    rows: number,
+    inner: number,
+    cols: number,
+    aStride: number,
+    bStride: number,
+  ): void;
+  leaky(x: number, out: number, n: number, alpha: number): void;
+  leakyGrad(x: number, dy: number, out: number, n: number, alpha: number): void;
 }
 
 const instances = new WeakMap<WasmMemory, SimdKernels>();
@@ -476,14 +692,17 @@ export function simdKernels(memory: WasmMemory): SimdKernels {
   const module = new WA.Module(simdModuleBytes());
   const instance = new WA.Instance(module, { env: { memory } });
   const ex = instance.exports;
-  const bmm = ex.bmm;
-  const adam = ex.adam;
-  if (typeof bmm !== 'function' || typeof adam !== 'function') {
-    throw new Error('simd kernels: exports missing');
-  }
+  const fn = <K extends keyof SimdKernels>(key: K): SimdKernels[K] => {
+    const f = ex[key];
+    if (typeof f !== 'function') throw new Error(`simd kernels: export '${key}' missing`);
+    return f as SimdKernels[K];
+  };
   const kernels: SimdKernels = {
-    bmm: bmm as SimdKernels['bmm'],
-    adam: adam as SimdKernels['adam'],
+    bmm: fn('bmm'),
+    adam: fn('adam'),
+    bmmt: fn('bmmt'),
+    leaky: fn('leaky'),
+    leakyGrad: fn('leakyGrad'),
   };
   instances.set(memory, kernels);
   return kernels;
@@ -581,10 +800,14 @@ type KernelTensor = { dataId: object; shape: number[]; dtype: string };
  * [batch or 1, k, c]); a batch of 1 on either side is broadcast. The same loop for any batch
  * size, so a model gets the same bits alone or in a batch of a thousand.
  */
-export function simdBatchMatMulWasm(args: {
-  inputs: Record<string, KernelTensor | undefined>;
-  backend: unknown;
-}): KernelTensor {
+export function simdBatchMatMulWasm(
+  args: {
+    inputs: Record<string, KernelTensor | undefined>;
+    backend: unknown;
+  },
+  /** Given B's transpose [batch or 1, cols, inner] (then the dot-product kernel runs). */
+  bTransposed?: KernelTensor,
+): KernelTensor {
   const backend = wasmBackendOf(args.backend);
   const { a, b } = args.inputs;
   if (!a || !b || a.shape.length !== 3 || b.shape.length !== 3) {
@@ -601,9 +824,10 @@ export function simdBatchMatMulWasm(args: {
   const batch = Math.max(ba, bb);
   const out = backend.makeOutput([batch, rows, cols], 'float32');
   if (batch * rows * cols > 0) {
-    simdKernels(backend.wasm.asm.memory).bmm(
+    const k = simdKernels(backend.wasm.asm.memory);
+    (bTransposed ? k.bmmt : k.bmm)(
       heapAddress(backend, a),
-      heapAddress(backend, b),
+      heapAddress(backend, bTransposed ?? b),
       heapAddress(backend, out),
       batch,
       rows,
@@ -613,5 +837,55 @@ export function simdBatchMatMulWasm(args: {
       bb === 1 ? 0 : inner * cols * 4,
     );
   }
+  return out;
+}
+
+/** Names of the leaky-ReLU kernels (registered for wasm by installWasmKernels). */
+export const SIMD_LEAKY = 'D2nwgLeakyRelu';
+export const SIMD_LEAKY_GRAD = 'D2nwgLeakyReluGrad';
+
+/** out = x > 0 ? x : alpha·x (inputs {x}, attrs {alpha}). */
+export function simdLeakyWasm(args: {
+  inputs: Record<string, KernelTensor | undefined>;
+  backend: unknown;
+  attrs?: Record<string, unknown>;
+}): KernelTensor {
+  const backend = wasmBackendOf(args.backend);
+  const { x } = args.inputs;
+  if (!x || x.dtype !== 'float32') throw new Error(`${SIMD_LEAKY}: needs a float32 input x`);
+  const out = backend.makeOutput([...x.shape], 'float32');
+  const n = x.shape.reduce((p, d) => p * d, 1);
+  simdKernels(backend.wasm.asm.memory).leaky(
+    heapAddress(backend, x),
+    heapAddress(backend, out),
+    n,
+    numAttr(args.attrs, 'alpha'),
+  );
+  return out;
+}
+
+/** The gradient: out = x > 0 ? dy : alpha·dy (inputs {x, dy}, attrs {alpha}). */
+export function simdLeakyGradWasm(args: {
+  inputs: Record<string, KernelTensor | undefined>;
+  backend: unknown;
+  attrs?: Record<string, unknown>;
+}): KernelTensor {
+  const backend = wasmBackendOf(args.backend);
+  const { x, dy } = args.inputs;
+  if (!x || !dy || x.dtype !== 'float32' || dy.dtype !== 'float32') {
+    throw new Error(`${SIMD_LEAKY_GRAD}: needs float32 inputs x and dy`);
+  }
+  const n = x.shape.reduce((p, d) => p * d, 1);
+  if (dy.shape.reduce((p, d) => p * d, 1) !== n) {
+    throw new Error(`${SIMD_LEAKY_GRAD}: x and dy differ in size`);
+  }
+  const out = backend.makeOutput([...x.shape], 'float32');
+  simdKernels(backend.wasm.asm.memory).leakyGrad(
+    heapAddress(backend, x),
+    heapAddress(backend, dy),
+    heapAddress(backend, out),
+    n,
+    numAttr(args.attrs, 'alpha'),
+  );
   return out;
 }

@@ -14,6 +14,10 @@ import * as tf from '@tensorflow/tfjs';
 import {
   FUSED_ADAM,
   SIMD_BMM,
+  SIMD_LEAKY,
+  SIMD_LEAKY_GRAD,
+  simdLeakyGradWasm,
+  simdLeakyWasm,
   fusedAdamWasm,
   heapAddress,
   simdBatchMatMulWasm,
@@ -440,8 +444,34 @@ export function installWasmKernels(): void {
     tf.registerKernel({
       kernelName: SIMD_BMM,
       backendName: 'wasm',
-      kernelFunc: mark((args) => simdBatchMatMulWasm(args) as tf.TensorInfo),
+      kernelFunc: mark((args) => {
+        const { b } = args.inputs;
+        const inner = b?.shape[1] ?? 0;
+        const cols = b?.shape[2] ?? 0;
+        // Few output columns (a classifier's logits): B transposed, then dot products.
+        if (b !== undefined && b.shape.length === 3 && cols < 8 && inner >= 8) {
+          const bt = transposeInfo(args.backend, b, [0, 2, 1]);
+          try {
+            return simdBatchMatMulWasm(args, bt) as tf.TensorInfo;
+          } finally {
+            disposeInfo(args.backend, bt);
+          }
+        }
+        return simdBatchMatMulWasm(args) as tf.TensorInfo;
+      }),
     });
+  }
+  for (const [name, fn] of [
+    [SIMD_LEAKY, simdLeakyWasm],
+    [SIMD_LEAKY_GRAD, simdLeakyGradWasm],
+  ] as const) {
+    if (!tf.getKernel(name, 'wasm')) {
+      tf.registerKernel({
+        kernelName: name,
+        backendName: 'wasm',
+        kernelFunc: mark((args) => fn(args) as tf.TensorInfo),
+      });
+    }
   }
   if (!tf.getKernel(FUSED_ADAM, 'wasm')) {
     tf.registerKernel({

@@ -26,10 +26,11 @@ import {
   type Layout,
   type ParamSpec,
 } from './architecture.ts';
-import { activate } from './forward.ts';
+import { LEAKY_RELU_SLOPE, activate } from './forward.ts';
+import type { Activation } from '../../../shared/schemas/zoo.ts';
 import { checkLength } from './params.ts';
 import { conv2d } from '../kernels/conv.ts';
-import { SIMD_BMM } from '../kernels/simd.ts';
+import { SIMD_BMM, SIMD_LEAKY, SIMD_LEAKY_GRAD } from '../kernels/simd.ts';
 import { fusedAdamStep, hasFusedAdam } from '../common/optim.ts';
 
 /**
@@ -54,6 +55,32 @@ tf.registerGradient({
       throw new Error(`${SIMD_BMM}: no gradient for a broadcast operand`);
     }
     return { a: () => bmm(g, swap(b)), b: () => bmm(swap(a), g) };
+  },
+});
+
+/** The hidden-layer nonlinearity; leaky_relu runs as one SIMD kernel (and one for its gradient) on wasm. */
+function act<T extends tf.Tensor>(x: T, activation: Activation): T {
+  if (activation !== 'leaky_relu' || !tf.getKernel(SIMD_LEAKY, tf.getBackend())) {
+    return activate(x, activation);
+  }
+  return tf.engine().runKernel(SIMD_LEAKY, { x }, { alpha: LEAKY_RELU_SLOPE }) as T;
+}
+
+tf.registerGradient({
+  kernelName: SIMD_LEAKY,
+  inputsToSave: ['x'],
+  gradFunc: (dy, saved, attrs) => {
+    const [x] = saved;
+    return {
+      x: () =>
+        tf
+          .engine()
+          .runKernel(
+            SIMD_LEAKY_GRAD,
+            { x, dy: dy as tf.Tensor },
+            { alpha: attrs.alpha },
+          ) as tf.Tensor,
+    };
   },
 });
 
@@ -149,7 +176,7 @@ export function forwardBatch(layout: Layout, params: StackedParams, x: tf.Tensor
     const layers = params.length / 2;
     for (let i = 0; i < layers; i++) {
       h = tf.add(bmm(h, params[2 * i]), params[2 * i + 1]);
-      if (i + 1 < layers) h = activate(h, arch.activation);
+      if (i + 1 < layers) h = act(h, arch.activation);
     }
     return h;
   }
@@ -177,7 +204,7 @@ export function forwardBatch(layout: Layout, params: StackedParams, x: tf.Tensor
       if (xm !== M) throw new Error('forwardBatch: a CNN batch needs one input set per model');
       y = tf.reshape(tf.add(bmm(pm, kernel), bias), [rows, oh, ow, cout]);
     }
-    h = activate(y, arch.activation);
+    h = act(y, arch.activation);
     [curH, curW, cin] = [oh, ow, cout];
   }
   const pooled = tf.reshape(tf.mean(h, [1, 2]), [xm, n, cin]) as tf.Tensor3D;

@@ -1,6 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { FUSED_ADAM, SIMD_BMM, simdModuleBytes } from '../../../../src/main/engine/kernels/simd.ts';
+import {
+  FUSED_ADAM,
+  SIMD_BMM,
+  SIMD_LEAKY,
+  SIMD_LEAKY_GRAD,
+  simdModuleBytes,
+} from '../../../../src/main/engine/kernels/simd.ts';
 import { Rng } from '../../../../src/main/engine/rng.ts';
 import { expectNoLeakedTensors } from '../../../helpers/tf.ts';
 
@@ -102,6 +108,33 @@ describe('SIMD kernels (wasm)', () => {
     const t = tf.matMul(a, tf.transpose(b, [0, 2, 1]), false, true).dataSync();
     for (let i = 0; i < ref.length; i++) expect(t[i]).toBeCloseTo(ref[i], 4);
     tf.dispose([a, b, viaTf]);
+  });
+
+  it("leaky ReLU and its gradient equal tfjs's, NaN and zeros included", () => {
+    const rng = new Rng(6);
+    const vals = rng.normalArray(23);
+    vals[3] = 0;
+    vals[7] = NaN;
+    const x = tf.tensor1d(vals);
+    const dyVals = rng.normalArray(23);
+    const dy = tf.tensor1d(dyVals);
+    const ours = tf.engine().runKernel(SIMD_LEAKY, { x }, { alpha: 0.01 }) as tf.Tensor;
+    const ref = tf.leakyRelu(x, 0.01);
+    const a = ours.dataSync();
+    const b = ref.dataSync();
+    for (let i = 0; i < vals.length; i++) {
+      if (Number.isNaN(b[i])) expect(Number.isNaN(a[i])).toBe(true);
+      else expect(a[i]).toBeCloseTo(b[i], 6);
+    }
+    const g = tf.engine().runKernel(SIMD_LEAKY_GRAD, { x, dy }, { alpha: 0.01 }) as tf.Tensor;
+    const refG = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.leakyRelu(t, 0.01), dy)))(x);
+    const ga = g.dataSync();
+    const gb = refG.dataSync();
+    for (let i = 0; i < vals.length; i++) {
+      if (Number.isNaN(vals[i])) continue;
+      expect(ga[i]).toBeCloseTo(gb[i], 6);
+    }
+    tf.dispose([x, dy, ours, ref, g, refG]);
   });
 
   it('fused Adam/AdamW equals the textbook update', () => {
