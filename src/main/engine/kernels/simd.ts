@@ -140,9 +140,22 @@ function func(locals: [number, number][], body: number[]): number[] {
 // ---- bmm(a, b, c, batch, R, K, N, aStride, bStride) -------------------------------------------
 // Byte addresses; aStride/bStride are bytes between batch entries (0 broadcasts one matrix).
 const BMM = { a: 0, b: 1, c: 2, batch: 3, R: 4, K: 5, N: 6, aS: 7, bS: 8 };
-const BL = { bi: 9, i: 10, k: 11, j: 12, a0: 13, b0: 14, crow: 15, brow: 16, n4: 17, nb: 18 };
-const BV = { av: 19 };
-const BF = { as: 20 };
+const BL = {
+  bi: 9,
+  i: 10,
+  k: 11,
+  j: 12,
+  a0: 13,
+  b0: 14,
+  crow: 15,
+  brow: 16,
+  n4: 17,
+  nb: 18,
+  j0: 19,
+  n16: 20,
+};
+const BV = { av: 21, acc: [22, 23, 24, 25] };
+const BF = { as: 26 };
 
 function bmmBody(): number[] {
   const { a, b, c, batch, R, K, N, aS, bS } = BMM;
@@ -150,7 +163,7 @@ function bmmBody(): number[] {
   const { av } = BV;
   const { as } = BF;
   // Inner loops over j: vector part (j < n4, step 4), then scalar tail (j < N).
-  const vecJ = forLoop(j, op.i32(0), n4, 4, [
+  const vecJ = forLoop(j, op.get(BL.n16), n4, 4, [
     // c[crow + 4j] += av * b[brow + 4j]
     ...op.get(crow),
     ...op.get(j),
@@ -238,6 +251,57 @@ function bmmBody(): number[] {
     ...vecJ,
     ...tailJ,
   ]);
+  // Blocks of 16 columns: four f32x4 accumulators held in registers across the whole k loop.
+  const loadB = (offset: number): number[] => [0xfd, ...uleb(0x00), 2, ...uleb(offset)];
+  const blocked = forLoop(BL.j0, op.i32(0), BL.n16, 16, [
+    ...BV.acc.flatMap((a2) => [...op.vzero, ...op.set(a2)]),
+    ...forLoop(k, op.i32(0), K, 1, [
+      ...op.get(a0),
+      ...op.get(i),
+      ...op.get(K),
+      ...op.mul,
+      ...op.get(k),
+      ...op.add,
+      ...op.i32(4),
+      ...op.mul,
+      ...op.add,
+      ...op.f32load,
+      ...op.splat,
+      ...op.set(av),
+      // brow = b0 + (k*N + j0)*4
+      ...op.get(b0),
+      ...op.get(k),
+      ...op.get(N),
+      ...op.mul,
+      ...op.get(BL.j0),
+      ...op.add,
+      ...op.i32(4),
+      ...op.mul,
+      ...op.add,
+      ...op.set(brow),
+      ...BV.acc.flatMap((a2, q) => [
+        ...op.get(a2),
+        ...op.get(av),
+        ...op.get(brow),
+        ...loadB(16 * q),
+        ...op.vmul,
+        ...op.vadd,
+        ...op.set(a2),
+      ]),
+    ]),
+    ...BV.acc.flatMap((a2, q) => [
+      ...op.get(crow),
+      ...op.get(BL.j0),
+      ...op.i32(4),
+      ...op.mul,
+      ...op.add,
+      ...op.get(a2),
+      0xfd,
+      ...uleb(0x0b),
+      2,
+      ...uleb(16 * q),
+    ]),
+  ]);
   const iLoop = forLoop(i, op.i32(0), R, 1, [
     // crow = c + ((bi*R + i) * N) * 4, zeroed
     ...op.get(c),
@@ -253,7 +317,15 @@ function bmmBody(): number[] {
     ...op.i32(0),
     ...op.get(nb),
     ...op.memfill,
+    ...blocked,
+    // Columns past the last block of 16: C accumulated in memory.
+    ...op.get(BL.n16),
+    ...op.get(N),
+    ...op.geU,
+    ...[0x04, 0x40], // if (n16 >= N) {} else { kLoop }
+    0x05,
     ...kLoop,
+    ...op.end,
   ]);
   const biLoop = forLoop(bi, op.i32(0), batch, 1, [
     ...op.get(a),
@@ -280,6 +352,10 @@ function bmmBody(): number[] {
     ...op.i32(-4),
     ...op.andI,
     ...op.set(n4),
+    ...op.get(N),
+    ...op.i32(-16),
+    ...op.andI,
+    ...op.set(BL.n16),
     ...biLoop,
   ];
 }
@@ -607,8 +683,8 @@ export function simdModuleBytes(): Uint8Array {
       vec([
         func(
           [
-            [10, I32],
-            [1, V128],
+            [12, I32],
+            [5, V128],
             [1, F32],
           ],
           bmmBody(),
