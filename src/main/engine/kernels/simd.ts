@@ -108,6 +108,11 @@ const op = {
   end: [0x0b],
 };
 
+/** Byte address `base + 4·index` (both locals) of a float32 element. */
+function addr(base: number, index: number): number[] {
+  return [...op.get(base), ...op.get(index), ...op.i32(4), ...op.mul, ...op.add];
+}
+
 /** `for (v = from; v < limit; v += step) body` as block/loop; `limit` is a local. */
 function forLoop(v: number, from: number[], limit: number, step: number, body: number[]): number[] {
   return [
@@ -157,78 +162,60 @@ const BL = {
 const BV = { av: 21, acc: [22, 23, 24, 25] };
 const BF = { as: 26 };
 
+/**
+ * The batch loop of both matmul kernels: for each entry `bi`, a0 and b0 are A's and B's matrix
+ * addresses (params a, b and strides aS, bS of BMM), then `body` runs.
+ */
+function overBatch(bi: number, a0: number, b0: number, body: number[]): number[] {
+  const { a, b, batch, aS, bS } = BMM;
+  return forLoop(bi, op.i32(0), batch, 1, [
+    ...op.get(a),
+    ...op.get(bi),
+    ...op.get(aS),
+    ...op.mul,
+    ...op.add,
+    ...op.set(a0),
+    ...op.get(b),
+    ...op.get(bi),
+    ...op.get(bS),
+    ...op.mul,
+    ...op.add,
+    ...op.set(b0),
+    ...body,
+  ]);
+}
+
 function bmmBody(): number[] {
-  const { a, b, c, batch, R, K, N, aS, bS } = BMM;
+  const { c, R, K, N } = BMM;
   const { bi, i, k, j, a0, b0, crow, brow, n4, nb } = BL;
   const { av } = BV;
   const { as } = BF;
   // Inner loops over j: vector part (j < n4, step 4), then scalar tail (j < N).
   const vecJ = forLoop(j, op.get(BL.n16), n4, 4, [
     // c[crow + 4j] += av * b[brow + 4j]
-    ...op.get(crow),
-    ...op.get(j),
-    ...op.i32(4),
-    ...op.mul,
-    ...op.add,
-    ...op.get(crow),
-    ...op.get(j),
-    ...op.i32(4),
-    ...op.mul,
-    ...op.add,
+    ...addr(crow, j),
+    ...addr(crow, j),
     ...op.v128load,
     ...op.get(av),
-    ...op.get(brow),
-    ...op.get(j),
-    ...op.i32(4),
-    ...op.mul,
-    ...op.add,
+    ...addr(brow, j),
     ...op.v128load,
     ...op.vmul,
     ...op.vadd,
     ...op.v128store,
   ]);
-  const tailJ = [
-    ...op.get(n4),
-    ...op.set(j),
-    0x02,
-    0x40,
-    0x03,
-    0x40,
-    ...op.get(j),
-    ...op.get(N),
-    ...op.geU,
-    ...op.brIf(1),
-    ...op.get(crow),
-    ...op.get(j),
-    ...op.i32(4),
-    ...op.mul,
-    ...op.add,
-    ...op.get(crow),
-    ...op.get(j),
-    ...op.i32(4),
-    ...op.mul,
-    ...op.add,
+  const tailJ = forLoop(j, op.get(n4), N, 1, [
+    ...addr(crow, j),
+    ...addr(crow, j),
     ...op.f32load,
     ...op.get(as),
-    ...op.get(brow),
-    ...op.get(j),
-    ...op.i32(4),
-    ...op.mul,
-    ...op.add,
+    ...addr(brow, j),
     ...op.f32load,
     ...op.f32mul,
     ...op.f32add,
     ...op.f32store,
-    ...op.get(j),
-    ...op.i32(1),
-    ...op.add,
-    ...op.set(j),
-    ...op.br(0),
-    ...op.end,
-    ...op.end,
-  ];
-  const kLoop = forLoop(k, op.i32(0), K, 1, [
-    // as = A[a0 + (i*K + k)*4]; av = splat(as); brow = b0 + k*N*4
+  ]);
+  // A[i, k]: the float at a0 + (i*K + k)*4.
+  const loadA = [
     ...op.get(a0),
     ...op.get(i),
     ...op.get(K),
@@ -239,6 +226,10 @@ function bmmBody(): number[] {
     ...op.mul,
     ...op.add,
     ...op.f32load,
+  ];
+  const kLoop = forLoop(k, op.i32(0), K, 1, [
+    // as = A[i, k]; av = splat(as); brow = b0 + k*N*4
+    ...loadA,
     ...op.tee(as),
     ...op.splat,
     ...op.set(av),
@@ -256,16 +247,7 @@ function bmmBody(): number[] {
   const blocked = forLoop(BL.j0, op.i32(0), BL.n16, 16, [
     ...BV.acc.flatMap((a2) => [...op.vzero, ...op.set(a2)]),
     ...forLoop(k, op.i32(0), K, 1, [
-      ...op.get(a0),
-      ...op.get(i),
-      ...op.get(K),
-      ...op.mul,
-      ...op.get(k),
-      ...op.add,
-      ...op.i32(4),
-      ...op.mul,
-      ...op.add,
-      ...op.f32load,
+      ...loadA,
       ...op.splat,
       ...op.set(av),
       // brow = b0 + (k*N + j0)*4
@@ -327,21 +309,7 @@ function bmmBody(): number[] {
     ...kLoop,
     ...op.end,
   ]);
-  const biLoop = forLoop(bi, op.i32(0), batch, 1, [
-    ...op.get(a),
-    ...op.get(bi),
-    ...op.get(aS),
-    ...op.mul,
-    ...op.add,
-    ...op.set(a0),
-    ...op.get(b),
-    ...op.get(bi),
-    ...op.get(bS),
-    ...op.mul,
-    ...op.add,
-    ...op.set(b0),
-    ...iLoop,
-  ]);
+  const biLoop = overBatch(bi, a0, b0, iLoop);
   return [
     // nb = N*4 (bytes per row of B and C); n4 = N & ~3
     ...op.get(N),
@@ -474,7 +442,7 @@ const TV = { acc: 18 };
 const TF = { s: 19 };
 
 function bmmtBody(): number[] {
-  const { a, b, c, batch, R, K, N, aS, bS } = BMM;
+  const { c, R, K, N } = BMM;
   const { bi, i, j, k, a0, b0, arow, brow, k4 } = TL;
   const at = (base: number): number[] => [
     ...op.get(base),
@@ -556,27 +524,7 @@ function bmmtBody(): number[] {
     ...op.set(arow),
     ...jLoop,
   ]);
-  return [
-    ...op.get(K),
-    ...op.i32(-4),
-    ...op.andI,
-    ...op.set(k4),
-    ...forLoop(bi, op.i32(0), batch, 1, [
-      ...op.get(a),
-      ...op.get(bi),
-      ...op.get(aS),
-      ...op.mul,
-      ...op.add,
-      ...op.set(a0),
-      ...op.get(b),
-      ...op.get(bi),
-      ...op.get(bS),
-      ...op.mul,
-      ...op.add,
-      ...op.set(b0),
-      ...iLoop,
-    ]),
-  ];
+  return [...op.get(K), ...op.i32(-4), ...op.andI, ...op.set(k4), ...overBatch(bi, a0, b0, iLoop)];
 }
 
 // ---- leaky(x, out, n, alpha) and leakyGrad(x, dy, out, n, alpha) -------------------------------
@@ -897,23 +845,47 @@ export function simdBatchMatMulWasm(
     );
   }
   if (a.dtype !== 'float32' || b.dtype !== 'float32') throw new Error(`${SIMD_BMM}: float32 only`);
-  const batch = Math.max(ba, bb);
-  const out = backend.makeOutput([batch, rows, cols], 'float32');
-  if (batch * rows * cols > 0) {
-    const k = simdKernels(backend.wasm.asm.memory);
-    (bTransposed ? k.bmmt : k.bmm)(
-      heapAddress(backend, a),
-      heapAddress(backend, bTransposed ?? b),
-      heapAddress(backend, out),
-      batch,
-      rows,
-      inner,
-      cols,
-      ba === 1 ? 0 : rows * inner * 4,
-      bb === 1 ? 0 : inner * cols * 4,
-    );
-  }
+  const out = backend.makeOutput([Math.max(ba, bb), rows, cols], 'float32');
+  runBatchMatMul(
+    backend,
+    { a, b: bTransposed ?? b, out, ba, bb, rows, inner, cols },
+    !!bTransposed,
+  );
   return out;
+}
+
+/**
+ * Run the batched product into `out` ([max(ba, bb), rows, cols] values): A is [ba, rows, inner],
+ * B is [bb, inner, cols] (or, with `transposed`, [bb, cols, inner]); a batch of 1 broadcasts.
+ */
+export function runBatchMatMul(
+  backend: WasmBackendLike,
+  t: {
+    a: KernelTensor;
+    b: KernelTensor;
+    out: KernelTensor;
+    ba: number;
+    bb: number;
+    rows: number;
+    inner: number;
+    cols: number;
+  },
+  transposed = false,
+): void {
+  const batch = Math.max(t.ba, t.bb);
+  if (batch * t.rows * t.cols === 0) return;
+  const k = simdKernels(backend.wasm.asm.memory);
+  (transposed ? k.bmmt : k.bmm)(
+    heapAddress(backend, t.a),
+    heapAddress(backend, t.b),
+    heapAddress(backend, t.out),
+    batch,
+    t.rows,
+    t.inner,
+    t.cols,
+    t.ba === 1 ? 0 : t.rows * t.inner * 4,
+    t.bb === 1 ? 0 : t.inner * t.cols * 4,
+  );
 }
 
 /** Names of the leaky-ReLU kernels (registered for wasm by installWasmKernels). */

@@ -19,9 +19,8 @@ import {
   simdLeakyGradWasm,
   simdLeakyWasm,
   fusedAdamWasm,
-  heapAddress,
+  runBatchMatMul,
   simdBatchMatMulWasm,
-  simdKernels,
   wasmBackendOf,
 } from './simd.ts';
 
@@ -148,21 +147,8 @@ function simdBatched(original: tf.KernelFunc): tf.KernelFunc {
     const inner = a.shape[ra - 1];
     const cols = b.shape[rb - 1];
     const outer = aBatch >= bBatch ? aOuter : bOuter;
-    const batch = Math.max(aBatch, bBatch);
     const out = backend.makeOutput([...outer, rows, cols], 'float32');
-    if (batch * rows * cols > 0) {
-      simdKernels(backend.wasm.asm.memory).bmm(
-        heapAddress(backend, a),
-        heapAddress(backend, b),
-        heapAddress(backend, out),
-        batch,
-        rows,
-        inner,
-        cols,
-        aBatch === 1 ? 0 : rows * inner * 4,
-        bBatch === 1 ? 0 : inner * cols * 4,
-      );
-    }
+    runBatchMatMul(backend, { a, b, out, ba: aBatch, bb: bBatch, rows, inner, cols });
     return out as tf.TensorInfo;
   };
 }
