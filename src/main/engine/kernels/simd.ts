@@ -738,7 +738,10 @@ export function simdKernels(memory: WasmMemory): SimdKernels {
 interface WasmBackendLike {
   readonly wasm: { readonly asm: { readonly memory: WasmMemory } };
   readonly dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
-  makeOutput(shape: number[], dtype: 'float32'): { dataId: object; shape: number[]; dtype: string };
+  makeOutput(
+    shape: number[],
+    dtype: 'float32' | 'int32',
+  ): { dataId: object; shape: number[]; dtype: string };
 }
 
 function isWasmBackend(b: unknown): b is WasmBackendLike {

@@ -19,6 +19,7 @@ import {
   simdLeakyGradWasm,
   simdLeakyWasm,
   fusedAdamWasm,
+  heapAddress,
   runBatchMatMul,
   simdBatchMatMulWasm,
   wasmBackendOf,
@@ -150,6 +151,42 @@ function simdBatched(original: tf.KernelFunc): tf.KernelFunc {
     const out = backend.makeOutput([...outer, rows, cols], 'float32');
     runBatchMatMul(backend, { a, b, out, ba: aBatch, bb: bBatch, rows, inner, cols });
     return out as tf.TensorInfo;
+  };
+}
+
+/**
+ * Unpack along axis 0 as contiguous copies inside the heap. The stock kernel slices once per
+ * output, and each slice first copies the WHOLE input out of the heap (readSync), so unstacking a
+ * model batch into M models cost M full copies (~9 ms a call for a CNN batch of 10).
+ */
+function unpackAxis0(original: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { value } = args.inputs;
+    const axis = args.attrs?.axis;
+    if (
+      value === undefined ||
+      (axis !== 0 && axis !== -value.shape.length) ||
+      (value.dtype !== 'float32' && value.dtype !== 'int32')
+    ) {
+      return original(args);
+    }
+    const backend = wasmBackendOf(args.backend);
+    const count = value.shape[0];
+    const outShape = value.shape.slice(1);
+    const bytes = outShape.reduce((p, d) => p * d, 1) * 4;
+    const outs: tf.TensorInfo[] = [];
+    for (let i = 0; i < count; i++) {
+      const out = backend.makeOutput(outShape, value.dtype);
+      // Addresses after makeOutput: it may grow (and move) the heap.
+      const src = heapAddress(backend, value) + i * bytes;
+      new Uint8Array(backend.wasm.asm.memory.buffer).copyWithin(
+        heapAddress(backend, out),
+        src,
+        src + bytes,
+      );
+      outs.push(out as tf.TensorInfo);
+    }
+    return outs;
   };
 }
 
@@ -420,6 +457,7 @@ function replace(name: string, wrap: (original: tf.KernelFunc) => tf.KernelFunc)
  */
 export function installWasmKernels(): void {
   replace('BatchMatMul', (original) => explicitTranspose(simdBatched(original)));
+  replace('Unpack', unpackAxis0);
   replace('_FusedMatMul', explicitTranspose);
   replace(
     'Conv2DBackpropInput',

@@ -137,6 +137,33 @@ describe('SIMD kernels (wasm)', () => {
     tf.dispose([x, dy, ours, ref, g, refG]);
   });
 
+  it('unstack along axis 0 copies each row block exactly (float32, int32), leaving others alone', () => {
+    const rng = new Rng(8);
+    const vals = rng.normalArray(4 * 3 * 5);
+    const x = tf.tensor3d(vals, [4, 3, 5]);
+    const parts = tf.unstack(x);
+    expect(parts.map((p) => p.shape)).toEqual(Array.from({ length: 4 }, () => [3, 5]));
+    parts.forEach((p, i) =>
+      expect(Array.from(p.dataSync())).toEqual(Array.from(vals.subarray(i * 15, (i + 1) * 15))),
+    );
+    const ints = tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2], 'int32');
+    expect(tf.unstack(ints).map((t) => Array.from(t.dataSync()))).toEqual([
+      [1, 2],
+      [3, 4],
+      [5, 6],
+    ]);
+    // Another axis goes to the stock kernel.
+    const cols = tf.unstack(ints, 1).map((t) => Array.from(t.dataSync()));
+    expect(cols).toEqual([
+      [1, 3, 5],
+      [2, 4, 6],
+    ]);
+    // Its gradient (a stack) still flows.
+    const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.unstack(t)[1], 2)))(x);
+    expect(Array.from(g.dataSync().subarray(15, 30))).toEqual(new Array(15).fill(2));
+    tf.dispose([x, ...parts, ints, g]);
+  });
+
   it('fused Adam/AdamW equals the textbook update', () => {
     const rng = new Rng(5);
     const n = 37; // not a multiple of 4: vector part and scalar tail
