@@ -79,7 +79,7 @@ export function isWithin(root: string, p: string, strictly = false): boolean {
   return rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
 }
 
-/** The policy the CLI uses: any path, relative ones inside the data dir. */
+/** The policy the CLI uses: every path is allowed; relative ones resolve inside the data dir. */
 export function unrestrictedPolicy(dataDir: string): PathPolicy {
   const spec: PathPolicySpec = { kind: 'unrestricted', dataDir: resolve(dataDir) };
   const at = async (p: string) => resolve(spec.dataDir, p);
