@@ -668,16 +668,18 @@ export async function evaluateBatch(
   paramsList: readonly Float32Array[],
   x: Float32Array,
   y: Int32Array,
-  maxModels = 256,
+  /** Most models per group (default: what fits the device, see modelsPerBatch). */
+  maxModels?: number,
 ): Promise<Evaluation[]> {
   const n = checkData(layout, x, y, 'evaluation data');
+  const perGroup = maxModels ?? modelsPerBatch(layout, 0, n, 1);
   paramsList.forEach((p, i) => checkLength(layout, p, `weights[${i}]`));
   if (paramsList.length === 0) return [];
   const out: Evaluation[] = [];
   const d = inputSize(layout.arch);
   const cnn = layout.arch.kind === 'cnn';
-  for (let s = 0; s < paramsList.length; s += maxModels) {
-    const group = paramsList.slice(s, s + maxModels);
+  for (let s = 0; s < paramsList.length; s += perGroup) {
+    const group = paramsList.slice(s, s + perGroup);
     const M = group.length;
     // A CNN batch needs its own input set per model (patches are per model); an MLP broadcasts.
     const xt =
