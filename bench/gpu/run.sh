@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# WebGPU against wasm on one machine, in one go: doctor, the matmul and training-step benches, and
-# `bench quality --preset smoke`, on each backend; then the webgpu test suites when vitest is
-# installed. Results land in OUT_DIR (default bench/out/gpu) as JSON and logs.
+# WebGPU against wasm on one machine, in one go: doctor, the matmul, training-step and zoo
+# (model batch) benches, and `bench quality --preset $QUALITY_PRESET` (default smoke; standard on
+# a GPU box with time), on each backend; then the webgpu test suites when vitest is installed.
+# Results land in OUT_DIR (default bench/out/gpu) as JSON and logs.
 #
 #   bench/gpu/run.sh [OUT_DIR]
 #
@@ -9,7 +10,8 @@
 # all there is to it. On a lent machine without network, bench/gpu/device.sh sets up Node and
 # node_modules first, then calls this. Knobs: D2NWG_WEBGPU_FLAGS / D2NWG_WEBGPU_FEATURE_LEVEL pass
 # through to Dawn; STEPS_ARGS and MATMUL_ARGS replace the bench arguments; SKIP_QUALITY=1 skips
-# the two quality runs (the longest part).
+# the two quality runs (the longest part); ZOO_ARGS replaces `bench zoo`'s (default: --quick
+# --rounds 1); QUALITY_PRESET picks the quality preset.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 OUT=${1:-bench/out/gpu}
@@ -20,6 +22,8 @@ d2nwg() { node bin/d2nwg.mjs "$@"; }
 status=0
 MATMUL_ARGS=${MATMUL_ARGS:---sizes 256,1024,2048 --reps 3}
 STEPS_ARGS=${STEPS_ARGS:---workloads standard,large --vae-epochs 2 --diffusion-steps 60}
+ZOO_ARGS=${ZOO_ARGS:---quick --rounds 1}
+QUALITY_PRESET=${QUALITY_PRESET:-smoke}
 
 for backend in webgpu wasm; do
   stamp "$backend: doctor"
@@ -34,8 +38,9 @@ done
 # background job on a different resource.
 quality() { # backend
   D2NWG_BACKEND=$1 timeout "${QUALITY_TIMEOUT:-330}" node bin/d2nwg.mjs bench quality \
-    --preset smoke --out "$OUT/quality-smoke-$1.json" >"$OUT/quality-smoke-$1.log" 2>&1
-  echo $? >"$OUT/quality-smoke-$1.rc"
+    --preset "$QUALITY_PRESET" --out "$OUT/quality-$QUALITY_PRESET-$1.json" \
+    >"$OUT/quality-$QUALITY_PRESET-$1.log" 2>&1
+  echo $? >"$OUT/quality-$QUALITY_PRESET-$1.rc"
 }
 [ "${SKIP_QUALITY:-0}" = 1 ] || { quality wasm & }
 for backend in webgpu wasm; do
@@ -48,14 +53,19 @@ for backend in webgpu wasm; do
   # shellcheck disable=SC2086
   D2NWG_BACKEND=$backend timeout 200 node bin/d2nwg.mjs bench steps --out "$OUT/steps-$backend.json" $STEPS_ARGS 2>&1 |
     grep -v '^Warning: maxDynamic' || status=1
+  stamp "$backend: bench zoo $ZOO_ARGS"
+  # shellcheck disable=SC2086
+  D2NWG_BACKEND=$backend timeout 300 node bin/d2nwg.mjs bench zoo --out "$OUT/zoo-$backend.json" $ZOO_ARGS 2>&1 |
+    grep -v '^Warning: maxDynamic' || status=1
 done
 stamp "waiting for the quality runs"
 wait
 for backend in wasm webgpu; do
-  [ -f "$OUT/quality-smoke-$backend.rc" ] || continue
-  stamp "$backend: quality smoke exit $(cat "$OUT/quality-smoke-$backend.rc")"
-  tail -n 25 "$OUT/quality-smoke-$backend.log"
-  [ "$(cat "$OUT/quality-smoke-$backend.rc")" = 0 ] || status=1
+  rc="$OUT/quality-$QUALITY_PRESET-$backend.rc"
+  [ -f "$rc" ] || continue
+  stamp "$backend: quality $QUALITY_PRESET exit $(cat "$rc")"
+  tail -n 25 "$OUT/quality-$QUALITY_PRESET-$backend.log"
+  [ "$(cat "$rc")" = 0 ] || status=1
 done
 
 if [ -x node_modules/.bin/vitest ]; then
