@@ -4,30 +4,16 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { quickstartPipelinePath } from '../../../../src/main/cli/commands/quickstart.ts';
-import { executePipeline, type TextSink } from '../../../../src/main/cli/commands/run.ts';
+import { printPipeline } from '../../../helpers/cli.ts';
 import { SPLIT_MEANING, TASK_SPLITS } from '../../../../src/shared/nodes/eval-finetune.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'd2nwg-quickstart-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-function sink(): TextSink & { text: () => string } {
-  const parts: string[] = [];
-  return { write: (s) => void parts.push(s), text: () => parts.join('') };
-}
-
 describe.skipIf(process.env.D2NWG_SLOW !== '1')('d2nwg quickstart (slow)', () => {
   it('prints seen, unseen-combo and unseen-class side by side, with the zoo on seen and NCM/LDA everywhere', async () => {
-    const out = sink();
-    const outcome = await executePipeline({
-      file: quickstartPipelinePath(),
-      dbPath: null,
-      dataDir: tmp,
-      seed: 0,
-      err: sink(),
-      out,
-    });
-    expect(outcome.code).toBe(0);
-    const text = out.text();
+    const { code, text } = await printPipeline(quickstartPipelinePath(), tmp);
+    expect(code).toBe(0);
     const row = /^(seen|unseen-combo|unseen-class)\s+(.+?)\s+(\d+)\s+([\d.]+) ± ([\d.]+)(?:\s|$)/gm;
     const rows = [...text.matchAll(row)].map((m) => ({
       split: m[1],

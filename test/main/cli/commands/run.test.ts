@@ -6,11 +6,11 @@ import {
   executePipeline,
   formatMethodTable,
   ProgressView,
-  type TextSink,
 } from '../../../../src/main/cli/commands/run.ts';
 import { SPLIT_MEANING, TASK_SPLITS } from '../../../../src/shared/nodes/eval-finetune.ts';
 import { validateCommand } from '../../../../src/main/cli/commands/validate.ts';
 import { main } from '../../../../src/main/cli/main.ts';
+import { printPipeline, textSink } from '../../../helpers/cli.ts';
 import { openStore } from '../../../../src/main/store/index.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'd2nwg-cli-'));
@@ -18,10 +18,7 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const fixture = (name: string) => new URL(`../../../fixtures/${name}`, import.meta.url).pathname;
 const pipelinesDir = new URL('../../../../resources/pipelines/', import.meta.url).pathname;
 
-function sink(isTTY = false): TextSink & { text: () => string } {
-  const parts: string[] = [];
-  return { isTTY, write: (s) => void parts.push(s), text: () => parts.join('') };
-}
+const sink = textSink;
 
 /** dataset → tasks (real nodes), plus a node of a type that cannot run in this build. */
 function writePipeline(extra: 'ok' | 'failing'): string {
@@ -273,17 +270,8 @@ describe('d2nwg run (executePipeline)', () => {
   });
 
   it('prints one table of every split: split and tasks columns, std over tasks, what each split means', async () => {
-    const out = sink();
-    const outcome = await executePipeline({
-      file: writeReferencePipeline(),
-      dbPath: null,
-      dataDir: tmp,
-      seed: 0,
-      err: sink(),
-      out,
-    });
-    expect(outcome.code).toBe(0);
-    const text = out.text();
+    const { code, text } = await printPipeline(writeReferencePipeline(), tmp);
+    expect(code).toBe(0);
     // Compare's table only: the Reference nodes' rows are all in it.
     expect(text.match(/test accuracy \(%\)/g)).toHaveLength(1);
     expect(text).toMatch(
