@@ -5,7 +5,7 @@
  */
 import { InputError } from '../errors.ts';
 import { decodeNpy } from '../formats/npy.ts';
-import { checkLabels, maybeGunzip, readInputFile, toUnitFloat } from './idx.ts';
+import { checkLabels, maybeGunzip, readInputFile, readInputPair, toUnitFloat } from './idx.ts';
 import type { LabelledData } from './types.ts';
 
 /** Options of loadCsv. */
@@ -184,10 +184,7 @@ export async function loadCsv(file: string, options: CsvOptions = {}): Promise<L
  * [0, 1]) and y [n] of integer labels (float arrays allowed when every value is integral).
  */
 export async function loadNpyPair(xPath: string, yPath: string): Promise<LabelledData> {
-  const [xb, yb] = await Promise.all([
-    readInputFile(xPath, '.npy samples file'),
-    readInputFile(yPath, '.npy labels file'),
-  ]);
+  const [xb, yb] = await readInputPair([xPath, '.npy samples file'], [yPath, '.npy labels file']);
   const xa = decodeNpy(xb, xPath);
   const ya = decodeNpy(yb, yPath);
   if (xa.shape.length < 2 || xa.shape.length > 4) {

@@ -213,15 +213,37 @@ export function checkLabels(
  * Load an IDX images + labels pair. Images [n, h, w] give samples [h, w, 1], [n, h, w, c] give
  * [h, w, c], [n, d] give feature vectors [d]. The label file must be 1-D with n entries.
  */
+/**
+ * Read a samples/labels pair concurrently. When both fail, the first file's error is the one
+ * raised, whichever read finished first, so the message a user sees never depends on timing.
+ */
+export async function readInputPair(
+  first: readonly [path: string, what: string],
+  second: readonly [path: string, what: string],
+): Promise<[Uint8Array, Uint8Array]> {
+  const [a, b] = await Promise.allSettled([
+    readInputFile(first[0], first[1]),
+    readInputFile(second[0], second[1]),
+  ]);
+  if (a.status === 'rejected') throw a.reason;
+  if (b.status === 'rejected') throw b.reason;
+  return [a.value, b.value];
+}
+
+/** The images and labels files of an IDX pair, images first (see readInputPair). */
+export function readIdxFiles(
+  imagesPath: string,
+  labelsPath: string,
+): Promise<[Uint8Array, Uint8Array]> {
+  return readInputPair([imagesPath, 'IDX images file'], [labelsPath, 'IDX labels file']);
+}
+
 export async function loadIdxPair(
   imagesPath: string,
   labelsPath: string,
   classNames?: readonly string[],
 ): Promise<LabelledData> {
-  const [imgBytes, labBytes] = await Promise.all([
-    readInputFile(imagesPath, 'IDX images file'),
-    readInputFile(labelsPath, 'IDX labels file'),
-  ]);
+  const [imgBytes, labBytes] = await readIdxFiles(imagesPath, labelsPath);
   const images = decodeIdx(imgBytes, imagesPath);
   const labs = decodeIdx(labBytes, labelsPath);
   return idxToLabelled(images, labs, imagesPath, labelsPath, classNames);

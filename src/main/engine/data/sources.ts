@@ -15,7 +15,7 @@ import {
 import { formatIssues } from '../../../shared/issues.ts';
 import { InputError } from '../errors.ts';
 import { loadCsv, loadNpyPair } from './features-file.ts';
-import { decodeIdx, idxToLabelled, loadIdxPair, readInputFile } from './idx.ts';
+import { decodeIdx, idxToLabelled, loadIdxPair, readIdxFiles } from './idx.ts';
 import { loadImageFolder } from './imagefolder.ts';
 import type { RunControl } from '../progress.ts';
 import type { LabelledData } from './types.ts';
@@ -164,10 +164,7 @@ async function loadFashion(
   }
   const parts: LabelledData[] = [];
   for (const [img, lab] of sets) {
-    const [ib, lb] = await Promise.all([
-      readInputFile(img, 'IDX images file'),
-      readInputFile(lab, 'IDX labels file'),
-    ]);
+    const [ib, lb] = await readIdxFiles(img, lab);
     parts.push(
       idxToLabelled(decodeIdx(ib, img), decodeIdx(lb, lab), img, lab, FASHION_MNIST_CLASSES),
     );

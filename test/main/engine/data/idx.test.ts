@@ -35,6 +35,20 @@ async function errorOf(p: Promise<unknown>): Promise<Error> {
 }
 
 describe('IDX reader', () => {
+  it('names the images file when both files are missing, whichever read fails first', async () => {
+    // The labels file is tiny and its read usually fails first; the message must not depend on it.
+    const img = path.join(dir, 'absent-images.gz');
+    const lab = path.join(dir, 'absent-labels.gz');
+    for (let i = 0; i < 20; i++) {
+      const e = await errorOf(loadIdxPair(img, lab));
+      expect(e.message).toContain(img);
+      expect(e.message).not.toContain(lab);
+    }
+    // Only the labels missing: the labels file is named.
+    const okImg = write('present-img', idxBytes(0x08, [1, 1, 1], [0]));
+    expect((await errorOf(loadIdxPair(okImg, lab))).message).toContain(lab);
+  });
+
   const pix = [0, 255, 51, 102, 10, 20, 30, 40, 255, 255, 0, 0]; // 3 images of 2×2
   it('loads a gzipped u8 pair: shape, [0, 1] scaling, labels, class names', async () => {
     const img = write('img.gz', gzip(idxBytes(0x08, [3, 2, 2], pix)));
