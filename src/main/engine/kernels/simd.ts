@@ -940,3 +940,78 @@ export function simdLeakyGradWasm(args: {
   );
   return out;
 }
+
+export const SOFTMAX_CE = 'D2nwgSoftmaxCE';
+
+/**
+ * Softmax cross-entropy of a model batch in one pass over the logits, on the wasm heap:
+ * inputs {logits [M, B, K] float32, labels [M, B] int32}; outputs [loss [M] (mean over the B
+ * rows), correct [M] (rows whose argmax, first maximum on ties, is the label), and, when
+ * attrs.withGrad, grad [M, B, K] = (softmax − onehot) / B, the gradient of loss]. tfjs spends
+ * ~20 kernels on this (logSoftmax, one-hot, argMax, reductions), each a separate pass with its own
+ * dispatch; here K is small (a task's classes), so the rows are plain JS loops over heap views.
+ * Labels outside 0..K−1 are refused before anything is allocated.
+ */
+export function softmaxCrossEntropyWasm(args: {
+  inputs: Record<string, KernelTensor | undefined>;
+  backend: unknown;
+  attrs?: Record<string, unknown>;
+}): KernelTensor[] {
+  const backend = wasmBackendOf(args.backend);
+  const { logits, labels } = args.inputs;
+  if (!logits || logits.dtype !== 'float32' || logits.shape.length !== 3) {
+    throw new Error(`${SOFTMAX_CE}: needs float32 logits [M, B, K]`);
+  }
+  const [M, B, K] = logits.shape as [number, number, number];
+  if (!labels || labels.dtype !== 'int32' || labels.shape.join() !== `${M},${B}`) {
+    throw new Error(`${SOFTMAX_CE}: needs int32 labels [${M}, ${B}]`);
+  }
+  const withGrad = args.attrs?.withGrad === true;
+  // Labels first, before anything is allocated: one outside 0..K−1 would index past its row.
+  const y0 = new Int32Array(backend.wasm.asm.memory.buffer, heapAddress(backend, labels), M * B);
+  for (let r = 0; r < M * B; r++) {
+    if (!(y0[r] >= 0 && y0[r] < K)) {
+      throw new Error(`${SOFTMAX_CE}: label ${y0[r]} outside 0..${K - 1}`);
+    }
+  }
+  const loss = backend.makeOutput([M], 'float32');
+  const correct = backend.makeOutput([M], 'float32');
+  const grad = withGrad ? backend.makeOutput([M, B, K], 'float32') : null;
+  // Views after every makeOutput: an allocation may grow (and so detach) the heap.
+  const buf = backend.wasm.asm.memory.buffer;
+  const z = new Float32Array(buf, heapAddress(backend, logits), M * B * K);
+  const y = new Int32Array(buf, heapAddress(backend, labels), M * B);
+  const lossV = new Float32Array(buf, heapAddress(backend, loss), M);
+  const corrV = new Float32Array(buf, heapAddress(backend, correct), M);
+  const g = grad ? new Float32Array(buf, heapAddress(backend, grad), M * B * K) : null;
+  const invB = 1 / B;
+  for (let m = 0; m < M; m++) {
+    let sum = 0;
+    let hits = 0;
+    for (let r = m * B, end = r + B; r < end; r++) {
+      const o = r * K;
+      const label = y[r];
+      let max = z[o];
+      let arg = 0;
+      for (let k = 1; k < K; k++) {
+        if (z[o + k] > max) {
+          max = z[o + k];
+          arg = k;
+        }
+      }
+      let s = 0;
+      for (let k = 0; k < K; k++) s += Math.exp(z[o + k] - max);
+      const logS = Math.log(s);
+      sum += logS - (z[o + label] - max);
+      if (arg === label) hits++;
+      if (g) {
+        const scale = invB / s;
+        for (let k = 0; k < K; k++) g[o + k] = Math.exp(z[o + k] - max) * scale;
+        g[o + label] -= invB;
+      }
+    }
+    lossV[m] = sum * invB;
+    corrV[m] = hits;
+  }
+  return grad ? [loss, correct, grad] : [loss, correct];
+}

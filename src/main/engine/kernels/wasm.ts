@@ -16,7 +16,9 @@ import {
   SIMD_BMM,
   SIMD_LEAKY,
   SIMD_LEAKY_GRAD,
+  SOFTMAX_CE,
   simdLeakyGradWasm,
+  softmaxCrossEntropyWasm,
   simdLeakyWasm,
   fusedAdamWasm,
   heapAddress,
@@ -496,6 +498,13 @@ export function installWasmKernels(): void {
         kernelFunc: mark((args) => fn(args) as tf.TensorInfo),
       });
     }
+  }
+  if (!tf.getKernel(SOFTMAX_CE, 'wasm')) {
+    tf.registerKernel({
+      kernelName: SOFTMAX_CE,
+      backendName: 'wasm',
+      kernelFunc: mark((args) => softmaxCrossEntropyWasm(args) as tf.TensorInfo[]),
+    });
   }
   if (!tf.getKernel(FUSED_ADAM, 'wasm')) {
     tf.registerKernel({

@@ -31,7 +31,7 @@ import { LEAKY_RELU_SLOPE, activate } from './forward.ts';
 import type { Activation } from '../../../shared/schemas/zoo.ts';
 import { checkLength } from './params.ts';
 import { conv2d } from '../kernels/conv.ts';
-import { SIMD_BMM, SIMD_LEAKY, SIMD_LEAKY_GRAD } from '../kernels/simd.ts';
+import { SIMD_BMM, SIMD_LEAKY, SIMD_LEAKY_GRAD, SOFTMAX_CE } from '../kernels/simd.ts';
 import { fusedAdamStep, hasFusedAdam } from '../common/optim.ts';
 
 /**
@@ -236,6 +236,7 @@ export function batchLossAndCorrect(
   labels: tf.Tensor2D,
 ): { loss: tf.Tensor1D; correct: tf.Tensor1D } {
   const [, B, K] = logits.shape;
+  if (tf.getKernel(SOFTMAX_CE, tf.getBackend())) return fusedLossAndCorrect(logits, labels);
   const onehot = tf.oneHot(labels, K) as tf.Tensor3D;
   // Cross-entropy with its gradient written out, softmax − onehot: 5 backward ops instead of the
   // ~20 that differentiating logSoftmax produces.
@@ -253,6 +254,41 @@ export function batchLossAndCorrect(
   const loss = ce(logits) as tf.Tensor1D;
   const correct = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 2), labels), 'float32'), 1);
   return { loss, correct: correct as tf.Tensor1D };
+}
+
+/**
+ * batchLossAndCorrect through the fused kernel (wasm): loss, correct and the loss's gradient come
+ * from one pass. Under a gradient tape the kernel runs inside a customGrad, which saves the
+ * precomputed gradient for the backward (times dy); outside one the gradient is not computed.
+ */
+function fusedLossAndCorrect(
+  logits: tf.Tensor3D,
+  labels: tf.Tensor2D,
+): { loss: tf.Tensor1D; correct: tf.Tensor1D } {
+  const run = (z: tf.Tensor, withGrad: boolean) =>
+    tf.engine().runKernel(SOFTMAX_CE, { logits: z, labels }, { withGrad }) as tf.Tensor[];
+  if (tf.engine().state.gradientDepth === 0) {
+    const [loss, correct] = run(logits, false) as [tf.Tensor1D, tf.Tensor1D];
+    return { loss, correct };
+  }
+  // The customGrad's forward runs in a scope of its own: `correct` is kept to leave it, then
+  // handed to the caller's scope as a clone (the same data, no copy).
+  let kept: tf.Tensor | undefined;
+  const ce = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [z, save] = args as [tf.Tensor, tf.GradSaveFunc];
+    const [value, correct, grad] = run(z, true) as [tf.Tensor1D, tf.Tensor1D, tf.Tensor3D];
+    save([grad]);
+    kept = tf.keep(correct);
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(saved[0], tf.reshape(dy, [-1, 1, 1])),
+    };
+  });
+  const loss = ce(logits) as tf.Tensor1D;
+  if (!kept) throw new Error(`${SOFTMAX_CE}: the forward did not run`);
+  const correct = tf.clone(kept) as tf.Tensor1D;
+  kept.dispose();
+  return { loss, correct };
 }
 
 /** One model of a batch: its start, its data and its shuffling. */

@@ -5,8 +5,10 @@ import {
   SIMD_BMM,
   SIMD_LEAKY,
   SIMD_LEAKY_GRAD,
+  SOFTMAX_CE,
   simdModuleBytes,
 } from '../../../../src/main/engine/kernels/simd.ts';
+import { batchLossAndCorrect } from '../../../../src/main/engine/nn/batch.ts';
 import { Rng } from '../../../../src/main/engine/rng.ts';
 import { expectNoLeakedTensors } from '../../../helpers/tf.ts';
 
@@ -198,5 +200,65 @@ describe('SIMD kernels (wasm)', () => {
       expect(nw[i]).toBeCloseTo(wi, 5);
     }
     tf.dispose(outs);
+  });
+
+  it('fused softmax cross-entropy equals the tfjs ops: loss, argmax hits with ties, gradient', async () => {
+    await expectNoLeakedTensors(() => {
+      const [M, B, K] = [3, 7, 5];
+      const rng = new Rng(9);
+      const z = rng.normalArray(M * B * K).map((v) => 4 * v);
+      // Row 0: a tie for the maximum between classes 1 and 3 (argmax takes the first).
+      z.set([0, 2, -1, 2, 0.5], 0);
+      const y = new Int32Array(M * B).map(() => rng.int(K));
+      y[0] = 1;
+      const logits = tf.tensor3d(z, [M, B, K]);
+      const labels = tf.tensor2d(y, [M, B], 'int32');
+      const [loss, correct, grad] = tf
+        .engine()
+        .runKernel(SOFTMAX_CE, { logits, labels }, { withGrad: true }) as tf.Tensor[];
+      // Reference in float64.
+      const refLoss = new Float64Array(M);
+      const refHits = new Float64Array(M);
+      const refGrad = new Float64Array(M * B * K);
+      for (let r = 0; r < M * B; r++) {
+        const row = Array.from(z.subarray(r * K, (r + 1) * K));
+        const max = Math.max(...row);
+        const s = row.reduce((a, v) => a + Math.exp(v - max), 0);
+        const m = Math.floor(r / B);
+        refLoss[m] += (Math.log(s) - (row[y[r]] - max)) / B;
+        if (row.indexOf(max) === y[r]) refHits[m]++;
+        row.forEach((v, k) => {
+          refGrad[r * K + k] = (Math.exp(v - max) / s - (k === y[r] ? 1 : 0)) / B;
+        });
+      }
+      const l = loss.dataSync();
+      for (let m = 0; m < M; m++) expect(l[m]).toBeCloseTo(refLoss[m], 5);
+      expect(Array.from(correct.dataSync())).toEqual(Array.from(refHits));
+      const g = grad.dataSync();
+      for (let i = 0; i < g.length; i++) expect(g[i]).toBeCloseTo(refGrad[i], 6);
+      // Through batchLossAndCorrect, taped: the same loss, and tf.grad gives the kernel's gradient
+      // scaled by each model's dy.
+      const dyScale = tf.tensor1d([1, -2, 0.5]);
+      const viaGrad = tf.grad((t: tf.Tensor) =>
+        tf.sum(tf.mul(batchLossAndCorrect(t as tf.Tensor3D, labels).loss, dyScale)),
+      )(logits);
+      const vg = viaGrad.dataSync();
+      const scale = [1, -2, 0.5];
+      for (let i = 0; i < vg.length; i++) {
+        expect(vg[i]).toBeCloseTo(refGrad[i] * scale[Math.floor(i / (B * K))], 6);
+      }
+      tf.dispose([logits, labels, loss, correct, grad, dyScale, viaGrad]);
+    });
+  });
+
+  it('fused softmax cross-entropy refuses a label outside 0..K-1 before allocating', () => {
+    const logits = tf.zeros([1, 2, 3]);
+    const labels = tf.tensor2d([0, 3], [1, 2], 'int32');
+    const before = tf.engine().backend.numDataIds();
+    expect(() => tf.engine().runKernel(SOFTMAX_CE, { logits, labels }, {})).toThrow(
+      /label 3 outside 0\.\.2/,
+    );
+    expect(tf.engine().backend.numDataIds()).toBe(before);
+    tf.dispose([logits, labels]);
   });
 });
