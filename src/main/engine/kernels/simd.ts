@@ -985,6 +985,7 @@ export function softmaxCrossEntropyWasm(args: {
   const corrV = new Float32Array(buf, heapAddress(backend, correct), M);
   const g = grad ? new Float32Array(buf, heapAddress(backend, grad), M * B * K) : null;
   const invB = 1 / B;
+  const exps = new Float64Array(K);
   for (let m = 0; m < M; m++) {
     let sum = 0;
     let hits = 0;
@@ -1000,13 +1001,16 @@ export function softmaxCrossEntropyWasm(args: {
         }
       }
       let s = 0;
-      for (let k = 0; k < K; k++) s += Math.exp(z[o + k] - max);
-      const logS = Math.log(s);
-      sum += logS - (z[o + label] - max);
+      for (let k = 0; k < K; k++) {
+        const e = Math.exp(z[o + k] - max);
+        exps[k] = e;
+        s += e;
+      }
+      sum += Math.log(s) - (z[o + label] - max);
       if (arg === label) hits++;
       if (g) {
         const scale = invB / s;
-        for (let k = 0; k < K; k++) g[o + k] = Math.exp(z[o + k] - max) * scale;
+        for (let k = 0; k < K; k++) g[o + k] = exps[k] * scale;
         g[o + label] -= invB;
       }
     }

@@ -442,6 +442,22 @@ function asNumbers(v: tf.NamedAttrMap[string] | undefined, what: string): number
   throw new Error(`conv gradient: bad ${what} ${JSON.stringify(v)}`);
 }
 
+/**
+ * Identity (tf.clone, and every tensor saved for a backward pass) as a shared reference, as the
+ * cpu backend and wasm's own Reshape do, instead of the stock kernel's copy of the data: a
+ * training step saves a dozen tensors, the minibatch and the kernels among them. Sound because no
+ * kernel writes into its inputs: every output, ours included, is a fresh makeOutput.
+ */
+function identityShared(original: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { x } = args.inputs;
+    const backend = args.backend as { incRef?: (dataId: object) => void };
+    if (!x || x.dtype === 'string' || typeof backend.incRef !== 'function') return original(args);
+    backend.incRef(x.dataId);
+    return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+  };
+}
+
 function replace(name: string, wrap: (original: tf.KernelFunc) => tf.KernelFunc): void {
   const current = tf.getKernel(name, 'wasm');
   if (!current) throw new Error(`wasm kernel '${name}' is not registered`);
@@ -460,6 +476,7 @@ function replace(name: string, wrap: (original: tf.KernelFunc) => tf.KernelFunc)
 export function installWasmKernels(): void {
   replace('BatchMatMul', (original) => explicitTranspose(simdBatched(original)));
   replace('Unpack', unpackAxis0);
+  replace('Identity', identityShared);
   replace('_FusedMatMul', explicitTranspose);
   replace(
     'Conv2DBackpropInput',

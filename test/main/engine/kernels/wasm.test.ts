@@ -61,6 +61,22 @@ describe('wasm matmul kernels', () => {
     });
   }
 
+  it('clones by reference: no new buffer, values survive disposing the original, none leak', () => {
+    const ids = backendIds();
+    const a = tf.tensor2d([1, 2, 3, 4], [2, 2]);
+    const c = tf.clone(a);
+    // One buffer for both: the clone holds a reference, not a copy.
+    expect(backendIds()).toBe(ids + 1);
+    a.dispose();
+    expect(Array.from(c.dataSync())).toEqual([1, 2, 3, 4]);
+    // A kernel on the clone writes a new buffer and leaves the clone alone.
+    const d = tf.add(c, 1);
+    expect(Array.from(c.dataSync())).toEqual([1, 2, 3, 4]);
+    expect(Array.from(d.dataSync())).toEqual([2, 3, 4, 5]);
+    tf.dispose([c, d]);
+    expect(backendIds()).toBe(ids);
+  });
+
   it('broadcasts a batch of one against a batch of three when transposed', () => {
     const a = rand([1, 6, 5]);
     const b = rand([3, 4, 6]);
