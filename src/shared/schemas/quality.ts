@@ -15,6 +15,28 @@ import { FeatureConfigSchema } from './features.ts';
 import { ArchitectureSchema, ZooTrainConfigSchema } from './zoo.ts';
 
 export const QUALITY_PRESETS = ['smoke', 'standard'] as const;
+
+/**
+ * Task splits of the report: the three of the task draw (bench/QUALITY.md), and 'unseen-dataset',
+ * tasks of another source (config.unseenDataset) the generator is conditioned on but never saw.
+ */
+export const QUALITY_SPLITS = ['seen', 'unseen-combo', 'unseen-class', 'unseen-dataset'] as const;
+export const QualitySplitSchema = z.enum(QUALITY_SPLITS);
+
+/**
+ * The paper's claim, measured: tasks drawn from a second labelled source of the same input shape
+ * (a user's CSV, NPY, IDX or image folder), passed through the feature extractor fitted on the
+ * first, and evaluated with every method beside D2NWG.
+ */
+export const QualityUnseenDatasetSchema = strictObject({
+  /** The other source. Its samples must have the zoo dataset's input shape. */
+  source: DatasetSourceSchema,
+  /** Tasks drawn from it: tasks.k of its classes each, tasks.nTrain / tasks.nTest per class. */
+  numTasks: z.number().int().min(1).max(100000).default(6),
+  /** Seed of its task draw (default: the master seed). */
+  seed: z.number().int().min(0).max(0x7fffffff).optional(),
+});
+export type QualityUnseenDataset = z.infer<typeof QualityUnseenDatasetSchema>;
 export type QualityPreset = (typeof QUALITY_PRESETS)[number];
 
 export const QualityZooSchema = strictObject({
@@ -91,6 +113,8 @@ export const QualityConfigSchema = strictObject({
   diffusion: DiffusionConfig.prefault({}),
   sampler: SamplerConfig.prefault({}),
   eval: QualityEvalSchema.prefault({}),
+  /** Optional tasks of another source: the 'unseen-dataset' split. */
+  unseenDataset: QualityUnseenDatasetSchema.optional(),
   /** Master seed; every stage forks its own stream from it. */
   seed: z.number().int().min(0).max(0x7fffffff).default(1),
 });
@@ -99,7 +123,7 @@ export type QualityConfigInput = z.input<typeof QualityConfigSchema>;
 
 /** One row of the results: a method on a split at a fine-tuning epoch. */
 export const QualityResultSchema = z.object({
-  split: z.enum(['seen', 'unseen-combo', 'unseen-class']),
+  split: QualitySplitSchema,
   method: z.string(),
   epoch: z.number().int().min(0),
   accuracy_mean: z.number().min(0).max(1),
@@ -114,7 +138,7 @@ export type QualityResult = z.infer<typeof QualityResultSchema>;
  * accuracy must be above `baseline`'s. `required: false` rows are reported for reference only.
  */
 export const QualityTargetSchema = z.object({
-  split: z.enum(['seen', 'unseen-combo', 'unseen-class']),
+  split: QualitySplitSchema,
   epoch: z.number().int().min(0),
   method: z.string(),
   baseline: z.string(),
@@ -146,7 +170,7 @@ export type QualityTarget = z.infer<typeof QualityTargetSchema>;
 export const QualityCheckSchema = z.object({
   name: z.string(),
   /** The split the value was measured on, or 'all'. */
-  split: z.enum(['all', 'seen', 'unseen-combo', 'unseen-class']),
+  split: z.enum(['all', ...QUALITY_SPLITS]),
   value: z.number().nullable(),
   reference: z.number().nullable(),
   comparison: z.enum(['above', 'below']),
@@ -169,7 +193,7 @@ export type QualityMemorisationSplit = z.infer<typeof QualityMemorisationSplitSc
 
 /** One task's accuracy for one (split, method, epoch): the values the rows average. */
 export const QualityPerTaskSchema = z.object({
-  split: z.enum(['seen', 'unseen-combo', 'unseen-class']),
+  split: QualitySplitSchema,
   method: z.string(),
   epoch: z.number().int().min(0),
   task: z.string(),
@@ -203,12 +227,7 @@ export const QualityReportSchema = z.object({
      */
     zoo_to_zoo_agreement_median: z.number().optional(),
     /** The sample diagnostics above, per split (a seen task's nearest checkpoint is its own). */
-    by_split: z
-      .partialRecord(
-        z.enum(['seen', 'unseen-combo', 'unseen-class']),
-        QualityMemorisationSplitSchema,
-      )
-      .optional(),
+    by_split: z.partialRecord(QualitySplitSchema, QualityMemorisationSplitSchema).optional(),
   }),
   timings_s: z.object({
     features: z.number(),

@@ -356,6 +356,44 @@ export function generateTasks(
   };
 }
 
+/**
+ * Tasks of another labelled source, the 'unseen-dataset' split: `count` distinct ordered K-tuples
+ * of its classes (none held out: every class of it is new to the zoo), with nTrain / nTest samples
+ * per class from its own stratified train/test pools. Ids are prefixed 'ud-' so they never collide
+ * with the zoo source's task ids. Same labels + arguments → same tasks.
+ */
+export function drawTargetTasks(
+  labels: Int32Array,
+  numClasses: number,
+  args: {
+    readonly k: number;
+    readonly nTrain: number;
+    readonly nTest: number;
+    readonly count: number;
+    readonly trainFraction: number;
+    readonly seed: number;
+  },
+  classNames?: readonly string[],
+): TaskSpec[] {
+  const drawn = generateTasks(
+    labels,
+    numClasses,
+    {
+      k: args.k,
+      nTrain: args.nTrain,
+      nTest: args.nTest,
+      heldOutClasses: 0,
+      numSeen: args.count,
+      numUnseenCombo: 0,
+      numUnseenClass: 0,
+      trainFraction: args.trainFraction,
+      seed: args.seed,
+    },
+    classNames,
+  );
+  return drawn.seen.map((t) => ({ ...t, id: `ud-${t.id}`, split: 'unseen-dataset' as const }));
+}
+
 /** Source label → output position for a task, checking that the task fits the data. */
 function remapper(data: LabelledData, task: TaskSpec): (sample: number) => number {
   const pos = new Map<number, number>();

@@ -40,8 +40,11 @@ export interface TaskSpec {
   readonly trainIndex: Int32Array;
   /** Indices into the source of the test samples (m per class), disjoint from trainIndex. */
   readonly testIndex: Int32Array;
-  /** 'seen' | 'unseen-combo' | 'unseen-class', as in bench/QUALITY.md. */
-  readonly split: 'seen' | 'unseen-combo' | 'unseen-class';
+  /**
+   * 'seen' | 'unseen-combo' | 'unseen-class', as in bench/QUALITY.md; 'unseen-dataset' for tasks
+   * of another source (drawTargetTasks), whose indices point into that source.
+   */
+  readonly split: 'seen' | 'unseen-combo' | 'unseen-class' | 'unseen-dataset';
 }
 
 /** A task made concrete: inputs (raw or features) and labels remapped to 0..K-1. */

@@ -8,11 +8,17 @@ import type * as tf from '@tensorflow/tfjs';
 import type { QualityConfig, QualityReport } from '../../../shared/schemas/quality.ts';
 import { currentBackend } from '../backend.ts';
 import { loadDataset } from '../data/sources.ts';
-import { generateTasks, materializeTask, supportLabels, taskSupportSet } from '../data/tasks.ts';
-import type { TaskSpec } from '../data/types.ts';
+import {
+  drawTargetTasks,
+  generateTasks,
+  materializeTask,
+  supportLabels,
+  taskSupportSet,
+} from '../data/tasks.ts';
+import type { LabelledData, TaskSpec } from '../data/types.ts';
 import { trainDiffusion } from '../diffusion/train.ts';
 import { trainEncoder } from '../encoder/encoder.ts';
-import { throwIfAborted } from '../errors.ts';
+import { InputError, throwIfAborted } from '../errors.ts';
 import { applyExtractor } from '../features/extractor.ts';
 import { initParams } from '../nn/params.ts';
 import { evaluateEnsemble, evaluateMany, predictClasses } from '../nn/train.ts';
@@ -96,6 +102,9 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
   };
   const since = (t: number) => (performance.now() - t) / 1000;
 
+  // ---- the unseen-dataset source, checked before any training ---------------------------------
+  const target = cfg.unseenDataset ? await loadTargetSource(cfg) : null;
+
   // ---- zoo (features fitted inside buildZoo, on the train pool) ------------------------------
   log(
     `[zoo] ${cfg.tasks.numSeen} seen tasks × ${cfg.zoo.train.seeds} seeds × ${cfg.zoo.train.keepLast} checkpoints`,
@@ -136,7 +145,14 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
   const data = await loadDataset(cfg.dataset);
   const tasks = generateTasks(data.labels, data.classNames.length, cfg.tasks, data.classNames);
   const feat = await applyExtractor(built.extractor, data, { signal });
+  // Another source's tasks go through the extractor fitted on this one, as a user's would.
+  const featTarget = target ? await applyExtractor(built.extractor, target.data, { signal }) : null;
   timings.features += since(t);
+  const featOf = (task: TaskSpec) => {
+    if (task.split !== 'unseen-dataset') return feat;
+    if (!featTarget) throw new Error(`task ${task.id} needs the unseen-dataset source`);
+    return featTarget;
+  };
   const d = feat.sampleShape[0];
   const k = tasks.config.k;
   const perClass = cfg.encoder.perClass;
@@ -220,7 +236,8 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
     // ---- dataset encoder --------------------------------------------------------------------
     t = performance.now();
     const setSize = k * perClass * d;
-    const supportOf = (task: TaskSpec, rng: Rng) => taskSupportSet(feat, task, perClass, rng).x;
+    const supportOf = (task: TaskSpec, rng: Rng) =>
+      taskSupportSet(featOf(task), task, perClass, rng).x;
     const encSets = new Float32Array(nZoo * setSize);
     const encRng = root.fork('encoder-support');
     for (let i = 0; i < nZoo; i++) {
@@ -279,6 +296,7 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
       ...pickTasks(tasks.seen),
       ...pickTasks(tasks.unseenCombo),
       ...pickTasks(tasks.unseenClass),
+      ...pickTasks(target?.tasks ?? []),
     ];
     for (let i = 0; i < nZoo; i++) {
       // How much the VAE round trip costs a zoo member, on its own task (sanity diagnostic).
@@ -359,7 +377,7 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
       throwIfAborted(signal);
       taskNo++;
       const split = task.split;
-      const td = materializeTask(feat, task);
+      const td = materializeTask(featOf(task), task);
       const support = supportOf(task, root.fork('eval-support').fork(task.id));
       const ftRng = root.fork('finetune').fork(task.id);
       /** Fine-tuning runs of this task, trained together as one model batch at the task's end. */
@@ -712,6 +730,59 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
     return report;
   } finally {
     for (const f of disposers.reverse()) f();
+  }
+}
+
+/**
+ * Load config.unseenDataset's source and draw its tasks. Refused before anything trains when its
+ * samples differ in shape from the zoo dataset's (both shapes named) or it cannot give K-class
+ * tasks of the configured size.
+ */
+async function loadTargetSource(
+  cfg: QualityConfig,
+): Promise<{ data: LabelledData; tasks: TaskSpec[] } | null> {
+  const ud = cfg.unseenDataset;
+  if (!ud) return null;
+  const [source, data] = await Promise.all([loadDataset(cfg.dataset), loadDataset(ud.source)]);
+  const shape = (s: readonly number[]) => `[${s.join(', ')}]`;
+  if (shape(data.sampleShape) !== shape(source.sampleShape)) {
+    throw new InputError(
+      `its samples have shape ${shape(data.sampleShape)} but the zoo's dataset (${source.source}) has ${shape(source.sampleShape)}; the generated models take the zoo dataset's inputs`,
+      'unseenDataset.source',
+    );
+  }
+  const classes = data.classNames.length;
+  const k = cfg.tasks.k;
+  let tuples = 1;
+  for (let i = 0; i < k; i++) tuples *= Math.max(0, classes - i);
+  if (k > classes || ud.numTasks > tuples) {
+    throw new InputError(
+      k > classes
+        ? `tasks.k = ${k} classes per task, but ${data.source} has only ${classes} classes`
+        : `numTasks = ${ud.numTasks} is more than the ${tuples} distinct ordered ${k}-class tasks of ${data.source}'s ${classes} classes`,
+      'unseenDataset',
+    );
+  }
+  try {
+    const tasks = drawTargetTasks(
+      data.labels,
+      data.classNames.length,
+      {
+        k: cfg.tasks.k,
+        nTrain: cfg.tasks.nTrain,
+        nTest: cfg.tasks.nTest,
+        count: ud.numTasks,
+        trainFraction: cfg.tasks.trainFraction,
+        seed: ud.seed ?? cfg.seed,
+      },
+      data.classNames,
+    );
+    return { data, tasks };
+  } catch (err) {
+    if (err instanceof InputError) {
+      throw new InputError(`${err.message} (in ${data.source})`, 'unseenDataset');
+    }
+    throw err;
   }
 }
 

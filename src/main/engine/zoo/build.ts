@@ -248,13 +248,17 @@ export async function buildZoo(
   mark('assemble', t);
   timings.total = (performance.now() - t0) / 1000;
 
-  const taskEntry = (task: TaskSpec): ZooManifest['tasks']['list'][number] => ({
-    id: task.id,
-    classes: [...task.classes],
-    split: task.split,
-    trainCount: task.trainIndex.length,
-    testCount: task.testIndex.length,
-  });
+  const taskEntry = (task: TaskSpec): ZooManifest['tasks']['list'][number] => {
+    // The zoo's tasks come from its own source; another source's tasks are never in a zoo.
+    if (task.split === 'unseen-dataset') throw new Error(`task ${task.id} is of another source`);
+    return {
+      id: task.id,
+      classes: [...task.classes],
+      split: task.split,
+      trainCount: task.trainIndex.length,
+      testCount: task.testIndex.length,
+    };
+  };
   const manifest: ZooManifest = {
     format: ZOO_FORMAT,
     created: new Date().toISOString(),

@@ -2,7 +2,48 @@ import { describe, expect, it } from 'vitest';
 import { QualityReportSchema } from '../../../../src/shared/schemas/quality.ts';
 import { resolveQualityConfig } from '../../../../src/main/engine/quality/config.ts';
 import { runQuality } from '../../../../src/main/engine/quality/runner.ts';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterAll } from 'vitest';
+import { InputError } from '../../../../src/main/engine/errors.ts';
+import { Rng } from '../../../../src/main/engine/rng.ts';
+import { gzip, idxBytes, tempDir } from '../../../fixtures/datagen.ts';
 import { expectNoLeakedTensors } from '../../../helpers/tf.ts';
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+/**
+ * Another labelled source as gzipped IDX files: `classes` classes of `side`×`side` images, each
+ * class a bright square in its own place plus noise, so the classes are easy to tell apart.
+ */
+function otherSource(classes: number, perClass: number, side: number) {
+  const dir = tempDir('unseen-dataset');
+  dirs.push(dir);
+  const rng = new Rng(5);
+  const n = classes * perClass;
+  const px = new Uint8Array(n * side * side);
+  const labels = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const c = i % classes;
+    labels[i] = c;
+    const r0 = (c * 7) % (side - 8);
+    const c0 = (c * 11) % (side - 8);
+    for (let r = 0; r < side; r++) {
+      for (let q = 0; q < side; q++) {
+        const inside = r >= r0 && r < r0 + 8 && q >= c0 && q < c0 + 8;
+        px[i * side * side + r * side + q] = Math.min(255, (inside ? 180 : 20) + rng.int(60));
+      }
+    }
+  }
+  const images = path.join(dir, 'images-idx3-ubyte.gz');
+  const labs = path.join(dir, 'labels-idx1-ubyte.gz');
+  fs.writeFileSync(images, gzip(idxBytes(0x08, [n, side, side], px)));
+  fs.writeFileSync(labs, gzip(idxBytes(0x08, [n], labels)));
+  return { kind: 'idx' as const, images, labels: labs };
+}
 
 /** A config small enough to run twice in a unit test (numbers are meaningless, plumbing is not). */
 const MICRO = {
@@ -236,5 +277,56 @@ describe('quality benchmark runner', () => {
     });
     expect(none.timings_s.predictor).toBeUndefined();
     expect(none.diagnostics?.vae_final_predictor_term).toBeUndefined();
+  });
+
+  it("evaluates another source's tasks as the unseen-dataset split, every method beside D2NWG", async () => {
+    const cfg = resolveQualityConfig('smoke', {
+      ...MICRO,
+      eval: { ...MICRO.eval, maxTasksPerSplit: 2 },
+      unseenDataset: { source: otherSource(4, 60, 28), numTasks: 2 },
+    });
+    const r = await runQuality({ config: cfg });
+    QualityReportSchema.parse(r);
+    const rows = r.results.filter((x) => x.split === 'unseen-dataset');
+    const methods = new Set(rows.map((x) => x.method));
+    for (const m of ['randinit', 'pretrained_source', 'ncm', 'lda', 'd2nwg_mean', 'd2nwg_best']) {
+      expect(methods.has(m), m).toBe(true);
+    }
+    // No zoo row: no checkpoint was trained on another source.
+    expect(methods.has('zoo')).toBe(false);
+    expect(rows.find((x) => x.method === 'randinit' && x.epoch === 1)?.tasks).toBe(2);
+    // The classes of the other source are easy: the nearest class mean, on the features fitted
+    // on Fashion-MNIST, is far above chance (1/3), so the tasks really are that source's.
+    const ncm = rows.find((x) => x.method === 'ncm');
+    expect(ncm?.accuracy_mean).toBeGreaterThan(0.8);
+    const ids = new Set(
+      (r.per_task ?? []).filter((x) => x.split === 'unseen-dataset').map((x) => x.task),
+    );
+    expect(ids.size).toBe(2);
+    for (const id of ids) expect(id.startsWith('ud-')).toBe(true);
+    // Its D2NWG checks are reported, not required.
+    const checks = (r.targets ?? []).filter((t) => t.split === 'unseen-dataset');
+    expect(checks.some((t) => t.method === 'd2nwg_mean' && t.baseline === 'randinit')).toBe(true);
+    expect(checks.every((t) => !t.required)).toBe(true);
+  });
+
+  it('refuses an unseen-dataset source of another input shape before training, naming both', async () => {
+    const cfg = resolveQualityConfig('smoke', {
+      ...MICRO,
+      unseenDataset: { source: otherSource(4, 60, 12), numTasks: 2 },
+    });
+    const t0 = performance.now();
+    const err = await runQuality({ config: cfg }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InputError);
+    expect(String((err as Error).message)).toMatch(
+      /unseenDataset\.source: its samples have shape \[12, 12, 1\] but .* has \[28, 28, 1\]/,
+    );
+    expect(performance.now() - t0).toBeLessThan(5000);
+    // More tasks than the source has distinct ordered 3-class tuples (4·3·2 = 24).
+    const many = resolveQualityConfig('smoke', {
+      ...MICRO,
+      unseenDataset: { source: otherSource(4, 60, 28), numTasks: 25 },
+    });
+    await expect(runQuality({ config: many })).rejects.toThrow(/numTasks = 25 is more than the 24/);
   });
 });
