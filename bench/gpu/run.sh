@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# WebGPU against wasm on one machine, in one go: doctor, the matmul, training-step and zoo
-# (model batch) benches, and `bench quality --preset $QUALITY_PRESET` (default smoke; standard on
+# WebGPU against wasm on one machine, in one go: doctor, the dispatch, matmul, training-step and
+# zoo (model batch) benches, and `bench quality --preset $QUALITY_PRESET` (default smoke; standard on
 # a GPU box with time), on each backend; then the webgpu test suites when vitest is installed.
 # Results land in OUT_DIR (default bench/out/gpu) as JSON and logs.
 #
@@ -45,6 +45,9 @@ quality() { # backend
 [ "${SKIP_QUALITY:-0}" = 1 ] || { quality wasm & }
 for backend in webgpu wasm; do
   if [ "$backend" = wasm ] && [ "${SKIP_QUALITY:-0}" != 1 ]; then quality webgpu & fi
+  stamp "$backend: bench dispatch (µs per op; webgpu: dispatch caches off/on)"
+  D2NWG_BACKEND=$backend timeout 120 node bin/d2nwg.mjs bench dispatch --out "$OUT/dispatch-$backend.json" 2>&1 |
+    grep -v '^Warning: maxDynamic' || status=1
   stamp "$backend: bench matmul $MATMUL_ARGS"
   # shellcheck disable=SC2086
   D2NWG_BACKEND=$backend timeout 120 node bin/d2nwg.mjs bench matmul --out "$OUT/matmul-$backend.json" $MATMUL_ARGS 2>&1 |

@@ -13,6 +13,7 @@ import {
   prepareWebgpu,
   type GpuAdapterSummary,
 } from './backend-webgpu.ts';
+import { dispatchCacheEnabled, installDispatchCaches } from './kernels/webgpu-dispatch.ts';
 import { InputError } from './errors.ts';
 import { installWasmKernels } from './kernels/wasm.ts';
 
@@ -131,6 +132,7 @@ export async function initBackend(args: InitBackendArgs = {}): Promise<BackendIn
       if (probe.ok && (await tf.setBackend('webgpu'))) {
         await tf.ready();
         installBufferGuard(tf.backend());
+        if (dispatchCacheEnabled()) installDispatchCaches(tf.backend());
         chosen = { name: 'webgpu', provider: '@tensorflow/tfjs-backend-webgpu' };
       }
       reason = probe.ok ? 'setBackend("webgpu") failed' : probe.reason;

@@ -12,6 +12,7 @@ import { measureMatmulAsync, type MatmulGflops } from '../../engine/bench/matmul
 import { installWasmKernels, uninstallWasmKernels } from '../../engine/kernels/wasm.ts';
 import { writeFileAtomic } from '../../engine/formats/atomic.ts';
 import { benchQuality } from '../../engine/quality/cli.ts';
+import { measureDispatch } from '../../engine/bench/dispatch.ts';
 import {
   STEPS_WORKLOADS,
   measureDiffusionSteps,
@@ -24,6 +25,7 @@ import {
  * parses its own flags (by convention `--out FILE`, default bench/out/<name>.json).
  */
 export const benchmarks: Record<string, (argv: string[]) => Promise<number>> = {
+  dispatch: dispatchBench,
   matmul: matmulBench,
   quality: benchQuality,
   steps: stepsBench,
@@ -153,11 +155,80 @@ async function stepsBench(argv: string[]): Promise<number> {
   return 0;
 }
 
+async function dispatchBench(argv: string[]): Promise<number> {
+  const { values } = parseCliArgs(
+    'bench dispatch',
+    argv,
+    {
+      out: { type: 'string' },
+      backend: { type: 'string' },
+      rounds: { type: 'string' },
+      'chain-ops': { type: 'string' },
+      steps: { type: 'string' },
+      breakdown: { type: 'boolean' },
+    },
+    false,
+  );
+  const out = values.out ?? path.join('bench', 'out', 'dispatch.json');
+  const rounds = intFlag(values.rounds, 'rounds', 3);
+  const chainOps = intFlag(values['chain-ops'], 'chain-ops', 2000);
+  const steps = intFlag(values.steps, 'steps', 20);
+  if (rounds < 1 || chainOps < 1 || steps < 1) {
+    throw new InputError('--rounds, --chain-ops and --steps must be at least 1');
+  }
+  const info = await initBackend({ backend: values.backend, quiet: true });
+  const results = await measureDispatch({
+    rounds,
+    chainOps,
+    steps,
+    breakdown: values.breakdown === true,
+    log: console.log,
+  });
+  const median = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length ? s[Math.floor(s.length / 2)] : NaN;
+  };
+  const summary = Object.fromEntries(
+    [...new Set(results.map((r) => String(r.caches)))].map((k) => {
+      const rs = results.filter((r) => String(r.caches) === k);
+      return [
+        k === 'null' ? 'all' : k === 'true' ? 'cachesOn' : 'cachesOff',
+        {
+          chainUsPerOp: median(rs.map((r) => r.chainUsPerOp)),
+          stepMs: median(rs.map((r) => r.stepMs)),
+          stepUsPerKernel: median(rs.map((r) => r.stepUsPerKernel)),
+        },
+      ];
+    }),
+  );
+  console.log(`medians: ${JSON.stringify(summary)}`);
+  const report = {
+    bench: 'dispatch',
+    unit: 'µs per op',
+    backend: info.name,
+    provider: info.provider,
+    gpu: info.gpu ?? null,
+    tfjs: info.tfjsVersion,
+    node: process.version,
+    date: new Date().toISOString(),
+    summary,
+    results,
+  };
+  fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
+  await writeFileAtomic(out, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(`wrote ${out}`);
+  return 0;
+}
+
 const USAGE = () => `Usage: d2nwg bench <name> [--out FILE] [options]
 
 Benchmarks: ${Object.keys(benchmarks).sort().join(', ')}
 Each writes a JSON report (default bench/out/<name>.json).
 
+  dispatch [--backend NAME] [--rounds N] [--chain-ops N] [--steps N] [--breakdown]
+         µs per op of a chain of tiny ops and of a model-batch training step; on webgpu with the
+         dispatch caches (bind groups, uniforms) off and on, alternating in one process;
+         --breakdown times each Dawn call the backend makes per op.
   matmul [--backend NAME] [--sizes 256,512,1024] [--reps N] [--compare-stock]
          GFLOP/s of A·B, Aᵀ·B and A·Bᵀ on the tensor backend; --compare-stock (wasm) also times
          the stock wasm kernels, i.e. before/after our explicit-transpose kernel.
