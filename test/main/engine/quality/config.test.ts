@@ -25,6 +25,34 @@ describe('quality config', () => {
     expect(o.tasks.numSeen).toBe(smoke.tasks.numSeen);
   });
 
+  it("'large' is 'standard' with 20× the seen tasks at the same optimiser steps", () => {
+    const std = resolveQualityConfig('standard');
+    const large = resolveQualityConfig('large');
+    expect(large.tasks.numSeen).toBe(2000);
+    const members = (c: typeof std) => c.tasks.numSeen * c.zoo.train.seeds * c.zoo.train.keepLast;
+    const scale = members(large) / members(std);
+    expect(scale).toBe(20);
+    // Steps = epochs × members / batch size: within one epoch's rounding of the standard's.
+    const steps = (c: typeof std, epochs: number, batch: number) => (epochs * members(c)) / batch;
+    for (const [l, s] of [
+      [
+        steps(large, large.vae.epochs, large.vae.batchSize),
+        steps(std, std.vae.epochs, std.vae.batchSize),
+      ],
+      [
+        steps(large, large.encoder.epochs, large.encoder.batchSize),
+        steps(std, std.encoder.epochs, std.encoder.batchSize),
+      ],
+    ]) {
+      expect(Math.abs(l - s) / s).toBeLessThan(0.1);
+    }
+    expect(large.diffusion.steps).toBe(std.diffusion.steps);
+    // Everything else as in standard.
+    expect(large.zoo).toEqual(std.zoo);
+    expect(large.eval).toEqual(std.eval);
+    expect({ ...large.tasks, numSeen: 0 }).toEqual({ ...std.tasks, numSeen: 0 });
+  });
+
   it('refuses a zoo with a single task, impossible values and unknown types, naming the field', () => {
     expect(() => resolveQualityConfig('smoke', { tasks: { numSeen: 1 } })).toThrow(
       /tasks\.numSeen.*at least 2 seen tasks/,
