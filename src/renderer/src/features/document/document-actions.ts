@@ -5,7 +5,8 @@
  */
 import type { ContractApi } from '../../../../shared/ipc.ts';
 import type { Pipeline } from '../../../../shared/pipeline.ts';
-import { errMsg, type Log } from '../../lib/log.ts';
+import { errMsg } from '../../lib/errors.ts';
+import type { Log } from '../../lib/log.ts';
 import type { DocumentStore } from './document-store.ts';
 
 export interface DocumentActionDeps {

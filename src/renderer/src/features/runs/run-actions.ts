@@ -5,7 +5,8 @@
  */
 import type { ContractApi, RunEventMessage } from '../../../../shared/ipc.ts';
 import { validate } from '../../lib/graph.ts';
-import { errMsg, type Log } from '../../lib/log.ts';
+import { errMsg } from '../../lib/errors.ts';
+import type { Log } from '../../lib/log.ts';
 import type { NodeRunState, RunStore } from '../../lib/run-store.ts';
 import type { DocumentStore } from '../document/document-store.ts';
 import { runnable } from '../document/use-document.ts';

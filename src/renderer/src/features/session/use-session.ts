@@ -5,7 +5,7 @@
  */
 import { useEffect, useMemo, useState } from 'react';
 import type { ContractApi, ExampleInfo, NodeSpecInfo, SystemInfo } from '../../../../shared/ipc.ts';
-import { errMsg } from '../../lib/log.ts';
+import { errMsg } from '../../lib/errors.ts';
 import type { DocumentStore } from '../document/document-store.ts';
 import type { RunsStore } from '../runs/runs-store.ts';
 
