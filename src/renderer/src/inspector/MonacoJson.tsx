@@ -7,6 +7,7 @@ import * as monaco from 'monaco-editor';
 import EditorWorker from 'monaco-editor/editor/editor.worker?worker';
 import JsonWorker from 'monaco-editor/languages/features/json/json.worker?worker';
 import { useEffect, useRef } from 'react';
+import { errMsg } from '../lib/errors.ts';
 
 self.MonacoEnvironment = {
   getWorker(_id: string, label: string) {
@@ -83,7 +84,7 @@ export default function MonacoJson(props: MonacoJsonProps) {
         latest.current.onSyntaxError(null);
         latest.current.onChange(parsed);
       } catch (err) {
-        latest.current.onSyntaxError(err instanceof Error ? err.message : String(err));
+        latest.current.onSyntaxError(errMsg(err));
       }
     });
     return () => {

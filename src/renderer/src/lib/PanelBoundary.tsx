@@ -9,6 +9,7 @@
  * Nothing sets the flag in normal use.
  */
 import { Component, useSyncExternalStore, type ErrorInfo, type ReactNode } from 'react';
+import { errMsg } from './errors.ts';
 import { stackHead } from './component-stack.ts';
 import { runStore } from './context.ts';
 
@@ -62,7 +63,7 @@ export class PanelBoundary extends Component<PanelBoundaryProps, State> {
   }
 
   override componentDidCatch(error: unknown, info: ErrorInfo): void {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = errMsg(error);
     const stack = stackHead(info.componentStack);
     runStore.log({
       time: new Date().toISOString(),

@@ -13,6 +13,7 @@ import {
   type ExportPreview,
   type ExportResult,
 } from '../../../shared/ipc.ts';
+import { errMsg } from '../lib/errors.ts';
 import { api, mode } from '../lib/transport.ts';
 
 export interface ExportDialogProps {
@@ -43,7 +44,7 @@ export function ExportDialog({ runId, dataDir, onClose, onLog }: ExportDialogPro
       .catch((e: unknown) => {
         if (!alive) return;
         setPreview(null);
-        setError(e instanceof Error ? e.message : String(e));
+        setError(errMsg(e));
       });
     return () => {
       alive = false;
@@ -56,7 +57,7 @@ export function ExportDialog({ runId, dataDir, onClose, onLog }: ExportDialogPro
       const r = await api.export.chooseFolder({});
       if (r.folder !== null) setFolder(r.folder);
     } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
+      setError(errMsg(e));
     }
   };
 
@@ -67,7 +68,7 @@ export function ExportDialog({ runId, dataDir, onClose, onLog }: ExportDialogPro
       setResult(r);
       onLog('info', `exported ${r.files.length} files to ${r.folder}`);
     } catch (e) {
-      const msg = e instanceof Error ? e.message : String(e);
+      const msg = errMsg(e);
       setError(msg);
       onLog('error', `export failed: ${msg}`);
     } finally {

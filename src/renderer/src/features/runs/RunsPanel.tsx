@@ -1,5 +1,5 @@
 /** Runs list: status, duration, seed, backend; multi-select to compare, delete, re-run, export. */
-import type { RunSummary } from '../../../shared/ipc.ts';
+import type { RunSummary } from '../../../../shared/ipc.ts';
 
 export interface RunsPanelProps {
   readonly runs: readonly RunSummary[];

@@ -1,0 +1,93 @@
+/**
+ * The bottom panel: tabs for the runs list, the charts and the log, the shown run's status and
+ * the engine's mode, backend and version. Comparing runs switches to the charts.
+ */
+import { useState } from 'react';
+import type { SystemInfo } from '../../../../shared/ipc.ts';
+import { useLogHasError } from '../../lib/context.ts';
+import { PanelBoundary } from '../../lib/PanelBoundary.tsx';
+import { Charts } from '../../panels/Charts.tsx';
+import { LogPanel } from '../../panels/LogPanel.tsx';
+import type { RunActions } from '../runs/run-actions.ts';
+import { RunsPanel } from '../runs/RunsPanel.tsx';
+import { useRuns, useRunsStore } from '../runs/use-runs.ts';
+
+export type Tab = 'runs' | 'charts' | 'log';
+const TABS: readonly Tab[] = ['runs', 'charts', 'log'];
+
+export interface BottomPanelProps {
+  readonly info: SystemInfo | null;
+  readonly actions: RunActions;
+}
+
+export function BottomPanel({ info, actions }: BottomPanelProps) {
+  const [tab, setTab] = useState<Tab>('runs');
+  const logHasError = useLogHasError();
+  const store = useRunsStore();
+  const runs = useRuns((s) => s.runs);
+  const selected = useRuns((s) => s.selected);
+  const compare = useRuns((s) => s.compare);
+  const activeRunId = useRuns((s) => s.activeRunId);
+  const shown = runs.find((r) => r.id === activeRunId);
+  const title = (t: Tab) =>
+    t === 'runs' ? 'Runs' : t === 'charts' ? 'Charts' : `Log${logHasError ? ' •' : ''}`;
+  return (
+    <section className="bottom">
+      <nav className="tabs">
+        {TABS.map((t) => (
+          <button
+            type="button"
+            key={t}
+            className={tab === t ? 'active' : undefined}
+            onClick={() => setTab(t)}
+            data-testid={`tab-${t}`}
+          >
+            {title(t)}
+          </button>
+        ))}
+        <span className="spacer" />
+        {shown && (
+          <span className="muted small" data-testid="active-run">
+            {shown.id} ·{' '}
+            <span className={`badge badge-${shown.status === 'failed' ? 'error' : shown.status}`}>
+              {shown.status}
+            </span>
+          </span>
+        )}
+        <span className="muted small">
+          {info ? `${info.mode} · ${info.backend} · v${info.version}` : ''}
+        </span>
+      </nav>
+      <div className="tab-body">
+        {tab === 'runs' && (
+          <PanelBoundary name="runs" label="Runs">
+            <RunsPanel
+              runs={runs}
+              selected={selected}
+              onToggle={(id) => store.toggle(id)}
+              onCompare={() =>
+                void actions.compare().then((ok) => {
+                  if (ok) setTab('charts');
+                })
+              }
+              onDelete={() => void actions.deleteSelected()}
+              onRerun={() => void actions.rerun()}
+              onExport={() => store.exportRun([...selected][0] ?? null)}
+              onOpen={(id) => void actions.open(id)}
+            />
+          </PanelBoundary>
+        )}
+        {tab === 'charts' && (
+          <PanelBoundary name="charts" label="Charts">
+            <Charts compare={compare} activeRunId={activeRunId} />
+          </PanelBoundary>
+        )}
+        {tab === 'log' && (
+          <PanelBoundary name="log" label="Log">
+            <LogPanel />
+          </PanelBoundary>
+        )}
+      </div>
+    </section>
+  );
+}
