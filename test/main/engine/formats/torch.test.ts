@@ -42,6 +42,7 @@ function expectTensors(
 /** A zip of stored or deflated entries, built by hand (names and sizes as given). */
 function makeZip(
   files: { name: string; data: Uint8Array; deflate?: boolean; claimSize?: number }[],
+  zip64 = false,
 ): Uint8Array {
   const parts: Uint8Array[] = [];
   const central: Uint8Array[] = [];
@@ -55,16 +56,26 @@ function makeZip(
     lv.setUint16(8, f.deflate ? 8 : 0, true);
     lv.setUint16(26, name.length, true);
     local.set(name, 30);
-    const c = new Uint8Array(46 + name.length);
+    const extra = zip64 ? 20 : 0;
+    const c = new Uint8Array(46 + name.length + extra);
     const cv = new DataView(c.buffer);
     cv.setUint32(0, 0x02014b50, true);
     cv.setUint16(10, f.deflate ? 8 : 0, true);
     cv.setUint32(16, crc32(f.data), true);
-    cv.setUint32(20, f.claimSize ?? body.length, true);
-    cv.setUint32(24, f.claimSize ?? f.data.length, true);
+    cv.setUint32(20, zip64 ? 0xffffffff : (f.claimSize ?? body.length), true);
+    cv.setUint32(24, zip64 ? 0xffffffff : (f.claimSize ?? f.data.length), true);
     cv.setUint16(28, name.length, true);
+    cv.setUint16(30, extra, true);
     cv.setUint32(42, offset, true);
     c.set(name, 46);
+    if (zip64) {
+      // Zip64 extended information: uncompressed size, then compressed size, as u64.
+      const x = 46 + name.length;
+      cv.setUint16(x, 0x0001, true);
+      cv.setUint16(x + 2, 16, true);
+      cv.setBigUint64(x + 4, BigInt(f.claimSize ?? f.data.length), true);
+      cv.setBigUint64(x + 12, BigInt(body.length), true);
+    }
     parts.push(local, body);
     central.push(c);
     offset += local.length + body.length;
@@ -73,11 +84,25 @@ function makeZip(
   const end = new Uint8Array(22);
   const ev = new DataView(end.buffer);
   ev.setUint32(0, 0x06054b50, true);
-  ev.setUint16(8, files.length, true);
-  ev.setUint16(10, files.length, true);
-  ev.setUint32(12, cdSize, true);
-  ev.setUint32(16, offset, true);
-  return Buffer.concat([...parts, ...central, end]);
+  ev.setUint16(8, zip64 ? 0xffff : files.length, true);
+  ev.setUint16(10, zip64 ? 0xffff : files.length, true);
+  ev.setUint32(12, zip64 ? 0xffffffff : cdSize, true);
+  ev.setUint32(16, zip64 ? 0xffffffff : offset, true);
+  if (!zip64) return Buffer.concat([...parts, ...central, end]);
+  const rec = new Uint8Array(56);
+  const rv = new DataView(rec.buffer);
+  rv.setUint32(0, 0x06064b50, true);
+  rv.setBigUint64(4, 44n, true);
+  rv.setBigUint64(24, BigInt(files.length), true);
+  rv.setBigUint64(32, BigInt(files.length), true);
+  rv.setBigUint64(40, BigInt(cdSize), true);
+  rv.setBigUint64(48, BigInt(offset), true);
+  const loc = new Uint8Array(20);
+  const lv = new DataView(loc.buffer);
+  lv.setUint32(0, 0x07064b50, true);
+  lv.setBigUint64(8, BigInt(offset + cdSize), true);
+  lv.setUint32(16, 1, true);
+  return Buffer.concat([...parts, ...central, rec, loc, end]);
 }
 
 describe('zip reader', () => {
@@ -93,6 +118,27 @@ describe('zip reader', () => {
     expect([...zip.entries.keys()]).toEqual(['x/a.txt', 'x/b.txt']);
     expect(new TextDecoder().decode(zip.read('x/b.txt'))).toBe('hello hello hello hello');
     expect(zip.entries.get('x/b.txt')?.method).toBe(8);
+  });
+
+  it('reads zip64 end records and size fields', () => {
+    const a = new TextEncoder().encode('zip64 zip64 zip64');
+    const bytes = makeZip(
+      [
+        { name: 'x/a', data: a, deflate: true },
+        { name: 'x/b', data: a },
+      ],
+      true,
+    );
+    const zip = openZip(bytes, 'z64.zip');
+    expect(zip.entries.get('x/a')?.size).toBe(a.length);
+    expect(new TextDecoder().decode(zip.read('x/a'))).toBe('zip64 zip64 zip64');
+    expect(new TextDecoder().decode(zip.read('x/b'))).toBe('zip64 zip64 zip64');
+    // Without its locator the zip64 end record cannot be found.
+    const cut = Buffer.concat([
+      bytes.subarray(0, bytes.length - 42),
+      bytes.subarray(bytes.length - 22),
+    ]);
+    expect(() => openZip(cut, 'z64.zip')).toThrow(/points to a zip64 record that is missing/);
   });
 
   it('refuses `..` names, absurd sizes, corrupt data and truncation', () => {
@@ -205,6 +251,28 @@ describe('PyTorch state dicts', () => {
     );
     const noPkl = makeZip([{ name: 'x/data/0', data: new Uint8Array(4) }]);
     expect(() => decodeTorchStateDict(noPkl, 'nopkl.pt')).toThrow(/no <name>\/data\.pkl entry/);
+  });
+
+  it('answers every truncation and byte flip of a real file with an InputError or the right tensors', () => {
+    const plain = fs.readFileSync(path.join(FIX, 'plain.pt'));
+    const reference = decodeTorchStateDict(plain, 'plain.pt');
+    const outcomes = new Set<string>();
+    const attempt = (bytes: Uint8Array): void => {
+      try {
+        expect(decodeTorchStateDict(bytes, 'fuzz.pt')).toEqual(reference);
+        outcomes.add('ok');
+      } catch (err) {
+        expect(err, String(err)).toBeInstanceOf(InputError);
+        outcomes.add('refused');
+      }
+    };
+    for (let n = 0; n < plain.length; n++) attempt(plain.subarray(0, n));
+    for (let i = 0; i < plain.length; i += 3) {
+      const b = Uint8Array.from(plain);
+      b[i] ^= 0x5a;
+      attempt(b);
+    }
+    expect(outcomes.has('refused')).toBe(true);
   });
 
   it('refuses a tensor that reaches past its storage', () => {
