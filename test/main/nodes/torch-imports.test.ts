@@ -7,6 +7,7 @@ import { parsePipeline, type Pipeline } from '../../../src/shared/pipeline.ts';
 import { MemoryNodeCache, runPipeline, type RunResult } from '../../../src/main/graph/index.ts';
 import { runners } from '../../../src/main/nodes/index.ts';
 import type { PortValue } from '../../../src/main/nodes/values.ts';
+import { confinedPolicy } from '../../../src/main/paths/policy.ts';
 import { toTorchStateDict } from '../../../src/main/engine/export/torch.ts';
 import { writeSafetensors, type StTensor } from '../../../src/main/engine/formats/safetensors.ts';
 import { layoutOf } from '../../../src/main/engine/nn/architecture.ts';
@@ -64,6 +65,29 @@ describe('Import zoo node: PyTorch zoos', () => {
     expect(r.nodes.get('sch')?.summary?.metrics?.members).toBe(6);
     expect(r.nodes.get('sch')?.summary?.metrics?.parameters).toBe(4 * 5 + 5 + 5 * 3 + 3);
     expect(r.nodes.get('pd')?.summary?.metrics?.members).toBe(4);
+  });
+
+  it('refuses a checkpoint that a symlink in the zoo folder leads outside the allowed folders', async () => {
+    const zoo = path.join(tmp, 'linked-zoo');
+    fs.cpSync(path.join(FIX, 'schurholt'), zoo, { recursive: true });
+    const ck = path.join(zoo, 'NN_tune_trainable_00001', 'checkpoint_000002', 'checkpoints');
+    fs.rmSync(ck);
+    fs.symlinkSync(
+      path.join(FIX, 'schurholt', 'NN_tune_trainable_00001', 'checkpoint_000002', 'checkpoints'),
+      ck,
+    );
+    const r = await runPipeline<PortValue>({
+      pipeline: pipeline([{ id: 'z', type: 'zoo.import', config: { path: 'linked-zoo' } }], []),
+      registry,
+      runners,
+      seed: 3,
+      dataDir: tmp,
+      paths: confinedPolicy({ dataDir: tmp }),
+    });
+    expect(r.status).toBe('failed');
+    expect(r.nodes.get('z')?.error).toMatch(
+      /file in the zoo folder .* is outside the allowed folders/,
+    );
   });
 
   it('says which format it expected when the folder does not hold it', async () => {
@@ -165,6 +189,19 @@ describe('Evaluate node: init pretrained_file', () => {
     expect(bad.status).toBe('failed');
     expect(bad.nodes.get('pre')?.error).toMatch(
       /plain\.pt: tensor 'module_list\.0\.weight' has shape \[3, 4\] but the architecture's dense0\.kernel needs \[4, 6\] \(PyTorch order\)/,
+    );
+
+    const outside = await runPipeline<PortValue>({
+      pipeline: pipeline(nodes(path.join(FIX, 'plain.pt')), edges),
+      registry,
+      runners,
+      seed: 3,
+      dataDir: tmp,
+      cache,
+      paths: confinedPolicy({ dataDir: tmp }),
+    });
+    expect(outside.nodes.get('pre')?.error).toMatch(
+      /checkpoint .*plain\.pt.* is outside the allowed folders/,
     );
 
     const none = await run(pipeline(nodes(''), edges));
