@@ -16,7 +16,7 @@ export const run = nodeRunner(zooImportSpec, async (ctx) => {
   const dir = await ctx.paths.checkRead(ctx.config.path, 'zoo folder');
   await checkFolderEntries(ctx.paths, dir, 'file in the zoo folder');
   const zoo = await loadAnyZoo(dir, ctx.config.format, {
-    activation: ctx.config.activation,
+    activation: ctx.config.activation === 'auto' ? undefined : ctx.config.activation,
     checkRead: (file) => ctx.paths.checkRead(file, 'file in the zoo folder'),
   });
   const accs = zoo.manifest.members.map((m) => m.testAcc);

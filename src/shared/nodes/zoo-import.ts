@@ -21,9 +21,9 @@ export const ZooImportConfig = strictObject({
   format: z.enum(ZOO_IMPORT_FORMATS).default('auto'),
   /**
    * Nonlinearity of PyTorch MLPs imported from Schürholt or p-diff folders (their checkpoints do
-   * not record it); unset: Schürholt's params.json `model::nlin`, relu for p-diff.
+   * not record it); 'auto': Schürholt's params.json `model::nlin`, relu for p-diff.
    */
-  activation: ActivationSchema.optional(),
+  activation: z.enum(['auto', ...ActivationSchema.options]).default('auto'),
 });
 export type ZooImportConfig = z.infer<typeof ZooImportConfig>;
 
@@ -44,7 +44,8 @@ export const zooImportSpec = defineNode({
     '.pt/.pth checkpoints of one model, taken in name order as epochs 1, 2, …; p-diff records ' +
     "no accuracies, so they read 0). 'auto' (default) tells the layouts apart by their files. " +
     'Only MLPs (chains of Linear layers) are imported from PyTorch; every model must have the ' +
-    'same layers and the same epochs. activation: the nonlinearity of imported MLPs.',
+    'same layers and the same epochs. activation: the nonlinearity of imported MLPs (auto: ' +
+    "params.json's model::nlin for Schürholt zoos, relu for p-diff).",
   config: ZooImportConfig,
   inputs: [],
   outputs: [{ id: 'zoo', label: 'Zoo', type: 'zoo' }],
