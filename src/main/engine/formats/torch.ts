@@ -242,6 +242,17 @@ export function decodeTorchStateDict(bytes: Uint8Array, file: string): Map<strin
     const { bytes: size, read } = ref.storage.type;
     const count = shape.reduce((a, b) => a * b, 1);
     const data = new Float32Array(count);
+    let expect = 1;
+    let contiguous = true;
+    for (let d = shape.length - 1; d >= 0; d--) {
+      if (shape[d] > 1 && stride[d] !== expect) contiguous = false;
+      expect *= shape[d];
+    }
+    if (contiguous) {
+      for (let i = 0; i < count; i++) data[i] = read(view, (offset + i) * size);
+      out.set(name, { shape: [...shape], data, dtype: ref.storage.type.dtype });
+      continue;
+    }
     const idx = new Array<number>(shape.length).fill(0);
     for (let i = 0; i < count; i++) {
       let e = offset;

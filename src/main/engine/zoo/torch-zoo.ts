@@ -2,8 +2,8 @@
  * Model zoos published as PyTorch checkpoints, brought into this app's zoo format:
  *
  * - Schürholt et al.'s model zoos: one folder per model holding `params.json` (the training
- *   config; `model::nlin` names the activation), `result.json` (one JSON object per line, per
- *   epoch: `training_iteration` or `epoch`, `train_acc`, `test_acc`) and `checkpoint_NNNNNN/
+ *   config; `model::nlin` names the activation), `result.json` (Ray Tune's log: one JSON object
+ *   per line, per epoch: `training_iteration` (else `epoch`), `train_acc`, `test_acc`) and `checkpoint_NNNNNN/
  *   checkpoints`, the state dict after epoch NNNNNN (`module_list.{i}.weight/bias`). Epoch 0
  *   (the untrained initialisation) is skipped: our members are trained checkpoints, epoch ≥ 1.
  * - p-diff's checkpoint folders: `.pt`/`.pth` state dicts of one model saved along its training
@@ -134,9 +134,13 @@ async function readResults(
   const lines = (await readText(file, opts)).split('\n');
   lines.forEach((text, i) => {
     if (!text.trim()) return;
-    const r = ResultLine.safeParse(parseJson(text, `${file} line ${i + 1}`));
+    // Python's json writes NaN and Infinity bare (a diverged run); read them as null, which the
+    // schema then refuses by name if it is an accuracy.
+    const json = text.replace(/([:[,]\s*)-?(?:NaN|Infinity)(?=\s*[,}\]])/g, '$1null');
+    const r = ResultLine.safeParse(parseJson(json, `${file} line ${i + 1}`));
     if (!r.success) throw new InputError(`line ${i + 1}:${issueList(r.error)}`, file);
-    const epoch = r.data.epoch ?? r.data.training_iteration;
+    // Ray Tune names checkpoint folders after training_iteration; 'epoch' is the fallback.
+    const epoch = r.data.training_iteration ?? r.data.epoch;
     if (epoch === undefined) {
       throw new InputError(`line ${i + 1} has neither 'epoch' nor 'training_iteration'`, file);
     }

@@ -113,6 +113,14 @@ describe("Schürholt's model-zoo layout", () => {
       /NN_tune_trainable_00002: inconsistent epochs: checkpoints at epochs \[1\] but model 'NN_tune_trainable_00000' has \[1, 2\]/,
     );
 
+    // Python's json writes a diverged run's accuracy as a bare NaN.
+    const n = copyDir(path.join(FIX, 'schurholt'), 'nan-acc');
+    const nanFile = path.join(n, 'NN_tune_trainable_00000', 'result.json');
+    const lines = fs.readFileSync(nanFile, 'utf8').split('\n');
+    lines[1] = lines[1].replace(/"test_acc": [0-9.]+/, '"test_acc": NaN');
+    fs.writeFileSync(nanFile, lines.join('\n'));
+    await expect(loadAnyZoo(n)).rejects.toThrow(/result\.json: line 2:\s+- test_acc: /);
+
     const c = copyDir(path.join(FIX, 'schurholt'), 'no-checkpoint-file');
     fs.rmSync(path.join(c, 'NN_tune_trainable_00000', 'checkpoint_000001', 'checkpoints'));
     await expect(loadAnyZoo(c)).rejects.toThrow(/checkpoint_000001\/checkpoints: cannot read/);
