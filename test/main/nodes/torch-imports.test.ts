@@ -47,7 +47,7 @@ function run(p: Pipeline): Promise<RunResult> {
 }
 
 describe('Import zoo node: PyTorch zoos', () => {
-  it("reads Schürholt's layout (auto-detected) and p-diff folders", async () => {
+  it("reads Schürholt's layout (auto-detected) and p-diff folders; a VAE trains on the import", async () => {
     const r = await run(
       pipeline(
         [
@@ -57,11 +57,18 @@ describe('Import zoo node: PyTorch zoos', () => {
             type: 'zoo.import',
             config: { path: path.join(FIX, 'pdiff'), format: 'pdiff', activation: 'tanh' },
           },
+          {
+            id: 'vae',
+            type: 'model.vae',
+            config: { hidden: [16], latentDim: 2, epochs: 2, batchSize: 3 },
+          },
         ],
-        [],
+        [['sch', 'zoo', 'vae', 'zoo']],
       ),
     );
+    expect(r.nodes.get('vae')?.error).toBeUndefined();
     expect(r.status).toBe('done');
+    expect(r.nodes.get('vae')?.status).toBe('done');
     expect(r.nodes.get('sch')?.summary?.metrics?.members).toBe(6);
     expect(r.nodes.get('sch')?.summary?.metrics?.parameters).toBe(4 * 5 + 5 + 5 * 3 + 3);
     expect(r.nodes.get('pd')?.summary?.metrics?.members).toBe(4);
