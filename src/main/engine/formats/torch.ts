@@ -123,7 +123,7 @@ export function decodeTorchStateDict(bytes: Uint8Array, file: string): Map<strin
       file,
     );
   }
-  const zip = openZip(bytes, file);
+  const zip = openZip(bytes, file, { maxEntryBytes: MAX_TORCH_FILE_BYTES });
   const pkls = [...zip.entries.keys()].filter((n) => /^[^/]+\/data\.pkl$/.test(n));
   if (pkls.length !== 1) {
     throw new InputError(

@@ -180,6 +180,12 @@ export function openZip(bytes: Uint8Array, file: string, limits: ZipLimits = {})
         file,
       );
     }
+    // Deflate expands at most ~1032:1; a larger claim is a corrupt header or a zip bomb.
+    if (method === 8 && size > compressedSize * 1032 + 1024) {
+      throw corrupt(
+        `entry '${name}' claims ${size} bytes from ${compressedSize} compressed, more than deflate can give`,
+      );
+    }
     if (method === 0 && compressedSize !== size) {
       throw corrupt(`stored entry '${name}' has compressed size ${compressedSize} ≠ size ${size}`);
     }

@@ -39,7 +39,7 @@ function expectTensors(
   }
 }
 
-/** A zip of stored or deflated entries, built by hand (names and sizes as given). */
+/** A zip of stored or deflated entries, built by hand (`claimSize`: the uncompressed size claimed). */
 function makeZip(
   files: { name: string; data: Uint8Array; deflate?: boolean; claimSize?: number }[],
   zip64 = false,
@@ -62,7 +62,7 @@ function makeZip(
     cv.setUint32(0, 0x02014b50, true);
     cv.setUint16(10, f.deflate ? 8 : 0, true);
     cv.setUint32(16, crc32(f.data), true);
-    cv.setUint32(20, zip64 ? 0xffffffff : (f.claimSize ?? body.length), true);
+    cv.setUint32(20, zip64 ? 0xffffffff : body.length, true);
     cv.setUint32(24, zip64 ? 0xffffffff : (f.claimSize ?? f.data.length), true);
     cv.setUint16(28, name.length, true);
     cv.setUint16(30, extra, true);
@@ -156,6 +156,9 @@ describe('zip reader', () => {
         },
       ),
     ).toThrow(/entry 'big' claims 4294967280 bytes uncompressed, more than the 1048576 accepted/);
+    expect(() =>
+      openZip(makeZip([{ name: 'x', data: d, deflate: true, claimSize: 1 << 20 }]), 'ratio.zip'),
+    ).toThrow(/entry 'x' claims 1048576 bytes from \d+ compressed, more than deflate can give/);
     const good = makeZip([{ name: 'a', data: d }]);
     const flipped = good.slice();
     flipped[30 + 1] ^= 0xff; // one byte of the entry's data
