@@ -18,6 +18,7 @@ import {
 import { finetuneCurves, type FinetuneJob } from '../engine/eval/finetune.ts';
 import { nearestCheckpoint, type ZooRows } from '../engine/eval/nearest.ts';
 import { trainSourceModel, type SourceModel } from '../engine/eval/pretrained.ts';
+import { loadPretrainedFile, type PretrainedCheckpoint } from '../engine/eval/pretrained-file.ts';
 import { InputError, throwIfAborted } from '../engine/errors.ts';
 import type { Layout } from '../engine/nn/architecture.ts';
 import { initParams } from '../engine/nn/params.ts';
@@ -33,6 +34,8 @@ interface InitSources {
   readonly vae?: ValueOf<'vae'>;
   /** Trained once per run, for pretrained_source. */
   readonly source?: SourceModel;
+  /** Read once per run, for pretrained_file. */
+  readonly checkpoint?: PretrainedCheckpoint;
   readonly layout: Layout;
   readonly where: string;
 }
@@ -130,6 +133,11 @@ async function initFor(
       // The source model (trained once per run on every known class) with a fresh head here.
       if (!src.source) throw new Error('pretrained_source: the source model was not trained');
       return src.source.transfer(layout, rng);
+    }
+    case 'pretrained_file': {
+      // The user's checkpoint, with a fresh head here when its class count differs.
+      if (!src.checkpoint) throw new Error('pretrained_file: the checkpoint was not read');
+      return src.checkpoint.init(rng);
     }
     case 'noise_nearest': {
       // The checkpoint nearest in function (best on the task's training samples), plus noise.
@@ -249,6 +257,20 @@ export const run = nodeRunner(evalFinetuneSpec, async (ctx, inputs) => {
     cfg.init === 'pretrained_source'
       ? await pretrainedSource(zoo, features, tasksV, ctx.rng.fork('source'), ctx.signal, where)
       : undefined;
+  let checkpoint: PretrainedCheckpoint | undefined;
+  if (cfg.init === 'pretrained_file') {
+    if (!cfg.checkpoint) {
+      throw new InputError(
+        "init 'pretrained_file' needs a checkpoint file: set config.checkpoint",
+        `${where}: config.checkpoint`,
+      );
+    }
+    checkpoint = await loadPretrainedFile(
+      await ctx.paths.checkRead(cfg.checkpoint, 'checkpoint'),
+      layout,
+      (file) => ctx.paths.checkRead(file, 'checkpoint weight file'),
+    );
+  }
   // Every init of every task first; then all of their fine-tuning as model batches (each gets
   // the curve it would get alone), every init of a task with the task's same shuffling.
   const jobs: FinetuneJob[] = [];
@@ -269,7 +291,7 @@ export const run = nodeRunner(evalFinetuneSpec, async (ctx, inputs) => {
         cfg,
         task,
         data,
-        { zoo, weights, vae, source, layout, where },
+        { zoo, weights, vae, source, checkpoint, layout, where },
         ctx.rng.fork(`init-${task.id}`),
       );
       const shuffle = ctx.rng.fork(`finetune-${task.id}`);

@@ -1,7 +1,11 @@
-/** Runs zoo.import: loads and verifies a zoo folder (manifest + safetensors shards). */
+/**
+ * Runs zoo.import: loads and verifies a zoo folder (manifest + safetensors shards), or converts a
+ * PyTorch zoo (Schürholt's layout, p-diff's checkpoints) in memory, every file it opens checked
+ * against the path policy.
+ */
 import { zooImportSpec } from '../../shared/nodes/zoo-import.ts';
 import { InputError } from '../engine/errors.ts';
-import { loadZoo } from '../engine/zoo/storage.ts';
+import { loadAnyZoo } from '../engine/zoo/torch-zoo.ts';
 import { checkFolderEntries } from '../paths/policy.ts';
 import { nodeRunner } from './define.ts';
 
@@ -11,7 +15,10 @@ export const run = nodeRunner(zooImportSpec, async (ctx) => {
   }
   const dir = await ctx.paths.checkRead(ctx.config.path, 'zoo folder');
   await checkFolderEntries(ctx.paths, dir, 'file in the zoo folder');
-  const zoo = await loadZoo(dir);
+  const zoo = await loadAnyZoo(dir, ctx.config.format, {
+    activation: ctx.config.activation === 'auto' ? undefined : ctx.config.activation,
+    checkRead: (file) => ctx.paths.checkRead(file, 'file in the zoo folder'),
+  });
   const accs = zoo.manifest.members.map((m) => m.testAcc);
   return {
     outputs: { zoo: { type: 'zoo', zoo, dir } },

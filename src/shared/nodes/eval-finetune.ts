@@ -5,7 +5,7 @@ import { defineNode } from './spec.ts';
 
 /**
  * Initialisations compared in the paper and its critique: from scratch, transfer from a model
- * trained on the whole source dataset, S_KDE30, the memorisation baselines (noise around the
+ * trained on the whole source dataset (or from a checkpoint file of the user's own), S_KDE30, the memorisation baselines (noise around the
  * nearest zoo checkpoint — fixed small, or matched to the generated sample's distance to the zoo —
  * and the zoo weight average), D2NWG samples, and the zoo's own checkpoints of a seen task (the
  * accuracy a faithful generator should approach there).
@@ -13,6 +13,7 @@ import { defineNode } from './spec.ts';
 export const INIT_METHODS = [
   'randinit',
   'pretrained_source',
+  'pretrained_file',
   'kde30',
   'noise_nearest',
   'noise_matched',
@@ -65,6 +66,11 @@ export const EvalFinetuneConfig = QualityEvalSchema.pick({
 }).extend({
   /** Where the initial weights come from. */
   init: z.enum(INIT_METHODS).default('d2nwg'),
+  /**
+   * init 'pretrained_file': the checkpoint of the zoo's architecture to start from — safetensors
+   * with PyTorch names, a tfjs model.json (or its folder), or a PyTorch .pt/.pth state dict.
+   */
+  checkpoint: z.string().default(''),
   /** Label of this method in Compare tables (default: the init name). */
   label: z.string().default(''),
   /** Which task splits of the Tasks node are evaluated: one result row per split. */
@@ -92,6 +98,12 @@ export const evalFinetuneSpec = defineNode({
     'trained from scratch), pretrained_source (the zoo architecture trained once, with the ' +
     "zoo's training settings, on the train pool of every known, non-held-out class — the " +
     "paper's ImageNet column — then re-headed for each task), " +
+    'pretrained_file (your own checkpoint of the zoo architecture, e.g. trained on ImageNet ' +
+    'features or another dataset; config checkpoint: a .safetensors file with PyTorch names ' +
+    '(layers.{i}.weight [out, in] / .bias, as this app exports), a tfjs model.json or its ' +
+    'folder, or a PyTorch .pt/.pth state dict, read without Python and with nothing in it run; ' +
+    'layers are matched in name order; the body is kept and the head re-initialised when the ' +
+    "checkpoint's class count differs; a tensor of another shape is refused, naming both shapes), " +
     'kde30 (Schürholt et al.: KDE on VAE latents of the top 30% of the zoo; needs ' +
     'the VAE), noise_nearest (the zoo checkpoint that fits the task best, plus Gaussian noise), ' +
     'noise_matched (the zoo checkpoint nearest in weight space to the D2NWG sample, plus ' +

@@ -11,7 +11,10 @@ import { initBackend } from '../../engine/backend.ts';
 import { InputError } from '../../engine/errors.ts';
 import type { Progress } from '../../engine/progress.ts';
 import { buildZoo, parseZooConfig } from '../../engine/zoo/build.ts';
-import { importZoo, saveZoo, zooInfo, type ZooInfo } from '../../engine/zoo/storage.ts';
+import { saveZoo, zooInfo, type ZooInfo } from '../../engine/zoo/storage.ts';
+import { importAnyZoo } from '../../engine/zoo/torch-zoo.ts';
+import { ActivationSchema } from '../../../shared/schemas/zoo.ts';
+import { ZOO_IMPORT_FORMATS } from '../../../shared/nodes/zoo-import.ts';
 import { runZooBenchmark } from '../../engine/zoo/bench.ts';
 import { writeFileAtomic } from '../../engine/formats/atomic.ts';
 import { benchmarks } from './bench.ts';
@@ -60,7 +63,7 @@ benchmarks.zoo = zooBenchmark;
 const USAGE = `Usage:
   d2nwg zoo build --config zoo.json --out DIR [--workers N] [--backend NAME]
   d2nwg zoo info DIR [--json]
-  d2nwg zoo import SRC --out DIR
+  d2nwg zoo import SRC --out DIR [--format auto|d2nwg|schurholt|pdiff] [--activation NAME]
 
 build   Train the zoo described by a JSON config (schema: ZooConfig in src/shared/schemas/zoo.ts:
         dataset, features, tasks, arch, train {epochs, batchSize, lr, keepLast, seeds}, workers,
@@ -69,6 +72,11 @@ build   Train the zoo described by a JSON config (schema: ZooConfig in src/share
 info    Validate a zoo folder and print tasks, members, architecture, parameter count and the
         members' accuracy (mean/min/max).
 import  Validate a zoo folder from elsewhere (every shard and member) and copy it to DIR.
+        --format: d2nwg (this app's), schurholt (Schürholt et al.'s PyTorch model zoos: model
+        folders with params.json, result.json, checkpoint_NNNNNN/checkpoints), pdiff (a folder
+        of .pt/.pth checkpoints of one model); auto (default) detects it. PyTorch files are read
+        without Python and nothing in them is run; only MLPs are imported. --activation
+        (tanh|relu|leaky_relu): the imported MLPs' nonlinearity when params.json lacks it.
 
 Exit codes: 0 ok, 1 failed, 2 bad input (config, files).`;
 
@@ -194,12 +202,30 @@ async function info(argv: string[]): Promise<number> {
 }
 
 async function importCmd(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCliArgs('zoo import', argv, { out: { type: 'string' } });
+  const { values, positionals } = parseCliArgs('zoo import', argv, {
+    out: { type: 'string' },
+    format: { type: 'string', default: 'auto' },
+    activation: { type: 'string' },
+  });
   const [src, ...extra] = positionals;
   if (!src || extra.length > 0)
     throw new InputError('expects exactly one source folder', 'd2nwg zoo import');
   if (!values.out) throw new InputError('--out DIR is required', 'd2nwg zoo import');
-  const zoo = await importZoo(src, values.out);
+  const format = ZOO_IMPORT_FORMATS.find((f) => f === values.format);
+  if (!format) {
+    throw new InputError(
+      `--format must be one of ${ZOO_IMPORT_FORMATS.join(', ')}, not '${values.format}'`,
+      'd2nwg zoo import',
+    );
+  }
+  const act = ActivationSchema.optional().safeParse(values.activation);
+  if (!act.success) {
+    throw new InputError(
+      `--activation must be one of ${ActivationSchema.options.join(', ')}, not '${values.activation}'`,
+      'd2nwg zoo import',
+    );
+  }
+  const zoo = await importAnyZoo(src, values.out, format, { activation: act.data });
   console.log(`imported ${zoo.manifest.members.length} members from ${src} to ${values.out}`);
   printInfo(await zooInfo(values.out, false));
   return 0;

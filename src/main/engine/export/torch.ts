@@ -24,7 +24,8 @@ export interface TorchTensor {
   readonly transform: string;
 }
 
-function transpose2d(src: Float32Array, rows: number, cols: number): Float32Array {
+/** Row-major [rows, cols] → [cols, rows]. */
+export function transpose2d(src: Float32Array, rows: number, cols: number): Float32Array {
   const out = new Float32Array(rows * cols);
   for (let i = 0; i < rows; i++)
     for (let j = 0; j < cols; j++) out[j * rows + i] = src[i * cols + j];

@@ -279,13 +279,18 @@ export async function loadZoo(dir: string): Promise<Zoo> {
 /**
  * Bring in a zoo from elsewhere: validate it completely (manifest, every shard and member, the
  * extractor), then write it to `out` in this app's canonical form (F32 shards, the same
- * manifest). Half- or double-precision shards are converted to F32 on the way.
+ * manifest). Half- or double-precision shards are converted to F32 on the way. `load` reads the
+ * source (default: this app's zoo format; zoo/torch-zoo.ts passes its PyTorch zoo readers).
  */
-export async function importZoo(src: string, out: string): Promise<Zoo> {
+export async function importZoo(
+  src: string,
+  out: string,
+  load: (dir: string) => Promise<Zoo> = loadZoo,
+): Promise<Zoo> {
   if (path.resolve(src) === path.resolve(out)) {
     throw new InputError('the import source and destination are the same folder', out);
   }
-  const zoo = await loadZoo(src);
+  const zoo = await load(src);
   await saveZoo(out, zoo);
   return zoo;
 }

@@ -63,6 +63,27 @@ describe('d2nwg zoo', () => {
     }
   });
 
+  it("imports a PyTorch zoo (Schürholt's layout) with --format, and refuses an unknown format", async () => {
+    const src = path.join(import.meta.dirname, '..', '..', '..', 'fixtures', 'torch', 'schurholt');
+    const out = path.join(tmp, 'from-torch');
+    const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    const err = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      expect(await main(['zoo', 'import', src, '--out', out, '--format', 'schurholt'])).toBe(0);
+      expect(log.mock.calls.map((c) => String(c[0])).join('\n')).toContain(
+        `imported 6 members from ${src}`,
+      );
+      expect(fs.existsSync(path.join(out, 'manifest.json'))).toBe(true);
+      expect(await main(['zoo', 'import', src, '--out', out, '--format', 'keras'])).toBe(2);
+      expect(err.mock.calls.map((c) => String(c[0])).join('\n')).toContain(
+        "--format must be one of auto, d2nwg, schurholt, pdiff, not 'keras'",
+      );
+    } finally {
+      log.mockRestore();
+      err.mockRestore();
+    }
+  });
+
   it('registers the zoo benchmark', () => {
     expect(typeof benchmarks.zoo).toBe('function');
   });
