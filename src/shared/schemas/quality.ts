@@ -93,6 +93,12 @@ export const QualityEvalSchema = strictObject({
    * g scores highest. (g is trained anyway when vae.predictorWeight > 0, for Eq. 7.)
    */
   predictorRank: z.boolean().default(true),
+  /**
+   * A checkpoint of the zoo's architecture (safetensors with PyTorch names, a tfjs model.json, or
+   * a PyTorch .pt/.pth state dict): the 'pretrained_file' rows, the paper's ImageNet column for
+   * any source. Its head is redrawn per task when its class count differs from tasks.k.
+   */
+  pretrainedFile: z.string().min(1).optional(),
 });
 export type QualityEvalConfig = z.infer<typeof QualityEvalSchema>;
 

@@ -63,6 +63,7 @@ import {
   type PredictorValidation,
 } from '../predictor/predictor.ts';
 import { trainSourceModel } from '../eval/pretrained.ts';
+import { loadPretrainedFile } from '../eval/pretrained-file.ts';
 import { ResultCollector, acceptanceChecks, meanStd, targetChecks, type Split } from './report.ts';
 
 export interface RunQualityArgs {
@@ -163,6 +164,11 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
     if (g === undefined) throw new Error(`zoo member ${i} names unknown task ${m.taskId}`);
     groups[i] = g;
   });
+  // A user's checkpoint for the pretrained_file rows: read (or refused) as soon as the layout it
+  // must fit is known, before the generator trains.
+  const pretrainedFile = cfg.eval.pretrainedFile
+    ? await loadPretrainedFile(cfg.eval.pretrainedFile, layout)
+    : null;
   const zooAcc = members.map((m) => m.testAcc);
   // Selections among checkpoints (KDE30's top 30 %, noise_nearest's best checkpoint) use training
   // accuracy, like d2nwg_best's ranking: the test samples are the ones every method is scored on.
@@ -448,6 +454,12 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
       await method('randinit', [initParams(layout, root.fork('randinit').fork(task.id))]);
       // Pretrained(source): body of the source model, fresh head for this task's K classes.
       await method('pretrained_source', [source.transfer(layout, root.fork('head').fork(task.id))]);
+      // Pretrained from the user's file: its body, and its head or a fresh one for these classes.
+      if (pretrainedFile) {
+        await method('pretrained_file', [
+          pretrainedFile.init(root.fork('pretrained-file').fork(task.id)),
+        ]);
+      }
 
       // A seen task's own checkpoints (the zoo rows); none for an unseen task.
       const g = seenIndex.get(task.id);

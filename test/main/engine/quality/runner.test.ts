@@ -7,6 +7,14 @@ import * as path from 'node:path';
 import { afterAll } from 'vitest';
 import { InputError } from '../../../../src/main/engine/errors.ts';
 import { Rng } from '../../../../src/main/engine/rng.ts';
+import { toTorchStateDict } from '../../../../src/main/engine/export/torch.ts';
+import {
+  writeSafetensors,
+  type StTensor,
+} from '../../../../src/main/engine/formats/safetensors.ts';
+import { layoutOf, resolveArchitecture } from '../../../../src/main/engine/nn/architecture.ts';
+import { initParams } from '../../../../src/main/engine/nn/params.ts';
+import { ArchitectureSchema } from '../../../../src/shared/schemas/zoo.ts';
 import { gzip, idxBytes, tempDir } from '../../../fixtures/datagen.ts';
 import { expectNoLeakedTensors } from '../../../helpers/tf.ts';
 
@@ -328,5 +336,41 @@ describe('quality benchmark runner', () => {
       unseenDataset: { source: otherSource(4, 60, 28), numTasks: 25 },
     });
     await expect(runQuality({ config: many })).rejects.toThrow(/numTasks = 25 is more than the 24/);
+  });
+
+  it('adds pretrained_file rows from a checkpoint, and refuses one that does not fit', async () => {
+    const dir = tempDir('pretrained-file');
+    dirs.push(dir);
+    const save = async (hidden: number, name: string) => {
+      const arch = resolveArchitecture(
+        ArchitectureSchema.parse({ kind: 'mlp', hidden: [hidden] }),
+        [6],
+        3,
+      );
+      const layout = layoutOf(arch);
+      const tensors: Record<string, StTensor> = {};
+      for (const t of toTorchStateDict(layout, initParams(layout, new Rng(4)))) {
+        tensors[t.name] = { dtype: 'F32', shape: t.shape, data: t.data };
+      }
+      const file = path.join(dir, name);
+      await writeSafetensors(file, tensors);
+      return file;
+    };
+    const r = await runQuality({
+      config: resolveQualityConfig('smoke', {
+        ...MICRO,
+        eval: { ...MICRO.eval, pretrainedFile: await save(4, 'fits.safetensors') },
+      }),
+    });
+    const rows = r.results.filter((x) => x.method === 'pretrained_file');
+    expect(new Set(rows.map((x) => x.split))).toEqual(
+      new Set(['seen', 'unseen-combo', 'unseen-class']),
+    );
+    expect(rows.every((x) => x.epoch !== 1 || x.tasks === 1)).toBe(true);
+    const bad = resolveQualityConfig('smoke', {
+      ...MICRO,
+      eval: { ...MICRO.eval, pretrainedFile: await save(5, 'wide.safetensors') },
+    });
+    await expect(runQuality({ config: bad })).rejects.toThrow(/shape \[5, 6\].*\[4, 6\]/);
   });
 });
