@@ -269,6 +269,24 @@ export const QualityReportSchema = z.object({
       predictor_sample_spearman_mean: z.number().optional(),
     })
     .optional(),
+  /**
+   * How fast each fine-tuned method converges (the paper's convergence claim, measured): per
+   * (split, method), over its fine-tuning runs, the accuracy at the last fine-tuning epoch and the
+   * first epoch at which a run reaches 95 % of it (mean and median over runs).
+   */
+  convergence: z
+    .array(
+      z.object({
+        split: QualitySplitSchema,
+        method: z.string(),
+        runs: z.number().int().nonnegative(),
+        final_epoch: z.number().int().nonnegative(),
+        final_accuracy_mean: z.number(),
+        epoch_to_95_mean: z.number(),
+        epoch_to_95_median: z.number(),
+      }),
+    )
+    .optional(),
   /** Every per-task accuracy behind the rows (added after the first reports; for paired tests). */
   per_task: z.array(QualityPerTaskSchema).optional(),
 });

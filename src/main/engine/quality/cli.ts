@@ -118,6 +118,19 @@ export async function benchQuality(argv: string[]): Promise<number> {
           : ''),
     );
   }
+  const conv = report.convergence ?? [];
+  if (conv.length > 0) {
+    console.log(
+      `convergence: first fine-tuning epoch reaching 95% of the epoch-${conv[0].final_epoch} accuracy (median over runs)`,
+    );
+    for (const split of new Set(conv.map((c) => c.split))) {
+      const parts = conv
+        .filter((c) => c.split === split)
+        .sort((a, b) => a.epoch_to_95_median - b.epoch_to_95_median)
+        .map((c) => `${c.method} ${c.epoch_to_95_median}`);
+      console.log(`  ${split}: ${parts.join(', ')}`);
+    }
+  }
   if (report.targets) console.log(formatTargets(report.targets));
   if (report.checks) console.log(formatChecks(report.checks));
   console.log(`total ${report.timings_s.total.toFixed(1)} s; report written to ${out}`);

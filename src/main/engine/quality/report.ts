@@ -485,3 +485,43 @@ export function formatChecks(checks: readonly QualityCheck[]): string {
     })
     .join('\n');
 }
+
+/** One convergence row of the report (QualityReport['convergence']). */
+export type ConvergenceRow = NonNullable<QualityReport['convergence']>[number];
+
+/**
+ * The first epoch at which `curve` (accuracy at epochs 0..E) reaches `fraction` of its value at
+ * E. A curve that is already there at epoch 0 gives 0; the last epoch always qualifies.
+ */
+export function epochToFraction(curve: readonly number[], fraction = 0.95): number {
+  const last = curve.length - 1;
+  const target = fraction * curve[last];
+  for (let e = 0; e <= last; e++) if (curve[e] >= target) return e;
+  return last;
+}
+
+/** Convergence rows from each (split, method)'s fine-tuning curves (accuracy per epoch). */
+export function convergenceRows(
+  curves: ReadonlyMap<
+    string,
+    { split: Split; method: string; acc: readonly (readonly number[])[] }
+  >,
+): ConvergenceRow[] {
+  const rows: ConvergenceRow[] = [];
+  for (const { split, method, acc } of curves.values()) {
+    if (acc.length === 0) continue;
+    const epochs = acc.map((c) => epochToFraction(c));
+    const sorted = [...epochs].sort((a, b) => a - b);
+    const mid = sorted.length >> 1;
+    rows.push({
+      split,
+      method,
+      runs: acc.length,
+      final_epoch: acc[0].length - 1,
+      final_accuracy_mean: meanStd(acc.map((c) => c[c.length - 1])).mean,
+      epoch_to_95_mean: meanStd(epochs).mean,
+      epoch_to_95_median: sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2,
+    });
+  }
+  return rows;
+}

@@ -64,7 +64,14 @@ import {
 } from '../predictor/predictor.ts';
 import { trainSourceModel } from '../eval/pretrained.ts';
 import { loadPretrainedFile } from '../eval/pretrained-file.ts';
-import { ResultCollector, acceptanceChecks, meanStd, targetChecks, type Split } from './report.ts';
+import {
+  ResultCollector,
+  acceptanceChecks,
+  convergenceRows,
+  meanStd,
+  targetChecks,
+  type Split,
+} from './report.ts';
 
 export interface RunQualityArgs {
   /** Fully resolved config (resolveQualityConfig). */
@@ -736,6 +743,14 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
         weights_per_model: dim,
         latent_dim: latentDim,
       },
+      convergence: convergenceRows(
+        new Map(
+          [...curveAcc].map(([key, e]) => {
+            const [split, method] = key.split('\u0000') as [Split, string];
+            return [key, { split, method, acc: e.acc }];
+          }),
+        ),
+      ),
       per_task: perTask,
     };
     report.checks = acceptanceChecks(report.memorisation, timings.total, cfg.preset);

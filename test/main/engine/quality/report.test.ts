@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
+  convergenceRows,
+  epochToFraction,
   ResultCollector,
   acceptanceChecks,
   formatChecks,
@@ -173,5 +175,42 @@ describe('acceptance checks beyond accuracy', () => {
     expect(checks).toHaveLength(1);
     expect(checks[0]).toMatchObject({ value: null, held: null });
     expect(formatChecks(checks)).toMatch(/: missing$/);
+  });
+});
+
+describe('convergence', () => {
+  it('finds the first epoch at 95 % of the final accuracy, per run, then mean and median', () => {
+    expect(epochToFraction([0.2, 0.5, 0.9, 0.95, 1.0])).toBe(3);
+    expect(epochToFraction([0.97, 0.9, 1.0])).toBe(0);
+    expect(epochToFraction([0.1, 0.2, 0.3])).toBe(2);
+    const rows = convergenceRows(
+      new Map([
+        [
+          'a',
+          {
+            split: 'unseen-class' as const,
+            method: 'd2nwg_mean',
+            acc: [
+              [0.8, 0.9, 0.9],
+              [0.5, 0.6, 0.9],
+              [0.1, 0.86, 0.9],
+            ],
+          },
+        ],
+        ['b', { split: 'seen' as const, method: 'randinit', acc: [] }],
+      ]),
+    );
+    expect(rows).toEqual([
+      {
+        split: 'unseen-class',
+        method: 'd2nwg_mean',
+        runs: 3,
+        final_epoch: 2,
+        final_accuracy_mean: expect.closeTo(0.9, 10) as unknown as number,
+        // Runs reach 0.855 at epochs 1, 2 and 1.
+        epoch_to_95_mean: expect.closeTo(4 / 3, 10) as unknown as number,
+        epoch_to_95_median: 1,
+      },
+    ]);
   });
 });
