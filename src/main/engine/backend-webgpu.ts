@@ -145,14 +145,19 @@ async function summarise(adapter: GpuAdapterLike): Promise<GpuAdapterSummary> {
   };
 }
 
-function dawnFlags(): string[] {
-  const raw = process.env.D2NWG_WEBGPU_FLAGS;
-  return raw
-    ? raw
-        .split(',')
-        .map((s) => s.trim())
-        .filter((s) => s !== '')
-    : [];
+/**
+ * Dawn's create() flags from D2NWG_WEBGPU_FLAGS, comma-separated. A part without '=' continues
+ * the previous flag's value, so `enable-dawn-features=skip_validation,lazy_clear_resource_on_first_use`
+ * stays one flag with two toggles, as Dawn expects, next to e.g. `backend=vulkan`.
+ */
+export function dawnFlags(raw = process.env.D2NWG_WEBGPU_FLAGS): string[] {
+  const out: string[] = [];
+  for (const part of (raw ?? '').split(',').map((s) => s.trim())) {
+    if (part === '') continue;
+    if (!part.includes('=') && out.length > 0) out[out.length - 1] += `,${part}`;
+    else out.push(part);
+  }
+  return out;
 }
 
 /** Make every requestAdapter on `gpu` ask for `level` (tfjs-backend-webgpu has no option for it). */

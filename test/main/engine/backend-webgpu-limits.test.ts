@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  dawnFlags,
   checkBufferRequest,
   effectiveBufferLimits,
   gpuDeviceFiles,
@@ -12,6 +13,21 @@ import { DeviceLimitError } from '../../../src/main/engine/errors.ts';
 const STORAGE = 0x80;
 const COPY_DST = 0x08;
 const MiB = 2 ** 20;
+
+describe('dawnFlags', () => {
+  it('splits on commas but keeps a toggle list with its flag', () => {
+    expect(dawnFlags(undefined)).toEqual([]);
+    expect(dawnFlags(' backend=opengles , ')).toEqual(['backend=opengles']);
+    expect(
+      dawnFlags(
+        'enable-dawn-features=skip_validation,lazy_clear_resource_on_first_use,backend=vulkan',
+      ),
+    ).toEqual([
+      'enable-dawn-features=skip_validation,lazy_clear_resource_on_first_use',
+      'backend=vulkan',
+    ]);
+  });
+});
 
 describe('gpuDeviceFiles', () => {
   const fake =
