@@ -7,48 +7,12 @@
  */
 import Database from 'better-sqlite3';
 import * as path from 'node:path';
-import type { TaskSpec } from '../engine/data/types.ts';
-import { layoutOf } from '../engine/nn/architecture.ts';
-import { initParams } from '../engine/nn/params.ts';
-import { Rng } from '../engine/rng.ts';
-import type { NodeContext } from '../graph/types.ts';
 import { run as exportNode } from '../nodes/export-weights.ts';
-import type { PortValue } from '../nodes/values.ts';
-import { unrestrictedPolicy } from '../paths/policy.ts';
 import { migrate } from '../store/migrations.ts';
 import { openStore } from '../store/index.ts';
-import type { ExportWeightsConfig } from '../../shared/nodes/export-weights.ts';
+import { exportContext, syntheticWeights } from './synthetic.ts';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
-
-/** Many models of a few hundred KB each, so that the kill lands while files are being written. */
-function exportWeights(): PortValue {
-  const layout = layoutOf({
-    kind: 'mlp',
-    inputDim: 64,
-    hidden: [512, 256],
-    outputs: 5,
-    activation: 'relu',
-  });
-  const task = (id: string): TaskSpec => ({
-    id,
-    classes: [0, 1, 2, 3, 4],
-    trainIndex: new Int32Array(4),
-    testIndex: new Int32Array(10),
-    split: 'seen',
-  });
-  return {
-    type: 'weights',
-    layout,
-    dataset: 'synthetic',
-    method: 'd2nwg',
-    classNames: ['a', 'b', 'c', 'd', 'e'],
-    perTask: Array.from({ length: 40 }, (_, t) => ({
-      task: task(`t${t}`),
-      vectors: Array.from({ length: 5 }, (_, i) => initParams(layout, new Rng(t * 5 + i))),
-    })),
-  };
-}
 
 async function exportScenario(dbFile: string, dataDir: string): Promise<void> {
   const store = openStore(dbFile, { dataDir });
@@ -61,20 +25,8 @@ async function exportScenario(dbFile: string, dataDir: string): Promise<void> {
     started: Date.now(),
   });
   say(JSON.stringify({ runId: runRecord.id }));
-  const ctx: NodeContext<ExportWeightsConfig> = {
-    runId: runRecord.id,
-    nodeId: 'export',
-    config: { format: 'safetensors', folder: 'exports', select: 'all' },
-    seed: 0,
-    rng: new Rng(0),
-    signal: new AbortController().signal,
-    progress: (p) => say(`model ${p.value}`),
-    log: () => undefined,
-    artifact: () => undefined,
-    dataDir,
-    paths: unrestrictedPolicy(dataDir),
-  };
-  await exportNode(ctx, { weights: [exportWeights()] });
+  const ctx = exportContext(runRecord.id, dataDir, 'exports', (p) => say(`model ${p.value}`));
+  await exportNode(ctx, { weights: [syntheticWeights(40, 5)] });
   say('export finished');
 }
 
