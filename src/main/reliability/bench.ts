@@ -76,8 +76,9 @@ async function soakPart(seconds: number, clients: number, rps: number): Promise<
     const pipeline = await api.handlers['pipelines.openExample']({ name: 'quickstart' });
     const r = await soakWebMode({ api, pipeline, seconds, clients, rps });
     console.log(
-      `soak: ${r.requests} requests (${r.requestErrors} errors), p50 ${r.latencyMs.p50} ms, ` +
-        `p99 ${r.latencyMs.p99} ms; ${r.eventsEmitted} events × ${r.clients} clients, ` +
+      `soak: ${r.requests} requests (${r.requestErrors} errors), p50 ${r.latencyMs.p50} ms, p90 ${r.latencyMs.p90} ms, ` +
+        `p99 ${r.latencyMs.p99} ms ${JSON.stringify(r.p99ByChannelMs)} (event-loop delay p99 ${r.eventLoopDelayMs.p99} ms, max ` +
+        `${r.eventLoopDelayMs.max} ms; load ${r.loadAverage} on ${os.cpus().length} cores); ${r.eventsEmitted} events × ${r.clients} clients, ` +
         `${r.eventsLost} lost; run ${r.runStillRunning ? 'still running' : 'over'} at the end; ` +
         `RSS ${r.rssMb.before} → ${r.rssMb.peak} peak → ${r.rssMb.after} MB`,
     );

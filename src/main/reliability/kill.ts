@@ -230,14 +230,17 @@ function zooPipeline(dir: string, epochs: number): unknown {
   return { ...qs, name: 'zoo build killed', description: 'kill -9 scenario', nodes, edges };
 }
 
-/** `d2nwg run` of a zoo build with 2 worker threads, killed once the zoo reports progress. */
+/** `d2nwg run` of a zoo build with 2 worker threads, killed while its members train. */
 export async function killDuringZooBuild(dir: string): Promise<KillOutcome> {
   const dbFile = path.join(dir, 'studio.db');
   const file = path.join(dir, 'zoo.pipeline.json');
-  fs.writeFileSync(file, JSON.stringify(zooPipeline(dir, 60)));
+  // Long enough (400 epochs) that the first member progress comes while workers are training;
+  // the kill waits for a line that shows an epoch short of the last.
+  fs.writeFileSync(file, JSON.stringify(zooPipeline(dir, 400)));
   const { lines, killedAt } = await runUntilKilled(
     [CLI, 'run', file, '--db', dbFile, '--data-dir', dir],
-    (line) => /^zoo member [1-9]/.test(line),
+    (line) =>
+      /^zoo member \d+\/\d+ .*epoch ([0-9]|[1-9][0-9]|[1-3][0-9][0-9])\/400(\s|$)/.test(line),
   );
   const runId = lines.map((l) => /^run (\S+): '/.exec(l)?.[1]).find((x) => x !== undefined);
   if (runId === undefined) throw new Error(`no run id printed:\n${lines.join('\n')}`);

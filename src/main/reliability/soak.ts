@@ -5,8 +5,9 @@
  * reach every client; the report gives requests, errors, latency percentiles and lost events.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import type { StudioApi } from '../api/studio.ts';
 import type { Pipeline } from '../../shared/pipeline.ts';
@@ -20,7 +21,21 @@ export interface SoakReport {
   readonly requests: number;
   /** Requests that did not answer 200 (or failed to connect). */
   readonly requestErrors: number;
-  readonly latencyMs: { readonly p50: number; readonly p99: number; readonly max: number };
+  readonly latencyMs: {
+    readonly p50: number;
+    readonly p90: number;
+    readonly p99: number;
+    readonly max: number;
+  };
+  /** p99 latency per API channel (a mix of runs.list, runs.get and system.info). */
+  readonly p99ByChannelMs: Readonly<Record<string, number>>;
+  /**
+   * Event-loop delay of the server's thread over the soak: high when the loop was blocked (or
+   * the machine starved of CPU), which is what API latency then shows.
+   */
+  readonly eventLoopDelayMs: { readonly p99: number; readonly max: number };
+  /** Load average over the last minute at the end, against the core count, for context. */
+  readonly loadAverage: number;
   /** Push messages the hub emitted while the clients listened. */
   readonly eventsEmitted: number;
   /** Messages received, summed over clients (clients × emitted when none is lost). */
@@ -64,6 +79,7 @@ export async function soakWebMode(opts: SoakOptions): Promise<SoakReport> {
     if (counting) emitted++;
   });
   const rss = { before: rssMb(), peak: rssMb(), after: 0 };
+  const loop = monitorEventLoopDelay({ resolution: 10 });
   let runId: string | null = null;
   try {
     for (let c = 0; c < opts.clients; c++) {
@@ -82,11 +98,13 @@ export async function soakWebMode(opts: SoakOptions): Promise<SoakReport> {
     // Count from a quiet moment: nothing is in flight before the run starts.
     await sleep(200);
     counting = true;
+    loop.enable();
     runId = (await api.handlers['runs.start']({ pipeline: opts.pipeline })).runId;
 
     const channels = ['runs.list', 'runs.get', 'system.info'] as const;
     const bodies = { 'runs.list': {}, 'runs.get': { runId }, 'system.info': {} };
     const latencies: number[] = [];
+    const byChannel = new Map<string, number[]>(channels.map((c) => [c, []]));
     let requestErrors = 0;
     const inFlight = new Set<Promise<void>>();
     const request = async (k: number) => {
@@ -103,7 +121,9 @@ export async function soakWebMode(opts: SoakOptions): Promise<SoakReport> {
       } catch {
         requestErrors++;
       }
-      latencies.push(performance.now() - t0);
+      const ms = performance.now() - t0;
+      latencies.push(ms);
+      byChannel.get(channel)?.push(ms);
     };
     const total = Math.round(opts.seconds * opts.rps);
     const start = performance.now();
@@ -116,6 +136,7 @@ export async function soakWebMode(opts: SoakOptions): Promise<SoakReport> {
       if (k % opts.rps === 0) rss.peak = Math.max(rss.peak, rssMb());
     }
     await Promise.all(inFlight);
+    loop.disable();
     const status = (await api.handlers['runs.get']({ runId })).status;
     const runStillRunning = status === 'running' || status === 'queued';
     if (runStillRunning) await api.handlers['runs.cancel']({ runId });
@@ -141,9 +162,26 @@ export async function soakWebMode(opts: SoakOptions): Promise<SoakReport> {
       requestErrors,
       latencyMs: {
         p50: round(percentile(sorted, 0.5)),
+        p90: round(percentile(sorted, 0.9)),
         p99: round(percentile(sorted, 0.99)),
         max: round(sorted[sorted.length - 1] ?? 0),
       },
+      p99ByChannelMs: Object.fromEntries(
+        [...byChannel].map(([c, v]) => [
+          c,
+          round(
+            percentile(
+              [...v].sort((a, b) => a - b),
+              0.99,
+            ),
+          ),
+        ]),
+      ),
+      eventLoopDelayMs: {
+        p99: round(loop.percentile(99) / 1e6),
+        max: round(loop.max / 1e6),
+      },
+      loadAverage: round(loadavg()[0]),
       eventsEmitted: emitted,
       eventsDelivered: delivered,
       eventsLost: opts.clients * emitted - delivered,
