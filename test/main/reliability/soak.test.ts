@@ -45,6 +45,7 @@ describe('web mode soak', () => {
       expect(r.eventsEmitted).toBeGreaterThan(0);
       expect(r.eventsDelivered).toBe(20 * r.eventsEmitted);
       expect(r.eventsLost).toBe(0);
+      expect(r.perClient).toEqual({ min: r.eventsEmitted, max: r.eventsEmitted });
       expect(r.runStillRunning).toBe(true);
       expect(r.latencyMs.p99).toBeGreaterThan(0);
     },
