@@ -28,6 +28,7 @@ export const benchmarks: Record<string, (argv: string[]) => Promise<number>> = {
   dispatch: dispatchBench,
   matmul: matmulBench,
   quality: benchQuality,
+  reliability: (argv) => import('../../reliability/bench.ts').then((m) => m.benchReliability(argv)),
   steps: stepsBench,
   ui: (argv) => import('../../server/bench-ui.ts').then((m) => m.benchUi(argv)),
 };
@@ -235,7 +236,12 @@ Each writes a JSON report (default bench/out/<name>.json).
   steps  [--backend NAME] [--workloads standard,large] [--vae-epochs N] [--diffusion-steps N]
          VAE and diffusion training steps per second on synthetic inputs of the standard quality
          preset's shapes ('standard'; 'standard-unet' with the 1-D UNet denoiser) or GPU-sized
-         ones ('large'); compare backends with --backend.`;
+         ones ('large'); compare backends with --backend.
+  reliability [--only fuzz,soak,kill] [--cases N] [--seed N] [--parsers a,b] [--soak-seconds S]
+         [--clients N] [--rps N] [--scenarios zoo-build,export,migration]
+         Fuzzes every reader of user files (default 10,000 cases each), soaks web mode (20
+         WebSocket clients, 50 API requests/s for 60 s during a run) and kills -9 a zoo build,
+         an export and a migration; parts not run keep their figures in the report.`;
 
 export const benchCommand: CliCommand = {
   name: 'bench',

@@ -290,3 +290,28 @@ export function idxToLabelled(
     source: imagesPath,
   };
 }
+
+/**
+ * IDX bytes: magic 00 00 type ndims, big-endian dims, big-endian values. Writes the test and
+ * fuzzing inputs; the app itself only reads IDX.
+ */
+export function idxBytes(typeCode: number, dims: number[], values: ArrayLike<number>): Uint8Array {
+  const size = { 0x08: 1, 0x09: 1, 0x0b: 2, 0x0c: 4, 0x0d: 4, 0x0e: 8 }[typeCode] ?? 1;
+  const header = 4 + 4 * dims.length;
+  const out = new Uint8Array(header + values.length * size);
+  const dv = new DataView(out.buffer);
+  out[2] = typeCode;
+  out[3] = dims.length;
+  dims.forEach((d, i) => dv.setUint32(4 + 4 * i, d, false));
+  for (let i = 0; i < values.length; i++) {
+    const o = header + i * size;
+    const v = values[i];
+    if (typeCode === 0x08) dv.setUint8(o, v);
+    else if (typeCode === 0x09) dv.setInt8(o, v);
+    else if (typeCode === 0x0b) dv.setInt16(o, v, false);
+    else if (typeCode === 0x0c) dv.setInt32(o, v, false);
+    else if (typeCode === 0x0d) dv.setFloat32(o, v, false);
+    else dv.setFloat64(o, v, false);
+  }
+  return out;
+}

@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.ts';
+import { describeWriteError } from '../formats/atomic.ts';
 
 /** The real path of `p`, or of its deepest existing ancestor with the rest appended. */
 function realPathLenient(p: string): string {
@@ -60,14 +61,19 @@ export async function reserveExportFolder(root: string, name: string): Promise<s
   if (name !== path.basename(name) || name === '' || name.startsWith('.')) {
     throw new InputError(`'${name}' is not a plain folder name`, 'outDir');
   }
-  await fs.promises.mkdir(root, { recursive: true });
+  try {
+    await fs.promises.mkdir(root, { recursive: true });
+  } catch (err) {
+    throw describeWriteError(root, err);
+  }
   for (let i = 1; i < 10_000; i++) {
     const dir = path.join(root, i === 1 ? name : `${name}-${i}`);
     try {
       await fs.promises.mkdir(dir);
       return dir;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      // A read-only or full filesystem says so in words, naming the folder.
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw describeWriteError(dir, err);
     }
   }
   throw new InputError(`too many exports of '${name}' in ${root}`, 'outDir');

@@ -20,7 +20,7 @@ function tempPathFor(target: string): string {
 }
 
 /** Turn a low-level fs error into one that names the file and says what went wrong, in words. */
-function describeWriteError(target: string, err: unknown): Error {
+export function describeWriteError(target: string, err: unknown): Error {
   const code =
     typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : undefined;
   const detail = err instanceof Error ? err.message : String(err);
