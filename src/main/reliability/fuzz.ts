@@ -7,6 +7,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
@@ -19,6 +20,7 @@ import { loadCsv } from '../engine/data/features-file.ts';
 import { InputError } from '../engine/errors.ts';
 import { decodeNpy, encodeNpy } from '../engine/formats/npy.ts';
 import { decodeSafetensors, encodeSafetensors } from '../engine/formats/safetensors.ts';
+import { decodeTorchStateDict } from '../engine/formats/torch.ts';
 import {
   architectureToJson,
   layoutOf,
@@ -200,6 +202,12 @@ function zooManifest(): ZooManifest {
   };
 }
 
+/**
+ * The committed torch.save fixtures (made with real PyTorch; there is no other source of valid
+ * .pt bytes without Python), read from the source tree like the bundled pipelines.
+ */
+const TORCH_FIXTURES = fileURLToPath(new URL('../../../test/fixtures/torch/', import.meta.url));
+
 /** Every reader of user files, in the order the report lists them. */
 export const FUZZ_TARGETS: readonly FuzzTarget[] = [
   {
@@ -295,6 +303,26 @@ export const FUZZ_TARGETS: readonly FuzzTarget[] = [
       const file = path.join(ctx.dir, 'fuzz.pipeline.json');
       fs.writeFileSync(file, b);
       return loadPipelineFile(file, registry);
+    },
+  },
+  {
+    name: 'pytorch',
+    fileName: 'fuzz.pt',
+    // Real torch.save outputs (test/fixtures/torch, made by make_fixtures.py with PyTorch): zip
+    // archives with a pickle, tensors of several dtypes, one non-contiguous.
+    seeds: () =>
+      ['plain.pt', 'mixed.pt', 'nested.pth'].map(
+        (f) => new Uint8Array(fs.readFileSync(path.join(TORCH_FIXTURES, f))),
+      ),
+    parse: (b) => {
+      const tensors = decodeTorchStateDict(b, 'fuzz.pt');
+      for (const [name, t] of tensors) {
+        invariant(
+          t.data.length === t.shape.reduce((a, d) => a * d, 1),
+          `tensor ${name}: data length = product of its shape`,
+        );
+      }
+      return tensors;
     },
   },
   {
