@@ -205,6 +205,10 @@ export async function runQueueBenchmark(opts: QueueBenchOptions): Promise<QueueB
       { name: 'queue, 1 worker', executor: queueZooExecutor({ url, queueName: q1.name }) },
       { name: 'queue, 2 workers', executor: queueZooExecutor({ url, queueName: q2.name }) },
     ];
+    // Warm-up, not measured: each worker process starts its training thread on its first job.
+    for (const w of ways.slice(1)) {
+      await buildZoo(standardZooConfig(2, undefined, true), { executor: w.executor });
+    }
     const trainSeconds: Record<string, number[]> = {};
     let reference: BuiltZoo | null = null;
     let identical = true;

@@ -6,12 +6,15 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ZooConfigInput } from '../../../../src/shared/schemas/zoo.ts';
 import { ArchitectureSchema } from '../../../../src/shared/schemas/zoo.ts';
+import { main } from '../../../../src/main/cli/main.ts';
 import { currentBackend } from '../../../../src/main/engine/backend.ts';
 import { CancelledError, InputError } from '../../../../src/main/engine/errors.ts';
 import { layoutOf, resolveArchitecture } from '../../../../src/main/engine/nn/architecture.ts';
@@ -39,6 +42,9 @@ import {
 } from '../../../helpers/redis.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../../../..');
+const CONFIG_FILE = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'd2nwg-queue-')), 'zoo.json');
+fs.writeFileSync(CONFIG_FILE, JSON.stringify({ train: { epochs: 1 } }));
+afterAll(() => fs.rmSync(path.dirname(CONFIG_FILE), { recursive: true, force: true }));
 
 describe('queue wire format (no Redis)', () => {
   it('packs typed arrays with a header and reads them back exactly', () => {
@@ -93,6 +99,32 @@ describe('queue wire format (no Redis)', () => {
     expect(() => parseQueueTarget('localhost:6379')).toThrow(/expected redis:\/\/HOST:PORT/);
     expect(() => parseQueueTarget('redis://h:1', 'bad name!')).toThrow(/queue name/);
     expect(parseQueueTarget('redis://user:secret@h:1/2').shown).toBe('redis://h:1/2');
+  });
+
+  it('the CLI refuses a bad queue setting with exit code 2 before doing anything', async () => {
+    const saved = process.env.D2NWG_QUEUE;
+    delete process.env.D2NWG_QUEUE;
+    try {
+      expect(await main(['worker'])).toBe(2);
+      expect(await main(['worker', '--queue', 'localhost:6379'])).toBe(2);
+      expect(await main(['worker', '--queue', 'redis://127.0.0.1:1', '--concurrency', '0'])).toBe(
+        2,
+      );
+      expect(
+        await main([
+          'zoo',
+          'build',
+          '--config',
+          CONFIG_FILE,
+          '--out',
+          '/nonexistent/x',
+          '--queue',
+          'tcp://h:1',
+        ]),
+      ).toBe(2);
+    } finally {
+      if (saved !== undefined) process.env.D2NWG_QUEUE = saved;
+    }
   });
 });
 
