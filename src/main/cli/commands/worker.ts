@@ -8,12 +8,7 @@ import { intFlag, parseCliArgs } from '../args.ts';
 import type { CliCommand } from '../command.ts';
 import { initBackend } from '../../engine/backend.ts';
 import { InputError } from '../../engine/errors.ts';
-import {
-  DEFAULT_QUEUE_NAME,
-  lockSettingsFromEnv,
-  parseQueueTarget,
-} from '../../engine/queue/connection.ts';
-import { startQueueWorker } from '../../engine/queue/worker.ts';
+import { DEFAULT_QUEUE_NAME } from '../../engine/zoo/executor.ts';
 import { writeFileAtomic } from '../../engine/formats/atomic.ts';
 import { benchmarks } from './bench.ts';
 
@@ -36,7 +31,10 @@ async function queueBenchmark(argv: string[]): Promise<number> {
   const jobs = intFlag(values.jobs, 'jobs', 2000);
   if (rounds < 1 || jobs < 1) throw new InputError('--rounds and --jobs must be at least 1');
   const url = values.queue ?? process.env.D2NWG_QUEUE;
-  if (url) parseQueueTarget(url);
+  if (url) {
+    const { parseQueueTarget } = await import('../../engine/queue/connection.ts');
+    parseQueueTarget(url);
+  }
   await initBackend({ backend: values.backend, quiet: true });
   const { runQueueBenchmark } = await import('../../engine/queue/bench.ts');
   const report = await runQueueBenchmark({ url, rounds, jobs, log: (l) => console.log(l) });
@@ -85,6 +83,10 @@ export const workerCommand: CliCommand = {
     );
     const url = values.queue ?? process.env.D2NWG_QUEUE;
     if (!url) throw new InputError('--queue redis://HOST:PORT is required', 'd2nwg worker');
+    // Loaded here, not at the top: the rest of the CLI does not need the Redis client.
+    const { lockSettingsFromEnv, parseQueueTarget } =
+      await import('../../engine/queue/connection.ts');
+    const { startQueueWorker } = await import('../../engine/queue/worker.ts');
     const target = parseQueueTarget(
       url,
       values['queue-name'] ?? (process.env.D2NWG_QUEUE_NAME || DEFAULT_QUEUE_NAME),

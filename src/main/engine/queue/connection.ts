@@ -6,8 +6,9 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { InputError } from '../errors.ts';
 
-/** Default BullMQ queue name; every worker and build on one Redis with the same name shares jobs. */
-export const DEFAULT_QUEUE_NAME = 'd2nwg';
+import { DEFAULT_QUEUE_NAME } from '../zoo/executor.ts';
+
+export { DEFAULT_QUEUE_NAME };
 
 /** How long content-addressed blobs (datasets, results) live in Redis after their last use. */
 export const BLOB_TTL_SECONDS = 7 * 24 * 3600;

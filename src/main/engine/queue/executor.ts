@@ -244,7 +244,7 @@ async function trainOnQueue(
         if (lostSince !== null && Date.now() - lostSince > graceMs) {
           settle(
             new Error(
-              `lost the Redis queue at ${target.shown} for more than ${(graceMs / 1000).toFixed(0)} s${lastError ? ` (${lastError})` : ''}; the build stopped and wrote nothing`,
+              `lost the Redis queue at ${target.shown} for more than ${graceMs < 1000 ? `${graceMs} ms` : `${Math.round(graceMs / 1000)} s`}${lastError ? ` (${lastError})` : ''}; the build stopped and wrote nothing`,
             ),
           );
           return;

@@ -179,6 +179,9 @@ export const threadExecutor: ZooExecutor = {
   },
 };
 
+/** Default queue name; every worker and build on one Redis with the same name shares jobs. */
+export const DEFAULT_QUEUE_NAME = 'd2nwg';
+
 /** Settings that pick the executor. */
 export interface ExecutorSetting {
   /** redis://HOST:PORT of a BullMQ queue; absent: worker threads in this process. */
