@@ -12,7 +12,8 @@ function help(): string {
     'Commands:',
     ...lines,
     '',
-    'Environment: D2NWG_BACKEND=wasm|cpu|tensorflow|webgpu overrides the tensor backend.',
+    'Environment: D2NWG_BACKEND=wasm|cpu|tensorflow|webgpu overrides the tensor backend;',
+    '             D2NWG_QUEUE=redis://HOST:PORT trains zoo batches on `d2nwg worker` processes.',
   ].join('\n');
 }
 

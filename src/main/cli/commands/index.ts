@@ -6,6 +6,7 @@ import { runCommand } from './run.ts';
 import { validateCommand } from './validate.ts';
 import { serveCommand } from './serve.ts';
 import { runsCommand } from './runs.ts';
+import { workerCommand } from './worker.ts';
 import { zooCommand } from './zoo.ts';
 
 /** Every CLI subcommand, in the order `d2nwg --help` lists them. */
@@ -16,6 +17,7 @@ export const commands: CliCommand[] = [
   serveCommand,
   runsCommand,
   zooCommand,
+  workerCommand,
   doctorCommand,
   benchCommand,
 ];

@@ -17,6 +17,7 @@ import { checkPipelineFile } from '../../graph/load.ts';
 import type { PortValue } from '../../nodes/values.ts';
 import { defaultDbPath, openStore } from '../../store/index.ts';
 import { RunRecorder } from '../../store/recorder.ts';
+import { configureZooExecutor, executorSettingWith } from '../../engine/zoo/executor.ts';
 import { intFlag, parseCliArgs } from '../args.ts';
 import type { CliCommand } from '../command.ts';
 
@@ -388,6 +389,7 @@ export const runCommand: CliCommand = {
   summary: 'Run a pipeline file headless, with progress bars and a result table',
   usage: [
     'Usage: d2nwg run PIPELINE.json [--db FILE | --no-db] [--data-dir DIR] [--seed N] [--backend NAME]',
+    '                [--queue redis://HOST:PORT [--queue-name NAME]]',
     '',
     'Validates the pipeline, then runs its nodes in dependency order. Progress goes to stderr (a',
     'live bar per node on a terminal, plain lines otherwise); a table of results goes to stdout.',
@@ -399,6 +401,9 @@ export const runCommand: CliCommand = {
     '  --data-dir DIR   folder relative paths in the pipeline (data, exports) resolve against (default: .)',
     '  --seed N         seed of the run (default 0): same pipeline + seed → same numbers',
     '  --backend NAME   tensor backend: wasm, cpu or tensorflow (default: D2NWG_BACKEND, then auto)',
+    '  --queue URL      train zoo batches on `d2nwg worker` processes through this Redis queue',
+    '                   (default: D2NWG_QUEUE; unset: worker threads in this process)',
+    "  --queue-name N   queue name on that Redis (default: D2NWG_QUEUE_NAME, then 'd2nwg')",
     '',
     'Exit codes: 0 done, 1 a node failed or the run was cancelled, 2 invalid pipeline or options.',
   ].join('\n'),
@@ -409,6 +414,8 @@ export const runCommand: CliCommand = {
       'data-dir': { type: 'string' },
       seed: { type: 'string' },
       backend: { type: 'string' },
+      queue: { type: 'string' },
+      'queue-name': { type: 'string' },
     });
     if (positionals.length !== 1)
       throw new InputError('expected exactly one pipeline file', 'd2nwg run');
@@ -417,6 +424,13 @@ export const runCommand: CliCommand = {
     const seed = intFlag(values.seed, 'seed', 0);
     if (seed < 0 || seed > 0xffffffff)
       throw new InputError(`--seed must be in 0..${0xffffffff}, got ${seed}`);
+    const setting = executorSettingWith({ queue: values.queue, queueName: values['queue-name'] });
+    if (setting.queue) {
+      // Checked here, so a typo is exit code 2 before anything runs.
+      const { parseQueueTarget } = await import('../../engine/queue/connection.ts');
+      parseQueueTarget(setting.queue, setting.queueName);
+    }
+    configureZooExecutor(setting);
     const outcome = await executePipeline({
       file: positionals[0],
       dbPath: values['no-db'] ? null : path.resolve(values.db ?? defaultDbPath()),

@@ -13,6 +13,7 @@ import type { Progress } from '../../engine/progress.ts';
 import { buildZoo, parseZooConfig } from '../../engine/zoo/build.ts';
 import { saveZoo, zooInfo, type ZooInfo } from '../../engine/zoo/storage.ts';
 import { importAnyZoo } from '../../engine/zoo/torch-zoo.ts';
+import { executorSettingWith, zooExecutorFor } from '../../engine/zoo/executor.ts';
 import { ActivationSchema } from '../../../shared/schemas/zoo.ts';
 import { ZOO_IMPORT_FORMATS } from '../../../shared/nodes/zoo-import.ts';
 import { runZooBenchmark } from '../../engine/zoo/bench.ts';
@@ -62,13 +63,17 @@ benchmarks.zoo = zooBenchmark;
 
 const USAGE = `Usage:
   d2nwg zoo build --config zoo.json --out DIR [--workers N] [--backend NAME]
+                  [--queue redis://HOST:PORT [--queue-name NAME]]
   d2nwg zoo info DIR [--json]
   d2nwg zoo import SRC --out DIR [--format auto|d2nwg|schurholt|pdiff] [--activation NAME]
 
 build   Train the zoo described by a JSON config (schema: ZooConfig in src/shared/schemas/zoo.ts:
         dataset, features, tasks, arch, train {epochs, batchSize, lr, keepLast, seeds}, workers,
         seed) and write it to DIR: safetensors shards + manifest.json + features.safetensors.
-        --workers overrides the config's worker-thread count (0 = in this thread).
+        --workers overrides the config's worker-thread count (0 = in this thread); it also sets
+        how many batches the runs are split into at least, so with --queue give it the number
+        of worker slots. --queue (default: D2NWG_QUEUE) trains the batches on \`d2nwg worker\`
+        processes through a Redis queue instead of threads here; the zoo is the same.
 info    Validate a zoo folder and print tasks, members, architecture, parameter count and the
         members' accuracy (mean/min/max).
 import  Validate a zoo folder from elsewhere (every shard and member) and copy it to DIR.
@@ -154,6 +159,8 @@ async function build(argv: string[]): Promise<number> {
       out: { type: 'string' },
       workers: { type: 'string' },
       backend: { type: 'string' },
+      queue: { type: 'string' },
+      'queue-name': { type: 'string' },
     },
     false,
   );
@@ -164,6 +171,9 @@ async function build(argv: string[]): Promise<number> {
   const workers = intFlag(values.workers, 'workers', cfg.workers);
   if (workers < 0 || workers > 64)
     throw new InputError(`--workers must be in 0..64, got ${workers}`);
+  const executor = await zooExecutorFor(
+    executorSettingWith({ queue: values.queue, queueName: values['queue-name'] }),
+  );
   await initBackend({ backend: values.backend, quiet: true });
   const ac = new AbortController();
   const onSigint = (): void => ac.abort();
@@ -172,7 +182,7 @@ async function build(argv: string[]): Promise<number> {
   try {
     const zoo = await buildZoo(
       { ...cfg, workers },
-      { signal: ac.signal, onProgress: (p) => printer.update(p) },
+      { signal: ac.signal, onProgress: (p) => printer.update(p), executor },
     );
     printer.done();
     await saveZoo(values.out, zoo);

@@ -1,11 +1,10 @@
 /**
  * Building a model zoo (stage 1 of D2NWG): load the data, fit the features on the train pool, draw
  * the tasks, and train the shared architecture on every seen task from several init seeds, keeping
- * the last k checkpoints of each run. Runs are independent, so they go to a worker_threads pool
- * (one tensor backend per thread); the result does not depend on the worker count.
+ * the last k checkpoints of each run. Runs are independent, so they go to an executor (executor.ts:
+ * a worker_threads pool, one tensor backend per thread, or a Redis queue of worker processes); the
+ * result does not depend on the worker count nor on the executor.
  */
-import * as fs from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import {
   ZOO_FORMAT,
   ZooConfigSchema,
@@ -16,9 +15,9 @@ import {
 } from '../../../shared/schemas/zoo.ts';
 import { currentBackend } from '../backend.ts';
 import { describeSource, loadDataset } from '../data/sources.ts';
-import { generateTasks, materializeTask } from '../data/tasks.ts';
+import { generateTasks } from '../data/tasks.ts';
 import type { TaskSpec } from '../data/types.ts';
-import { CancelledError, InputError, throwIfAborted } from '../errors.ts';
+import { InputError, throwIfAborted } from '../errors.ts';
 import { fitExtractor, type FeatureExtractor } from '../features/extractor.ts';
 import {
   architectureToJson,
@@ -30,17 +29,11 @@ import {
 import { initParams } from '../nn/params.ts';
 import { yieldToEventLoop, type RunControl } from '../progress.ts';
 import { Rng } from '../rng.ts';
-import { WorkerPool } from '../workers/pool.ts';
 import { issueList, MEMBERS_PER_SHARD, shardName, type Zoo } from './storage.ts';
 import { memberInputs } from './tasks.ts';
 import { modelsPerBatch } from '../nn/batch.ts';
-import {
-  trainMemberBatch,
-  type MemberBatchJob,
-  type MemberEpochMessage,
-  type MemberResult,
-  type MemberSpec,
-} from './train-member.ts';
+import type { MemberEpochMessage, MemberResult } from './train-member.ts';
+import { zooExecutorFor, type PlannedRun, type ZooExecutor } from './executor.ts';
 
 /** File name of the feature extractor inside a zoo folder. */
 export const FEATURES_FILE = 'features.safetensors';
@@ -73,13 +66,19 @@ function shuffleSeed(baseSeed: number, taskId: string, seedIndex: number): numbe
   return new Rng(baseSeed).fork('shuffle').fork(taskId).fork(seedIndex).seedInt();
 }
 
+/** buildZoo's options: progress, cancel, and where the training batches run. */
+export interface BuildZooControl extends RunControl {
+  /** Default: the configured setting (executor.ts: `--queue`, D2NWG_QUEUE), else worker threads. */
+  readonly executor?: ZooExecutor;
+}
+
 /**
  * Build a zoo in memory. Progress is reported in members (stored checkpoints), with the latest
- * run's test accuracy; the signal cancels the build, terminating the workers.
+ * run's test accuracy; the signal cancels the build, stopping the workers.
  */
 export async function buildZoo(
   cfgInput: ZooConfig | ZooConfigInput,
-  control: RunControl = {},
+  control: BuildZooControl = {},
 ): Promise<BuiltZoo> {
   const cfg = parseZooConfig(cfgInput);
   const { signal, onProgress } = control;
@@ -129,20 +128,10 @@ export async function buildZoo(
   const totalMembers = runs * keep;
   const inits = Array.from({ length: seeds }, (_, s) => memberInit(layout, cfg.seed, s));
 
-  const makeSpec = (run: number): MemberSpec => {
+  const planRun = (run: number): PlannedRun => {
     const task = seen[Math.floor(run / seeds)];
     const s = run % seeds;
-    const td = materializeTask(inputs, task);
-    return {
-      run,
-      taskId: task.id,
-      init: inits[s].slice(),
-      xTrain: td.xTrain,
-      yTrain: td.yTrain,
-      xTest: td.xTest,
-      yTest: td.yTest,
-      shuffleSeed: shuffleSeed(cfg.seed, task.id, s),
-    };
+    return { run, task, seedIndex: s, shuffleSeed: shuffleSeed(cfg.seed, task.id, s) };
   };
   // Runs train as model batches: runs with the same sample counts, at most what fits the device,
   // and at least one batch per worker so every worker has work.
@@ -170,14 +159,6 @@ export async function buildZoo(
     );
     for (let i = 0; i < g.length; i += per) batches.push(g.slice(i, i + per));
   }
-  const makeJob = (b: number): MemberBatchJob => ({
-    layout,
-    members: batches[b].map(makeSpec),
-    epochs,
-    batchSize: cfg.train.batchSize,
-    lr: cfg.train.lr,
-    keepLast: keep,
-  });
 
   const results: (MemberResult | undefined)[] = new Array<MemberResult | undefined>(runs);
   let membersDone = 0;
@@ -210,18 +191,21 @@ export async function buildZoo(
   };
   report(`0/${runs} runs`, NaN);
 
-  // The worker entry runs from the sources (tsx). A bundle that does not ship member-worker.ts
-  // next to this module still builds the same zoo, in-process.
-  const workerFile = new URL('./member-worker.ts', import.meta.url);
-  const haveWorker = workerFile.protocol === 'file:' && fs.existsSync(fileURLToPath(workerFile));
-  if (cfg.workers === 0 || !haveWorker) {
-    for (let b = 0; b < batches.length; b++) {
-      throwIfAborted(signal);
-      finish(await trainMemberBatch(makeJob(b), onEpoch, { signal }));
-    }
-  } else {
-    await runOnPool(workerFile, lanes, batches.length, makeJob, onEpoch, finish, signal);
-  }
+  const executor = control.executor ?? (await zooExecutorFor());
+  await executor.train(
+    {
+      layout,
+      inputs,
+      inits,
+      epochs,
+      batchSize: cfg.train.batchSize,
+      lr: cfg.train.lr,
+      keepLast: keep,
+      batches: batches.map((b) => b.map(planRun)),
+      workers: cfg.workers,
+    },
+    { onEpoch, finish, signal },
+  );
   t = mark('train', t);
 
   const members: ZooMember[] = [];
@@ -281,67 +265,4 @@ export async function buildZoo(
     timings,
   };
   return { manifest, vectors, extractor: ex };
-}
-
-/**
- * Buffers safe to move to a worker: whole (not a view into something larger, such as a cached
- * dataset) and listed once.
- */
-function ownedBuffers(arrays: readonly (Float32Array | Int32Array)[]): ArrayBuffer[] {
-  const out = new Set<ArrayBuffer>();
-  for (const a of arrays) {
-    const b = a.buffer;
-    if (b instanceof ArrayBuffer && a.byteOffset === 0 && a.byteLength === b.byteLength) out.add(b);
-  }
-  return [...out];
-}
-
-/**
- * Train `runs` batch jobs on a pool of `size` threads, one batch per thread in flight so the
- * inputs of thousands of runs never sit in memory at once. The first failure cancels the rest.
- */
-async function runOnPool(
-  workerFile: URL,
-  size: number,
-  runs: number,
-  makeJob: (batch: number) => MemberBatchJob,
-  onEpoch: (m: MemberEpochMessage) => void,
-  finish: (res: MemberResult[]) => void,
-  signal?: AbortSignal,
-): Promise<void> {
-  const pool = new WorkerPool(workerFile, size);
-  const stop = new AbortController();
-  const onOuterAbort = (): void => stop.abort();
-  signal?.addEventListener('abort', onOuterAbort, { once: true });
-  let failure: unknown = null;
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < runs && failure === null && !stop.signal.aborted) {
-      const job = makeJob(next++);
-      const transfer = ownedBuffers(
-        job.members.flatMap((m) => [m.init, m.xTrain, m.yTrain, m.xTest, m.yTest]),
-      );
-      try {
-        const res = await pool.run<MemberBatchJob, MemberResult[]>(job, {
-          signal: stop.signal,
-          transfer,
-          onMessage: (m) => onEpoch(m as MemberEpochMessage),
-        });
-        finish(res);
-      } catch (err) {
-        if (failure === null && !(err instanceof CancelledError && !signal?.aborted)) {
-          failure = err;
-        }
-        stop.abort();
-      }
-    }
-  };
-  try {
-    await Promise.all(Array.from({ length: size }, () => lane()));
-  } finally {
-    signal?.removeEventListener('abort', onOuterAbort);
-    await pool.close();
-  }
-  throwIfAborted(signal);
-  if (failure !== null) throw failure;
 }
