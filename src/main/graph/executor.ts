@@ -23,6 +23,7 @@ import { unrestrictedPolicy, type PathPolicy } from '../paths/policy.ts';
 import { cacheKey, disposeOutputs, MemoryNodeCache, type NodeCache } from './cache.ts';
 import { PipelineInvalidError } from './errors.ts';
 import type { NodeContext, NodeRunner, PortValueBase } from './types.ts';
+import { errorMessage } from '../../shared/errors.ts';
 
 export { PipelineInvalidError } from './errors.ts';
 
@@ -93,10 +94,6 @@ function errorKind(err: unknown): NodeErrorKind {
   if (err instanceof InputError) return 'input';
   if (err instanceof NumericError) return 'numeric';
   return 'internal';
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 /**

@@ -19,6 +19,7 @@ import {
 } from '../../shared/pipeline.ts';
 import { InputError } from '../engine/errors.ts';
 import { PipelineInvalidError } from './errors.ts';
+import { errorMessage } from '../../shared/errors.ts';
 
 /** Outcome of checking a pipeline: what could be parsed, and every problem found, as lines. */
 export interface PipelineCheck {
@@ -72,19 +73,13 @@ export async function checkPipelineFile(
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new InputError(
-      `cannot read pipeline file: ${err instanceof Error ? err.message : String(err)}`,
-      path,
-    );
+    throw new InputError(`cannot read pipeline file: ${errorMessage(err)}`, path);
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new InputError(
-      `not valid JSON: ${err instanceof Error ? err.message : String(err)}`,
-      path,
-    );
+    throw new InputError(`not valid JSON: ${errorMessage(err)}`, path);
   }
   return checkPipelineJson(json, registry);
 }

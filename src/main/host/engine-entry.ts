@@ -11,6 +11,7 @@ import { runPipeline } from '../graph/executor.ts';
 import { runners, type PortValue } from '../nodes/index.ts';
 import { policyFromSpec } from '../paths/policy.ts';
 import type { RunInHost } from './protocol.ts';
+import { errorMessage } from '../../shared/errors.ts';
 
 const cache = new MemoryNodeCache<PortValue>();
 
@@ -38,7 +39,7 @@ export const runInHost: RunInHost = async (request, onEvent, signal) => {
   } catch (err) {
     // Validation failures (or executor bugs) happen before runStart: report them as a failed run.
     if (sawDone) throw err;
-    const message = err instanceof Error ? err.message : String(err);
+    const message = errorMessage(err);
     onEvent({ type: 'log', runId: request.runId, level: 'error', message });
     onEvent({ type: 'runDone', runId: request.runId, status: 'failed', durationS: 0 });
   }

@@ -31,6 +31,7 @@ import {
   type RunRow,
   type RunStatus,
 } from './schemas.ts';
+import { errorMessage } from '../../shared/errors.ts';
 
 /** A timestamp as callers give it: a Date, epoch milliseconds, or now when omitted. */
 export type When = Date | number | undefined;
@@ -803,7 +804,7 @@ export class Store {
     try {
       data = fs.readFileSync(file);
     } catch (err) {
-      throw new Error(`artifact ${a.id}: cannot read ${file}: ${(err as Error).message}`);
+      throw new Error(`artifact ${a.id}: cannot read ${file}: ${errorMessage(err)}`);
     }
     if (data.byteLength !== a.bytes || sha256Of(data) !== a.sha256) {
       throw new Error(
@@ -865,7 +866,7 @@ function blobError(err: unknown, dataDir: string, source: string | undefined): E
   if (source !== undefined && c === 'ENOENT' && !fs.existsSync(source)) {
     return new InputError(`artifact source file ${source} does not exist`);
   }
-  const reason = (c && IO_REASONS[c]) ?? (err instanceof Error ? err.message : String(err));
+  const reason = (c && IO_REASONS[c]) ?? errorMessage(err);
   return new Error(
     `cannot store the artifact payload under ${path.join(dataDir, 'blobs')}: ${reason}${c ? ` (${c})` : ''}`,
     { cause: err },

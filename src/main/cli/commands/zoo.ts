@@ -18,6 +18,7 @@ import { ZOO_IMPORT_FORMATS } from '../../../shared/nodes/zoo-import.ts';
 import { runZooBenchmark } from '../../engine/zoo/bench.ts';
 import { writeFileAtomic } from '../../engine/formats/atomic.ts';
 import { benchmarks } from './bench.ts';
+import { errorMessage } from '../../../shared/errors.ts';
 
 /**
  * `d2nwg bench zoo [--quick] [--rounds N] [--torch DIR] [--python BIN] [--out FILE]
@@ -85,15 +86,12 @@ async function readJsonFile(file: string): Promise<unknown> {
   try {
     text = await fsp.readFile(file, 'utf8');
   } catch (err) {
-    throw new InputError(`cannot read: ${err instanceof Error ? err.message : String(err)}`, file);
+    throw new InputError(`cannot read: ${errorMessage(err)}`, file);
   }
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
-    throw new InputError(
-      `not valid JSON (${err instanceof Error ? err.message : String(err)})`,
-      file,
-    );
+    throw new InputError(`not valid JSON (${errorMessage(err)})`, file);
   }
 }
 

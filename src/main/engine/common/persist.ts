@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import type { z } from 'zod';
 import { formatIssue } from '../../../shared/issues.ts';
 import { InputError } from '../errors.ts';
+import { errorMessage } from '../../../shared/errors.ts';
 
 let counter = 0;
 
@@ -39,7 +40,7 @@ export async function writeDirAtomic(
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
       await fsp.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
-      throw new Error(`cannot replace ${target}: ${(err as Error).message}`, { cause: err });
+      throw new Error(`cannot replace ${target}: ${errorMessage(err)}`, { cause: err });
     }
   }
   try {
@@ -47,7 +48,7 @@ export async function writeDirAtomic(
   } catch (err) {
     if (movedOld) await fsp.rename(old, target).catch(() => undefined);
     await fsp.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
-    throw new Error(`cannot write ${target}: ${(err as Error).message}`, { cause: err });
+    throw new Error(`cannot write ${target}: ${errorMessage(err)}`, { cause: err });
   }
   if (movedOld) await fsp.rm(old, { recursive: true, force: true });
 }
@@ -61,16 +62,13 @@ export async function readJsonFile<S extends z.ZodType>(
   try {
     text = await fsp.readFile(file, 'utf8');
   } catch (err) {
-    throw new InputError(`cannot read: ${err instanceof Error ? err.message : String(err)}`, file);
+    throw new InputError(`cannot read: ${errorMessage(err)}`, file);
   }
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    throw new InputError(
-      `not valid JSON: ${err instanceof Error ? err.message : String(err)}`,
-      file,
-    );
+    throw new InputError(`not valid JSON: ${errorMessage(err)}`, file);
   }
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import { errorMessage } from '../../../shared/errors.ts';
 
 /** The file operations an export needs; tests substitute failing ones. */
 export interface ExportFs {
@@ -59,9 +60,7 @@ export class ExportWriteError extends Error {
     readonly code: string | undefined,
     cause: unknown,
   ) {
-    const reason =
-      (code !== undefined ? REASONS[code] : undefined) ??
-      (cause instanceof Error ? cause.message : String(cause));
+    const reason = (code !== undefined ? REASONS[code] : undefined) ?? errorMessage(cause);
     super(
       `cannot write the export to ${dir}${file ? ` (${file})` : ''}: ${reason}${code ? ` (${code})` : ''}; nothing was written`,
       { cause },

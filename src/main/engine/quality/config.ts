@@ -14,6 +14,7 @@ import {
 } from '../../../shared/schemas/quality.ts';
 import { formatIssues } from '../../../shared/issues.ts';
 import { InputError } from '../errors.ts';
+import { errorMessage } from '../../../shared/errors.ts';
 
 /** Read a JSON config override file; unreadable or malformed JSON is an InputError naming it. */
 export async function readConfigFile(file: string): Promise<unknown> {
@@ -21,15 +22,12 @@ export async function readConfigFile(file: string): Promise<unknown> {
   try {
     text = await fsp.readFile(file, 'utf8');
   } catch (err) {
-    throw new InputError(
-      `cannot read config: ${err instanceof Error ? err.message : String(err)}`,
-      file,
-    );
+    throw new InputError(`cannot read config: ${errorMessage(err)}`, file);
   }
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
-    throw new InputError(`invalid JSON: ${err instanceof Error ? err.message : String(err)}`, file);
+    throw new InputError(`invalid JSON: ${errorMessage(err)}`, file);
   }
 }
 

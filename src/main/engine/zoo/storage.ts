@@ -27,6 +27,7 @@ import {
   sameLayout,
   type Layout,
 } from '../nn/architecture.ts';
+import { errorMessage } from '../../../shared/errors.ts';
 
 /** Members per shard file: keeps each file a few MB for MLP zoos, so no single read is huge. */
 export const MEMBERS_PER_SHARD = 256;
@@ -197,9 +198,7 @@ export async function readZooManifest(dir: string): Promise<ZooManifest> {
   } catch (err) {
     const code = (err as { code?: string }).code;
     throw new InputError(
-      code === 'ENOENT'
-        ? 'not found: is this a zoo folder?'
-        : `cannot read: ${err instanceof Error ? err.message : String(err)}`,
+      code === 'ENOENT' ? 'not found: is this a zoo folder?' : `cannot read: ${errorMessage(err)}`,
       file,
     );
   }
@@ -207,10 +206,7 @@ export async function readZooManifest(dir: string): Promise<ZooManifest> {
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new InputError(
-      `not valid JSON (${err instanceof Error ? err.message : String(err)})`,
-      file,
-    );
+    throw new InputError(`not valid JSON (${errorMessage(err)})`, file);
   }
   const format = (json as { format?: unknown } | null)?.format;
   if (format !== ZOO_FORMAT) {
