@@ -10,8 +10,8 @@ import type {
   NodeSummary,
   RunEvent,
   RunEventListener,
-  RunStatus,
 } from '../../shared/events.ts';
+import type { NodeResultStatus, RunOutcome } from '../../shared/runs.ts';
 import type { NodeRegistry } from '../../shared/nodes/spec.ts';
 import { validatePipeline } from '../../shared/nodes/validate.ts';
 import type { Pipeline } from '../../shared/pipeline.ts';
@@ -30,14 +30,11 @@ export { PipelineInvalidError } from './errors.ts';
 /** Default minimum gap between two progress events of one node. */
 export const PROGRESS_INTERVAL_MS = 100;
 
-/** What happened to one node in a run. */
-export type NodeRunStatus = 'pending' | 'done' | 'cached' | 'failed' | 'skipped' | 'cancelled';
-
 /** Per-node outcome of a run. */
 export interface NodeRunRecord {
   readonly nodeId: string;
   readonly type: string;
-  status: NodeRunStatus;
+  status: NodeResultStatus;
   /** Cache key (content hash) of the node's outputs. */
   cacheKey?: string;
   /** Summary from the node (or the cache). */
@@ -53,7 +50,7 @@ export interface NodeRunRecord {
 /** Outcome of a run. */
 export interface RunResult {
   readonly runId: string;
-  readonly status: RunStatus;
+  readonly status: RunOutcome;
   readonly durationS: number;
   /** Node ids in execution order. */
   readonly order: readonly string[];
@@ -326,7 +323,7 @@ export async function runPipeline<V extends PortValueBase>(
 
   if (cancelled) emit({ type: 'runCancelled', runId });
   const failed = [...records.values()].some((r) => r.status === 'failed');
-  const status: RunStatus = cancelled ? 'cancelled' : failed ? 'failed' : 'done';
+  const status: RunOutcome = cancelled ? 'cancelled' : failed ? 'failed' : 'done';
   const durationS = (now() - t0) / 1000;
   emit({ type: 'runDone', runId, status, durationS });
   return { runId, status, durationS, order, nodes: records };

@@ -1,6 +1,6 @@
 /**
  * The real engine behind the host worker: initialises the tensor backend once per worker and runs
- * pipelines with E1's executor, the node registry and run functions, keeping a per-worker output
+ * pipelines with the graph executor, the node registry and run functions, keeping a per-worker output
  * cache between runs (MemoryNodeCache keeps only what the latest run used).
  */
 import type { RunEvent } from '../../shared/events.ts';

@@ -57,26 +57,30 @@
 export { openStore, defaultDbPath, StoreOpenError } from './open.ts';
 export type { OpenStoreOptions, StoreRefusal } from './open.ts';
 export { SCHEMA_VERSION } from './migrations.ts';
-export { Store, newId, processAlive } from './store.ts';
+export { Store } from './store.ts';
+export type { DeleteRunResult } from './store.ts';
+export { newId } from './ids.ts';
+export { processAlive } from './liveness.ts';
+export type { When } from './connection.ts';
+export type { SavePipelineArgs } from './pipelines.ts';
 export type {
-  ArtifactRecord,
   CreateRunArgs,
-  DeleteRunResult,
   FinishRunArgs,
   ListRunsQuery,
   ListRunsResult,
-  MetricInput,
+  RunDetail,
+} from './runs.ts';
+export type { NodeRunArgs } from './node-runs.ts';
+export type { MetricInput, MetricsTable } from './metrics.ts';
+export type { ArtifactFilter, PutArtifactArgs } from './artifacts.ts';
+export type {
+  ArtifactRecord,
   MetricPoint,
-  MetricsTable,
-  NodeRunArgs,
   NodeRunRecord,
   PipelineRecord,
   PipelineSummary,
   PipelineVersion,
-  PutArtifactArgs,
-  RunDetail,
   RunRecord,
-  When,
-} from './store.ts';
-export { RUN_STATUSES, NODE_RUN_STATUSES } from './schemas.ts';
-export type { RunStatus, NodeRunStatus } from './schemas.ts';
+} from './schemas.ts';
+export { RUN_STATUSES, NODE_RUN_STATUSES } from '../../shared/runs.ts';
+export type { RunStatus, NodeRunStatus } from '../../shared/runs.ts';
