@@ -75,14 +75,6 @@ export function tasksOfSplit(
   return all.slice(0, max);
 }
 
-/** Mean and population standard deviation. */
-export function meanStd(values: readonly number[]): { mean: number; std: number } {
-  if (values.length === 0) return { mean: NaN, std: NaN };
-  const mean = values.reduce((a, b) => a + b, 0) / values.length;
-  const v = values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length;
-  return { mean, std: Math.sqrt(v) };
-}
-
 /** Store metric keys of result rows: `accuracy/<split>/<method>@<epoch>` (mean over tasks). */
 export function tableMetrics(results: readonly MethodResult[]): Record<string, number> {
   const out: Record<string, number> = {};

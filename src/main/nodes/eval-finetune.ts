@@ -25,7 +25,8 @@ import { initParams } from '../engine/nn/params.ts';
 import { evaluateMany, predictClasses } from '../engine/nn/train.ts';
 import type { Rng } from '../engine/rng.ts';
 import { memberVector, zooLayout } from '../engine/zoo/storage.ts';
-import { controlOf, meanStd, nodeRunner, resultSummary, tasksOfSplit } from './define.ts';
+import { controlOf, nodeRunner, resultSummary, tasksOfSplit } from './define.ts';
+import { meanStd } from '../../shared/stats.ts';
 import { maybe, one, type MethodResult, type ValueOf } from './values.ts';
 
 interface InitSources {

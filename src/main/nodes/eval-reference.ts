@@ -4,7 +4,8 @@ import { materializeTask, supportLabels, taskSupportSet } from '../engine/data/t
 import { ncmAccuracy } from '../engine/eval/baselines.ts';
 import { ldaAccuracy } from '../engine/eval/discriminant.ts';
 import { throwIfAborted } from '../engine/errors.ts';
-import { controlOf, meanStd, nodeRunner, resultSummary, tasksOfSplit } from './define.ts';
+import { controlOf, nodeRunner, resultSummary, tasksOfSplit } from './define.ts';
+import { meanStd } from '../../shared/stats.ts';
 import { one, type MethodResult } from './values.ts';
 
 export const run = nodeRunner(evalReferenceSpec, async (ctx, inputs) => {

@@ -24,7 +24,8 @@ import { rankByAccuracy, sampleWeights } from '../engine/sample/sample.ts';
 import { buildLatentProjection, type TaggedLatents } from '../engine/vae/latents.ts';
 import type { WeightVae } from '../engine/vae/model.ts';
 import { zooLayout } from '../engine/zoo/storage.ts';
-import { controlOf, meanStd, nodeRunner, safeName, tasksOfSplit } from './define.ts';
+import { controlOf, nodeRunner, safeName, tasksOfSplit } from './define.ts';
+import { meanStd } from '../../shared/stats.ts';
 import { one, type TaskWeights, type ZooValue } from './values.ts';
 
 export const run = nodeRunner(sampleGenerateSpec, async (ctx, inputs) => {

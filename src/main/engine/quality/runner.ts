@@ -64,7 +64,8 @@ import {
 } from '../predictor/predictor.ts';
 import { trainSourceModel } from '../eval/pretrained.ts';
 import { loadPretrainedFile } from '../eval/pretrained-file.ts';
-import { ResultCollector, acceptanceChecks, meanStd, targetChecks, type Split } from './report.ts';
+import { meanStd } from '../../../shared/stats.ts';
+import { ResultCollector, acceptanceChecks, targetChecks, type Split } from './report.ts';
 
 export interface RunQualityArgs {
   /** Fully resolved config (resolveQualityConfig). */
