@@ -4,9 +4,6 @@
  */
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import type { z } from 'zod';
-import { formatIssue } from '../../../shared/issues.ts';
-import { InputError } from '../errors.ts';
 import { errorMessage } from '../../../shared/errors.ts';
 
 let counter = 0;
@@ -51,28 +48,4 @@ export async function writeDirAtomic(
     throw new Error(`cannot write ${target}: ${errorMessage(err)}`, { cause: err });
   }
   if (movedOld) await fsp.rm(old, { recursive: true, force: true });
-}
-
-/** Read and zod-validate a JSON file; any problem is an InputError naming the file. */
-export async function readJsonFile<S extends z.ZodType>(
-  file: string,
-  schema: S,
-): Promise<z.output<S>> {
-  let text: string;
-  try {
-    text = await fsp.readFile(file, 'utf8');
-  } catch (err) {
-    throw new InputError(`cannot read: ${errorMessage(err)}`, file);
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    throw new InputError(`not valid JSON: ${errorMessage(err)}`, file);
-  }
-  const parsed = schema.safeParse(raw);
-  if (!parsed.success) {
-    throw new InputError(`field ${formatIssue(parsed.error.issues[0])}`, file);
-  }
-  return parsed.data;
 }
