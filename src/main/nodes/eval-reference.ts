@@ -6,12 +6,12 @@ import { ldaAccuracy } from '../engine/eval/discriminant.ts';
 import { throwIfAborted } from '../engine/errors.ts';
 import { controlOf, nodeRunner, resultSummary, tasksOfSplit } from './define.ts';
 import { meanStd } from '../../shared/stats.ts';
-import { one, type MethodResult } from './values.ts';
+import { type MethodResult } from './values.ts';
 
 export const run = nodeRunner(evalReferenceSpec, async (ctx, inputs) => {
   const cfg = ctx.config;
-  const { data: feat } = one(inputs, 'features', 'features');
-  const tasksV = one(inputs, 'tasks', 'tasks');
+  const { data: feat } = inputs.features;
+  const tasksV = inputs.tasks;
   const method = cfg.label || (cfg.samples === 'support' ? `${cfg.method}_support` : cfg.method);
   const d = feat.sampleShape.reduce((a, b) => a * b, 1);
   const bySplit = cfg.splits.map((split) => ({
