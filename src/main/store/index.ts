@@ -2,6 +2,13 @@
  * The experiment store: SQLite (better-sqlite3, WAL, foreign keys) for pipelines, runs, node runs,
  * metrics and artifact records; a content-addressed folder for artifact payloads.
  *
+ * ## Files
+ * open.ts (refuse foreign files, migrate) → store.ts (the facade below) over connection.ts (the
+ * connection, statement cache, transactions, zod-parsed reads) and one repository per table
+ * family: pipelines.ts, runs.ts, node-runs.ts, metrics.ts, artifacts.ts (+ blobs.ts), with
+ * liveness.ts for dead-owner detection. Row schemas (snake_case → camelCase) are in schemas.ts;
+ * the status vocabulary is src/shared/runs.ts.
+ *
  * ## API (for the executor, `d2nwg run`, IPC handlers)
  * ```ts
  * const store = openStore(dbFile, { dataDir? });   // refuses non-SQLite / newer-schema files
