@@ -3,6 +3,7 @@
  * stream: the CLI draws progress bars from it, the app colours nodes and plots curves, the store
  * records it, tests assert on it. Pure data (JSON-safe), so it crosses IPC and WebSockets as is.
  */
+import type { RunOutcome, WrittenArtifact } from './runs.ts';
 
 /** A JSON value, for node summaries that go to the store and over IPC unchanged. */
 export type JsonValue =
@@ -15,9 +16,6 @@ export interface NodeSummary {
   /** Anything else small and JSON-safe (shapes, names, per-epoch tables). */
   readonly [key: string]: JsonValue | Readonly<Record<string, number>> | undefined;
 }
-
-/** How a run ended. */
-export type RunStatus = 'done' | 'failed' | 'cancelled';
 
 /** Why a node failed: bad user input (fix the config/data), NaN/Inf in training, or a bug. */
 export type NodeErrorKind = 'input' | 'numeric' | 'internal';
@@ -111,28 +109,16 @@ export interface RunCancelledEvent {
 export interface RunDoneEvent {
   readonly type: 'runDone';
   readonly runId: string;
-  readonly status: RunStatus;
+  readonly status: RunOutcome;
   /** Wall-clock seconds of the whole run. */
   readonly durationS: number;
 }
 
 /** A node wrote a file the user may want (an export, a saved model); the store records it. */
-export interface ArtifactEvent {
+export interface ArtifactEvent extends WrittenArtifact {
   readonly type: 'artifact';
   readonly runId: string;
   readonly nodeId: string;
-  /** What it is: 'weights-safetensors', 'weights-tfjs', 'weights-npy', 'manifest', 'zoo'… */
-  readonly kind: string;
-  /** Absolute path of the file or folder. */
-  readonly path: string;
-  /** Size in bytes, when a single file. */
-  readonly bytes?: number;
-  /** Hex sha256 of the file, when a single file. */
-  readonly sha256?: string;
-  /** Tensor shape, when the artifact is one tensor. */
-  readonly shape?: readonly number[];
-  /** What a reader needs besides the bytes (architecture, layout, dataset, metrics…). */
-  readonly meta?: { readonly [key: string]: JsonValue };
 }
 
 /** A log line from the executor or a node. */

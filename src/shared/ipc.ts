@@ -10,6 +10,7 @@ import { strictObject } from './issues.ts';
 import { pipelineSchema, type Pipeline } from './pipeline.ts';
 import type { PortSpec, NodeCategory } from './nodes/spec.ts';
 import type { RunEvent } from './events.ts';
+import type { NodeState, RunStatus, StoredArtifact } from './runs.ts';
 import type { LatentProjection } from './schemas/latents.ts';
 
 /** A request channel: zod schema of its argument plus a phantom of what it resolves to. */
@@ -112,9 +113,6 @@ export interface ExampleInfo {
   readonly description?: string;
 }
 
-/** Lifecycle of a run as stored. */
-export type RunStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled' | 'interrupted';
-
 /** A run in the list. */
 export interface RunSummary {
   readonly id: string;
@@ -136,19 +134,10 @@ export interface RunSummary {
 /** Per-node state of a run. */
 export interface NodeRunInfo {
   readonly nodeId: string;
-  readonly status: 'queued' | 'running' | 'cached' | 'done' | 'error' | 'skipped';
+  readonly status: NodeState;
   /** Error message when status is 'error'. */
   readonly error?: string;
   readonly durationMs?: number;
-}
-
-/** A stored artifact (weights, zoo shard, …). */
-export interface ArtifactInfo {
-  readonly id: string;
-  readonly nodeId: string;
-  readonly kind: string;
-  readonly path: string;
-  readonly bytes: number;
 }
 
 /** A run with its snapshot, nodes and artifacts. */
@@ -156,7 +145,7 @@ export interface RunDetail extends RunSummary {
   /** The pipeline exactly as it ran. */
   readonly pipeline: Pipeline;
   readonly nodes: readonly NodeRunInfo[];
-  readonly artifacts: readonly ArtifactInfo[];
+  readonly artifacts: readonly StoredArtifact[];
 }
 
 /** One scalar metric series: (run, node, key) over steps. */

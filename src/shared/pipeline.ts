@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { jsonValueDepth } from './json-depth.ts';
 import { formatIssuePath, strictObject } from './issues.ts';
 import type { NodeRegistry } from './nodes/spec.ts';
+import { errorMessage } from './errors.ts';
 
 /** The `format` tag every pipeline file carries, so a stray JSON file is refused early. */
 export const PIPELINE_FORMAT = 'd2nwg-pipeline';
@@ -175,7 +176,7 @@ export function migratePipeline(pipeline: Pipeline, registry: NodeRegistry): Mig
     } catch (err) {
       problems.push({
         nodeId: node.id,
-        message: `migration from v${node.version} failed: ${err instanceof Error ? err.message : String(err)}`,
+        message: `migration from v${node.version} failed: ${errorMessage(err)}`,
       });
       return node;
     }

@@ -1,5 +1,5 @@
 /**
- * Wires the real API: SQLite store (E2), engine host worker running the executor (E1), pipeline
+ * Wires the real API: SQLite store, engine host worker running the executor, pipeline
  * validation against the registry, weight export. Electron main and `d2nwg serve` both call this,
  * so the desktop app and web mode are the same program behind different transports.
  */

@@ -8,7 +8,8 @@
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import type { ArtifactInfo, ExportPreview, ExportResult } from '../../shared/ipc.ts';
+import type { ExportPreview, ExportResult } from '../../shared/ipc.ts';
+import type { StoredArtifact } from '../../shared/runs.ts';
 import { decodeWeightsArtifact } from '../engine/export/artifact.ts';
 import { exportRunWeights, type RunExportResult } from '../engine/export/run.ts';
 import { NotFoundError } from './dispatch.ts';
@@ -18,7 +19,7 @@ import type { ExportArgs, StudioExporter } from './ports.ts';
 export type ArtifactMetaReader = (artifactId: string) => unknown;
 
 /** The weights artifacts of `nodeId`, or of the node that stored the run's last one. */
-function pickArtifacts(artifacts: readonly ArtifactInfo[], nodeId?: string): ArtifactInfo[] {
+function pickArtifacts(artifacts: readonly StoredArtifact[], nodeId?: string): StoredArtifact[] {
   const weights = artifacts.filter((a) => a.kind === 'weights' && (!nodeId || a.nodeId === nodeId));
   const last = weights.at(-1);
   if (!last) {

@@ -1,11 +1,11 @@
 /**
- * What the API needs from the rest of main, as narrow interfaces: the store (E2's SQLite store is
+ * What the API needs from the rest of main, as narrow interfaces: the store (the SQLite store is
  * adapted to it in store-adapter.ts), the engine host, pipeline validation and weight export.
  * Keeping them narrow lets the API be tested with small real doubles and keeps transports thin.
  */
-import type { RunEvent, RunStatus as EventRunStatus } from '../../shared/events.ts';
+import type { RunEvent } from '../../shared/events.ts';
+import type { RunOutcome, StoredArtifact } from '../../shared/runs.ts';
 import type {
-  ArtifactInfo,
   ExportFormat,
   ExportPreview,
   ExportResult,
@@ -41,13 +41,13 @@ export interface StudioStore {
   metricsOf(runId: string): MetricSeries[];
   /** The latent maps a run's nodes recorded in their summaries, validated, in node order. */
   latentsOf(runId: string): RunLatents[];
-  artifactsOf(runId: string): ArtifactInfo[];
+  artifactsOf(runId: string): StoredArtifact[];
   close(): void;
 }
 
 /** The engine host as the API uses it. */
 export interface StudioHost {
-  submit(request: HostRunRequest, onEvent: (event: RunEvent) => void): Promise<EventRunStatus>;
+  submit(request: HostRunRequest, onEvent: (event: RunEvent) => void): Promise<RunOutcome>;
   cancel(runId: string): boolean;
   has(runId: string): boolean;
   dispose(): Promise<void>;
@@ -65,11 +65,11 @@ export interface ExportArgs {
   readonly folder: string;
 }
 
-/** Weight export (E2's engine/export adapted). */
+/** Weight export (engine/export adapted in exporter.ts). */
 export interface StudioExporter {
   preview(args: Omit<ExportArgs, 'folder'>): Promise<ExportPreview>;
   exportWeights(args: ExportArgs): Promise<ExportResult>;
 }
 
-/** Pipeline validation against the registry (E1's validatePipeline adapted). */
+/** Pipeline validation against the registry (validatePipeline adapted). */
 export type StudioValidator = (pipeline: unknown) => ValidationResult;

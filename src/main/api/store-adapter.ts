@@ -1,12 +1,12 @@
 /**
- * Adapts E2's SQLite Store (src/main/store) to the narrow StudioStore the API uses: converts
- * records to the contract's JSON shapes and records run events through one RunRecorder per run.
- * Rows read back are re-validated (the pipeline snapshot through pipelineSchema) before they
- * cross to the UI.
+ * Adapts the SQLite Store (src/main/store) to the narrow StudioStore the API uses, converting only
+ * what genuinely differs between a stored row and the contract: seconds → milliseconds, nullable
+ * columns → optional fields, a node's stored lifecycle → the state the UI shows (nodeState), and
+ * blob paths → absolute files. Run events are recorded through one RunRecorder per run. The
+ * pipeline snapshot is re-validated through pipelineSchema before it crosses to the UI.
  */
 import type { RunEvent } from '../../shared/events.ts';
 import type {
-  ArtifactInfo,
   MetricSeries,
   NodeRunInfo,
   PipelineDoc,
@@ -23,12 +23,13 @@ import {
 import { latentsOfSummary } from '../../shared/schemas/latents.ts';
 import { parsePipeline, type Pipeline } from '../../shared/pipeline.ts';
 import { RunRecorder } from '../store/recorder.ts';
+import type { NodeState, StoredArtifact } from '../../shared/runs.ts';
 import type {
   NodeRunRecord,
   PipelineSummary as StorePipelineSummary,
   RunRecord,
   Store,
-} from '../store/store.ts';
+} from '../store/index.ts';
 import type { StudioStore } from './ports.ts';
 
 function summary(r: RunRecord): RunSummary {
@@ -44,14 +45,25 @@ function summary(r: RunRecord): RunSummary {
   };
 }
 
+/**
+ * The state the UI shows for a stored node row: a cache hit is `cached`, a failure `error`, and a
+ * node whose run was cancelled or interrupted before it finished `skipped`.
+ */
+export function nodeState(n: Pick<NodeRunRecord, 'status' | 'cached'>): NodeState {
+  if (n.cached) return 'cached';
+  switch (n.status) {
+    case 'failed':
+      return 'error';
+    case 'interrupted':
+    case 'cancelled':
+      return 'skipped';
+    default:
+      return n.status;
+  }
+}
+
 function nodeInfo(n: NodeRunRecord): NodeRunInfo {
-  const status: NodeRunInfo['status'] = n.cached
-    ? 'cached'
-    : n.status === 'failed'
-      ? 'error'
-      : n.status === 'interrupted' || n.status === 'cancelled'
-        ? 'skipped'
-        : n.status;
+  const status = nodeState(n);
   const ms = n.started && n.finished ? Date.parse(n.finished) - Date.parse(n.started) : undefined;
   return {
     nodeId: n.nodeId,
@@ -203,7 +215,7 @@ export class SqliteStudioStore implements StudioStore {
     return out;
   }
 
-  artifactsOf(runId: string): ArtifactInfo[] {
+  artifactsOf(runId: string): StoredArtifact[] {
     return this.store.artifactsOf(runId).map((a) => ({
       id: a.id,
       nodeId: a.nodeId,

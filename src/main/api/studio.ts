@@ -9,7 +9,9 @@ import type { RunEvent } from '../../shared/events.ts';
 import type { CompareResult, ExampleInfo, LogLine, SystemInfo } from '../../shared/ipc.ts';
 import type { NodeRegistry } from '../../shared/nodes/spec.ts';
 import { parsePipeline, type Pipeline } from '../../shared/pipeline.ts';
+import { errorMessage } from '../../shared/errors.ts';
 import { InputError } from '../engine/errors.ts';
+import { parseJsonText, readJson } from '../engine/formats/json-file.ts';
 import type { PathPolicy } from '../paths/policy.ts';
 import { ArgsError, NotFoundError, type ApiHandlers } from './dispatch.ts';
 import { PushHub } from './hub.ts';
@@ -137,9 +139,15 @@ export function createStudioApi(deps: StudioApiDeps): StudioApi {
       }
       const out: ExampleInfo[] = [];
       for (const file of names.sort()) {
-        const parsed = parsePipeline(
-          JSON.parse(await readFile(join(deps.examplesDir, file), 'utf8')) as unknown,
-        );
+        // One unreadable or malformed file must not hide the others: it is left out and logged.
+        let json: unknown;
+        try {
+          json = await readJson(join(deps.examplesDir, file));
+        } catch (err) {
+          log({ level: 'warn', message: `example left out: ${errorMessage(err)}` });
+          continue;
+        }
+        const parsed = parsePipeline(json);
         if (!parsed.ok) continue;
         out.push({
           name: file.slice(0, -EXAMPLE_SUFFIX.length),
@@ -157,13 +165,7 @@ export function createStudioApi(deps: StudioApiDeps): StudioApi {
       } catch {
         throw new NotFoundError(`no example '${name}' in ${deps.examplesDir}`);
       }
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch (err) {
-        throw new InputError(`not valid JSON: ${String(err)}`, file);
-      }
-      const parsed = parsePipeline(json);
+      const parsed = parsePipeline(parseJsonText(text, file));
       if (!parsed.ok) throw new InputError(parsed.problems.join('; '), file);
       return parsed.pipeline;
     },

@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { InputError } from '../engine/errors.ts';
+import { errorMessage } from '../../shared/errors.ts';
 
 /** node:util parseArgs with errors turned into InputError (exit code 2) naming the command. */
 export function parseCliArgs<T extends NonNullable<ParseArgsConfig['options']>>(
@@ -11,7 +12,7 @@ export function parseCliArgs<T extends NonNullable<ParseArgsConfig['options']>>(
   try {
     return parseArgs({ args: argv, options, allowPositionals, strict: true });
   } catch (err) {
-    throw new InputError(err instanceof Error ? err.message : String(err), `d2nwg ${command}`);
+    throw new InputError(errorMessage(err), `d2nwg ${command}`);
   }
 }
 

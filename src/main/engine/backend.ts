@@ -16,6 +16,7 @@ import {
 import { dispatchCacheEnabled, installDispatchCaches } from './kernels/webgpu-dispatch.ts';
 import { InputError } from './errors.ts';
 import { installWasmKernels } from './kernels/wasm.ts';
+import { errorMessage } from '../../shared/errors.ts';
 
 /** Names accepted by `D2NWG_BACKEND` / `--backend`. */
 export const BACKEND_NAMES = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
@@ -65,7 +66,7 @@ async function tryImport(specifier: string): Promise<string | null> {
   } catch (err) {
     const code =
       typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : undefined;
-    const message = err instanceof Error ? err.message : String(err);
+    const message = errorMessage(err);
     if (
       (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') &&
       message.includes(specifier)
@@ -170,7 +171,7 @@ export async function initBackend(args: InitBackendArgs = {}): Promise<BackendIn
       chosen = { name: 'wasm', provider: '@tensorflow/tfjs-backend-wasm' };
     } catch (err) {
       if (wanted === 'wasm') throw err;
-      skipped.push({ name: 'wasm', reason: err instanceof Error ? err.message : String(err) });
+      skipped.push({ name: 'wasm', reason: errorMessage(err) });
     }
   } else if (!chosen && wanted !== 'tensorflow') {
     notTried('wasm');

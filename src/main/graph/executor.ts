@@ -10,8 +10,8 @@ import type {
   NodeSummary,
   RunEvent,
   RunEventListener,
-  RunStatus,
 } from '../../shared/events.ts';
+import type { NodeResultStatus, RunOutcome } from '../../shared/runs.ts';
 import type { NodeRegistry } from '../../shared/nodes/spec.ts';
 import { validatePipeline } from '../../shared/nodes/validate.ts';
 import type { Pipeline } from '../../shared/pipeline.ts';
@@ -23,20 +23,18 @@ import { unrestrictedPolicy, type PathPolicy } from '../paths/policy.ts';
 import { cacheKey, disposeOutputs, MemoryNodeCache, type NodeCache } from './cache.ts';
 import { PipelineInvalidError } from './errors.ts';
 import type { NodeContext, NodeRunner, PortValueBase } from './types.ts';
+import { errorMessage } from '../../shared/errors.ts';
 
 export { PipelineInvalidError } from './errors.ts';
 
 /** Default minimum gap between two progress events of one node. */
 export const PROGRESS_INTERVAL_MS = 100;
 
-/** What happened to one node in a run. */
-export type NodeRunStatus = 'pending' | 'done' | 'cached' | 'failed' | 'skipped' | 'cancelled';
-
 /** Per-node outcome of a run. */
 export interface NodeRunRecord {
   readonly nodeId: string;
   readonly type: string;
-  status: NodeRunStatus;
+  status: NodeResultStatus;
   /** Cache key (content hash) of the node's outputs. */
   cacheKey?: string;
   /** Summary from the node (or the cache). */
@@ -52,7 +50,7 @@ export interface NodeRunRecord {
 /** Outcome of a run. */
 export interface RunResult {
   readonly runId: string;
-  readonly status: RunStatus;
+  readonly status: RunOutcome;
   readonly durationS: number;
   /** Node ids in execution order. */
   readonly order: readonly string[];
@@ -95,10 +93,6 @@ function errorKind(err: unknown): NodeErrorKind {
   return 'internal';
 }
 
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
 /**
  * Run a pipeline to the end (or to cancellation). Throws PipelineInvalidError before anything runs
  * if validation fails; otherwise node failures are reported as events and in the result, never
@@ -108,237 +102,307 @@ export async function runPipeline<V extends PortValueBase>(
   args: RunPipelineArgs<V>,
 ): Promise<RunResult> {
   const now = args.now ?? (() => performance.now());
-  const interval = args.progressIntervalMs ?? PROGRESS_INTERVAL_MS;
-  const paths = args.paths ?? unrestrictedPolicy(args.dataDir);
   const t0 = now();
-  const { pipeline, registry } = args;
-  const validation = validatePipeline(pipeline, registry);
-  if (!validation.ok) throw new PipelineInvalidError(validation.problems, pipeline.name);
+  const validation = validatePipeline(args.pipeline, args.registry);
+  if (!validation.ok) throw new PipelineInvalidError(validation.problems, args.pipeline.name);
+  return new PipelineRun(args, validation, now, t0).execute();
+}
 
-  const runId = args.runId ?? randomUUID();
-  const signal = args.signal ?? new AbortController().signal;
-  const emit = (e: RunEvent): void => args.onEvent?.(e);
-  const ownCache = args.cache === undefined;
-  const cache: NodeCache<V> = args.cache ?? new MemoryNodeCache<V>();
-  const nodesById = new Map(pipeline.nodes.map((n) => [n.id, n]));
-  const order = validation.order;
-  const records = new Map<string, NodeRunRecord>();
-  for (const id of order) {
-    const n = nodesById.get(id);
-    records.set(id, { nodeId: id, type: n ? n.type : '?', status: 'pending' });
-  }
-  const outputs = new Map<string, Readonly<Record<string, V>>>();
-  const keys = new Map<string, string>();
-  const usedKeys = new Set<string>();
+type Validation = ReturnType<typeof validatePipeline>;
+type Outputs<V> = Readonly<Record<string, V>>;
+type Edge = Pipeline['edges'][number];
+/** After a node: go on with the next one, or stop the run (cancelled). */
+type Step = 'next' | 'stop';
+
+/** The state of one run of runPipeline, and its steps in the order they happen. */
+class PipelineRun<V extends PortValueBase> {
+  private readonly runId: string;
+  private readonly signal: AbortSignal;
+  private readonly paths: PathPolicy;
+  private readonly interval: number;
+  private readonly ownCache: boolean;
+  private readonly cache: NodeCache<V>;
+  private readonly order: readonly string[];
+  private readonly nodesById: ReadonlyMap<string, Pipeline['nodes'][number]>;
+  private readonly records = new Map<string, NodeRunRecord>();
+  private readonly outputs = new Map<string, Outputs<V>>();
+  private readonly keys = new Map<string, string>();
+  private readonly usedKeys = new Set<string>();
   /** Outputs this run owns (not handed to the cache), disposed at the end. */
-  const owned: Readonly<Record<string, V>>[] = [];
-  let cancelled = false;
+  private readonly owned: Outputs<V>[] = [];
+  private cancelled = false;
 
-  emit({
-    type: 'runStart',
-    runId,
-    pipeline: pipeline.name,
-    nodeIds: order,
-    seed: args.seed,
-    backend: args.backend ?? currentBackend()?.name ?? 'unknown',
-  });
+  constructor(
+    private readonly args: RunPipelineArgs<V>,
+    private readonly validation: Validation,
+    private readonly now: () => number,
+    private readonly t0: number,
+  ) {
+    this.runId = args.runId ?? randomUUID();
+    this.signal = args.signal ?? new AbortController().signal;
+    this.paths = args.paths ?? unrestrictedPolicy(args.dataDir);
+    this.interval = args.progressIntervalMs ?? PROGRESS_INTERVAL_MS;
+    this.ownCache = args.cache === undefined;
+    this.cache = args.cache ?? new MemoryNodeCache<V>();
+    this.order = validation.order;
+    this.nodesById = new Map(args.pipeline.nodes.map((n) => [n.id, n]));
+    for (const id of this.order) {
+      const n = this.nodesById.get(id);
+      this.records.set(id, { nodeId: id, type: n ? n.type : '?', status: 'pending' });
+    }
+  }
 
-  try {
-    for (const nodeId of order) {
-      const node = nodesById.get(nodeId);
-      const spec = node ? registry.get(node.type) : undefined;
-      const record = records.get(nodeId);
-      if (!node || !spec || !record) continue; // validation guarantees these
-      if (signal.aborted) {
-        cancelled = true;
-        break;
-      }
-      const inEdges = pipeline.edges.filter((e) => e.target === nodeId);
-      const blocker = inEdges.find((e) => {
-        const s = records.get(e.source)?.status;
-        return s === 'failed' || s === 'skipped';
-      });
-      if (blocker) {
-        const upstream = records.get(blocker.source);
-        record.status = 'skipped';
-        emit({
-          type: 'nodeSkipped',
-          runId,
-          nodeId,
-          reason: `upstream node '${blocker.source}' ${upstream?.status === 'failed' ? 'failed' : 'was skipped'}`,
-        });
-        continue;
-      }
+  private emit(e: RunEvent): void {
+    this.args.onEvent?.(e);
+  }
 
-      const inputs: Record<string, V[]> = {};
-      const inputKeys: Record<string, string[]> = {};
-      for (const port of spec.inputs) {
-        inputs[port.id] = [];
-        inputKeys[port.id] = [];
+  async execute(): Promise<RunResult> {
+    this.emit({
+      type: 'runStart',
+      runId: this.runId,
+      pipeline: this.args.pipeline.name,
+      nodeIds: this.order,
+      seed: this.args.seed,
+      backend: this.args.backend ?? currentBackend()?.name ?? 'unknown',
+    });
+    try {
+      for (const nodeId of this.order) {
+        if ((await this.runNode(nodeId)) === 'stop') break;
       }
-      for (const e of inEdges) {
-        const value = outputs.get(e.source)?.[e.sourcePort];
-        if (value === undefined) continue; // a node without that output (e.g. failed) is skipped above
-        inputs[e.targetPort].push(value);
-        inputKeys[e.targetPort].push(`${keys.get(e.source) ?? ''}/${e.sourcePort}`);
-      }
-      const config = validation.configs.get(nodeId);
-      const key = cacheKey({
-        type: spec.type,
-        version: spec.version,
-        config,
-        inputs: inputKeys,
-        seed: args.seed,
-      });
-      keys.set(nodeId, key);
-      record.cacheKey = key;
+    } finally {
+      this.release();
+    }
+    return this.finish();
+  }
 
-      if (spec.cacheable) {
-        let hit: Awaited<ReturnType<NodeCache<V>['get']>>;
-        try {
-          hit = await cache.get(key);
-        } catch (err) {
-          // A broken cache costs time, never the run: treat it as a miss.
-          hit = undefined;
-          emit({
-            type: 'log',
-            runId,
-            level: 'warn',
-            nodeId,
-            message: `cache lookup failed: ${errorMessage(err)}`,
-          });
-        }
-        if (hit) {
-          outputs.set(nodeId, hit.outputs);
-          usedKeys.add(key);
-          record.status = 'cached';
-          record.summary = hit.summary;
-          record.durationS = 0;
-          emit({ type: 'nodeCached', runId, nodeId, summary: hit.summary });
-          continue;
-        }
-      }
+  /** One node: skip it, reuse its cached outputs, or run it. */
+  private async runNode(nodeId: string): Promise<Step> {
+    const node = this.nodesById.get(nodeId);
+    const spec = node ? this.args.registry.get(node.type) : undefined;
+    const record = this.records.get(nodeId);
+    if (!node || !spec || !record) return 'next'; // validation guarantees these
+    if (this.signal.aborted) return this.stop();
+    const inEdges = this.args.pipeline.edges.filter((e) => e.target === nodeId);
+    if (this.skipIfBlocked(record, inEdges)) return 'next';
 
-      const runner = args.runners[spec.type];
-      if (!runner) {
-        fail(record, `no run function is registered for node type '${spec.type}'`, 'internal');
-        continue;
-      }
+    const { inputs, inputKeys } = this.gatherInputs(spec.inputs, inEdges);
+    const config = this.validation.configs.get(nodeId);
+    const key = cacheKey({
+      type: spec.type,
+      version: spec.version,
+      config,
+      inputs: inputKeys,
+      seed: this.args.seed,
+    });
+    this.keys.set(nodeId, key);
+    record.cacheKey = key;
+    if (spec.cacheable && (await this.reuseCached(record, key))) return 'next';
 
-      const started = now();
-      let lastSent = -Infinity;
-      let pending: Progress | null = null;
-      const sendProgress = (p: Progress): void => {
-        const elapsedS = (now() - started) / 1000;
-        const etaS =
-          p.value > 0 && p.value < p.max ? (elapsedS * (p.max - p.value)) / p.value : undefined;
-        emit({
-          type: 'nodeProgress',
-          runId,
-          nodeId,
-          value: p.value,
-          max: p.max,
-          unit: p.unit,
-          ...(p.label !== undefined ? { label: p.label } : {}),
-          ...(p.metrics !== undefined ? { metrics: p.metrics } : {}),
-          ...(etaS !== undefined ? { etaS } : {}),
-        });
-      };
-      const flush = (): void => {
-        if (pending) sendProgress(pending);
-        pending = null;
-      };
-      const ctx: NodeContext = {
+    const runner = this.args.runners[spec.type];
+    if (!runner) {
+      this.fail(record, `no run function is registered for node type '${spec.type}'`, 'internal');
+      return 'next';
+    }
+    const started = this.now();
+    const { ctx, flush } = this.contextFor(nodeId, spec.type, config, started);
+    this.emit({ type: 'nodeStart', runId: this.runId, nodeId });
+    let result: Awaited<ReturnType<NodeRunner<V>>>;
+    try {
+      result = await runner(ctx, inputs);
+    } catch (err) {
+      flush();
+      if (this.signal.aborted || err instanceof CancelledError) {
+        record.status = 'cancelled';
+        return this.stop();
+      }
+      this.fail(record, errorMessage(err), errorKind(err));
+      return 'next';
+    }
+    flush();
+    const problem = checkOutputs(spec.outputs, result.outputs);
+    if (problem) {
+      disposeOutputs(result.outputs);
+      this.fail(record, problem, 'internal');
+      return 'next';
+    }
+    const summary = result.summary ?? {};
+    const durationS = (this.now() - started) / 1000;
+    this.outputs.set(nodeId, result.outputs);
+    record.status = 'done';
+    record.summary = summary;
+    record.durationS = durationS;
+    await this.keepOutputs(nodeId, spec.cacheable, key, result.outputs, summary);
+    this.emit({ type: 'nodeFinish', runId: this.runId, nodeId, durationS, summary });
+    return this.signal.aborted ? this.stop() : 'next';
+  }
+
+  private stop(): Step {
+    this.cancelled = true;
+    return 'stop';
+  }
+
+  /** Skip a node downstream of a failed or skipped one; true when it was skipped. */
+  private skipIfBlocked(record: NodeRunRecord, inEdges: readonly Edge[]): boolean {
+    const blocker = inEdges.find((e) => {
+      const s = this.records.get(e.source)?.status;
+      return s === 'failed' || s === 'skipped';
+    });
+    if (!blocker) return false;
+    const upstream = this.records.get(blocker.source);
+    record.status = 'skipped';
+    this.emit({
+      type: 'nodeSkipped',
+      runId: this.runId,
+      nodeId: record.nodeId,
+      reason: `upstream node '${blocker.source}' ${upstream?.status === 'failed' ? 'failed' : 'was skipped'}`,
+    });
+    return true;
+  }
+
+  /** Input values per port in edge order, and the cache keys of what feeds them. */
+  private gatherInputs(
+    ports: readonly { readonly id: string }[],
+    inEdges: readonly Edge[],
+  ): { inputs: Record<string, V[]>; inputKeys: Record<string, string[]> } {
+    const inputs: Record<string, V[]> = {};
+    const inputKeys: Record<string, string[]> = {};
+    for (const port of ports) {
+      inputs[port.id] = [];
+      inputKeys[port.id] = [];
+    }
+    for (const e of inEdges) {
+      const value = this.outputs.get(e.source)?.[e.sourcePort];
+      if (value === undefined) continue; // a node without that output (e.g. failed) is skipped
+      inputs[e.targetPort].push(value);
+      inputKeys[e.targetPort].push(`${this.keys.get(e.source) ?? ''}/${e.sourcePort}`);
+    }
+    return { inputs, inputKeys };
+  }
+
+  /** Use the cached outputs for `key` if there are any; a broken cache counts as a miss. */
+  private async reuseCached(record: NodeRunRecord, key: string): Promise<boolean> {
+    const nodeId = record.nodeId;
+    let hit: Awaited<ReturnType<NodeCache<V>['get']>>;
+    try {
+      hit = await this.cache.get(key);
+    } catch (err) {
+      // A broken cache costs time, never the run: treat it as a miss.
+      hit = undefined;
+      this.log(nodeId, `cache lookup failed: ${errorMessage(err)}`);
+    }
+    if (!hit) return false;
+    this.outputs.set(nodeId, hit.outputs);
+    this.usedKeys.add(key);
+    record.status = 'cached';
+    record.summary = hit.summary;
+    record.durationS = 0;
+    this.emit({ type: 'nodeCached', runId: this.runId, nodeId, summary: hit.summary });
+    return true;
+  }
+
+  /** What a node's run function gets, with progress throttled to one event per interval. */
+  private contextFor(
+    nodeId: string,
+    type: string,
+    config: unknown,
+    started: number,
+  ): { ctx: NodeContext; flush: () => void } {
+    const runId = this.runId;
+    let lastSent = -Infinity;
+    let pending: Progress | null = null;
+    const sendProgress = (p: Progress): void => {
+      const elapsedS = (this.now() - started) / 1000;
+      const etaS =
+        p.value > 0 && p.value < p.max ? (elapsedS * (p.max - p.value)) / p.value : undefined;
+      this.emit({
+        type: 'nodeProgress',
         runId,
         nodeId,
-        config,
-        seed: args.seed,
-        rng: new Rng(args.seed).fork(spec.type),
-        signal,
-        dataDir: args.dataDir,
-        paths,
-        progress: (p) => {
-          const t = now();
-          if (t - lastSent >= interval) {
-            lastSent = t;
-            pending = null;
-            sendProgress(p);
-          } else {
-            pending = p;
-          }
-        },
-        log: (message, level = 'info') => emit({ type: 'log', runId, level, message, nodeId }),
-        artifact: (a) => emit({ type: 'artifact', runId, nodeId, ...a }),
-      };
-
-      emit({ type: 'nodeStart', runId, nodeId });
-      let result: Awaited<ReturnType<NodeRunner<V>>>;
-      try {
-        result = await runner(ctx, inputs);
-      } catch (err) {
-        flush();
-        if (signal.aborted || err instanceof CancelledError) {
-          record.status = 'cancelled';
-          cancelled = true;
-          break;
+        value: p.value,
+        max: p.max,
+        unit: p.unit,
+        ...(p.label !== undefined ? { label: p.label } : {}),
+        ...(p.metrics !== undefined ? { metrics: p.metrics } : {}),
+        ...(etaS !== undefined ? { etaS } : {}),
+      });
+    };
+    const flush = (): void => {
+      if (pending) sendProgress(pending);
+      pending = null;
+    };
+    const ctx: NodeContext = {
+      runId,
+      nodeId,
+      config,
+      seed: this.args.seed,
+      rng: new Rng(this.args.seed).fork(type),
+      signal: this.signal,
+      dataDir: this.args.dataDir,
+      paths: this.paths,
+      progress: (p) => {
+        const t = this.now();
+        if (t - lastSent >= this.interval) {
+          lastSent = t;
+          pending = null;
+          sendProgress(p);
+        } else {
+          pending = p;
         }
-        fail(record, errorMessage(err), errorKind(err));
-        continue;
-      }
-      flush();
-      const problem = checkOutputs(spec.outputs, result.outputs);
-      if (problem) {
-        disposeOutputs(result.outputs);
-        fail(record, problem, 'internal');
-        continue;
-      }
-      const summary = result.summary ?? {};
-      const durationS = (now() - started) / 1000;
-      outputs.set(nodeId, result.outputs);
-      record.status = 'done';
-      record.summary = summary;
-      record.durationS = durationS;
-      if (spec.cacheable) {
-        try {
-          await cache.set(key, { outputs: result.outputs, summary });
-          usedKeys.add(key);
-        } catch (err) {
-          owned.push(result.outputs);
-          emit({
-            type: 'log',
-            runId,
-            level: 'warn',
-            nodeId,
-            message: `cache store failed: ${errorMessage(err)}`,
-          });
-        }
-      } else {
-        owned.push(result.outputs);
-      }
-      emit({ type: 'nodeFinish', runId, nodeId, durationS, summary });
-      if (signal.aborted) {
-        cancelled = true;
-        break;
-      }
-    }
-  } finally {
-    for (const o of owned) disposeOutputs(o);
-    if (ownCache && cache instanceof MemoryNodeCache) cache.clear();
-    else cache.endRun?.(usedKeys);
+      },
+      log: (message, level = 'info') => this.emit({ type: 'log', runId, level, message, nodeId }),
+      artifact: (a) => this.emit({ type: 'artifact', runId, nodeId, ...a }),
+    };
+    return { ctx, flush };
   }
 
-  if (cancelled) emit({ type: 'runCancelled', runId });
-  const failed = [...records.values()].some((r) => r.status === 'failed');
-  const status: RunStatus = cancelled ? 'cancelled' : failed ? 'failed' : 'done';
-  const durationS = (now() - t0) / 1000;
-  emit({ type: 'runDone', runId, status, durationS });
-  return { runId, status, durationS, order, nodes: records };
+  /** Hand new outputs to the cache (cacheable nodes) or keep them for disposal at the end. */
+  private async keepOutputs(
+    nodeId: string,
+    cacheable: boolean,
+    key: string,
+    outputs: Outputs<V>,
+    summary: NodeSummary,
+  ): Promise<void> {
+    if (!cacheable) {
+      this.owned.push(outputs);
+      return;
+    }
+    try {
+      await this.cache.set(key, { outputs, summary });
+      this.usedKeys.add(key);
+    } catch (err) {
+      this.owned.push(outputs);
+      this.log(nodeId, `cache store failed: ${errorMessage(err)}`);
+    }
+  }
 
-  function fail(record: NodeRunRecord, message: string, kind: NodeErrorKind): void {
+  private log(nodeId: string, message: string): void {
+    this.emit({ type: 'log', runId: this.runId, level: 'warn', nodeId, message });
+  }
+
+  private fail(record: NodeRunRecord, message: string, kind: NodeErrorKind): void {
     record.status = 'failed';
     record.error = message;
     record.errorKind = kind;
-    emit({ type: 'nodeError', runId, nodeId: record.nodeId, message, kind });
+    this.emit({ type: 'nodeError', runId: this.runId, nodeId: record.nodeId, message, kind });
+  }
+
+  /** Dispose what the run owns; let the cache drop what this run did not use. */
+  private release(): void {
+    for (const o of this.owned) disposeOutputs(o);
+    if (this.ownCache && this.cache instanceof MemoryNodeCache) this.cache.clear();
+    else this.cache.endRun?.(this.usedKeys);
+  }
+
+  /** The run's outcome: runCancelled if cancelled, then runDone, and the result. */
+  private finish(): RunResult {
+    const runId = this.runId;
+    if (this.cancelled) this.emit({ type: 'runCancelled', runId });
+    const failed = [...this.records.values()].some((r) => r.status === 'failed');
+    const status: RunOutcome = this.cancelled ? 'cancelled' : failed ? 'failed' : 'done';
+    const durationS = (this.now() - this.t0) / 1000;
+    this.emit({ type: 'runDone', runId, status, durationS });
+    return { runId, status, durationS, order: this.order, nodes: this.records };
   }
 }
 

@@ -17,8 +17,8 @@ export {
   type RunPipelineArgs,
   type RunResult,
   type NodeRunRecord,
-  type NodeRunStatus,
 } from './executor.ts';
+export type { NodeResultStatus } from '../../shared/runs.ts';
 export {
   MemoryNodeCache,
   cacheKey,

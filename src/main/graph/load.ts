@@ -3,7 +3,6 @@
  * node versions, validate. Every step's problems are collected, so `d2nwg validate` and the app's
  * import show all of them at once.
  */
-import { readFile } from 'node:fs/promises';
 import type { NodeRegistry } from '../../shared/nodes/spec.ts';
 import {
   formatProblem,
@@ -17,8 +16,8 @@ import {
   type NodeMigration,
   type Pipeline,
 } from '../../shared/pipeline.ts';
-import { InputError } from '../engine/errors.ts';
 import { PipelineInvalidError } from './errors.ts';
+import { readJson } from '../engine/formats/json-file.ts';
 
 /** Outcome of checking a pipeline: what could be parsed, and every problem found, as lines. */
 export interface PipelineCheck {
@@ -68,24 +67,7 @@ export async function checkPipelineFile(
   path: string,
   registry: NodeRegistry,
 ): Promise<PipelineCheck> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    throw new InputError(
-      `cannot read pipeline file: ${err instanceof Error ? err.message : String(err)}`,
-      path,
-    );
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new InputError(
-      `not valid JSON: ${err instanceof Error ? err.message : String(err)}`,
-      path,
-    );
-  }
+  const json = await readJson(path, { what: 'pipeline file' });
   return checkPipelineJson(json, registry);
 }
 

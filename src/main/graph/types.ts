@@ -4,7 +4,8 @@
  * the real union, tests supply tiny ones.
  */
 import type { z } from 'zod';
-import type { JsonValue, NodeSummary } from '../../shared/events.ts';
+import type { NodeSummary } from '../../shared/events.ts';
+import type { WrittenArtifact } from '../../shared/runs.ts';
 import type { NodeSpec, PortType } from '../../shared/nodes/spec.ts';
 import type { Progress } from '../engine/progress.ts';
 import type { Rng } from '../engine/rng.ts';
@@ -19,22 +20,6 @@ export interface PortValueBase {
   readonly type: PortType;
   /** Free tensors / resources; called once by the owner. Absent for plain data. */
   dispose?(): void;
-}
-
-/** A file a node wrote, announced so the store can record it. */
-export interface ArtifactInfo {
-  /** 'weights-safetensors', 'weights-tfjs', 'weights-npy', 'manifest'… */
-  readonly kind: string;
-  /** Absolute path. */
-  readonly path: string;
-  /** Size in bytes of a single file. */
-  readonly bytes?: number;
-  /** Hex sha256 of a single file. */
-  readonly sha256?: string;
-  /** Tensor shape, when the file is one tensor. */
-  readonly shape?: readonly number[];
-  /** What a reader needs besides the bytes (store conventions: arch, layout, dataset, metrics). */
-  readonly meta?: { readonly [key: string]: JsonValue };
 }
 
 /** Everything a node's run function may use besides its inputs. */
@@ -56,7 +41,7 @@ export interface NodeContext<C = unknown> {
   /** A log line shown with the node. */
   log(message: string, level?: 'debug' | 'info' | 'warn'): void;
   /** Announce a file written by the node. */
-  artifact(a: ArtifactInfo): void;
+  artifact(a: WrittenArtifact): void;
   /** Folder relative paths in configs are resolved against, and where outputs go. */
   readonly dataDir: string;
   /**

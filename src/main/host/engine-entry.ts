@@ -1,6 +1,6 @@
 /**
  * The real engine behind the host worker: initialises the tensor backend once per worker and runs
- * pipelines with E1's executor, the node registry and run functions, keeping a per-worker output
+ * pipelines with the graph executor, the node registry and run functions, keeping a per-worker output
  * cache between runs (MemoryNodeCache keeps only what the latest run used).
  */
 import type { RunEvent } from '../../shared/events.ts';
@@ -11,6 +11,7 @@ import { runPipeline } from '../graph/executor.ts';
 import { runners, type PortValue } from '../nodes/index.ts';
 import { policyFromSpec } from '../paths/policy.ts';
 import type { RunInHost } from './protocol.ts';
+import { errorMessage } from '../../shared/errors.ts';
 
 const cache = new MemoryNodeCache<PortValue>();
 
@@ -38,7 +39,7 @@ export const runInHost: RunInHost = async (request, onEvent, signal) => {
   } catch (err) {
     // Validation failures (or executor bugs) happen before runStart: report them as a failed run.
     if (sawDone) throw err;
-    const message = err instanceof Error ? err.message : String(err);
+    const message = errorMessage(err);
     onEvent({ type: 'log', runId: request.runId, level: 'error', message });
     onEvent({ type: 'runDone', runId: request.runId, status: 'failed', durationS: 0 });
   }

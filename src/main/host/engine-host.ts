@@ -5,7 +5,8 @@
  * store and the UI never wait for a run that is gone.
  */
 import { Worker } from 'node:worker_threads';
-import type { RunEvent, RunStatus } from '../../shared/events.ts';
+import type { RunEvent } from '../../shared/events.ts';
+import type { RunOutcome } from '../../shared/runs.ts';
 import type { FromWorker, HostRunRequest, HostWorkerData, ToWorker } from './protocol.ts';
 
 export interface EngineHostOptions {
@@ -29,7 +30,7 @@ export function defaultWorkerUrl(): URL {
 interface Job {
   readonly request: HostRunRequest;
   readonly onEvent: (event: RunEvent) => void;
-  readonly resolve: (status: RunStatus) => void;
+  readonly resolve: (status: RunOutcome) => void;
   readonly startedAt: number;
   worker?: Worker;
   /** Detaches this job's listeners from its worker. */
@@ -70,10 +71,10 @@ export class EngineHost {
    * Queue a run. `onEvent` receives every event in order, ending with one `runDone`; the promise
    * resolves with the final status and never rejects.
    */
-  submit(request: HostRunRequest, onEvent: (event: RunEvent) => void): Promise<RunStatus> {
+  submit(request: HostRunRequest, onEvent: (event: RunEvent) => void): Promise<RunOutcome> {
     if (this.disposed) throw new Error('the engine host is shut down');
     if (this.has(request.runId)) throw new Error(`run '${request.runId}' is already in the host`);
-    return new Promise<RunStatus>((resolve) => {
+    return new Promise<RunOutcome>((resolve) => {
       this.queue.push({
         request,
         onEvent,
@@ -221,7 +222,7 @@ export class EngineHost {
   }
 
   /** Emit the closing events of a run that ended outside the executor. */
-  private finish(job: Job, status: RunStatus): void {
+  private finish(job: Job, status: RunOutcome): void {
     if (job.done) return;
     const runId = job.request.runId;
     if (status === 'cancelled' && !job.sawCancelled) job.onEvent({ type: 'runCancelled', runId });
@@ -234,7 +235,7 @@ export class EngineHost {
     this.settle(job, status);
   }
 
-  private settle(job: Job, status: RunStatus): void {
+  private settle(job: Job, status: RunOutcome): void {
     if (job.done) return;
     job.done = true;
     job.resolve(status);

@@ -6,6 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { FromWorker, HostWorkerData, RunInHost, ToWorker } from './protocol.ts';
+import { errorMessage } from '../../shared/errors.ts';
 
 const port = parentPort;
 if (!port) throw new Error('engine host worker started outside a worker thread');
@@ -38,7 +39,7 @@ port.on('message', (msg: ToWorker) => {
       await runInHost(msg.request, (event) => send({ type: 'event', event }), own.signal);
       send({ type: 'finished' });
     } catch (err) {
-      send({ type: 'failed', message: err instanceof Error ? err.message : String(err) });
+      send({ type: 'failed', message: errorMessage(err) });
     } finally {
       if (controller === own) controller = null;
     }

@@ -4,7 +4,7 @@
  * and picking the tasks of a split.
  */
 import type { z } from 'zod';
-import type { NodeSpec } from '../../shared/nodes/spec.ts';
+import type { NodeSpec, PortSpec } from '../../shared/nodes/spec.ts';
 import type { TaskSplit } from '../../shared/nodes/eval-finetune.ts';
 import type { TaskSpec } from '../engine/data/types.ts';
 import { InputError } from '../engine/errors.ts';
@@ -12,22 +12,27 @@ import type { ProgressFn, RunControl } from '../engine/progress.ts';
 import {
   defineRunner,
   type NodeContext,
-  type NodeInputs,
   type NodeResult,
   type NodeRunner,
 } from '../graph/types.ts';
 import { ACCURACY_PREFIX, accuracyKeyTail } from '../../shared/schemas/accuracy.ts';
-import type { MethodResult, PortValue, TasksValue } from './values.ts';
+import {
+  inputsOf,
+  type InputsOf,
+  type MethodResult,
+  type PortValue,
+  type TasksValue,
+} from './values.ts';
 
-/** A node run function over the app's port values, with its config typed by the spec. */
-export function nodeRunner<C extends z.ZodType>(
-  spec: NodeSpec<C>,
-  run: (
-    ctx: NodeContext<z.infer<C>>,
-    inputs: NodeInputs<PortValue>,
-  ) => Promise<NodeResult<PortValue>>,
+/**
+ * A node run function over the app's port values, with its config typed by the spec and its
+ * inputs resolved by port id (`inputs.zoo`), typed by the spec's input ports.
+ */
+export function nodeRunner<C extends z.ZodType, const I extends readonly PortSpec[]>(
+  spec: NodeSpec<C, string, I>,
+  run: (ctx: NodeContext<z.infer<C>>, inputs: InputsOf<I>) => Promise<NodeResult<PortValue>>,
 ): NodeRunner<PortValue> {
-  return defineRunner<PortValue, C>(spec, run);
+  return defineRunner<PortValue, C>(spec, (ctx, inputs) => run(ctx, inputsOf(spec.inputs, inputs)));
 }
 
 /**
@@ -73,14 +78,6 @@ export function tasksOfSplit(
     );
   }
   return all.slice(0, max);
-}
-
-/** Mean and population standard deviation. */
-export function meanStd(values: readonly number[]): { mean: number; std: number } {
-  if (values.length === 0) return { mean: NaN, std: NaN };
-  const mean = values.reduce((a, b) => a + b, 0) / values.length;
-  const v = values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length;
-  return { mean, std: Math.sqrt(v) };
 }
 
 /** Store metric keys of result rows: `accuracy/<split>/<method>@<epoch>` (mean over tasks). */

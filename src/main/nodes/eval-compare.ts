@@ -3,12 +3,11 @@ import { evalCompareSpec } from '../../shared/nodes/eval-compare.ts';
 import { TASK_SPLITS } from '../../shared/nodes/eval-finetune.ts';
 import { InputError } from '../engine/errors.ts';
 import { nodeRunner, resultSummary, tableMetrics } from './define.ts';
-import { many } from './values.ts';
 
 export { tableMetrics };
 
 export const run = nodeRunner(evalCompareSpec, async (ctx, inputs) => {
-  const parts = many(inputs, 'metrics', 'metrics');
+  const parts = inputs.metrics;
   const results = parts.flatMap((p) => p.results);
   if (results.length === 0) {
     throw new InputError('connect at least one Evaluate node', `${ctx.nodeId}: metrics`);

@@ -25,8 +25,9 @@ import { initParams } from '../engine/nn/params.ts';
 import { evaluateMany, predictClasses } from '../engine/nn/train.ts';
 import type { Rng } from '../engine/rng.ts';
 import { memberVector, zooLayout } from '../engine/zoo/storage.ts';
-import { controlOf, meanStd, nodeRunner, resultSummary, tasksOfSplit } from './define.ts';
-import { maybe, one, type MethodResult, type ValueOf } from './values.ts';
+import { controlOf, nodeRunner, resultSummary, tasksOfSplit } from './define.ts';
+import { meanStd } from '../../shared/stats.ts';
+import { type MethodResult, type ValueOf } from './values.ts';
 
 interface InitSources {
   readonly zoo?: ValueOf<'zoo'>;
@@ -236,11 +237,11 @@ async function pretrainedSource(
 export const run = nodeRunner(evalFinetuneSpec, async (ctx, inputs) => {
   const cfg = ctx.config;
   const where = ctx.nodeId;
-  const features = one(inputs, 'features', 'features');
-  const tasksV = one(inputs, 'tasks', 'tasks');
-  const zoo = maybe(inputs, 'zoo', 'zoo');
-  const weights = maybe(inputs, 'weights', 'weights');
-  const vae = maybe(inputs, 'vae', 'vae');
+  const features = inputs.features;
+  const tasksV = inputs.tasks;
+  const zoo = inputs.zoo;
+  const weights = inputs.weights;
+  const vae = inputs.vae;
   const layout = weights?.layout ?? (zoo ? zooLayout(zoo.zoo.manifest) : undefined);
   if (!layout) {
     throw new InputError('connect a Zoo (or Weights) input: it fixes the architecture', where);

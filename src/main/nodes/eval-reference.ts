@@ -4,13 +4,14 @@ import { materializeTask, supportLabels, taskSupportSet } from '../engine/data/t
 import { ncmAccuracy } from '../engine/eval/baselines.ts';
 import { ldaAccuracy } from '../engine/eval/discriminant.ts';
 import { throwIfAborted } from '../engine/errors.ts';
-import { controlOf, meanStd, nodeRunner, resultSummary, tasksOfSplit } from './define.ts';
-import { one, type MethodResult } from './values.ts';
+import { controlOf, nodeRunner, resultSummary, tasksOfSplit } from './define.ts';
+import { meanStd } from '../../shared/stats.ts';
+import { type MethodResult } from './values.ts';
 
 export const run = nodeRunner(evalReferenceSpec, async (ctx, inputs) => {
   const cfg = ctx.config;
-  const { data: feat } = one(inputs, 'features', 'features');
-  const tasksV = one(inputs, 'tasks', 'tasks');
+  const { data: feat } = inputs.features;
+  const tasksV = inputs.tasks;
   const method = cfg.label || (cfg.samples === 'support' ? `${cfg.method}_support` : cfg.method);
   const d = feat.sampleShape.reduce((a, b) => a * b, 1);
   const bySplit = cfg.splits.map((split) => ({

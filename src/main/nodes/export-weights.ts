@@ -8,10 +8,9 @@ import { exportWeights, reserveExportFolder } from '../engine/export/index.ts';
 import { throwIfAborted } from '../engine/errors.ts';
 import { nodeRunner, safeName } from './define.ts';
 import { taskOf, testAccuracyOn } from '../engine/export/task.ts';
-import { one } from './values.ts';
 
 export const run = nodeRunner(exportWeightsSpec, async (ctx, inputs) => {
-  const weights = one(inputs, 'weights', 'weights');
+  const weights = inputs.weights;
   // Checked here, at run time, not only by the export dialog: a pipeline file can name any folder.
   const base = await ctx.paths.checkWrite(ctx.config.folder, 'export folder');
   const jobs = weights.perTask.flatMap((t) =>

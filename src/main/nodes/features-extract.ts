@@ -3,7 +3,6 @@ import { featuresExtractSpec } from '../../shared/nodes/features-extract.ts';
 import { applyExtractor, fitExtractor } from '../engine/features/extractor.ts';
 import { Rng } from '../engine/rng.ts';
 import { controlOf, nodeRunner } from './define.ts';
-import { one } from './values.ts';
 
 /**
  * The stream the extractor is fitted with. It matches the zoo builder's (`Rng(seed).fork
@@ -14,8 +13,8 @@ export function featureRng(seed: number): Rng {
 }
 
 export const run = nodeRunner(featuresExtractSpec, async (ctx, inputs) => {
-  const { data } = one(inputs, 'dataset', 'dataset');
-  const { tasks } = one(inputs, 'tasks', 'tasks');
+  const { data } = inputs.dataset;
+  const { tasks } = inputs.tasks;
   const control = controlOf(ctx);
   const ex = await fitExtractor(
     ctx.config.extractor,

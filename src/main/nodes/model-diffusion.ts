@@ -3,14 +3,13 @@ import { modelDiffusionSpec } from '../../shared/nodes/model-diffusion.ts';
 import { trainDiffusion } from '../engine/diffusion/train.ts';
 import { controlOf, nodeRunner } from './define.ts';
 import { memberSupportSets, zooPairs } from './generator.ts';
-import { one } from './values.ts';
 
 export const run = nodeRunner(modelDiffusionSpec, async (ctx, inputs) => {
-  const zoo = one(inputs, 'zoo', 'zoo');
-  const { vae } = one(inputs, 'vae', 'vae');
-  const { encoder } = one(inputs, 'encoder', 'encoder');
-  const { data: feat } = one(inputs, 'features', 'features');
-  const tasksV = one(inputs, 'tasks', 'tasks');
+  const zoo = inputs.zoo;
+  const { vae } = inputs.vae;
+  const { encoder } = inputs.encoder;
+  const { data: feat } = inputs.features;
+  const tasksV = inputs.tasks;
   const pairs = zooPairs(zoo, tasksV, ctx.nodeId);
   const n = pairs.groups.length;
   const perClass = encoder.shape.perClass;

@@ -4,13 +4,12 @@ import { taskSupportSet } from '../engine/data/tasks.ts';
 import { trainEncoder } from '../engine/encoder/encoder.ts';
 import { controlOf, nodeRunner } from './define.ts';
 import { memberSupportSets, zooPairs } from './generator.ts';
-import { one } from './values.ts';
 
 export const run = nodeRunner(modelEncoderSpec, async (ctx, inputs) => {
-  const zoo = one(inputs, 'zoo', 'zoo');
-  const { vae } = one(inputs, 'vae', 'vae');
-  const { data: feat } = one(inputs, 'features', 'features');
-  const tasksV = one(inputs, 'tasks', 'tasks');
+  const zoo = inputs.zoo;
+  const { vae } = inputs.vae;
+  const { data: feat } = inputs.features;
+  const tasksV = inputs.tasks;
   const pairs = zooPairs(zoo, tasksV, ctx.nodeId);
   const n = pairs.groups.length;
   const perClass = ctx.config.perClass;

@@ -10,10 +10,9 @@ import {
 import { buildLatentProjection, type TaggedLatents } from '../engine/vae/latents.ts';
 import { trainVae } from '../engine/vae/train.ts';
 import { controlOf, nodeRunner } from './define.ts';
-import { one } from './values.ts';
 
 export const run = nodeRunner(modelVaeSpec, async (ctx, inputs) => {
-  const { zoo } = one(inputs, 'zoo', 'zoo');
+  const { zoo } = inputs.zoo;
   const members = zoo.manifest.members;
   const n = members.length;
   const dim = zoo.manifest.layout.size;

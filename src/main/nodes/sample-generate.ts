@@ -24,18 +24,19 @@ import { rankByAccuracy, sampleWeights } from '../engine/sample/sample.ts';
 import { buildLatentProjection, type TaggedLatents } from '../engine/vae/latents.ts';
 import type { WeightVae } from '../engine/vae/model.ts';
 import { zooLayout } from '../engine/zoo/storage.ts';
-import { controlOf, meanStd, nodeRunner, safeName, tasksOfSplit } from './define.ts';
-import { one, type TaskWeights, type ZooValue } from './values.ts';
+import { controlOf, nodeRunner, safeName, tasksOfSplit } from './define.ts';
+import { meanStd } from '../../shared/stats.ts';
+import { type TaskWeights, type ZooValue } from './values.ts';
 
 export const run = nodeRunner(sampleGenerateSpec, async (ctx, inputs) => {
   const cfg = ctx.config;
-  const { model } = one(inputs, 'diffusion', 'diffusion');
-  const vaeV = one(inputs, 'vae', 'vae');
+  const { model } = inputs.diffusion;
+  const vaeV = inputs.vae;
   const { vae } = vaeV;
-  const { encoder } = one(inputs, 'encoder', 'encoder');
-  const featV = one(inputs, 'features', 'features');
+  const { encoder } = inputs.encoder;
+  const featV = inputs.features;
   const feat = featV.data;
-  const tasksV = one(inputs, 'tasks', 'tasks');
+  const tasksV = inputs.tasks;
   const bySplit = cfg.splits.map((split) => ({
     split,
     tasks: tasksOfSplit(tasksV, split, cfg.maxTasks, ctx.nodeId),
@@ -43,7 +44,7 @@ export const run = nodeRunner(sampleGenerateSpec, async (ctx, inputs) => {
   const targets = bySplit.flatMap((g) => g.tasks);
   const perClass = encoder.shape.perClass;
   const d = feat.sampleShape[0];
-  const zoo = one(inputs, 'zoo', 'zoo');
+  const zoo = inputs.zoo;
   const layout = zooLayout(zoo.zoo.manifest);
   const parts = { layout, vae, encoder, diffusion: model };
   if (cfg.head !== 'generated' && layout.arch.kind !== 'mlp') {

@@ -2,10 +2,9 @@
 import { tasksGenerateSpec } from '../../shared/nodes/tasks-generate.ts';
 import { generateTasks } from '../engine/data/tasks.ts';
 import { nodeRunner } from './define.ts';
-import { one } from './values.ts';
 
 export const run = nodeRunner(tasksGenerateSpec, async (ctx, inputs) => {
-  const { data, sourceConfig } = one(inputs, 'dataset', 'dataset');
+  const { data, sourceConfig } = inputs.dataset;
   const tasks = generateTasks(data.labels, data.classNames.length, ctx.config, data.classNames);
   return {
     outputs: {

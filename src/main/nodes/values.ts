@@ -19,7 +19,7 @@ import type { WeightVae } from '../engine/vae/model.ts';
 import type { Zoo } from '../engine/zoo/storage.ts';
 import type { FeatureConfig, FeatureState } from '../../shared/schemas/features.ts';
 import type { DatasetSource } from '../../shared/schemas/dataset.ts';
-import type { PortType } from '../../shared/nodes/spec.ts';
+import type { PortSpec, PortType } from '../../shared/nodes/spec.ts';
 import type { NodeInputs } from '../graph/types.ts';
 
 /** A labelled dataset (raw samples). */
@@ -170,12 +170,41 @@ function pick<T extends PortType>(
   });
 }
 
-/** The single value on a required input port. */
-export function one<T extends PortType>(
+type PortInput<P extends PortSpec> = P extends { readonly multiple: true }
+  ? readonly ValueOf<P['type']>[]
+  : P extends { readonly optional: true }
+    ? ValueOf<P['type']> | undefined
+    : ValueOf<P['type']>;
+
+/**
+ * A node's inputs by port id, typed from its spec: a required port holds its value, an optional
+ * one its value or undefined, a `multiple` one the list of values in edge order.
+ */
+export type InputsOf<I extends readonly PortSpec[]> = {
+  readonly [P in I[number] as P['id']]: PortInput<P>;
+};
+
+/**
+ * Resolve a node's raw inputs against its input ports (see InputsOf), checking each value's port
+ * type and that a required port has exactly one connection.
+ */
+export function inputsOf<I extends readonly PortSpec[]>(
+  ports: I,
   inputs: NodeInputs<PortValue>,
-  port: string,
-  type: T,
-): ValueOf<T> {
+): InputsOf<I> {
+  const out: Record<string, unknown> = {};
+  for (const p of ports) {
+    out[p.id] = p.multiple
+      ? many(inputs, p.id, p.type)
+      : p.optional
+        ? maybe(inputs, p.id, p.type)
+        : one(inputs, p.id, p.type);
+  }
+  return out as InputsOf<I>;
+}
+
+/** The single value on a required input port. */
+function one<T extends PortType>(inputs: NodeInputs<PortValue>, port: string, type: T): ValueOf<T> {
   const list = pick(inputs, port, type);
   if (list.length !== 1) {
     throw new InputError(`input '${port}' needs exactly one connection, has ${list.length}`);
@@ -184,7 +213,7 @@ export function one<T extends PortType>(
 }
 
 /** The value on an optional input port, or undefined when unconnected. */
-export function maybe<T extends PortType>(
+function maybe<T extends PortType>(
   inputs: NodeInputs<PortValue>,
   port: string,
   type: T,
@@ -193,7 +222,7 @@ export function maybe<T extends PortType>(
 }
 
 /** All values on a `multiple` input port, in edge order. */
-export function many<T extends PortType>(
+function many<T extends PortType>(
   inputs: NodeInputs<PortValue>,
   port: string,
   type: T,

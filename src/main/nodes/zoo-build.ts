@@ -8,11 +8,10 @@ import { zooBuildSpec } from '../../shared/nodes/zoo-build.ts';
 import { buildZoo } from '../engine/zoo/build.ts';
 import { canonicalJson } from '../graph/cache.ts';
 import { controlOf, nodeRunner } from './define.ts';
-import { one } from './values.ts';
 
 export const run = nodeRunner(zooBuildSpec, async (ctx, inputs) => {
-  const features = one(inputs, 'features', 'features');
-  const tasksV = one(inputs, 'tasks', 'tasks');
+  const features = inputs.features;
+  const tasksV = inputs.tasks;
   const built = await buildZoo(
     {
       dataset: tasksV.datasetSource,

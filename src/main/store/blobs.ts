@@ -7,6 +7,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { errnoCode } from '../engine/formats/file-errors.ts';
 
 const CHUNK = 1 << 20;
 
@@ -146,7 +147,7 @@ export function removeBlob(dataDir: string, relPath: string): boolean {
     fs.unlinkSync(file);
     removed = true;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    if (errnoCode(err) !== 'ENOENT') throw err;
   }
   try {
     fs.rmdirSync(path.dirname(file));

@@ -2,6 +2,13 @@
  * The experiment store: SQLite (better-sqlite3, WAL, foreign keys) for pipelines, runs, node runs,
  * metrics and artifact records; a content-addressed folder for artifact payloads.
  *
+ * ## Files
+ * open.ts (refuse foreign files, migrate) → store.ts (the facade below) over connection.ts (the
+ * connection, statement cache, transactions, zod-parsed reads) and one repository per table
+ * family: pipelines.ts, runs.ts, node-runs.ts, metrics.ts, artifacts.ts (+ blobs.ts), with
+ * liveness.ts for dead-owner detection. Row schemas (snake_case → camelCase) are in schemas.ts;
+ * the status vocabulary is src/shared/runs.ts.
+ *
  * ## API (for the executor, `d2nwg run`, IPC handlers)
  * ```ts
  * const store = openStore(dbFile, { dataDir? });   // refuses non-SQLite / newer-schema files
@@ -57,26 +64,30 @@
 export { openStore, defaultDbPath, StoreOpenError } from './open.ts';
 export type { OpenStoreOptions, StoreRefusal } from './open.ts';
 export { SCHEMA_VERSION } from './migrations.ts';
-export { Store, newId, processAlive } from './store.ts';
+export { Store } from './store.ts';
+export type { DeleteRunResult } from './store.ts';
+export { newId } from './ids.ts';
+export { processAlive } from './liveness.ts';
+export type { When } from './connection.ts';
+export type { SavePipelineArgs } from './pipelines.ts';
 export type {
-  ArtifactRecord,
   CreateRunArgs,
-  DeleteRunResult,
   FinishRunArgs,
   ListRunsQuery,
   ListRunsResult,
-  MetricInput,
+  RunDetail,
+} from './runs.ts';
+export type { NodeRunArgs } from './node-runs.ts';
+export type { MetricInput, MetricsTable } from './metrics.ts';
+export type { ArtifactFilter, PutArtifactArgs } from './artifacts.ts';
+export type {
+  ArtifactRecord,
   MetricPoint,
-  MetricsTable,
-  NodeRunArgs,
   NodeRunRecord,
   PipelineRecord,
   PipelineSummary,
   PipelineVersion,
-  PutArtifactArgs,
-  RunDetail,
   RunRecord,
-  When,
-} from './store.ts';
-export { RUN_STATUSES, NODE_RUN_STATUSES } from './schemas.ts';
-export type { RunStatus, NodeRunStatus } from './schemas.ts';
+} from './schemas.ts';
+export { RUN_STATUSES, NODE_RUN_STATUSES } from '../../shared/runs.ts';
+export type { RunStatus, NodeRunStatus } from '../../shared/runs.ts';

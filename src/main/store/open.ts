@@ -8,8 +8,11 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { InputError } from '../engine/errors.ts';
+import { errnoCode } from '../engine/formats/file-errors.ts';
 import { SCHEMA_VERSION, migrate } from './migrations.ts';
-import { Store, processAlive } from './store.ts';
+import { NameRowSchema, parseRow } from './schemas.ts';
+import { processAlive } from './liveness.ts';
+import { Store } from './store.ts';
 
 /** Why a database file was refused. */
 export type StoreRefusal = 'not-sqlite' | 'foreign-sqlite' | 'newer-schema' | 'not-a-file';
@@ -48,7 +51,7 @@ function notSqlite(file: string): StoreOpenError {
 }
 
 function isNotADb(err: unknown): boolean {
-  const code = (err as { code?: unknown }).code;
+  const code = errnoCode(err);
   return code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT';
 }
 
@@ -60,11 +63,10 @@ interface Probe {
 function inspect(db: Database.Database, file: string): Probe {
   try {
     const version = Number(db.pragma('user_version', { simple: true }));
-    const tables = (
-      db
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
-        .all() as { name: string }[]
-    ).map((r) => r.name);
+    const tables = db
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+      .all()
+      .map((r) => parseRow(NameRowSchema, r, 'sqlite_master').name);
     return { version, foreignTables: version === 0 ? tables : [] };
   } catch (err) {
     if (isNotADb(err)) throw notSqlite(file);
@@ -120,7 +122,7 @@ export function openStore(file: string, opts: OpenStoreOptions = {}): Store {
   try {
     stat = fs.statSync(abs);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    if (errnoCode(err) !== 'ENOENT') throw err;
   }
   if (stat && !stat.isFile()) {
     throw new StoreOpenError('not-a-file', `${abs} is not a D2NWG Studio database (not a file)`);

@@ -20,7 +20,8 @@
 import fs from 'node:fs';
 import { z } from 'zod';
 import type { NodeSummary, RunEvent, RunEventListener } from '../../shared/events.ts';
-import type { MetricInput, Store } from './store.ts';
+import type { MetricInput } from './metrics.ts';
+import type { Store } from './store.ts';
 
 export interface RunRecorderArgs {
   /** Where to record. */
@@ -197,7 +198,7 @@ export class RunRecorder {
         }
         // Folders (a tfjs export) stay where the node wrote them; only single files are kept.
         if (!isFile) return;
-        const meta = MetaSchema.safeParse((e as { readonly meta?: unknown }).meta);
+        const meta = MetaSchema.safeParse(e.meta);
         store.putArtifact({
           runId: e.runId,
           nodeId: e.nodeId,

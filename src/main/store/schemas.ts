@@ -5,31 +5,32 @@
  */
 import { z } from 'zod';
 import { formatIssues } from '../../shared/issues.ts';
+import { NodeRunStatusSchema, RunStatusSchema } from '../../shared/runs.ts';
 
-/** Lifecycle of a run. `interrupted` is set at the next open when the owning process died. */
-export const RUN_STATUSES = [
-  'queued',
-  'running',
-  'done',
-  'failed',
-  'cancelled',
-  'interrupted',
-] as const;
-export type RunStatus = (typeof RUN_STATUSES)[number];
-export const RunStatusSchema = z.enum(RUN_STATUSES);
+type CamelCase<S extends string> = S extends `${infer Head}_${infer Tail}`
+  ? `${Head}${Capitalize<CamelCase<Tail>>}`
+  : S;
 
-/** Lifecycle of one node inside a run; `skipped` = downstream of a failure. */
-export const NODE_RUN_STATUSES = [
-  'queued',
-  'running',
-  'done',
-  'failed',
-  'cancelled',
-  'skipped',
-  'interrupted',
-] as const;
-export type NodeRunStatus = (typeof NODE_RUN_STATUSES)[number];
-export const NodeRunStatusSchema = z.enum(NODE_RUN_STATUSES);
+/** A row with its snake_case column names turned into camelCase keys. */
+export type CamelKeys<T> = {
+  readonly [K in keyof T as K extends string ? CamelCase<K> : never]: T[K];
+};
+
+function camelKeys<T extends Record<string, unknown>>(row: T): CamelKeys<T> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(row)) {
+    out[key.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase())] = value;
+  }
+  return out as CamelKeys<T>;
+}
+
+/**
+ * A row schema: validates the columns as SQLite returns them (issues name the column), then
+ * hands callers the same fields under camelCase keys. This is the only row mapping there is.
+ */
+function rowSchema<S extends z.ZodRawShape>(shape: S) {
+  return z.object(shape).transform((row) => camelKeys(row));
+}
 
 /** A JSON column: parsed text, then the given schema. */
 function jsonColumn<T extends z.ZodType>(inner: T) {
@@ -53,60 +54,75 @@ function nullableJsonColumn<T extends z.ZodType>(inner: T) {
 const JsonObject = z.record(z.string(), z.unknown());
 const Shape = z.array(z.number().int().nonnegative());
 
-export const PipelineRowSchema = z.object({
+const pipelineColumns = {
   id: z.string().min(1),
   name: z.string(),
-  current: jsonColumn(z.unknown()),
+  /** Number of saves so far (the latest history version). */
   version: z.number().int().positive(),
   created: z.string(),
   updated: z.string(),
+};
+
+/** A saved pipeline; select `current AS pipeline` (the latest saved pipeline JSON). */
+export const PipelineRowSchema = rowSchema({
+  ...pipelineColumns,
+  pipeline: jsonColumn(z.unknown()),
 });
 export type PipelineRecord = z.output<typeof PipelineRowSchema>;
 
-export const PipelineSummaryRowSchema = PipelineRowSchema.omit({ current: true });
+export const PipelineSummaryRowSchema = rowSchema(pipelineColumns);
 export type PipelineSummary = z.output<typeof PipelineSummaryRowSchema>;
 
-export const PipelineVersionRowSchema = z.object({
+/** One saved version; select `json AS pipeline`. */
+export const PipelineVersionRowSchema = rowSchema({
   pipeline_id: z.string(),
   version: z.number().int().positive(),
   name: z.string(),
-  json: jsonColumn(z.unknown()),
+  pipeline: jsonColumn(z.unknown()),
   saved: z.string(),
 });
-export type PipelineVersionRow = z.output<typeof PipelineVersionRowSchema>;
+export type PipelineVersion = z.output<typeof PipelineVersionRowSchema>;
 
-export const RunRowSchema = z.object({
+export const RunRowSchema = rowSchema({
   id: z.string().min(1),
+  /** The saved pipeline this run came from, if any. */
   pipeline_id: z.string().nullable(),
   name: z.string(),
   status: RunStatusSchema,
+  /** Snapshot of the pipeline/config the run executed, as given to createRun. */
   config: jsonColumn(z.unknown()),
   seed: z.number().int().nullable(),
+  /** Tensor backend name, e.g. 'wasm'. */
   backend: z.string().nullable(),
+  /** Versions of the app, tfjs, node types… for provenance. */
   versions: jsonColumn(JsonObject),
   created: z.string(),
   started: z.string().nullable(),
   finished: z.string().nullable(),
   duration_s: z.number().nullable(),
   error: z.string().nullable(),
+  /** Process that ran it; used at open to tell a live run from a crashed one. */
   pid: z.number().int().nullable(),
 });
-export type RunRow = z.output<typeof RunRowSchema>;
+export type RunRecord = z.output<typeof RunRowSchema>;
 
-export const NodeRunRowSchema = z.object({
+export const NodeRunRowSchema = rowSchema({
   run_id: z.string(),
   node_id: z.string(),
+  /** Node type id, e.g. 'zoo.train'. */
   type: z.string(),
   status: NodeRunStatusSchema,
   started: z.string().nullable(),
   finished: z.string().nullable(),
+  /** The executor reused a cached output instead of running the node. */
   cached: z.union([z.literal(0), z.literal(1)]).transform((v) => v === 1),
   error: z.string().nullable(),
+  /** Small JSON summary of the node's outputs (shapes, final loss…). */
   summary: nullableJsonColumn(z.unknown()),
 });
-export type NodeRunRow = z.output<typeof NodeRunRowSchema>;
+export type NodeRunRecord = z.output<typeof NodeRunRowSchema>;
 
-export const MetricRowSchema = z.object({
+export const MetricRowSchema = rowSchema({
   run_id: z.string(),
   node_id: z.string(),
   key: z.string(),
@@ -117,14 +133,17 @@ export const MetricRowSchema = z.object({
     .nullable()
     .transform((v) => (v === null ? Number.NaN : v)),
 });
-export type MetricRow = z.output<typeof MetricRowSchema>;
+export type MetricPoint = z.output<typeof MetricRowSchema>;
 
-export const ArtifactRowSchema = z.object({
+export const ArtifactRowSchema = rowSchema({
   id: z.string().min(1),
   run_id: z.string(),
   node_id: z.string(),
+  /** What the payload is; see the conventions at the top of store/index.ts ('weights', …). */
   kind: z.string().min(1),
+  /** Free label inside the node, e.g. the output port or 'sample-3'. */
   name: z.string(),
+  /** Relative to the store's data dir, POSIX separators. */
   path: z.string().min(1),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   bytes: z.number().int().nonnegative(),
@@ -132,7 +151,21 @@ export const ArtifactRowSchema = z.object({
   meta: nullableJsonColumn(JsonObject),
   created: z.string(),
 });
-export type ArtifactRow = z.output<typeof ArtifactRowSchema>;
+export type ArtifactRecord = z.output<typeof ArtifactRowSchema>;
+
+// Single-column and small query results.
+export const IdRowSchema = z.object({ id: z.string() });
+export const PathRowSchema = z.object({ path: z.string() });
+export const CountRowSchema = z.object({ n: z.number().int().nonnegative() });
+export const VersionRowSchema = z.object({ version: z.number().int().positive() });
+export const RunStateRowSchema = rowSchema({
+  id: z.string(),
+  status: RunStatusSchema,
+  started: z.string().nullable(),
+  pid: z.number().int().nullable(),
+});
+export const NameRowSchema = z.object({ name: z.string() });
+export const IntegrityRowSchema = z.object({ integrity_check: z.string() });
 
 /** Parse one row, naming the table when it does not fit. */
 export function parseRow<T extends z.ZodType>(schema: T, row: unknown, table: string): z.output<T> {

@@ -44,7 +44,11 @@ export const NODE_CATEGORIES = [
 ] as const;
 export type NodeCategory = (typeof NODE_CATEGORIES)[number];
 
-export interface NodeSpec<C extends z.ZodType = z.ZodType, T extends string = string> {
+export interface NodeSpec<
+  C extends z.ZodType = z.ZodType,
+  T extends string = string,
+  I extends readonly PortSpec[] = readonly PortSpec[],
+> {
   /** Type id, e.g. 'dataset.source'. Unique in the registry. */
   readonly type: T;
   /** Bumped when the config schema changes; saved pipelines carry it and migrate. */
@@ -56,7 +60,8 @@ export interface NodeSpec<C extends z.ZodType = z.ZodType, T extends string = st
   readonly help: string;
   /** zod schema of the config, with defaults: `config.parse({})` gives a valid default config. */
   readonly config: C;
-  readonly inputs: readonly PortSpec[];
+  /** Input ports; `defineNode` keeps their ids and types literal, so run code reads `inputs.zoo`. */
+  readonly inputs: I;
   readonly outputs: readonly PortSpec[];
   /** Outputs depend only on (type, version, config, inputs): the executor may reuse them. */
   readonly cacheable: boolean;
@@ -69,11 +74,14 @@ export interface NodeSpec<C extends z.ZodType = z.ZodType, T extends string = st
 
 /**
  * Declare a spec with its type id kept as a string literal, so the registry can derive the
- * `NodeType` union from what is registered rather than from a hand-kept list.
+ * `NodeType` union from what is registered rather than from a hand-kept list, and its input
+ * ports kept literal, so a node's run function gets `inputs.<port id>` typed by the port.
  */
-export function defineNode<T extends string, C extends z.ZodType>(
-  spec: NodeSpec<C, T>,
-): NodeSpec<C, T> {
+export function defineNode<
+  T extends string,
+  C extends z.ZodType,
+  const I extends readonly PortSpec[],
+>(spec: NodeSpec<C, T, I>): NodeSpec<C, T, I> {
   return spec;
 }
 

@@ -3,7 +3,6 @@
  * before the VAE, so it runs on worker threads, prints live progress and stops cleanly on Ctrl-C.
  */
 import * as fs from 'node:fs';
-import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { intFlag, parseCliArgs } from '../args.ts';
 import type { CliCommand } from '../command.ts';
@@ -19,6 +18,7 @@ import { ZOO_IMPORT_FORMATS } from '../../../shared/nodes/zoo-import.ts';
 import { runZooBenchmark } from '../../engine/zoo/bench.ts';
 import { writeFileAtomic } from '../../engine/formats/atomic.ts';
 import { benchmarks } from './bench.ts';
+import { readJson } from '../../engine/formats/json-file.ts';
 
 /**
  * `d2nwg bench zoo [--quick] [--rounds N] [--torch DIR] [--python BIN] [--out FILE]
@@ -85,23 +85,6 @@ import  Validate a zoo folder from elsewhere (every shard and member) and copy i
 
 Exit codes: 0 ok, 1 failed, 2 bad input (config, files).`;
 
-async function readJsonFile(file: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await fsp.readFile(file, 'utf8');
-  } catch (err) {
-    throw new InputError(`cannot read: ${err instanceof Error ? err.message : String(err)}`, file);
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (err) {
-    throw new InputError(
-      `not valid JSON (${err instanceof Error ? err.message : String(err)})`,
-      file,
-    );
-  }
-}
-
 /** A throttled one-line progress printer: a live line on a terminal, sparse lines otherwise. */
 function progressPrinter(): { update: (p: Progress) => void; done: () => void } {
   const tty = process.stderr.isTTY;
@@ -166,7 +149,7 @@ async function build(argv: string[]): Promise<number> {
   );
   if (!values.config) throw new InputError('--config FILE is required', 'd2nwg zoo build');
   if (!values.out) throw new InputError('--out DIR is required', 'd2nwg zoo build');
-  const raw = await readJsonFile(values.config);
+  const raw = await readJson(values.config);
   const cfg = parseZooConfig(raw, values.config);
   const workers = intFlag(values.workers, 'workers', cfg.workers);
   if (workers < 0 || workers > 64)

@@ -4,9 +4,7 @@
  */
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import type { z } from 'zod';
-import { formatIssue } from '../../../shared/issues.ts';
-import { InputError } from '../errors.ts';
+import { errorMessage } from '../../../shared/errors.ts';
 
 let counter = 0;
 
@@ -39,7 +37,7 @@ export async function writeDirAtomic(
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
       await fsp.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
-      throw new Error(`cannot replace ${target}: ${(err as Error).message}`, { cause: err });
+      throw new Error(`cannot replace ${target}: ${errorMessage(err)}`, { cause: err });
     }
   }
   try {
@@ -47,34 +45,7 @@ export async function writeDirAtomic(
   } catch (err) {
     if (movedOld) await fsp.rename(old, target).catch(() => undefined);
     await fsp.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
-    throw new Error(`cannot write ${target}: ${(err as Error).message}`, { cause: err });
+    throw new Error(`cannot write ${target}: ${errorMessage(err)}`, { cause: err });
   }
   if (movedOld) await fsp.rm(old, { recursive: true, force: true });
-}
-
-/** Read and zod-validate a JSON file; any problem is an InputError naming the file. */
-export async function readJsonFile<S extends z.ZodType>(
-  file: string,
-  schema: S,
-): Promise<z.output<S>> {
-  let text: string;
-  try {
-    text = await fsp.readFile(file, 'utf8');
-  } catch (err) {
-    throw new InputError(`cannot read: ${err instanceof Error ? err.message : String(err)}`, file);
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    throw new InputError(
-      `not valid JSON: ${err instanceof Error ? err.message : String(err)}`,
-      file,
-    );
-  }
-  const parsed = schema.safeParse(raw);
-  if (!parsed.success) {
-    throw new InputError(`field ${formatIssue(parsed.error.issues[0])}`, file);
-  }
-  return parsed.data;
 }

@@ -7,6 +7,7 @@ import * as fsp from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
 import { InputError } from '../errors.ts';
 import type { LabelledData } from './types.ts';
+import { errorMessage } from '../../../shared/errors.ts';
 
 /** A decoded IDX array: values as numbers in a typed array, plus its dimensions. */
 export interface IdxArray {
@@ -31,10 +32,7 @@ export function maybeGunzip(bytes: Uint8Array, fileName: string): Uint8Array {
     try {
       return gunzipSync(bytes);
     } catch (err) {
-      throw new InputError(
-        `corrupt gzip data (${err instanceof Error ? err.message : String(err)})`,
-        fileName,
-      );
+      throw new InputError(`corrupt gzip data (${errorMessage(err)})`, fileName);
     }
   }
   return bytes;

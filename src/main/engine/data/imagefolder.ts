@@ -13,6 +13,7 @@ import { InputError, throwIfAborted } from '../errors.ts';
 import { yieldToEventLoop, type RunControl } from '../progress.ts';
 import { readInputFile } from './idx.ts';
 import type { LabelledData } from './types.ts';
+import { errorMessage } from '../../../shared/errors.ts';
 
 /** Options of loadImageFolder; every field optional. */
 export interface ImageFolderOptions {
@@ -61,7 +62,7 @@ export function decodeImage(bytes: Uint8Array, fileName: string): RgbaImage {
     }
   } catch (err) {
     throw new InputError(
-      `unreadable ${isPng ? 'PNG' : 'JPEG'} image (${err instanceof Error ? err.message : String(err)})`,
+      `unreadable ${isPng ? 'PNG' : 'JPEG'} image (${errorMessage(err)})`,
       fileName,
     );
   }

@@ -29,6 +29,7 @@ import {
   pma,
   sab,
 } from './blocks.ts';
+import { errorMessage } from '../../../shared/errors.ts';
 
 /** Fixed input geometry of an encoder: K classes, n samples per class, d features. */
 export interface EncoderShape {
@@ -244,10 +245,7 @@ export class DatasetEncoder {
       const s: unknown = JSON.parse(metadata.shape ?? '');
       shape = parseShape(s);
     } catch (err) {
-      throw new InputError(
-        `invalid encoder metadata: ${err instanceof Error ? err.message : String(err)}`,
-        path,
-      );
+      throw new InputError(`invalid encoder metadata: ${errorMessage(err)}`, path);
     }
     // Rebuild the same parameter names/shapes, then overwrite the values.
     const enc = DatasetEncoder.create(config, shape, new Rng(0));

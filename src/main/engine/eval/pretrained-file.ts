@@ -27,6 +27,7 @@ import {
   type WeightTensor,
 } from '../nn/state-dict.ts';
 import type { Rng } from '../rng.ts';
+import { errorMessage } from '../../../shared/errors.ts';
 
 /** The kinds of checkpoint file read. */
 export type CheckpointKind = 'safetensors' | 'tfjs' | 'torch';
@@ -58,10 +59,7 @@ export async function readCheckpointTensors(
   try {
     stat = await fsp.stat(file);
   } catch (err) {
-    throw new InputError(
-      `cannot read the checkpoint: ${err instanceof Error ? err.message : String(err)}`,
-      file,
-    );
+    throw new InputError(`cannot read the checkpoint: ${errorMessage(err)}`, file);
   }
   const ext = path.extname(file).toLowerCase();
   if (stat.isDirectory() || ext === '.json') {

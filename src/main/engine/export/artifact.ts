@@ -8,33 +8,12 @@
  */
 import { z } from 'zod';
 import { formatIssues } from '../../../shared/issues.ts';
-import { ActivationSchema } from '../../../shared/schemas/zoo.ts';
+import { ResolvedArchitectureSchema } from '../../../shared/schemas/zoo.ts';
 import { InputError } from '../errors.ts';
 import { decodeSafetensors, encodeSafetensors, toF32 } from '../formats/safetensors.ts';
 import { layoutOf, type Architecture, type Layout } from '../nn/architecture.ts';
 import { featureTensors, type ExportFeatures } from './features.ts';
 import type { ExportTask } from './index.ts';
-
-const posInt = z.number().int().min(1);
-
-/** A resolved Architecture (engine/nn) as it appears in JSON. */
-export const ResolvedArchitectureSchema = z.discriminatedUnion('kind', [
-  z.object({
-    kind: z.literal('mlp'),
-    inputDim: posInt,
-    hidden: z.array(posInt),
-    outputs: posInt,
-    activation: ActivationSchema,
-  }),
-  z.object({
-    kind: z.literal('cnn'),
-    inputShape: z.tuple([posInt, posInt, posInt]),
-    channels: z.array(posInt).min(1),
-    kernelSize: posInt,
-    outputs: posInt,
-    activation: ActivationSchema,
-  }),
-]);
 
 const MetricsSchema = z.record(z.string(), z.number());
 
@@ -74,7 +53,7 @@ export const WeightsArtifactMetaSchema = z.looseObject({
   features: z
     .object({
       kind: z.string(),
-      inputShape: z.array(posInt).min(1),
+      inputShape: z.array(z.number().int().min(1)).min(1),
       inputScale: z.number().positive(),
     })
     .optional(),

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import { errnoCode, fileErrorReason } from '../formats/file-errors.ts';
 
 /** The file operations an export needs; tests substitute failing ones. */
 export interface ExportFs {
@@ -40,16 +41,6 @@ export interface PlannedFile {
   readonly data: Uint8Array;
 }
 
-const REASONS: Record<string, string> = {
-  ENOSPC: 'no space left on the device',
-  EDQUOT: 'disk quota exceeded',
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
-  EROFS: 'the filesystem is read-only',
-  ENOTDIR: 'a parent path is not a directory',
-  EISDIR: 'a target is a directory',
-};
-
 /** A failed export: says which folder, which file and why, in words. */
 export class ExportWriteError extends Error {
   override readonly name = 'ExportWriteError';
@@ -59,19 +50,12 @@ export class ExportWriteError extends Error {
     readonly code: string | undefined,
     cause: unknown,
   ) {
-    const reason =
-      (code !== undefined ? REASONS[code] : undefined) ??
-      (cause instanceof Error ? cause.message : String(cause));
+    const reason = fileErrorReason(cause, code);
     super(
       `cannot write the export to ${dir}${file ? ` (${file})` : ''}: ${reason}${code ? ` (${code})` : ''}; nothing was written`,
       { cause },
     );
   }
-}
-
-function codeOf(err: unknown): string | undefined {
-  const c = (err as { code?: unknown } | null)?.code;
-  return typeof c === 'string' ? c : undefined;
 }
 
 async function firstMissingAncestor(dir: string): Promise<string | null> {
@@ -132,6 +116,6 @@ export async function writeAllOrNothing(
         d = path.dirname(d);
       }
     }
-    throw new ExportWriteError(dir, current, codeOf(err), err);
+    throw new ExportWriteError(dir, current, errnoCode(err), err);
   }
 }

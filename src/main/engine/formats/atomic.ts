@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { errorMessage } from '../../../shared/errors.ts';
 
 let counter = 0;
 
@@ -23,7 +24,7 @@ function tempPathFor(target: string): string {
 export function describeWriteError(target: string, err: unknown): Error {
   const code =
     typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : undefined;
-  const detail = err instanceof Error ? err.message : String(err);
+  const detail = errorMessage(err);
   const reasons: Record<string, string> = {
     ENOSPC: 'no space left on the device',
     EDQUOT: 'disk quota exceeded',

@@ -6,6 +6,7 @@
 import * as fsp from 'node:fs/promises';
 import { InputError } from '../errors.ts';
 import { writeFileAtomic } from './atomic.ts';
+import { errorMessage } from '../../../shared/errors.ts';
 
 /** Typed arrays an .npy file can hold here. */
 export type NpyData =
@@ -204,10 +205,7 @@ export async function readNpy(path: string): Promise<NpyArray> {
   try {
     bytes = await fsp.readFile(path);
   } catch (err) {
-    throw new InputError(
-      `cannot read .npy file: ${err instanceof Error ? err.message : String(err)}`,
-      path,
-    );
+    throw new InputError(`cannot read .npy file: ${errorMessage(err)}`, path);
   }
   return decodeNpy(bytes, path);
 }

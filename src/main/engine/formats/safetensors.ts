@@ -13,6 +13,7 @@ import * as fsp from 'node:fs/promises';
 import { jsonTextDepth } from '../../../shared/json-depth.ts';
 import { InputError } from '../errors.ts';
 import { writeFileAtomic } from './atomic.ts';
+import { errorMessage } from '../../../shared/errors.ts';
 
 export type StDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
@@ -399,10 +400,7 @@ export async function readSafetensors(
   try {
     bytes = await fsp.readFile(path);
   } catch (err) {
-    throw new InputError(
-      `cannot read safetensors file: ${err instanceof Error ? err.message : String(err)}`,
-      path,
-    );
+    throw new InputError(`cannot read safetensors file: ${errorMessage(err)}`, path);
   }
   return decodeSafetensors(bytes, path, options);
 }

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { InputError } from '../errors.ts';
 import { issueList } from '../zoo/storage.ts';
 import type { NamedTensor } from './torch.ts';
+import { errorMessage } from '../../../shared/errors.ts';
 
 const WeightSpec = z.object({
   name: z.string().min(1),
@@ -36,10 +37,7 @@ export async function readTfjsWeights(
   try {
     json = JSON.parse(await fsp.readFile(file, 'utf8'));
   } catch (err) {
-    throw new InputError(
-      `cannot read a tfjs model.json: ${err instanceof Error ? err.message : String(err)}`,
-      file,
-    );
+    throw new InputError(`cannot read a tfjs model.json: ${errorMessage(err)}`, file);
   }
   const r = ModelJson.safeParse(json);
   if (!r.success)
@@ -56,10 +54,7 @@ export async function readTfjsWeights(
       try {
         chunks.push(await fsp.readFile(await checkRead(abs)));
       } catch (err) {
-        throw new InputError(
-          `cannot read weight file '${p}': ${err instanceof Error ? err.message : String(err)}`,
-          file,
-        );
+        throw new InputError(`cannot read weight file '${p}': ${errorMessage(err)}`, file);
       }
     }
     const bytes = Buffer.concat(chunks);

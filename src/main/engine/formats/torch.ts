@@ -11,6 +11,7 @@ import { InputError } from '../errors.ts';
 import { bf16ToNumber, f16ToNumber } from './safetensors.ts';
 import { looksLikeZip, openZip } from './zip.ts';
 import { PyDict, PyGlobal, PyObject, PyTuple, unpickle, type PyValue } from './pickle.ts';
+import { errorMessage } from '../../../shared/errors.ts';
 
 /** One tensor of a state dict, as float32 in row-major (C) order. */
 export interface NamedTensor {
@@ -282,10 +283,7 @@ export async function readTorchStateDict(file: string): Promise<Map<string, Name
     bytes = await fsp.readFile(file);
   } catch (err) {
     if (err instanceof InputError) throw err;
-    throw new InputError(
-      `cannot read PyTorch file: ${err instanceof Error ? err.message : String(err)}`,
-      file,
-    );
+    throw new InputError(`cannot read PyTorch file: ${errorMessage(err)}`, file);
   }
   return decodeTorchStateDict(bytes, file);
 }

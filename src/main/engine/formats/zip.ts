@@ -9,6 +9,7 @@
  */
 import { crc32, inflateRawSync } from 'node:zlib';
 import { InputError } from '../errors.ts';
+import { errorMessage } from '../../../shared/errors.ts';
 
 /** One entry of the central directory. */
 export interface ZipEntry {
@@ -216,9 +217,7 @@ export function openZip(bytes: Uint8Array, file: string, limits: ZipLimits = {})
         try {
           out = inflateRawSync(raw, { maxOutputLength: Math.max(1, e.size) });
         } catch (err) {
-          throw corrupt(
-            `entry '${name}' does not inflate (${err instanceof Error ? err.message : String(err)})`,
-          );
+          throw corrupt(`entry '${name}' does not inflate (${errorMessage(err)})`);
         }
       }
       if (out.length !== e.size) {

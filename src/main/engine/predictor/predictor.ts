@@ -31,6 +31,7 @@ import { fromF32, readSafetensors, toF32, writeSafetensors } from '../formats/sa
 import { yieldToEventLoop, type RunControl } from '../progress.ts';
 import type { Rng } from '../rng.ts';
 import { computeNormStats } from '../vae/model.ts';
+import { errorMessage } from '../../../shared/errors.ts';
 
 const FORMAT = 'd2nwg-accuracy-predictor/1';
 /** Rows per forward pass when predicting (bounds the activation memory). */
@@ -157,10 +158,7 @@ export class AccuracyPredictor {
     try {
       config = PredictorConfigSchema.parse(JSON.parse(metadata.config ?? ''));
     } catch (err) {
-      throw new InputError(
-        `invalid predictor config: ${err instanceof Error ? err.message : String(err)}`,
-        path,
-      );
+      throw new InputError(`invalid predictor config: ${errorMessage(err)}`, path);
     }
     const dim = Number(metadata.dim);
     const accMean = Number(metadata.accMean);

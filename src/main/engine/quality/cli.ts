@@ -17,6 +17,7 @@ import { writeFileAtomic } from '../formats/atomic.ts';
 import { readConfigFile, resolveQualityConfig } from './config.ts';
 import { formatChecks, formatTable, formatTargets } from './report.ts';
 import { runQuality } from './runner.ts';
+import { errorMessage } from '../../../shared/errors.ts';
 
 export const QUALITY_USAGE = `Usage: d2nwg bench quality --preset smoke|standard [--config FILE.json] [--seed N] [--out FILE.json]
 
@@ -43,7 +44,7 @@ export async function benchQuality(argv: string[]): Promise<number> {
       strict: true,
     }).values;
   } catch (err) {
-    throw new InputError(err instanceof Error ? err.message : String(err), 'd2nwg bench quality');
+    throw new InputError(errorMessage(err), 'd2nwg bench quality');
   }
   const preset = values.preset ?? 'smoke';
   if (!(QUALITY_PRESETS as readonly string[]).includes(preset)) {

@@ -4,7 +4,6 @@
  * least two seen tasks, a support set cannot ask for more samples than a task has…). Every refusal
  * is an InputError naming the field.
  */
-import * as fsp from 'node:fs/promises';
 import {
   QualityConfigSchema,
   mergeConfig,
@@ -14,23 +13,11 @@ import {
 } from '../../../shared/schemas/quality.ts';
 import { formatIssues } from '../../../shared/issues.ts';
 import { InputError } from '../errors.ts';
+import { readJson } from '../formats/json-file.ts';
 
 /** Read a JSON config override file; unreadable or malformed JSON is an InputError naming it. */
 export async function readConfigFile(file: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await fsp.readFile(file, 'utf8');
-  } catch (err) {
-    throw new InputError(
-      `cannot read config: ${err instanceof Error ? err.message : String(err)}`,
-      file,
-    );
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (err) {
-    throw new InputError(`invalid JSON: ${err instanceof Error ? err.message : String(err)}`, file);
-  }
+  return readJson(file, { what: 'config', invalid: 'invalid JSON' });
 }
 
 /**

@@ -11,6 +11,7 @@ import type {
   QualityTarget,
 } from '../../../shared/schemas/quality.ts';
 import { Rng } from '../rng.ts';
+import { meanStd } from '../../../shared/stats.ts';
 
 export type Split = QualityResult['split'];
 
@@ -90,15 +91,6 @@ export class ResultCollector {
 
 function clamp01(v: number): number {
   return Number.isFinite(v) ? Math.min(1, Math.max(0, v)) : 0;
-}
-
-/** Mean and population standard deviation (0 for fewer than two values). */
-export function meanStd(values: readonly number[]): { mean: number; std: number } {
-  const n = values.length;
-  if (n === 0) return { mean: NaN, std: 0 };
-  const mean = values.reduce((a, b) => a + b, 0) / n;
-  const v = values.reduce((a, b) => a + (b - mean) ** 2, 0) / n;
-  return { mean, std: Math.sqrt(v) };
 }
 
 const SPLIT_ORDER: Split[] = ['seen', 'unseen-combo', 'unseen-class', 'unseen-dataset'];

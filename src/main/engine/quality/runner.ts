@@ -64,11 +64,11 @@ import {
 } from '../predictor/predictor.ts';
 import { trainSourceModel } from '../eval/pretrained.ts';
 import { loadPretrainedFile } from '../eval/pretrained-file.ts';
+import { meanStd } from '../../../shared/stats.ts';
 import {
   ResultCollector,
   acceptanceChecks,
   convergenceRows,
-  meanStd,
   targetChecks,
   type Split,
 } from './report.ts';

@@ -24,7 +24,8 @@ import {
   paramSetFromStTensors,
   type ParamDef,
 } from '../common/params.ts';
-import { readJsonFile, writeDirAtomic } from '../common/persist.ts';
+import { writeDirAtomic } from '../common/persist.ts';
+import { readJsonFile } from '../formats/json-file.ts';
 import { checkMatrix } from '../common/rows.ts';
 import type { Rng } from '../rng.ts';
 

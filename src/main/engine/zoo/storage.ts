@@ -27,6 +27,7 @@ import {
   sameLayout,
   type Layout,
 } from '../nn/architecture.ts';
+import { readJson } from '../formats/json-file.ts';
 
 /** Members per shard file: keeps each file a few MB for MLP zoos, so no single read is huge. */
 export const MEMBERS_PER_SHARD = 256;
@@ -191,27 +192,7 @@ export function issueList(error: z.ZodError): string {
 /** Read and validate manifest.json of a zoo folder. */
 export async function readZooManifest(dir: string): Promise<ZooManifest> {
   const file = path.join(dir, MANIFEST_FILE);
-  let text: string;
-  try {
-    text = await fsp.readFile(file, 'utf8');
-  } catch (err) {
-    const code = (err as { code?: string }).code;
-    throw new InputError(
-      code === 'ENOENT'
-        ? 'not found: is this a zoo folder?'
-        : `cannot read: ${err instanceof Error ? err.message : String(err)}`,
-      file,
-    );
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new InputError(
-      `not valid JSON (${err instanceof Error ? err.message : String(err)})`,
-      file,
-    );
-  }
+  const json = await readJson(file, { missing: 'not found: is this a zoo folder?' });
   const format = (json as { format?: unknown } | null)?.format;
   if (format !== ZOO_FORMAT) {
     throw new InputError(`format is ${JSON.stringify(format)}, expected '${ZOO_FORMAT}'`, file);

@@ -38,6 +38,9 @@ import {
   shardName,
   type Zoo,
 } from './storage.ts';
+import { errorMessage } from '../../../shared/errors.ts';
+import { errnoCode } from '../formats/file-errors.ts';
+import { parseJsonText } from '../formats/json-file.ts';
 
 /** Zoo layouts read: ours, Schürholt's model zoos, p-diff's checkpoint folders. */
 export type ZooFormat = 'd2nwg' | 'schurholt' | 'pdiff';
@@ -58,10 +61,7 @@ async function listDir(dir: string): Promise<Dirent[]> {
   try {
     return await fsp.readdir(dir, { withFileTypes: true });
   } catch (err) {
-    throw new InputError(
-      `cannot list the folder: ${err instanceof Error ? err.message : String(err)}`,
-      dir,
-    );
+    throw new InputError(`cannot list the folder: ${errorMessage(err)}`, dir);
   }
 }
 
@@ -104,22 +104,8 @@ async function readText(file: string, opts: ForeignZooOptions): Promise<string> 
   try {
     return await fsp.readFile(real, 'utf8');
   } catch (err) {
-    const code = (err as { code?: string }).code;
     throw new InputError(
-      code === 'ENOENT'
-        ? 'missing'
-        : `cannot read: ${err instanceof Error ? err.message : String(err)}`,
-      file,
-    );
-  }
-}
-
-function parseJson(text: string, file: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new InputError(
-      `not valid JSON (${err instanceof Error ? err.message : String(err)})`,
+      errnoCode(err) === 'ENOENT' ? 'missing' : `cannot read: ${errorMessage(err)}`,
       file,
     );
   }
@@ -137,7 +123,7 @@ async function readResults(
     // Python's json writes NaN and Infinity bare (a diverged run); read them as null, which the
     // schema then refuses by name if it is an accuracy.
     const json = text.replace(/([:[,]\s*)-?(?:NaN|Infinity)(?=\s*[,}\]])/g, '$1null');
-    const r = ResultLine.safeParse(parseJson(json, `${file} line ${i + 1}`));
+    const r = ResultLine.safeParse(parseJsonText(json, `${file} line ${i + 1}`));
     if (!r.success) throw new InputError(`line ${i + 1}:${issueList(r.error)}`, file);
     // Ray Tune names checkpoint folders after training_iteration; 'epoch' is the fallback.
     const epoch = r.data.training_iteration ?? r.data.epoch;
@@ -178,7 +164,7 @@ async function schurholtCheckpoints(
     const mdir = path.join(dir, model);
     const paramsFile = path.join(mdir, 'params.json');
     const params = SchurholtParams.safeParse(
-      parseJson(await readText(paramsFile, opts), paramsFile),
+      parseJsonText(await readText(paramsFile, opts), paramsFile),
     );
     if (!params.success)
       throw new InputError(`invalid params:${issueList(params.error)}`, paramsFile);

@@ -7,10 +7,11 @@
  */
 import type { NodeProgressEvent, RunEvent } from '../../../shared/events.ts';
 import type { LogLine, RunEventMessage, RunLatents } from '../../../shared/ipc.ts';
+import type { NodeState } from '../../../shared/runs.ts';
 import { latentsOfSummary } from '../../../shared/schemas/latents.ts';
 
-/** Runtime state of a node during/after a run. */
-export type NodeStatus = 'idle' | 'queued' | 'running' | 'cached' | 'done' | 'error' | 'skipped';
+/** Runtime state of a node on the canvas: a run's node state, or `idle` outside any run. */
+export type NodeStatus = 'idle' | NodeState;
 
 /** Live state of one node in a run. */
 export interface NodeRunState {

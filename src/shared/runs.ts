@@ -1,0 +1,76 @@
+/**
+ * The one vocabulary of run and node states and artifact shapes. The executor, the engine host,
+ * the store, the API contract and the renderer all import these; where two layers genuinely see
+ * different things (a stored lifecycle versus what the canvas colours), both are named here and
+ * the conversion lives in one place (api/store-adapter.ts).
+ */
+import { z } from 'zod';
+import type { JsonValue } from './events.ts';
+
+/** How a run ended: the executor's result and the last event's status. */
+export const RUN_OUTCOMES = ['done', 'failed', 'cancelled'] as const;
+export type RunOutcome = (typeof RUN_OUTCOMES)[number];
+
+/**
+ * Lifecycle of a run as stored and listed: queued, running, then an outcome; `interrupted` is set
+ * at the next open of the store when the process that ran it died.
+ */
+export const RUN_STATUSES = ['queued', 'running', ...RUN_OUTCOMES, 'interrupted'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+export const RunStatusSchema = z.enum(RUN_STATUSES);
+
+/** What happened to one node in a finished run (`cached`: its outputs were reused). */
+export const NODE_OUTCOMES = ['done', 'cached', 'failed', 'skipped', 'cancelled'] as const;
+export type NodeOutcome = (typeof NODE_OUTCOMES)[number];
+
+/** A node in the executor's result: an outcome, or `pending` when the run never reached it. */
+export type NodeResultStatus = NodeOutcome | 'pending';
+
+/**
+ * Lifecycle of one node inside a run as stored; `skipped` = downstream of a failure,
+ * `interrupted` = the owning process died. A cache hit is `done` with the row's `cached` flag.
+ */
+export const NODE_RUN_STATUSES = [
+  'queued',
+  'running',
+  'done',
+  'failed',
+  'cancelled',
+  'skipped',
+  'interrupted',
+] as const;
+export type NodeRunStatus = (typeof NODE_RUN_STATUSES)[number];
+export const NodeRunStatusSchema = z.enum(NODE_RUN_STATUSES);
+
+/**
+ * A node's state as the UI shows it (run details over IPC, the canvas): a failure is `error`, a
+ * cache hit is `cached`, and a node that did not get to finish is `skipped`.
+ */
+export const NODE_STATES = ['queued', 'running', 'cached', 'done', 'error', 'skipped'] as const;
+export type NodeState = (typeof NODE_STATES)[number];
+
+/** A file a node wrote, as it announces it (the store records it). */
+export interface WrittenArtifact {
+  /** What it is: 'weights-safetensors', 'weights-tfjs', 'weights-npy', 'manifest', 'zoo'… */
+  readonly kind: string;
+  /** Absolute path of the file or folder. */
+  readonly path: string;
+  /** Size in bytes, when a single file. */
+  readonly bytes?: number;
+  /** Hex sha256 of the file, when a single file. */
+  readonly sha256?: string;
+  /** Tensor shape, when the artifact is one tensor. */
+  readonly shape?: readonly number[];
+  /** What a reader needs besides the bytes (architecture, layout, dataset, metrics…). */
+  readonly meta?: { readonly [key: string]: JsonValue };
+}
+
+/** An artifact the store holds, as the API lists it (weights, zoo shard, …). */
+export interface StoredArtifact {
+  readonly id: string;
+  readonly nodeId: string;
+  readonly kind: string;
+  /** Absolute path of its blob file. */
+  readonly path: string;
+  readonly bytes: number;
+}
