@@ -19,6 +19,7 @@ import { writeFileAtomic } from '../engine/formats/atomic.ts';
 import { FUZZ_TARGETS, MAX_CASE_MS, fuzzTarget, type FuzzResult } from './fuzz.ts';
 import { KILL_SCENARIOS, type KillOutcome } from './kill.ts';
 import { soakWebMode, type SoakReport } from './soak.ts';
+import { errorMessage } from '../../shared/errors.ts';
 
 const PARTS = ['fuzz', 'soak', 'kill'] as const;
 type Part = (typeof PARTS)[number];
@@ -99,7 +100,7 @@ async function killPart(names: readonly string[]) {
       console.log(`kill -9 ${name} at '${o.killedAt}': ${o.survived ? 'survived' : 'FAILED'}`);
       for (const c of o.checks) console.log(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.check}: ${c.detail}`);
     } catch (err) {
-      const error = err instanceof Error ? err.message : String(err);
+      const error = errorMessage(err);
       outcomes.push({ scenario: name, survived: false, error });
       console.log(`kill -9 ${name}: could not run: ${error}`);
     } finally {

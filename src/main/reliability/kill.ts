@@ -16,6 +16,7 @@ import { readSafetensors } from '../engine/formats/safetensors.ts';
 import { Rng } from '../engine/rng.ts';
 import { openStore } from '../store/index.ts';
 import { SCHEMA_VERSION } from '../store/migrations.ts';
+import { errorMessage } from '../../shared/errors.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..', '..');
 const CLI = path.join(ROOT, 'bin', 'd2nwg.mjs');
@@ -133,7 +134,7 @@ export async function checkFilesComplete(
       } else continue;
       checked++;
     } catch (err) {
-      bad.push(`${rel}: ${err instanceof Error ? err.message : String(err)}`);
+      bad.push(`${rel}: ${errorMessage(err)}`);
     }
   }
   return {

@@ -1,2 +1,2 @@
-/** The message of anything thrown, for logs, toasts and inline errors. */
-export const errMsg = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+/** The message of a thrown value: the one definition in src/shared, under the renderer's name. */
+export { errorMessage as errMsg } from '../../../shared/errors.ts';
