@@ -15,7 +15,7 @@ import { createDefaultApi } from '../api/create.ts';
 import { intFlag, parseCliArgs } from '../cli/args.ts';
 import { resourcesDir } from '../engine/data/sources.ts';
 import { InputError } from '../engine/errors.ts';
-import { writeFileAtomic } from '../engine/formats/atomic.ts';
+import { writeJsonReport } from '../engine/formats/atomic.ts';
 import { FUZZ_TARGETS, MAX_CASE_MS, fuzzTarget, type FuzzResult } from './fuzz.ts';
 import { KILL_SCENARIOS, type KillOutcome } from './kill.ts';
 import { soakWebMode, type SoakReport } from './soak.ts';
@@ -165,8 +165,7 @@ export async function benchReliability(argv: string[]): Promise<number> {
   if (parts.includes('soak')) report.soak = await soakPart(soakSeconds, clients, rps);
   if (parts.includes('kill')) report.kill = await killPart(scenarios);
 
-  fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
-  await writeFileAtomic(out, `${JSON.stringify(report, null, 2)}\n`);
+  await writeJsonReport(out, report);
   console.log(`wrote ${out}`);
   const fuzz = report.fuzz as { failures: number } | undefined;
   const soak = report.soak as SoakReport | undefined;

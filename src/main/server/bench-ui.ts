@@ -17,7 +17,7 @@ import type { Pipeline } from '../../shared/pipeline.ts';
 import { createDefaultApi } from '../api/create.ts';
 import type { StudioApi } from '../api/studio.ts';
 import { parseCliArgs } from '../cli/args.ts';
-import { writeFileAtomic } from '../engine/formats/atomic.ts';
+import { writeFileAtomic, writeJsonReport } from '../engine/formats/atomic.ts';
 import { CHROMIUM_PATH, launchChromium } from './chromium.ts';
 import { startServer, type RunningServer } from './server.ts';
 
@@ -504,8 +504,7 @@ export async function benchUi(argv: string[]): Promise<number> {
       real,
       ...(screenshots.length > 0 ? { screenshots } : {}),
     };
-    mkdirSync(resolve(out, '..'), { recursive: true });
-    await writeFileAtomic(out, `${JSON.stringify(report, null, 2)}\n`);
+    await writeJsonReport(out, report);
     console.log(`bench ui: wrote ${out}`);
     return 0;
   } finally {

@@ -2,7 +2,6 @@
  * `d2nwg bench <name>`: named benchmarks that write a JSON result file, so numbers in docs and
  * reports come from one reproducible command. Other modules add entries to `benchmarks`.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { intFlag, parseCliArgs } from '../args.ts';
 import type { CliCommand } from '../command.ts';
@@ -10,7 +9,7 @@ import { InputError } from '../../engine/errors.ts';
 import { initBackend } from '../../engine/backend.ts';
 import { measureMatmulAsync, type MatmulGflops } from '../../engine/bench/matmul.ts';
 import { installWasmKernels, uninstallWasmKernels } from '../../engine/kernels/wasm.ts';
-import { writeFileAtomic } from '../../engine/formats/atomic.ts';
+import { writeJsonReport } from '../../engine/formats/atomic.ts';
 import { benchQuality } from '../../engine/quality/cli.ts';
 import { measureDispatch } from '../../engine/bench/dispatch.ts';
 import {
@@ -90,8 +89,7 @@ async function matmulBench(argv: string[]): Promise<number> {
     date: new Date().toISOString(),
     results,
   };
-  fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
-  await writeFileAtomic(out, `${JSON.stringify(report, null, 2)}\n`);
+  await writeJsonReport(out, report);
   console.log(`wrote ${out}`);
   return 0;
 }
@@ -150,8 +148,7 @@ async function stepsBench(argv: string[]): Promise<number> {
     workloads: names.map((n) => STEPS_WORKLOADS[n]),
     results,
   };
-  fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
-  await writeFileAtomic(out, `${JSON.stringify(report, null, 2)}\n`);
+  await writeJsonReport(out, report);
   console.log(`wrote ${out}`);
   return 0;
 }
@@ -215,8 +212,7 @@ async function dispatchBench(argv: string[]): Promise<number> {
     summary,
     results,
   };
-  fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
-  await writeFileAtomic(out, `${JSON.stringify(report, null, 2)}\n`);
+  await writeJsonReport(out, report);
   console.log(`wrote ${out}`);
   return 0;
 }

@@ -2,14 +2,13 @@
  * `d2nwg worker --queue redis://HOST:PORT`: serve a build's zoo batches from a Redis queue, on
  * this machine or any other that reaches the Redis. Runs until Ctrl-C or SIGTERM.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { intFlag, parseCliArgs } from '../args.ts';
 import type { CliCommand } from '../command.ts';
 import { initBackend } from '../../engine/backend.ts';
 import { InputError } from '../../engine/errors.ts';
 import { DEFAULT_QUEUE_NAME } from '../../engine/zoo/executor.ts';
-import { writeFileAtomic } from '../../engine/formats/atomic.ts';
+import { writeJsonReport } from '../../engine/formats/atomic.ts';
 import { benchmarks } from './bench.ts';
 
 /** `d2nwg bench queue [--queue URL] [--rounds N] [--jobs N] [--backend NAME] [--out FILE]`. */
@@ -38,8 +37,7 @@ async function queueBenchmark(argv: string[]): Promise<number> {
   await initBackend({ backend: values.backend, quiet: true });
   const { runQueueBenchmark } = await import('../../engine/queue/bench.ts');
   const report = await runQueueBenchmark({ url, rounds, jobs, log: (l) => console.log(l) });
-  fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
-  await writeFileAtomic(out, `${JSON.stringify(report, null, 2)}\n`);
+  await writeJsonReport(out, report);
   console.log(`wrote ${out}`);
   return 0;
 }

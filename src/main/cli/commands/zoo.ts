@@ -16,7 +16,7 @@ import { executorSettingWith, zooExecutorFor } from '../../engine/zoo/executor.t
 import { ActivationSchema } from '../../../shared/schemas/zoo.ts';
 import { ZOO_IMPORT_FORMATS } from '../../../shared/nodes/zoo-import.ts';
 import { runZooBenchmark } from '../../engine/zoo/bench.ts';
-import { writeFileAtomic } from '../../engine/formats/atomic.ts';
+import { writeJsonReport } from '../../engine/formats/atomic.ts';
 import { benchmarks } from './bench.ts';
 import { readJson } from '../../engine/formats/json-file.ts';
 
@@ -52,8 +52,7 @@ async function zooBenchmark(argv: string[]): Promise<number> {
     python: values.python,
     log: (l) => console.log(l),
   });
-  fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
-  await writeFileAtomic(out, `${JSON.stringify(report, null, 2)}\n`);
+  await writeJsonReport(out, report);
   console.log(`wrote ${out}`);
   return 0;
 }

@@ -110,3 +110,12 @@ async function fsyncDir(dir: string): Promise<void> {
     if (h) await h.close().catch(() => undefined);
   }
 }
+
+/**
+ * Write a JSON report (benchmarks' `--out FILE`): its folder created when missing, the file
+ * replaced atomically, pretty-printed with a final newline.
+ */
+export async function writeJsonReport(file: string, report: unknown): Promise<void> {
+  await fsp.mkdir(path.dirname(path.resolve(file)), { recursive: true });
+  await writeFileAtomic(file, `${JSON.stringify(report, null, 2)}\n`);
+}

@@ -3,7 +3,6 @@
  * config, runs the benchmark, writes the report JSON atomically and prints the table. Returns the
  * process exit code; InputError propagates so the CLI maps it to exit code 2.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -13,7 +12,7 @@ import {
 } from '../../../shared/schemas/quality.ts';
 import { initBackend } from '../backend.ts';
 import { InputError } from '../errors.ts';
-import { writeFileAtomic } from '../formats/atomic.ts';
+import { writeJsonReport } from '../formats/atomic.ts';
 import { readConfigFile, resolveQualityConfig } from './config.ts';
 import { formatChecks, formatTable, formatTargets } from './report.ts';
 import { runQuality } from './runner.ts';
@@ -68,8 +67,7 @@ export async function benchQuality(argv: string[]): Promise<number> {
   const log = values.quiet ? undefined : (line: string) => process.stderr.write(`${line}\n`);
   const report = await runQuality({ config, log });
   QualityReportSchema.parse(report);
-  fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
-  await writeFileAtomic(out, `${JSON.stringify(report, null, 2)}\n`);
+  await writeJsonReport(out, report);
   console.log(formatTable(report.results));
   const m = report.memorisation;
   console.log(
