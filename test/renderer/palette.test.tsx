@@ -28,7 +28,7 @@ describe('palette', () => {
       within(data)
         .getAllByRole('button')
         .map((b) => b.dataset.testid),
-    ).toEqual(['palette-dataset.source', 'palette-tasks.generate']);
+    ).toEqual(['palette-dataset.source', 'palette-tasks.generate', 'palette-tasks.unseen-dataset']);
   });
 
   it('adds the clicked node type', () => {

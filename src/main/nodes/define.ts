@@ -65,15 +65,18 @@ export function tasksOfSplit(
   max: number,
   where: string,
 ): TaskSpec[] {
-  const all =
-    split === 'seen'
-      ? tasks.tasks.seen
-      : split === 'unseen-combo'
-        ? tasks.tasks.unseenCombo
-        : tasks.tasks.unseenClass;
+  const bySplit: Record<TaskSplit, readonly TaskSpec[]> = {
+    seen: tasks.tasks.seen,
+    'unseen-combo': tasks.tasks.unseenCombo,
+    'unseen-class': tasks.tasks.unseenClass,
+    'unseen-dataset': tasks.tasks.unseenDataset ?? [],
+  };
+  const all = bySplit[split];
   if (all.length === 0) {
     throw new InputError(
-      `the Tasks node drew no '${split}' tasks; raise its count or pick another split`,
+      split === 'unseen-dataset'
+        ? "no 'unseen-dataset' tasks here: connect the Tasks and Features outputs of an Unseen-dataset tasks node"
+        : `the Tasks node drew no '${split}' tasks; raise its count or pick another split`,
       where,
     );
   }

@@ -250,6 +250,13 @@ export const run = nodeRunner(evalFinetuneSpec, async (ctx, inputs) => {
     split,
     tasks: tasksOfSplit(tasksV, split, cfg.maxTasks, where),
   }));
+  if (cfg.init === 'pretrained_source' && tasksV.tasks.unseenDataset !== undefined) {
+    // It would train on these tasks' own dataset: not a model pretrained on the zoo's source.
+    throw new InputError(
+      "init 'pretrained_source' trains on the zoo's dataset, but these Tasks come from an Unseen-dataset tasks node: for a pretrained model on another dataset use init 'pretrained_file' with your checkpoint",
+      where,
+    );
+  }
   const total = bySplit.reduce((n, g) => n + g.tasks.length, 0);
   const epochs = [...new Set(cfg.finetuneEpochs)].sort((a, b) => a - b);
   const maxEpoch = epochs[epochs.length - 1];

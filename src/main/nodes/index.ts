@@ -17,6 +17,7 @@ import { run as modelEncoder } from './model-encoder.ts';
 import { run as modelVae } from './model-vae.ts';
 import { run as sampleGenerate } from './sample-generate.ts';
 import { run as tasksGenerate } from './tasks-generate.ts';
+import { run as tasksUnseenDataset } from './tasks-unseen-dataset.ts';
 import type { PortValue } from './values.ts';
 import { run as zooBuild } from './zoo-build.ts';
 import { run as zooImport } from './zoo-import.ts';
@@ -25,6 +26,7 @@ export const runners: Record<NodeType, NodeRunner<PortValue>> = {
   'dataset.source': datasetSource,
   'features.extract': featuresExtract,
   'tasks.generate': tasksGenerate,
+  'tasks.unseen-dataset': tasksUnseenDataset,
   'zoo.build': zooBuild,
   'zoo.import': zooImport,
   'model.vae': modelVae,

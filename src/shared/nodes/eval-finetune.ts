@@ -25,7 +25,7 @@ export const INIT_METHODS = [
 export type InitMethod = (typeof INIT_METHODS)[number];
 
 /** The task splits of bench/QUALITY.md. */
-export const TASK_SPLITS = ['seen', 'unseen-combo', 'unseen-class'] as const;
+export const TASK_SPLITS = ['seen', 'unseen-combo', 'unseen-class', 'unseen-dataset'] as const;
 export type TaskSplit = (typeof TASK_SPLITS)[number];
 
 /**
@@ -36,7 +36,9 @@ export const SPLIT_MEANING: Readonly<Record<TaskSplit, string>> = {
   seen: 'the class tuples the zoo was trained on (the generator saw checkpoints of these very tasks)',
   'unseen-combo':
     'known classes in a class set no zoo task used (new combination, no checkpoint to recall)',
-  'unseen-class': 'tasks containing classes held out of the zoo entirely (a new dataset)',
+  'unseen-class': 'tasks containing classes held out of the zoo entirely',
+  'unseen-dataset':
+    "tasks of another dataset (the Unseen-dataset tasks node), through the zoo's feature extractor",
 };
 
 /** The splits to evaluate: one or more, each once, in the order given. */

@@ -15,6 +15,7 @@ import { modelVaeSpec } from './model-vae.ts';
 import { sampleGenerateSpec } from './sample-generate.ts';
 import { NodeRegistry, type NodeTypeOf } from './spec.ts';
 import { tasksGenerateSpec } from './tasks-generate.ts';
+import { tasksUnseenDatasetSpec } from './tasks-unseen-dataset.ts';
 import { zooBuildSpec } from './zoo-build.ts';
 import { zooImportSpec } from './zoo-import.ts';
 
@@ -22,6 +23,7 @@ export const registry = new NodeRegistry<never>()
   .register(datasetSourceSpec)
   .register(featuresExtractSpec)
   .register(tasksGenerateSpec)
+  .register(tasksUnseenDatasetSpec)
   .register(zooBuildSpec)
   .register(zooImportSpec)
   .register(modelVaeSpec)

@@ -52,6 +52,7 @@ describe('node registry', () => {
         'model.vae',
         'sample.generate',
         'tasks.generate',
+        'tasks.unseen-dataset',
         'zoo.build',
         'zoo.import',
       ].sort(),

@@ -34,7 +34,7 @@ export const quickstartCommand: CliCommand = {
     'encoder → latent diffusion → sampled weights. Then, on 4 tasks of each split, one table:',
     '  seen          the tasks the zoo trained on (the zoo row: its own checkpoints there)',
     '  unseen-combo  known classes in a class set no zoo task used',
-    '  unseen-class  tasks with classes held out of the zoo entirely (a new dataset)',
+    '  unseen-class  tasks with classes held out of the zoo entirely',
     'with D2NWG (best of 6 samples by training accuracy, and the mean over the 6), RandInit and',
     'Pretrained (source) at 0, 1 and 5 fine-tuning epochs, and NCM and LDA (no training) as',
     'references; mean ± std over tasks. Exports the best generated model per task as safetensors',

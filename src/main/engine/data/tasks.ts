@@ -25,6 +25,11 @@ export interface GeneratedTasks {
   readonly seen: TaskSpec[];
   readonly unseenCombo: TaskSpec[];
   readonly unseenClass: TaskSpec[];
+  /**
+   * Tasks of another source (drawTargetTasks): their indices point into that source, not the
+   * one the other splits come from. Absent for a zoo source's draw.
+   */
+  readonly unseenDataset?: TaskSpec[];
   /** Held-out class indices, ascending. */
   readonly heldOut: number[];
   /** Source indices every task's training samples come from (ascending). */
@@ -359,8 +364,9 @@ export function generateTasks(
 /**
  * Tasks of another labelled source, the 'unseen-dataset' split: `count` distinct ordered K-tuples
  * of its classes (none held out: every class of it is new to the zoo), with nTrain / nTest samples
- * per class from its own stratified train/test pools. Ids are prefixed 'ud-' so they never collide
- * with the zoo source's task ids. Same labels + arguments → same tasks.
+ * per class from its own stratified train/test pools, as `unseenDataset` (the other splits empty).
+ * Ids are prefixed 'ud-' so they never collide with the zoo source's task ids. Same labels and
+ * arguments → same tasks.
  */
 export function drawTargetTasks(
   labels: Int32Array,
@@ -374,7 +380,7 @@ export function drawTargetTasks(
     readonly seed: number;
   },
   classNames?: readonly string[],
-): TaskSpec[] {
+): GeneratedTasks {
   const drawn = generateTasks(
     labels,
     numClasses,
@@ -391,7 +397,15 @@ export function drawTargetTasks(
     },
     classNames,
   );
-  return drawn.seen.map((t) => ({ ...t, id: `ud-${t.id}`, split: 'unseen-dataset' as const }));
+  return {
+    ...drawn,
+    seen: [],
+    unseenDataset: drawn.seen.map((t) => ({
+      ...t,
+      id: `ud-${t.id}`,
+      split: 'unseen-dataset' as const,
+    })),
+  };
 }
 
 /** Source label → output position for a task, checking that the task fits the data. */

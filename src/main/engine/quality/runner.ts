@@ -791,7 +791,7 @@ async function loadTargetSource(
     );
   }
   try {
-    const tasks = drawTargetTasks(
+    const drawn = drawTargetTasks(
       data.labels,
       data.classNames.length,
       {
@@ -804,7 +804,7 @@ async function loadTargetSource(
       },
       data.classNames,
     );
-    return { data, tasks };
+    return { data, tasks: drawn.unseenDataset ?? [] };
   } catch (err) {
     if (err instanceof InputError) {
       throw new InputError(`${err.message} (in ${data.source})`, 'unseenDataset');

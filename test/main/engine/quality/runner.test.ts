@@ -15,7 +15,7 @@ import {
 import { layoutOf, resolveArchitecture } from '../../../../src/main/engine/nn/architecture.ts';
 import { initParams } from '../../../../src/main/engine/nn/params.ts';
 import { ArchitectureSchema } from '../../../../src/shared/schemas/zoo.ts';
-import { gzip, idxBytes, tempDir } from '../../../fixtures/datagen.ts';
+import { tempDir, writeSquaresIdx } from '../../../fixtures/datagen.ts';
 import { expectNoLeakedTensors } from '../../../helpers/tf.ts';
 
 const dirs: string[] = [];
@@ -23,34 +23,11 @@ afterAll(() => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
-/**
- * Another labelled source as gzipped IDX files: `classes` classes of `side`×`side` images, each
- * class a bright square in its own place plus noise, so the classes are easy to tell apart.
- */
+/** Another labelled source (squares, see writeSquaresIdx) in a temp dir removed after the tests. */
 function otherSource(classes: number, perClass: number, side: number) {
   const dir = tempDir('unseen-dataset');
   dirs.push(dir);
-  const rng = new Rng(5);
-  const n = classes * perClass;
-  const px = new Uint8Array(n * side * side);
-  const labels = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    const c = i % classes;
-    labels[i] = c;
-    const r0 = (c * 7) % (side - 8);
-    const c0 = (c * 11) % (side - 8);
-    for (let r = 0; r < side; r++) {
-      for (let q = 0; q < side; q++) {
-        const inside = r >= r0 && r < r0 + 8 && q >= c0 && q < c0 + 8;
-        px[i * side * side + r * side + q] = Math.min(255, (inside ? 180 : 20) + rng.int(60));
-      }
-    }
-  }
-  const images = path.join(dir, 'images-idx3-ubyte.gz');
-  const labs = path.join(dir, 'labels-idx1-ubyte.gz');
-  fs.writeFileSync(images, gzip(idxBytes(0x08, [n, side, side], px)));
-  fs.writeFileSync(labs, gzip(idxBytes(0x08, [n], labels)));
-  return { kind: 'idx' as const, images, labels: labs };
+  return writeSquaresIdx(dir, classes, perClass, side);
 }
 
 /** A config small enough to run twice in a unit test (numbers are meaningless, plumbing is not). */
