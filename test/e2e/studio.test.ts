@@ -408,6 +408,7 @@ describe.skipIf(!hasChromium)('studio in the browser (web mode)', () => {
     // Bottom tabs: the canvas and the other tabs go on working; Retry remounts the tab.
     for (const [name, label, body] of [
       ['runs', 'Runs', 'runs'],
+      ['compare', 'Comparison', 'compare-view'],
       ['charts', 'Charts', 'chart-loss'],
       ['log', 'Log', 'log'],
     ] as const) {
