@@ -3,47 +3,24 @@
  * store, engine host worker; the engine itself is the e2e fixture so runs are quick and
  * deterministic) driven by playwright-core in Debian's Chromium. Screenshots go to test/artifacts/.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDefaultApi } from '../../src/main/api/create.ts';
 import type { StudioApi } from '../../src/main/api/studio.ts';
 import { CHROMIUM_PATH, launchChromium } from '../../src/main/server/chromium.ts';
 import { startServer, type RunningServer } from '../../src/main/server/server.ts';
+import { ensureBuilt, RENDERER, SHOTS } from '../helpers/e2e-build.ts';
 import { E2E_LATENTS } from './fixtures/e2e-engine.ts';
 
-const ROOT = resolve(import.meta.dirname, '..', '..');
-const RENDERER = join(ROOT, 'out', 'renderer');
-const SHOTS = join(ROOT, 'test', 'artifacts');
 const hasChromium = existsSync(CHROMIUM_PATH);
 /** expect.poll with a timeout that fits a worker start and a Monaco load. */
 const poll = <T>(fn: () => T | Promise<T>, opts: { timeout?: number } = {}) =>
   expect.poll(fn, { timeout: opts.timeout ?? 15_000 });
 if (!hasChromium)
   console.warn(`e2e: skipped, ${CHROMIUM_PATH} is absent (apt-get install chromium)`);
-
-/** Newest mtime under a folder. */
-function newest(dir: string): number {
-  let t = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
-  }
-  return t;
-}
-
-/** Build the renderer when it is missing or older than its sources. */
-function ensureBuilt(): void {
-  const index = join(RENDERER, 'index.html');
-  const stale =
-    !existsSync(index) ||
-    statSync(index).mtimeMs <
-      Math.max(newest(join(ROOT, 'src', 'renderer')), newest(join(ROOT, 'src', 'shared')));
-  if (stale) execFileSync('npx', ['electron-vite', 'build'], { cwd: ROOT, stdio: 'inherit' });
-}
 
 describe.skipIf(!hasChromium)('studio in the browser (web mode)', () => {
   let api: StudioApi;
@@ -261,6 +238,8 @@ describe.skipIf(!hasChromium)('studio in the browser (web mode)', () => {
     await page.getByTestId('tab-runs').click();
     await page.locator('[data-testid^="run-"] input[type=checkbox]').first().check();
     await page.getByTestId('compare').click();
+    await page.getByTestId('compare-view').waitFor();
+    await page.getByTestId('tab-charts').click();
     const chart = page.getByTestId('chart-accuracy');
     await chart.locator('.main-svg').first().waitFor({ timeout: 30_000 });
     await poll(() => chart.locator('.legendtext').allTextContents()).toEqual(['d2nwg', 'randinit']);
@@ -429,6 +408,7 @@ describe.skipIf(!hasChromium)('studio in the browser (web mode)', () => {
     // Bottom tabs: the canvas and the other tabs go on working; Retry remounts the tab.
     for (const [name, label, body] of [
       ['runs', 'Runs', 'runs'],
+      ['compare', 'Comparison', 'compare-view'],
       ['charts', 'Charts', 'chart-loss'],
       ['log', 'Log', 'log'],
     ] as const) {

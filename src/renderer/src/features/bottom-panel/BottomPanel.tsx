@@ -1,19 +1,26 @@
 /**
- * The bottom panel: tabs for the runs list, the charts and the log, the shown run's status and
- * the engine's mode, backend and version. Comparing runs switches to the charts.
+ * The bottom panel: tabs for the runs list, the comparison, the charts and the log, the shown
+ * run's status and the engine's mode, backend and version. Comparing runs switches to the
+ * comparison.
  */
 import { useState } from 'react';
 import type { SystemInfo } from '../../../../shared/ipc.ts';
 import { useLogHasError } from '../../lib/context.ts';
 import { PanelBoundary } from '../../lib/PanelBoundary.tsx';
+import { ComparePanel } from '../compare/CompareView.tsx';
 import { Charts } from '../../panels/Charts.tsx';
 import { LogPanel } from '../../panels/LogPanel.tsx';
 import type { RunActions } from '../runs/run-actions.ts';
 import { RunsPanel } from '../runs/RunsPanel.tsx';
 import { useRuns, useRunsStore } from '../runs/use-runs.ts';
 
-export type Tab = 'runs' | 'charts' | 'log';
-const TABS: readonly Tab[] = ['runs', 'charts', 'log'];
+export type Tab = 'runs' | 'compare' | 'charts' | 'log';
+const TABS: readonly Tab[] = ['runs', 'compare', 'charts', 'log'];
+const TITLES: Readonly<Record<Exclude<Tab, 'log'>, string>> = {
+  runs: 'Runs',
+  compare: 'Comparison',
+  charts: 'Charts',
+};
 
 export interface BottomPanelProps {
   readonly info: SystemInfo | null;
@@ -27,10 +34,10 @@ export function BottomPanel({ info, actions }: BottomPanelProps) {
   const runs = useRuns((s) => s.runs);
   const selected = useRuns((s) => s.selected);
   const compare = useRuns((s) => s.compare);
+  const baseline = useRuns((s) => s.baseline);
   const activeRunId = useRuns((s) => s.activeRunId);
   const shown = runs.find((r) => r.id === activeRunId);
-  const title = (t: Tab) =>
-    t === 'runs' ? 'Runs' : t === 'charts' ? 'Charts' : `Log${logHasError ? ' •' : ''}`;
+  const title = (t: Tab) => (t === 'log' ? `Log${logHasError ? ' •' : ''}` : TITLES[t]);
   return (
     <section className="bottom">
       <nav className="tabs">
@@ -67,13 +74,23 @@ export function BottomPanel({ info, actions }: BottomPanelProps) {
               onToggle={(id) => store.toggle(id)}
               onCompare={() =>
                 void actions.compare().then((ok) => {
-                  if (ok) setTab('charts');
+                  if (ok) setTab('compare');
                 })
               }
               onDelete={() => void actions.deleteSelected()}
               onRerun={() => void actions.rerun()}
               onExport={() => store.exportRun([...selected][0] ?? null)}
               onOpen={(id) => void actions.open(id)}
+            />
+          </PanelBoundary>
+        )}
+        {tab === 'compare' && (
+          <PanelBoundary name="compare" label="Comparison">
+            <ComparePanel
+              compare={compare}
+              baselineId={baseline}
+              onBaseline={(id) => store.setBaseline(id)}
+              details={actions.details}
             />
           </PanelBoundary>
         )}

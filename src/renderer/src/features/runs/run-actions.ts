@@ -3,7 +3,7 @@
  * a past run on the canvas, pick the run to export, and fold pushed run events in. Plain functions
  * over the stores, so menus, shortcuts and buttons share them and none needs React.
  */
-import type { ContractApi, RunEventMessage } from '../../../../shared/ipc.ts';
+import type { ContractApi, RunDetail, RunEventMessage } from '../../../../shared/ipc.ts';
 import { validate } from '../../lib/graph.ts';
 import { errMsg } from '../../lib/errors.ts';
 import type { Log } from '../../lib/log.ts';
@@ -79,7 +79,7 @@ export function createRunActions({ api, runs, doc, live, log, flash, confirm }: 
       }
     },
 
-    /** Compare the selected runs; true when the comparison arrived (the charts should show). */
+    /** Compare the selected runs; true when the comparison arrived (the comparison should show). */
     async compare(): Promise<boolean> {
       try {
         runs.setCompare(await api.runs.compare({ runIds: [...runs.get().selected] }));
@@ -88,6 +88,11 @@ export function createRunActions({ api, runs, doc, live, log, flash, confirm }: 
         log('error', `compare failed: ${errMsg(e)}`);
         return false;
       }
+    },
+
+    /** The runs with their pipelines, for the comparison view (rejects when one is missing). */
+    details(runIds: readonly string[]): Promise<RunDetail[]> {
+      return Promise.all(runIds.map((runId) => api.runs.get({ runId })));
     },
 
     /** Delete the selected runs and their artifacts, after asking. */

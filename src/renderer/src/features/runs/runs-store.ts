@@ -16,6 +16,8 @@ export interface RunsState {
   /** The run whose state the canvas shows (null: none yet). */
   readonly activeRunId: string | null;
   readonly compare: CompareResult | null;
+  /** The run the comparison view diffs against (null: the first compared run). */
+  readonly baseline: string | null;
   /** Seed of the next run. */
   readonly seed: number;
   /** The run whose weights the export dialog is open for. */
@@ -28,6 +30,7 @@ const INITIAL: RunsState = {
   selected: new Set(),
   activeRunId: null,
   compare: null,
+  baseline: null,
   seed: 0,
   exporting: null,
   seen: new Map(),
@@ -97,6 +100,11 @@ export class RunsStore {
 
   setCompare(compare: CompareResult | null): void {
     this.set({ compare });
+  }
+
+  /** Pin the comparison's baseline run. */
+  setBaseline(runId: string | null): void {
+    this.set({ baseline: runId });
   }
 
   setSeed(seed: number): void {
