@@ -1,7 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../../src/main/engine/rng.ts';
 import { run } from '../../../src/main/nodes/model-diffusion.ts';
-import { run as extract } from '../../../src/main/nodes/features-extract.ts';
 import {
   expectInputError,
   metric,
@@ -39,12 +38,12 @@ describe('model.diffusion', () => {
   });
 
   it('refuses features of another dimension than the encoder was trained on', async () => {
-    const { ctx: fctx } = nodeContext({ config: { extractor: { kind: 'pca', components: 5 } } });
-    const five = output(
-      await extract(fctx, wire({ dataset: await chain.dataset(), tasks: await chain.tasks() })),
-      'features',
-      'features',
-    );
+    // The same features less their last component.
+    const six = await chain.features();
+    const n = six.data.labels.length;
+    const x = new Float32Array(n * 5);
+    for (let i = 0; i < n; i++) x.set(six.data.x.subarray(i * 6, i * 6 + 5), i * 5);
+    const five = { ...six, data: { ...six.data, x, sampleShape: [5] } };
     const inputs = { ...(await chain.trained()), encoder: await chain.encoder(), features: five };
     const { ctx } = nodeContext({ nodeId: 'diff', config: TINY.diffusion });
     await expectInputError(

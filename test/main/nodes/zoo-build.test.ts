@@ -61,7 +61,7 @@ describe('zoo.build', () => {
 
   it('refuses Features fitted on other tasks than its Tasks input, and a missing Features input', async () => {
     const ds = await chain.dataset();
-    const { ctx: tctx } = nodeContext({ config: { ...TINY.tasks, seed: 99 } });
+    const { ctx: tctx } = nodeContext({ config: { ...TINY.tasks, seed: 99, numSeen: 1 } });
     const { run: drawTasks } = await import('../../../src/main/nodes/tasks-generate.ts');
     const other = output(await drawTasks(tctx, wire({ dataset: ds })), 'tasks', 'tasks');
     const { ctx } = nodeContext({ config: TINY.zoo });
