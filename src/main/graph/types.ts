@@ -67,11 +67,12 @@ export type NodeRunner<V> = (ctx: NodeContext, inputs: NodeInputs<V>) => Promise
 
 /**
  * Bind a typed run function to its spec: the config is re-parsed by the spec's schema (cheap, and
- * it gives the run function its precise config type without casts).
+ * it gives the run function its precise config type without casts). A bad config or input fails
+ * the returned promise; it never throws synchronously.
  */
 export function defineRunner<V, C extends z.ZodType>(
   spec: NodeSpec<C>,
   run: (ctx: NodeContext<z.infer<C>>, inputs: NodeInputs<V>) => Promise<NodeResult<V>>,
 ): NodeRunner<V> {
-  return (ctx, inputs) => run({ ...ctx, config: spec.config.parse(ctx.config) }, inputs);
+  return async (ctx, inputs) => run({ ...ctx, config: spec.config.parse(ctx.config) }, inputs);
 }
