@@ -6,12 +6,30 @@
  */
 import { zooBuildSpec } from '../../shared/nodes/zoo-build.ts';
 import { buildZoo } from '../engine/zoo/build.ts';
+import { InputError } from '../engine/errors.ts';
 import { canonicalJson } from '../graph/cache.ts';
 import { controlOf, nodeRunner } from './define.ts';
 
 export const run = nodeRunner(zooBuildSpec, async (ctx, inputs) => {
   const features = inputs.features;
   const tasksV = inputs.tasks;
+  const wiring = 'connect Features and Zoo to the same Dataset and Tasks nodes';
+  // Cheap checks before training; the exact ones follow the build.
+  if (tasksV.tasks.unseenDataset !== undefined) {
+    throw new InputError(
+      `these Tasks come from an Unseen-dataset tasks node, which has no seen tasks to train a zoo on; ${wiring}`,
+      `${ctx.nodeId}: tasks`,
+    );
+  }
+  if (
+    features.state.kind === 'pca' &&
+    features.state.fitSamples !== tasksV.tasks.trainPool.length
+  ) {
+    throw new InputError(
+      `the Features were fitted on ${features.state.fitSamples} samples but these Tasks have a train pool of ${tasksV.tasks.trainPool.length}; ${wiring}`,
+      `${ctx.nodeId}: features`,
+    );
+  }
   const built = await buildZoo(
     {
       dataset: tasksV.datasetSource,
@@ -25,14 +43,18 @@ export const run = nodeRunner(zooBuildSpec, async (ctx, inputs) => {
     controlOf(ctx),
   );
   if (canonicalJson(built.extractor.state()) !== canonicalJson(features.state)) {
-    throw new Error(
-      'the zoo builder fitted different features than the Features node; connect Features and Zoo to the same Dataset and Tasks nodes',
+    throw new InputError(
+      `the zoo builder fitted different features than the Features node; ${wiring}`,
+      `${ctx.nodeId}: features`,
     );
   }
   const ids = tasksV.tasks.seen.map((t) => t.id);
   const zooIds = built.manifest.tasks.list.filter((t) => t.split === 'seen').map((t) => t.id);
   if (canonicalJson(ids) !== canonicalJson(zooIds)) {
-    throw new Error('the zoo builder drew different tasks than the Tasks node');
+    throw new InputError(
+      `the zoo builder drew different tasks than the Tasks node; ${wiring}`,
+      `${ctx.nodeId}: tasks`,
+    );
   }
   const zoo = { manifest: built.manifest, vectors: built.vectors };
   const accs = zoo.manifest.members.map((m) => m.testAcc);

@@ -65,9 +65,8 @@ describe('zoo.build', () => {
     const { run: drawTasks } = await import('../../../src/main/nodes/tasks-generate.ts');
     const other = output(await drawTasks(tctx, wire({ dataset: ds })), 'tasks', 'tasks');
     const { ctx } = nodeContext({ config: TINY.zoo });
-    await expect(
+    await expectInputError(
       run(ctx, wire({ features: await chain.features(), tasks: other })),
-    ).rejects.toThrow(
       /fitted different features than the Features node; connect Features and Zoo to the same Dataset and Tasks/,
     );
     await expectInputError(
