@@ -26,6 +26,12 @@ export type InitMethod = (typeof INIT_METHODS)[number];
 
 /** The task splits of bench/QUALITY.md. */
 export const TASK_SPLITS = ['seen', 'unseen-combo', 'unseen-class', 'unseen-dataset'] as const;
+/** The splits of one source's task draw (the Tasks node); 'unseen-dataset' needs a second source. */
+export const SOURCE_SPLITS = [
+  'seen',
+  'unseen-combo',
+  'unseen-class',
+] as const satisfies readonly (typeof TASK_SPLITS)[number][];
 export type TaskSplit = (typeof TASK_SPLITS)[number];
 
 /**

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { quickstartPipelinePath } from '../../../../src/main/cli/commands/quickstart.ts';
 import { printPipeline } from '../../../helpers/cli.ts';
-import { SPLIT_MEANING, TASK_SPLITS } from '../../../../src/shared/nodes/eval-finetune.ts';
+import { SOURCE_SPLITS, SPLIT_MEANING } from '../../../../src/shared/nodes/eval-finetune.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'd2nwg-quickstart-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -40,6 +40,6 @@ describe.skipIf(process.env.D2NWG_SLOW !== '1')('d2nwg quickstart (slow)', () =>
       // Four tasks per split: the std over tasks is a real spread.
       expect(r.std).toBeGreaterThan(0);
     }
-    for (const sp of TASK_SPLITS) expect(text).toContain(SPLIT_MEANING[sp]);
+    for (const sp of SOURCE_SPLITS) expect(text).toContain(SPLIT_MEANING[sp]);
   }, 600_000);
 });

@@ -7,7 +7,7 @@ import {
   formatMethodTable,
   ProgressView,
 } from '../../../../src/main/cli/commands/run.ts';
-import { SPLIT_MEANING, TASK_SPLITS } from '../../../../src/shared/nodes/eval-finetune.ts';
+import { SOURCE_SPLITS, SPLIT_MEANING } from '../../../../src/shared/nodes/eval-finetune.ts';
 import { validateCommand } from '../../../../src/main/cli/commands/validate.ts';
 import { main } from '../../../../src/main/cli/main.ts';
 import { printPipeline, textSink } from '../../../helpers/cli.ts';
@@ -50,7 +50,7 @@ function writePipeline(extra: 'ok' | 'failing'): string {
  * the zero-training rows of the quickstart table, in a second.
  */
 function writeReferencePipeline(): string {
-  const splits = [...TASK_SPLITS];
+  const splits = [...SOURCE_SPLITS];
   const node = (id: string, type: string, version: number, config: object) => ({
     id,
     type,
@@ -179,7 +179,7 @@ describe('d2nwg validate', () => {
     ]) {
       const nodes = read(f);
       // image-folder's default tasks (3 classes, none held out) are seen only, as it says.
-      const want = f === 'image-folder.json' ? ['seen'] : [...TASK_SPLITS];
+      const want = f === 'image-folder.json' ? ['seen'] : [...SOURCE_SPLITS];
       const evals = nodes.filter((n) => n.type === 'eval.finetune' || n.type === 'eval.reference');
       const sampler = nodes.filter((n) => n.type === 'sample.generate');
       expect(sampler, f).toHaveLength(1);
@@ -296,7 +296,8 @@ describe('d2nwg run (executePipeline)', () => {
       // Two tasks of a split score differently: the std over tasks is not 0.
       expect(Number(m[5])).toBeGreaterThan(0);
     }
-    for (const sp of TASK_SPLITS) expect(text).toContain(`${sp.padEnd(12)}  ${SPLIT_MEANING[sp]}`);
+    for (const sp of SOURCE_SPLITS)
+      expect(text).toContain(`${sp.padEnd(12)}  ${SPLIT_MEANING[sp]}`);
   });
 
   it('exits 1 when a node fails, reporting which and why, while independent nodes finish', async () => {
