@@ -224,7 +224,7 @@ function zooPipeline(dir: string, epochs: number): unknown {
     .map((n) => {
       if (n.id === 'tasks') return { ...n, config: { ...n.config, nTrain: 20, nTest: 20 } };
       if (n.id !== 'zoo') return { ...n, config: config[n.id] ?? n.config };
-      const train = { ...(n.config?.train as object), epochs };
+      const train = { ...(n.config?.train as object), epochs, keepLast: epochs };
       return { ...n, config: { ...n.config, workers: 2, train } };
     });
   const edges = qs.edges.filter((e) => keep.has(e.source) && keep.has(e.target));
@@ -235,13 +235,18 @@ function zooPipeline(dir: string, epochs: number): unknown {
 export async function killDuringZooBuild(dir: string): Promise<KillOutcome> {
   const dbFile = path.join(dir, 'studio.db');
   const file = path.join(dir, 'zoo.pipeline.json');
-  // Long enough (400 epochs) that the first member progress comes while workers are training;
-  // the kill waits for a line that shows an epoch short of the last.
-  fs.writeFileSync(file, JSON.stringify(zooPipeline(dir, 400)));
+  // Members are reported as their checkpoints are kept, so every epoch is kept (keepLast =
+  // epochs): member lines then come from the first epoch on, and the kill waits for one that
+  // shows an epoch short of the last, i.e. workers mid-training. (Keeping only the last few, the
+  // first line came near the end, and a fast build could finish before the kill.)
+  const epochs = 400;
+  fs.writeFileSync(file, JSON.stringify(zooPipeline(dir, epochs)));
   const { lines, killedAt } = await runUntilKilled(
     [CLI, 'run', file, '--db', dbFile, '--data-dir', dir],
-    (line) =>
-      /^zoo member \d+\/\d+ .*epoch ([0-9]|[1-9][0-9]|[1-3][0-9][0-9])\/400(\s|$)/.test(line),
+    (line) => {
+      const m = /^zoo member \d+\/\d+ .*epoch (\d+)\/(\d+)(\s|$)/.exec(line);
+      return m !== null && Number(m[1]) < Number(m[2]);
+    },
   );
   const runId = lines.map((l) => /^run (\S+): '/.exec(l)?.[1]).find((x) => x !== undefined);
   if (runId === undefined) throw new Error(`no run id printed:\n${lines.join('\n')}`);
