@@ -6,6 +6,7 @@
  * that keeps the K class embeddings in output order (what an unseen class tuple needs).
  */
 import * as tf from '@tensorflow/tfjs';
+import { rowsPerDeviceBuffer } from '../backend-webgpu.ts';
 import {
   EncoderConfigSchema,
   type EncoderConfig,
@@ -31,6 +32,10 @@ import {
 } from './blocks.ts';
 import { errorMessage } from '../../../shared/errors.ts';
 
+/** Support sets embedded per forward pass at most (embedBatch). */
+const EMBED_CHUNK_SETS = 1024;
+/** Bytes of intermediates per input byte of a set, for sizing chunks to a GPU's buffer limits. */
+const EMBED_INTERMEDIATE_FACTOR = 16;
 /** Fixed input geometry of an encoder: K classes, n samples per class, d features. */
 export interface EncoderShape {
   /** Number of classes K of the support sets (the ordered and MLP kinds depend on it). */
@@ -192,8 +197,22 @@ export class DatasetEncoder {
         'support set',
       );
     }
-    const out = tf.tidy(() => this.forward(tf.tensor4d(sets, [count, k, n, d])));
-    return readAndDispose(out);
+    // In chunks: each set's embedding is its own, and one forward over a 20,000-set zoo (the large
+    // preset) overran the wasm heap in its attention intermediates.
+    const setSize = k * n * d;
+    const chunk = rowsPerDeviceBuffer(setSize * 4 * EMBED_INTERMEDIATE_FACTOR, EMBED_CHUNK_SETS);
+    if (count <= chunk) {
+      const out = tf.tidy(() => this.forward(tf.tensor4d(sets, [count, k, n, d])));
+      return readAndDispose(out);
+    }
+    const result = new Float32Array(count * this.embedDim);
+    for (let s = 0; s < count; s += chunk) {
+      const m = Math.min(chunk, count - s);
+      const part = sets.subarray(s * setSize, (s + m) * setSize);
+      const out = tf.tidy(() => this.forward(tf.tensor4d(part, [m, k, n, d])));
+      result.set(await readAndDispose(out), s * this.embedDim);
+    }
+    return result;
   }
 
   /** CLIP projection of embeddings into (standardised, normalised) latent space. */

@@ -66,6 +66,15 @@ describe('dataset encoder', () => {
         const batch = await enc.embedBatch(new Float32Array([...set, ...set]), 2, K, N, D);
         expect(batch.length).toBe(12);
         expect(maxDiff(batch.subarray(0, 6), batch.subarray(6))).toBeLessThan(1e-5);
+        // More sets than one forward pass takes (1,024): embedded in chunks, each set as alone.
+        const many = 1100;
+        const sets = new Rng(4).normalArray(many * K * N * D);
+        const all = await enc.embedBatch(sets, many, K, N, D);
+        const head = await enc.embedBatch(sets.subarray(0, 700 * K * N * D), 700, K, N, D);
+        const tail = await enc.embedBatch(sets.subarray(700 * K * N * D), 400, K, N, D);
+        expect(all.length).toBe(many * 6);
+        expect(maxDiff(all.subarray(0, 700 * 6), head)).toBeLessThan(1e-5);
+        expect(maxDiff(all.subarray(700 * 6), tail)).toBeLessThan(1e-5);
         enc.dispose();
       });
     });
