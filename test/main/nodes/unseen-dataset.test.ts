@@ -6,6 +6,7 @@ import { runPipeline } from '../../../src/main/graph/index.ts';
 import { runners } from '../../../src/main/nodes/index.ts';
 import type { PortValue } from '../../../src/main/nodes/values.ts';
 import { tempDir, writeSquaresIdx } from '../../fixtures/datagen.ts';
+import { TINY } from '../../helpers/nodes.ts';
 
 const tmp = tempDir('unseen-dataset-node');
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -28,37 +29,14 @@ function pipeline(other: unknown, extra: NodeIn[] = [], extraEdges: string[][] =
   const nodes = [
     n('data', 'dataset.source'),
     n('other', 'dataset.source', { source: other }),
-    n('tasks', 'tasks.generate', {
-      k: 3,
-      nTrain: 10,
-      nTest: 10,
-      heldOutClasses: 1,
-      numSeen: 3,
-      numUnseenCombo: 0,
-      numUnseenClass: 0,
-    }),
-    n('features', 'features.extract', { extractor: { kind: 'pca', components: 6 } }),
+    n('tasks', 'tasks.generate', { ...TINY.tasks, numUnseenCombo: 0, numUnseenClass: 0 }),
+    n('features', 'features.extract', TINY.features),
     n('ud', 'tasks.unseen-dataset', { numTasks: 2 }),
-    n('zoo', 'zoo.build', {
-      architecture: { kind: 'mlp', hidden: [4] },
-      train: { epochs: 3, keepLast: 2, seeds: 2, batchSize: 10, lr: 0.01 },
-      workers: 0,
-    }),
-    n('vae', 'model.vae', { hidden: [16], latentDim: 4, epochs: 3, batchSize: 4 }),
-    n('encoder', 'model.encoder', { epochs: 2, dModel: 8, inducing: 2, embedDim: 4, perClass: 3 }),
-    n('diffusion', 'model.diffusion', {
-      timesteps: 50,
-      steps: 10,
-      batchSize: 4,
-      denoiser: { width: 8, depth: 1, timeEmbDim: 8 },
-    }),
-    n('sampler', 'sample.generate', {
-      sampler: 'ddim',
-      steps: 5,
-      samplesPerTask: 2,
-      splits: ['unseen-dataset'],
-      maxTasks: 2,
-    }),
+    n('zoo', 'zoo.build', TINY.zoo),
+    n('vae', 'model.vae', TINY.vae),
+    n('encoder', 'model.encoder', TINY.encoder),
+    n('diffusion', 'model.diffusion', TINY.diffusion),
+    n('sampler', 'sample.generate', { ...TINY.sampler, splits: ['unseen-dataset'], maxTasks: 2 }),
     n('gen', 'eval.finetune', {
       init: 'd2nwg',
       splits: ['unseen-dataset'],
