@@ -32,6 +32,18 @@ export const benchmarks: Record<string, (argv: string[]) => Promise<number>> = {
   ui: (argv) => import('../../server/bench-ui.ts').then((m) => m.benchUi(argv)),
 };
 
+/** Where a benchmark ran: backend, GPU adapter, versions and time, the head of every report. */
+function benchEnvironment(info: Awaited<ReturnType<typeof initBackend>>) {
+  return {
+    backend: info.name,
+    provider: info.provider,
+    gpu: info.gpu ?? null,
+    tfjs: info.tfjsVersion,
+    node: process.version,
+    date: new Date().toISOString(),
+  };
+}
+
 async function matmulBench(argv: string[]): Promise<number> {
   const { values } = parseCliArgs(
     'bench matmul',
@@ -82,11 +94,7 @@ async function matmulBench(argv: string[]): Promise<number> {
   const report = {
     bench: 'matmul',
     unit: 'GFLOP/s',
-    backend: info.name,
-    provider: info.provider,
-    tfjs: info.tfjsVersion,
-    node: process.version,
-    date: new Date().toISOString(),
+    ...benchEnvironment(info),
     results,
   };
   await writeJsonReport(out, report);
@@ -139,12 +147,7 @@ async function stepsBench(argv: string[]): Promise<number> {
   const report = {
     bench: 'steps',
     unit: 'steps/s',
-    backend: info.name,
-    provider: info.provider,
-    gpu: info.gpu ?? null,
-    tfjs: info.tfjsVersion,
-    node: process.version,
-    date: new Date().toISOString(),
+    ...benchEnvironment(info),
     workloads: names.map((n) => STEPS_WORKLOADS[n]),
     results,
   };
@@ -203,12 +206,7 @@ async function dispatchBench(argv: string[]): Promise<number> {
   const report = {
     bench: 'dispatch',
     unit: 'µs per op',
-    backend: info.name,
-    provider: info.provider,
-    gpu: info.gpu ?? null,
-    tfjs: info.tfjsVersion,
-    node: process.version,
-    date: new Date().toISOString(),
+    ...benchEnvironment(info),
     summary,
     results,
   };
