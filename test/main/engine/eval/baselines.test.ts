@@ -96,6 +96,14 @@ describe('memorisation metrics', () => {
       0,
     );
   });
+  it('takes the zoo-to-zoo median over evenly spaced rows above maxQueries, each against the whole zoo', () => {
+    // 6 rows on a line at 0, 1, 3, 6, 10, 15: nearest-neighbour distances 1, 1, 2, 3, 4, 5.
+    const line = new Float32Array([0, 0, 1, 0, 3, 0, 6, 0, 10, 0, 15, 0]);
+    expect(zooNearestMedian(line, 6, 2)).toBeCloseTo(2.5);
+    // Three queries: rows 0, 2 and 4 (distances 1, 2, 4), still searched against all six rows.
+    expect(zooNearestMedian(line, 6, 2, undefined, 3)).toBeCloseTo(2);
+    expect(zooNearestMedian(line, 6, 2, undefined, 1)).toBeCloseTo(1);
+  });
   it('measures prediction agreement', () => {
     expect(agreement(new Int32Array([1, 2, 3, 4]), new Int32Array([1, 2, 0, 4]))).toBe(0.75);
     expect(median([3, 1, 2, 10])).toBe(2.5);
