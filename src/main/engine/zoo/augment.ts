@@ -125,9 +125,32 @@ export function permuteHiddenUnits(
   return out;
 }
 
-/** Task id of a class-permuted copy of a task. */
+/** Task id of a class-permuted copy of a task: `<task id>~<perm, dot-separated>`. */
 export function permutedTaskId(task: TaskSpec, perm: readonly number[]): string {
-  return `${task.id}~${perm.join('')}`;
+  return `${task.id}~${perm.join('.')}`;
+}
+
+/**
+ * The task a zoo member's task id names: one of `tasks` by id, or a class-permuted copy of one
+ * (`<task id>~<perm>`, as augmentByOutputPermutations names them); undefined when neither.
+ */
+export function resolveTaskId(
+  id: string,
+  byId: ReadonlyMap<string, TaskSpec>,
+): TaskSpec | undefined {
+  const direct = byId.get(id);
+  if (direct) return direct;
+  const cut = id.lastIndexOf('~');
+  if (cut < 0) return undefined;
+  const base = byId.get(id.slice(0, cut));
+  const perm = id
+    .slice(cut + 1)
+    .split('.')
+    .map((p) => (/^\d+$/.test(p) ? Number(p) : NaN));
+  if (!base || perm.length !== base.classes.length) return undefined;
+  const seen = new Set(perm);
+  if (seen.size !== perm.length || perm.some((p) => !(p >= 0 && p < perm.length))) return undefined;
+  return permuteTask(base, perm);
 }
 
 /** The task whose i-th class is `task`'s class perm[i] (same samples). */

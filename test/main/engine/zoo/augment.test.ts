@@ -24,6 +24,7 @@ import {
   permuteHiddenUnits,
   permuteOutputUnits,
   permuteTask,
+  resolveTaskId,
 } from '../../../../src/main/engine/zoo/augment.ts';
 import { buildZoo, type BuiltZoo } from '../../../../src/main/engine/zoo/build.ts';
 import { zooLayout } from '../../../../src/main/engine/zoo/storage.ts';
@@ -152,6 +153,24 @@ describe('augmentByOutputPermutations on a built zoo', () => {
     // Deterministic for a seed.
     const again = augmentByOutputPermutations(zoo, layout, seen, 3, new Rng(1));
     expect(again.tasks.map((t) => t.id)).toEqual(aug.tasks.map((t) => t.id));
+  });
+
+  it('resolves a permuted task id back to its task; malformed ids resolve to nothing', () => {
+    const byId = new Map(seen.map((t) => [t.id, t]));
+    const t = seen[0];
+    const p = permuteTask(t, [2, 0, 1]);
+    expect(p.id).toBe(`${t.id}~2.0.1`);
+    expect(resolveTaskId(p.id, byId)).toEqual(p);
+    expect(resolveTaskId(t.id, byId)).toBe(t);
+    for (const bad of [
+      `${t.id}~2.0`,
+      `${t.id}~2.2.1`,
+      `${t.id}~2.0.x`,
+      `${t.id}~3.0.1`,
+      'nope~0.1.2',
+    ]) {
+      expect(resolveTaskId(bad, byId)).toBeUndefined();
+    }
   });
 
   it('refuses more permutations than exist and an unseen task with checkpoints', () => {
