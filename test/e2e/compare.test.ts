@@ -4,80 +4,33 @@
  * has a row per run, the parallel coordinates draw, and the CSV download parses. The engine is
  * a fixture that finishes at once and records accuracy that follows the changed field.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDefaultApi } from '../../src/main/api/create.ts';
 import type { StudioApi } from '../../src/main/api/studio.ts';
-import { CHROMIUM_PATH, launchChromium } from '../../src/main/server/chromium.ts';
-import { startServer, type RunningServer } from '../../src/main/server/server.ts';
-import { ensureBuilt, RENDERER, SHOTS } from '../helpers/e2e-build.ts';
-
-const hasChromium = existsSync(CHROMIUM_PATH);
-const poll = <T>(fn: () => T | Promise<T>) => expect.poll(fn, { timeout: 15_000 });
+import type { RunningServer } from '../../src/main/server/server.ts';
+import { SHOTS } from '../helpers/e2e-build.ts';
+import { hasChromium, poll, startE2eStudio, type E2eStudio } from '../helpers/e2e-studio.ts';
 
 describe.skipIf(!hasChromium)('comparison view in the browser (web mode)', () => {
+  let studio: E2eStudio | undefined;
   let api: StudioApi;
   let server: RunningServer;
-  let browser: Browser;
   let page: Page;
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
-    ensureBuilt();
-    mkdirSync(SHOTS, { recursive: true });
-    const dataDir = mkdtempSync(join(tmpdir(), 'd2nwg-e2e-compare-'));
-    const examples = join(dataDir, 'examples');
-    mkdirSync(examples);
-    writeFileSync(
-      join(examples, 'toy.json'),
-      JSON.stringify({
-        format: 'd2nwg-pipeline',
-        version: 1,
-        name: 'Toy example',
-        nodes: [
-          { id: 'data', type: 'dataset.source', version: 1, config: {}, position: { x: 0, y: 0 } },
-          {
-            id: 'tasks',
-            type: 'tasks.generate',
-            version: 1,
-            config: {},
-            position: { x: 300, y: 0 },
-          },
-        ],
-        edges: [
-          {
-            id: 'e1',
-            source: 'data',
-            sourcePort: 'dataset',
-            target: 'tasks',
-            targetPort: 'dataset',
-          },
-        ],
-      }),
-    );
-    api = createDefaultApi({
-      mode: 'web',
-      version: '0.0.0-e2e',
-      examplesDir: examples,
-      dbFile: join(dataDir, 'studio.db'),
-      dataDir,
-      engineEntry: new URL('./fixtures/compare-engine.ts', import.meta.url).href,
+    studio = await startE2eStudio({
+      label: 'compare',
+      engine: new URL('./fixtures/compare-engine.ts', import.meta.url),
     });
-    server = await startServer({ api, rendererDir: RENDERER, port: 0 });
-    browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
-    page.setDefaultTimeout(15_000);
+    ({ api, server, page } = studio);
     page.on('pageerror', (e) => pageErrors.push(e.message));
-    page.on('dialog', (d) => void d.accept());
   }, 240_000);
 
   afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    await api?.dispose();
+    await studio?.close();
   });
 
   it('compares two runs that differ in one field: diff, metrics rows, parcoords, CSV', async () => {

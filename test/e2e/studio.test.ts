@@ -3,29 +3,20 @@
  * store, engine host worker; the engine itself is the e2e fixture so runs are quick and
  * deterministic) driven by playwright-core in Debian's Chromium. Screenshots go to test/artifacts/.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDefaultApi } from '../../src/main/api/create.ts';
 import type { StudioApi } from '../../src/main/api/studio.ts';
-import { CHROMIUM_PATH, launchChromium } from '../../src/main/server/chromium.ts';
-import { startServer, type RunningServer } from '../../src/main/server/server.ts';
-import { ensureBuilt, RENDERER, SHOTS } from '../helpers/e2e-build.ts';
+import type { RunningServer } from '../../src/main/server/server.ts';
+import { SHOTS } from '../helpers/e2e-build.ts';
+import { hasChromium, poll, startE2eStudio, type E2eStudio } from '../helpers/e2e-studio.ts';
 import { E2E_LATENTS } from './fixtures/e2e-engine.ts';
 
-const hasChromium = existsSync(CHROMIUM_PATH);
-/** expect.poll with a timeout that fits a worker start and a Monaco load. */
-const poll = <T>(fn: () => T | Promise<T>, opts: { timeout?: number } = {}) =>
-  expect.poll(fn, { timeout: opts.timeout ?? 15_000 });
-if (!hasChromium)
-  console.warn(`e2e: skipped, ${CHROMIUM_PATH} is absent (apt-get install chromium)`);
-
 describe.skipIf(!hasChromium)('studio in the browser (web mode)', () => {
+  let studio: E2eStudio | undefined;
   let api: StudioApi;
   let server: RunningServer;
-  let browser: Browser;
   let page: Page;
   let dataDir: string;
   const consoleErrors: string[] = [];
@@ -68,51 +59,11 @@ describe.skipIf(!hasChromium)('studio in the browser (web mode)', () => {
   }
 
   beforeAll(async () => {
-    ensureBuilt();
-    mkdirSync(SHOTS, { recursive: true });
-    dataDir = mkdtempSync(join(tmpdir(), 'd2nwg-e2e-'));
-    const examples = join(dataDir, 'examples');
-    mkdirSync(examples);
-    writeFileSync(
-      join(examples, 'toy.json'),
-      JSON.stringify({
-        format: 'd2nwg-pipeline',
-        version: 1,
-        name: 'Toy example',
-        description: 'Dataset and tasks, for the first-run screen.',
-        nodes: [
-          { id: 'data', type: 'dataset.source', version: 1, config: {}, position: { x: 0, y: 0 } },
-          {
-            id: 'tasks',
-            type: 'tasks.generate',
-            version: 1,
-            config: {},
-            position: { x: 300, y: 0 },
-          },
-        ],
-        edges: [
-          {
-            id: 'e1',
-            source: 'data',
-            sourcePort: 'dataset',
-            target: 'tasks',
-            targetPort: 'dataset',
-          },
-        ],
-      }),
-    );
-    api = createDefaultApi({
-      mode: 'web',
-      version: '0.0.0-e2e',
-      examplesDir: examples,
-      dbFile: join(dataDir, 'studio.db'),
-      dataDir,
-      engineEntry: new URL('./fixtures/e2e-engine.ts', import.meta.url).href,
+    studio = await startE2eStudio({
+      label: 'studio',
+      engine: new URL('./fixtures/e2e-engine.ts', import.meta.url),
     });
-    server = await startServer({ api, rendererDir: RENDERER, port: 0 });
-    browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
-    page.setDefaultTimeout(15_000);
+    ({ api, server, page, dataDir } = studio);
     // Failed loads are tracked by URL below; their console echo carries no URL, so skip it.
     page.on('console', (m) => {
       if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) {
@@ -125,13 +76,10 @@ describe.skipIf(!hasChromium)('studio in the browser (web mode)', () => {
       }
     });
     page.on('pageerror', (e) => consoleErrors.push(e.message));
-    page.on('dialog', (d) => void d.accept());
   }, 240_000);
 
   afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    await api?.dispose();
+    await studio?.close();
   });
 
   it('serves the built UI only with the token and shows the first-run screen', async () => {

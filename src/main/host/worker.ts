@@ -3,10 +3,17 @@
  * pipeline at a time and stays alive between runs, so an edit-and-rerun reuses everything upstream
  * of the edit. A crash (or a cancel that does not stop in time) costs only this worker: the host
  * starts a fresh one for the next run.
+ *
+ * The thread runs at a lower CPU priority than the thread that started it (thread-priority.mjs):
+ * its start-up (module loading, the tensor backend's compilation) and its training would otherwise
+ * compete as equals with the server's event loop, whose API requests then stall on a busy machine.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { FromWorker, HostWorkerData, RunInHost, ToWorker } from './protocol.ts';
+import { lowerThreadPriority } from './thread-priority.mjs';
 import { errorMessage } from '../../shared/errors.ts';
+
+lowerThreadPriority();
 
 const port = parentPort;
 if (!port) throw new Error('engine host worker started outside a worker thread');

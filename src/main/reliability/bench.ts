@@ -78,7 +78,8 @@ async function soakPart(seconds: number, clients: number, rps: number): Promise<
     const r = await soakWebMode({ api, pipeline, seconds, clients, rps });
     console.log(
       `soak: ${r.requests} requests (${r.requestErrors} errors), p50 ${r.latencyMs.p50} ms, p90 ${r.latencyMs.p90} ms, ` +
-        `p99 ${r.latencyMs.p99} ms (${r.p99After5sMs} ms from 5 s into the run on) (event-loop delay p99 ${r.eventLoopDelayMs.p99} ms, max ` +
+        `p99 ${r.latencyMs.p99} ms (${r.p99First5sMs} ms in the run's first 5 s, ${r.p99After5sMs} ms from then on) ` +
+        `(event-loop delay p99 ${r.eventLoopDelayMs.p99} ms, max ` +
         `${r.eventLoopDelayMs.max} ms; load ${r.loadAverage} on ${os.cpus().length} cores); ${r.eventsEmitted} events × ${r.clients} clients, ` +
         `${r.eventsLost} lost; run ${r.runStillRunning ? 'still running' : 'over'} at the end; ` +
         `RSS ${r.rssMb.before} → ${r.rssMb.peak} peak → ${r.rssMb.after} MB`,
