@@ -376,6 +376,8 @@ export const contract = {
   'events.run': push<RunEventMessage>(),
   'events.log': push<LogLine>(),
   'events.menu': push<MenuCommand>(),
+  /** A sweep started a pass over its points or ended one. */
+  'events.sweep': push<{ readonly sweepId: string; readonly status: SweepStatus }>(),
 } as const;
 
 export type Contract = typeof contract;

@@ -135,6 +135,7 @@ export function createStudioApi(deps: StudioApiDeps): StudioApi {
     submit: submitRun,
     cancelRun: (runId) => void host.cancel(runId),
     log: (level, message) => log({ level, message }),
+    notify: (sweepId, status) => hub.emit('events.sweep', { sweepId, status }),
   });
 
   const getRun = (runId: string) => {

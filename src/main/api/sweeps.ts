@@ -8,6 +8,7 @@ import type { SweepSummary } from '../../shared/ipc.ts';
 import type { NodeRegistry } from '../../shared/nodes/spec.ts';
 import type { Pipeline } from '../../shared/pipeline.ts';
 import type { RunOutcome } from '../../shared/runs.ts';
+import type { SweepStatus } from '../../shared/sweeps.ts';
 import { errorMessage } from '../../shared/errors.ts';
 import { InputError } from '../engine/errors.ts';
 import { planSweep, previewSweep } from '../sweeps/plan.ts';
@@ -27,6 +28,8 @@ export interface SweepApiDeps {
   readonly submit: (runId: string, pipeline: Pipeline, seed: number) => Promise<RunOutcome>;
   readonly cancelRun: (runId: string) => void;
   readonly log: (level: 'info' | 'warn' | 'error', message: string) => void;
+  /** A sweep started or ended a pass over its points. */
+  readonly notify: (sweepId: string, status: SweepStatus) => void;
 }
 
 /** The latest run of each point, a finished one winning over a later failed or cancelled one. */
@@ -72,6 +75,10 @@ export function createSweepApi(deps: SweepApiDeps) {
     const store = sweepStore();
     const entry = { controller: new AbortController(), runId: null as string | null };
     active.set(sweepId, entry);
+    const ended = (status: SweepStatus) => {
+      active.delete(sweepId);
+      deps.notify(sweepId, status);
+    };
     const done = runSweep({
       store: { ...pick(store), createRun: (a) => deps.store.createRun(a) },
       registry: deps.registry,
@@ -79,17 +86,21 @@ export function createSweepApi(deps: SweepApiDeps) {
       signal: entry.controller.signal,
       runPoint: ({ runId, pipeline, seed }) => deps.submit(runId, pipeline, seed),
       onRunCreated: (runId) => {
+        if (entry.runId === null) deps.notify(sweepId, 'running');
         entry.runId = runId;
       },
     }).then(
-      (status) => deps.log('info', `sweep ${sweepId} ${status}`),
-      (err: unknown) => deps.log('error', `sweep ${sweepId} stopped: ${errorMessage(err)}`),
+      (status) => {
+        deps.log('info', `sweep ${sweepId} ${status}`);
+        ended(status);
+      },
+      (err: unknown) => {
+        deps.log('error', `sweep ${sweepId} stopped: ${errorMessage(err)}`);
+        ended(store.getSweep(sweepId)?.status ?? 'failed');
+      },
     );
     pending.add(done);
-    void done.finally(() => {
-      active.delete(sweepId);
-      pending.delete(done);
-    });
+    void done.finally(() => pending.delete(done));
   };
 
   const handlers: Pick<ApiHandlers, SweepChannels> = {
