@@ -94,6 +94,8 @@ describe.skipIf(!hasChromium)('sweeps in the browser (web mode)', () => {
 
     // The inspector's Sweep… on the Tasks node's k field opens the dialog on tasks.k.
     await page.getByTestId('node-tasks').click();
+    await page.getByTestId('sweep-field-k').hover();
+    await page.getByTestId('inspector').screenshot({ path: join(SHOTS, 'sweep-inspector.png') });
     await page.getByTestId('sweep-field-k').click();
     const dialog = page.getByTestId('sweep-dialog');
     await dialog.waitFor();

@@ -56,7 +56,7 @@ function next<C extends 'events.sweep' | 'events.run'>(
   match: (p: PayloadOf<C>) => boolean,
 ): Promise<PayloadOf<C>> {
   return new Promise((resolve) => {
-    const off = api.hub.subscribe((c, payload) => {
+    const off = api.hub.subscribe((c: string, payload: unknown) => {
       if (c !== channel) return;
       const p = payload as PayloadOf<C>;
       if (match(p)) {

@@ -134,6 +134,34 @@ export function formatSweepTable(
 export async function executeSweep(opts: ExecuteSweepOptions): Promise<SweepOutcome> {
   const err = opts.err ?? process.stderr;
   const out = opts.out ?? process.stdout;
+  // A new sweep's file and flags are checked before the store is touched.
+  const target = opts.target;
+  let job:
+    | { readonly resume: string }
+    | { readonly pipeline: Pipeline; readonly spec: SweepSpec; readonly runSeed: number };
+  if ('resume' in target) job = target;
+  else {
+    const check = await checkPipelineFile(target.file, registry);
+    if (!check.pipeline || check.problems.length > 0) {
+      err.write(`${target.file}: invalid pipeline (${check.problems.length} problems):\n`);
+      for (const p of check.problems) err.write(`  - ${formatProblem(p)}\n`);
+      return { code: 2, sweepId: null, status: null };
+    }
+    if (target.set.length === 0) throw new InputError('give at least one --set node.field=a,b,c');
+    const params: SweepParam[] = target.set.map((s) => {
+      try {
+        return parseSetArg(s);
+      } catch (e) {
+        throw new InputError(errorMessage(e));
+      }
+    });
+    const raw: SweepSpec = target.random
+      ? { mode: 'random', count: target.random.count, seed: target.random.seed, params }
+      : { mode: 'grid', params };
+    const spec = parseSweepSpec(raw);
+    if (!spec.ok) throw new InputError(spec.problems.join('; '));
+    job = { pipeline: check.pipeline, spec: spec.spec, runSeed: target.runSeed ?? 0 };
+  }
   fs.mkdirSync(path.dirname(opts.dbPath), { recursive: true });
   const store = openStore(opts.dbPath, { dataDir: path.dirname(opts.dbPath) });
   try {
@@ -142,14 +170,13 @@ export async function executeSweep(opts: ExecuteSweepOptions): Promise<SweepOutc
     });
     let sweepId: string;
     let pending: ReturnType<typeof planSweep>;
-    const target = opts.target;
-    if ('resume' in target) {
-      const ids = store.sweeps.findIds(target.resume);
+    if ('resume' in job) {
+      const ids = store.sweeps.findIds(job.resume);
       if (ids.length !== 1) {
         throw new InputError(
           ids.length === 0
-            ? `no sweep '${target.resume}' in ${opts.dbPath}`
-            : `'${target.resume}' matches ${ids.length} sweeps: ${ids.join(', ')}`,
+            ? `no sweep '${job.resume}' in ${opts.dbPath}`
+            : `'${job.resume}' matches ${ids.length} sweeps: ${ids.join(', ')}`,
         );
       }
       sweepId = ids[0];
@@ -161,31 +188,13 @@ export async function executeSweep(opts: ExecuteSweepOptions): Promise<SweepOutc
         return { code: 0, sweepId, status: 'done' };
       }
     } else {
-      const check = await checkPipelineFile(target.file, registry);
-      if (!check.pipeline || check.problems.length > 0) {
-        err.write(`${target.file}: invalid pipeline (${check.problems.length} problems):\n`);
-        for (const p of check.problems) err.write(`  - ${formatProblem(p)}\n`);
-        return { code: 2, sweepId: null, status: null };
-      }
-      if (target.set.length === 0) throw new InputError('give at least one --set node.field=a,b,c');
-      const params: SweepParam[] = target.set.map((s) => {
-        try {
-          return parseSetArg(s);
-        } catch (e) {
-          throw new InputError(errorMessage(e));
-        }
-      });
-      const raw: SweepSpec = target.random
-        ? { mode: 'random', count: target.random.count, seed: target.random.seed, params }
-        : { mode: 'grid', params };
-      const spec = parseSweepSpec(raw);
-      if (!spec.ok) throw new InputError(spec.problems.join('; '));
-      pending = planSweep(check.pipeline, spec.spec, registry);
+      const { pipeline, spec } = job;
+      pending = planSweep(pipeline, spec, registry);
       sweepId = studio.createSweep({
-        name: check.pipeline.name,
-        pipeline: check.pipeline,
-        spec: spec.spec,
-        seed: target.runSeed ?? 0,
+        name: pipeline.name,
+        pipeline,
+        spec,
+        seed: job.runSeed,
         points: pending.points.length,
       });
     }
