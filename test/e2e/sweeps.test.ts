@@ -174,6 +174,9 @@ describe.skipIf(!hasChromium)('sweeps in the browser (web mode)', () => {
     expect(Number(body[2][mean]) - Number(body[0][mean])).toBeCloseTo(0.04, 6);
     for (const r of body) expect(Number(r[std])).toBeCloseTo(0.06, 9);
 
+    await page.addStyleTag({ content: '.app { grid-template-rows: 44px 1fr 780px; }' });
+    await page.getByTestId('compare-view').screenshot({ path: join(SHOTS, 'sweep-compare.png') });
+    await page.addStyleTag({ content: '.app { grid-template-rows: 44px 1fr 320px; }' });
     await page.getByTestId('tab-runs').click();
     await page.locator('section.bottom').screenshot({ path: join(SHOTS, 'sweep-runs.png') });
     expect(pageErrors).toEqual([]);

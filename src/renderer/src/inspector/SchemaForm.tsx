@@ -129,11 +129,12 @@ function Field({ name, path, schema, value, onChange, issues }: FieldProps) {
           <button
             type="button"
             className="field-sweep"
-            title={`Sweep ${path} over several values`}
+            title={`Sweep… ${path} over several values`}
+            aria-label={`Sweep ${path}…`}
             onClick={() => sweep(path)}
             data-testid={`sweep-field-${path}`}
           >
-            Sweep…
+            ⋯
           </button>
         )}
       </label>
