@@ -1,6 +1,7 @@
 // The sweeps channels over the real API (SQLite store, engine host, a slow fake engine): preview
 // with its estimate, start as a group, cancel the group mid-way, and after a restart (a new API
-// on the same database) resume it without running finished points again.
+// on the same database) resume it without running finished points again. Then the real engine:
+// consecutive points reuse the nodes upstream of the swept field.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ import type { StudioApi } from '../../../src/main/api/studio.ts';
 import type { PayloadOf, SweepSummary } from '../../../src/shared/ipc.ts';
 import { parsePipeline, type Pipeline } from '../../../src/shared/pipeline.ts';
 import type { SweepSpec, SweepStatus } from '../../../src/shared/sweeps.ts';
+import { TINY } from '../../helpers/nodes.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'd2nwg-sweep-api-'));
 const apis: StudioApi[] = [];
@@ -140,4 +142,61 @@ describe('sweeps API', () => {
     expect(later.seconds).toBeGreaterThan(0);
     expect(later.estimate).toBe('< 1 min');
   });
+});
+
+describe('sweeps through the real engine host', () => {
+  it('reuses the nodes upstream of the swept field across points (the worker keeps the cache)', async () => {
+    const api = createDefaultApi({
+      mode: 'web',
+      version: '0.0.0-test',
+      examplesDir: dir,
+      dbFile: join(dir, 'real.db'),
+      dataDir: dir,
+    });
+    apis.push(api);
+    const r = parsePipeline({
+      format: 'd2nwg-pipeline',
+      version: 1,
+      name: 'real',
+      nodes: [
+        { id: 'data', type: 'dataset.source', version: 1, config: {} },
+        { id: 'tasks', type: 'tasks.generate', version: 1, config: TINY.tasks },
+        { id: 'features', type: 'features.extract', version: 1, config: TINY.features },
+      ],
+      edges: [
+        { id: 'e1', source: 'data', sourcePort: 'dataset', target: 'tasks', targetPort: 'dataset' },
+        {
+          id: 'e2',
+          source: 'data',
+          sourcePort: 'dataset',
+          target: 'features',
+          targetPort: 'dataset',
+        },
+        { id: 'e3', source: 'tasks', sourcePort: 'tasks', target: 'features', targetPort: 'tasks' },
+      ],
+    });
+    if (!r.ok) throw new Error(r.problems.join('; '));
+    const { sweepId } = await api.handlers['sweeps.start']({
+      pipeline: r.pipeline,
+      spec: { mode: 'grid', params: [{ path: 'features.extractor.components', values: [2, 3] }] },
+    });
+    const ended = await next(
+      api,
+      'events.sweep',
+      (p) => p.sweepId === sweepId && p.status !== 'running',
+    );
+    expect(ended.status).toBe('done');
+    const { runIds } = await summary(api, sweepId);
+    const states = await Promise.all(
+      runIds.map(async (runId) =>
+        Object.fromEntries(
+          (await api.handlers['runs.get']({ runId })).nodes.map((n) => [n.nodeId, n.status]),
+        ),
+      ),
+    );
+    expect(states).toEqual([
+      { data: 'done', tasks: 'done', features: 'done' },
+      { data: 'cached', tasks: 'cached', features: 'done' },
+    ]);
+  }, 120_000);
 });
