@@ -12,6 +12,7 @@ import type { PortSpec, NodeCategory } from './nodes/spec.ts';
 import type { RunEvent } from './events.ts';
 import type { NodeState, RunStatus, StoredArtifact } from './runs.ts';
 import type { LatentProjection } from './schemas/latents.ts';
+import { SweepSpecSchema, type SweepStatus, type SweepValue } from './sweeps.ts';
 
 /** A request channel: zod schema of its argument plus a phantom of what it resolves to. */
 export interface InvokeChannel<P extends z.ZodType, R> {
@@ -129,6 +130,48 @@ export interface RunSummary {
   readonly durationMs: number | null;
   /** Failure message, when it failed. */
   readonly error?: string;
+  /** The sweep this run is a point of, if any. */
+  readonly sweepId?: string;
+  /** Its point's index in that sweep. */
+  readonly sweepPoint?: number;
+}
+
+/** What a sweep would do: its points, the fields they vary and the time it should take. */
+export interface SweepPreview {
+  /** Number of runs. */
+  readonly points: number;
+  /** Swept fields (`node.field`), upstream nodes first. */
+  readonly paths: readonly string[];
+  /** Each point's values by path, in run order. */
+  readonly values: readonly Readonly<Record<string, SweepValue>>[];
+  /** Estimated seconds from recorded node timings; null when some node has none. */
+  readonly seconds: number | null;
+  /** "≈ N min", "< 1 min" or "unknown". */
+  readonly estimate: string;
+}
+
+/** A sweep in the list: its status, progress and runs. */
+export interface SweepSummary {
+  readonly id: string;
+  /** Pipeline name at the time of the sweep. */
+  readonly name: string;
+  readonly status: SweepStatus;
+  /** Seed of every run. */
+  readonly seed: number;
+  /** Number of points. */
+  readonly points: number;
+  /** Points with a finished run. */
+  readonly done: number;
+  /** Points whose latest run failed. */
+  readonly failed: number;
+  /** Swept fields. */
+  readonly paths: readonly string[];
+  /** One run per point that has one (a finished run before a later failed one), point order. */
+  readonly runIds: readonly string[];
+  /** ISO creation time. */
+  readonly created: string;
+  /** Points are left and nothing runs it now: `sweeps.resume` continues it. */
+  readonly resumable: boolean;
 }
 
 /** Per-node state of a run. */
@@ -276,6 +319,28 @@ export const contract = {
   'runs.compare': invoke<CompareResult>()(strictObject({ runIds: z.array(runId).min(1).max(50) })),
   'runs.rerun': invoke<{ runId: string }>()(strictObject({ runId })),
 
+  /** Expand a sweep over a pipeline (every point validated) and estimate its time. */
+  'sweeps.preview': invoke<SweepPreview>()(
+    strictObject({ pipeline: pipelineSchema, spec: SweepSpecSchema }),
+  ),
+  /** Start a sweep: its points run one after another as a group of runs. */
+  'sweeps.start': invoke<{ sweepId: string; points: number }>()(
+    strictObject({
+      pipeline: pipelineSchema,
+      spec: SweepSpecSchema,
+      /** Seed of every run; default 0. */
+      seed: z.number().int().min(0).max(0xffffffff).optional(),
+      pipelineId: z.string().min(1).optional(),
+    }),
+  ),
+  /** Cancel a running sweep: its current run is cancelled and no further point starts. */
+  'sweeps.cancel': invoke<{ cancelled: boolean }>()(strictObject({ sweepId: z.string().min(1) })),
+  /** Run the points of a sweep that have no finished run (after a cancel or a restart). */
+  'sweeps.resume': invoke<{ sweepId: string; remaining: number }>()(
+    strictObject({ sweepId: z.string().min(1) }),
+  ),
+  'sweeps.list': invoke<SweepSummary[]>()(empty),
+
   'export.preview': invoke<ExportPreview>()(
     strictObject({
       runId,
@@ -311,6 +376,8 @@ export const contract = {
   'events.run': push<RunEventMessage>(),
   'events.log': push<LogLine>(),
   'events.menu': push<MenuCommand>(),
+  /** A sweep started a pass over its points or ended one. */
+  'events.sweep': push<{ readonly sweepId: string; readonly status: SweepStatus }>(),
 } as const;
 
 export type Contract = typeof contract;

@@ -58,6 +58,7 @@ export function createDefaultApi(opts: DefaultApiOptions): StudioApi {
   const studioStore = new SqliteStudioStore(store, { app: opts.version, mode: opts.mode });
   return createStudioApi({
     store: studioStore,
+    sweeps: studioStore,
     host: new EngineHost({
       ...(opts.workerUrl ? { workerUrl: opts.workerUrl } : {}),
       ...(opts.engineEntry ? { workerData: { entry: opts.engineEntry } } : {}),

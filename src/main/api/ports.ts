@@ -4,7 +4,7 @@
  * Keeping them narrow lets the API be tested with small real doubles and keeps transports thin.
  */
 import type { RunEvent } from '../../shared/events.ts';
-import type { RunOutcome, StoredArtifact } from '../../shared/runs.ts';
+import type { RunOutcome, RunStatus, StoredArtifact } from '../../shared/runs.ts';
 import type {
   ExportFormat,
   ExportPreview,
@@ -19,6 +19,7 @@ import type {
   ValidationResult,
 } from '../../shared/ipc.ts';
 import type { Pipeline } from '../../shared/pipeline.ts';
+import type { SweepSpec, SweepStatus } from '../../shared/sweeps.ts';
 import type { HostRunRequest } from '../host/protocol.ts';
 
 /** Persistence the API relies on. */
@@ -32,6 +33,8 @@ export interface StudioStore {
     readonly pipeline: Pipeline;
     readonly pipelineId?: string;
     readonly seed: number;
+    /** The sweep point this run is; `label` (its values) is added to the run's name. */
+    readonly sweep?: { readonly id: string; readonly point: number; readonly label: string };
   }): string;
   /** Record one event of a run (status, node runs, metrics). */
   recordEvent(runId: string, event: RunEvent): void;
@@ -43,6 +46,59 @@ export interface StudioStore {
   latentsOf(runId: string): RunLatents[];
   artifactsOf(runId: string): StoredArtifact[];
   close(): void;
+}
+
+/**
+ * Sweeps and what their estimate reads (SqliteStudioStore implements it beside StudioStore; the
+ * runs of a sweep are created through StudioStore.createRun).
+ */
+export interface StudioSweepStore {
+  /** Record a new sweep (status queued); returns its id. */
+  createSweep(args: {
+    readonly name: string;
+    readonly pipeline: Pipeline;
+    readonly pipelineId?: string;
+    readonly spec: SweepSpec;
+    readonly seed: number;
+    readonly points: number;
+  }): string;
+  getSweep(sweepId: string): StoredSweep | undefined;
+  /** Newest first. */
+  listSweeps(): StoredSweep[];
+  /** Mark a sweep running in this process; throws when it already runs. */
+  claimSweep(sweepId: string): void;
+  finishSweep(sweepId: string, status: Exclude<SweepStatus, 'queued' | 'running'>): void;
+  /** The runs of a sweep, by point then creation. */
+  sweepRuns(sweepId: string): SweepRun[];
+  /** Recorded run times of nodes of these types (not cache hits), with their configs. */
+  nodeTimings(types: readonly string[]): NodeTiming[];
+}
+
+/** A sweep as stored: the spec and base pipeline its points are expanded from. */
+export interface StoredSweep {
+  readonly id: string;
+  readonly name: string;
+  readonly status: SweepStatus;
+  readonly seed: number;
+  readonly points: number;
+  readonly created: string;
+  readonly pipelineId?: string;
+  readonly pipeline: Pipeline;
+  readonly spec: SweepSpec;
+}
+
+/** One run of a sweep. */
+export interface SweepRun {
+  readonly runId: string;
+  readonly point: number;
+  readonly status: RunStatus;
+}
+
+/** How long one node ran, with its type and config (as stored in its run's snapshot). */
+export interface NodeTiming {
+  readonly type: string;
+  readonly config: unknown;
+  readonly seconds: number;
 }
 
 /** The engine host as the API uses it. */

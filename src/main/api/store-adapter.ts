@@ -29,8 +29,11 @@ import type {
   PipelineSummary as StorePipelineSummary,
   RunRecord,
   Store,
+  SweepRecord,
 } from '../store/index.ts';
-import type { StudioStore } from './ports.ts';
+import { SweepSpecSchema, type SweepSpec, type SweepStatus } from '../../shared/sweeps.ts';
+import { nodeConfigIn } from '../sweeps/plan.ts';
+import type { NodeTiming, StoredSweep, StudioStore, StudioSweepStore, SweepRun } from './ports.ts';
 
 function summary(r: RunRecord): RunSummary {
   return {
@@ -42,6 +45,8 @@ function summary(r: RunRecord): RunSummary {
     startedAt: r.started ?? r.created,
     durationMs: r.durationS === null ? null : Math.round(r.durationS * 1000),
     ...(r.error ? { error: r.error } : {}),
+    ...(r.sweepId !== null ? { sweepId: r.sweepId } : {}),
+    ...(r.sweepPoint !== null ? { sweepPoint: r.sweepPoint } : {}),
   };
 }
 
@@ -84,8 +89,25 @@ function snapshot(config: unknown, where: string): Pipeline {
   return parsed.pipeline;
 }
 
+/** A sweep row with its spec and pipeline parsed; a broken one is reported, not passed on. */
+function storedSweep(s: SweepRecord): StoredSweep {
+  const spec = SweepSpecSchema.safeParse(s.spec);
+  if (!spec.success) throw new Error(`sweep ${s.id}: stored spec is malformed`);
+  return {
+    id: s.id,
+    name: s.name,
+    status: s.status,
+    seed: s.seed,
+    points: s.points,
+    created: s.created,
+    ...(s.pipelineId !== null ? { pipelineId: s.pipelineId } : {}),
+    pipeline: snapshot(s.pipeline, `sweep ${s.id}`),
+    spec: spec.data,
+  };
+}
+
 /** StudioStore over the SQLite store. */
-export class SqliteStudioStore implements StudioStore {
+export class SqliteStudioStore implements StudioStore, StudioSweepStore {
   private readonly recorders = new Map<string, RunRecorder>();
   /**
    * Backends reported by runStart in this session. The store's startRun (used by the recorder for
@@ -120,13 +142,19 @@ export class SqliteStudioStore implements StudioStore {
     return pipelineSummary(rec);
   }
 
-  createRun(args: { pipeline: Pipeline; pipelineId?: string; seed: number }): string {
+  createRun(args: {
+    pipeline: Pipeline;
+    pipelineId?: string;
+    seed: number;
+    sweep?: { id: string; point: number; label: string };
+  }): string {
     const run = this.store.createRun({
       pipelineId: args.pipelineId ?? null,
-      name: args.pipeline.name,
+      name: args.sweep ? `${args.pipeline.name} · ${args.sweep.label}` : args.pipeline.name,
       config: args.pipeline,
       seed: args.seed,
       versions: this.versions,
+      ...(args.sweep ? { sweep: { id: args.sweep.id, point: args.sweep.point } } : {}),
     });
     this.recorders.set(
       run.id,
@@ -154,6 +182,48 @@ export class SqliteStudioStore implements StudioStore {
         this.store.finishRun(runId, { status: event.status });
       }
     }
+  }
+
+  createSweep(args: {
+    name: string;
+    pipeline: Pipeline;
+    pipelineId?: string;
+    spec: SweepSpec;
+    seed: number;
+    points: number;
+  }): string {
+    return this.store.sweeps.create({ ...args, pipelineId: args.pipelineId ?? null }).id;
+  }
+
+  getSweep(sweepId: string): StoredSweep | undefined {
+    const s = this.store.sweeps.get(sweepId);
+    return s ? storedSweep(s) : undefined;
+  }
+
+  listSweeps(): StoredSweep[] {
+    return this.store.sweeps.list().map(storedSweep);
+  }
+
+  claimSweep(sweepId: string): void {
+    this.store.sweeps.claim(sweepId);
+  }
+
+  finishSweep(sweepId: string, status: Exclude<SweepStatus, 'queued' | 'running'>): void {
+    this.store.sweeps.finish(sweepId, status);
+  }
+
+  sweepRuns(sweepId: string): SweepRun[] {
+    return this.store.sweeps
+      .runs(sweepId)
+      .map((r) => ({ runId: r.id, point: r.sweepPoint, status: r.status }));
+  }
+
+  nodeTimings(types: readonly string[]): NodeTiming[] {
+    return this.store.sweeps.nodeTimings(types).map((t) => ({
+      type: t.type,
+      config: nodeConfigIn(t.config, t.nodeId),
+      seconds: t.seconds,
+    }));
   }
 
   listRuns(): RunSummary[] {

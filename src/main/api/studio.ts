@@ -15,12 +15,21 @@ import { parseJsonText, readJson } from '../engine/formats/json-file.ts';
 import type { PathPolicy } from '../paths/policy.ts';
 import { ArgsError, NotFoundError, type ApiHandlers } from './dispatch.ts';
 import { PushHub } from './hub.ts';
-import type { StudioExporter, StudioHost, StudioStore, StudioValidator } from './ports.ts';
+import type {
+  StudioExporter,
+  StudioHost,
+  StudioStore,
+  StudioSweepStore,
+  StudioValidator,
+} from './ports.ts';
+import { createSweepApi } from './sweeps.ts';
 import { specInfo } from './specs.ts';
 
 export interface StudioApiDeps {
   /** Persistence. */
   readonly store: StudioStore;
+  /** Sweeps (the SQLite store); without it the sweeps channels answer an error. */
+  readonly sweeps?: StudioSweepStore;
   /** Runs pipelines off the main thread. */
   readonly host: StudioHost;
   /** Node types, for the palette. */
@@ -96,13 +105,8 @@ export function createStudioApi(deps: StudioApiDeps): StudioApi {
     }
   };
 
-  const startRun = (pipeline: Pipeline, seed: number, pipelineId?: string) => {
-    const check = deps.validate(pipeline);
-    if (!check.ok) {
-      const lines = check.issues.map((i) => (i.nodeId ? `${i.nodeId}: ${i.message}` : i.message));
-      throw new InputError(`the pipeline cannot run: ${lines.join('; ')}`);
-    }
-    const runId = store.createRun({ pipeline, pipelineId, seed });
+  /** Hand a created run to the engine host; resolves with its outcome. */
+  const submitRun = (runId: string, pipeline: Pipeline, seed: number) => {
     const done = host.submit(
       { runId, pipeline, seed, dataDir: deps.dataDir, paths: deps.paths.spec },
       (e) => onEvent(runId, e),
@@ -110,8 +114,29 @@ export function createStudioApi(deps: StudioApiDeps): StudioApi {
     pending.add(done);
     void done.finally(() => pending.delete(done));
     log({ level: 'info', runId, message: `run started: ${pipeline.name} (seed ${seed})` });
+    return done;
+  };
+
+  const startRun = (pipeline: Pipeline, seed: number, pipelineId?: string) => {
+    const check = deps.validate(pipeline);
+    if (!check.ok) {
+      const lines = check.issues.map((i) => (i.nodeId ? `${i.nodeId}: ${i.message}` : i.message));
+      throw new InputError(`the pipeline cannot run: ${lines.join('; ')}`);
+    }
+    const runId = store.createRun({ pipeline, pipelineId, seed });
+    void submitRun(runId, pipeline, seed);
     return { runId };
   };
+
+  const sweeps = createSweepApi({
+    store,
+    ...(deps.sweeps ? { sweeps: deps.sweeps } : {}),
+    registry: deps.registry,
+    submit: submitRun,
+    cancelRun: (runId) => void host.cancel(runId),
+    log: (level, message) => log({ level, message }),
+    notify: (sweepId, status) => hub.emit('events.sweep', { sweepId, status }),
+  });
 
   const getRun = (runId: string) => {
     const run = store.getRun(runId);
@@ -193,6 +218,8 @@ export function createStudioApi(deps: StudioApiDeps): StudioApi {
       return startRun(run.pipeline, run.seed);
     },
 
+    ...sweeps.handlers,
+
     'export.preview': async ({ runId, nodeId, format, select }) =>
       deps.exporter.preview({ run: getRun(runId), nodeId, format, select }),
     'export.weights': async ({ runId, nodeId, format, select, folder }) =>
@@ -228,7 +255,9 @@ export function createStudioApi(deps: StudioApiDeps): StudioApi {
     handlers,
     hub,
     async dispose() {
+      const sweepsStopped = sweeps.dispose();
       await host.dispose();
+      await sweepsStopped;
       await Promise.allSettled([...pending]);
       store.close();
     },

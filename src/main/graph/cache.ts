@@ -6,6 +6,9 @@
 import { createHash } from 'node:crypto';
 import type { NodeSummary } from '../../shared/events.ts';
 import type { PortValueBase } from './types.ts';
+import { canonicalJson } from '../../shared/canonical-json.ts';
+
+export { canonicalJson };
 
 /** What the cache keeps per node run. */
 export interface CacheEntry<V> {
@@ -24,20 +27,6 @@ export interface NodeCache<V> {
   set(key: string, entry: CacheEntry<V>): void | Promise<void>;
   /** Called after each run with the keys it used; the cache may drop (and dispose) the rest. */
   endRun?(usedKeys: ReadonlySet<string>): void;
-}
-
-/** JSON with object keys sorted, so equal configs hash equally whatever their key order. */
-export function canonicalJson(value: unknown): string {
-  if (value === undefined) return 'null';
-  if (value === null || typeof value !== 'object') {
-    if (typeof value === 'number' && !Number.isFinite(value)) return JSON.stringify(String(value));
-    return JSON.stringify(value);
-  }
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
 }
 
 /** What goes into a node's cache key. */

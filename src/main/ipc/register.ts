@@ -53,6 +53,8 @@ export const registerPipelinesHandlers: Registrar = (m, h, t = all) =>
   registerArea(m, h, 'pipelines', t);
 /** Starting, cancelling, listing and comparing runs. */
 export const registerRunsHandlers: Registrar = (m, h, t = all) => registerArea(m, h, 'runs', t);
+/** Sweeps: preview, start, cancel, resume, list. */
+export const registerSweepsHandlers: Registrar = (m, h, t = all) => registerArea(m, h, 'sweeps', t);
 /** Weight export. */
 export const registerExportHandlers: Registrar = (m, h, t = all) => registerArea(m, h, 'export', t);
 /** Backend info and version. */
@@ -63,6 +65,7 @@ export const registrars: { readonly [A in Area]: Registrar } = {
   specs: registerSpecsHandlers,
   pipelines: registerPipelinesHandlers,
   runs: registerRunsHandlers,
+  sweeps: registerSweepsHandlers,
   export: registerExportHandlers,
   system: registerSystemHandlers,
 };

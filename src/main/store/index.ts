@@ -78,6 +78,7 @@ export type {
   RunDetail,
 } from './runs.ts';
 export type { NodeRunArgs } from './node-runs.ts';
+export type { CreateSweepArgs } from './sweeps.ts';
 export type { MetricInput, MetricsTable } from './metrics.ts';
 export type { ArtifactFilter, PutArtifactArgs } from './artifacts.ts';
 export type {
@@ -88,6 +89,9 @@ export type {
   PipelineSummary,
   PipelineVersion,
   RunRecord,
+  SweepRecord,
+  SweepRunRecord,
+  NodeTimingRecord,
 } from './schemas.ts';
 export { RUN_STATUSES, NODE_RUN_STATUSES } from '../../shared/runs.ts';
 export type { RunStatus, NodeRunStatus } from '../../shared/runs.ts';

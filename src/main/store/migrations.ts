@@ -106,6 +106,31 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX artifacts_by_sha ON artifacts(sha256);
     `,
   },
+  {
+    version: 2,
+    description: 'sweeps: groups of runs over points of a config grid or draw',
+    sql: `
+      CREATE TABLE sweeps (
+        id          TEXT PRIMARY KEY,
+        pipeline_id TEXT REFERENCES pipelines(id) ON DELETE SET NULL,
+        name        TEXT NOT NULL,
+        spec        TEXT NOT NULL,
+        pipeline    TEXT NOT NULL,
+        seed        INTEGER NOT NULL,
+        points      INTEGER NOT NULL,
+        status      TEXT NOT NULL CHECK (status IN
+                      ('queued','running','done','failed','cancelled','interrupted')),
+        created     TEXT NOT NULL,
+        finished    TEXT,
+        pid         INTEGER
+      );
+      CREATE INDEX sweeps_by_created ON sweeps(created);
+
+      ALTER TABLE runs ADD COLUMN sweep_id TEXT REFERENCES sweeps(id) ON DELETE SET NULL;
+      ALTER TABLE runs ADD COLUMN sweep_point INTEGER;
+      CREATE INDEX runs_by_sweep ON runs(sweep_id, sweep_point);
+    `,
+  },
 ];
 
 /** The schema version this build writes. */

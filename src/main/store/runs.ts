@@ -28,6 +28,8 @@ export interface CreateRunArgs {
   readonly versions?: Readonly<Record<string, unknown>>;
   /** Initial status: 'queued' (default) or 'running' (also stamps `started`). */
   readonly status?: 'queued' | 'running';
+  /** The sweep point this run is, if any. */
+  readonly sweep?: { readonly id: string; readonly point: number };
   readonly at?: When;
 }
 
@@ -71,8 +73,8 @@ export class RunRepository {
     this.db.tx(() => {
       this.db.run(
         `INSERT INTO runs (id, pipeline_id, name, status, config, seed, backend, versions,
-                           created, started, pid)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+                           created, started, pid, sweep_id, sweep_point)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         id,
         args.pipelineId ?? null,
         args.name,
@@ -84,6 +86,8 @@ export class RunRepository {
         now,
         status === 'running' ? now : null,
         status === 'running' ? process.pid : null,
+        args.sweep?.id ?? null,
+        args.sweep?.point ?? null,
       );
     });
     return this.require(id);

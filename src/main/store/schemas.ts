@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { formatIssues } from '../../shared/issues.ts';
 import { NodeRunStatusSchema, RunStatusSchema } from '../../shared/runs.ts';
+import { SweepStatusSchema } from '../../shared/sweeps.ts';
 
 type CamelCase<S extends string> = S extends `${infer Head}_${infer Tail}`
   ? `${Head}${Capitalize<CamelCase<Tail>>}`
@@ -103,6 +104,10 @@ export const RunRowSchema = rowSchema({
   error: z.string().nullable(),
   /** Process that ran it; used at open to tell a live run from a crashed one. */
   pid: z.number().int().nullable(),
+  /** The sweep this run is a point of, if any. */
+  sweep_id: z.string().nullable(),
+  /** Its point's index in the sweep. */
+  sweep_point: z.number().int().nonnegative().nullable(),
 });
 export type RunRecord = z.output<typeof RunRowSchema>;
 
@@ -152,6 +157,43 @@ export const ArtifactRowSchema = rowSchema({
   created: z.string(),
 });
 export type ArtifactRecord = z.output<typeof ArtifactRowSchema>;
+
+export const SweepRowSchema = rowSchema({
+  id: z.string().min(1),
+  pipeline_id: z.string().nullable(),
+  name: z.string(),
+  /** The sweep spec as given (parsed by SweepSpecSchema where it is used). */
+  spec: jsonColumn(z.unknown()),
+  /** The base pipeline the points are expanded from. */
+  pipeline: jsonColumn(z.unknown()),
+  /** Seed of every run of the sweep. */
+  seed: z.number().int(),
+  /** Number of points. */
+  points: z.number().int().nonnegative(),
+  status: SweepStatusSchema,
+  created: z.string(),
+  finished: z.string().nullable(),
+  /** Process running it; used at open to tell a live sweep from an interrupted one. */
+  pid: z.number().int().nullable(),
+});
+export type SweepRecord = z.output<typeof SweepRowSchema>;
+
+/** A run of a sweep: its point and status. */
+export const SweepRunRowSchema = rowSchema({
+  id: z.string(),
+  sweep_point: z.number().int().nonnegative(),
+  status: RunStatusSchema,
+});
+export type SweepRunRecord = z.output<typeof SweepRunRowSchema>;
+
+/** A node's recorded run time with the run's pipeline snapshot (for sweep estimates). */
+export const NodeTimingRowSchema = rowSchema({
+  node_id: z.string(),
+  type: z.string(),
+  seconds: z.number(),
+  config: jsonColumn(z.unknown()),
+});
+export type NodeTimingRecord = z.output<typeof NodeTimingRowSchema>;
 
 // Single-column and small query results.
 export const IdRowSchema = z.object({ id: z.string() });

@@ -11,6 +11,7 @@ import { markInterrupted } from './liveness.ts';
 import { MetricRepository, type MetricInput, type MetricsTable } from './metrics.ts';
 import { NodeRunRepository, type NodeRunArgs } from './node-runs.ts';
 import { PipelineRepository, type SavePipelineArgs } from './pipelines.ts';
+import { SweepRepository } from './sweeps.ts';
 import {
   RunRepository,
   type CreateRunArgs,
@@ -41,12 +42,15 @@ export interface DeleteRunResult {
 export class Store {
   /** Runs this open found `running` with a dead owner and marked `interrupted`. */
   readonly interruptedAtOpen: readonly string[];
+  /** Sweeps this open found `running` with a dead owner and marked `interrupted`. */
+  readonly interruptedSweepsAtOpen: readonly string[];
   private readonly db: Connection;
   readonly pipelines: PipelineRepository;
   readonly runs: RunRepository;
   readonly nodeRuns: NodeRunRepository;
   readonly metrics: MetricRepository;
   readonly artifacts: ArtifactRepository;
+  readonly sweeps: SweepRepository;
 
   constructor(
     db: Database.Database,
@@ -62,7 +66,9 @@ export class Store {
     this.runs = new RunRepository(this.db, this.nodeRuns);
     this.metrics = new MetricRepository(this.db);
     this.artifacts = new ArtifactRepository(this.db, dataDir);
+    this.sweeps = new SweepRepository(this.db);
     this.interruptedAtOpen = markInterrupted(this.db, isProcessAlive);
+    this.interruptedSweepsAtOpen = this.sweeps.markInterrupted(isProcessAlive);
   }
 
   /** Close the connection (checkpoints the WAL). Further calls throw. */

@@ -15,13 +15,22 @@ import { runsStore, useRunEvents, useRuns } from './features/runs/use-runs.ts';
 import { Fatal } from './features/session/Fatal.tsx';
 import { useSession } from './features/session/use-session.ts';
 import { useShortcuts } from './features/shortcuts/shortcuts.ts';
+import { SweepDialogHost } from './features/sweeps/SweepDialogHost.tsx';
+import { useSweepEvents } from './features/sweeps/use-sweep-events.ts';
 import { Toolbar } from './features/toolbar/Toolbar.tsx';
 import { ActiveRunContext, ProblemsContext, SpecsContext, runStore } from './lib/context.ts';
 import { log } from './lib/log.ts';
 import { PanelBoundary } from './lib/PanelBoundary.tsx';
 import { api, mode } from './lib/transport.ts';
 import { Palette } from './panels/Palette.tsx';
-import { autosave, documentActions, menuHandlers, runActions, shortcutHandlers } from './studio.ts';
+import {
+  autosave,
+  documentActions,
+  menuHandlers,
+  runActions,
+  shortcutHandlers,
+  sweepActions,
+} from './studio.ts';
 
 export function App() {
   const session = useSession(api, documentStore, runsStore);
@@ -30,6 +39,7 @@ export function App() {
   useAutosave(autosave);
   useRunEvents(api, runActions, runStore);
   useMenuCommands(api, menuHandlers);
+  useSweepEvents(api, sweepActions);
   useShortcuts(shortcutHandlers);
 
   if (session.fatal) return <Fatal message={session.fatal} web={mode === 'web'} />;
@@ -64,8 +74,9 @@ export function App() {
               problems={validation.ok ? [] : validation.problems}
             />
             <DocumentInspector />
-            <BottomPanel info={session.info} actions={runActions} />
+            <BottomPanel info={session.info} actions={runActions} sweeps={sweepActions} />
             <RunExport info={session.info} runs={runsStore} log={log} />
+            <SweepDialogHost actions={sweepActions} />
           </div>
         </ActiveRunContext.Provider>
       </ProblemsContext.Provider>

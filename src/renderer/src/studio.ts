@@ -8,6 +8,8 @@ import { documentStore } from './features/document/use-document.ts';
 import type { MenuHandlers } from './features/menu/use-menu-commands.ts';
 import { createRunActions } from './features/runs/run-actions.ts';
 import { runsStore } from './features/runs/use-runs.ts';
+import { createSweepActions } from './features/sweeps/sweep-actions.ts';
+import { sweepsStore } from './features/sweeps/sweeps-store.ts';
 import type { ShortcutCommand } from './features/shortcuts/shortcuts.ts';
 import { toasts } from './features/toasts/toast-store.ts';
 import { runStore } from './lib/context.ts';
@@ -30,6 +32,15 @@ export const runActions = createRunActions({
   log,
   flash: toasts.flash,
   confirm: (question) => window.confirm(question),
+});
+
+export const sweepActions = createSweepActions({
+  api,
+  sweeps: sweepsStore,
+  runs: runsStore,
+  doc: documentStore,
+  log,
+  flash: toasts.flash,
 });
 
 /** Autosave writes in place (never "save as"). */

@@ -62,6 +62,7 @@ describe('openStore: creation and migrations', () => {
       'pipelines',
       'runs',
       'schema_migrations',
+      'sweeps',
     ]);
     expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(raw.prepare('SELECT version FROM schema_migrations').all()).toHaveLength(SCHEMA_VERSION);

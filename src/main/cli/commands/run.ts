@@ -55,7 +55,7 @@ export interface ExecuteOutcome {
   readonly pipeline: Pipeline | null;
 }
 
-function fmtDuration(s: number): string {
+export function fmtDuration(s: number): string {
   if (!Number.isFinite(s)) return '?';
   if (s < 60) return `${s.toFixed(1)}s`;
   const m = Math.floor(s / 60);
@@ -65,7 +65,7 @@ function fmtDuration(s: number): string {
     : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
 }
 
-function fmtNum(v: number): string {
+export function fmtNum(v: number): string {
   if (!Number.isFinite(v)) return String(v);
   if (Number.isInteger(v)) return String(v);
   return Math.abs(v) >= 100

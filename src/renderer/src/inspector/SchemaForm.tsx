@@ -4,7 +4,7 @@
  * scalars, and discriminated unions (a `kind` select switching the variant's fields). Anything
  * else falls back to a JSON field. Invalid values are kept as typed and marked, never dropped.
  */
-import { useState, type ReactNode } from 'react';
+import { createContext, useContext, useState, type ReactNode } from 'react';
 
 /** The subset of JSON Schema the form reads. */
 export interface JsonSchema {
@@ -23,6 +23,12 @@ export interface JsonSchema {
   readonly exclusiveMaximum?: number;
   readonly title?: string;
 }
+
+/**
+ * A "Sweep…" action offered on each field, called with the field's dotted path inside the
+ * config (the inspector provides it; without a provider no action shows).
+ */
+export const FieldSweepContext = createContext<((path: string) => void) | null>(null);
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -114,10 +120,23 @@ function Field({ name, path, schema, value, onChange, issues }: FieldProps) {
   const id = `f-${path}`;
   const issue = issues.get(path);
   const hint = schema.description;
+  const sweep = useContext(FieldSweepContext);
   const wrap = (control: ReactNode, wide = false) => (
     <div className={`field${wide ? ' wide' : ''}${issue ? ' has-issue' : ''}`} data-field={path}>
       <label htmlFor={id} title={hint}>
         {label(name)}
+        {sweep && (
+          <button
+            type="button"
+            className="field-sweep"
+            title={`Sweep… ${path} over several values`}
+            aria-label={`Sweep ${path}…`}
+            onClick={() => sweep(path)}
+            data-testid={`sweep-field-${path}`}
+          >
+            ⋯
+          </button>
+        )}
       </label>
       {control}
       {issue && <div className="issue">{issue}</div>}

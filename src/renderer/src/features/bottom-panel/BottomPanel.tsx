@@ -13,6 +13,9 @@ import { LogPanel } from '../../panels/LogPanel.tsx';
 import type { RunActions } from '../runs/run-actions.ts';
 import { RunsPanel } from '../runs/RunsPanel.tsx';
 import { useRuns, useRunsStore } from '../runs/use-runs.ts';
+import type { SweepActions } from '../sweeps/sweep-actions.ts';
+import { useSweeps } from '../sweeps/sweeps-store.ts';
+import { SweepsList } from '../sweeps/SweepsList.tsx';
 
 export type Tab = 'runs' | 'compare' | 'charts' | 'log';
 const TABS: readonly Tab[] = ['runs', 'compare', 'charts', 'log'];
@@ -25,9 +28,10 @@ const TITLES: Readonly<Record<Exclude<Tab, 'log'>, string>> = {
 export interface BottomPanelProps {
   readonly info: SystemInfo | null;
   readonly actions: RunActions;
+  readonly sweeps: SweepActions;
 }
 
-export function BottomPanel({ info, actions }: BottomPanelProps) {
+export function BottomPanel({ info, actions, sweeps: sweepActions }: BottomPanelProps) {
   const [tab, setTab] = useState<Tab>('runs');
   const logHasError = useLogHasError();
   const store = useRunsStore();
@@ -36,6 +40,11 @@ export function BottomPanel({ info, actions }: BottomPanelProps) {
   const compare = useRuns((s) => s.compare);
   const baseline = useRuns((s) => s.baseline);
   const activeRunId = useRuns((s) => s.activeRunId);
+  const sweeps = useSweeps((s) => s.sweeps);
+  const compareSelected = () =>
+    void actions.compare().then((ok) => {
+      if (ok) setTab('compare');
+    });
   const shown = runs.find((r) => r.id === activeRunId);
   const title = (t: Tab) => (t === 'log' ? `Log${logHasError ? ' •' : ''}` : TITLES[t]);
   return (
@@ -68,15 +77,20 @@ export function BottomPanel({ info, actions }: BottomPanelProps) {
       <div className="tab-body">
         {tab === 'runs' && (
           <PanelBoundary name="runs" label="Runs">
+            <SweepsList
+              sweeps={sweeps}
+              onCompare={(ids) => {
+                store.selectOnly(ids);
+                compareSelected();
+              }}
+              onCancel={(id) => void sweepActions.cancel(id)}
+              onResume={(id) => void sweepActions.resume(id)}
+            />
             <RunsPanel
               runs={runs}
               selected={selected}
               onToggle={(id) => store.toggle(id)}
-              onCompare={() =>
-                void actions.compare().then((ok) => {
-                  if (ok) setTab('compare');
-                })
-              }
+              onCompare={compareSelected}
               onDelete={() => void actions.deleteSelected()}
               onRerun={() => void actions.rerun()}
               onExport={() => store.exportRun([...selected][0] ?? null)}

@@ -1,6 +1,8 @@
 /** The inspector bound to the document: the selected node, its config edits and JSON errors. */
 import { useMemo } from 'react';
 import { Inspector } from '../../inspector/Inspector.tsx';
+import { FieldSweepContext } from '../../inspector/SchemaForm.tsx';
+import { sweepsStore } from '../sweeps/sweeps-store.ts';
 import { PanelBoundary } from '../../lib/PanelBoundary.tsx';
 import { useDocument, useDocumentStore } from './use-document.ts';
 
@@ -23,12 +25,16 @@ export function DocumentInspector() {
       label="Inspector"
       frame={(m) => <aside className="inspector">{m}</aside>}
     >
-      <Inspector
-        node={node}
-        onConfig={on.config}
-        syntaxError={syntaxError}
-        onSyntaxError={on.syntaxError}
-      />
+      <FieldSweepContext.Provider
+        value={node ? (path: string) => sweepsStore.open(`${node.id}.${path}`) : null}
+      >
+        <Inspector
+          node={node}
+          onConfig={on.config}
+          syntaxError={syntaxError}
+          onSyntaxError={on.syntaxError}
+        />
+      </FieldSweepContext.Provider>
     </PanelBoundary>
   );
 }

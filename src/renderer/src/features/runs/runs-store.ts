@@ -76,6 +76,11 @@ export class RunsStore {
     this.set({ selected });
   }
 
+  /** Select exactly these runs (a sweep's group). */
+  selectOnly(runIds: readonly string[]): void {
+    this.set({ selected: new Set(runIds) });
+  }
+
   clearSelection(): void {
     this.set({ selected: new Set() });
   }

@@ -9,6 +9,7 @@ import { useDocument, useDocumentStore } from '../document/use-document.ts';
 import type { RunActions } from '../runs/run-actions.ts';
 import { runActive } from '../runs/runs-store.ts';
 import { useRuns, useRunsStore } from '../runs/use-runs.ts';
+import { sweepsStore } from '../sweeps/sweeps-store.ts';
 
 const SAVE_LABEL: Readonly<Record<SaveState, string>> = {
   saved: 'saved',
@@ -98,6 +99,15 @@ export function Toolbar({ examples, doc, runs, runnable, problems }: ToolbarProp
         }
       >
         ▶ Run
+      </button>
+      <button
+        type="button"
+        disabled={!runnable}
+        onClick={() => sweepsStore.open()}
+        data-testid="sweep"
+        title="Run the pipeline over several values of config fields, as a group"
+      >
+        Sweep…
       </button>
       <button
         type="button"

@@ -1,0 +1,167 @@
+/**
+ * The `sweeps.*` channels: preview (points and estimate), start, cancel, resume and list. A sweep
+ * runs in this process, one point after another through the engine host (whose worker keeps the
+ * node cache between runs, so upstream nodes the points share are computed once). One
+ * AbortController per running sweep; cancelling also cancels its current run.
+ */
+import type { SweepSummary } from '../../shared/ipc.ts';
+import type { NodeRegistry } from '../../shared/nodes/spec.ts';
+import type { Pipeline } from '../../shared/pipeline.ts';
+import type { RunOutcome } from '../../shared/runs.ts';
+import type { SweepStatus } from '../../shared/sweeps.ts';
+import { errorMessage } from '../../shared/errors.ts';
+import { InputError } from '../engine/errors.ts';
+import { planSweep, previewSweep } from '../sweeps/plan.ts';
+import { donePoints, runSweep, sweepPlan } from '../sweeps/runner.ts';
+import { ArgsError, NotFoundError, type ApiHandlers } from './dispatch.ts';
+import type { StoredSweep, StudioStore, StudioSweepStore, SweepRun } from './ports.ts';
+
+type SweepChannels =
+  'sweeps.preview' | 'sweeps.start' | 'sweeps.cancel' | 'sweeps.resume' | 'sweeps.list';
+
+export interface SweepApiDeps {
+  readonly store: StudioStore;
+  /** Absent: every sweeps channel answers that this store cannot hold sweeps. */
+  readonly sweeps?: StudioSweepStore;
+  readonly registry: NodeRegistry;
+  /** Run `runId` (already created) to its end in the engine host. */
+  readonly submit: (runId: string, pipeline: Pipeline, seed: number) => Promise<RunOutcome>;
+  readonly cancelRun: (runId: string) => void;
+  readonly log: (level: 'info' | 'warn' | 'error', message: string) => void;
+  /** A sweep started or ended a pass over its points. */
+  readonly notify: (sweepId: string, status: SweepStatus) => void;
+}
+
+/** The latest run of each point, a finished one winning over a later failed or cancelled one. */
+function pointRuns(runs: readonly SweepRun[]): Map<number, SweepRun> {
+  const out = new Map<number, SweepRun>();
+  for (const r of runs) {
+    const had = out.get(r.point);
+    if (!had || had.status !== 'done') out.set(r.point, r);
+  }
+  return out;
+}
+
+export function createSweepApi(deps: SweepApiDeps) {
+  const active = new Map<string, { controller: AbortController; runId: string | null }>();
+  const pending = new Set<Promise<unknown>>();
+
+  const sweepStore = (): StudioSweepStore => {
+    if (!deps.sweeps) throw new ArgsError('this store does not keep sweeps');
+    return deps.sweeps;
+  };
+
+  const summary = (s: StoredSweep): SweepSummary => {
+    const runs = sweepStore().sweepRuns(s.id);
+    const latest = pointRuns(runs);
+    const done = donePoints(runs).size;
+    return {
+      id: s.id,
+      name: s.name,
+      status: s.status,
+      seed: s.seed,
+      points: s.points,
+      done,
+      failed: [...latest.values()].filter((r) => r.status === 'failed').length,
+      paths: s.spec.params.map((p) => p.path),
+      runIds: [...latest.entries()].sort(([a], [b]) => a - b).map(([, r]) => r.runId),
+      created: s.created,
+      resumable: !active.has(s.id) && s.status !== 'running' && done < s.points,
+    };
+  };
+
+  /** Run the sweep's remaining points in the background. */
+  const launch = (sweepId: string): void => {
+    const store = sweepStore();
+    const entry = { controller: new AbortController(), runId: null as string | null };
+    active.set(sweepId, entry);
+    const ended = (status: SweepStatus) => {
+      active.delete(sweepId);
+      deps.notify(sweepId, status);
+    };
+    const done = runSweep({
+      store: { ...pick(store), createRun: (a) => deps.store.createRun(a) },
+      registry: deps.registry,
+      sweepId,
+      signal: entry.controller.signal,
+      runPoint: ({ runId, pipeline, seed }) => deps.submit(runId, pipeline, seed),
+      onRunCreated: (runId) => {
+        if (entry.runId === null) deps.notify(sweepId, 'running');
+        entry.runId = runId;
+      },
+    }).then(
+      (status) => {
+        deps.log('info', `sweep ${sweepId} ${status}`);
+        ended(status);
+      },
+      (err: unknown) => {
+        deps.log('error', `sweep ${sweepId} stopped: ${errorMessage(err)}`);
+        ended(store.getSweep(sweepId)?.status ?? 'failed');
+      },
+    );
+    pending.add(done);
+    void done.finally(() => pending.delete(done));
+  };
+
+  const handlers: Pick<ApiHandlers, SweepChannels> = {
+    'sweeps.preview': async ({ pipeline, spec }) =>
+      previewSweep(planSweep(pipeline, spec, deps.registry), deps.registry, (types) =>
+        sweepStore().nodeTimings(types),
+      ),
+    'sweeps.start': async ({ pipeline, spec, seed, pipelineId }) => {
+      const plan = planSweep(pipeline, spec, deps.registry);
+      const sweepId = sweepStore().createSweep({
+        name: pipeline.name,
+        pipeline,
+        ...(pipelineId ? { pipelineId } : {}),
+        spec,
+        seed: seed ?? 0,
+        points: plan.points.length,
+      });
+      deps.log(
+        'info',
+        `sweep started: ${pipeline.name}, ${plan.points.length} runs over ${plan.paths.join(', ')}`,
+      );
+      launch(sweepId);
+      return { sweepId, points: plan.points.length };
+    },
+    'sweeps.cancel': async ({ sweepId }) => {
+      const entry = active.get(sweepId);
+      if (!entry) return { cancelled: false };
+      entry.controller.abort();
+      if (entry.runId) deps.cancelRun(entry.runId);
+      return { cancelled: true };
+    },
+    'sweeps.resume': async ({ sweepId }) => {
+      const store = sweepStore();
+      if (!store.getSweep(sweepId)) throw new NotFoundError(`no sweep '${sweepId}'`);
+      if (active.has(sweepId)) throw new InputError(`sweep '${sweepId}' is already running`);
+      const { sweep } = sweepPlan(store, deps.registry, sweepId);
+      const remaining = sweep.points - donePoints(store.sweepRuns(sweepId)).size;
+      if (remaining === 0) throw new InputError(`sweep '${sweepId}' has no points left to run`);
+      launch(sweepId);
+      return { sweepId, remaining };
+    },
+    'sweeps.list': async () => (deps.sweeps ? deps.sweeps.listSweeps().map(summary) : []),
+  };
+
+  return {
+    handlers,
+    /** Stop every sweep (their runs are cancelled by the host) and wait for the loops to end. */
+    async dispose(): Promise<void> {
+      for (const entry of active.values()) entry.controller.abort();
+      await Promise.allSettled([...pending]);
+    },
+  };
+}
+
+/** The sweep store's methods bound, for the runner's store argument. */
+function pick(store: StudioSweepStore) {
+  return {
+    getSweep: (id: string) => store.getSweep(id),
+    claimSweep: (id: string) => store.claimSweep(id),
+    finishSweep: (id: string, status: Parameters<StudioSweepStore['finishSweep']>[1]) =>
+      store.finishSweep(id, status),
+    sweepRuns: (id: string) => store.sweepRuns(id),
+  };
+}
