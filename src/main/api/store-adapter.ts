@@ -120,6 +120,10 @@ export class SqliteStudioStore implements StudioStore {
     return pipelineSummary(rec);
   }
 
+  deletePipeline(id: string): boolean {
+    return this.store.deletePipeline(id);
+  }
+
   createRun(args: { pipeline: Pipeline; pipelineId?: string; seed: number }): string {
     const run = this.store.createRun({
       pipelineId: args.pipelineId ?? null,
