@@ -54,8 +54,11 @@ describe('document store', () => {
     expect(ids(doc)).toEqual(['data', 'tasks', 'feat']);
     expect(doc.pipeline()).toEqual(PIPELINE);
 
+    // An example or a file: not saved, and not saved until it is edited.
     doc.load(PIPELINE);
-    expect(doc.get()).toMatchObject({ pipelineId: undefined, dirty: true, saveState: 'unsaved' });
+    expect(doc.get()).toMatchObject({ pipelineId: undefined, dirty: false, saveState: 'unsaved' });
+    doc.setName('Edited');
+    expect(doc.get()).toMatchObject({ dirty: true, saveState: 'unsaved' });
   });
 
   it('makes an edit dirty, but not a selection', () => {

@@ -4,11 +4,13 @@
  * App composes them and provides what the canvas nodes read from context. All engine access goes
  * through `api` (Electron IPC or web mode, same contract).
  */
+import { useState } from 'react';
 import { useAutosave } from './features/autosave/use-autosave.ts';
 import { BottomPanel } from './features/bottom-panel/BottomPanel.tsx';
 import { DocumentCanvas } from './features/document/DocumentCanvas.tsx';
 import { DocumentInspector } from './features/document/DocumentInspector.tsx';
 import { documentStore, useValidation } from './features/document/use-document.ts';
+import { FilesDialog } from './features/files/FilesDialog.tsx';
 import { useMenuCommands } from './features/menu/use-menu-commands.ts';
 import { RunExport } from './features/runs/RunExport.tsx';
 import { runsStore, useRunEvents, useRuns } from './features/runs/use-runs.ts';
@@ -21,7 +23,14 @@ import { log } from './lib/log.ts';
 import { PanelBoundary } from './lib/PanelBoundary.tsx';
 import { api, mode } from './lib/transport.ts';
 import { Palette } from './panels/Palette.tsx';
-import { autosave, documentActions, menuHandlers, runActions, shortcutHandlers } from './studio.ts';
+import {
+  autosave,
+  documentActions,
+  fileActions,
+  menuHandlers,
+  runActions,
+  shortcutHandlers,
+} from './studio.ts';
 
 export function App() {
   const session = useSession(api, documentStore, runsStore);
@@ -31,6 +40,7 @@ export function App() {
   useRunEvents(api, runActions, runStore);
   useMenuCommands(api, menuHandlers);
   useShortcuts(shortcutHandlers);
+  const [filesOpen, setFilesOpen] = useState(false);
 
   if (session.fatal) return <Fatal message={session.fatal} web={mode === 'web'} />;
 
@@ -49,6 +59,7 @@ export function App() {
               runs={runActions}
               runnable={runnable}
               problems={validation.problems}
+              onFiles={() => setFilesOpen(true)}
             />
             <PanelBoundary
               name="palette"
@@ -66,6 +77,9 @@ export function App() {
             <DocumentInspector />
             <BottomPanel info={session.info} actions={runActions} />
             <RunExport info={session.info} runs={runsStore} log={log} />
+            {filesOpen && (
+              <FilesDialog actions={fileActions} log={log} onClose={() => setFilesOpen(false)} />
+            )}
           </div>
         </ActiveRunContext.Provider>
       </ProblemsContext.Provider>

@@ -95,7 +95,11 @@ export class DocumentStore {
 
   // ------------------------------------------------------------ whole document
 
-  /** Open a pipeline; `id` when it is a saved one (otherwise it counts as unsaved). */
+  /**
+   * Open a pipeline; `id` when it is a saved one. One without an id (an example, a file) counts as
+   * unsaved but not dirty: it is saved on its first edit (or an explicit save), so merely opening
+   * an example never stores another copy of it.
+   */
   load(p: Pipeline, id?: string): void {
     const g = fromPipeline(p);
     this.history.clear();
@@ -106,7 +110,7 @@ export class DocumentStore {
       pipelineId: id,
       nodes: g.nodes,
       edges: g.edges,
-      dirty: id === undefined,
+      dirty: false,
       saveState: id === undefined ? 'unsaved' : 'saved',
       revision: this.state.revision + 1,
     });
@@ -125,6 +129,19 @@ export class DocumentStore {
 
   setName(name: string): void {
     this.edit({ name });
+  }
+
+  /** The open pipeline was renamed in the file list: the saved copy has the name already. */
+  renamed(name: string): void {
+    this.set({ ...this.state, name });
+  }
+
+  /**
+   * The open pipeline's saved copy was deleted: the canvas keeps the graph, no longer tied to it,
+   * so it is saved again only if the user edits or saves it.
+   */
+  detach(): void {
+    this.set({ ...this.state, pipelineId: undefined, dirty: false, saveState: 'unsaved' });
   }
 
   select(nodeId: string | null): void {
