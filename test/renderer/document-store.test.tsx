@@ -59,6 +59,11 @@ describe('document store', () => {
     expect(doc.get()).toMatchObject({ pipelineId: undefined, dirty: false, saveState: 'unsaved' });
     doc.setName('Edited');
     expect(doc.get()).toMatchObject({ dirty: true, saveState: 'unsaved' });
+    // Each pipeline opened (or a new one) gets a fresh first view on the canvas.
+    const opened = doc.get().opened;
+    doc.reset();
+    doc.load(PIPELINE, 'p-2');
+    expect(doc.get().opened).toBe(opened + 2);
   });
 
   it('makes an edit dirty, but not a selection', () => {

@@ -39,6 +39,7 @@ export function DocumentCanvas({
   const nodes = useDocument((s) => s.nodes);
   const edges = useDocument((s) => s.edges);
   const firstRun = useDocument((s) => s.firstRun);
+  const opened = useDocument((s) => s.opened);
   // Stable handlers: the canvas memoizes on them.
   const on = useMemo(
     () => ({
@@ -64,7 +65,8 @@ export function DocumentCanvas({
         {firstRun && nodes.length === 0 ? (
           <FirstRun examples={examples} onOpen={onOpenExample} onBlank={on.blank} />
         ) : (
-          <ReactFlowProvider>
+          // A fresh canvas (and first view) for every pipeline opened.
+          <ReactFlowProvider key={opened}>
             <Canvas
               nodes={nodes}
               edges={edges}

@@ -46,6 +46,8 @@ export interface DocumentState {
   readonly revision: number;
   /** The first-run screen shows until the user opens, adds or starts something. */
   readonly firstRun: boolean;
+  /** Counts pipelines opened (load, new): the canvas takes a fresh first view for each. */
+  readonly opened: number;
   readonly canUndo: boolean;
   readonly canRedo: boolean;
 }
@@ -65,6 +67,7 @@ const INITIAL: DocumentState = {
   saveState: 'saved',
   revision: 0,
   firstRun: false,
+  opened: 0,
   canUndo: false,
   canRedo: false,
 };
@@ -113,13 +116,19 @@ export class DocumentStore {
       dirty: false,
       saveState: id === undefined ? 'unsaved' : 'saved',
       revision: this.state.revision + 1,
+      opened: this.state.opened + 1,
     });
   }
 
   /** A new, empty pipeline. */
   reset(): void {
     this.history.clear();
-    this.set({ ...INITIAL, saveState: 'unsaved', revision: this.state.revision + 1 });
+    this.set({
+      ...INITIAL,
+      saveState: 'unsaved',
+      revision: this.state.revision + 1,
+      opened: this.state.opened + 1,
+    });
   }
 
   /** Show (or dismiss) the first-run screen. */
