@@ -7,6 +7,7 @@
 import { useState } from 'react';
 import { useAutosave } from './features/autosave/use-autosave.ts';
 import { BottomPanel } from './features/bottom-panel/BottomPanel.tsx';
+import { useBottomSize } from './features/bottom-panel/panel-size.ts';
 import { DocumentCanvas } from './features/document/DocumentCanvas.tsx';
 import { DocumentInspector } from './features/document/DocumentInspector.tsx';
 import { documentStore, useValidation } from './features/document/use-document.ts';
@@ -41,6 +42,7 @@ export function App() {
   useMenuCommands(api, menuHandlers);
   useShortcuts(shortcutHandlers);
   const [filesOpen, setFilesOpen] = useState(false);
+  const bottom = useBottomSize();
 
   if (session.fatal) return <Fatal message={session.fatal} web={mode === 'web'} />;
 
@@ -52,7 +54,7 @@ export function App() {
     <SpecsContext.Provider value={session.specMap}>
       <ProblemsContext.Provider value={problems}>
         <ActiveRunContext.Provider value={activeRunId}>
-          <div className="app">
+          <div className="app" style={{ gridTemplateRows: `44px 1fr ${bottom.height}px` }}>
             <Toolbar
               examples={session.examples}
               doc={documentActions}
@@ -75,7 +77,12 @@ export function App() {
               problems={validation.ok ? [] : validation.problems}
             />
             <DocumentInspector />
-            <BottomPanel info={session.info} actions={runActions} />
+            <BottomPanel
+              info={session.info}
+              actions={runActions}
+              height={bottom.height}
+              onResize={bottom.resize}
+            />
             <RunExport info={session.info} runs={runsStore} log={log} />
             {filesOpen && (
               <FilesDialog actions={fileActions} log={log} onClose={() => setFilesOpen(false)} />
