@@ -15,7 +15,7 @@ import { Canvas } from '../../canvas/Canvas.tsx';
 import { useSpecs } from '../../lib/context.ts';
 import { PanelBoundary } from '../../lib/PanelBoundary.tsx';
 import type { StudioNode } from '../../lib/graph.ts';
-import { FirstRun } from '../../panels/FirstRun.tsx';
+import { EmptyCanvas, FirstRun } from '../../panels/FirstRun.tsx';
 import { Toast } from '../toasts/Toast.tsx';
 import { useDocument, useDocumentStore } from './use-document.ts';
 
@@ -81,6 +81,9 @@ export function DocumentCanvas({
           </ReactFlowProvider>
         )}
       </PanelBoundary>
+      {!firstRun && nodes.length === 0 && (
+        <EmptyCanvas examples={examples} onOpen={onOpenExample} />
+      )}
       <Toast />
       {first && nodes.length > 0 && (
         <div className="problems-bar" data-testid="problems">
