@@ -235,6 +235,27 @@ describe.skipIf(!hasChromium)('pipelines as files, in the browser (web mode)', (
     // The canvas keeps the graph, now unsaved.
     expect(await page.getByTestId('save-state').textContent()).toBe('unsaved');
     await node('tasks').waitFor();
+  });
+
+  it('resizes the bottom panel by its top edge and remembers the size', async () => {
+    const panel = page.locator('.app > .bottom');
+    const before = await panel.boundingBox();
+    const edge = await page.getByTestId('bottom-resize').boundingBox();
+    if (!before || !edge) throw new Error('bottom panel not visible');
+    await page.mouse.move(edge.x + 300, edge.y + edge.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(edge.x + 300, edge.y + edge.height / 2 - 150, { steps: 6 });
+    await page.mouse.up();
+    await poll(async () => Math.round((await panel.boundingBox())?.height ?? 0)).toBe(
+      Math.round(before.height) + 150,
+    );
+    // The canvas above gave the room.
+    await shot('25-bottom-resized');
+    await page.reload();
+    await page.getByTestId('bottom-resize').waitFor();
+    await poll(async () => Math.round((await panel.boundingBox())?.height ?? 0)).toBe(
+      Math.round(before.height) + 150,
+    );
     expect(consoleErrors, consoleErrors.join('\n')).toEqual([]);
   });
 });
