@@ -121,6 +121,21 @@ describe.skipIf(!hasChromium)('pipelines as files, in the browser (web mode)', (
     const data = await node('data').boundingBox();
     expect(box && data && data.x >= box.x && data.y >= box.y).toBe(true);
     await shot('21-quickstart-opened');
+    // The wheel scrolls through the graph; with Control held it zooms.
+    const view = async () =>
+      (await page.evaluate(
+        `(() => { const m = new DOMMatrixReadOnly(getComputedStyle(document.querySelector('.react-flow__viewport')).transform); return [m.a, m.e, m.f]; })()`,
+      )) as [number, number, number];
+    const [zoom0, , y0] = await view();
+    if (!box) throw new Error('canvas not visible');
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await page.mouse.wheel(0, 200);
+    await poll(async () => (await view())[2]).toBeLessThan(y0);
+    expect((await view())[0]).toBe(zoom0);
+    await page.keyboard.down('Control');
+    await page.mouse.wheel(0, 200);
+    await page.keyboard.up('Control');
+    await poll(async () => (await view())[0]).toBeLessThan(zoom0);
     // Opened, not edited: nothing saved, even after the autosave delay.
     await page.waitForTimeout(2500);
     expect(await list()).toEqual([]);
