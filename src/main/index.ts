@@ -3,7 +3,7 @@
  * registered on IPC area by area. All computation happens in the engine host worker; this process
  * only routes requests and events.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { app, BrowserWindow, dialog, ipcMain, Menu, session, shell } from 'electron';
@@ -83,6 +83,17 @@ void app.whenReady().then(async () => {
         properties: ['openDirectory', 'createDirectory'],
       });
       return r.canceled ? null : (r.filePaths[0] ?? null);
+    },
+    saveFile: async (fileName, text) => {
+      if (!win) return null;
+      const r = await dialog.showSaveDialog(win, {
+        title: 'Export pipeline',
+        defaultPath: join(app.getPath('documents'), fileName),
+        filters: [{ name: 'D2NWG pipeline', extensions: ['json'] }],
+      });
+      if (r.canceled || !r.filePath) return null;
+      await writeFile(r.filePath, text, 'utf8');
+      return r.filePath;
     },
   });
   const studio = api;

@@ -83,6 +83,11 @@ export interface ValidationIssue {
   readonly message: string;
 }
 
+/** Longest pipeline name the file list accepts. */
+export const PIPELINE_NAME_MAX = 200;
+/** Largest pipeline file `pipelines.import` reads (characters of JSON text). */
+export const PIPELINE_FILE_MAX = 4_000_000;
+
 /** Result of validating a pipeline without running it. */
 export interface ValidationResult {
   /** True when the pipeline can run. */
@@ -292,6 +297,33 @@ export const contract = {
       id: z.string().min(1).optional(),
       pipeline: pipelineSchema,
     }),
+  ),
+  /** Rename a saved pipeline (its file name and its `name`); saved as a new version. */
+  'pipelines.rename': invoke<PipelineSummary>()(
+    strictObject({
+      id: z.string().min(1),
+      name: z.string().trim().min(1, 'give the pipeline a name').max(PIPELINE_NAME_MAX),
+    }),
+  ),
+  /** Delete a saved pipeline and its history; its runs stay (detached from it). */
+  'pipelines.delete': invoke<{ deleted: boolean }>()(strictObject({ id: z.string().min(1) })),
+  /**
+   * Import a pipeline file's text: parsed, migrated and checked with the strict pipeline and
+   * config schemas (an unknown key names the key meant), then saved as a new pipeline.
+   */
+  'pipelines.import': invoke<PipelineDoc>()(
+    strictObject({
+      /** The file's name, for messages and the default pipeline name. */
+      fileName: z.string().min(1).max(255),
+      text: z.string().max(PIPELINE_FILE_MAX, 'the file is larger than 4 MB'),
+    }),
+  ),
+  /**
+   * Desktop app only: a native save dialog, then the pipeline written there as JSON (null:
+   * cancelled). Web mode downloads the file in the page instead and answers an error here.
+   */
+  'pipelines.exportFile': invoke<{ file: string | null }>()(
+    strictObject({ pipeline: pipelineSchema }),
   ),
   'pipelines.validate': invoke<ValidationResult>()(strictObject({ pipeline: z.unknown() })),
   'pipelines.examples': invoke<ExampleInfo[]>()(empty),

@@ -183,3 +183,21 @@ export function migratePipeline(pipeline: Pipeline, registry: NodeRegistry): Mig
   });
   return { pipeline: { ...pipeline, nodes }, migrated, problems };
 }
+
+/** A pipeline as the JSON file export writes (two-space indent, final newline). */
+export function pipelineFileText(pipeline: Pipeline): string {
+  return `${JSON.stringify(pipeline, null, 2)}\n`;
+}
+
+/**
+ * A file name for a pipeline: its name with anything but letters, digits, `.`, `_` and `-`
+ * turned into `-`, and `.json`; `pipeline.json` when nothing is left.
+ */
+export function pipelineFileName(name: string): string {
+  const stem = name
+    .trim()
+    .replace(/[^A-Za-z0-9._-]+/g, '-')
+    .replace(/^[-.]+|-+$/g, '')
+    .slice(0, 100);
+  return `${stem || 'pipeline'}.json`;
+}

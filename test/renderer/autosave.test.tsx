@@ -75,9 +75,13 @@ describe('autosave', () => {
     expect(save).not.toHaveBeenCalled();
   });
 
-  it('saves an opened example, which is not saved yet', () => {
+  it('does not save an opened example until it is edited, then saves it once', () => {
     const { doc, save } = setup();
     act(() => doc.load(TOY));
+    wait(AUTOSAVE_MS * 3);
+    expect(save).not.toHaveBeenCalled();
+    expect(doc.get().saveState).toBe('unsaved');
+    act(() => doc.setConfig('tasks', { k: 3 }));
     wait(AUTOSAVE_MS);
     expect(save).toHaveBeenCalledTimes(1);
   });

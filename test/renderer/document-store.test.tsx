@@ -54,8 +54,16 @@ describe('document store', () => {
     expect(ids(doc)).toEqual(['data', 'tasks', 'feat']);
     expect(doc.pipeline()).toEqual(PIPELINE);
 
+    // An example or a file: not saved, and not saved until it is edited.
     doc.load(PIPELINE);
-    expect(doc.get()).toMatchObject({ pipelineId: undefined, dirty: true, saveState: 'unsaved' });
+    expect(doc.get()).toMatchObject({ pipelineId: undefined, dirty: false, saveState: 'unsaved' });
+    doc.setName('Edited');
+    expect(doc.get()).toMatchObject({ dirty: true, saveState: 'unsaved' });
+    // Each pipeline opened (or a new one) gets a fresh first view on the canvas.
+    const opened = doc.get().opened;
+    doc.reset();
+    doc.load(PIPELINE, 'p-2');
+    expect(doc.get().opened).toBe(opened + 2);
   });
 
   it('makes an edit dirty, but not a selection', () => {

@@ -82,6 +82,7 @@ function studio(names: (string | null)[] = []) {
         runs={runActions}
         runnable={runnable}
         problems={validation.problems}
+        onFiles={() => toasts.push('files')}
       />
     );
   }

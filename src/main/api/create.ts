@@ -34,6 +34,8 @@ export interface DefaultApiOptions {
   readonly allowRead?: readonly string[];
   /** Desktop app: native folder picker; a picked folder may then be exported to. */
   readonly chooseFolder?: () => Promise<string | null>;
+  /** Desktop app: native save dialog for pipeline files (see StudioApiDeps.saveFile). */
+  readonly saveFile?: (fileName: string, text: string) => Promise<string | null>;
 }
 
 /** Validation as the API reports it: every problem, tied to its node. */
@@ -71,6 +73,7 @@ export function createDefaultApi(opts: DefaultApiOptions): StudioApi {
     paths: confinedPolicy({ dataDir, readRoots: opts.allowRead ?? [] }),
     mode: opts.mode,
     ...(opts.chooseFolder ? { chooseFolder: opts.chooseFolder } : {}),
+    ...(opts.saveFile ? { saveFile: opts.saveFile } : {}),
     version: opts.version,
   });
 }

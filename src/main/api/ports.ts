@@ -28,6 +28,8 @@ export interface StudioStore {
   getPipeline(id: string): PipelineDoc | undefined;
   /** Insert (no id) or update; returns the saved summary. */
   savePipeline(id: string | undefined, pipeline: Pipeline): PipelineSummary;
+  /** Delete a saved pipeline and its history; its runs stay. False when there was none. */
+  deletePipeline(id: string): boolean;
   /** Create a queued run record; returns its id. */
   createRun(args: {
     readonly pipeline: Pipeline;

@@ -142,6 +142,10 @@ export class SqliteStudioStore implements StudioStore, StudioSweepStore {
     return pipelineSummary(rec);
   }
 
+  deletePipeline(id: string): boolean {
+    return this.store.deletePipeline(id);
+  }
+
   createRun(args: {
     pipeline: Pipeline;
     pipelineId?: string;

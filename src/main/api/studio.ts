@@ -8,13 +8,19 @@ import { join } from 'node:path';
 import type { RunEvent } from '../../shared/events.ts';
 import type { CompareResult, ExampleInfo, LogLine, SystemInfo } from '../../shared/ipc.ts';
 import type { NodeRegistry } from '../../shared/nodes/spec.ts';
-import { parsePipeline, type Pipeline } from '../../shared/pipeline.ts';
+import {
+  parsePipeline,
+  pipelineFileName,
+  pipelineFileText,
+  type Pipeline,
+} from '../../shared/pipeline.ts';
 import { errorMessage } from '../../shared/errors.ts';
 import { InputError } from '../engine/errors.ts';
 import { parseJsonText, readJson } from '../engine/formats/json-file.ts';
 import type { PathPolicy } from '../paths/policy.ts';
 import { ArgsError, NotFoundError, type ApiHandlers } from './dispatch.ts';
 import { PushHub } from './hub.ts';
+import { importPipelineText } from './pipeline-files.ts';
 import type {
   StudioExporter,
   StudioHost,
@@ -54,6 +60,11 @@ export interface StudioApiDeps {
    * in web mode, where export.chooseFolder answers an error.
    */
   readonly chooseFolder?: () => Promise<string | null>;
+  /**
+   * Desktop app: shows a native save dialog proposing `fileName`, writes `text` to the file
+   * chosen and returns its path (null: cancelled). Absent in web mode, which downloads instead.
+   */
+  readonly saveFile?: (fileName: string, text: string) => Promise<string | null>;
   /** App version. */
   readonly version: string;
 }
@@ -154,6 +165,26 @@ export function createStudioApi(deps: StudioApiDeps): StudioApi {
       return doc;
     },
     'pipelines.save': async ({ id, pipeline }) => store.savePipeline(id, pipeline),
+    'pipelines.rename': async ({ id, name }) => {
+      const doc = store.getPipeline(id);
+      if (!doc) throw new NotFoundError(`no pipeline '${id}'`);
+      return store.savePipeline(id, { ...doc.pipeline, name });
+    },
+    'pipelines.delete': async ({ id }) => ({ deleted: store.deletePipeline(id) }),
+    'pipelines.import': async ({ fileName, text }) => {
+      const pipeline = importPipelineText(text, fileName, deps.registry);
+      const saved = store.savePipeline(undefined, pipeline);
+      log({ level: 'info', message: `imported ${fileName} as '${saved.name}'` });
+      return { ...saved, pipeline };
+    },
+    'pipelines.exportFile': async ({ pipeline }) => {
+      if (!deps.saveFile) {
+        throw new ArgsError('there is no save dialog in web mode; the page downloads the file');
+      }
+      const file = await deps.saveFile(pipelineFileName(pipeline.name), pipelineFileText(pipeline));
+      if (file !== null) log({ level: 'info', message: `pipeline exported to ${file}` });
+      return { file };
+    },
     'pipelines.validate': async ({ pipeline }) => deps.validate(pipeline),
     'pipelines.examples': async () => {
       let names: string[];

@@ -169,10 +169,13 @@ async function measureFrames(page: Page, ms: number): Promise<FrameRecording> {
     await page.mouse.up();
     const q = await panePoint(page);
     await page.mouse.move(q.x, q.y);
+    // The canvas pans on a plain wheel; with Control held the wheel zooms.
+    await page.keyboard.down('Control');
     for (let i = 0; i < 6; i++) {
       await page.mouse.wheel(0, step % 2 === 0 ? -120 : 120);
       await sleep(30);
     }
+    await page.keyboard.up('Control');
     step++;
   }
   const rec = (await page.evaluate(

@@ -4,11 +4,14 @@
  * App composes them and provides what the canvas nodes read from context. All engine access goes
  * through `api` (Electron IPC or web mode, same contract).
  */
+import { useState } from 'react';
 import { useAutosave } from './features/autosave/use-autosave.ts';
 import { BottomPanel } from './features/bottom-panel/BottomPanel.tsx';
+import { useBottomSize } from './features/bottom-panel/panel-size.ts';
 import { DocumentCanvas } from './features/document/DocumentCanvas.tsx';
 import { DocumentInspector } from './features/document/DocumentInspector.tsx';
 import { documentStore, useValidation } from './features/document/use-document.ts';
+import { FilesDialog } from './features/files/FilesDialog.tsx';
 import { useMenuCommands } from './features/menu/use-menu-commands.ts';
 import { RunExport } from './features/runs/RunExport.tsx';
 import { runsStore, useRunEvents, useRuns } from './features/runs/use-runs.ts';
@@ -26,6 +29,7 @@ import { Palette } from './panels/Palette.tsx';
 import {
   autosave,
   documentActions,
+  fileActions,
   menuHandlers,
   runActions,
   shortcutHandlers,
@@ -41,6 +45,8 @@ export function App() {
   useMenuCommands(api, menuHandlers);
   useSweepEvents(api, sweepActions);
   useShortcuts(shortcutHandlers);
+  const [filesOpen, setFilesOpen] = useState(false);
+  const bottom = useBottomSize();
 
   if (session.fatal) return <Fatal message={session.fatal} web={mode === 'web'} />;
 
@@ -52,13 +58,14 @@ export function App() {
     <SpecsContext.Provider value={session.specMap}>
       <ProblemsContext.Provider value={problems}>
         <ActiveRunContext.Provider value={activeRunId}>
-          <div className="app">
+          <div className="app" style={{ gridTemplateRows: `44px 1fr ${bottom.height}px` }}>
             <Toolbar
               examples={session.examples}
               doc={documentActions}
               runs={runActions}
               runnable={runnable}
               problems={validation.problems}
+              onFiles={() => setFilesOpen(true)}
             />
             <PanelBoundary
               name="palette"
@@ -74,9 +81,18 @@ export function App() {
               problems={validation.ok ? [] : validation.problems}
             />
             <DocumentInspector />
-            <BottomPanel info={session.info} actions={runActions} sweeps={sweepActions} />
+            <BottomPanel
+              info={session.info}
+              actions={runActions}
+              sweeps={sweepActions}
+              height={bottom.height}
+              onResize={bottom.resize}
+            />
             <RunExport info={session.info} runs={runsStore} log={log} />
             <SweepDialogHost actions={sweepActions} />
+            {filesOpen && (
+              <FilesDialog actions={fileActions} log={log} onClose={() => setFilesOpen(false)} />
+            )}
           </div>
         </ActiveRunContext.Provider>
       </ProblemsContext.Provider>

@@ -3,7 +3,9 @@
  * state and the toasts, with the API this page talks to. The App composes views around these;
  * menus, shortcuts and buttons all call the same actions.
  */
+import { download } from './features/compare/CompareView.tsx';
 import { createDocumentActions } from './features/document/document-actions.ts';
+import { createFileActions } from './features/files/file-actions.ts';
 import { documentStore } from './features/document/use-document.ts';
 import type { MenuHandlers } from './features/menu/use-menu-commands.ts';
 import { createRunActions } from './features/runs/run-actions.ts';
@@ -14,7 +16,7 @@ import type { ShortcutCommand } from './features/shortcuts/shortcuts.ts';
 import { toasts } from './features/toasts/toast-store.ts';
 import { runStore } from './lib/context.ts';
 import { log } from './lib/log.ts';
-import { api } from './lib/transport.ts';
+import { api, mode } from './lib/transport.ts';
 
 export const documentActions = createDocumentActions({
   api,
@@ -22,6 +24,17 @@ export const documentActions = createDocumentActions({
   log,
   flash: toasts.flash,
   ask: (question, suggestion) => window.prompt(question, suggestion),
+});
+
+export const fileActions = createFileActions({
+  api,
+  doc: documentStore,
+  log,
+  flash: toasts.flash,
+  ask: (question, suggestion) => window.prompt(question, suggestion),
+  confirm: (question) => window.confirm(question),
+  download: (text, file) => download(text, file, 'application/json'),
+  mode,
 });
 
 export const runActions = createRunActions({

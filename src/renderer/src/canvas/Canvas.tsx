@@ -9,6 +9,7 @@ import {
   Controls,
   MiniMap,
   ReactFlow,
+  useNodesInitialized,
   useReactFlow,
   type Connection,
   type Edge,
@@ -18,20 +19,14 @@ import {
   type OnEdgesChange,
   type OnNodesChange,
 } from '@xyflow/react';
-import { memo, useCallback, useMemo, type DragEvent } from 'react';
+import { memo, useCallback, useEffect, useMemo, useRef, type DragEvent } from 'react';
 import { useSpecs } from '../lib/context.ts';
 import type { StudioEdge, StudioNode } from '../lib/graph.ts';
 import { PORT_COLORS } from './ports.ts';
 import { StudioNodeView } from './StudioNodeView.tsx';
+import { readableViewport } from './viewport.ts';
 
 const nodeTypes: NodeTypes = { studio: StudioNodeView };
-
-/**
- * The first view of a pipeline: everything when it fits at a zoom where node text stays
- * readable (0.6 keeps the 12 px titles and port names at about 7 px), else the middle of the graph at
- * that zoom, and the user pans (the Controls' fit button still shows the whole graph).
- */
-const INITIAL_FIT = { padding: 0.2, maxZoom: 1, minZoom: 0.6 } as const;
 
 /** MIME type of palette drags. */
 export const DRAG_MIME = 'application/x-d2nwg-node';
@@ -56,6 +51,21 @@ function CanvasImpl(props: CanvasProps) {
   const flow = useReactFlow<StudioNode, StudioEdge>();
   const { nodes, edges, onRefused, onSelect, onBeforeChange, onDropType } = props;
   const propsOnConnect = props.onConnect;
+
+  // The first view, once the nodes are measured: readable text, the start of a large graph (see
+  // viewport.ts). The document canvas remounts this component for every pipeline opened.
+  const box = useRef<HTMLDivElement>(null);
+  const measured = useNodesInitialized();
+  const placed = useRef(false);
+  useEffect(() => {
+    const el = box.current;
+    if (placed.current || !measured || !el || nodes.length === 0) return;
+    placed.current = true;
+    const bounds = flow.getNodesBounds(nodes);
+    void flow.setViewport(
+      readableViewport(bounds, { width: el.clientWidth, height: el.clientHeight }),
+    );
+  }, [measured, nodes, flow]);
 
   /** Why a connection is not allowed, or null if it is. */
   const refusal = useCallback(
@@ -151,7 +161,7 @@ function CanvasImpl(props: CanvasProps) {
   }, [onBeforeChange]);
 
   return (
-    <div className="canvas" onDragOver={onDragOver} onDrop={onDrop} data-testid="canvas">
+    <div className="canvas" ref={box} onDragOver={onDragOver} onDrop={onDrop} data-testid="canvas">
       <ReactFlow<StudioNode, StudioEdge>
         nodes={nodes}
         edges={styledEdges}
@@ -165,9 +175,8 @@ function CanvasImpl(props: CanvasProps) {
         onNodeDragStart={onBeforeChange}
         onBeforeDelete={onBeforeDelete}
         deleteKeyCode={['Delete', 'Backspace']}
-        fitView
-        fitViewOptions={INITIAL_FIT}
         minZoom={0.2}
+        panOnScroll
         colorMode="dark"
         proOptions={{ hideAttribution: true }}
       >

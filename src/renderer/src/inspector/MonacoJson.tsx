@@ -1,12 +1,15 @@
 /**
  * Monaco JSON editor of a node config, with the config's JSON Schema for validation and
  * completion. Loaded lazily (its own chunk). Monaco 0.57 under vite needs every worker supplied
- * through MonacoEnvironment.getWorker; only the editor and JSON workers are used here.
+ * through MonacoEnvironment.getWorker; only the editor and JSON workers are used here. Config
+ * problems are markers from the node spec's own schema (`configTextProblems`), so a misspelt key
+ * reads "`epoch`: unknown key; did you mean `epochs`?" as everywhere else in the studio.
  */
 import * as monaco from 'monaco-editor';
 import EditorWorker from 'monaco-editor/editor/editor.worker?worker';
 import JsonWorker from 'monaco-editor/languages/features/json/json.worker?worker';
 import { useEffect, useRef } from 'react';
+import { configTextProblems, openSchema } from '../lib/config-issues.ts';
 import { errMsg } from '../lib/errors.ts';
 
 self.MonacoEnvironment = {
@@ -22,8 +25,28 @@ monaco.editor.defineTheme('d2nwg-dark', {
   colors: { 'editor.background': '#12151b' },
 });
 
+/** Owner of the config-problem markers (Monaco keeps markers per owner). */
+const CONFIG_MARKERS = 'd2nwg-config';
+
+/** Put the config problems of the model's text on it as error markers. */
+function markConfig(model: monaco.editor.ITextModel, type: string): void {
+  const markers = configTextProblems(type, model.getValue()).map((p) => {
+    const from = model.getPositionAt(p.start);
+    const to = model.getPositionAt(p.end);
+    return {
+      severity: monaco.MarkerSeverity.Error,
+      message: p.message,
+      startLineNumber: from.lineNumber,
+      startColumn: from.column,
+      endLineNumber: to.lineNumber,
+      endColumn: to.column,
+    };
+  });
+  monaco.editor.setModelMarkers(model, CONFIG_MARKERS, markers);
+}
+
 /** Every open config editor registers its schema here; Monaco takes one list for all models. */
-const schemas = new Map<string, { uri: string; fileMatch: string[]; schema: object }>();
+const schemas = new Map<string, { uri: string; fileMatch: string[]; schema: unknown }>();
 function publishSchemas() {
   monaco.json.jsonDefaults.setDiagnosticsOptions({
     validate: true,
@@ -60,11 +83,17 @@ export default function MonacoJson(props: MonacoJsonProps) {
     const el = host.current;
     if (!el) return;
     const uri = monaco.Uri.parse(`d2nwg://config/${nodeId}.json`);
-    schemas.set(nodeId, { uri: `d2nwg://schema/${type}`, fileMatch: [uri.toString()], schema });
+    // Unknown keys are this editor's markers (with the key meant), not Monaco's generic ones.
+    schemas.set(nodeId, {
+      uri: `d2nwg://schema/${type}`,
+      fileMatch: [uri.toString()],
+      schema: openSchema(schema),
+    });
     publishSchemas();
     const text = JSON.stringify(latest.current.value, null, 2);
     const model = monaco.editor.getModel(uri) ?? monaco.editor.createModel(text, 'json', uri);
     model.setValue(text);
+    markConfig(model, type);
     const editor = monaco.editor.create(el, {
       model,
       theme: 'd2nwg-dark',
@@ -79,6 +108,7 @@ export default function MonacoJson(props: MonacoJsonProps) {
     });
     editorRef.current = editor;
     const sub = model.onDidChangeContent(() => {
+      markConfig(model, type);
       try {
         const parsed: unknown = JSON.parse(model.getValue());
         latest.current.onSyntaxError(null);

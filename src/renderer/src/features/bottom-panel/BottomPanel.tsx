@@ -1,7 +1,7 @@
 /**
  * The bottom panel: tabs for the runs list, the comparison, the charts and the log, the shown
  * run's status and the engine's mode, backend and version. Comparing runs switches to the
- * comparison.
+ * comparison. Its top edge resizes it (the App keeps the height, see panel-size.ts).
  */
 import { useState } from 'react';
 import type { SystemInfo } from '../../../../shared/ipc.ts';
@@ -12,6 +12,7 @@ import { Charts } from '../../panels/Charts.tsx';
 import { LogPanel } from '../../panels/LogPanel.tsx';
 import type { RunActions } from '../runs/run-actions.ts';
 import { RunsPanel } from '../runs/RunsPanel.tsx';
+import { ResizeHandle } from './ResizeHandle.tsx';
 import { useRuns, useRunsStore } from '../runs/use-runs.ts';
 import type { SweepActions } from '../sweeps/sweep-actions.ts';
 import { useSweeps } from '../sweeps/sweeps-store.ts';
@@ -29,9 +30,18 @@ export interface BottomPanelProps {
   readonly info: SystemInfo | null;
   readonly actions: RunActions;
   readonly sweeps: SweepActions;
+  /** The panel's height in px, and how to change it (drag or arrow keys on the top edge). */
+  readonly height: number;
+  readonly onResize: (px: number) => void;
 }
 
-export function BottomPanel({ info, actions, sweeps: sweepActions }: BottomPanelProps) {
+export function BottomPanel({
+  info,
+  actions,
+  sweeps: sweepActions,
+  height,
+  onResize,
+}: BottomPanelProps) {
   const [tab, setTab] = useState<Tab>('runs');
   const logHasError = useLogHasError();
   const store = useRunsStore();
@@ -49,6 +59,7 @@ export function BottomPanel({ info, actions, sweeps: sweepActions }: BottomPanel
   const title = (t: Tab) => (t === 'log' ? `Log${logHasError ? ' •' : ''}` : TITLES[t]);
   return (
     <section className="bottom">
+      <ResizeHandle height={height} onResize={onResize} />
       <nav className="tabs">
         {TABS.map((t) => (
           <button

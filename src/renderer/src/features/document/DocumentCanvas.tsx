@@ -15,7 +15,7 @@ import { Canvas } from '../../canvas/Canvas.tsx';
 import { useSpecs } from '../../lib/context.ts';
 import { PanelBoundary } from '../../lib/PanelBoundary.tsx';
 import type { StudioNode } from '../../lib/graph.ts';
-import { FirstRun } from '../../panels/FirstRun.tsx';
+import { EmptyCanvas, FirstRun } from '../../panels/FirstRun.tsx';
 import { Toast } from '../toasts/Toast.tsx';
 import { useDocument, useDocumentStore } from './use-document.ts';
 
@@ -39,6 +39,7 @@ export function DocumentCanvas({
   const nodes = useDocument((s) => s.nodes);
   const edges = useDocument((s) => s.edges);
   const firstRun = useDocument((s) => s.firstRun);
+  const opened = useDocument((s) => s.opened);
   // Stable handlers: the canvas memoizes on them.
   const on = useMemo(
     () => ({
@@ -64,7 +65,8 @@ export function DocumentCanvas({
         {firstRun && nodes.length === 0 ? (
           <FirstRun examples={examples} onOpen={onOpenExample} onBlank={on.blank} />
         ) : (
-          <ReactFlowProvider>
+          // A fresh canvas (and first view) for every pipeline opened.
+          <ReactFlowProvider key={opened}>
             <Canvas
               nodes={nodes}
               edges={edges}
@@ -79,6 +81,9 @@ export function DocumentCanvas({
           </ReactFlowProvider>
         )}
       </PanelBoundary>
+      {!firstRun && nodes.length === 0 && (
+        <EmptyCanvas examples={examples} onOpen={onOpenExample} />
+      )}
       <Toast />
       {first && nodes.length > 0 && (
         <div className="problems-bar" data-testid="problems">

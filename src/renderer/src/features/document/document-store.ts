@@ -46,6 +46,8 @@ export interface DocumentState {
   readonly revision: number;
   /** The first-run screen shows until the user opens, adds or starts something. */
   readonly firstRun: boolean;
+  /** Counts pipelines opened (load, new): the canvas takes a fresh first view for each. */
+  readonly opened: number;
   readonly canUndo: boolean;
   readonly canRedo: boolean;
 }
@@ -65,6 +67,7 @@ const INITIAL: DocumentState = {
   saveState: 'saved',
   revision: 0,
   firstRun: false,
+  opened: 0,
   canUndo: false,
   canRedo: false,
 };
@@ -95,7 +98,11 @@ export class DocumentStore {
 
   // ------------------------------------------------------------ whole document
 
-  /** Open a pipeline; `id` when it is a saved one (otherwise it counts as unsaved). */
+  /**
+   * Open a pipeline; `id` when it is a saved one. One without an id (an example, a file) counts as
+   * unsaved but not dirty: it is saved on its first edit (or an explicit save), so merely opening
+   * an example never stores another copy of it.
+   */
   load(p: Pipeline, id?: string): void {
     const g = fromPipeline(p);
     this.history.clear();
@@ -106,16 +113,22 @@ export class DocumentStore {
       pipelineId: id,
       nodes: g.nodes,
       edges: g.edges,
-      dirty: id === undefined,
+      dirty: false,
       saveState: id === undefined ? 'unsaved' : 'saved',
       revision: this.state.revision + 1,
+      opened: this.state.opened + 1,
     });
   }
 
   /** A new, empty pipeline. */
   reset(): void {
     this.history.clear();
-    this.set({ ...INITIAL, saveState: 'unsaved', revision: this.state.revision + 1 });
+    this.set({
+      ...INITIAL,
+      saveState: 'unsaved',
+      revision: this.state.revision + 1,
+      opened: this.state.opened + 1,
+    });
   }
 
   /** Show (or dismiss) the first-run screen. */
@@ -125,6 +138,19 @@ export class DocumentStore {
 
   setName(name: string): void {
     this.edit({ name });
+  }
+
+  /** The open pipeline was renamed in the file list: the saved copy has the name already. */
+  renamed(name: string): void {
+    this.set({ ...this.state, name });
+  }
+
+  /**
+   * The open pipeline's saved copy was deleted: the canvas keeps the graph, no longer tied to it,
+   * so it is saved again only if the user edits or saves it.
+   */
+  detach(): void {
+    this.set({ ...this.state, pipelineId: undefined, dirty: false, saveState: 'unsaved' });
   }
 
   select(nodeId: string | null): void {

@@ -26,9 +26,11 @@ export interface ToolbarProps {
   readonly runnable: boolean;
   /** Why it cannot, shown on the Run button. */
   readonly problems: readonly { readonly message: string }[];
+  /** Opens the pipeline files dialog (list, open, rename, delete, import, export). */
+  readonly onFiles: () => void;
 }
 
-export function Toolbar({ examples, doc, runs, runnable, problems }: ToolbarProps) {
+export function Toolbar({ examples, doc, runs, runnable, problems, onFiles }: ToolbarProps) {
   const store = useDocumentStore();
   const runsStore = useRunsStore();
   const name = useDocument((s) => s.name);
@@ -51,6 +53,14 @@ export function Toolbar({ examples, doc, runs, runnable, problems }: ToolbarProp
       <span className="spacer" />
       <button type="button" onClick={doc.newPipeline} title="New (Ctrl+N)">
         New
+      </button>
+      <button
+        type="button"
+        onClick={onFiles}
+        data-testid="open-files"
+        title="Saved pipelines, import and export"
+      >
+        Pipelines…
       </button>
       <select
         aria-label="Open example"

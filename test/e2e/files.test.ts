@@ -1,0 +1,276 @@
+/**
+ * Browser end-to-end tests (web mode, Chromium) of pipelines as files and a readable first
+ * screen: the quickstart leads and opens at a readable zoom without being saved, a misspelled key
+ * typed in Monaco shows the key meant, and the Pipelines dialog lists, renames, exports
+ * (download), imports (a refused file named with its problem) and deletes (runs kept).
+ * Screenshots go to test/artifacts/.
+ */
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Dialog, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDefaultApi } from '../../src/main/api/create.ts';
+import type { StudioApi } from '../../src/main/api/studio.ts';
+import { CHROMIUM_PATH, launchChromium } from '../../src/main/server/chromium.ts';
+import { startServer, type RunningServer } from '../../src/main/server/server.ts';
+import type { Pipeline } from '../../src/shared/pipeline.ts';
+import { ensureBuilt, RENDERER, ROOT, SHOTS } from '../helpers/e2e-build.ts';
+
+const hasChromium = existsSync(CHROMIUM_PATH);
+const poll = <T>(fn: () => T | Promise<T>, opts: { timeout?: number } = {}) =>
+  expect.poll(fn, { timeout: opts.timeout ?? 15_000 });
+
+const TOY: Pipeline = {
+  format: 'd2nwg-pipeline',
+  version: 1,
+  name: 'Toy file',
+  nodes: [
+    { id: 'data', type: 'dataset.source', version: 1, config: {}, position: { x: 0, y: 0 } },
+    { id: 'tasks', type: 'tasks.generate', version: 1, config: {}, position: { x: 300, y: 0 } },
+  ],
+  edges: [
+    { id: 'e1', source: 'data', sourcePort: 'dataset', target: 'tasks', targetPort: 'dataset' },
+  ],
+};
+
+describe.skipIf(!hasChromium)('pipelines as files, in the browser (web mode)', () => {
+  let api: StudioApi;
+  let server: RunningServer;
+  let browser: Browser;
+  let page: Page;
+  const consoleErrors: string[] = [];
+  /** Answers for the page's prompt() and confirm() dialogs, in order. */
+  const answers: (string | boolean)[] = [];
+  const asked: string[] = [];
+
+  const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`) });
+  const node = (id: string) => page.getByTestId(`node-${id}`);
+  const list = () => api.handlers['pipelines.list']({});
+
+  beforeAll(async () => {
+    ensureBuilt();
+    mkdirSync(SHOTS, { recursive: true });
+    const dataDir = mkdtempSync(join(tmpdir(), 'd2nwg-e2e-files-'));
+    const examples = join(dataDir, 'examples');
+    mkdirSync(examples);
+    copyFileSync(
+      join(ROOT, 'resources', 'pipelines', 'quickstart.json'),
+      join(examples, 'quickstart.json'),
+    );
+    writeFileSync(join(examples, 'toy.json'), JSON.stringify({ ...TOY, name: 'Toy example' }));
+    api = createDefaultApi({
+      mode: 'web',
+      version: '0.0.0-e2e',
+      examplesDir: examples,
+      dbFile: join(dataDir, 'studio.db'),
+      dataDir,
+      engineEntry: new URL('./fixtures/e2e-engine.ts', import.meta.url).href,
+    });
+    server = await startServer({ api, rendererDir: RENDERER, port: 0 });
+    browser = await launchChromium();
+    page = await browser.newPage({ viewport: { width: 1440, height: 900 }, acceptDownloads: true });
+    page.setDefaultTimeout(15_000);
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) {
+        consoleErrors.push(m.text());
+      }
+    });
+    page.on('pageerror', (e) => consoleErrors.push(e.message));
+    page.on('dialog', (d: Dialog) => {
+      asked.push(d.message());
+      const a = answers.shift();
+      if (a === false) void d.dismiss();
+      else void d.accept(typeof a === 'string' ? a : undefined);
+    });
+  }, 240_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    await api?.dispose();
+  });
+
+  it('leads with the quickstart and opens it readable, without saving a copy', async () => {
+    await page.goto(server.url);
+    await page.getByTestId('first-run').waitFor();
+    const first = page.getByTestId('open-quickstart');
+    await first.waitFor();
+    await shot('20-first-run-quickstart');
+    await first.click();
+    await node('data').waitFor();
+    // Node titles on screen: their font size times the canvas zoom, at least ~11 px.
+    await poll(() =>
+      page.evaluate(`(() => {
+        const title = document.querySelector('.react-flow__node .node-title');
+        const vp = document.querySelector('.react-flow__viewport');
+        if (!title || !vp) return 0;
+        const zoom = new DOMMatrixReadOnly(getComputedStyle(vp).transform).a;
+        return parseFloat(getComputedStyle(title).fontSize) * zoom;
+      })()`),
+    ).toBeGreaterThanOrEqual(10.9);
+    // Large: the start of the chain is in view, the rest is scrolled to.
+    const box = await page.getByTestId('canvas').boundingBox();
+    const data = await node('data').boundingBox();
+    expect(box && data && data.x >= box.x && data.y >= box.y).toBe(true);
+    await shot('21-quickstart-opened');
+    // The wheel scrolls through the graph; with Control held it zooms.
+    const view = async () =>
+      (await page.evaluate(
+        `(() => { const m = new DOMMatrixReadOnly(getComputedStyle(document.querySelector('.react-flow__viewport')).transform); return [m.a, m.e, m.f]; })()`,
+      )) as [number, number, number];
+    const [zoom0, , y0] = await view();
+    if (!box) throw new Error('canvas not visible');
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await page.mouse.wheel(0, 200);
+    await poll(async () => (await view())[2]).toBeLessThan(y0);
+    expect((await view())[0]).toBe(zoom0);
+    await page.keyboard.down('Control');
+    await page.mouse.wheel(0, 200);
+    await page.keyboard.up('Control');
+    await poll(async () => (await view())[0]).toBeLessThan(zoom0);
+    // Opened, not edited: nothing saved, even after the autosave delay.
+    await page.waitForTimeout(2500);
+    expect(await list()).toEqual([]);
+    expect(await page.getByTestId('save-state').textContent()).toBe('unsaved');
+  });
+
+  it('shows the key meant for a misspelled key typed in Monaco', async () => {
+    await page.locator('.react-flow__controls-fitview').click();
+    await node('vae').click();
+    const editor = page.getByTestId('monaco');
+    await editor.locator('.view-lines').waitFor({ timeout: 30_000 });
+    await editor.locator('.view-lines').click();
+    await page.keyboard.press('ControlOrMeta+A');
+    await page.keyboard.press('Delete');
+    await page.keyboard.insertText('{\n"hidden": [128],\n"latentDim": 32,\n"epoch": 4\n}');
+    // The marker: a squiggle under the key, and its message on hover.
+    await editor.locator('.squiggly-error').first().waitFor();
+    const message = '`epoch`: unknown key; did you mean `epochs`?';
+    const key = editor.locator('.view-line span', { hasText: '"epoch"' }).last();
+    await poll(async () => {
+      await page.mouse.move(0, 0);
+      await key.hover();
+      return page
+        .locator('.monaco-hover')
+        .filter({ hasText: 'unknown key' })
+        .first()
+        .textContent({ timeout: 2000 })
+        .catch(() => '');
+    }).toContain(message);
+    // Monaco's generic "Property epoch is not allowed" does not repeat it.
+    expect(await page.locator('.monaco-hover').first().textContent()).not.toContain('not allowed');
+    await poll(() => page.getByTestId('node-problems').textContent()).toContain(message);
+    await shot('22-monaco-misspelled-key');
+    // The edit made the example a saved pipeline (once).
+    await poll(async () => (await list()).map((p) => p.name)).toEqual(['quickstart']);
+  });
+
+  it('lists, renames and exports (a download) saved pipelines', async () => {
+    await page.getByTestId('open-files').click();
+    const dialog = page.getByTestId('files-dialog');
+    await dialog.waitFor();
+    await poll(() => dialog.getByTestId('file-open').allTextContents()).toEqual(['quickstart']);
+    await shot('23-files-dialog');
+    answers.push('My quickstart');
+    await dialog.getByTestId('file-rename').click();
+    await poll(() => dialog.getByTestId('file-open').allTextContents()).toEqual(['My quickstart']);
+    expect(asked.at(-1)).toBe("Rename 'quickstart' to");
+    // The open pipeline took the new name, still saved.
+    expect(await page.getByLabel('Pipeline name').inputValue()).toBe('My quickstart');
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      dialog.getByTestId('file-export').click(),
+    ]);
+    expect(download.suggestedFilename()).toBe('My-quickstart.json');
+    const file = await download.path();
+    const exported = JSON.parse(readFileSync(file, 'utf8')) as Pipeline;
+    expect(exported.name).toBe('My quickstart');
+    expect(exported.nodes.find((n) => n.id === 'vae')?.config).toMatchObject({ epoch: 4 });
+  });
+
+  it('refuses a file with a misspelled key, naming it; imports a good one and runs it', async () => {
+    const dialog = page.getByTestId('files-dialog');
+    const bad = {
+      ...TOY,
+      nodes: TOY.nodes.map((n) => (n.id === 'tasks' ? { ...n, config: { nTrian: 20 } } : n)),
+    };
+    await page.getByTestId('import-file').setInputFiles({
+      name: 'typo.json',
+      mimeType: 'application/json',
+      buffer: Buffer.from(JSON.stringify(bad)),
+    });
+    await poll(() => page.getByTestId('files-error').textContent()).toContain(
+      "typo.json: not a pipeline this studio can open: node 'tasks': ",
+    );
+    expect(await page.getByTestId('files-error').textContent()).toContain(
+      '`nTrian`: unknown key; did you mean `nTrain`?',
+    );
+    await shot('24-import-refused');
+    expect((await list()).length).toBe(1);
+    await page.getByTestId('import-file').setInputFiles({
+      name: 'toy.json',
+      mimeType: 'application/json',
+      buffer: Buffer.from(JSON.stringify(TOY)),
+    });
+    await dialog.waitFor({ state: 'detached' });
+    await node('tasks').waitFor();
+    expect(await page.getByLabel('Pipeline name').inputValue()).toBe('Toy file');
+    expect((await list()).map((p) => p.name).sort()).toEqual(['My quickstart', 'Toy file']);
+    await poll(() => page.getByTestId('run').isEnabled()).toBe(true);
+    await page.getByTestId('run').click();
+    await poll(() => node('tasks').getAttribute('data-status'), { timeout: 20_000 }).toBe('done');
+  });
+
+  it('deletes after a confirmation and keeps the runs', async () => {
+    const runsBefore = await api.handlers['runs.list']({});
+    expect(runsBefore).toHaveLength(1);
+    await page.getByTestId('open-files').click();
+    const dialog = page.getByTestId('files-dialog');
+    const toyRow = dialog.locator('tr', { hasText: 'Toy file' });
+    await toyRow.waitFor();
+    answers.push(false);
+    await toyRow.getByTestId('file-delete').click();
+    expect(asked.at(-1)).toBe(
+      "Delete the pipeline 'Toy file' and its saved versions? Its runs are kept.",
+    );
+    expect((await list()).length).toBe(2);
+    answers.push(true);
+    await toyRow.getByTestId('file-delete').click();
+    await poll(() => dialog.getByTestId('file-open').allTextContents()).toEqual(['My quickstart']);
+    expect(await api.handlers['runs.list']({})).toEqual(runsBefore);
+    await dialog.getByTestId('files-close').click();
+    // The canvas keeps the graph, now unsaved.
+    expect(await page.getByTestId('save-state').textContent()).toBe('unsaved');
+    await node('tasks').waitFor();
+  });
+
+  it('resizes the bottom panel by its top edge and remembers the size', async () => {
+    const panel = page.locator('.app > .bottom');
+    const before = await panel.boundingBox();
+    const edge = await page.getByTestId('bottom-resize').boundingBox();
+    if (!before || !edge) throw new Error('bottom panel not visible');
+    await page.mouse.move(edge.x + 300, edge.y + edge.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(edge.x + 300, edge.y + edge.height / 2 - 150, { steps: 6 });
+    await page.mouse.up();
+    await poll(async () => Math.round((await panel.boundingBox())?.height ?? 0)).toBe(
+      Math.round(before.height) + 150,
+    );
+    // The canvas above gave the room.
+    await shot('25-bottom-resized');
+    await page.reload();
+    await page.getByTestId('bottom-resize').waitFor();
+    await poll(async () => Math.round((await panel.boundingBox())?.height ?? 0)).toBe(
+      Math.round(before.height) + 150,
+    );
+    expect(consoleErrors, consoleErrors.join('\n')).toEqual([]);
+  });
+});
