@@ -8,6 +8,8 @@ import { RunsPanel, type RunsPanelProps } from '../../src/renderer/src/features/
 const run = (id: string, over: Partial<RunSummary> = {}): RunSummary => ({
   id,
   name: 'quickstart',
+  tags: [],
+  notes: '',
   status: 'done',
   seed: 7,
   backend: 'wasm',

@@ -11,6 +11,8 @@ import type { RunSummary } from '../../src/shared/ipc.ts';
 const summary = (id: string, status: RunSummary['status']): RunSummary => ({
   id,
   name: 'toy',
+  tags: [],
+  notes: '',
   status,
   seed: 0,
   backend: 'wasm',

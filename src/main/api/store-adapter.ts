@@ -16,6 +16,7 @@ import type {
   RunSummary,
 } from '../../shared/ipc.ts';
 import {
+  ACCURACY_PREFIX,
   ACCURACY_STD_PREFIX,
   accuracyKeyTail,
   accuracyStdOfSummary,
@@ -23,19 +24,22 @@ import {
 import { latentsOfSummary } from '../../shared/schemas/latents.ts';
 import { parsePipeline, type Pipeline } from '../../shared/pipeline.ts';
 import { RunRecorder } from '../store/recorder.ts';
-import type { NodeState, StoredArtifact } from '../../shared/runs.ts';
+import type { NodeState, RunAnnotation, StoredArtifact } from '../../shared/runs.ts';
 import type {
+  MetricPoint,
   NodeRunRecord,
   PipelineSummary as StorePipelineSummary,
   RunRecord,
   Store,
 } from '../store/index.ts';
-import type { StudioStore } from './ports.ts';
+import type { RunTableSource, StudioStore } from './ports.ts';
 
 function summary(r: RunRecord): RunSummary {
   return {
     id: r.id,
     name: r.name,
+    tags: r.tags,
+    notes: r.notes,
     status: r.status,
     seed: r.seed ?? 0,
     backend: r.backend ?? '',
@@ -176,16 +180,37 @@ export class SqliteStudioStore implements StudioStore {
     return s.backend ? s : { ...s, backend: this.backends.get(r.id) ?? '' };
   }
 
+  annotateRun(runId: string, change: RunAnnotation): RunSummary | undefined {
+    if (!this.store.runs.exists(runId)) return undefined;
+    return this.summary(this.store.annotateRun(runId, change));
+  }
+
+  tableSources(): RunTableSource[] {
+    return this.store.listRuns({ limit: 1000 }).runs.map((r) => ({
+      runId: r.id,
+      pipeline: snapshot(r.config, `run ${r.id}`),
+      series: this.series(r.id, this.store.metricsWithPrefix(r.id, ACCURACY_PREFIX)),
+    }));
+  }
+
   deleteRun(runId: string): boolean {
     return this.store.deleteRun(runId).deleted;
   }
 
   metricsOf(runId: string): MetricSeries[] {
+    return this.series(runId, this.store.metricsOf(runId));
+  }
+
+  /**
+   * Points of one run grouped into series by (node, key), plus the std-over-tasks series that
+   * live in its evaluation summaries (the charts' error bars, the tables' ± std).
+   */
+  private series(runId: string, points: readonly MetricPoint[]): MetricSeries[] {
     const groups = new Map<
       string,
       { nodeId: string; key: string; steps: number[]; values: number[] }
     >();
-    for (const p of this.store.metricsOf(runId)) {
+    for (const p of points) {
       const k = `${p.nodeId}\u0000${p.key}`;
       let g = groups.get(k);
       if (!g) {

@@ -16,6 +16,7 @@ import type { PathPolicy } from '../paths/policy.ts';
 import { ArgsError, NotFoundError, type ApiHandlers } from './dispatch.ts';
 import { PushHub } from './hub.ts';
 import type { StudioExporter, StudioHost, StudioStore, StudioValidator } from './ports.ts';
+import { defaultsByType, runsTable } from './run-table.ts';
 import { specInfo } from './specs.ts';
 
 export interface StudioApiDeps {
@@ -113,6 +114,8 @@ export function createStudioApi(deps: StudioApiDeps): StudioApi {
     return { runId };
   };
 
+  const defaultsOf = defaultsByType(deps.registry);
+
   const getRun = (runId: string) => {
     const run = store.getRun(runId);
     if (!run) throw new NotFoundError(`no run '${runId}'`);
@@ -192,6 +195,12 @@ export function createStudioApi(deps: StudioApiDeps): StudioApi {
       const run = getRun(runId);
       return startRun(run.pipeline, run.seed);
     },
+    'runs.update': async ({ runId, ...change }) => {
+      const run = store.annotateRun(runId, change);
+      if (!run) throw new NotFoundError(`no run '${runId}'`);
+      return run;
+    },
+    'runs.table': async ({ fields }) => runsTable(store.tableSources(), fields ?? [], defaultsOf),
 
     'export.preview': async ({ runId, nodeId, format, select }) =>
       deps.exporter.preview({ run: getRun(runId), nodeId, format, select }),

@@ -65,6 +65,18 @@ export class MetricRepository {
         );
   }
 
+  /** The points of one run whose key starts with `prefix`, ordered by node, key, step. */
+  withPrefix(runId: string, prefix: string): MetricPoint[] {
+    return this.db.all(
+      MetricRowSchema,
+      'metrics',
+      'SELECT * FROM metrics WHERE run_id = ? AND substr(key, 1, ?) = ? ORDER BY node_id, key, step',
+      runId,
+      prefix.length,
+      prefix,
+    );
+  }
+
   /** Metrics of several runs side by side, aligned on (node, key, step). */
   table(runIds: readonly string[], key?: string): MetricsTable {
     const index = new Map<

@@ -106,6 +106,14 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX artifacts_by_sha ON artifacts(sha256);
     `,
   },
+  {
+    version: 2,
+    description: 'runs: tags and notes (the runs table); name stays, now user-editable',
+    sql: `
+      ALTER TABLE runs ADD COLUMN tags  TEXT NOT NULL DEFAULT '[]';
+      ALTER TABLE runs ADD COLUMN notes TEXT NOT NULL DEFAULT '';
+    `,
+  },
 ];
 
 /** The schema version this build writes. */
