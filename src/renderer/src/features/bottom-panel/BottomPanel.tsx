@@ -11,7 +11,7 @@ import { ComparePanel } from '../compare/CompareView.tsx';
 import { Charts } from '../../panels/Charts.tsx';
 import { LogPanel } from '../../panels/LogPanel.tsx';
 import type { RunActions } from '../runs/run-actions.ts';
-import { RunsPanel } from '../runs/RunsPanel.tsx';
+import { RunsTab } from '../runs/RunsTab.tsx';
 import { useRuns, useRunsStore } from '../runs/use-runs.ts';
 
 export type Tab = 'runs' | 'compare' | 'charts' | 'log';
@@ -32,7 +32,6 @@ export function BottomPanel({ info, actions }: BottomPanelProps) {
   const logHasError = useLogHasError();
   const store = useRunsStore();
   const runs = useRuns((s) => s.runs);
-  const selected = useRuns((s) => s.selected);
   const compare = useRuns((s) => s.compare);
   const baseline = useRuns((s) => s.baseline);
   const activeRunId = useRuns((s) => s.activeRunId);
@@ -68,20 +67,7 @@ export function BottomPanel({ info, actions }: BottomPanelProps) {
       <div className="tab-body">
         {tab === 'runs' && (
           <PanelBoundary name="runs" label="Runs">
-            <RunsPanel
-              runs={runs}
-              selected={selected}
-              onToggle={(id) => store.toggle(id)}
-              onCompare={() =>
-                void actions.compare().then((ok) => {
-                  if (ok) setTab('compare');
-                })
-              }
-              onDelete={() => void actions.deleteSelected()}
-              onRerun={() => void actions.rerun()}
-              onExport={() => store.exportRun([...selected][0] ?? null)}
-              onOpen={(id) => void actions.open(id)}
-            />
+            <RunsTab actions={actions} onCompared={() => setTab('compare')} />
           </PanelBoundary>
         )}
         {tab === 'compare' && (

@@ -5,18 +5,26 @@
  * which runs it started and which ended, so an end event that beats the start reply, or a run
  * opened from the list while another runs, cannot leave it stale.
  */
-import type { CompareResult, RunSummary } from '../../../../shared/ipc.ts';
+import type { CompareResult, RunSummary, RunsTable } from '../../../../shared/ipc.ts';
+import { DEFAULT_VIEW, type RunsView } from './runs-table.ts';
 
 /** What this page saw of a run's life: started here, or ended (its runDone arrived). */
 type Seen = 'started' | 'ended';
 
 export interface RunsState {
   readonly runs: readonly RunSummary[];
+  /** Config values and accuracy series behind the runs table's columns (null: not loaded). */
+  readonly table: RunsTable | null;
+  /** The runs table's filters, sort and picked columns. */
+  readonly view: RunsView;
   readonly selected: ReadonlySet<string>;
   /** The run whose state the canvas shows (null: none yet). */
   readonly activeRunId: string | null;
   readonly compare: CompareResult | null;
-  /** The run the comparison view diffs against (null: the first compared run). */
+  /**
+   * The run pinned as the baseline (runs table): the comparison diffs against it and includes it
+   * (null: the first compared run).
+   */
   readonly baseline: string | null;
   /** Seed of the next run. */
   readonly seed: number;
@@ -27,6 +35,8 @@ export interface RunsState {
 
 const INITIAL: RunsState = {
   runs: [],
+  table: null,
+  view: DEFAULT_VIEW,
   selected: new Set(),
   activeRunId: null,
   compare: null,
@@ -66,6 +76,15 @@ export class RunsStore {
 
   setRuns(runs: readonly RunSummary[]): void {
     this.set({ runs });
+  }
+
+  setTable(table: RunsTable | null): void {
+    this.set({ table });
+  }
+
+  /** Change the runs table's filters, sort or columns. */
+  setView(patch: Partial<RunsView>): void {
+    this.set({ view: { ...this.state.view, ...patch } });
   }
 
   /** Select or unselect one row. */
