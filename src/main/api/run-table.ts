@@ -22,9 +22,11 @@ export function defaultsByType(registry: NodeRegistry): (type: string) => unknow
   };
 }
 
-/** JSON-safe copy of a config value (undefined and functions dropped, as JSON.stringify does). */
+/** A config value as JSON (undefined and functions dropped, as JSON.stringify does). */
 function json(v: unknown): JsonValue | undefined {
-  if (v === undefined) return undefined;
+  if (v === null || typeof v === 'string' || typeof v === 'boolean') return v;
+  if (typeof v === 'number') return Number.isFinite(v) ? v : null;
+  if (v === undefined || typeof v === 'function' || typeof v === 'symbol') return undefined;
   const text = JSON.stringify(v);
   return text === undefined ? undefined : (JSON.parse(text) as JsonValue);
 }

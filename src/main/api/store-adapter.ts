@@ -186,10 +186,17 @@ export class SqliteStudioStore implements StudioStore {
   }
 
   tableSources(): RunTableSource[] {
+    // One query for every run's accuracy points, grouped here; losses are never read.
+    const points = new Map<string, MetricPoint[]>();
+    for (const p of this.store.metricsWithPrefix(ACCURACY_PREFIX)) {
+      const list = points.get(p.runId);
+      if (list) list.push(p);
+      else points.set(p.runId, [p]);
+    }
     return this.store.listRuns({ limit: 1000 }).runs.map((r) => ({
       runId: r.id,
       pipeline: snapshot(r.config, `run ${r.id}`),
-      series: this.series(r.id, this.store.metricsWithPrefix(r.id, ACCURACY_PREFIX)),
+      series: this.series(r.id, points.get(r.id) ?? []),
     }));
   }
 
@@ -222,7 +229,7 @@ export class SqliteStudioStore implements StudioStore {
     }
     const series: MetricSeries[] = [...groups.values()].map((g) => ({ runId, ...g }));
     // The std over tasks lives in evaluation summaries only; the charts need it for error bars.
-    for (const n of this.store.getRun(runId)?.nodes ?? []) {
+    for (const n of this.store.nodeRuns.ofRun(runId)) {
       for (const r of accuracyStdOfSummary(n.summary)) {
         const key = `${ACCURACY_STD_PREFIX}${accuracyKeyTail(r.method, r.split)}`;
         series.push({ runId, nodeId: n.nodeId, key, steps: r.epochs, values: r.std });

@@ -163,9 +163,9 @@ export class Store {
   metricsOf(runId: string, key?: string): MetricPoint[] {
     return this.metrics.of(runId, key);
   }
-  /** The points of one run whose key starts with `prefix`, ordered by node, key, step. */
-  metricsWithPrefix(runId: string, prefix: string): MetricPoint[] {
-    return this.metrics.withPrefix(runId, prefix);
+  /** The points of every run whose key starts with `prefix`, ordered by run, node, key, step. */
+  metricsWithPrefix(prefix: string): MetricPoint[] {
+    return this.metrics.withPrefix(prefix);
   }
   /** Metrics of several runs side by side, aligned on (node, key, step). */
   metricsFor(runIds: readonly string[], key?: string): MetricsTable {
