@@ -7,6 +7,7 @@
  */
 import type { CompareResult, RunSummary, RunsTable } from '../../../../shared/ipc.ts';
 import { DEFAULT_VIEW, type RunsView } from './runs-table.ts';
+import { loadView, saveView, type ViewStorage } from './view-storage.ts';
 
 /** What this page saw of a run's life: started here, or ended (its runDone arrived). */
 type Seen = 'started' | 'ended';
@@ -64,8 +65,13 @@ type Listener = () => void;
 
 /** See the module comment. One instance per page; tests make their own. */
 export class RunsStore {
-  private state: RunsState = INITIAL;
+  private state: RunsState;
   private readonly listeners = new Set<Listener>();
+
+  /** With a storage, the runs table's columns and sort are loaded from it and saved to it. */
+  constructor(private readonly storage?: ViewStorage) {
+    this.state = { ...INITIAL, view: loadView(storage) };
+  }
 
   subscribe = (listener: Listener): (() => void) => {
     this.listeners.add(listener);
@@ -85,6 +91,7 @@ export class RunsStore {
   /** Change the runs table's filters, sort or columns. */
   setView(patch: Partial<RunsView>): void {
     this.set({ view: { ...this.state.view, ...patch } });
+    saveView(this.storage, this.state.view);
   }
 
   /** Select or unselect one row. */
