@@ -2,9 +2,9 @@
  * Browser end-to-end test of the runs table in web mode: three runs of one pipeline with the
  * tasks node's k changed, then in the table a run renamed, runs tagged and annotated, the table
  * filtered by tag, config and metric columns picked, sorted by them, and a baseline pinned for
- * the comparison. Each edit is checked in the store through the API, not only on screen. The
- * engine is the comparison test's fixture: it finishes at once and records accuracy that
- * follows k.
+ * the comparison; after a reload all of it is still there. Each edit is checked in the store
+ * through the API, not only on screen. The engine is the comparison test's fixture: it finishes
+ * at once and records accuracy that follows k.
  */
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -201,6 +201,21 @@ describe.skipIf(!hasChromium)('runs table in the browser (web mode)', () => {
     await page.getByTestId('sort-metric:seen/d2nwg').click();
     await page.addStyleTag({ content: '.app { grid-template-rows: 44px 1fr 380px; }' });
     await page.getByTestId('runs').screenshot({ path: join(SHOTS, 'runs-table.png') });
+
+    // After a reload: names, tags and notes come from the store, the columns and sort from the
+    // page's storage.
+    await page.reload();
+    await page.getByTestId('tab-runs').click();
+    await poll(() => page.getByTestId(`name-${first}`).textContent()).toBe('k default (reference)');
+    expect(await page.getByTestId(`tag-${third}-small-k`).textContent()).toBe('small-k');
+    expect(await page.getByTestId(`notes-${second}`).textContent()).toBe(
+      'k too large: slower, no better',
+    );
+    await poll(() => kCell(second)).toBe(String(kDefault + 4));
+    expect(
+      await page.getByTestId('sort-metric:seen/d2nwg').locator('..').getAttribute('aria-sort'),
+    ).toBe('descending');
+    expect(await rowIds()).toEqual([second, third, first]);
     expect(pageErrors).toEqual([]);
   });
 });

@@ -1,10 +1,13 @@
 // The runs table's actions over real stores, with the API answered in memory through the same
 // contract (and strict schemas) the transports use: annotating, reloading picked columns, and
 // comparing against a pinned baseline.
+import { act, render, screen } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 import { DocumentStore } from '../../src/renderer/src/features/document/document-store.ts';
 import { createRunActions } from '../../src/renderer/src/features/runs/run-actions.ts';
 import { RunsStore } from '../../src/renderer/src/features/runs/runs-store.ts';
+import { RunsTab } from '../../src/renderer/src/features/runs/RunsTab.tsx';
+import { RunsContext } from '../../src/renderer/src/features/runs/use-runs.ts';
 import { RunStore } from '../../src/renderer/src/lib/run-store.ts';
 import {
   buildApi,
@@ -30,7 +33,7 @@ function setup() {
   const requests: { channel: InvokeChannelName; params: Record<string, unknown> }[] = [];
   const replies: Partial<Record<InvokeChannelName, (p: Record<string, unknown>) => unknown>> = {
     'runs.list': () => [summary('r1'), summary('r2'), summary('r3')],
-    'runs.table': () => ({ fields: ['tasks.k'], values: {}, series: [] }),
+    'runs.table': () => ({ fields: ['tasks.k'], values: { r1: { 'tasks.k': 9 } }, series: [] }),
     'runs.compare': (p) => ({
       runs: (p.runIds as string[]).map((id) => summary(id)),
       series: [],
@@ -124,5 +127,20 @@ describe('run actions for the runs table', () => {
     t.runs.setBaseline('gone');
     await t.actions.compare();
     expect(t.requests.at(-1)?.params).toEqual({ runIds: ['r3', 'r1'] });
+  });
+
+  it('loads the picked columns when the Runs tab shows, as after a reload', async () => {
+    const t = setup();
+    t.runs.setRuns([summary('r1')]);
+    t.runs.setView({ fields: ['tasks.k'] });
+    render(
+      <RunsContext.Provider value={t.runs}>
+        <RunsTab actions={t.actions} onCompared={() => undefined} />
+      </RunsContext.Provider>,
+    );
+    await act(t.settle);
+    expect(t.requests).toEqual([{ channel: 'runs.table', params: { fields: ['tasks.k'] } }]);
+    const k = screen.getByTestId('run-r1').querySelector('td[data-col="field:tasks.k"]');
+    expect(k?.textContent).toBe('9');
   });
 });

@@ -1,4 +1,5 @@
 /** The runs table wired to the page's runs store and run actions (the bottom panel's Runs tab). */
+import { useEffect } from 'react';
 import type { RunActions } from './run-actions.ts';
 import { RunsPanel } from './RunsPanel.tsx';
 import { useRuns, useRunsStore } from './use-runs.ts';
@@ -16,6 +17,11 @@ export function RunsTab({ actions, onCompared }: RunsTabProps) {
   const view = useRuns((s) => s.view);
   const selected = useRuns((s) => s.selected);
   const baseline = useRuns((s) => s.baseline);
+  // The column values are loaded when the table shows (the session loads the list only), and
+  // again whenever a run starts or ends while it shows.
+  useEffect(() => {
+    actions.loadTable();
+  }, [actions]);
   return (
     <RunsPanel
       runs={runs}

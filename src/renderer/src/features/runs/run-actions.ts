@@ -55,6 +55,7 @@ export function createRunActions({ api, runs, doc, live, log, flash, confirm }: 
 
   return {
     refresh,
+    loadTable,
     canRun,
 
     /** Run the open pipeline with the chosen seed. */
