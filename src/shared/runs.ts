@@ -106,6 +106,11 @@ export const RunTagSchema = z
   .max(RUN_TAG_MAX, `a tag is at most ${RUN_TAG_MAX} characters`)
   .regex(/^[\p{L}\p{N}_.:/+-]+$/u, 'a tag may only hold letters, digits and _ - . : / +');
 
+/** Tags as typed (the CLI's --tags, the table's tag input): split on commas and blanks. */
+export function splitTags(text: string): string[] {
+  return text.split(/[,\s]+/).filter((t) => t !== '');
+}
+
 /** A run's tags: distinct (kept in the order given), at most 20. */
 export const RunTagsSchema = z
   .array(RunTagSchema)

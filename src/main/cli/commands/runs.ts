@@ -12,6 +12,7 @@ import { InputError } from '../../engine/errors.ts';
 import { decodeWeightsArtifact } from '../../engine/export/artifact.ts';
 import { EXPORT_FORMATS, type ExportFormat } from '../../engine/export/index.ts';
 import { EXPORT_SELECTS, exportRunWeights, type ExportSelect } from '../../engine/export/run.ts';
+import { splitTags } from '../../../shared/runs.ts';
 import {
   RUN_STATUSES,
   defaultDbPath,
@@ -35,8 +36,8 @@ Every subcommand takes --db FILE (default: $XDG_DATA_HOME/d2nwg-studio/studio.db
 Statuses: ${RUN_STATUSES.join(', ')}.
 
 list --search matches names, ids, notes and tags; --tag keeps runs with exactly that tag. set
-renames a run, replaces its tags (--tags '' removes them all) or its notes (tags: letters,
-digits and _ - . : / +; names: one line of at most 120 characters).
+renames a run, replaces its tags (commas or blanks between; --tags '' removes them all) or its
+notes. Tags hold letters, digits and _ - . : / +; a name is one line of at most 120 characters.
 
 compare prints one table per metric family: a key 'accuracy/d2nwg' is method 'd2nwg' of family
 'accuracy'; columns are steps (epochs). export writes the node's 'weights' artifacts (one per
@@ -285,14 +286,8 @@ function set(argv: string[]): number {
     throw new InputError('expected exactly one run id', 'd2nwg runs set');
   if (values.name === undefined && values.tags === undefined && values.notes === undefined)
     throw new InputError('give --name, --tags or --notes', 'd2nwg runs set');
-  // Comma-separated; blanks around commas and empty items (a trailing comma, '') are dropped.
-  const tags =
-    values.tags === undefined
-      ? undefined
-      : values.tags
-          .split(',')
-          .map((t) => t.trim())
-          .filter((t) => t !== '');
+  // Commas or blanks between tags; empty items (a trailing comma, '') are dropped.
+  const tags = values.tags === undefined ? undefined : splitTags(values.tags);
   return withStore(dbPath(values.db), (s) => {
     const id = resolveRun(s, positionals[0]);
     const run = s.annotateRun(id, {

@@ -168,7 +168,7 @@ describe('d2nwg runs', () => {
   });
 
   it('refuses bad set requests with exit code 2 and a message naming the field', async () => {
-    const bad = await cli('runs', 'set', runA, '--tags', 'ok,not ok', '--db', db);
+    const bad = await cli('runs', 'set', runA, '--tags', 'ok,bad!tag', '--db', db);
     expect(bad.code).toBe(2);
     expect(bad.err).toContain(
       `run '${runA}': tags[1]: a tag may only hold letters, digits and _ - . : / +`,

@@ -4,7 +4,7 @@
  * handed to the studio (runs.update); a refused one keeps the stored value.
  */
 import { useState, type KeyboardEvent, type MouseEvent } from 'react';
-import { parseTags } from './runs-table.ts';
+import { splitTags } from '../../../../shared/runs.ts';
 
 /** Double-clicking inside an editor must not open the run (the row's double-click). */
 const stop = (e: MouseEvent) => e.stopPropagation();
@@ -73,7 +73,7 @@ export interface TagsCellProps {
 export function TagsCell({ runId, tags, activeTag, onChange, onFilter }: TagsCellProps) {
   const [draft, setDraft] = useState<string | null>(null);
   const add = () => {
-    const more = parseTags(draft ?? '');
+    const more = splitTags(draft ?? '');
     if (more.length) onChange([...tags, ...more.filter((t) => !tags.includes(t))]);
     setDraft(null);
   };

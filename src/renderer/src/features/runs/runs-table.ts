@@ -266,11 +266,3 @@ export function nextSort(view: RunsView, column: string): RunsView['sort'] {
   }
   return { column, dir: 'asc' };
 }
-
-/** Tags typed into the tag editor: split on commas and blanks, empty items dropped. */
-export function parseTags(text: string): string[] {
-  return text
-    .split(/[,\s]+/)
-    .map((t) => t.trim())
-    .filter((t) => t !== '');
-}
