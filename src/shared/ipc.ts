@@ -10,7 +10,14 @@ import { strictObject } from './issues.ts';
 import { pipelineSchema, type Pipeline } from './pipeline.ts';
 import type { PortSpec, NodeCategory } from './nodes/spec.ts';
 import type { RunEvent } from './events.ts';
-import type { NodeState, RunStatus, StoredArtifact } from './runs.ts';
+import {
+  hasAnnotation,
+  runAnnotationShape,
+  type NodeState,
+  type RunStatus,
+  type StoredArtifact,
+} from './runs.ts';
+import type { JsonValue } from './events.ts';
 import type { LatentProjection } from './schemas/latents.ts';
 import { SweepSpecSchema, type SweepStatus, type SweepValue } from './sweeps.ts';
 
@@ -122,8 +129,12 @@ export interface ExampleInfo {
 /** A run in the list. */
 export interface RunSummary {
   readonly id: string;
-  /** Pipeline name at the time of the run. */
+  /** The run's name: the pipeline's name at the time of the run until the user renames it. */
   readonly name: string;
+  /** The user's tags, in the order given. */
+  readonly tags: readonly string[];
+  /** The user's notes ('' when none). */
+  readonly notes: string;
   readonly status: RunStatus;
   /** Seed used for every random draw of the run. */
   readonly seed: number;
@@ -218,6 +229,22 @@ export interface CompareResult {
   readonly series: readonly MetricSeries[];
   /** Latent maps recorded by the selected runs' nodes (empty when none has a VAE). */
   readonly latents: readonly RunLatents[];
+}
+
+/**
+ * What the runs table shows besides each run's summary: the config fields a user may pick as
+ * columns, the values of the picked ones, and the accuracy series the metric columns come from.
+ */
+export interface RunsTable {
+  /**
+   * Every config field of the listed runs as `<node id>.<field path>` (nested objects walked,
+   * arrays whole; keys a stored config leaves out at their spec's default), sorted.
+   */
+  readonly fields: readonly string[];
+  /** Per run id: the value of each requested field the run has. */
+  readonly values: Readonly<Record<string, Readonly<Record<string, JsonValue>>>>;
+  /** Accuracy mean and std-over-tasks series (`accuracy/…`, `accuracy_std/…`) of every run. */
+  readonly series: readonly MetricSeries[];
 }
 
 /** A file an export wrote (or would write). */
@@ -350,6 +377,20 @@ export const contract = {
   'runs.delete': invoke<{ deleted: boolean }>()(strictObject({ runId })),
   'runs.compare': invoke<CompareResult>()(strictObject({ runIds: z.array(runId).min(1).max(50) })),
   'runs.rerun': invoke<{ runId: string }>()(strictObject({ runId })),
+  /** Rename, tag (the whole list) or annotate a run; fields left out keep their value. */
+  'runs.update': invoke<RunSummary>()(
+    strictObject({ runId, ...runAnnotationShape }).refine(...hasAnnotation),
+  ),
+  /** Config-field values and accuracy series for the runs table's chosen columns. */
+  'runs.table': invoke<RunsTable>()(
+    strictObject({
+      /** Config fields to return values of, as `<node id>.<field path>`. */
+      fields: z
+        .array(z.string().min(1, 'a field is `<node id>.<field path>`').max(200))
+        .max(50, 'at most 50 field columns')
+        .optional(),
+    }),
+  ),
 
   /** Expand a sweep over a pipeline (every point validated) and estimate its time. */
   'sweeps.preview': invoke<SweepPreview>()(

@@ -111,7 +111,8 @@ export function parsePipeline(json: unknown): ParsePipelineResult {
   return { ok: false, problems };
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
+/** A plain JSON object (not null, not an array). */
+export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 

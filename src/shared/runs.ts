@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import type { JsonValue } from './events.ts';
+import { strictObject } from './issues.ts';
 
 /** How a run ended: the executor's result and the last event's status. */
 export const RUN_OUTCOMES = ['done', 'failed', 'cancelled'] as const;
@@ -74,3 +75,71 @@ export interface StoredArtifact {
   readonly path: string;
   readonly bytes: number;
 }
+
+/* What a user writes about a run: its name, tags and notes (the runs table, the CLI). */
+
+/** Longest run name. */
+export const RUN_NAME_MAX = 120;
+/** Longest tag, and most tags on one run. */
+export const RUN_TAG_MAX = 40;
+export const RUN_TAGS_MAX = 20;
+/** Longest note. */
+export const RUN_NOTES_MAX = 4000;
+
+// Control characters (tab, newline…) would break one-line cells and the CLI's tables.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/** A run's name: trimmed, 1–120 characters on one line. */
+export const RunNameSchema = z
+  .string()
+  .trim()
+  .min(1, 'a run name cannot be empty')
+  .max(RUN_NAME_MAX, `a run name is at most ${RUN_NAME_MAX} characters`)
+  .refine((s) => !CONTROL.test(s), 'a run name must be one line without control characters');
+
+/** A tag: letters, digits and `_ - . : / +`, no spaces, 1–40 characters. */
+export const RunTagSchema = z
+  .string()
+  .trim()
+  .min(1, 'a tag cannot be empty')
+  .max(RUN_TAG_MAX, `a tag is at most ${RUN_TAG_MAX} characters`)
+  .regex(/^[\p{L}\p{N}_.:/+-]+$/u, 'a tag may only hold letters, digits and _ - . : / +');
+
+/** Tags as typed (the CLI's --tags, the table's tag input): split on commas and blanks. */
+export function splitTags(text: string): string[] {
+  return text.split(/[,\s]+/).filter((t) => t !== '');
+}
+
+/** A run's tags: distinct (kept in the order given), at most 20. */
+export const RunTagsSchema = z
+  .array(RunTagSchema)
+  .max(RUN_TAGS_MAX, `a run takes at most ${RUN_TAGS_MAX} tags`)
+  .transform((tags) => [...new Set(tags)]);
+
+/** Free-form notes, at most 4,000 characters (newlines allowed). */
+export const RunNotesSchema = z
+  .string()
+  .max(RUN_NOTES_MAX, `notes are at most ${RUN_NOTES_MAX} characters`);
+
+/** The fields of a change to what a user wrote about a run; each optional. */
+export const runAnnotationShape = {
+  name: RunNameSchema.optional(),
+  tags: RunTagsSchema.optional(),
+  notes: RunNotesSchema.optional(),
+};
+
+/** A change must touch something: refine message and predicate shared by every schema of it. */
+export const hasAnnotation = [
+  (a: { name?: unknown; tags?: unknown; notes?: unknown }) =>
+    a.name !== undefined || a.tags !== undefined || a.notes !== undefined,
+  {
+    message: 'give at least one of name, tags, notes',
+    // Only said when nothing else is wrong: an unknown key (a typo of one) says more.
+    when: (payload: { issues: readonly unknown[] }) => payload.issues.length === 0,
+  },
+] as const;
+
+/** A change to what a user wrote about a run; fields left out keep their value. */
+export const RunAnnotationSchema = strictObject(runAnnotationShape).refine(...hasAnnotation);
+export type RunAnnotation = z.input<typeof RunAnnotationSchema>;

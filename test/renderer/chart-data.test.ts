@@ -32,6 +32,8 @@ const series = (
 const run = (id: string) => ({
   id,
   name: 'quickstart',
+  tags: [],
+  notes: '',
   status: 'done' as const,
   seed: 0,
   backend: 'cpu',

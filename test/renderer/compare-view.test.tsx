@@ -45,6 +45,8 @@ function run(
   return {
     id,
     name: 'quickstart',
+    tags: [],
+    notes: '',
     status: 'done',
     seed,
     backend: 'wasm',

@@ -1,16 +1,19 @@
 // The runs store: whether a run is in flight (derived from what the page started and saw end),
-// which run Export opens, and the row selection.
+// which run Export opens, the row selection, and the runs table's view kept across sessions.
 import { describe, expect, it } from 'vitest';
 import {
   RunsStore,
   exportTarget,
   runActive,
 } from '../../src/renderer/src/features/runs/runs-store.ts';
+import { DEFAULT_VIEW } from '../../src/renderer/src/features/runs/runs-table.ts';
 import type { RunSummary } from '../../src/shared/ipc.ts';
 
 const summary = (id: string, status: RunSummary['status']): RunSummary => ({
   id,
   name: 'toy',
+  tags: [],
+  notes: '',
   status,
   seed: 0,
   backend: 'wasm',
@@ -77,5 +80,76 @@ describe('runs store', () => {
     expect(runs.get().seed).toBe(0);
     runs.setSeed(Number.NaN);
     expect(runs.get().seed).toBe(0);
+  });
+});
+
+/** A Web Storage stand-in: a Map behind getItem/setItem, as localStorage behaves. */
+class MapStorage {
+  readonly items = new Map<string, string>();
+  getItem(key: string): string | null {
+    return this.items.get(key) ?? null;
+  }
+  setItem(key: string, value: string): void {
+    this.items.set(key, value);
+  }
+}
+
+describe('runs table view across sessions', () => {
+  it('keeps the picked columns, epoch and sort, but not the filters', () => {
+    const storage = new MapStorage();
+    const first = new RunsStore(storage);
+    expect(first.get().view).toEqual(DEFAULT_VIEW);
+    first.setView({
+      fields: ['tasks.k'],
+      metrics: ['seen/d2nwg'],
+      epoch: 5,
+      sort: { column: 'metric:seen/d2nwg', dir: 'desc' },
+      search: 'lr',
+      tag: 'keep',
+      status: 'done',
+    });
+    const next = new RunsStore(storage);
+    expect(next.get().view).toEqual({
+      ...DEFAULT_VIEW,
+      fields: ['tasks.k'],
+      metrics: ['seen/d2nwg'],
+      epoch: 5,
+      sort: { column: 'metric:seen/d2nwg', dir: 'desc' },
+    });
+  });
+
+  it('falls back to the defaults on anything it did not write', () => {
+    for (const text of ['not json', '{"sort":1}', JSON.stringify({ fields: 'x' }), '[]']) {
+      const storage = new MapStorage();
+      storage.setItem('d2nwg.runs.view', text);
+      expect(new RunsStore(storage).get().view).toEqual(DEFAULT_VIEW);
+    }
+    // Unknown keys are refused too (another version's shape).
+    const storage = new MapStorage();
+    storage.setItem(
+      'd2nwg.runs.view',
+      JSON.stringify({
+        sort: { column: 'name', dir: 'asc' },
+        fields: [],
+        metrics: [],
+        epoch: null,
+        extra: 1,
+      }),
+    );
+    expect(new RunsStore(storage).get().view).toEqual(DEFAULT_VIEW);
+  });
+
+  it('goes on without a storage that throws', () => {
+    const broken = {
+      getItem: (): string | null => {
+        throw new Error('denied');
+      },
+      setItem: (): void => {
+        throw new Error('quota');
+      },
+    };
+    const runs = new RunsStore(broken);
+    runs.setView({ fields: ['a.b'] });
+    expect(runs.get().view.fields).toEqual(['a.b']);
   });
 });

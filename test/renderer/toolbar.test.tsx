@@ -42,6 +42,7 @@ function studio(names: (string | null)[] = []) {
   const replies: Partial<Record<InvokeChannelName, (params: unknown) => unknown>> = {
     'runs.start': () => ({ runId: 'run-1' }),
     'runs.list': () => [],
+    'runs.table': () => ({ fields: [], values: {}, series: [] }),
     'runs.cancel': () => ({ cancelled: true }),
     'pipelines.save': () => ({ id: 'p-9', name: 'saved', updatedAt: '2026-01-01T00:00:00Z' }),
   };

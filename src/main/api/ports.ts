@@ -4,7 +4,7 @@
  * Keeping them narrow lets the API be tested with small real doubles and keeps transports thin.
  */
 import type { RunEvent } from '../../shared/events.ts';
-import type { RunOutcome, RunStatus, StoredArtifact } from '../../shared/runs.ts';
+import type { RunAnnotation, RunOutcome, RunStatus, StoredArtifact } from '../../shared/runs.ts';
 import type {
   ExportFormat,
   ExportPreview,
@@ -42,6 +42,13 @@ export interface StudioStore {
   recordEvent(runId: string, event: RunEvent): void;
   listRuns(): RunSummary[];
   getRun(runId: string): RunDetail | undefined;
+  /** Rename, tag or annotate a run; undefined when there is no such run. */
+  annotateRun(runId: string, change: RunAnnotation): RunSummary | undefined;
+  /**
+   * What the runs table needs of each listed run: its pipeline as it ran and its accuracy series
+   * (mean and std over tasks), in the order of `listRuns`.
+   */
+  tableSources(): RunTableSource[];
   deleteRun(runId: string): boolean;
   metricsOf(runId: string): MetricSeries[];
   /** The latent maps a run's nodes recorded in their summaries, validated, in node order. */
@@ -101,6 +108,14 @@ export interface NodeTiming {
   readonly type: string;
   readonly config: unknown;
   readonly seconds: number;
+}
+
+/** One run as the runs table reads it. */
+export interface RunTableSource {
+  readonly runId: string;
+  readonly pipeline: Pipeline;
+  /** Its `accuracy/…` and `accuracy_std/…` series. */
+  readonly series: readonly MetricSeries[];
 }
 
 /** The engine host as the API uses it. */

@@ -16,6 +16,7 @@ import type {
   RunSummary,
 } from '../../shared/ipc.ts';
 import {
+  ACCURACY_PREFIX,
   ACCURACY_STD_PREFIX,
   accuracyKeyTail,
   accuracyStdOfSummary,
@@ -23,8 +24,9 @@ import {
 import { latentsOfSummary } from '../../shared/schemas/latents.ts';
 import { parsePipeline, type Pipeline } from '../../shared/pipeline.ts';
 import { RunRecorder } from '../store/recorder.ts';
-import type { NodeState, StoredArtifact } from '../../shared/runs.ts';
+import type { NodeState, RunAnnotation, StoredArtifact } from '../../shared/runs.ts';
 import type {
+  MetricPoint,
   NodeRunRecord,
   PipelineSummary as StorePipelineSummary,
   RunRecord,
@@ -33,12 +35,21 @@ import type {
 } from '../store/index.ts';
 import { SweepSpecSchema, type SweepSpec, type SweepStatus } from '../../shared/sweeps.ts';
 import { nodeConfigIn } from '../sweeps/plan.ts';
-import type { NodeTiming, StoredSweep, StudioStore, StudioSweepStore, SweepRun } from './ports.ts';
+import type {
+  NodeTiming,
+  RunTableSource,
+  StoredSweep,
+  StudioStore,
+  StudioSweepStore,
+  SweepRun,
+} from './ports.ts';
 
 function summary(r: RunRecord): RunSummary {
   return {
     id: r.id,
     name: r.name,
+    tags: r.tags,
+    notes: r.notes,
     status: r.status,
     seed: r.seed ?? 0,
     backend: r.backend ?? '',
@@ -250,16 +261,44 @@ export class SqliteStudioStore implements StudioStore, StudioSweepStore {
     return s.backend ? s : { ...s, backend: this.backends.get(r.id) ?? '' };
   }
 
+  annotateRun(runId: string, change: RunAnnotation): RunSummary | undefined {
+    if (!this.store.runs.exists(runId)) return undefined;
+    return this.summary(this.store.annotateRun(runId, change));
+  }
+
+  tableSources(): RunTableSource[] {
+    // One query for every run's accuracy points, grouped here; losses are never read.
+    const points = new Map<string, MetricPoint[]>();
+    for (const p of this.store.metricsWithPrefix(ACCURACY_PREFIX)) {
+      const list = points.get(p.runId);
+      if (list) list.push(p);
+      else points.set(p.runId, [p]);
+    }
+    return this.store.listRuns({ limit: 1000 }).runs.map((r) => ({
+      runId: r.id,
+      pipeline: snapshot(r.config, `run ${r.id}`),
+      series: this.series(r.id, points.get(r.id) ?? []),
+    }));
+  }
+
   deleteRun(runId: string): boolean {
     return this.store.deleteRun(runId).deleted;
   }
 
   metricsOf(runId: string): MetricSeries[] {
+    return this.series(runId, this.store.metricsOf(runId));
+  }
+
+  /**
+   * Points of one run grouped into series by (node, key), plus the std-over-tasks series that
+   * live in its evaluation summaries (the charts' error bars, the tables' ± std).
+   */
+  private series(runId: string, points: readonly MetricPoint[]): MetricSeries[] {
     const groups = new Map<
       string,
       { nodeId: string; key: string; steps: number[]; values: number[] }
     >();
-    for (const p of this.store.metricsOf(runId)) {
+    for (const p of points) {
       const k = `${p.nodeId}\u0000${p.key}`;
       let g = groups.get(k);
       if (!g) {
@@ -271,7 +310,7 @@ export class SqliteStudioStore implements StudioStore, StudioSweepStore {
     }
     const series: MetricSeries[] = [...groups.values()].map((g) => ({ runId, ...g }));
     // The std over tasks lives in evaluation summaries only; the charts need it for error bars.
-    for (const n of this.store.getRun(runId)?.nodes ?? []) {
+    for (const n of this.store.nodeRuns.ofRun(runId)) {
       for (const r of accuracyStdOfSummary(n.summary)) {
         const key = `${ACCURACY_STD_PREFIX}${accuracyKeyTail(r.method, r.split)}`;
         series.push({ runId, nodeId: n.nodeId, key, steps: r.epochs, values: r.std });

@@ -29,6 +29,7 @@ import type {
   StudioValidator,
 } from './ports.ts';
 import { createSweepApi } from './sweeps.ts';
+import { defaultsByType, runsTable } from './run-table.ts';
 import { specInfo } from './specs.ts';
 
 export interface StudioApiDeps {
@@ -148,6 +149,7 @@ export function createStudioApi(deps: StudioApiDeps): StudioApi {
     log: (level, message) => log({ level, message }),
     notify: (sweepId, status) => hub.emit('events.sweep', { sweepId, status }),
   });
+  const defaultsOf = defaultsByType(deps.registry);
 
   const getRun = (runId: string) => {
     const run = store.getRun(runId);
@@ -248,6 +250,12 @@ export function createStudioApi(deps: StudioApiDeps): StudioApi {
       const run = getRun(runId);
       return startRun(run.pipeline, run.seed);
     },
+    'runs.update': async ({ runId, ...change }) => {
+      const run = store.annotateRun(runId, change);
+      if (!run) throw new NotFoundError(`no run '${runId}'`);
+      return run;
+    },
+    'runs.table': async ({ fields }) => runsTable(store.tableSources(), fields ?? [], defaultsOf),
 
     ...sweeps.handlers,
 

@@ -65,6 +65,25 @@ export class MetricRepository {
         );
   }
 
+  /**
+   * The points of every run whose key starts with `prefix` (a range over the key index, so the
+   * other keys' points, a loss curve's thousands of steps, are never read), ordered by run, node,
+   * key, step.
+   */
+  withPrefix(prefix: string): MetricPoint[] {
+    if (prefix === '') throw new InputError('metrics: a key prefix cannot be empty');
+    // Every key starting with `prefix` sorts in [prefix, prefix with its last character + 1).
+    const last = prefix.charCodeAt(prefix.length - 1);
+    const upper = prefix.slice(0, -1) + String.fromCharCode(last + 1);
+    return this.db.all(
+      MetricRowSchema,
+      'metrics',
+      'SELECT * FROM metrics WHERE key >= ? AND key < ? ORDER BY run_id, node_id, key, step',
+      prefix,
+      upper,
+    );
+  }
+
   /** Metrics of several runs side by side, aligned on (node, key, step). */
   table(runIds: readonly string[], key?: string): MetricsTable {
     const index = new Map<

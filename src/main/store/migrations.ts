@@ -131,6 +131,14 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX runs_by_sweep ON runs(sweep_id, sweep_point);
     `,
   },
+  {
+    version: 3,
+    description: 'runs: tags and notes (the runs table); name stays, now user-editable',
+    sql: `
+      ALTER TABLE runs ADD COLUMN tags  TEXT NOT NULL DEFAULT '[]';
+      ALTER TABLE runs ADD COLUMN notes TEXT NOT NULL DEFAULT '';
+    `,
+  },
 ];
 
 /** The schema version this build writes. */

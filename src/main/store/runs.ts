@@ -1,6 +1,12 @@
 /** Runs: their lifecycle (queued → running → an outcome), listing and lookup (table `runs`). */
 import { InputError } from '../engine/errors.ts';
-import type { RunOutcome, RunStatus } from '../../shared/runs.ts';
+import { formatIssues } from '../../shared/issues.ts';
+import {
+  RunAnnotationSchema,
+  type RunAnnotation,
+  type RunOutcome,
+  type RunStatus,
+} from '../../shared/runs.ts';
 import { escapeLike, iso, toJson, type Connection, type When } from './connection.ts';
 import { newId } from './ids.ts';
 import type { NodeRunRepository } from './node-runs.ts';
@@ -9,6 +15,7 @@ import {
   IdRowSchema,
   RunRowSchema,
   RunStateRowSchema,
+  TagCountRowSchema,
   type NodeRunRecord,
   type RunRecord,
 } from './schemas.ts';
@@ -44,8 +51,10 @@ export interface FinishRunArgs {
 export interface ListRunsQuery {
   readonly status?: RunStatus;
   readonly pipelineId?: string;
-  /** Case-insensitive substring of the run name or id. */
+  /** Case-insensitive substring of the run name, id, notes or one of its tags. */
   readonly search?: string;
+  /** Only runs carrying this tag (exact). */
+  readonly tag?: string;
   /** Default 50, at most 1000. */
   readonly limit?: number;
   readonly offset?: number;
@@ -142,8 +151,15 @@ export class RunRepository {
     }
     if (q.search) {
       const like = `%${escapeLike(q.search.toLowerCase())}%`;
-      where.push("(lower(name) LIKE ? ESCAPE '\\' OR lower(id) LIKE ? ESCAPE '\\')");
-      params.push(like, like);
+      where.push(
+        "(lower(name) LIKE ? ESCAPE '\\' OR lower(id) LIKE ? ESCAPE '\\' OR lower(notes) LIKE ? ESCAPE '\\'" +
+          " OR EXISTS (SELECT 1 FROM json_each(runs.tags) WHERE lower(value) LIKE ? ESCAPE '\\'))",
+      );
+      params.push(like, like, like, like);
+    }
+    if (q.tag) {
+      where.push('EXISTS (SELECT 1 FROM json_each(runs.tags) WHERE value = ?)');
+      params.push(q.tag);
     }
     const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const limit = Math.min(Math.max(Math.trunc(q.limit ?? 50), 0), 1000);
@@ -160,6 +176,41 @@ export class RunRepository {
       offset,
     );
     return { runs, total };
+  }
+
+  /**
+   * Rename, tag or annotate a run (fields left out keep their value; `tags` replaces the list).
+   * The change is validated here too, so every caller gets the same rules and messages.
+   */
+  annotate(id: string, change: RunAnnotation): RunRecord {
+    const parsed = RunAnnotationSchema.safeParse(change);
+    if (!parsed.success) {
+      throw new InputError(`run '${id}': ${formatIssues(parsed.error).join('; ')}`);
+    }
+    const { name, tags, notes } = parsed.data;
+    this.db.tx(() => {
+      if (!this.state(id)) throw new InputError(`unknown run '${id}'`);
+      this.db.run(
+        'UPDATE runs SET name = coalesce(?, name), tags = coalesce(?, tags), notes = coalesce(?, notes) WHERE id = ?',
+        name ?? null,
+        tags === undefined ? null : toJson(tags, 'run tags'),
+        notes ?? null,
+        id,
+      );
+    });
+    return this.require(id);
+  }
+
+  /** Every tag in use, with how many runs carry it, most used first. */
+  tags(): { tag: string; runs: number }[] {
+    return this.db
+      .all(
+        TagCountRowSchema,
+        'runs',
+        `SELECT value AS tag, COUNT(*) AS runs FROM runs, json_each(runs.tags)
+         GROUP BY value ORDER BY runs DESC, value`,
+      )
+      .map((r) => ({ tag: r.tag, runs: r.runs }));
   }
 
   /** A run with its node rows (in start order), or null. */

@@ -108,6 +108,10 @@ export const RunRowSchema = rowSchema({
   sweep_id: z.string().nullable(),
   /** Its point's index in the sweep. */
   sweep_point: z.number().int().nonnegative().nullable(),
+  /** The user's tags (a JSON array of distinct strings). */
+  tags: jsonColumn(z.array(z.string())),
+  /** The user's notes ('' when none). */
+  notes: z.string(),
 });
 export type RunRecord = z.output<typeof RunRowSchema>;
 
@@ -207,6 +211,10 @@ export const RunStateRowSchema = rowSchema({
   pid: z.number().int().nullable(),
 });
 export const NameRowSchema = z.object({ name: z.string() });
+export const TagCountRowSchema = z.object({
+  tag: z.string(),
+  runs: z.number().int().positive(),
+});
 export const IntegrityRowSchema = z.object({ integrity_check: z.string() });
 
 /** Parse one row, naming the table when it does not fit. */

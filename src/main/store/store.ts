@@ -31,6 +31,7 @@ import {
   type RunRecord,
 } from './schemas.ts';
 import { z } from 'zod';
+import type { RunAnnotation } from '../../shared/runs.ts';
 
 export interface DeleteRunResult {
   readonly deleted: boolean;
@@ -123,6 +124,14 @@ export class Store {
   listRuns(q: ListRunsQuery = {}): ListRunsResult {
     return this.runs.list(q);
   }
+  /** Rename, tag or annotate a run; fields left out keep their value. */
+  annotateRun(id: string, change: RunAnnotation): RunRecord {
+    return this.runs.annotate(id, change);
+  }
+  /** Every tag in use with its number of runs, most used first. */
+  runTags(): { tag: string; runs: number }[] {
+    return this.runs.tags();
+  }
   /** A run with its node rows (in start order), or null. */
   getRun(id: string): RunDetail | null {
     return this.runs.get(id);
@@ -159,6 +168,10 @@ export class Store {
   /** All points of one run, ordered by node, key, step. */
   metricsOf(runId: string, key?: string): MetricPoint[] {
     return this.metrics.of(runId, key);
+  }
+  /** The points of every run whose key starts with `prefix`, ordered by run, node, key, step. */
+  metricsWithPrefix(prefix: string): MetricPoint[] {
+    return this.metrics.withPrefix(prefix);
   }
   /** Metrics of several runs side by side, aligned on (node, key, step). */
   metricsFor(runIds: readonly string[], key?: string): MetricsTable {

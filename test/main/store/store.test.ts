@@ -283,6 +283,31 @@ describe('runs, node runs and metrics', () => {
     );
   });
 
+  it('reads the points of every run under one key prefix and nothing else', () => {
+    const s = openIt();
+    const a = s.createRun({ name: 'a', config: {} });
+    const b = s.createRun({ name: 'b', config: {} });
+    s.addMetrics(a.id, 'eval', [
+      { key: 'accuracy/seen/d2nwg', step: 5, value: 0.8 },
+      { key: 'accuracy/seen/d2nwg', step: 0, value: 0.5 },
+      { key: 'accuracy0', step: 0, value: 1 },
+      { key: 'accuracy_std/seen/d2nwg', step: 0, value: 0.1 },
+      { key: 'loss', step: 0, value: 2 },
+    ]);
+    s.addMetrics(b.id, 'cmp', [{ key: 'accuracy/d2nwg', step: 1, value: 0.7 }]);
+    const got = s.metricsWithPrefix('accuracy/').map((p) => [p.runId, p.key, p.step, p.value]);
+    const byRun = [a.id, b.id].sort();
+    const rowsOf = (id: string) =>
+      id === a.id
+        ? [
+            [a.id, 'accuracy/seen/d2nwg', 0, 0.5],
+            [a.id, 'accuracy/seen/d2nwg', 5, 0.8],
+          ]
+        : [[b.id, 'accuracy/d2nwg', 1, 0.7]];
+    expect(got).toEqual(byRun.flatMap(rowsOf));
+    expect(() => s.metricsWithPrefix('')).toThrow('metrics: a key prefix cannot be empty');
+  });
+
   it('rejects rows that do not match the schema on the way out, naming the table', () => {
     const s = openIt();
     const r = s.createRun({ name: 'a', config: {} });

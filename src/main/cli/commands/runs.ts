@@ -12,6 +12,7 @@ import { InputError } from '../../engine/errors.ts';
 import { decodeWeightsArtifact } from '../../engine/export/artifact.ts';
 import { EXPORT_FORMATS, type ExportFormat } from '../../engine/export/index.ts';
 import { EXPORT_SELECTS, exportRunWeights, type ExportSelect } from '../../engine/export/run.ts';
+import { splitTags } from '../../../shared/runs.ts';
 import {
   RUN_STATUSES,
   defaultDbPath,
@@ -22,8 +23,9 @@ import {
 } from '../../store/index.ts';
 
 const USAGE = `Usage:
-  d2nwg runs list [--status S] [--search TEXT] [--limit N] [--offset N] [--json]
+  d2nwg runs list [--status S] [--tag TAG] [--search TEXT] [--limit N] [--offset N] [--json]
   d2nwg runs show ID [--json]
+  d2nwg runs set ID [--name NAME] [--tags TAG,TAG…] [--notes TEXT]
   d2nwg runs compare ID ID… [--key KEY] [--json]
   d2nwg runs delete ID
   d2nwg runs export ID --node NODE --format safetensors|tfjs|npy|onnx --out DIR
@@ -32,6 +34,10 @@ const USAGE = `Usage:
 Every subcommand takes --db FILE (default: $XDG_DATA_HOME/d2nwg-studio/studio.db, else
 ~/.local/share/d2nwg-studio/studio.db). IDs may be abbreviated to a unique prefix.
 Statuses: ${RUN_STATUSES.join(', ')}.
+
+list --search matches names, ids, notes and tags; --tag keeps runs with exactly that tag. set
+renames a run, replaces its tags (commas or blanks between; --tags '' removes them all) or its
+notes. Tags hold letters, digits and _ - . : / +; a name is one line of at most 120 characters.
 
 compare prints one table per metric family: a key 'accuracy/d2nwg' is method 'd2nwg' of family
 'accuracy'; columns are steps (epochs). export writes the node's 'weights' artifacts (one per
@@ -111,6 +117,7 @@ function list(argv: string[]): number {
   const { values, positionals } = parseCliArgs('runs list', argv, {
     ...dbOption,
     status: { type: 'string' },
+    tag: { type: 'string' },
     search: { type: 'string' },
     limit: { type: 'string' },
     offset: { type: 'string' },
@@ -132,7 +139,13 @@ function list(argv: string[]): number {
     return 0;
   }
   const res = withStore(file, (s) =>
-    s.listRuns({ status: status as RunStatus | undefined, search: values.search, limit, offset }),
+    s.listRuns({
+      status: status as RunStatus | undefined,
+      tag: values.tag,
+      search: values.search,
+      limit,
+      offset,
+    }),
   );
   if (values.json) {
     console.log(JSON.stringify(res, null, 2));
@@ -144,17 +157,18 @@ function list(argv: string[]): number {
   }
   console.log(
     table(
-      ['id', 'name', 'status', 'created', 'duration', 'seed', 'backend'],
+      ['id', 'name', 'tags', 'status', 'created', 'duration', 'seed', 'backend'],
       res.runs.map((r) => [
         r.id,
         r.name,
+        r.tags.join(','),
         r.status,
         when(r.created),
         r.durationS === null ? '-' : `${r.durationS.toFixed(1)}s`,
         r.seed === null ? '-' : String(r.seed),
         r.backend ?? '-',
       ]),
-      3,
+      4,
     ),
   );
   if (res.total > res.runs.length) {
@@ -185,6 +199,8 @@ function show(argv: string[]): number {
       `pipeline ${run.pipelineId ?? '-'}  seed ${run.seed ?? '-'}  backend ${run.backend ?? '-'}  pid ${run.pid ?? '-'}`,
       `created ${when(run.created)}  started ${when(run.started)}  finished ${when(run.finished)}  duration ${run.durationS === null ? '-' : `${run.durationS.toFixed(1)}s`}`,
     ];
+    if (run.tags.length) out.push(`tags ${run.tags.join(', ')}`);
+    if (run.notes) out.push(`notes ${run.notes}`);
     if (run.error) out.push(`error: ${run.error}`);
     if (Object.keys(run.versions).length) out.push(`versions ${JSON.stringify(run.versions)}`);
     out.push('', 'nodes:');
@@ -255,6 +271,36 @@ function show(argv: string[]): number {
           ),
     );
     console.log(out.join('\n'));
+    return 0;
+  });
+}
+
+function set(argv: string[]): number {
+  const { values, positionals } = parseCliArgs('runs set', argv, {
+    ...dbOption,
+    name: { type: 'string' },
+    tags: { type: 'string' },
+    notes: { type: 'string' },
+  });
+  if (positionals.length !== 1)
+    throw new InputError('expected exactly one run id', 'd2nwg runs set');
+  if (values.name === undefined && values.tags === undefined && values.notes === undefined)
+    throw new InputError('give --name, --tags or --notes', 'd2nwg runs set');
+  // Commas or blanks between tags; empty items (a trailing comma, '') are dropped.
+  const tags = values.tags === undefined ? undefined : splitTags(values.tags);
+  return withStore(dbPath(values.db), (s) => {
+    const id = resolveRun(s, positionals[0]);
+    const run = s.annotateRun(id, {
+      ...(values.name !== undefined ? { name: values.name } : {}),
+      ...(tags !== undefined ? { tags } : {}),
+      ...(values.notes !== undefined ? { notes: values.notes } : {}),
+    });
+    console.log(
+      `run ${run.id}  ${run.name}  tags: ${run.tags.join(', ') || '-'}` +
+        (run.notes
+          ? `  notes: ${run.notes.split('\n')[0]}${run.notes.includes('\n') ? ' …' : ''}`
+          : ''),
+    );
     return 0;
   });
 }
@@ -432,7 +478,7 @@ async function exportCmd(argv: string[]): Promise<number> {
 
 export const runsCommand: CliCommand = {
   name: 'runs',
-  summary: 'List, show, compare, delete runs; export the weights a node produced',
+  summary: 'List, show, name and tag, compare, delete runs; export the weights a node produced',
   usage: USAGE,
   async run(argv) {
     const [sub, ...rest] = argv;
@@ -442,6 +488,8 @@ export const runsCommand: CliCommand = {
         return list(rest);
       case 'show':
         return show(rest);
+      case 'set':
+        return set(rest);
       case 'compare':
         return compare(rest);
       case 'delete':

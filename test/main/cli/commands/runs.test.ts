@@ -133,6 +133,60 @@ describe('d2nwg runs', () => {
     expect(bad.err).toMatch(/--status must be one of/);
   });
 
+  it('names, tags and notes a run with set; list shows and filters them', async () => {
+    const set = await cli(
+      'runs',
+      'set',
+      runA.slice(0, 10),
+      '--name',
+      'mnist lr 1e-3',
+      '--tags',
+      'baseline, mnist,',
+      '--notes',
+      'first good run\nsecond line',
+      '--db',
+      db,
+    );
+    expect(set).toMatchObject({ code: 0, err: '' });
+    expect(set.out).toBe(
+      `run ${runA}  mnist lr 1e-3  tags: baseline, mnist  notes: first good run …`,
+    );
+    const all = await cli('runs', 'list', '--db', db);
+    const header = all.out.split('\n')[0];
+    expect(header).toMatch(/^id\s+name\s+tags\s+status/);
+    const rowA = all.out.split('\n').find((l) => l.startsWith(runA));
+    expect(rowA).toMatch(/mnist lr 1e-3\s+baseline,mnist\s+done/);
+    const tagged = await cli('runs', 'list', '--tag', 'baseline', '--db', db);
+    expect(tagged.out).toContain(runA);
+    expect(tagged.out).not.toContain(runB);
+    const byNote = await cli('runs', 'list', '--search', 'GOOD RUN', '--db', db);
+    expect(byNote.out).toContain(runA);
+    expect(byNote.out).not.toContain(runB);
+    expect((await cli('runs', 'show', runA, '--db', db)).out).toContain('tags baseline, mnist');
+    // --tags '' clears them.
+    expect((await cli('runs', 'set', runA, '--tags', '', '--db', db)).out).toContain('tags: -');
+  });
+
+  it('refuses bad set requests with exit code 2 and a message naming the field', async () => {
+    const bad = await cli('runs', 'set', runA, '--tags', 'ok,bad!tag', '--db', db);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain(
+      `run '${runA}': tags[1]: a tag may only hold letters, digits and _ - . : / +`,
+    );
+    const empty = await cli('runs', 'set', runA, '--name', ' ', '--db', db);
+    expect(empty.code).toBe(2);
+    expect(empty.err).toContain('name: a run name cannot be empty');
+    const nothing = await cli('runs', 'set', runA, '--db', db);
+    expect(nothing.code).toBe(2);
+    expect(nothing.err).toContain('give --name, --tags or --notes');
+    expect((await cli('runs', 'set', 'run_nope', '--name', 'x', '--db', db)).err).toContain(
+      "unknown run 'run_nope'",
+    );
+    const show = await cli('runs', 'show', runA, '--db', db);
+    expect(show.out).toContain(`run ${runA}  mnist d2nwg  [done]`);
+    expect(show.out).not.toContain('tags ');
+  });
+
   it('says so when the default database does not exist yet', async () => {
     const prev = process.env.XDG_DATA_HOME;
     process.env.XDG_DATA_HOME = path.join(dir, 'xdg');

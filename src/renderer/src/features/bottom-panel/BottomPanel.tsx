@@ -11,7 +11,7 @@ import { ComparePanel } from '../compare/CompareView.tsx';
 import { Charts } from '../../panels/Charts.tsx';
 import { LogPanel } from '../../panels/LogPanel.tsx';
 import type { RunActions } from '../runs/run-actions.ts';
-import { RunsPanel } from '../runs/RunsPanel.tsx';
+import { RunsTab } from '../runs/RunsTab.tsx';
 import { ResizeHandle } from './ResizeHandle.tsx';
 import { useRuns, useRunsStore } from '../runs/use-runs.ts';
 import type { SweepActions } from '../sweeps/sweep-actions.ts';
@@ -46,7 +46,6 @@ export function BottomPanel({
   const logHasError = useLogHasError();
   const store = useRunsStore();
   const runs = useRuns((s) => s.runs);
-  const selected = useRuns((s) => s.selected);
   const compare = useRuns((s) => s.compare);
   const baseline = useRuns((s) => s.baseline);
   const activeRunId = useRuns((s) => s.activeRunId);
@@ -97,16 +96,7 @@ export function BottomPanel({
               onCancel={(id) => void sweepActions.cancel(id)}
               onResume={(id) => void sweepActions.resume(id)}
             />
-            <RunsPanel
-              runs={runs}
-              selected={selected}
-              onToggle={(id) => store.toggle(id)}
-              onCompare={compareSelected}
-              onDelete={() => void actions.deleteSelected()}
-              onRerun={() => void actions.rerun()}
-              onExport={() => store.exportRun([...selected][0] ?? null)}
-              onOpen={(id) => void actions.open(id)}
-            />
+            <RunsTab actions={actions} onCompared={() => setTab('compare')} />
           </PanelBoundary>
         )}
         {tab === 'compare' && (

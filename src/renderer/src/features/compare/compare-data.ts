@@ -286,7 +286,7 @@ export function meanStd(values: readonly number[]): { mean: number; std: number 
 }
 
 /** Accuracy in percent (stored as a fraction, or already in percent). */
-const pct = (v: number) => (Math.abs(v) <= 1 ? v * 100 : v);
+export const pct = (v: number) => (Math.abs(v) <= 1 ? v * 100 : v);
 
 /** A cell as the table shows it: `mean ± std` in percent, or the mean alone. */
 export function showCell(c: Cell | undefined): string {

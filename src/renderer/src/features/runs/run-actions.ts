@@ -10,7 +10,9 @@ import type { Log } from '../../lib/log.ts';
 import type { NodeRunState, RunStore } from '../../lib/run-store.ts';
 import type { DocumentStore } from '../document/document-store.ts';
 import { runnable } from '../document/use-document.ts';
+import type { RunAnnotation } from '../../../../shared/runs.ts';
 import { exportTarget, runActive, type RunsStore } from './runs-store.ts';
+import type { RunsView } from './runs-table.ts';
 
 export interface RunActionDeps {
   readonly api: ContractApi;
@@ -26,11 +28,20 @@ export interface RunActionDeps {
 export type RunActions = ReturnType<typeof createRunActions>;
 
 export function createRunActions({ api, runs, doc, live, log, flash, confirm }: RunActionDeps) {
+  /** The runs table's column data for the picked fields (and every run's accuracy series). */
+  const loadTable = (): void => {
+    api.runs.table({ fields: [...runs.get().view.fields] }).then(
+      (t) => runs.setTable(t),
+      (e: unknown) => log('error', `runs table: ${errMsg(e)}`),
+    );
+  };
+
   const refresh = (): void => {
     api.runs.list({}).then(
       (rs) => runs.setRuns(rs),
       (e: unknown) => log('error', `runs: ${errMsg(e)}`),
     );
+    loadTable();
   };
 
   /** Whether Run applies now: a valid document and no run of this page in flight. */
@@ -44,6 +55,7 @@ export function createRunActions({ api, runs, doc, live, log, flash, confirm }: 
 
   return {
     refresh,
+    loadTable,
     canRun,
 
     /** Run the open pipeline with the chosen seed. */
@@ -79,10 +91,16 @@ export function createRunActions({ api, runs, doc, live, log, flash, confirm }: 
       }
     },
 
-    /** Compare the selected runs; true when the comparison arrived (the comparison should show). */
+    /**
+     * Compare the selected runs, and the pinned baseline with them when it is not selected; true
+     * when the comparison arrived (the comparison should show).
+     */
     async compare(): Promise<boolean> {
+      const { selected, baseline, runs: listed } = runs.get();
+      const pinned = baseline !== null && listed.some((r) => r.id === baseline) ? [baseline] : [];
+      const runIds = [...new Set([...pinned, ...selected])];
       try {
-        runs.setCompare(await api.runs.compare({ runIds: [...runs.get().selected] }));
+        runs.setCompare(await api.runs.compare({ runIds }));
         return true;
       } catch (e) {
         log('error', `compare failed: ${errMsg(e)}`);
@@ -93,6 +111,29 @@ export function createRunActions({ api, runs, doc, live, log, flash, confirm }: 
     /** The runs with their pipelines, for the comparison view (rejects when one is missing). */
     details(runIds: readonly string[]): Promise<RunDetail[]> {
       return Promise.all(runIds.map((runId) => api.runs.get({ runId })));
+    },
+
+    /**
+     * Rename, tag or annotate a run. Resolves true when stored (the list is refreshed); a refusal
+     * is logged and flashed, and the list keeps the old value.
+     */
+    async annotate(runId: string, change: RunAnnotation): Promise<boolean> {
+      try {
+        const updated = await api.runs.update({ runId, ...change });
+        runs.setRuns(runs.get().runs.map((r) => (r.id === runId ? updated : r)));
+        return true;
+      } catch (e) {
+        log('error', `run ${runId}: ${errMsg(e)}`);
+        flash(errMsg(e));
+        return false;
+      }
+    },
+
+    /** Change the runs table's view; picking other config fields reloads their values. */
+    setView(patch: Partial<RunsView>): void {
+      const before = runs.get().view.fields;
+      runs.setView(patch);
+      if (patch.fields && patch.fields.join('\u0000') !== before.join('\u0000')) loadTable();
     },
 
     /** Delete the selected runs and their artifacts, after asking. */

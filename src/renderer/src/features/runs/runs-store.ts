@@ -5,18 +5,27 @@
  * which runs it started and which ended, so an end event that beats the start reply, or a run
  * opened from the list while another runs, cannot leave it stale.
  */
-import type { CompareResult, RunSummary } from '../../../../shared/ipc.ts';
+import type { CompareResult, RunSummary, RunsTable } from '../../../../shared/ipc.ts';
+import { DEFAULT_VIEW, type RunsView } from './runs-table.ts';
+import { loadView, saveView, type ViewStorage } from './view-storage.ts';
 
 /** What this page saw of a run's life: started here, or ended (its runDone arrived). */
 type Seen = 'started' | 'ended';
 
 export interface RunsState {
   readonly runs: readonly RunSummary[];
+  /** Config values and accuracy series behind the runs table's columns (null: not loaded). */
+  readonly table: RunsTable | null;
+  /** The runs table's filters, sort and picked columns. */
+  readonly view: RunsView;
   readonly selected: ReadonlySet<string>;
   /** The run whose state the canvas shows (null: none yet). */
   readonly activeRunId: string | null;
   readonly compare: CompareResult | null;
-  /** The run the comparison view diffs against (null: the first compared run). */
+  /**
+   * The run pinned as the baseline (runs table): the comparison diffs against it and includes it
+   * (null: the first compared run).
+   */
   readonly baseline: string | null;
   /** Seed of the next run. */
   readonly seed: number;
@@ -27,6 +36,8 @@ export interface RunsState {
 
 const INITIAL: RunsState = {
   runs: [],
+  table: null,
+  view: DEFAULT_VIEW,
   selected: new Set(),
   activeRunId: null,
   compare: null,
@@ -54,8 +65,13 @@ type Listener = () => void;
 
 /** See the module comment. One instance per page; tests make their own. */
 export class RunsStore {
-  private state: RunsState = INITIAL;
+  private state: RunsState;
   private readonly listeners = new Set<Listener>();
+
+  /** With a storage, the runs table's columns and sort are loaded from it and saved to it. */
+  constructor(private readonly storage?: ViewStorage) {
+    this.state = { ...INITIAL, view: loadView(storage) };
+  }
 
   subscribe = (listener: Listener): (() => void) => {
     this.listeners.add(listener);
@@ -66,6 +82,16 @@ export class RunsStore {
 
   setRuns(runs: readonly RunSummary[]): void {
     this.set({ runs });
+  }
+
+  setTable(table: RunsTable | null): void {
+    this.set({ table });
+  }
+
+  /** Change the runs table's filters, sort or columns. */
+  setView(patch: Partial<RunsView>): void {
+    this.set({ view: { ...this.state.view, ...patch } });
+    saveView(this.storage, this.state.view);
   }
 
   /** Select or unselect one row. */

@@ -4,9 +4,10 @@ import type { ContractApi } from '../../../../shared/ipc.ts';
 import type { RunStore } from '../../lib/run-store.ts';
 import type { RunActions } from './run-actions.ts';
 import { RunsStore, type RunsState } from './runs-store.ts';
+import { browserStorage } from './view-storage.ts';
 
-/** The page's runs. */
-export const runsStore = new RunsStore();
+/** The page's runs; the runs table's columns and sort persist in the page's localStorage. */
+export const runsStore = new RunsStore(browserStorage());
 
 export const RunsContext = createContext<RunsStore>(runsStore);
 
