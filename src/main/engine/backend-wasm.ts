@@ -17,9 +17,12 @@
  * across threads without changing any element's arithmetic, so results match the single-threaded
  * binary.
  *
- * `D2NWG_WASM_THREADS` sets the thread count: a number, `auto` (the default: the machine's cores,
- * at most 8, on the main thread; 1 in worker threads, which already split work across cores, and
- * under vitest so tests keep their timing), or `1`/`0`/`off` for the single-threaded binary.
+ * `D2NWG_WASM_THREADS` sets the thread count: a number, `1`/`0`/`off` for the single-threaded
+ * binary, or `auto` (the default): on the main thread the cores idle at start-up (cores minus the
+ * 1-minute load average, rounded; at least 1, at most 8); 1 in worker threads, which already split
+ * work across cores, and under vitest, so tests keep their timing. Idle cores, because XNNPACK's
+ * pool waits for its slowest thread at every operator and spins between operators: on a machine
+ * whose cores are all busy, a second thread measured 0.4–0.6× the speed of one.
  */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -43,18 +46,24 @@ const BINARY = 'tfjs-backend-wasm-threaded-simd.wasm';
 const CORES_IMPORT = '_emscripten_num_logical_cores';
 
 /** The default thread count: see the file comment. */
-function defaultThreads(env: NodeJS.ProcessEnv): number {
+function defaultThreads(env: NodeJS.ProcessEnv, load: number): number {
   if (!isMainThread || env.VITEST !== undefined) return 1;
-  return Math.max(1, Math.min(os.availableParallelism(), MAX_WASM_THREADS));
+  const cores = os.availableParallelism();
+  const idle = Math.min(cores, Math.round(cores - Math.max(0, load)));
+  return Math.max(1, Math.min(idle, MAX_WASM_THREADS));
 }
 
 /**
  * Threads the wasm backend should use, from `D2NWG_WASM_THREADS` (see the file comment); 1 means
  * the stock single-threaded binary.
  */
-export function wasmThreadsWanted(env: NodeJS.ProcessEnv = process.env): number {
+export function wasmThreadsWanted(
+  env: NodeJS.ProcessEnv = process.env,
+  /** The 1-minute load average (a parameter for tests; 0 where the OS has none). */
+  load: number = os.loadavg()[0] ?? 0,
+): number {
   const raw = (env[WASM_THREADS_ENV] ?? '').trim().toLowerCase();
-  if (raw === '' || raw === 'auto') return defaultThreads(env);
+  if (raw === '' || raw === 'auto') return defaultThreads(env, load);
   if (raw === 'off' || raw === '0') return 1;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1 || n > MAX_WASM_THREADS) {
@@ -70,13 +79,14 @@ export function wasmThreadsWanted(env: NodeJS.ProcessEnv = process.env): number 
 
 interface NodeWorkerLike {
   unref(): void;
+  terminate(): unknown;
 }
 
 /** What BackendWasm needs of the module (its `tfjs` bridge is added by loadThreadedModule). */
 interface ThreadedModule {
   cwrap(name: string, ret: string | null, args: string[]): (...args: number[]) => unknown;
   tfjs?: Record<string, (...args: number[]) => unknown>;
-  readonly PThread?: { readonly runningWorkers?: readonly NodeWorkerLike[] };
+  readonly PThread?: { runningWorkers?: NodeWorkerLike[]; unusedWorkers?: NodeWorkerLike[] };
 }
 
 /** WebAssembly as far as this file uses it (Node's global; the lib has no DOM types). */
@@ -206,6 +216,13 @@ export async function registerThreadedWasm(threads: number): Promise<number> {
       // XNNPACK's pool threads live as long as the backend and would keep the event loop (and a
       // finished CLI) alive; the main thread blocks on them while an operator runs anyway.
       for (const worker of module.PThread?.runningWorkers ?? []) worker.unref();
+      // The glue starts 8 workers whatever the count; the pool has taken its threads, and a
+      // later pthread would start a fresh worker, so the idle ones (an isolate each) can go.
+      const pthreads = module.PThread;
+      if (pthreads?.unusedWorkers) {
+        for (const worker of pthreads.unusedWorkers) void worker.terminate();
+        pthreads.unusedWorkers = [];
+      }
       return backend;
     },
     priority,

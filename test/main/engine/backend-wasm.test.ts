@@ -11,16 +11,23 @@ import { WorkerPool } from '../../../src/main/engine/workers/pool.ts';
 import { kernelResults, trainingResults, type Results } from './fixtures/threads-work.ts';
 
 describe('wasmThreadsWanted', () => {
-  it('defaults to the cores (at most 8) on the main thread, and to 1 under vitest', () => {
-    const cores = Math.min(os.availableParallelism(), MAX_WASM_THREADS);
-    expect(wasmThreadsWanted({})).toBe(cores);
-    expect(wasmThreadsWanted({ [WASM_THREADS_ENV]: 'auto' })).toBe(cores);
-    expect(wasmThreadsWanted({ VITEST: 'true' })).toBe(1);
-    expect(wasmThreadsWanted({ VITEST: 'true', [WASM_THREADS_ENV]: ' Auto ' })).toBe(1);
+  it('defaults to the idle cores (at most 8) on the main thread, and to 1 under vitest', () => {
+    const cores = os.availableParallelism();
+    expect(wasmThreadsWanted({}, 0)).toBe(Math.min(cores, MAX_WASM_THREADS));
+    expect(wasmThreadsWanted({ [WASM_THREADS_ENV]: 'auto' }, 0)).toBe(
+      Math.min(cores, MAX_WASM_THREADS),
+    );
+    // Busy cores are not counted (load rounded), and there is always one thread.
+    expect(wasmThreadsWanted({}, cores - 1.2)).toBe(1);
+    expect(wasmThreadsWanted({}, cores - 1.6)).toBe(Math.min(2, cores));
+    expect(wasmThreadsWanted({}, 3 * cores)).toBe(1);
+    expect(wasmThreadsWanted({ VITEST: 'true' }, 0)).toBe(1);
+    expect(wasmThreadsWanted({ VITEST: 'true', [WASM_THREADS_ENV]: ' Auto ' }, 0)).toBe(1);
   });
 
   it('takes a thread count, or off / 0 for the single-threaded binary', () => {
-    expect(wasmThreadsWanted({ VITEST: 'true', [WASM_THREADS_ENV]: '2' })).toBe(2);
+    // An explicit count holds whatever the load.
+    expect(wasmThreadsWanted({ VITEST: 'true', [WASM_THREADS_ENV]: '2' }, 100)).toBe(2);
     expect(wasmThreadsWanted({ [WASM_THREADS_ENV]: '8' })).toBe(8);
     expect(wasmThreadsWanted({ [WASM_THREADS_ENV]: '1' })).toBe(1);
     expect(wasmThreadsWanted({ [WASM_THREADS_ENV]: 'off' })).toBe(1);
