@@ -115,10 +115,11 @@ function isFactory(v: unknown): v is Factory {
   return typeof v === 'function';
 }
 
+const requireHere = createRequire(import.meta.url);
+
 /** The folder of tfjs-backend-wasm's Emscripten outputs. */
 function wasmOutDir(): string {
-  const require = createRequire(import.meta.url);
-  const pkg = require.resolve('@tensorflow/tfjs-backend-wasm/package.json');
+  const pkg = requireHere.resolve('@tensorflow/tfjs-backend-wasm/package.json');
   return path.join(path.dirname(pkg), 'wasm-out');
 }
 
@@ -130,8 +131,7 @@ let workerScript: string | null = null;
  */
 function workerScriptFile(outDir: string): string {
   if (workerScript !== null) return workerScript;
-  const require = createRequire(import.meta.url);
-  const exported: unknown = require(path.join(outDir, WORKER));
+  const exported: unknown = requireHere(path.join(outDir, WORKER));
   const contents =
     typeof exported === 'object' && exported !== null && 'wasmWorkerContents' in exported
       ? exported.wasmWorkerContents
@@ -153,8 +153,7 @@ function workerScriptFile(outDir: string): string {
  */
 async function loadThreadedModule(threads: number): Promise<ThreadedModule> {
   const outDir = wasmOutDir();
-  const require = createRequire(import.meta.url);
-  const factory: unknown = require(path.join(outDir, GLUE));
+  const factory: unknown = requireHere(path.join(outDir, GLUE));
   if (!isFactory(factory)) throw new Error(`${GLUE} does not export a module factory`);
   const worker = workerScriptFile(outDir);
   const binary = fs.readFileSync(path.join(outDir, BINARY));
