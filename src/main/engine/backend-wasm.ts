@@ -147,9 +147,12 @@ function workerScriptFile(outDir: string): string {
   return file;
 }
 
+/** How long the threaded build may take to start (its 8 pthread workers each load the glue). */
+const START_TIMEOUT_MS = 60_000;
+
 /**
  * Instantiate the threaded build with `threads` XNNPACK threads and add the JS bridge tfjs's own
- * loader adds. Rejects (never hangs) when the build cannot start.
+ * loader adds. Rejects when the build cannot start, or has not started within START_TIMEOUT_MS.
  */
 async function loadThreadedModule(threads: number): Promise<ThreadedModule> {
   const outDir = wasmOutDir();
@@ -158,6 +161,12 @@ async function loadThreadedModule(threads: number): Promise<ThreadedModule> {
   const worker = workerScriptFile(outDir);
   const binary = fs.readFileSync(path.join(outDir, BINARY));
   const module = await new Promise<ThreadedModule>((resolve, reject) => {
+    const timer = setTimeout(
+      () =>
+        reject(new Error(`the threaded wasm build did not start within ${START_TIMEOUT_MS} ms`)),
+      START_TIMEOUT_MS,
+    );
+    timer.unref();
     factory({
       locateFile: (file, prefix) => (file.endsWith('.worker.js') ? worker : prefix + file),
       mainScriptUrlOrBlob: path.join(outDir, GLUE),
@@ -177,7 +186,9 @@ async function loadThreadedModule(threads: number): Promise<ThreadedModule> {
         return {};
       },
       onAbort: (reason) => reject(new Error(`threaded wasm aborted: ${String(reason)}`)),
-    }).then(resolve, reject);
+    })
+      .then(resolve, reject)
+      .finally(() => clearTimeout(timer));
   });
   const w = (name: string, ret: string | null, args: string[]) => module.cwrap(name, ret, args);
   module.tfjs = {
