@@ -15,6 +15,7 @@ import {
 } from './backend-webgpu.ts';
 import { dispatchCacheEnabled, installDispatchCaches } from './kernels/webgpu-dispatch.ts';
 import { InputError } from './errors.ts';
+import { registerThreadedWasm, wasmThreadsWanted } from './backend-wasm.ts';
 import { installWasmKernels } from './kernels/wasm.ts';
 import { errorMessage } from '../../shared/errors.ts';
 
@@ -42,6 +43,8 @@ export interface BackendInfo {
   readonly tfjsVersion: string;
   /** The WebGPU adapter, when one was probed (in use or skipped). */
   readonly gpu?: GpuAdapterSummary;
+  /** wasm only: threads each operator runs on (`D2NWG_WASM_THREADS`, see backend-wasm.ts). */
+  readonly threads?: number;
 }
 
 export interface InitBackendArgs {
@@ -77,12 +80,31 @@ async function tryImport(specifier: string): Promise<string | null> {
   }
 }
 
-async function initWasm(): Promise<void> {
-  await import('@tensorflow/tfjs-backend-wasm');
-  const ok = await tf.setBackend('wasm');
-  if (!ok) throw new Error('tf.setBackend("wasm") returned false');
+/**
+ * Start the wasm backend, on the threaded build when `D2NWG_WASM_THREADS` asks for more than one
+ * thread and it starts (else the stock binary, with the reason in `skipped`); returns the number
+ * of threads in use.
+ */
+async function initWasm(skipped: SkippedBackend[]): Promise<number> {
+  const wasm = await import('@tensorflow/tfjs-backend-wasm');
+  const threads = wasmThreadsWanted();
+  let started = false;
+  // A wasm backend that already runs (set up before initBackend) is kept as it is. (Not
+  // tf.findBackend: that starts the registered factory.)
+  if (threads > 1 && !('wasm' in tf.engine().registry)) {
+    try {
+      await registerThreadedWasm(threads);
+      started = true;
+    } catch (err) {
+      skipped.push({ name: 'wasm-threads', reason: errorMessage(err) });
+    }
+  }
+  if (!started && !(await tf.setBackend('wasm'))) {
+    throw new Error('tf.setBackend("wasm") returned false');
+  }
   await tf.ready();
   installWasmKernels();
+  return Math.max(1, wasm.getThreadsCount());
 }
 
 function parseWanted(raw: string | undefined, fromEnv: boolean): (typeof BACKEND_NAMES)[number] {
@@ -165,12 +187,13 @@ export async function initBackend(args: InitBackendArgs = {}): Promise<BackendIn
   } else if (!chosen) {
     notTried('tfjs-node');
   }
+  let threads: number | undefined;
   if (!chosen && (wanted === 'auto' || wanted === 'wasm')) {
     try {
-      await initWasm();
+      threads = await initWasm(skipped);
       chosen = { name: 'wasm', provider: '@tensorflow/tfjs-backend-wasm' };
     } catch (err) {
-      if (wanted === 'wasm') throw err;
+      if (wanted === 'wasm' || err instanceof InputError) throw err;
       skipped.push({ name: 'wasm', reason: errorMessage(err) });
     }
   } else if (!chosen && wanted !== 'tensorflow') {
@@ -182,8 +205,17 @@ export async function initBackend(args: InitBackendArgs = {}): Promise<BackendIn
     chosen = { name: 'cpu', provider: '@tensorflow/tfjs-backend-cpu' };
   }
   if ((chosen as { name: string }).name !== 'webgpu') clearBufferGuard();
-  current = { ...chosen, skipped, tfjsVersion: tf.version.tfjs, ...(gpu ? { gpu } : {}) };
-  if (!args.quiet) console.error(`d2nwg: tensor backend ${current.name} (${current.provider})`);
+  current = {
+    ...chosen,
+    skipped,
+    tfjsVersion: tf.version.tfjs,
+    ...(gpu ? { gpu } : {}),
+    ...(threads !== undefined ? { threads } : {}),
+  };
+  if (!args.quiet) {
+    const on = threads !== undefined && threads > 1 ? `, ${threads} threads` : '';
+    console.error(`d2nwg: tensor backend ${current.name} (${current.provider}${on})`);
+  }
   return current;
 }
 

@@ -37,6 +37,7 @@ function benchEnvironment(info: Awaited<ReturnType<typeof initBackend>>) {
   return {
     backend: info.name,
     provider: info.provider,
+    threads: info.threads ?? null,
     gpu: info.gpu ?? null,
     tfjs: info.tfjsVersion,
     node: process.version,

@@ -64,6 +64,7 @@ export const doctorCommand: CliCommand = {
       provider: info.provider,
       skipped: info.skipped,
       wasmTransposeKernel: info.name === 'wasm' ? wasmKernelsInstalled() : null,
+      wasmThreads: info.threads ?? null,
       gpu: info.gpu ?? null,
       tfjs: info.tfjsVersion,
       node: process.version,
@@ -84,6 +85,9 @@ export const doctorCommand: CliCommand = {
       lines.push(
         `wasm matmul  explicit-transpose kernel ${report.wasmTransposeKernel ? 'on' : 'OFF'}`,
       );
+    }
+    if (report.wasmThreads !== null) {
+      lines.push(`wasm threads ${report.wasmThreads} (D2NWG_WASM_THREADS=auto|off|N)`);
     }
     if (report.gpu) {
       const g = report.gpu;

@@ -588,8 +588,11 @@ function leakyBody(grad: boolean): number[] {
   ];
 }
 
-/** The kernel module's bytes. */
-export function simdModuleBytes(): Uint8Array {
+/**
+ * The kernel module's bytes. `shared`: import a shared memory (the backend's threaded build),
+ * which WebAssembly requires to declare a maximum; the full 32-bit range admits any heap.
+ */
+export function simdModuleBytes(shared = false): Uint8Array {
   const bmmType = [0x60, ...vec(Array.from({ length: 9 }, () => [I32])), ...vec([])];
   const adamType = [
     0x60,
@@ -614,7 +617,17 @@ export function simdModuleBytes(): Uint8Array {
         [0x60, ...vec([[I32], [I32], [I32], [I32], [F32]]), ...vec([])],
       ]),
     ),
-    ...section(2, vec([[...name('env'), ...name('memory'), 0x02, 0x00, ...uleb(1)]])),
+    ...section(
+      2,
+      vec([
+        [
+          ...name('env'),
+          ...name('memory'),
+          0x02,
+          ...(shared ? [0x03, ...uleb(1), ...uleb(65536)] : [0x00, ...uleb(1)]),
+        ],
+      ]),
+    ),
     ...section(3, vec([uleb(0), uleb(1), uleb(0), uleb(2), uleb(3)])),
     ...section(
       7,
@@ -713,7 +726,9 @@ const instances = new WeakMap<WasmMemory, SimdKernels>();
 export function simdKernels(memory: WasmMemory): SimdKernels {
   const cached = instances.get(memory);
   if (cached) return cached;
-  const module = new WA.Module(simdModuleBytes());
+  const shared =
+    typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+  const module = new WA.Module(simdModuleBytes(shared));
   const instance = new WA.Instance(module, { env: { memory } });
   const ex = instance.exports;
   const fn = <K extends keyof SimdKernels>(key: K): SimdKernels[K] => {
@@ -734,9 +749,15 @@ export function simdKernels(memory: WasmMemory): SimdKernels {
 
 // ---- use from tfjs kernels -------------------------------------------------------------------
 
-/** The parts of tfjs-backend-wasm's BackendWasm the kernels use. */
+/**
+ * The parts of tfjs-backend-wasm's BackendWasm the kernels use. The heap is the module's exported
+ * memory in the stock build, and the imported shared `wasmMemory` in the threaded one.
+ */
 interface WasmBackendLike {
-  readonly wasm: { readonly asm: { readonly memory: WasmMemory } };
+  readonly wasm: {
+    readonly asm: { readonly memory?: WasmMemory };
+    readonly wasmMemory?: WasmMemory;
+  };
   readonly dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
   makeOutput(
     shape: number[],
@@ -746,9 +767,9 @@ interface WasmBackendLike {
 
 function isWasmBackend(b: unknown): b is WasmBackendLike {
   if (typeof b !== 'object' || b === null) return false;
-  const w = (b as { wasm?: { asm?: { memory?: unknown } } }).wasm;
+  const w = (b as { wasm?: { asm?: { memory?: unknown }; wasmMemory?: unknown } }).wasm;
   return (
-    w?.asm?.memory instanceof WA.Memory &&
+    (w?.asm?.memory ?? w?.wasmMemory) instanceof WA.Memory &&
     typeof (b as { makeOutput?: unknown }).makeOutput === 'function' &&
     typeof (b as { dataIdMap?: { get?: unknown } }).dataIdMap?.get === 'function'
   );
@@ -758,6 +779,13 @@ function isWasmBackend(b: unknown): b is WasmBackendLike {
 export function wasmBackendOf(b: unknown): WasmBackendLike {
   if (!isWasmBackend(b)) throw new Error('simd kernels need the tfjs wasm backend');
   return b;
+}
+
+/** The backend's heap: read `.buffer` after every allocation, which may grow (replace) it. */
+export function heapMemory(backend: WasmBackendLike): WasmMemory {
+  const memory = backend.wasm.asm.memory ?? backend.wasm.wasmMemory;
+  if (!memory) throw new Error('simd kernels: the wasm backend has no memory');
+  return memory;
 }
 
 /** Byte address of a tensor's data in the wasm heap. */
@@ -797,7 +825,7 @@ export function fusedAdamWasm(args: {
   }
   const outs = [0, 1, 2].map(() => backend.makeOutput([...w.shape], 'float32'));
   const attrs = args.attrs;
-  simdKernels(backend.wasm.asm.memory).adam(
+  simdKernels(heapMemory(backend)).adam(
     heapAddress(backend, w),
     heapAddress(backend, m),
     heapAddress(backend, v),
@@ -877,7 +905,7 @@ export function runBatchMatMul(
 ): void {
   const batch = Math.max(t.ba, t.bb);
   if (batch * t.rows * t.cols === 0) return;
-  const k = simdKernels(backend.wasm.asm.memory);
+  const k = simdKernels(heapMemory(backend));
   (transposed ? k.bmmt : k.bmm)(
     heapAddress(backend, t.a),
     heapAddress(backend, t.b),
@@ -906,7 +934,7 @@ export function simdLeakyWasm(args: {
   if (!x || x.dtype !== 'float32') throw new Error(`${SIMD_LEAKY}: needs a float32 input x`);
   const out = backend.makeOutput([...x.shape], 'float32');
   const n = x.shape.reduce((p, d) => p * d, 1);
-  simdKernels(backend.wasm.asm.memory).leaky(
+  simdKernels(heapMemory(backend)).leaky(
     heapAddress(backend, x),
     heapAddress(backend, out),
     n,
@@ -931,7 +959,7 @@ export function simdLeakyGradWasm(args: {
     throw new Error(`${SIMD_LEAKY_GRAD}: x and dy differ in size`);
   }
   const out = backend.makeOutput([...x.shape], 'float32');
-  simdKernels(backend.wasm.asm.memory).leakyGrad(
+  simdKernels(heapMemory(backend)).leakyGrad(
     heapAddress(backend, x),
     heapAddress(backend, dy),
     heapAddress(backend, out),
@@ -968,7 +996,7 @@ export function softmaxCrossEntropyWasm(args: {
   }
   const withGrad = args.attrs?.withGrad === true;
   // Labels first, before anything is allocated: one outside 0..K−1 would index past its row.
-  const y0 = new Int32Array(backend.wasm.asm.memory.buffer, heapAddress(backend, labels), M * B);
+  const y0 = new Int32Array(heapMemory(backend).buffer, heapAddress(backend, labels), M * B);
   for (let r = 0; r < M * B; r++) {
     if (!(y0[r] >= 0 && y0[r] < K)) {
       throw new Error(`${SOFTMAX_CE}: label ${y0[r]} outside 0..${K - 1}`);
@@ -978,7 +1006,7 @@ export function softmaxCrossEntropyWasm(args: {
   const correct = backend.makeOutput([M], 'float32');
   const grad = withGrad ? backend.makeOutput([M, B, K], 'float32') : null;
   // Views after every makeOutput: an allocation may grow (and so detach) the heap.
-  const buf = backend.wasm.asm.memory.buffer;
+  const buf = heapMemory(backend).buffer;
   const z = new Float32Array(buf, heapAddress(backend, logits), M * B * K);
   const y = new Int32Array(buf, heapAddress(backend, labels), M * B);
   const lossV = new Float32Array(buf, heapAddress(backend, loss), M);

@@ -22,6 +22,7 @@ import {
   simdLeakyWasm,
   fusedAdamWasm,
   heapAddress,
+  heapMemory,
   runBatchMatMul,
   simdBatchMatMulWasm,
   wasmBackendOf,
@@ -181,7 +182,7 @@ function unpackAxis0(original: tf.KernelFunc): tf.KernelFunc {
       const out = backend.makeOutput(outShape, value.dtype);
       // Addresses after makeOutput: it may grow (and move) the heap.
       const src = heapAddress(backend, value) + i * bytes;
-      new Uint8Array(backend.wasm.asm.memory.buffer).copyWithin(
+      new Uint8Array(heapMemory(backend).buffer).copyWithin(
         heapAddress(backend, out),
         src,
         src + bytes,

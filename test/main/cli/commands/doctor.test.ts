@@ -21,6 +21,7 @@ describe('d2nwg doctor', () => {
     const report = JSON.parse(out.join('\n')) as Record<string, unknown>;
     expect(report.backend).toBe('wasm');
     expect(report.wasmTransposeKernel).toBe(true);
+    expect(report.wasmThreads).toBe(1); // one thread under vitest
     expect(report.node).toBe(process.version);
     expect(report.tfjs).toBe('4.22.0');
     const matmul = report.matmul as { size: number; gflops: Record<string, number> }[];

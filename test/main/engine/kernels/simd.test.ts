@@ -6,11 +6,22 @@ import {
   SIMD_LEAKY,
   SIMD_LEAKY_GRAD,
   SOFTMAX_CE,
+  simdKernels,
   simdModuleBytes,
 } from '../../../../src/main/engine/kernels/simd.ts';
 import { batchLossAndCorrect } from '../../../../src/main/engine/nn/batch.ts';
 import { Rng } from '../../../../src/main/engine/rng.ts';
 import { expectNoLeakedTensors } from '../../../helpers/tf.ts';
+
+/** WebAssembly as far as these tests use it (Node's global; the lib has no DOM types). */
+interface WasmTestApi {
+  readonly Memory: new (d: { initial: number; maximum: number; shared: boolean }) => {
+    readonly buffer: ArrayBuffer;
+  };
+  readonly Module: new (bytes: Uint8Array) => object;
+  readonly Instance: new (m: object, imports: Record<string, Record<string, unknown>>) => object;
+}
+const WA = (globalThis as unknown as { WebAssembly: WasmTestApi }).WebAssembly;
 
 /** Plain float64 reference product of [b|1, r, k]·[b|1, k, c]. */
 function reference(a: Float32Array, as: number[], b: Float32Array, bs: number[]): Float64Array {
@@ -40,6 +51,47 @@ describe('SIMD kernels (wasm)', () => {
     expect(tf.getBackend()).toBe('wasm');
     expect(tf.getKernel(SIMD_BMM, 'wasm')).toBeDefined();
     expect(tf.getKernel(FUSED_ADAM, 'wasm')).toBeDefined();
+  });
+
+  it('run in a shared heap (the threaded build): product and Adam step in a SharedArrayBuffer', () => {
+    const memory = new WA.Memory({ initial: 1, maximum: 65535, shared: true });
+    expect(memory.buffer).toBeInstanceOf(SharedArrayBuffer);
+    const k = simdKernels(memory);
+    const rng = new Rng(5);
+    const [r, inner, c] = [5, 7, 6];
+    const a = rng.normalArray(r * inner);
+    const b = rng.normalArray(inner * c);
+    const heap = new Float32Array(memory.buffer);
+    heap.set(a, 0);
+    heap.set(b, 64);
+    k.bmm(0, 64 * 4, 128 * 4, 1, r, inner, c, 0, 0);
+    const want = reference(a, [1, r, inner], b, [1, inner, c]);
+    const got = heap.subarray(128, 128 + r * c);
+    for (let i = 0; i < want.length; i++) expect(got[i]).toBeCloseTo(want[i], 4);
+    // Adam from w = 1, m = v = 0, g = 2 (t = 1): w' = 1 − lr·ĝ/(|ĝ| + ε) = 1 − lr.
+    heap.fill(1, 256, 260);
+    heap.fill(0, 260, 268);
+    heap.fill(2, 268, 272);
+    k.adam(
+      256 * 4,
+      260 * 4,
+      264 * 4,
+      268 * 4,
+      272 * 4,
+      276 * 4,
+      280 * 4,
+      4,
+      0.1,
+      0.9,
+      0.999,
+      0.1,
+      0.001,
+      1e-8,
+      0,
+    );
+    for (const w of heap.subarray(272, 276)) expect(w).toBeCloseTo(0.9, 5);
+    // The stock (unshared) module cannot import a shared heap.
+    expect(() => new WA.Instance(new WA.Module(simdModuleBytes()), { env: { memory } })).toThrow();
   });
 
   it('batched matmul matches a float64 reference: batches, broadcasts, odd widths, empty', async () => {
