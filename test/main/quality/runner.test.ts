@@ -1,22 +1,22 @@
 import { describe, expect, it } from 'vitest';
-import { QualityReportSchema } from '../../../../src/shared/schemas/quality.ts';
-import { resolveQualityConfig } from '../../../../src/main/engine/quality/config.ts';
-import { runQuality } from '../../../../src/main/engine/quality/runner.ts';
+import { QualityReportSchema } from '../../../src/shared/schemas/quality.ts';
+import { resolveQualityConfig } from '../../../src/main/engine/quality/config.ts';
+import { runQuality } from '../../../src/main/quality/runner.ts';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll } from 'vitest';
-import { InputError } from '../../../../src/main/engine/errors.ts';
-import { Rng } from '../../../../src/main/engine/rng.ts';
-import { toTorchStateDict } from '../../../../src/main/engine/export/torch.ts';
+import { InputError } from '../../../src/main/engine/errors.ts';
+import { Rng } from '../../../src/main/engine/rng.ts';
+import { toTorchStateDict } from '../../../src/main/engine/export/torch.ts';
 import {
   writeSafetensors,
   type StTensor,
-} from '../../../../src/main/engine/formats/safetensors.ts';
-import { layoutOf, resolveArchitecture } from '../../../../src/main/engine/nn/architecture.ts';
-import { initParams } from '../../../../src/main/engine/nn/params.ts';
-import { ArchitectureSchema } from '../../../../src/shared/schemas/zoo.ts';
-import { tempDir, writeSquaresIdx } from '../../../fixtures/datagen.ts';
-import { expectNoLeakedTensors } from '../../../helpers/tf.ts';
+} from '../../../src/main/engine/formats/safetensors.ts';
+import { layoutOf, resolveArchitecture } from '../../../src/main/engine/nn/architecture.ts';
+import { initParams } from '../../../src/main/engine/nn/params.ts';
+import { ArchitectureSchema } from '../../../src/shared/schemas/zoo.ts';
+import { tempDir, writeSquaresIdx } from '../../fixtures/datagen.ts';
+import { expectNoLeakedTensors } from '../../helpers/tf.ts';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -111,10 +111,16 @@ describe('quality benchmark runner', () => {
       (mem.noise_matched_to_source_median ?? Number.NaN) + 1e-4,
     );
     // Function-matched copies were matched on training samples: they disagree with their source
-    // no more often than the samples do with theirs, at a positive noise norm.
-    expect(mem.noise_fn_matched_train_agreement_median).toBeLessThanOrEqual(
-      (mem.noise_fn_matched_target_agreement_median ?? Number.NaN) + 1e-9,
-    );
+    // about as often as the samples do with theirs, at a positive noise norm. (Not always less
+    // often: on MICRO's 3-class tasks a sample that agrees with its checkpoint near chance can sit
+    // below anything noise reaches, since huge noise collapses a copy onto one class, which agrees
+    // about a third of the time; the copy then stops at the closest agreement it reached.)
+    expect(
+      Math.abs(
+        (mem.noise_fn_matched_train_agreement_median ?? Number.NaN) -
+          (mem.noise_fn_matched_target_agreement_median ?? Number.NaN),
+      ),
+    ).toBeLessThan(0.05);
     expect(mem.noise_fn_matched_norm_median).toBeGreaterThan(0);
     // Seen@0: d2nwg_mean against noise_fn_matched (required), noise_matched and noise_nearest
     // (reference), kde30 and weight_avg. Unseen splits at epochs 0 and 1: against randinit and
@@ -274,11 +280,14 @@ describe('quality benchmark runner', () => {
     QualityReportSchema.parse(r);
     const rows = r.results.filter((x) => x.split === 'unseen-dataset');
     const methods = new Set(rows.map((x) => x.method));
-    for (const m of ['randinit', 'pretrained_source', 'ncm', 'lda', 'd2nwg_mean', 'd2nwg_best']) {
+    for (const m of ['randinit', 'ncm', 'lda', 'd2nwg_mean', 'd2nwg_best', 'noise_fn_matched']) {
       expect(methods.has(m), m).toBe(true);
     }
-    // No zoo row: no checkpoint was trained on another source.
+    // No zoo row: no checkpoint was trained on another source. No pretrained_source row either:
+    // the Evaluate node refuses it on another dataset's tasks (its model would train on them);
+    // eval.pretrainedFile gives a pretrained model there.
     expect(methods.has('zoo')).toBe(false);
+    expect(methods.has('pretrained_source')).toBe(false);
     expect(rows.find((x) => x.method === 'randinit' && x.epoch === 1)?.tasks).toBe(2);
     // The classes of the other source are easy: the nearest class mean, on the features fitted
     // on Fashion-MNIST, is far above chance (1/3), so the tasks really are that source's.

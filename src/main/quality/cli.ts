@@ -9,14 +9,14 @@ import {
   QUALITY_PRESETS,
   QualityReportSchema,
   type QualityPreset,
-} from '../../../shared/schemas/quality.ts';
-import { initBackend } from '../backend.ts';
-import { InputError } from '../errors.ts';
-import { writeJsonReport } from '../formats/atomic.ts';
-import { readConfigFile, resolveQualityConfig } from './config.ts';
-import { formatChecks, formatTable, formatTargets } from './report.ts';
+} from '../../shared/schemas/quality.ts';
+import { initBackend } from '../engine/backend.ts';
+import { InputError } from '../engine/errors.ts';
+import { writeJsonReport } from '../engine/formats/atomic.ts';
+import { readConfigFile, resolveQualityConfig } from '../engine/quality/config.ts';
+import { formatChecks, formatTable, formatTargets } from '../engine/quality/report.ts';
 import { runQuality } from './runner.ts';
-import { errorMessage } from '../../../shared/errors.ts';
+import { errorMessage } from '../../shared/errors.ts';
 
 export const QUALITY_USAGE = `Usage: d2nwg bench quality --preset smoke|standard [--config FILE.json] [--seed N] [--out FILE.json]
 
