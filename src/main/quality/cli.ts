@@ -24,7 +24,9 @@ Builds a zoo, trains the weight VAE, the dataset encoder and the latent diffusio
 compares D2NWG samples (mean, best on the support set, best by the accuracy predictor, soups,
 prototype head) with randinit, pretrained_source, zoo, kde30, noise_nearest, noise_matched,
 noise_fn_matched, weight_avg and ncm on seen, unseen-combo and unseen-class tasks (bench/QUALITY.md). --config is a JSON object
-deep-merged over the preset (any dataset source, class counts, held-out classes, seeds…).`;
+deep-merged over the preset (any dataset source, class counts, held-out classes, seeds…).
+It runs as a pipeline through the executor (the same nodes as \`d2nwg run\`): every init's row is
+its Evaluate node's.`;
 
 /** Entry of the bench registry: parse argv, run, write, print; returns the exit code. */
 export async function benchQuality(argv: string[]): Promise<number> {

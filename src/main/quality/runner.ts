@@ -17,11 +17,7 @@ import type { NodeErrorKind } from '../../shared/events.ts';
 import type { QualityConfig, QualityReport } from '../../shared/schemas/quality.ts';
 import { currentBackend } from '../engine/backend.ts';
 import { loadDataset } from '../engine/data/sources.ts';
-import {
-  drawTargetTasks,
-  materializeTask,
-  taskSupportSet,
-} from '../engine/data/tasks.ts';
+import { drawTargetTasks, materializeTask, taskSupportSet } from '../engine/data/tasks.ts';
 import type { LabelledData, TaskData, TaskSpec } from '../engine/data/types.ts';
 import { CancelledError, InputError, throwIfAborted } from '../engine/errors.ts';
 import { finetuneCurves, type FinetuneCurve, type FinetuneJob } from '../engine/eval/finetune.ts';

@@ -8,15 +8,18 @@ import { afterAll } from 'vitest';
 import { InputError } from '../../../src/main/engine/errors.ts';
 import { Rng } from '../../../src/main/engine/rng.ts';
 import { toTorchStateDict } from '../../../src/main/engine/export/torch.ts';
-import {
-  writeSafetensors,
-  type StTensor,
-} from '../../../src/main/engine/formats/safetensors.ts';
+import { writeSafetensors, type StTensor } from '../../../src/main/engine/formats/safetensors.ts';
 import { layoutOf, resolveArchitecture } from '../../../src/main/engine/nn/architecture.ts';
 import { initParams } from '../../../src/main/engine/nn/params.ts';
 import { ArchitectureSchema } from '../../../src/shared/schemas/zoo.ts';
 import { tempDir, writeSquaresIdx } from '../../fixtures/datagen.ts';
 import { expectNoLeakedTensors } from '../../helpers/tf.ts';
+import { qualityPipeline } from '../../../src/main/quality/pipeline.ts';
+import { parsePipeline } from '../../../src/shared/pipeline.ts';
+import { registry } from '../../../src/shared/nodes/registry.ts';
+import { runners, type PortValue } from '../../../src/main/nodes/index.ts';
+import { runPipeline } from '../../../src/main/graph/executor.ts';
+import { MemoryNodeCache } from '../../../src/main/graph/cache.ts';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -241,6 +244,74 @@ describe('quality benchmark runner', () => {
     expect(a.results.find((r) => r.method === 'd2nwg_predicted_best')?.samples_per_task).toBe(1);
     // The zoo reference exists on seen tasks only.
     expect(a.results.filter((r) => r.method === 'zoo').every((r) => r.split === 'seen')).toBe(true);
+  });
+
+  it("reports for each init exactly what its Evaluate node gives when the pipeline is run as a user's", async () => {
+    const cfg = resolveQualityConfig('smoke', MICRO);
+    const report = await runQuality({ config: cfg });
+    // The same pipeline, saved as JSON (as the canvas saves it), parsed and run as `d2nwg run`
+    // runs a file: a fresh executor run with its own cache.
+    const built = qualityPipeline(cfg);
+    const parsed = parsePipeline(JSON.parse(JSON.stringify(built.pipeline)));
+    if (!parsed.ok) throw new Error(parsed.problems.join('; '));
+    const cache = new MemoryNodeCache<PortValue>();
+    try {
+      const run = await runPipeline<PortValue>({
+        pipeline: parsed.pipeline,
+        registry,
+        runners,
+        seed: cfg.seed,
+        cache,
+        dataDir: process.cwd(),
+      });
+      expect(run.status).toBe('done');
+      const nodeTypes = new Set(parsed.pipeline.nodes.map((node) => node.type));
+      expect(nodeTypes).toEqual(
+        new Set([
+          'dataset.source',
+          'tasks.generate',
+          'features.extract',
+          'zoo.build',
+          'model.vae',
+          'model.encoder',
+          'model.diffusion',
+          'sample.generate',
+          'eval.finetune',
+          'eval.reference',
+        ]),
+      );
+      const perTask = report.per_task ?? [];
+      let compared = 0;
+      for (const id of built.targets[0].evals) {
+        const key = run.nodes.get(id)?.cacheKey ?? '';
+        const metrics = cache.get(key)?.outputs.metrics;
+        if (metrics?.type !== 'metrics') throw new Error(`no metrics from ${id}`);
+        for (const r of metrics.results) {
+          r.epochs.forEach((epoch, j) => {
+            const rows = perTask.filter(
+              (p) => p.split === r.split && p.method === r.method && p.epoch === epoch,
+            );
+            expect(
+              rows.map((p) => [p.task, p.accuracy]),
+              `${id} ${r.split}@${epoch}`,
+            ).toEqual(r.perTask.map((p) => [p.taskId, p.accuracy[j]]));
+            const row = report.results.find(
+              (x) => x.split === r.split && x.method === r.method && x.epoch === epoch,
+            );
+            expect(row?.accuracy_mean).toBe(r.mean[j]);
+            compared += 1;
+          });
+        }
+      }
+      // Every init of the Evaluate node on every split at epochs 0 and 1, and the references.
+      const methods = new Set(report.results.map((x) => x.method));
+      for (const m of ['randinit', 'noise_matched', 'noise_fn_matched', 'kde30', 'd2nwg_mean']) {
+        expect(methods.has(m), m).toBe(true);
+      }
+      expect(compared).toBeGreaterThan(40);
+    } finally {
+      cache.clear();
+    }
   });
 
   it('refuses a config whose zoo would hold a single task', async () => {
