@@ -17,6 +17,7 @@ import { expectNoLeakedTensors } from '../../helpers/tf.ts';
 import { qualityPipeline } from '../../../src/main/quality/pipeline.ts';
 import { parsePipeline } from '../../../src/shared/pipeline.ts';
 import { registry } from '../../../src/shared/nodes/registry.ts';
+import { validatePipeline } from '../../../src/shared/nodes/validate.ts';
 import { runners, type PortValue } from '../../../src/main/nodes/index.ts';
 import { runPipeline } from '../../../src/main/graph/executor.ts';
 import { MemoryNodeCache } from '../../../src/main/graph/cache.ts';
@@ -312,6 +313,39 @@ describe('quality benchmark runner', () => {
     } finally {
       cache.clear();
     }
+  });
+
+  it('builds a valid pipeline for every preset, with the optional nodes only when configured', () => {
+    for (const preset of ['smoke', 'standard', 'large'] as const) {
+      const built = qualityPipeline(resolveQualityConfig(preset));
+      const v = validatePipeline(built.pipeline, registry);
+      expect(v.problems, preset).toEqual([]);
+      const ids = built.pipeline.nodes.map((node) => node.id);
+      expect(ids).toContain('eval_d2nwg_predicted_best');
+      expect(ids).not.toContain('eval_pretrained_file');
+      expect(ids.some((id) => id.startsWith('unseen_'))).toBe(false);
+    }
+    const cfg = resolveQualityConfig('smoke', {
+      ...MICRO,
+      eval: { ...MICRO.eval, predictorRank: false, discriminant: false, pretrainedFile: 'w.pt' },
+      unseenDataset: { source: { kind: 'npy', x: 'x.npy', y: 'y.npy' }, numTasks: 2 },
+    });
+    const built = qualityPipeline(cfg);
+    expect(validatePipeline(built.pipeline, registry).problems).toEqual([]);
+    const ids = built.pipeline.nodes.map((node) => node.id);
+    // The checkpoint is read right after the zoo is built, before the generator trains.
+    expect(ids.indexOf('eval_pretrained_file')).toBe(ids.indexOf('zoo') + 1);
+    expect(ids).not.toContain('sample_predicted');
+    expect(ids).not.toContain('ref_lda');
+    expect(built.targets.map((t) => t.splits)).toEqual([
+      ['seen', 'unseen-combo', 'unseen-class'],
+      ['unseen-dataset'],
+    ]);
+    // On the other dataset: no zoo and no pretrained_source rows; its own Samplers and references.
+    expect(built.targets[1].evals).not.toContain('unseen_eval_zoo');
+    expect(built.targets[1].evals).not.toContain('unseen_eval_pretrained_source');
+    expect(built.targets[1].evals).toContain('unseen_eval_pretrained_file');
+    expect(built.targets[1].sample).toBe('unseen_sample');
   });
 
   it('refuses a config whose zoo would hold a single task', async () => {
