@@ -551,6 +551,10 @@ async function buildReport(
     },
     targets: targetChecks(results, perTask, cfg.seed),
     timings_s: timings,
+    // Seconds per pipeline node (the records behind timings_s).
+    node_timings_s: Object.fromEntries(
+      [...result.nodes.values()].map((r) => [r.nodeId, r.durationS ?? 0]),
+    ),
     curves: curves.map((c) => ({
       ...c,
       train_loss_mean: Number.isFinite(c.train_loss_mean) ? c.train_loss_mean : null,
