@@ -1,205 +1,45 @@
 /**
- * Runs eval.finetune: for each target task, build the initial weights by the chosen method, then
- * measure test accuracy after each listed number of fine-tuning epochs. The fine-tuning shuffling
- * is forked from the run seed and the task id only, so every Evaluate node of a pipeline trains
- * with the same batches and differences come from the init alone.
+ * Runs eval.finetune: for each target task, build the initial weights by the chosen method
+ * (engine/eval/inits.ts, the one definition the quality benchmark reports too), then measure test
+ * accuracy after each listed number of fine-tuning epochs. The fine-tuning shuffling is forked
+ * from the run seed and the task id only, so every Evaluate node of a pipeline trains with the
+ * same batches and differences come from the init alone.
  */
-import { evalFinetuneSpec, type EvalFinetuneConfig } from '../../shared/nodes/eval-finetune.ts';
+import { evalFinetuneSpec } from '../../shared/nodes/eval-finetune.ts';
 import { materializeTask } from '../engine/data/tasks.ts';
-import type { TaskData, TaskSpec } from '../engine/data/types.ts';
+import { finetuneCurves, type FinetuneCurve, type FinetuneJob } from '../engine/eval/finetune.ts';
 import {
-  addNoise,
-  averageVectors,
-  fitKde,
-  noiseFunctionMatched,
-  noiseMatched,
-  sampleKde,
-} from '../engine/eval/baselines.ts';
-import { finetuneCurves, type FinetuneJob } from '../engine/eval/finetune.ts';
-import { nearestCheckpoint, type ZooRows } from '../engine/eval/nearest.ts';
+  finetuneRng,
+  initRng,
+  initsFor,
+  kdeOf,
+  type InitSettings,
+  type InitSources,
+  type InitZoo,
+} from '../engine/eval/inits.ts';
 import { trainSourceModel, type SourceModel } from '../engine/eval/pretrained.ts';
 import { loadPretrainedFile, type PretrainedCheckpoint } from '../engine/eval/pretrained-file.ts';
 import { InputError, throwIfAborted } from '../engine/errors.ts';
-import type { Layout } from '../engine/nn/architecture.ts';
-import { initParams } from '../engine/nn/params.ts';
-import { evaluateMany, predictClasses } from '../engine/nn/train.ts';
 import type { Rng } from '../engine/rng.ts';
-import { memberVector, zooLayout } from '../engine/zoo/storage.ts';
+import { zooLayout } from '../engine/zoo/storage.ts';
 import { controlOf, nodeRunner, resultSummary, tasksOfSplit } from './define.ts';
 import { meanStd } from '../../shared/stats.ts';
-import { type MethodResult, type ValueOf } from './values.ts';
+import { type MethodResult, type TaskCurve, type ValueOf } from './values.ts';
 
-interface InitSources {
-  readonly zoo?: ValueOf<'zoo'>;
-  readonly weights?: ValueOf<'weights'>;
-  readonly vae?: ValueOf<'vae'>;
-  /** Trained once per run, for pretrained_source. */
-  readonly source?: SourceModel;
-  /** Read once per run, for pretrained_file. */
-  readonly checkpoint?: PretrainedCheckpoint;
-  readonly layout: Layout;
-  readonly where: string;
+/** A zoo input as the rows the init methods draw from. */
+export function initZoo(zoo: ValueOf<'zoo'>): InitZoo {
+  const members = zoo.zoo.manifest.members;
+  return {
+    vectors: zoo.zoo.vectors,
+    taskIds: members.map((m) => m.taskId),
+    trainAcc: members.map((m) => m.trainAcc),
+  };
 }
 
 function need<T>(v: T | undefined, what: string, init: string, where: string): T {
   if (v === undefined)
     throw new InputError(`init '${init}' needs the ${what} input connected`, where);
   return v;
-}
-
-/** A zoo input as the rows nearestCheckpoint scores. */
-function zooRows(zoo: ValueOf<'zoo'>): ZooRows {
-  return { vectors: zoo.zoo.vectors, taskIds: zoo.zoo.manifest.members.map((m) => m.taskId) };
-}
-
-/** The Weights samples of a task, best-ranked first; an InputError when there is none. */
-function samplesOf(cfg: EvalFinetuneConfig, task: TaskSpec, src: InitSources): Float32Array[] {
-  const w = need(src.weights, 'Weights', cfg.init, src.where);
-  const mine = w.perTask.find((t) => t.task.id === task.id);
-  if (!mine || mine.vectors.length === 0) {
-    throw new InputError(
-      `the Weights input has no sample for task ${task.id}; give the Sampler the same splits and maxTasks as this node`,
-      src.where,
-    );
-  }
-  return [...mine.vectors];
-}
-
-/** The first (best-ranked) Weights sample of a task. */
-function sampleOf(cfg: EvalFinetuneConfig, task: TaskSpec, src: InitSources): Float32Array {
-  return samplesOf(cfg, task, src)[0];
-}
-
-/**
- * The zoo's own checkpoints of a seen task, best on the task's training samples first; an
- * InputError for a task the zoo never trained on (the 'zoo' row exists on seen tasks only).
- */
-async function zooCheckpointsOf(
-  cfg: EvalFinetuneConfig,
-  task: TaskSpec,
-  data: TaskData,
-  src: InitSources,
-): Promise<Float32Array[]> {
-  const zoo = need(src.zoo, 'zoo', cfg.init, src.where);
-  const own = zoo.zoo.manifest.members.filter((m) => m.taskId === task.id).map((m) => m.index);
-  if (own.length === 0) {
-    throw new InputError(
-      `the zoo has no checkpoint of task ${task.id}: init 'zoo' applies to the seen split only (the tasks the zoo trained on)`,
-      src.where,
-    );
-  }
-  const vectors = own.map((i) => memberVector(zoo.zoo, i));
-  const acc = (await evaluateMany(src.layout, vectors, data.xTrain, data.yTrain)).map(
-    (e) => e.accuracy,
-  );
-  return vectors
-    .map((_, i) => i)
-    .sort((a, b) => acc[b] - acc[a] || a - b)
-    .map((i) => vectors[i]);
-}
-
-/**
- * The initial weight vectors of one task: several for d2nwg and zoo (samples or checkpoints,
- * best first), one otherwise; `samples` then takes the first or all of them.
- */
-async function initsFor(
-  cfg: EvalFinetuneConfig,
-  task: TaskSpec,
-  data: TaskData,
-  src: InitSources,
-  rng: Rng,
-): Promise<Float32Array[]> {
-  const all =
-    cfg.init === 'd2nwg'
-      ? samplesOf(cfg, task, src)
-      : cfg.init === 'zoo'
-        ? await zooCheckpointsOf(cfg, task, data, src)
-        : [await initFor(cfg, task, data, src, rng)];
-  return cfg.samples === 'mean' ? all : all.slice(0, 1);
-}
-
-/** The initial weight vector of one task for the configured method. */
-async function initFor(
-  cfg: EvalFinetuneConfig,
-  task: TaskSpec,
-  data: TaskData,
-  src: InitSources,
-  rng: Rng,
-): Promise<Float32Array> {
-  const { layout, where } = src;
-  switch (cfg.init) {
-    case 'randinit':
-      return initParams(layout, rng);
-    case 'pretrained_source': {
-      // The source model (trained once per run on every known class) with a fresh head here.
-      if (!src.source) throw new Error('pretrained_source: the source model was not trained');
-      return src.source.transfer(layout, rng);
-    }
-    case 'pretrained_file': {
-      // The user's checkpoint, with a fresh head here when its class count differs.
-      if (!src.checkpoint) throw new Error('pretrained_file: the checkpoint was not read');
-      return src.checkpoint.init(rng);
-    }
-    case 'noise_nearest': {
-      // The checkpoint nearest in function (best on the task's training samples), plus noise.
-      const zoo = need(src.zoo, 'zoo', cfg.init, where);
-      const near = await nearestCheckpoint(layout, zooRows(zoo), data.xTrain, data.yTrain);
-      return addNoise(memberVector(zoo.zoo, near.index), cfg.noiseStd, rng);
-    }
-    case 'noise_matched': {
-      // The D2NWG sample's nearest zoo checkpoint (L2), plus noise of norm = that distance.
-      const zoo = need(src.zoo, 'zoo', cfg.init, where);
-      const sample = sampleOf(cfg, task, src);
-      const n = zoo.zoo.manifest.members.length;
-      return noiseMatched([sample], zoo.zoo.vectors, n, layout.size, rng)[0].vector;
-    }
-    case 'noise_fn_matched': {
-      // The same checkpoint, noised until its training-set predictions differ from it as often as
-      // the D2NWG sample's do.
-      const zoo = need(src.zoo, 'zoo', cfg.init, where);
-      const sample = sampleOf(cfg, task, src);
-      const [copy] = await noiseFunctionMatched({
-        samples: [sample],
-        zoo: zoo.zoo.vectors,
-        count: zoo.zoo.manifest.members.length,
-        dim: layout.size,
-        predict: (w) => predictClasses(layout, w, data.xTrain),
-        rng,
-      });
-      return copy.vector;
-    }
-    case 'weight_avg': {
-      // Average of the checkpoints of the nearest zoo task: the task of the member that fits this
-      // task's training samples best (for a seen task, normally the task itself).
-      const zoo = need(src.zoo, 'zoo', cfg.init, where);
-      const d = layout.size;
-      const rows = (await nearestCheckpoint(layout, zooRows(zoo), data.xTrain, data.yTrain))
-        .taskRows;
-      const stacked = new Float32Array(rows.length * d);
-      rows.forEach((r, i) => stacked.set(memberVector(zoo.zoo, r), i * d));
-      return averageVectors(stacked, rows.length, d);
-    }
-    case 'kde30': {
-      const zoo = need(src.zoo, 'zoo', cfg.init, where);
-      const { vae } = need(src.vae, 'VAE', cfg.init, where);
-      const members = zoo.zoo.manifest.members;
-      const latents = await vae.encodeMean(zoo.zoo.vectors, members.length);
-      const kde = fitKde(
-        latents,
-        members.length,
-        vae.latentDim,
-        members.map((m) => m.trainAcc),
-        cfg.kdeTopFraction,
-        cfg.kdeBandwidth,
-      );
-      const z = sampleKde(kde, 1, rng);
-      return (await vae.decode(z, 1)).slice(0, layout.size);
-    }
-    case 'd2nwg':
-      return sampleOf(cfg, task, src);
-    case 'zoo':
-      return (await zooCheckpointsOf(cfg, task, data, src))[0];
-  }
 }
 
 /**
@@ -279,14 +119,32 @@ export const run = nodeRunner(evalFinetuneSpec, async (ctx, inputs) => {
       (file) => ctx.paths.checkRead(file, 'checkpoint weight file'),
     );
   }
+  const sources = {
+    layout,
+    where,
+    ...(zoo ? { zoo: initZoo(zoo) } : {}),
+    ...(vae ? { vae: vae.vae } : {}),
+    ...(source ? { source } : {}),
+    ...(checkpoint ? { checkpoint } : {}),
+  } satisfies InitSources;
+  const mean = cfg.samples === 'mean';
+  const settings: InitSettings = {
+    noiseStd: cfg.noiseStd,
+    kdeBandwidth: cfg.kdeBandwidth,
+    kdeTopFraction: cfg.kdeTopFraction,
+    draws: mean ? cfg.draws : 1,
+  };
+  const kde = cfg.init === 'kde30' ? await kdeOf(sources, settings) : undefined;
   // Every init of every task first; then all of their fine-tuning as model batches (each gets
-  // the curve it would get alone), every init of a task with the task's same shuffling.
+  // the curve it would get alone), every init of a task with the task's same shuffling. Inits
+  // past `finetuneInits` are only measured as they are (epoch 0).
   const jobs: FinetuneJob[] = [];
-  const owners: { split: number; task: number; inits: number }[][] = [];
+  const extra: FinetuneJob[] = [];
+  const owners: { trained: number; measured: number }[][] = [];
   let done = 0;
-  for (const [si, { split, tasks }] of bySplit.entries()) {
+  for (const { split, tasks } of bySplit) {
     owners.push([]);
-    for (const [ti, task] of tasks.entries()) {
+    for (const task of tasks) {
       throwIfAborted(ctx.signal);
       if (task.classes.length !== layout.arch.outputs) {
         throw new InputError(
@@ -295,16 +153,25 @@ export const run = nodeRunner(evalFinetuneSpec, async (ctx, inputs) => {
         );
       }
       const data = materializeTask(features.data, task);
-      const inits = await initsFor(
-        cfg,
+      const mine = weights?.perTask.find((t) => t.task.id === task.id)?.vectors ?? [];
+      const samples = weights ? (mean ? mine : mine.slice(0, 1)) : undefined;
+      const all = await initsFor(
+        cfg.init,
         task,
         data,
-        { zoo, weights, vae, source, checkpoint, layout, where },
-        ctx.rng.fork(`init-${task.id}`),
+        samples ? { ...sources, samples } : sources,
+        settings,
+        initRng(ctx.seed, task.id),
+        kde,
       );
-      const shuffle = ctx.rng.fork(`finetune-${task.id}`);
-      for (const init of inits) jobs.push({ init, task: data, rng: shuffle.clone() });
-      owners[si].push({ split: si, task: ti, inits: inits.length });
+      const inits = mean ? all : all.slice(0, 1);
+      const trained =
+        cfg.finetuneInits > 0 ? Math.min(cfg.finetuneInits, inits.length) : inits.length;
+      const shuffle = finetuneRng(ctx.seed, task.id);
+      inits.forEach((init, i) =>
+        (i < trained ? jobs : extra).push({ init, task: data, rng: shuffle.clone() }),
+      );
+      owners[owners.length - 1].push({ trained, measured: inits.length - trained });
       done += 1;
       controlOf(ctx).onProgress?.({
         value: done,
@@ -314,12 +181,11 @@ export const run = nodeRunner(evalFinetuneSpec, async (ctx, inputs) => {
       });
     }
   }
+  const ftArgs = { layout, lr: cfg.lr, batchSize: cfg.batchSize };
   const curves = await finetuneCurves({
-    layout,
+    ...ftArgs,
     jobs,
     maxEpoch,
-    lr: cfg.lr,
-    batchSize: cfg.batchSize,
     control: {
       signal: ctx.signal,
       onProgress: (p) =>
@@ -332,17 +198,28 @@ export const run = nodeRunner(evalFinetuneSpec, async (ctx, inputs) => {
         }),
     },
   });
+  const measured = extra.length
+    ? await finetuneCurves({ ...ftArgs, jobs: extra, maxEpoch: 0, control: { signal: ctx.signal } })
+    : [];
   const results: MethodResult[] = [];
   let at = 0;
+  let atExtra = 0;
   for (const [si, { split, tasks }] of bySplit.entries()) {
-    // 'mean' averages the curves of a task's inits.
+    // 'mean' averages the curves of a task's inits (epoch 0: every init; later: the trained ones).
+    const runs: TaskCurve[] = [];
     const perTask = tasks.map((task, ti) => {
-      const n = owners[si][ti].inits;
-      const cs = curves.slice(at, at + n);
-      at += n;
+      const { trained, measured: m } = owners[si][ti];
+      const cs: FinetuneCurve[] = curves.slice(at, at + trained);
+      const es: FinetuneCurve[] = measured.slice(atExtra, atExtra + m);
+      at += trained;
+      atExtra += m;
+      for (const c of cs) runs.push({ taskId: task.id, ...c });
       return {
         taskId: task.id,
-        accuracy: epochs.map((e) => meanStd(cs.map((c) => c.accuracy[e])).mean),
+        accuracy: epochs.map(
+          (e) => meanStd((e === 0 ? [...cs, ...es] : cs).map((c) => c.accuracy[e])).mean,
+        ),
+        inits: epochs.map((e) => (e === 0 ? trained + m : trained)),
       };
     });
     const stats = epochs.map((_, j) => meanStd(perTask.map((p) => p.accuracy[j])));
@@ -352,7 +229,9 @@ export const run = nodeRunner(evalFinetuneSpec, async (ctx, inputs) => {
       epochs,
       mean: stats.map((st) => st.mean),
       std: stats.map((st) => st.std),
-      perTask,
+      perTask: perTask.map((p) => ({ taskId: p.taskId, accuracy: p.accuracy })),
+      initsPerTask: epochs.map((_, j) => Math.max(0, ...perTask.map((p) => p.inits[j]))),
+      curves: runs,
     });
   }
   return {

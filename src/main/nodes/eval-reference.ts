@@ -2,6 +2,7 @@
 import { evalReferenceSpec } from '../../shared/nodes/eval-reference.ts';
 import { materializeTask, supportLabels, taskSupportSet } from '../engine/data/tasks.ts';
 import { ncmAccuracy } from '../engine/eval/baselines.ts';
+import { supportRng } from '../engine/eval/inits.ts';
 import { ldaAccuracy } from '../engine/eval/discriminant.ts';
 import { throwIfAborted } from '../engine/errors.ts';
 import { controlOf, nodeRunner, resultSummary, tasksOfSplit } from './define.ts';
@@ -30,7 +31,7 @@ export const run = nodeRunner(evalReferenceSpec, async (ctx, inputs) => {
       let x = td.xTrain;
       let y = td.yTrain;
       if (cfg.samples === 'support') {
-        const s = taskSupportSet(feat, task, cfg.perClass, ctx.rng.fork('support').fork(task.id));
+        const s = taskSupportSet(feat, task, cfg.perClass, supportRng(ctx.seed, task.id));
         x = s.x;
         y = supportLabels(k, cfg.perClass);
       }

@@ -16,20 +16,27 @@ export const run = nodeRunner(modelVaeSpec, async (ctx, inputs) => {
   const members = zoo.manifest.members;
   const n = members.length;
   const dim = zoo.manifest.layout.size;
+  // The trainer takes (and strictly checks) the VAE's own keys; g's settings are used here.
+  const { predictor: predictorConfig, ...vaeConfig } = ctx.config;
   // Eq. 7 (App. D): first the accuracy predictor g on the zoo (its members' training accuracy;
   // held-out tasks measure it), then the VAE with ‖g(w) − g(ŵ)‖² in its loss. g stays frozen.
   let g: AccuracyPredictor | null = null;
   let predictorSummary: Record<string, number> = {};
   if (ctx.config.predictorWeight > 0) {
+    const t0 = performance.now();
     const trained = await trainPredictorOnZoo({
       vectors: zoo.vectors,
       dim,
       members,
+      config: predictorConfig,
       rng: ctx.rng.fork('predictor'),
       control: controlOf(ctx),
     });
     g = trained.predictor;
-    predictorSummary = predictorMetrics(trained.validation);
+    predictorSummary = {
+      ...predictorMetrics(trained.validation),
+      predictorSeconds: (performance.now() - t0) / 1000,
+    };
   }
   const predictor = g;
   let result: Awaited<ReturnType<typeof trainVae>>;
@@ -38,7 +45,7 @@ export const run = nodeRunner(modelVaeSpec, async (ctx, inputs) => {
       vectors: zoo.vectors,
       n,
       dim,
-      config: ctx.config,
+      config: vaeConfig,
       rng: ctx.rng.fork('vae'),
       control: controlOf(ctx),
       ...(predictor ? { predictor: (w: tf.Tensor2D) => predictor.embed(w) } : {}),

@@ -13,6 +13,7 @@ import { evaluateMany } from '../engine/nn/train.ts';
 import { writeFileAtomic } from '../engine/formats/atomic.ts';
 import { materializeTask, supportLabels, taskSupportSet } from '../engine/data/tasks.ts';
 import { InputError, throwIfAborted } from '../engine/errors.ts';
+import { supportRng } from '../engine/eval/inits.ts';
 import { discriminantHead, prototypeHeadOf } from '../engine/eval/protohead.ts';
 import {
   predictorMetrics,
@@ -65,25 +66,25 @@ export const run = nodeRunner(sampleGenerateSpec, async (ctx, inputs) => {
   let predictor: AccuracyPredictor | null = null;
   let predictorSummary: Record<string, number> = {};
   if (cfg.rank && cfg.rankBy === 'predictor') {
+    const t0 = performance.now();
     const trained = await trainPredictorOnZoo({
       vectors: zoo.zoo.vectors,
       dim: layout.size,
       members: zoo.zoo.manifest.members,
+      config: cfg.predictor,
       rng: ctx.rng.fork('predictor'),
       control,
     });
     predictor = trained.predictor;
-    predictorSummary = predictorMetrics(trained.validation);
+    predictorSummary = {
+      ...predictorMetrics(trained.validation),
+      predictorSeconds: (performance.now() - t0) / 1000,
+    };
   }
   try {
     for (const [i, task] of targets.entries()) {
       throwIfAborted(ctx.signal);
-      const supportSet = taskSupportSet(
-        feat,
-        task,
-        perClass,
-        ctx.rng.fork('support').fork(task.id),
-      );
+      const supportSet = taskSupportSet(feat, task, perClass, supportRng(ctx.seed, task.id));
       const support = supportSet.x;
       const sampled = await sampleWeights({
         parts,

@@ -133,6 +133,19 @@ export interface MethodResult {
   readonly std: readonly number[];
   /** Per task: id and accuracy at each epoch. */
   readonly perTask: readonly { readonly taskId: string; readonly accuracy: readonly number[] }[];
+  /** How many inits each task's accuracy averages, at each epoch (Evaluate nodes). */
+  readonly initsPerTask?: readonly number[];
+  /** Every fine-tuning run's curve at every epoch 0..max, with its task (Evaluate nodes). */
+  readonly curves?: readonly TaskCurve[];
+}
+
+/** One fine-tuning run's test accuracy, test loss and training loss after each epoch. */
+export interface TaskCurve {
+  readonly taskId: string;
+  readonly accuracy: readonly number[];
+  readonly loss: readonly number[];
+  /** trainLoss[0] is NaN (no training yet). */
+  readonly trainLoss: readonly number[];
 }
 
 /** Evaluation results: one row per method (one for Evaluate, several for Compare). */

@@ -92,6 +92,16 @@ export const EvalFinetuneConfig = QualityEvalSchema.pick({
    * each fine-tuned alike — no labels are used to pick.
    */
   samples: z.enum(['first', 'mean']).default('first'),
+  /**
+   * How many inits the random-draw methods make per task: noise_nearest (noisy copies of the
+   * nearest checkpoint) and kde30 (KDE draws). With samples 'mean' all of them count.
+   */
+  draws: z.number().int().min(1).max(1000).default(1),
+  /**
+   * With samples 'mean': fine-tune at most this many of a task's inits (the first ones) for the
+   * epoch > 0 rows, to bound the cost; epoch 0 still averages all of them. 0 = all.
+   */
+  finetuneInits: z.number().int().min(0).max(1000).default(0),
 });
 export type EvalFinetuneConfig = z.infer<typeof EvalFinetuneConfig>;
 
@@ -122,7 +132,9 @@ export const evalFinetuneSpec = defineNode({
     'baselines —, d2nwg (the Sampler output) and zoo (the checkpoints the zoo trained on this ' +
     'very task: seen tasks only; what a generator that recalls them would reach). ' +
     "samples: 'first' takes the first sample (the best-ranked, e.g. by training accuracy) or the " +
-    "best checkpoint; 'mean' averages over all samples or checkpoints (no labels used to pick). " +
+    "best checkpoint; 'mean' averages over all samples or checkpoints (no labels used to pick; " +
+    'noise_matched and noise_fn_matched make one copy per sample, noise_nearest and kde30 make ' +
+    '`draws` inits; `finetuneInits` bounds how many of them are fine-tuned). ' +
     'splits: seen = ' +
     SPLIT_MEANING.seen +
     '; unseen-combo = ' +

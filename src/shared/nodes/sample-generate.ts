@@ -1,6 +1,7 @@
 /** Sampler node (D2NWG stage 5): generates classifier weights for target tasks. */
 import { z } from 'zod';
 import { SamplerConfig } from '../schemas/diffusion.ts';
+import { PredictorConfig } from '../schemas/predictor.ts';
 import { migrateSplitToSplits, SplitsSchema } from './eval-finetune.ts';
 import { defineNode } from './spec.ts';
 
@@ -29,6 +30,8 @@ export const SampleGenerateConfig = SamplerConfig.extend({
   headFrom: z.enum(['support', 'train']).default('support'),
   /** Shrinkage of the LDA covariance toward a scaled identity ('discriminant'; 1 = prototypes). */
   headShrinkage: z.number().min(0).max(1).default(0.1),
+  /** The accuracy predictor g trained on the zoo for rankBy 'predictor'. */
+  predictor: PredictorConfig.prefault({}),
 });
 export type SampleGenerateConfig = z.infer<typeof SampleGenerateConfig>;
 

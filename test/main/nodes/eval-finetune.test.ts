@@ -58,6 +58,56 @@ describe('eval.finetune', () => {
     expect(results[0].mean[0]).toBeCloseTo(weights.perTask[0].testAccuracy?.[0] ?? NaN, 6);
   });
 
+  it("with samples 'mean', averages every init at epoch 0 and fine-tunes only finetuneInits of them", async () => {
+    const weights = await chain.weights();
+    const mine = weights.perTask[0];
+    expect(mine.vectors.length).toBe(2);
+    const { results } = await evaluate(
+      {
+        init: 'd2nwg',
+        samples: 'mean',
+        finetuneInits: 1,
+        splits: ['seen'],
+        maxTasks: 1,
+        finetuneEpochs: [0, 1],
+      },
+      { weights, features: await chain.features(), tasks: await chain.tasks() },
+    );
+    const [r] = results;
+    expect(r.initsPerTask).toEqual([2, 1]);
+    const test = mine.testAccuracy ?? [];
+    expect(r.mean[0]).toBeCloseTo((test[0] + test[1]) / 2, 6);
+    // One fine-tuning run, the first sample's, whose curve gives the epoch-1 row.
+    expect(r.curves?.map((c) => c.taskId)).toEqual([mine.task.id]);
+    expect(r.curves?.[0].accuracy[0]).toBeCloseTo(test[0], 6);
+    expect(r.mean[1]).toBe(r.curves?.[0].accuracy[1]);
+  });
+
+  it('draws `draws` noisy copies of the nearest checkpoint for noise_nearest, the same on a rerun', async () => {
+    const ports = {
+      zoo: await chain.zoo(),
+      features: await chain.features(),
+      tasks: await chain.tasks(),
+    };
+    const config = {
+      init: 'noise_nearest',
+      samples: 'mean',
+      draws: 3,
+      splits: ['unseen-combo'],
+      maxTasks: 1,
+      finetuneEpochs: [0, 1],
+    };
+    const a = await evaluate(config, ports);
+    const b = await evaluate(config, ports);
+    expect(a.results[0].initsPerTask).toEqual([3, 3]);
+    expect(a.results[0].curves).toHaveLength(3);
+    expect(b.results[0].perTask).toEqual(a.results[0].perTask);
+    const first = await evaluate({ ...config, samples: 'first' }, ports);
+    expect(first.results[0].initsPerTask).toEqual([1, 1]);
+    // 'first' is the first of the same draws.
+    expect(first.results[0].curves?.[0].accuracy).toEqual(a.results[0].curves?.[0].accuracy);
+  });
+
   it('refuses init d2nwg without a Weights input, naming the node', async () => {
     await expectInputError(
       evaluate(

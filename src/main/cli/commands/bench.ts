@@ -10,7 +10,7 @@ import { initBackend } from '../../engine/backend.ts';
 import { measureMatmulAsync, type MatmulGflops } from '../../engine/bench/matmul.ts';
 import { installWasmKernels, uninstallWasmKernels } from '../../engine/kernels/wasm.ts';
 import { writeJsonReport } from '../../engine/formats/atomic.ts';
-import { benchQuality } from '../../engine/quality/cli.ts';
+import { benchQuality } from '../../quality/cli.ts';
 import { measureDispatch } from '../../engine/bench/dispatch.ts';
 import {
   STEPS_WORKLOADS,

@@ -9,26 +9,37 @@ import {
   QUALITY_PRESETS,
   QualityReportSchema,
   type QualityPreset,
-} from '../../../shared/schemas/quality.ts';
-import { initBackend } from '../backend.ts';
-import { InputError } from '../errors.ts';
-import { writeJsonReport } from '../formats/atomic.ts';
-import { readConfigFile, resolveQualityConfig } from './config.ts';
-import { formatChecks, formatTable, formatTargets } from './report.ts';
+} from '../../shared/schemas/quality.ts';
+import { initBackend } from '../engine/backend.ts';
+import { InputError } from '../engine/errors.ts';
+import { writeJsonReport } from '../engine/formats/atomic.ts';
+import { readConfigFile, resolveQualityConfig } from '../engine/quality/config.ts';
+import { formatChecks, formatTable, formatTargets } from '../engine/quality/report.ts';
+import { qualityPipeline } from './pipeline.ts';
 import { runQuality } from './runner.ts';
-import { errorMessage } from '../../../shared/errors.ts';
+import { errorMessage } from '../../shared/errors.ts';
 
-export const QUALITY_USAGE = `Usage: d2nwg bench quality --preset smoke|standard [--config FILE.json] [--seed N] [--out FILE.json]
+export const QUALITY_USAGE = `Usage: d2nwg bench quality --preset smoke|standard|large [--config FILE.json] [--seed N] [--out FILE.json] [--save-pipeline FILE.pipeline.json]
 
 Builds a zoo, trains the weight VAE, the dataset encoder and the latent diffusion model, then
 compares D2NWG samples (mean, best on the support set, best by the accuracy predictor, soups,
 prototype head) with randinit, pretrained_source, zoo, kde30, noise_nearest, noise_matched,
 noise_fn_matched, weight_avg and ncm on seen, unseen-combo and unseen-class tasks (bench/QUALITY.md). --config is a JSON object
-deep-merged over the preset (any dataset source, class counts, held-out classes, seeds…).`;
+deep-merged over the preset (any dataset source, class counts, held-out classes, seeds…).
+It runs as a pipeline through the executor (the same nodes as \`d2nwg run\`): every init's row is
+its Evaluate node's. --save-pipeline also writes that pipeline, to open on the canvas or run with
+\`d2nwg run\`.`;
 
 /** Entry of the bench registry: parse argv, run, write, print; returns the exit code. */
 export async function benchQuality(argv: string[]): Promise<number> {
-  let values: { preset?: string; config?: string; out?: string; seed?: string; quiet?: boolean };
+  let values: {
+    preset?: string;
+    config?: string;
+    out?: string;
+    seed?: string;
+    quiet?: boolean;
+    'save-pipeline'?: string;
+  };
   try {
     values = parseArgs({
       args: argv,
@@ -38,6 +49,7 @@ export async function benchQuality(argv: string[]): Promise<number> {
         out: { type: 'string' },
         seed: { type: 'string' },
         quiet: { type: 'boolean', default: false },
+        'save-pipeline': { type: 'string' },
       },
       allowPositionals: false,
       strict: true,
@@ -63,6 +75,11 @@ export async function benchQuality(argv: string[]): Promise<number> {
     override.seed = seed;
   }
   const config = resolveQualityConfig(preset as QualityPreset, override, values.config ?? 'config');
+  const pipelineOut = values['save-pipeline'];
+  if (pipelineOut !== undefined) {
+    // The pipeline the benchmark runs, to open on the canvas or run with `d2nwg run`.
+    await writeJsonReport(pipelineOut, qualityPipeline(config).pipeline);
+  }
   await initBackend({ quiet: values.quiet });
   const log = values.quiet ? undefined : (line: string) => process.stderr.write(`${line}\n`);
   const report = await runQuality({ config, log });

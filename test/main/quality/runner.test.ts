@@ -1,22 +1,26 @@
 import { describe, expect, it } from 'vitest';
-import { QualityReportSchema } from '../../../../src/shared/schemas/quality.ts';
-import { resolveQualityConfig } from '../../../../src/main/engine/quality/config.ts';
-import { runQuality } from '../../../../src/main/engine/quality/runner.ts';
+import { QualityReportSchema } from '../../../src/shared/schemas/quality.ts';
+import { resolveQualityConfig } from '../../../src/main/engine/quality/config.ts';
+import { runQuality } from '../../../src/main/quality/runner.ts';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll } from 'vitest';
-import { InputError } from '../../../../src/main/engine/errors.ts';
-import { Rng } from '../../../../src/main/engine/rng.ts';
-import { toTorchStateDict } from '../../../../src/main/engine/export/torch.ts';
-import {
-  writeSafetensors,
-  type StTensor,
-} from '../../../../src/main/engine/formats/safetensors.ts';
-import { layoutOf, resolveArchitecture } from '../../../../src/main/engine/nn/architecture.ts';
-import { initParams } from '../../../../src/main/engine/nn/params.ts';
-import { ArchitectureSchema } from '../../../../src/shared/schemas/zoo.ts';
-import { tempDir, writeSquaresIdx } from '../../../fixtures/datagen.ts';
-import { expectNoLeakedTensors } from '../../../helpers/tf.ts';
+import { InputError } from '../../../src/main/engine/errors.ts';
+import { Rng } from '../../../src/main/engine/rng.ts';
+import { toTorchStateDict } from '../../../src/main/engine/export/torch.ts';
+import { writeSafetensors, type StTensor } from '../../../src/main/engine/formats/safetensors.ts';
+import { layoutOf, resolveArchitecture } from '../../../src/main/engine/nn/architecture.ts';
+import { initParams } from '../../../src/main/engine/nn/params.ts';
+import { ArchitectureSchema } from '../../../src/shared/schemas/zoo.ts';
+import { tempDir, writeSquaresIdx } from '../../fixtures/datagen.ts';
+import { expectNoLeakedTensors } from '../../helpers/tf.ts';
+import { qualityPipeline } from '../../../src/main/quality/pipeline.ts';
+import { parsePipeline } from '../../../src/shared/pipeline.ts';
+import { registry } from '../../../src/shared/nodes/registry.ts';
+import { validatePipeline } from '../../../src/shared/nodes/validate.ts';
+import { runners, type PortValue } from '../../../src/main/nodes/index.ts';
+import { runPipeline } from '../../../src/main/graph/executor.ts';
+import { MemoryNodeCache } from '../../../src/main/graph/cache.ts';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -111,10 +115,16 @@ describe('quality benchmark runner', () => {
       (mem.noise_matched_to_source_median ?? Number.NaN) + 1e-4,
     );
     // Function-matched copies were matched on training samples: they disagree with their source
-    // no more often than the samples do with theirs, at a positive noise norm.
-    expect(mem.noise_fn_matched_train_agreement_median).toBeLessThanOrEqual(
-      (mem.noise_fn_matched_target_agreement_median ?? Number.NaN) + 1e-9,
-    );
+    // about as often as the samples do with theirs, at a positive noise norm. (Not always less
+    // often: on MICRO's 3-class tasks a sample that agrees with its checkpoint near chance can sit
+    // below anything noise reaches, since huge noise collapses a copy onto one class, which agrees
+    // about a third of the time; the copy then stops at the closest agreement it reached.)
+    expect(
+      Math.abs(
+        (mem.noise_fn_matched_train_agreement_median ?? Number.NaN) -
+          (mem.noise_fn_matched_target_agreement_median ?? Number.NaN),
+      ),
+    ).toBeLessThan(0.05);
     expect(mem.noise_fn_matched_norm_median).toBeGreaterThan(0);
     // Seen@0: d2nwg_mean against noise_fn_matched (required), noise_matched and noise_nearest
     // (reference), kde30 and weight_avg. Unseen splits at epochs 0 and 1: against randinit and
@@ -237,6 +247,107 @@ describe('quality benchmark runner', () => {
     expect(a.results.filter((r) => r.method === 'zoo').every((r) => r.split === 'seen')).toBe(true);
   });
 
+  it("reports for each init exactly what its Evaluate node gives when the pipeline is run as a user's", async () => {
+    const cfg = resolveQualityConfig('smoke', MICRO);
+    const report = await runQuality({ config: cfg });
+    // The same pipeline, saved as JSON (as the canvas saves it), parsed and run as `d2nwg run`
+    // runs a file: a fresh executor run with its own cache.
+    const built = qualityPipeline(cfg);
+    const parsed = parsePipeline(JSON.parse(JSON.stringify(built.pipeline)));
+    if (!parsed.ok) throw new Error(parsed.problems.join('; '));
+    const cache = new MemoryNodeCache<PortValue>();
+    try {
+      const run = await runPipeline<PortValue>({
+        pipeline: parsed.pipeline,
+        registry,
+        runners,
+        seed: cfg.seed,
+        cache,
+        dataDir: process.cwd(),
+      });
+      expect(run.status).toBe('done');
+      const nodeTypes = new Set(parsed.pipeline.nodes.map((node) => node.type));
+      expect(nodeTypes).toEqual(
+        new Set([
+          'dataset.source',
+          'tasks.generate',
+          'features.extract',
+          'zoo.build',
+          'model.vae',
+          'model.encoder',
+          'model.diffusion',
+          'sample.generate',
+          'eval.finetune',
+          'eval.reference',
+        ]),
+      );
+      const perTask = report.per_task ?? [];
+      let compared = 0;
+      for (const id of built.targets[0].evals) {
+        const key = run.nodes.get(id)?.cacheKey ?? '';
+        const metrics = cache.get(key)?.outputs.metrics;
+        if (metrics?.type !== 'metrics') throw new Error(`no metrics from ${id}`);
+        for (const r of metrics.results) {
+          r.epochs.forEach((epoch, j) => {
+            const rows = perTask.filter(
+              (p) => p.split === r.split && p.method === r.method && p.epoch === epoch,
+            );
+            expect(
+              rows.map((p) => [p.task, p.accuracy]),
+              `${id} ${r.split}@${epoch}`,
+            ).toEqual(r.perTask.map((p) => [p.taskId, p.accuracy[j]]));
+            const row = report.results.find(
+              (x) => x.split === r.split && x.method === r.method && x.epoch === epoch,
+            );
+            expect(row?.accuracy_mean).toBe(r.mean[j]);
+            compared += 1;
+          });
+        }
+      }
+      // Every init of the Evaluate node on every split at epochs 0 and 1, and the references.
+      const methods = new Set(report.results.map((x) => x.method));
+      for (const m of ['randinit', 'noise_matched', 'noise_fn_matched', 'kde30', 'd2nwg_mean']) {
+        expect(methods.has(m), m).toBe(true);
+      }
+      expect(compared).toBeGreaterThan(40);
+    } finally {
+      cache.clear();
+    }
+  });
+
+  it('builds a valid pipeline for every preset, with the optional nodes only when configured', () => {
+    for (const preset of ['smoke', 'standard', 'large'] as const) {
+      const built = qualityPipeline(resolveQualityConfig(preset));
+      const v = validatePipeline(built.pipeline, registry);
+      expect(v.problems, preset).toEqual([]);
+      const ids = built.pipeline.nodes.map((node) => node.id);
+      expect(ids).toContain('eval_d2nwg_predicted_best');
+      expect(ids).not.toContain('eval_pretrained_file');
+      expect(ids.some((id) => id.startsWith('unseen_'))).toBe(false);
+    }
+    const cfg = resolveQualityConfig('smoke', {
+      ...MICRO,
+      eval: { ...MICRO.eval, predictorRank: false, discriminant: false, pretrainedFile: 'w.pt' },
+      unseenDataset: { source: { kind: 'npy', x: 'x.npy', y: 'y.npy' }, numTasks: 2 },
+    });
+    const built = qualityPipeline(cfg);
+    expect(validatePipeline(built.pipeline, registry).problems).toEqual([]);
+    const ids = built.pipeline.nodes.map((node) => node.id);
+    // The checkpoint is read right after the zoo is built, before the generator trains.
+    expect(ids.indexOf('eval_pretrained_file')).toBe(ids.indexOf('zoo') + 1);
+    expect(ids).not.toContain('sample_predicted');
+    expect(ids).not.toContain('ref_lda');
+    expect(built.targets.map((t) => t.splits)).toEqual([
+      ['seen', 'unseen-combo', 'unseen-class'],
+      ['unseen-dataset'],
+    ]);
+    // On the other dataset: no zoo and no pretrained_source rows; its own Samplers and references.
+    expect(built.targets[1].evals).not.toContain('unseen_eval_zoo');
+    expect(built.targets[1].evals).not.toContain('unseen_eval_pretrained_source');
+    expect(built.targets[1].evals).toContain('unseen_eval_pretrained_file');
+    expect(built.targets[1].sample).toBe('unseen_sample');
+  });
+
   it('refuses a config whose zoo would hold a single task', async () => {
     expect(() =>
       resolveQualityConfig('smoke', { ...MICRO, tasks: { ...MICRO.tasks, numSeen: 1 } }),
@@ -274,11 +385,14 @@ describe('quality benchmark runner', () => {
     QualityReportSchema.parse(r);
     const rows = r.results.filter((x) => x.split === 'unseen-dataset');
     const methods = new Set(rows.map((x) => x.method));
-    for (const m of ['randinit', 'pretrained_source', 'ncm', 'lda', 'd2nwg_mean', 'd2nwg_best']) {
+    for (const m of ['randinit', 'ncm', 'lda', 'd2nwg_mean', 'd2nwg_best', 'noise_fn_matched']) {
       expect(methods.has(m), m).toBe(true);
     }
-    // No zoo row: no checkpoint was trained on another source.
+    // No zoo row: no checkpoint was trained on another source. No pretrained_source row either:
+    // the Evaluate node refuses it on another dataset's tasks (its model would train on them);
+    // eval.pretrainedFile gives a pretrained model there.
     expect(methods.has('zoo')).toBe(false);
+    expect(methods.has('pretrained_source')).toBe(false);
     expect(rows.find((x) => x.method === 'randinit' && x.epoch === 1)?.tasks).toBe(2);
     // The classes of the other source are easy: the nearest class mean, on the features fitted
     // on Fashion-MNIST, is far above chance (1/3), so the tasks really are that source's.

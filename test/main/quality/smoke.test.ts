@@ -2,8 +2,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { QualityReportSchema } from '../../../../src/shared/schemas/quality.ts';
-import { benchQuality } from '../../../../src/main/engine/quality/cli.ts';
+import { QualityReportSchema } from '../../../src/shared/schemas/quality.ts';
+import { benchQuality } from '../../../src/main/quality/cli.ts';
 
 // `d2nwg bench quality --preset smoke` end to end, through the CLI entry: the whole method
 // (features → zoo → VAE → encoder → diffusion → sampling → every baseline) on the embedded
