@@ -7,6 +7,8 @@
 import { zooBuildSpec } from '../../shared/nodes/zoo-build.ts';
 import { buildZoo } from '../engine/zoo/build.ts';
 import { InputError } from '../engine/errors.ts';
+import { augmentByOutputPermutations } from '../engine/zoo/augment.ts';
+import { zooLayout } from '../engine/zoo/storage.ts';
 import { canonicalJson } from '../graph/cache.ts';
 import { controlOf, nodeRunner } from './define.ts';
 
@@ -56,7 +58,18 @@ export const run = nodeRunner(zooBuildSpec, async (ctx, inputs) => {
       `${ctx.nodeId}: tasks`,
     );
   }
-  const zoo = { manifest: built.manifest, vectors: built.vectors };
+  const trained = { manifest: built.manifest, vectors: built.vectors };
+  const perTask = ctx.config.augment.outputPermutations;
+  const zoo =
+    perTask > 0
+      ? augmentByOutputPermutations(
+          trained,
+          zooLayout(trained.manifest),
+          tasksV.tasks.seen,
+          perTask,
+          ctx.rng.fork('augment'),
+        ).zoo
+      : trained;
   const accs = zoo.manifest.members.map((m) => m.testAcc);
   return {
     outputs: { zoo: { type: 'zoo', zoo } },
@@ -64,6 +77,7 @@ export const run = nodeRunner(zooBuildSpec, async (ctx, inputs) => {
       architecture: zoo.manifest.layout.size,
       metrics: {
         members: accs.length,
+        ...(perTask > 0 ? { trainedMembers: trained.manifest.members.length } : {}),
         parameters: zoo.manifest.layout.size,
         meanTestAcc: accs.reduce((a, b) => a + b, 0) / Math.max(1, accs.length),
       },

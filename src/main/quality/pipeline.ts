@@ -176,7 +176,12 @@ export function qualityPipeline(cfg: QualityConfig): QualityPipeline {
   const zoo = add(
     'zoo',
     'zoo.build',
-    { architecture: cfg.zoo.architecture, train: cfg.zoo.train, workers: cfg.zoo.workers },
+    {
+      architecture: cfg.zoo.architecture,
+      train: cfg.zoo.train,
+      workers: cfg.zoo.workers,
+      augment: cfg.zoo.augment,
+    },
     3,
   );
   wire(features, 'features', zoo, 'features');

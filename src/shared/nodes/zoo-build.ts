@@ -1,7 +1,12 @@
 /** Zoo node (D2NWG stage 1): trains the model zoo the generator learns from. */
 import { z } from 'zod';
 import { strictObject } from '../issues.ts';
-import { ArchitectureSchema, ZooConfigSchema, ZooTrainConfigSchema } from '../schemas/zoo.ts';
+import {
+  ArchitectureSchema,
+  ZooAugmentSchema,
+  ZooConfigSchema,
+  ZooTrainConfigSchema,
+} from '../schemas/zoo.ts';
 import { defineNode } from './spec.ts';
 
 export const ZooBuildConfig = strictObject({
@@ -11,6 +16,8 @@ export const ZooBuildConfig = strictObject({
   train: ZooTrainConfigSchema.prefault({}),
   /** Worker threads training members in parallel (0 = in the calling thread). */
   workers: ZooConfigSchema.shape.workers,
+  /** Exact augmentations added after training (class-permuted copies of every seen task). */
+  augment: ZooAugmentSchema.prefault({}),
 });
 export type ZooBuildConfig = z.infer<typeof ZooBuildConfig>;
 

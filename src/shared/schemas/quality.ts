@@ -12,7 +12,7 @@ import { PredictorConfig } from './predictor.ts';
 import { VaeConfig } from './vae.ts';
 import { DatasetSourceSchema, TaskGenConfigSchema } from './dataset.ts';
 import { FeatureConfigSchema } from './features.ts';
-import { ArchitectureSchema, ZooTrainConfigSchema } from './zoo.ts';
+import { ArchitectureSchema, ZooAugmentSchema, ZooTrainConfigSchema } from './zoo.ts';
 
 export const QUALITY_PRESETS = ['smoke', 'standard', 'large'] as const;
 
@@ -46,6 +46,8 @@ export const QualityZooSchema = strictObject({
   train: ZooTrainConfigSchema.prefault({}),
   /** Worker threads training zoo members in parallel (0 = in the calling thread). */
   workers: z.number().int().min(0).max(64).default(2),
+  /** Exact augmentations added after training (class-permuted copies of every seen task). */
+  augment: ZooAugmentSchema.prefault({}),
 });
 
 export const QualityEvalSchema = strictObject({

@@ -47,6 +47,17 @@ export type ArchitectureConfig = z.infer<typeof ArchitectureSchema>;
 export type ArchitectureConfigInput = z.input<typeof ArchitectureSchema>;
 
 /** How each zoo member is trained (Adam + softmax cross-entropy, as in the paper's zoo). */
+/**
+ * Free augmentation of a built zoo: `outputPermutations` class-permuted copies of every seen task,
+ * each checkpoint with its output units permuted to match (exactly the checkpoint of the permuted
+ * class tuple). They teach the generator that output i follows the i-th class of the support set.
+ * At most K! − 1 per task (checked when the zoo is built).
+ */
+export const ZooAugmentSchema = strictObject({
+  outputPermutations: z.number().int().min(0).max(1000).default(0),
+});
+export type ZooAugmentConfig = z.infer<typeof ZooAugmentSchema>;
+
 export const ZooTrainConfigSchema = strictObject({
   /** Training epochs per member; the paper's KaggleZoo uses 30. */
   epochs: z.number().int().min(1).max(10_000).default(30),

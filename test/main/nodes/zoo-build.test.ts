@@ -1,10 +1,15 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadZoo, saveZoo } from '../../../src/main/engine/zoo/storage.ts';
 import { run } from '../../../src/main/nodes/zoo-build.ts';
 import {
   expectInputError,
   metric,
   nodeContext,
   output,
+  runNode,
   TinyChain,
   TINY,
   wire,
@@ -73,5 +78,43 @@ describe('zoo.build', () => {
       run(ctx, wire({ tasks: await chain.tasks() })),
       /input 'features' needs exactly one connection, has 0/,
     );
+  });
+  it('adds class-permuted copies of every seen task that the encoder trains on, and saves them all', async () => {
+    const { res, zoo } = await build({ ...TINY.zoo, augment: { outputPermutations: 2 } });
+    const members = zoo.manifest.members;
+    // 12 trained checkpoints, then 2 permuted copies of each.
+    expect(members).toHaveLength(36);
+    expect(metric(res, 'trainedMembers')).toBe(12);
+    expect(new Set(members.map((m) => m.tensorName)).size).toBe(36);
+    const size = zoo.manifest.layout.size;
+    expect(zoo.vectors.subarray(0, 12 * size)).toEqual(first);
+    for (const m of members.slice(12)) expect(m.taskId).toMatch(/~\d\.\d\.\d$/);
+    const trained = await chain.trained();
+    const vae = output(
+      (await runNode('model.vae', TINY.vae, wire({ zoo: { type: 'zoo', zoo } }))).result,
+      'vae',
+      'vae',
+    );
+    const enc = await runNode(
+      'model.encoder',
+      TINY.encoder,
+      wire({ zoo: { type: 'zoo', zoo }, vae, features: trained.features, tasks: trained.tasks }),
+    );
+    expect(metric(enc.result, 'pairs')).toBe(36);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'd2nwg-aug-'));
+    try {
+      // The node's zoo travels without its extractor (the Features node holds it).
+      await saveZoo(path.join(dir, 'zoo'), {
+        ...zoo,
+        manifest: { ...zoo.manifest, features: null },
+      });
+      const back = await loadZoo(path.join(dir, 'zoo'));
+      expect(back.vectors).toEqual(zoo.vectors);
+      expect(back.manifest.members.map((m) => m.taskId)).toEqual(members.map((m) => m.taskId));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+      vae.vae.dispose();
+      output(enc.result, 'encoder', 'encoder').encoder.dispose();
+    }
   });
 });

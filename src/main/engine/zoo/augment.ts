@@ -169,8 +169,8 @@ export interface AugmentedZoo {
  * The zoo plus `perTask` class-permuted copies of every task: for each task, `perTask` distinct
  * non-identity permutations (seeded), and for each, every one of the task's checkpoints with its
  * output units permuted. Members keep their seed, epoch and accuracies (the permuted network
- * makes the same predictions, relabelled). The copies live in memory only: `shard` and
- * `tensorName` still name the stored original.
+ * makes the same predictions, relabelled). Each copy is its own tensor (`<original>~<perm>`) in
+ * the original's shard, so saveZoo writes them all.
  */
 export function augmentByOutputPermutations(
   zoo: Zoo,
@@ -229,6 +229,8 @@ export function augmentByOutputPermutations(
           index: members.length + extraMembers.length,
           taskId: t.id,
           classes: perm.map((p) => m.classes[p]),
+          // Its own tensor in the original's shard, so a saved zoo keeps every copy.
+          tensorName: `${m.tensorName}~${perm.join('.')}`,
         });
       }
     }
