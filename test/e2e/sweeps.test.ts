@@ -6,80 +6,33 @@
  * tasks, the parallel coordinates draw a line per run, and the CSV download parses. The engine is
  * the comparison test's fixture (finishes at once, accuracy follows `tasks.k`).
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDefaultApi } from '../../src/main/api/create.ts';
 import type { StudioApi } from '../../src/main/api/studio.ts';
-import { CHROMIUM_PATH, launchChromium } from '../../src/main/server/chromium.ts';
-import { startServer, type RunningServer } from '../../src/main/server/server.ts';
-import { ensureBuilt, RENDERER, SHOTS } from '../helpers/e2e-build.ts';
-
-const hasChromium = existsSync(CHROMIUM_PATH);
-const poll = <T>(fn: () => T | Promise<T>) => expect.poll(fn, { timeout: 15_000 });
+import { hasChromium, poll, startE2eStudio, type E2eStudio } from '../helpers/e2e-studio.ts';
+import type { RunningServer } from '../../src/main/server/server.ts';
+import { SHOTS } from '../helpers/e2e-build.ts';
 
 describe.skipIf(!hasChromium)('sweeps in the browser (web mode)', () => {
   let api: StudioApi;
   let server: RunningServer;
-  let browser: Browser;
+  let studio: E2eStudio | undefined;
   let page: Page;
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
-    ensureBuilt();
-    mkdirSync(SHOTS, { recursive: true });
-    const dataDir = mkdtempSync(join(tmpdir(), 'd2nwg-e2e-sweep-'));
-    const examples = join(dataDir, 'examples');
-    mkdirSync(examples);
-    writeFileSync(
-      join(examples, 'toy.json'),
-      JSON.stringify({
-        format: 'd2nwg-pipeline',
-        version: 1,
-        name: 'Toy example',
-        nodes: [
-          { id: 'data', type: 'dataset.source', version: 1, config: {}, position: { x: 0, y: 0 } },
-          {
-            id: 'tasks',
-            type: 'tasks.generate',
-            version: 1,
-            config: {},
-            position: { x: 300, y: 0 },
-          },
-        ],
-        edges: [
-          {
-            id: 'e1',
-            source: 'data',
-            sourcePort: 'dataset',
-            target: 'tasks',
-            targetPort: 'dataset',
-          },
-        ],
-      }),
-    );
-    api = createDefaultApi({
-      mode: 'web',
-      version: '0.0.0-e2e',
-      examplesDir: examples,
-      dbFile: join(dataDir, 'studio.db'),
-      dataDir,
-      engineEntry: new URL('./fixtures/compare-engine.ts', import.meta.url).href,
+    studio = await startE2eStudio({
+      label: 'sweep',
+      engine: new URL('./fixtures/compare-engine.ts', import.meta.url),
     });
-    server = await startServer({ api, rendererDir: RENDERER, port: 0 });
-    browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
-    page.setDefaultTimeout(15_000);
+    ({ api, server, page } = studio);
     page.on('pageerror', (e) => pageErrors.push(e.message));
-    page.on('dialog', (d) => void d.accept());
   }, 240_000);
 
   afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    await api?.dispose();
+    await studio?.close();
   });
 
   it('runs a 3-point sweep from the inspector and compares its runs', async () => {

@@ -163,9 +163,17 @@ export async function buildZoo(
   const results: (MemberResult | undefined)[] = new Array<MemberResult | undefined>(runs);
   let membersDone = 0;
   let runsDone = 0;
+  // Checkpoints already kept by batches still training, by their first run: progress moves
+  // with every kept epoch, not only when a whole batch (possibly all of a worker's runs) ends.
+  const inFlight = new Map<number, number>();
+  const kept = (): number => {
+    let n = membersDone;
+    for (const v of inFlight.values()) n += v;
+    return n;
+  };
   const report = (label: string, testAcc: number): void => {
     onProgress?.({
-      value: membersDone,
+      value: kept(),
       max: totalMembers,
       unit: 'member',
       metrics: Number.isFinite(testAcc) ? { testAcc } : undefined,
@@ -173,6 +181,8 @@ export async function buildZoo(
     });
   };
   const onEpoch = (m: MemberEpochMessage): void => {
+    const perRun = Math.max(0, Math.min(keep, m.epoch - (m.epochs - keep)));
+    inFlight.set(m.runs[0], perRun * m.runs.length);
     report(
       `runs ${m.runs[0] + 1}–${m.runs[m.runs.length - 1] + 1}/${runs} epoch ${m.epoch}/${m.epochs}`,
       m.testAcc,
@@ -182,6 +192,7 @@ export async function buildZoo(
     let acc = 0;
     for (const res of batch) {
       results[res.run] = res;
+      inFlight.delete(res.run);
       membersDone += res.checkpoints.length;
       runsDone++;
       const last = res.checkpoints[res.checkpoints.length - 1];

@@ -104,6 +104,17 @@ describe('buildZoo', () => {
     expect(memberInit(layout, 11, 0)).not.toEqual(memberInit(layout, 11, 1));
   });
 
+  it('counts member progress as checkpoints are kept, before any batch ends, never going back', () => {
+    const members = progress.filter((p) => p.unit === 'member');
+    const values = members.map((p) => p.value);
+    for (let i = 1; i < values.length; i++) expect(values[i]).toBeGreaterThanOrEqual(values[i - 1]);
+    expect(values[values.length - 1]).toBe(4);
+    // Epoch 5 of 6 keeps the first of each run's 2 checkpoints: a line during training shows it.
+    const midway = members.find((p) => /epoch 5\/6/.test(p.label ?? ''));
+    expect(midway?.value).toBeGreaterThan(0);
+    expect(midway?.value).toBeLessThan(4);
+  });
+
   it('does not depend on the worker count', async () => {
     const inProcess = await buildZoo({ ...config, workers: 0 });
     expect(inProcess.vectors).toEqual(zoo.vectors);
