@@ -520,7 +520,7 @@ async function buildReport(
   const report: QualityReport & Record<string, unknown> = {
     protocol: 'd2nwg-quality/1',
     preset: cfg.preset,
-    config: cfg as unknown as Record<string, unknown>,
+    config: cfg,
     backend: currentBackend()?.name ?? 'unknown',
     results,
     memorisation: {

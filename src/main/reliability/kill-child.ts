@@ -36,13 +36,13 @@ function migrationScenario(dbFile: string): void {
   // Stop at the last statement of the migration's transaction: the schema is created but not
   // committed. The parent kills this process here.
   const pragma = db.pragma.bind(db);
-  db.pragma = ((source: string, options?: Database.PragmaOptions) => {
+  db.pragma = (source: string, options?: Database.PragmaOptions) => {
     if (/^user_version\s*=/.test(source)) {
       say('inside migration');
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
     }
     return pragma(source, options);
-  }) as typeof db.pragma;
+  };
   migrate(db, 0);
   say('migration finished');
 }

@@ -105,7 +105,7 @@ export class NodeRegistry<T extends string = string> {
     ids(spec.inputs, 'input');
     ids(spec.outputs, 'output');
     this.specs.set(spec.type, spec);
-    return this as NodeRegistry<T | S['type']>;
+    return this;
   }
 
   /** The registered type ids, in registration order. */

@@ -15,10 +15,10 @@ function connection(): { conn: Connection; prepared: string[] } {
   const prepared: string[] = [];
   const db = raw;
   const prepare = db.prepare.bind(db);
-  db.prepare = ((sql: string) => {
+  db.prepare = (sql: string) => {
     prepared.push(sql);
     return prepare(sql);
-  }) as typeof db.prepare;
+  };
   return { conn: new Connection(db), prepared };
 }
 

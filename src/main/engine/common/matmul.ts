@@ -35,7 +35,7 @@ const fastMatMulNoGradA = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[
     value: tf.matMul(a, b),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [sa] = saved as [tf.Tensor2D];
-      return [tf.zerosLike(sa), tf.matMul(tf.transpose(sa), dy as tf.Tensor2D)];
+      return [tf.zerosLike(sa), tf.matMul(tf.transpose(sa), dy)];
     },
   };
 });

@@ -284,7 +284,7 @@ function fusedLossAndCorrect(
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(saved[0], tf.reshape(dy, [-1, 1, 1])),
     };
   });
-  const loss = ce(logits) as tf.Tensor1D;
+  const loss = ce(logits);
   if (!kept) throw new Error(`${SOFTMAX_CE}: the forward did not run`);
   const correct = tf.clone(kept) as tf.Tensor1D;
   kept.dispose();

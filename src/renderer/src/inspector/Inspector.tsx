@@ -7,7 +7,7 @@ import { lazy, Suspense, useMemo } from 'react';
 import { useNodeRunState, useProblems, useSpecs } from '../lib/context.ts';
 import { configIssues } from '../lib/config-issues.ts';
 import type { StudioNode } from '../lib/graph.ts';
-import { SchemaForm, type JsonSchema } from './SchemaForm.tsx';
+import { SchemaForm } from './SchemaForm.tsx';
 
 const MonacoJson = lazy(() => import('./MonacoJson.tsx'));
 
@@ -62,7 +62,7 @@ export function Inspector({ node, onConfig, syntaxError, onSyntaxError }: Inspec
       <h3>Settings</h3>
       {spec && (
         <SchemaForm
-          schema={spec.configSchema as JsonSchema}
+          schema={spec.configSchema}
           value={node.data.config}
           onChange={(v) => onConfig(node.id, v)}
           issues={issues}

@@ -213,7 +213,7 @@ describe('evaluateEnsemble', () => {
       .tidy(() =>
         tf.softmax(forward(layout, tf.tensor1d(params), tf.tensor2d(x, [x.length / 4, 4]))),
       )
-      .arraySync() as number[][];
+      .arraySync();
 
   it("averages the members' probabilities, then takes the arg-max", async () => {
     const members = [1, 2, 3].map((s) => initParams(layout, new Rng(s)));

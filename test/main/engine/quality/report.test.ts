@@ -206,9 +206,9 @@ describe('convergence', () => {
         method: 'd2nwg_mean',
         runs: 3,
         final_epoch: 2,
-        final_accuracy_mean: expect.closeTo(0.9, 10) as unknown as number,
+        final_accuracy_mean: expect.closeTo(0.9, 10),
         // Runs reach 0.855 at epochs 1, 2 and 1.
-        epoch_to_95_mean: expect.closeTo(4 / 3, 10) as unknown as number,
+        epoch_to_95_mean: expect.closeTo(4 / 3, 10),
         epoch_to_95_median: 1,
       },
     ]);
