@@ -17,13 +17,15 @@
  * across threads without changing any element's arithmetic, so results match the single-threaded
  * binary.
  *
- * `D2NWG_WASM_THREADS` sets the thread count: a number, `1`/`0`/`off` for the single-threaded
- * binary, or `auto` (the default): on the main thread the cores idle at start-up (cores minus the
+ * `D2NWG_WASM_THREADS` sets the thread count: a number, `1`/`0`/`off` (the default) for the
+ * single-threaded binary, or `auto`: on the main thread the cores idle at start-up (cores minus the
  * 1-minute load average, rounded; at least 1, at most 8); 1 in worker threads, which already split
  * work across cores, and under vitest, so tests keep their timing. Idle cores, because XNNPACK's
  * pool waits for its slowest thread at every operator and spins between operators: on a shared
  * 2-core machine at load 10–15, two threads ran the standard VAE and diffusion steps at 0.5× and
- * 0.45× the speed of one (medians of interleaved runs).
+ * 0.45× the speed of one (medians of interleaved runs); on the same machine idle (load 2), 1.04×
+ * and 1.00×, because our own SIMD kernels, not XNNPACK, run those steps' largest matmuls. So
+ * threads are opt-in.
  */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -64,8 +66,8 @@ export function wasmThreadsWanted(
   load: number = os.loadavg()[0] ?? 0,
 ): number {
   const raw = (env[WASM_THREADS_ENV] ?? '').trim().toLowerCase();
-  if (raw === '' || raw === 'auto') return defaultThreads(env, load);
-  if (raw === 'off' || raw === '0') return 1;
+  if (raw === 'auto') return defaultThreads(env, load);
+  if (raw === '' || raw === 'off' || raw === '0') return 1;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1 || n > MAX_WASM_THREADS) {
     throw new InputError(

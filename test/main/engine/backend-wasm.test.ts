@@ -11,16 +11,18 @@ import { WorkerPool } from '../../../src/main/engine/workers/pool.ts';
 import { kernelResults, trainingResults, type Results } from './fixtures/threads-work.ts';
 
 describe('wasmThreadsWanted', () => {
-  it('defaults to the idle cores (at most 8) on the main thread, and to 1 under vitest', () => {
+  it('defaults to 1; auto takes the idle cores (at most 8) on the main thread, and 1 under vitest', () => {
     const cores = os.availableParallelism();
-    expect(wasmThreadsWanted({}, 0)).toBe(Math.min(cores, MAX_WASM_THREADS));
+    expect(wasmThreadsWanted({}, 0)).toBe(1);
+    expect(wasmThreadsWanted({ [WASM_THREADS_ENV]: '' }, 0)).toBe(1);
     expect(wasmThreadsWanted({ [WASM_THREADS_ENV]: 'auto' }, 0)).toBe(
       Math.min(cores, MAX_WASM_THREADS),
     );
     // Busy cores are not counted (load rounded), and there is always one thread.
-    expect(wasmThreadsWanted({}, cores - 1.2)).toBe(1);
-    expect(wasmThreadsWanted({}, cores - 1.6)).toBe(Math.min(2, cores));
-    expect(wasmThreadsWanted({}, 3 * cores)).toBe(1);
+    const auto = { [WASM_THREADS_ENV]: 'auto' };
+    expect(wasmThreadsWanted(auto, cores - 1.2)).toBe(1);
+    expect(wasmThreadsWanted(auto, cores - 1.6)).toBe(Math.min(2, cores));
+    expect(wasmThreadsWanted(auto, 3 * cores)).toBe(1);
     expect(wasmThreadsWanted({ VITEST: 'true' }, 0)).toBe(1);
     expect(wasmThreadsWanted({ VITEST: 'true', [WASM_THREADS_ENV]: ' Auto ' }, 0)).toBe(1);
   });
