@@ -123,9 +123,9 @@ describe.skipIf(!hasChromium)('pipelines as files, in the browser (web mode)', (
     await shot('21-quickstart-opened');
     // The wheel scrolls through the graph; with Control held it zooms.
     const view = async () =>
-      (await page.evaluate(
+      page.evaluate<[number, number, number]>(
         `(() => { const m = new DOMMatrixReadOnly(getComputedStyle(document.querySelector('.react-flow__viewport')).transform); return [m.a, m.e, m.f]; })()`,
-      )) as [number, number, number];
+      );
     const [zoom0, , y0] = await view();
     if (!box) throw new Error('canvas not visible');
     await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);

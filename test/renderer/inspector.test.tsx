@@ -60,7 +60,7 @@ function Editable({ onConfig }: { onConfig: (id: string, config: unknown) => voi
   );
 }
 
-const field = (label: string) => screen.getByLabelText(label) as HTMLInputElement;
+const field = (label: string) => screen.getByLabelText<HTMLInputElement>(label);
 const type = (label: string, value: string) =>
   fireEvent.change(field(label), { target: { value } });
 
@@ -94,7 +94,7 @@ describe('inspector', () => {
     expect(field('N Train').value).toBe('50');
     expect(field('Train Fraction').value).toBe('0.8');
     // The JSON editor shows the same config once its chunk has loaded.
-    const json = (await screen.findByLabelText('config JSON')) as HTMLTextAreaElement;
+    const json = await screen.findByLabelText<HTMLTextAreaElement>('config JSON');
     expect(JSON.parse(json.value)).toEqual(spec.defaults);
   });
 

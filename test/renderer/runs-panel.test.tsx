@@ -227,7 +227,7 @@ describe('runs table: editing', () => {
     const onAnnotate = vi.fn();
     render(<Harness onAnnotate={onAnnotate} />);
     fireEvent.click(screen.getByTestId('name-run-a'));
-    const input = screen.getByTestId('name-run-a-input') as HTMLInputElement;
+    const input = screen.getByTestId<HTMLInputElement>('name-run-a-input');
     expect(input.value).toBe('alpha');
     fireEvent.change(input, { target: { value: 'alpha lr 1e-3' } });
     fireEvent.keyDown(input, { key: 'Enter' });

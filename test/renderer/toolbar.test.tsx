@@ -98,7 +98,7 @@ function studio(names: (string | null)[] = []) {
   return { requests, doc, runs, runActions, logs, view };
 }
 
-const button = (name: string | RegExp) => screen.getByRole('button', { name }) as HTMLButtonElement;
+const button = (name: string | RegExp) => screen.getByRole<HTMLButtonElement>('button', { name });
 const saveState = () => screen.getByTestId('save-state').textContent;
 /** Let the in-memory API's promises settle. */
 const settle = () => act(async () => {});
@@ -165,7 +165,7 @@ describe('toolbar', () => {
     // Save as never overwrites: no id, the new name.
     expect(save?.params).toEqual({ pipeline: { ...TOY, name: 'Toy v2' } });
     expect(saveState()).toBe('saved');
-    expect((screen.getByLabelText('Pipeline name') as HTMLInputElement).value).toBe('Toy v2');
+    expect(screen.getByLabelText<HTMLInputElement>('Pipeline name').value).toBe('Toy v2');
     expect(s.doc.get().pipelineId).toBe('p-9');
   });
 

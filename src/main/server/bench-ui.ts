@@ -122,9 +122,9 @@ async function panePoint(page: Page): Promise<{ x: number; y: number }> {
     }
   }
   // Strings, not functions: this file compiles without the DOM library.
-  const hit = (await page.evaluate(
+  const hit = await page.evaluate<{ x: number; y: number } | null>(
     `(${JSON.stringify(candidates)}).find((p) => document.elementFromPoint(p.x, p.y)?.classList.contains('react-flow__pane')) ?? null`,
-  )) as { x: number; y: number } | null;
+  );
   return hit ?? { x: box.x + 5, y: box.y + 5 };
 }
 
@@ -178,9 +178,9 @@ async function measureFrames(page: Page, ms: number): Promise<FrameRecording> {
     await page.keyboard.up('Control');
     step++;
   }
-  const rec = (await page.evaluate(
+  const rec = await page.evaluate<{ frames?: unknown; longTasks?: unknown }>(
     '(() => { window.__benchStop = true; window.__benchObs.disconnect(); return { frames: window.__benchFrames, longTasks: window.__benchLong }; })()',
-  )) as { frames?: unknown; longTasks?: unknown };
+  );
   if (!Array.isArray(rec.frames)) throw new Error('frame recorder returned no frames');
   const nums = (xs: unknown) =>
     Array.isArray(xs) ? xs.filter((x): x is number => typeof x === 'number') : [];
