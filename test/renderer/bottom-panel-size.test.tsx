@@ -5,6 +5,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import {
   BOTTOM_KEY,
   clampBottom,
+  compareHeight,
   DEFAULT_BOTTOM_PX,
   KEY_STEP_PX,
   MIN_ABOVE_PX,
@@ -38,6 +39,13 @@ describe('bottom panel size', () => {
     expect(readBottom(undefined)).toBe(DEFAULT_BOTTOM_PX);
     expect(readBottom({ getItem: () => 'garbage' })).toBe(DEFAULT_BOTTOM_PX);
     expect(readBottom({ getItem: () => '450' })).toBe(450);
+  });
+
+  it('gives the Comparison tab at least 60 % of the window, keeping a taller panel', () => {
+    expect(compareHeight(320, 900)).toBe(540);
+    expect(compareHeight(600, 900)).toBe(600);
+    // A short window: never more than leaves room for the toolbar and canvas.
+    expect(compareHeight(150, 400)).toBe(clampBottom(240, 400));
   });
 
   it('follows a drag of its top edge and remembers the height', () => {

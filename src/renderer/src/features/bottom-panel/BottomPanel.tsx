@@ -12,6 +12,7 @@ import { Charts } from '../../panels/Charts.tsx';
 import { LogPanel } from '../../panels/LogPanel.tsx';
 import type { RunActions } from '../runs/run-actions.ts';
 import { RunsTab } from '../runs/RunsTab.tsx';
+import { compareHeight } from './panel-size.ts';
 import { ResizeHandle } from './ResizeHandle.tsx';
 import { useRuns, useRunsStore } from '../runs/use-runs.ts';
 import type { SweepActions } from '../sweeps/sweep-actions.ts';
@@ -50,9 +51,15 @@ export function BottomPanel({
   const baseline = useRuns((s) => s.baseline);
   const activeRunId = useRuns((s) => s.activeRunId);
   const sweeps = useSweeps((s) => s.sweeps);
+  // The comparison (diff, metrics, parallel coordinates) needs room: opening it grows the panel.
+  const openCompare = () => {
+    setTab('compare');
+    const want = compareHeight(height, window.innerHeight);
+    if (want !== height) onResize(want);
+  };
   const compareSelected = () =>
     void actions.compare().then((ok) => {
-      if (ok) setTab('compare');
+      if (ok) openCompare();
     });
   const shown = runs.find((r) => r.id === activeRunId);
   const title = (t: Tab) => (t === 'log' ? `Log${logHasError ? ' •' : ''}` : TITLES[t]);
@@ -65,7 +72,7 @@ export function BottomPanel({
             type="button"
             key={t}
             className={tab === t ? 'active' : undefined}
-            onClick={() => setTab(t)}
+            onClick={() => (t === 'compare' ? openCompare() : setTab(t))}
             data-testid={`tab-${t}`}
           >
             {title(t)}
@@ -96,7 +103,7 @@ export function BottomPanel({
               onCancel={(id) => void sweepActions.cancel(id)}
               onResume={(id) => void sweepActions.resume(id)}
             />
-            <RunsTab actions={actions} onCompared={() => setTab('compare')} />
+            <RunsTab actions={actions} onCompared={openCompare} />
           </PanelBoundary>
         )}
         {tab === 'compare' && (

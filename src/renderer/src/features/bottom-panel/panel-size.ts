@@ -21,6 +21,17 @@ export function clampBottom(px: number, viewport: number): number {
   return Math.round(Math.min(max, Math.max(MIN_BOTTOM_PX, px)));
 }
 
+/** Share of the window the Comparison tab gets at least when it opens: diff, table and plot. */
+export const COMPARE_SHARE = 0.6;
+
+/**
+ * The height to show the Comparison tab at: the current one if it already gives the comparison
+ * COMPARE_SHARE of the window, else that share (a taller panel the user chose is kept).
+ */
+export function compareHeight(height: number, viewport: number): number {
+  return Math.max(height, clampBottom(viewport * COMPARE_SHARE, viewport));
+}
+
 /** The remembered height, or the default when none (or nothing readable) is stored. */
 export function readBottom(storage: Pick<Storage, 'getItem'> | undefined): number {
   try {
