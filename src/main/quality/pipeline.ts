@@ -286,6 +286,14 @@ export function qualityPipeline(cfg: QualityConfig): QualityPipeline {
     });
     if (ev.discriminant) {
       reference('lda', { method: 'lda', samples: 'train', shrinkage: ev.ldaShrinkage });
+      // LDA from the same support set the generator is conditioned on: the fair zero-training
+      // reference at equal data, beside ncm_support.
+      reference('lda_support', {
+        method: 'lda',
+        samples: 'support',
+        perClass: cfg.encoder.perClass,
+        shrinkage: ev.ldaShrinkage,
+      });
     }
     targets.push({ splits, tasks: taskSrc, features: featSrc, evals, ...samplers });
   };

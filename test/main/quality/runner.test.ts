@@ -86,6 +86,7 @@ describe('quality benchmark runner', () => {
       'd2nwg_greedy_soup',
       'd2nwg_predicted_best',
       'lda',
+      'lda_support',
       'd2nwg_lda_head',
       'zoo_ensemble',
       'd2nwg_ensemble',
@@ -174,6 +175,7 @@ describe('quality benchmark runner', () => {
           'd2nwg_mean>pretrained_source@1:true',
           'd2nwg_protohead>ncm@0:false',
           'd2nwg_mean>ncm_support@0:false',
+          'd2nwg_mean>lda_support@0:false',
           'd2nwg_lda_head>ncm@0:false',
           'd2nwg_lda_head>lda@0:false',
           'd2nwg_ensemble>noise_fn_ensemble@0:false',
@@ -337,6 +339,7 @@ describe('quality benchmark runner', () => {
     expect(ids.indexOf('eval_pretrained_file')).toBe(ids.indexOf('zoo') + 1);
     expect(ids).not.toContain('sample_predicted');
     expect(ids).not.toContain('ref_lda');
+    expect(ids).not.toContain('ref_lda_support');
     expect(built.targets.map((t) => t.splits)).toEqual([
       ['seen', 'unseen-combo', 'unseen-class'],
       ['unseen-dataset'],

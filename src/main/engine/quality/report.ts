@@ -231,6 +231,14 @@ export const TARGETS: readonly TargetSpec[] = [
     {
       split,
       epoch: 0,
+      method: 'd2nwg_mean',
+      baseline: 'lda_support',
+      required: false,
+      note: 'linear discriminant from the same support set the generator sees (equal data); reference',
+    },
+    {
+      split,
+      epoch: 0,
       method: 'd2nwg_lda_head',
       baseline: 'ncm',
       required: false,
