@@ -10,6 +10,7 @@ import type { Pipeline } from '../../../../shared/pipeline.ts';
 import { TASK_SPLITS } from '../../../../shared/nodes/eval-finetune.ts';
 import { accuracyKeyTail, parseAccuracyKeyTail } from '../../../../shared/schemas/accuracy.ts';
 import { dedupeSeries } from '../../panels/chart-data.ts';
+import { meanStd } from '../../../../shared/stats.ts';
 
 /* ------------------------------------------------------------------------------------------ */
 /* Config diff                                                                                 */
@@ -275,14 +276,6 @@ export function runMetrics(series: readonly MetricSeries[]): Map<string, RunMetr
     });
   }
   return out;
-}
-
-/** Mean and population std (as the engine's std over tasks); NaN mean for no values. */
-export function meanStd(values: readonly number[]): { mean: number; std: number } {
-  const n = values.length;
-  if (n === 0) return { mean: NaN, std: 0 };
-  const mean = values.reduce((a, b) => a + b, 0) / n;
-  return { mean, std: Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / n) };
 }
 
 /** Accuracy in percent (stored as a fraction, or already in percent). */
