@@ -54,6 +54,7 @@ import { MemoryNodeCache } from '../graph/cache.ts';
 import { runPipeline, type RunResult } from '../graph/executor.ts';
 import { tasksOfSplit } from '../nodes/define.ts';
 import { initZoo } from '../nodes/eval-finetune.ts';
+import { zooPairs } from '../nodes/generator.ts';
 import { runners } from '../nodes/index.ts';
 import type { PortValue, TaskCurve, ValueOf } from '../nodes/values.ts';
 import { meanStd } from '../../shared/stats.ts';
@@ -162,7 +163,8 @@ async function buildReport(
   const n = qp.nodes;
   const ev = cfg.eval;
 
-  const zoo = valueOf(n.zoo, 'zoo', 'zoo').zoo;
+  const zooV = valueOf(n.zoo, 'zoo', 'zoo');
+  const zoo = zooV.zoo;
   const layout = zooLayout(zoo.manifest);
   const members = zoo.manifest.members;
   const nZoo = members.length;
@@ -173,11 +175,9 @@ async function buildReport(
   const tasksV = valueOf(n.tasks, 'tasks', 'tasks');
   const feat = valueOf(n.features, 'features', 'features').data;
   const seenIndex = new Map(tasksV.tasks.seen.map((task, i) => [task.id, i]));
-  const groups = members.map((m, i) => {
-    const g = seenIndex.get(m.taskId);
-    if (g === undefined) throw new Error(`zoo member ${i} names unknown task ${m.taskId}`);
-    return g;
-  });
+  // Each member's task: a seen one, or a class-permuted copy of one (zoo.augment).
+  const pairs = zooPairs(zooV, tasksV, 'bench quality');
+  const groups = Array.from(pairs.groups);
   const k = tasksV.tasks.config.k;
   const perClass = cfg.encoder.perClass;
   const zooAcc = members.map((m) => m.testAcc);
@@ -193,7 +193,7 @@ async function buildReport(
   const reconSourceAcc: number[] = [];
   for (let i = 0; i < nZoo; i++) {
     if (i % Math.max(1, Math.floor(nZoo / 20)) !== 0) continue;
-    const td = materializeTask(feat, tasksV.tasks.seen[groups[i]]);
+    const td = materializeTask(feat, pairs.tasks[groups[i]]);
     const [a, o] = await evaluateMany(
       layout,
       [

@@ -317,6 +317,25 @@ describe('quality benchmark runner', () => {
     }
   });
 
+  it('runs on a zoo augmented by output permutations: the copies train the generator, the zoo rows stay the tasks own', async () => {
+    const cfg = resolveQualityConfig('smoke', {
+      ...MICRO,
+      zoo: { ...MICRO.zoo, augment: { outputPermutations: 2 } },
+      eval: { ...MICRO.eval, predictorRank: false, discriminant: false, ensembles: false },
+    });
+    const report = await runQuality({ config: cfg });
+    // 2 tasks × 1 seed × 2 checkpoints, then 2 permuted copies of each.
+    expect(report.diagnostics?.zoo_members).toBe(12);
+    const zooRow = report.results.find((r) => r.split === 'seen' && r.method === 'zoo');
+    expect(zooRow?.tasks).toBe(1);
+    for (const split of ['seen', 'unseen-combo', 'unseen-class'] as const) {
+      const row = report.results.find(
+        (r) => r.split === split && r.method === 'd2nwg_mean' && r.epoch === 0,
+      );
+      expect(row?.accuracy_mean, split).toBeGreaterThanOrEqual(0);
+    }
+  });
+
   it('builds a valid pipeline for every preset, with the optional nodes only when configured', () => {
     for (const preset of ['smoke', 'standard', 'large'] as const) {
       const built = qualityPipeline(resolveQualityConfig(preset));
