@@ -11,7 +11,8 @@
 # node_modules first, then calls this. Knobs: D2NWG_WEBGPU_FLAGS / D2NWG_WEBGPU_FEATURE_LEVEL pass
 # through to Dawn; STEPS_ARGS and MATMUL_ARGS replace the bench arguments; SKIP_QUALITY=1 skips
 # the two quality runs (the longest part); ZOO_ARGS replaces `bench zoo`'s (default: --quick
-# --rounds 1); QUALITY_PRESET picks the quality preset.
+# --rounds 1); DISPATCH_WEBGPU_ARGS webgpu's `bench dispatch` extras (default --breakdown);
+# QUALITY_PRESET picks the quality preset.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 OUT=${1:-bench/out/gpu}
@@ -23,6 +24,8 @@ status=0
 MATMUL_ARGS=${MATMUL_ARGS:---sizes 256,1024,2048 --reps 3}
 STEPS_ARGS=${STEPS_ARGS:---workloads standard,large --vae-epochs 2 --diffusion-steps 60}
 ZOO_ARGS=${ZOO_ARGS:---quick --rounds 1}
+# webgpu's dispatch bench also times each Dawn call per op (--breakdown), caches off and on.
+DISPATCH_WEBGPU_ARGS=${DISPATCH_WEBGPU_ARGS:---breakdown}
 QUALITY_PRESET=${QUALITY_PRESET:-smoke}
 
 for backend in webgpu wasm; do
@@ -46,7 +49,10 @@ quality() { # backend
 for backend in webgpu wasm; do
   if [ "$backend" = wasm ] && [ "${SKIP_QUALITY:-0}" != 1 ]; then quality webgpu & fi
   stamp "$backend: bench dispatch (µs per op; webgpu: dispatch caches off/on)"
-  D2NWG_BACKEND=$backend timeout 120 node bin/d2nwg.mjs bench dispatch --out "$OUT/dispatch-$backend.json" 2>&1 |
+  dargs=""
+  [ "$backend" = webgpu ] && dargs=$DISPATCH_WEBGPU_ARGS
+  # shellcheck disable=SC2086
+  D2NWG_BACKEND=$backend timeout 120 node bin/d2nwg.mjs bench dispatch --out "$OUT/dispatch-$backend.json" $dargs 2>&1 |
     grep -v '^Warning: maxDynamic' || status=1
   stamp "$backend: bench matmul $MATMUL_ARGS"
   # shellcheck disable=SC2086
