@@ -6,34 +6,18 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StudioApi } from '../../src/main/api/studio.ts';
-import type { RunningServer } from '../../src/main/server/server.ts';
+import { describe, expect, it } from 'vitest';
 import { SHOTS } from '../helpers/e2e-build.ts';
-import { hasChromium, poll, startE2eStudio, type E2eStudio } from '../helpers/e2e-studio.ts';
+import { hasChromium, poll, useStudio } from '../helpers/e2e-studio.ts';
 
 describe.skipIf(!hasChromium)('comparison view in the browser (web mode)', () => {
-  let studio: E2eStudio | undefined;
-  let api: StudioApi;
-  let server: RunningServer;
-  let page: Page;
-  const pageErrors: string[] = [];
-
-  beforeAll(async () => {
-    studio = await startE2eStudio({
-      label: 'compare',
-      engine: new URL('./fixtures/compare-engine.ts', import.meta.url),
-    });
-    ({ api, server, page } = studio);
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-  }, 240_000);
-
-  afterAll(async () => {
-    await studio?.close();
+  const studio = useStudio({
+    label: 'compare',
+    engine: new URL('./fixtures/compare-engine.ts', import.meta.url),
   });
 
   it('compares two runs that differ in one field: diff, metrics rows, parcoords, CSV', async () => {
+    const { api, server, page, pageErrors } = studio;
     await page.goto(server.url);
     await page.getByTestId('example-toy').click();
     const done = page.locator('[data-testid^="run-"] .badge', { hasText: 'done' });

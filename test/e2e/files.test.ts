@@ -5,100 +5,38 @@
  * (download), imports (a refused file named with its problem) and deletes (runs kept).
  * Screenshots go to test/artifacts/.
  */
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Dialog, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDefaultApi } from '../../src/main/api/create.ts';
-import type { StudioApi } from '../../src/main/api/studio.ts';
-import { CHROMIUM_PATH, launchChromium } from '../../src/main/server/chromium.ts';
-import { startServer, type RunningServer } from '../../src/main/server/server.ts';
+import { describe, expect, it } from 'vitest';
 import type { Pipeline } from '../../src/shared/pipeline.ts';
-import { ensureBuilt, RENDERER, ROOT, SHOTS } from '../helpers/e2e-build.ts';
+import { ROOT } from '../helpers/e2e-build.ts';
+import { hasChromium, poll, TOY_EXAMPLE, useStudio } from '../helpers/e2e-studio.ts';
 
-const hasChromium = existsSync(CHROMIUM_PATH);
-const poll = <T>(fn: () => T | Promise<T>, opts: { timeout?: number } = {}) =>
-  expect.poll(fn, { timeout: opts.timeout ?? 15_000 });
-
-const TOY: Pipeline = {
-  format: 'd2nwg-pipeline',
-  version: 1,
-  name: 'Toy file',
-  nodes: [
-    { id: 'data', type: 'dataset.source', version: 1, config: {}, position: { x: 0, y: 0 } },
-    { id: 'tasks', type: 'tasks.generate', version: 1, config: {}, position: { x: 300, y: 0 } },
-  ],
-  edges: [
-    { id: 'e1', source: 'data', sourcePort: 'dataset', target: 'tasks', targetPort: 'dataset' },
-  ],
-};
+/** The file the import test loads: the toy example under another name. */
+const TOY: Pipeline = { ...TOY_EXAMPLE, name: 'Toy file' };
 
 describe.skipIf(!hasChromium)('pipelines as files, in the browser (web mode)', () => {
-  let api: StudioApi;
-  let server: RunningServer;
-  let browser: Browser;
-  let page: Page;
-  const consoleErrors: string[] = [];
   /** Answers for the page's prompt() and confirm() dialogs, in order. */
   const answers: (string | boolean)[] = [];
   const asked: string[] = [];
-
-  const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`) });
-  const node = (id: string) => page.getByTestId(`node-${id}`);
-  const list = () => api.handlers['pipelines.list']({});
-
-  beforeAll(async () => {
-    ensureBuilt();
-    mkdirSync(SHOTS, { recursive: true });
-    const dataDir = mkdtempSync(join(tmpdir(), 'd2nwg-e2e-files-'));
-    const examples = join(dataDir, 'examples');
-    mkdirSync(examples);
-    copyFileSync(
-      join(ROOT, 'resources', 'pipelines', 'quickstart.json'),
-      join(examples, 'quickstart.json'),
-    );
-    writeFileSync(join(examples, 'toy.json'), JSON.stringify({ ...TOY, name: 'Toy example' }));
-    api = createDefaultApi({
-      mode: 'web',
-      version: '0.0.0-e2e',
-      examplesDir: examples,
-      dbFile: join(dataDir, 'studio.db'),
-      dataDir,
-      engineEntry: new URL('./fixtures/e2e-engine.ts', import.meta.url).href,
-    });
-    server = await startServer({ api, rendererDir: RENDERER, port: 0 });
-    browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 1440, height: 900 }, acceptDownloads: true });
-    page.setDefaultTimeout(15_000);
-    page.on('console', (m) => {
-      if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) {
-        consoleErrors.push(m.text());
-      }
-    });
-    page.on('pageerror', (e) => consoleErrors.push(e.message));
-    page.on('dialog', (d: Dialog) => {
+  const studio = useStudio({
+    label: 'files',
+    engine: new URL('./fixtures/e2e-engine.ts', import.meta.url),
+    examples: [join(ROOT, 'resources', 'pipelines', 'quickstart.json')],
+    onDialog: (d) => {
       asked.push(d.message());
       const a = answers.shift();
       if (a === false) void d.dismiss();
       else void d.accept(typeof a === 'string' ? a : undefined);
-    });
-  }, 240_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    await api?.dispose();
+    },
   });
 
+  const { shot } = studio;
+  const node = (id: string) => studio.page.getByTestId(`node-${id}`);
+  const list = () => studio.api.handlers['pipelines.list']({});
+
   it('leads with the quickstart and opens it readable, without saving a copy', async () => {
+    const { server, page } = studio;
     await page.goto(server.url);
     await page.getByTestId('first-run').waitFor();
     const first = page.getByTestId('open-quickstart');
@@ -143,6 +81,7 @@ describe.skipIf(!hasChromium)('pipelines as files, in the browser (web mode)', (
   });
 
   it('shows the key meant for a misspelled key typed in Monaco', async () => {
+    const { page } = studio;
     await page.locator('.react-flow__controls-fitview').click();
     await node('vae').click();
     const editor = page.getByTestId('monaco');
@@ -174,6 +113,7 @@ describe.skipIf(!hasChromium)('pipelines as files, in the browser (web mode)', (
   });
 
   it('lists, renames and exports (a download) saved pipelines', async () => {
+    const { page } = studio;
     await page.getByTestId('open-files').click();
     const dialog = page.getByTestId('files-dialog');
     await dialog.waitFor();
@@ -197,6 +137,7 @@ describe.skipIf(!hasChromium)('pipelines as files, in the browser (web mode)', (
   });
 
   it('refuses a file with a misspelled key, naming it; imports a good one and runs it', async () => {
+    const { page } = studio;
     const dialog = page.getByTestId('files-dialog');
     const bad = {
       ...TOY,
@@ -230,6 +171,7 @@ describe.skipIf(!hasChromium)('pipelines as files, in the browser (web mode)', (
   });
 
   it('deletes after a confirmation and keeps the runs', async () => {
+    const { api, page } = studio;
     const runsBefore = await api.handlers['runs.list']({});
     expect(runsBefore).toHaveLength(1);
     await page.getByTestId('open-files').click();
@@ -253,6 +195,7 @@ describe.skipIf(!hasChromium)('pipelines as files, in the browser (web mode)', (
   });
 
   it('resizes the bottom panel by its top edge and remembers the size', async () => {
+    const { page, consoleErrors } = studio;
     const panel = page.locator('.app > .bottom');
     const before = await panel.boundingBox();
     const edge = await page.getByTestId('bottom-resize').boundingBox();

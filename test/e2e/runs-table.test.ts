@@ -7,46 +7,30 @@
  * at once and records accuracy that follows k.
  */
 import { join } from 'node:path';
-import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StudioApi } from '../../src/main/api/studio.ts';
-import { hasChromium, poll, startE2eStudio, type E2eStudio } from '../helpers/e2e-studio.ts';
-import type { RunningServer } from '../../src/main/server/server.ts';
+import { describe, expect, it } from 'vitest';
 import { SHOTS } from '../helpers/e2e-build.ts';
+import { hasChromium, poll, useStudio } from '../helpers/e2e-studio.ts';
 
 describe.skipIf(!hasChromium)('runs table in the browser (web mode)', () => {
-  let api: StudioApi;
-  let server: RunningServer;
-  let studio: E2eStudio | undefined;
-  let page: Page;
-  const pageErrors: string[] = [];
-
-  beforeAll(async () => {
-    studio = await startE2eStudio({
-      label: 'runs',
-      engine: new URL('./fixtures/compare-engine.ts', import.meta.url),
-    });
-    ({ api, server, page } = studio);
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-  }, 240_000);
-
-  afterAll(async () => {
-    await studio?.close();
+  const studio = useStudio({
+    label: 'runs',
+    engine: new URL('./fixtures/compare-engine.ts', import.meta.url),
   });
 
   /** Run ids in the order the table shows them. */
   const rowIds = () =>
-    page
+    studio.page
       .locator('tbody tr[data-testid^="run-run_"]')
       .evaluateAll((trs) => trs.map((tr) => (tr.getAttribute('data-testid') ?? '').slice(4)));
   const stored = async (runId: string) => {
-    const list = await api.handlers['runs.list']({});
+    const list = await studio.api.handlers['runs.list']({});
     const run = list.find((r) => r.id === runId);
     if (!run) throw new Error(`run ${runId} not listed`);
     return run;
   };
 
   it('renames, tags, filters by tag, sorts by picked columns and pins a baseline', async () => {
+    const { api, server, page, pageErrors } = studio;
     await page.goto(server.url);
     await page.getByTestId('example-toy').click();
     const done = page.locator('[data-testid^="run-"] .badge', { hasText: 'done' });

@@ -5,33 +5,36 @@
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StudioApi } from '../../src/main/api/studio.ts';
-import type { RunningServer } from '../../src/main/server/server.ts';
+import { describe, expect, it } from 'vitest';
 import { SHOTS } from '../helpers/e2e-build.ts';
-import { hasChromium, poll, startE2eStudio, type E2eStudio } from '../helpers/e2e-studio.ts';
+import { hasChromium, poll, useStudio } from '../helpers/e2e-studio.ts';
 import { E2E_LATENTS } from './fixtures/e2e-engine.ts';
 
 describe.skipIf(!hasChromium)('studio in the browser (web mode)', () => {
-  let studio: E2eStudio | undefined;
-  let api: StudioApi;
-  let server: RunningServer;
-  let page: Page;
-  let dataDir: string;
-  const consoleErrors: string[] = [];
   /** URLs the tests load on purpose without access. */
   const expectedFailures = new Set<string>();
+  const studio = useStudio({
+    label: 'studio',
+    engine: new URL('./fixtures/e2e-engine.ts', import.meta.url),
+    setUp: ({ page, consoleErrors }) => {
+      // Failed loads are tracked by URL here; their console echo carries no URL.
+      page.on('response', (r) => {
+        if (r.status() >= 400 && !expectedFailures.has(r.url())) {
+          consoleErrors.push(`${r.status()} ${r.url()}`);
+        }
+      });
+    },
+  });
 
-  const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`) });
+  const { shot } = studio;
   const chartShot = (testId: string, name: string) =>
-    page.getByTestId(testId).screenshot({ path: join(SHOTS, `${name}.png`) });
+    studio.page.getByTestId(testId).screenshot({ path: join(SHOTS, `${name}.png`) });
   /**
    * Boxes of a chart's legend and axis titles that intersect (an empty list when none do), read
    * from the SVG Plotly drew.
    */
   const overlaps = (testId: string) =>
-    page.evaluate(`(() => {
+    studio.page.evaluate(`(() => {
       const root = document.querySelector('[data-testid="${testId}"]');
       const box = (sel) => [...root.querySelectorAll(sel)].map((e) => [sel, e.getBoundingClientRect()]);
       const legend = box('.legend .bg');
@@ -41,12 +44,13 @@ describe.skipIf(!hasChromium)('studio in the browser (web mode)', () => {
     })()`);
   /** A Plotly figure's resolved layout value, e.g. 'yaxis.type'. */
   const layoutValue = (testId: string, path: string) =>
-    page.evaluate(
+    studio.page.evaluate(
       `(() => '${path}'.split('.').reduce((o, k) => o?.[k], document.querySelector('[data-testid="${testId}"] .js-plotly-plot')?._fullLayout))()`,
     );
-  const node = (id: string) => page.getByTestId(`node-${id}`);
+  const node = (id: string) => studio.page.getByTestId(`node-${id}`);
   /** Drag from an output handle to an input handle. */
   async function connect(from: string, fromPort: string, to: string, toPort: string) {
+    const { page } = studio;
     const a = node(from).locator(`.react-flow__handle.source[data-handleid="${fromPort}"]`);
     const b = node(to).locator(`.react-flow__handle.target[data-handleid="${toPort}"]`);
     const ba = await a.boundingBox();
@@ -58,31 +62,8 @@ describe.skipIf(!hasChromium)('studio in the browser (web mode)', () => {
     await page.mouse.up();
   }
 
-  beforeAll(async () => {
-    studio = await startE2eStudio({
-      label: 'studio',
-      engine: new URL('./fixtures/e2e-engine.ts', import.meta.url),
-    });
-    ({ api, server, page, dataDir } = studio);
-    // Failed loads are tracked by URL below; their console echo carries no URL, so skip it.
-    page.on('console', (m) => {
-      if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) {
-        consoleErrors.push(m.text());
-      }
-    });
-    page.on('response', (r) => {
-      if (r.status() >= 400 && !expectedFailures.has(r.url())) {
-        consoleErrors.push(`${r.status()} ${r.url()}`);
-      }
-    });
-    page.on('pageerror', (e) => consoleErrors.push(e.message));
-  }, 240_000);
-
-  afterAll(async () => {
-    await studio?.close();
-  });
-
   it('serves the built UI only with the token and shows the first-run screen', async () => {
+    const { server, page } = studio;
     expectedFailures.add(`http://127.0.0.1:${server.port}/`);
     const denied = await page.goto(`http://127.0.0.1:${server.port}/`);
     expect(denied?.status()).toBe(401);
@@ -100,6 +81,7 @@ describe.skipIf(!hasChromium)('studio in the browser (web mode)', () => {
   });
 
   it('adds nodes, connects matching ports and refuses a wrong connection', async () => {
+    const { page } = studio;
     await page.getByTestId('blank').click();
     await page.getByTestId('palette-dataset.source').click();
     await page.getByTestId('palette-tasks.generate').click();
@@ -124,6 +106,7 @@ describe.skipIf(!hasChromium)('studio in the browser (web mode)', () => {
   });
 
   it('edits the config in Monaco and the form follows; an invalid value disables Run', async () => {
+    const { page } = studio;
     await node('generate-1').click();
     const editor = page.getByTestId('monaco');
     await editor.locator('.view-lines').waitFor({ timeout: 30_000 });
@@ -148,6 +131,7 @@ describe.skipIf(!hasChromium)('studio in the browser (web mode)', () => {
   });
 
   it('runs the pipeline and shows progress and status on the nodes', async () => {
+    const { page } = studio;
     await page.getByTestId('run').click();
     await poll(() => node('source-1').getAttribute('data-status')).toBe('running');
     await node('source-1').locator('.progress').waitFor();
@@ -183,6 +167,7 @@ describe.skipIf(!hasChromium)('studio in the browser (web mode)', () => {
   });
 
   it('compares runs in the accuracy chart', async () => {
+    const { page } = studio;
     await page.getByTestId('tab-runs').click();
     await page.locator('[data-testid^="run-"] input[type=checkbox]').first().check();
     await page.getByTestId('compare').click();
@@ -209,6 +194,7 @@ describe.skipIf(!hasChromium)('studio in the browser (web mode)', () => {
   });
 
   it('plots the VAE latent map: zoo checkpoints by task, generated samples as crosses', async () => {
+    const { page } = studio;
     const { tasks, perTask, sampledTasks, samplesPerTask } = E2E_LATENTS;
     const chart = page.getByTestId('chart-latents');
     await chart.locator('.main-svg').first().waitFor({ timeout: 30_000 });
@@ -257,6 +243,7 @@ describe.skipIf(!hasChromium)('studio in the browser (web mode)', () => {
   });
 
   it('exports weights with a manifest preview and writes the files', async () => {
+    const { page, dataDir } = studio;
     await page.getByTestId('tab-runs').click();
     await page.getByRole('button', { name: 'Export…' }).first().click();
     const dialog = page.getByTestId('export-dialog');
@@ -283,6 +270,7 @@ describe.skipIf(!hasChromium)('studio in the browser (web mode)', () => {
   });
 
   it('copies, pastes and undoes on the canvas, and autosaves', async () => {
+    const { api, page } = studio;
     await node('generate-1').click();
     await page.keyboard.press('ControlOrMeta+c');
     await page.keyboard.press('ControlOrMeta+v');
@@ -302,6 +290,7 @@ describe.skipIf(!hasChromium)('studio in the browser (web mode)', () => {
   });
 
   it('cancels a running run', async () => {
+    const { page, consoleErrors } = studio;
     const nameBox = page.getByLabel('Pipeline name');
     await nameBox.fill('slow pipeline');
     await page.getByTestId('run').click();
@@ -317,6 +306,7 @@ describe.skipIf(!hasChromium)('studio in the browser (web mode)', () => {
   });
 
   it('keeps the studio working when a panel fails to render, and Retry brings it back', async () => {
+    const { page, consoleErrors } = studio;
     /** Set (or clear) the renderer's test hook that makes a named panel throw while rendering. */
     const crash = (name: string | null) =>
       page.evaluate(
