@@ -113,6 +113,7 @@ async function stepsBench(argv: string[]): Promise<number> {
       workloads: { type: 'string' },
       'vae-epochs': { type: 'string' },
       'diffusion-steps': { type: 'string' },
+      kernels: { type: 'boolean' },
     },
     false,
   );
@@ -134,14 +135,17 @@ async function stepsBench(argv: string[]): Promise<number> {
   for (const name of names) {
     const w = STEPS_WORKLOADS[name];
     if (!w) continue;
+    const opts = { kernels: values.kernels === true };
     for (const r of [
-      await measureVaeSteps(w, vaeEpochs),
-      await measureDiffusionSteps(w, diffusionSteps),
+      await measureVaeSteps(w, vaeEpochs, opts),
+      await measureDiffusionSteps(w, diffusionSteps, opts),
     ]) {
       results.push(r);
+      const kernels =
+        r.kernelsPerStep === undefined ? '' : `, ${r.kernelsPerStep.toFixed(1)} kernels/step`;
       console.log(
         `${info.name} ${r.workload} ${r.stage}: ${r.stepsPerSecond.toFixed(2)} steps/s ` +
-          `(${r.examplesPerSecond.toFixed(0)} examples/s, ${r.steps} steps in ${r.seconds.toFixed(2)} s)`,
+          `(${r.examplesPerSecond.toFixed(0)} examples/s, ${r.steps} steps in ${r.seconds.toFixed(2)} s${kernels})`,
       );
     }
   }
@@ -229,9 +233,11 @@ Each writes a JSON report (default bench/out/<name>.json).
          GFLOP/s of A·B, Aᵀ·B and A·Bᵀ on the tensor backend; --compare-stock (wasm) also times
          the stock wasm kernels, i.e. before/after our explicit-transpose kernel.
   steps  [--backend NAME] [--workloads standard,large] [--vae-epochs N] [--diffusion-steps N]
+         [--kernels]
          VAE and diffusion training steps per second on synthetic inputs of the standard quality
          preset's shapes ('standard'; 'standard-unet' with the 1-D UNet denoiser) or GPU-sized
-         ones ('large'); compare backends with --backend.
+         ones ('large'); compare backends with --backend; --kernels also counts backend kernels
+         per step (two extra profiled runs each).
   reliability [--only fuzz,soak,kill] [--cases N] [--seed N] [--parsers a,b] [--soak-seconds S]
          [--clients N] [--rps N] [--scenarios zoo-build,export,migration]
          Fuzzes every reader of user files (default 10,000 cases each), soaks web mode (20

@@ -5,6 +5,7 @@
  * the bench needs no dataset and measures the compute path alone. Each measurement trains once
  * briefly to warm up (kernel compilation on webgpu, wasm start-up), then times a longer run.
  */
+import * as tf from '@tensorflow/tfjs';
 import type { DiffusionConfigInput } from '../../../shared/schemas/diffusion.ts';
 import type { VaeConfigInput } from '../../../shared/schemas/vae.ts';
 import { trainDiffusion } from '../diffusion/train.ts';
@@ -64,6 +65,27 @@ export interface StepsResult {
   readonly stepsPerSecond: number;
   /** Examples (weight vectors or latents) per second. */
   readonly examplesPerSecond: number;
+  /**
+   * Backend kernels per optimiser step (with `kernels`; absent otherwise). The VAE's includes its
+   * per-epoch work spread over the epoch's steps.
+   */
+  readonly kernelsPerStep?: number;
+}
+
+/**
+ * Kernels per step: the kernels of a run of `b` units minus those of `a` units, over the steps
+ * between them, so set-up and teardown cancel. A unit is `stepsPerUnit` steps.
+ */
+async function kernelsPerStep(
+  run: (units: number) => Promise<void>,
+  a: number,
+  b: number,
+  stepsPerUnit: number,
+): Promise<number> {
+  const count = async (units: number) => (await tf.profile(() => run(units))).kernels.length;
+  const ka = await count(a);
+  const kb = await count(b);
+  return (kb - ka) / ((b - a) * stepsPerUnit);
 }
 
 function now(): number {
@@ -71,7 +93,11 @@ function now(): number {
 }
 
 /** Time VAE training steps on `w`: `epochs` timed epochs after one warm-up epoch. */
-export async function measureVaeSteps(w: StepsWorkload, epochs: number): Promise<StepsResult> {
+export async function measureVaeSteps(
+  w: StepsWorkload,
+  epochs: number,
+  opts: { kernels?: boolean } = {},
+): Promise<StepsResult> {
   const rng = new Rng(7);
   const vectors = rng.normalArray(w.n * w.dim, 0, 0.1);
   const batch = w.vae.batchSize ?? 32;
@@ -89,7 +115,8 @@ export async function measureVaeSteps(w: StepsWorkload, epochs: number): Promise
   const t0 = now();
   await run(epochs);
   const seconds = now() - t0;
-  const steps = epochs * Math.ceil(w.n / batch);
+  const perEpoch = Math.ceil(w.n / batch);
+  const steps = epochs * perEpoch;
   return {
     workload: w.name,
     stage: 'vae',
@@ -97,11 +124,16 @@ export async function measureVaeSteps(w: StepsWorkload, epochs: number): Promise
     seconds,
     stepsPerSecond: steps / seconds,
     examplesPerSecond: (steps * batch) / seconds,
+    ...(opts.kernels ? { kernelsPerStep: await kernelsPerStep(run, 1, 2, perEpoch) } : {}),
   };
 }
 
 /** Time diffusion training steps on `w`: `steps` timed steps after a short warm-up run. */
-export async function measureDiffusionSteps(w: StepsWorkload, steps: number): Promise<StepsResult> {
+export async function measureDiffusionSteps(
+  w: StepsWorkload,
+  steps: number,
+  opts: { kernels?: boolean } = {},
+): Promise<StepsResult> {
   const rng = new Rng(9);
   const latentDim = w.vae.latentDim ?? 64;
   const latents = rng.normalArray(w.n * latentDim);
@@ -130,5 +162,6 @@ export async function measureDiffusionSteps(w: StepsWorkload, steps: number): Pr
     seconds,
     stepsPerSecond: steps / seconds,
     examplesPerSecond: (steps * batch) / seconds,
+    ...(opts.kernels ? { kernelsPerStep: await kernelsPerStep(run, 2, 6, 1) } : {}),
   };
 }

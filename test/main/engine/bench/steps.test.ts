@@ -37,6 +37,18 @@ describe('training-step bench', () => {
     });
   });
 
+  it('counts kernels per step only when asked', async () => {
+    const plain = await measureDiffusionSteps(tiny, 2);
+    expect(plain.kernelsPerStep).toBeUndefined();
+    const vae = await measureVaeSteps(tiny, 1, { kernels: true });
+    const diffusion = await measureDiffusionSteps(tiny, 2, { kernels: true });
+    // A forward, a backward and an optimiser step: dozens of kernels.
+    expect(vae.kernelsPerStep).toBeGreaterThan(20);
+    expect(diffusion.kernelsPerStep).toBeGreaterThan(20);
+    // Per step, not per run: far fewer than a whole short run's kernels.
+    expect(diffusion.kernelsPerStep).toBeLessThan(5000);
+  });
+
   it('sizes the standard workload like the standard quality preset', () => {
     const preset = qualityPresetInput('standard');
     const w = STEPS_WORKLOADS.standard;

@@ -1,0 +1,241 @@
+/**
+ * Our kernels on the tfjs webgpu backend, as WGSL programs run through the backend's own
+ * `runWebGPUProgram` (so they share its buffer pool, pipeline cache, command encoder and our
+ * dispatch caches).
+ *
+ * - FUSED_ADAM (the same kernel name and contract as on wasm, kernels/simd.ts): one Adam/AdamW
+ *   step of a variable from (w, m, v, g). A tfjs webgpu program writes one output, so the step is
+ *   three programs over the same inputs, one per output (m', v', w'; w' recomputes m' and v' in
+ *   registers): 3 dispatches per variable where tensor ops take 12. Measured on the H200 a
+ *   training step costs ~210 µs per kernel at standard sizes, so kernels per step is what to cut.
+ *   Model batches (zoo members, evaluations) and the tensor Adam of large models use it; small
+ *   VAE/diffusion models keep host Adam on a GPU (`makeAdam`).
+ * - FUSED_EMA: the weight average's update in one dispatch instead of three.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { FUSED_ADAM } from './simd.ts';
+
+/**
+ * Name of the fused EMA kernel: inputs {e, w} (float32, one size), attr {decay}; output
+ * e·decay + w·(1 − decay), the weight average the VAE and diffusion trainers keep. Registered for
+ * webgpu only (one dispatch for three); on wasm the three ops cost little.
+ */
+export const FUSED_EMA = 'D2nwgEma';
+
+/** The part of tfjs-backend-webgpu's program interface our programs fill in. */
+interface WebgpuProgram {
+  outputShape: number[];
+  shaderKey: string;
+  dispatchLayout: { x: number[] };
+  dispatch: [number, number, number];
+  variableNames: string[];
+  workgroupSize: [number, number, number];
+  size: boolean;
+  getUserCode(): string;
+}
+
+/** The part of the webgpu backend the kernels call. */
+interface WebgpuBackendLike {
+  makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): tf.TensorInfo;
+  disposeData(dataId: tf.DataId): boolean;
+  runWebGPUProgram(
+    program: WebgpuProgram,
+    inputs: tf.TensorInfo[],
+    outputDtype: 'float32',
+  ): tf.TensorInfo;
+}
+
+function webgpuBackendOf(backend: unknown): WebgpuBackendLike {
+  if (
+    typeof backend !== 'object' ||
+    backend === null ||
+    typeof (backend as { runWebGPUProgram?: unknown }).runWebGPUProgram !== 'function'
+  ) {
+    throw new Error('webgpu kernel called on a backend without runWebGPUProgram');
+  }
+  return backend as WebgpuBackendLike;
+}
+
+const WORKGROUP = 128;
+
+/**
+ * Per-step scalars (Adam's bias corrections, the EMA's warming decay) go to the programs as a
+ * small storage tensor, not as uniforms: the dispatch caches key uniforms by content, so values
+ * that change every step would fill the cache with one uniform buffer per step. One tensor per
+ * (backend, slot) is kept and replaced only when its values change, so every variable of a step
+ * shares one upload.
+ */
+const constantTensors = new WeakMap<object, Map<string, { key: string; info: tf.TensorInfo }>>();
+
+function constantsInfo(backend: WebgpuBackendLike, slot: string, values: number[]): tf.TensorInfo {
+  let slots = constantTensors.get(backend);
+  if (!slots) {
+    slots = new Map();
+    constantTensors.set(backend, slots);
+  }
+  const key = values.join(',');
+  const last = slots.get(slot);
+  if (last?.key === key) return last.info;
+  if (last) backend.disposeData(last.info.dataId);
+  const info = backend.makeTensorInfo([values.length], 'float32', Float32Array.from(values));
+  slots.set(slot, { key, info });
+  return info;
+}
+
+/** Which of Adam's three outputs a program writes. */
+const ADAM_OUTPUTS = ['m', 'v', 'w'] as const;
+type AdamOutput = (typeof ADAM_OUTPUTS)[number];
+
+/**
+ * The WGSL of one output, the expression order of the wasm kernel: m' = b1·m + (1−b1)·g,
+ * v' = b2·v + (1−b2)·g·g, w' = w − lr·(m'/c1)/(√(v'/c2) + eps) − decay·w.
+ */
+function adamCode(out: AdamOutput): string {
+  const value = {
+    m: 'mNew',
+    v: 'vNew',
+    w: 'w - HP[0] * (mNew / HP[3]) / (sqrt(vNew / HP[4]) + HP[5]) - HP[6] * w',
+  }[out];
+  // Every program reads every input: the pipeline's bind-group layout is derived from the code
+  // and tfjs binds all four, so an unread W would be a missing binding.
+  return `
+    fn main(index : i32) {
+      if (index < uniforms.size) {
+        let w = W[index];
+        ${out === 'w' ? '' : '_ = w;'}
+        let g = G[index];
+        let mNew = HP[1] * M[index] + (1.0 - HP[1]) * g;
+        let vNew = HP[2] * V[index] + (1.0 - HP[2]) * (g * g);
+        setOutputAtIndex(index, ${value});
+      }
+    }`;
+}
+
+function adamProgram(out: AdamOutput, size: number): WebgpuProgram {
+  const outputShape = [size];
+  return {
+    outputShape,
+    shaderKey: `d2nwg_adam_${out}`,
+    dispatchLayout: { x: [0] },
+    dispatch: [Math.ceil(size / WORKGROUP), 1, 1],
+    variableNames: ['W', 'M', 'V', 'G', 'HP'],
+    workgroupSize: [WORKGROUP, 1, 1],
+    size: true,
+    getUserCode: () => adamCode(out),
+  };
+}
+
+function numAttr(attrs: tf.NamedAttrMap | undefined, key: string, fallback?: number): number {
+  const v = attrs?.[key];
+  if (typeof v === 'number') return v;
+  if (fallback !== undefined) return fallback;
+  throw new Error(`${FUSED_ADAM}: attribute '${key}' missing`);
+}
+
+function emaProgram(size: number): WebgpuProgram {
+  return {
+    outputShape: [size],
+    shaderKey: 'd2nwg_ema',
+    dispatchLayout: { x: [0] },
+    dispatch: [Math.ceil(size / WORKGROUP), 1, 1],
+    variableNames: ['E', 'W', 'D'],
+    workgroupSize: [WORKGROUP, 1, 1],
+    size: true,
+    getUserCode: () => `
+    fn main(index : i32) {
+      if (index < uniforms.size) {
+        setOutputAtIndex(index, E[index] * D[0] + W[index] * (1.0 - D[0]));
+      }
+    }`,
+  };
+}
+
+/** FUSED_EMA on webgpu. */
+function fusedEmaWebgpu(args: {
+  inputs: tf.NamedTensorInfoMap;
+  backend: unknown;
+  attrs?: tf.NamedAttrMap;
+}): tf.TensorInfo {
+  const backend = webgpuBackendOf(args.backend);
+  const { e, w } = args.inputs;
+  if (!e || !w) throw new Error(`${FUSED_EMA}: inputs e, w are required`);
+  const n = e.shape.reduce((p, d) => p * d, 1);
+  if (w.shape.reduce((p, d) => p * d, 1) !== n || e.dtype !== 'float32' || w.dtype !== 'float32') {
+    throw new Error(`${FUSED_EMA}: inputs must be float32 of one size`);
+  }
+  const decay = args.attrs?.decay;
+  if (typeof decay !== 'number') throw new Error(`${FUSED_EMA}: attribute 'decay' missing`);
+  const out = backend.runWebGPUProgram(
+    emaProgram(n),
+    [...[e, w].map((t) => ({ ...t, shape: [n] })), constantsInfo(backend, 'ema', [decay])],
+    'float32',
+  );
+  return { ...out, shape: [...e.shape] };
+}
+
+/** FUSED_ADAM on webgpu: inputs {w, m, v, g} (float32, one size), outputs [w', m', v']. */
+function fusedAdamWebgpu(args: {
+  inputs: tf.NamedTensorInfoMap;
+  backend: unknown;
+  attrs?: tf.NamedAttrMap;
+}): tf.TensorInfo[] {
+  const backend = webgpuBackendOf(args.backend);
+  const { w, m, v, g } = args.inputs;
+  if (!w || !m || !v || !g) throw new Error(`${FUSED_ADAM}: inputs w, m, v, g are required`);
+  const n = w.shape.reduce((p, d) => p * d, 1);
+  for (const t of [m, v, g]) {
+    if (t.shape.reduce((p, d) => p * d, 1) !== n || t.dtype !== 'float32') {
+      throw new Error(`${FUSED_ADAM}: inputs must be float32 of one size`);
+    }
+  }
+  const a = args.attrs;
+  // HP = [lr, β1, β2, c1, c2, ε, decay]
+  const hp = constantsInfo(backend, 'adam', [
+    numAttr(a, 'lr'),
+    numAttr(a, 'beta1'),
+    numAttr(a, 'beta2'),
+    numAttr(a, 'c1'),
+    numAttr(a, 'c2'),
+    numAttr(a, 'epsilon'),
+    numAttr(a, 'decay', 0),
+  ]);
+  // Flat views of the inputs (same data, rank 1), so one program serves every shape.
+  const flat = [...[w, m, v, g].map((t) => ({ ...t, shape: [n] })), hp];
+  const [om, ov, ow] = ADAM_OUTPUTS.map((out) =>
+    backend.runWebGPUProgram(adamProgram(out, n), flat, 'float32'),
+  );
+  return [ow, om, ov].map((t) => ({ ...t, shape: [...w.shape] }));
+}
+
+/**
+ * Whether initBackend installs these kernels: on unless `D2NWG_WEBGPU_KERNELS=0` (before/after
+ * measurements on the stock ops).
+ */
+export function webgpuKernelsEnabled(): boolean {
+  return process.env.D2NWG_WEBGPU_KERNELS !== '0';
+}
+
+/** Install our webgpu kernels. Idempotent; call after the webgpu backend is set. */
+export function installWebgpuKernels(): void {
+  if (!tf.getKernel(FUSED_ADAM, 'webgpu')) {
+    tf.registerKernel({
+      kernelName: FUSED_ADAM,
+      backendName: 'webgpu',
+      kernelFunc: (args) => fusedAdamWebgpu(args),
+    });
+  }
+  if (!tf.getKernel(FUSED_EMA, 'webgpu')) {
+    tf.registerKernel({
+      kernelName: FUSED_EMA,
+      backendName: 'webgpu',
+      kernelFunc: (args) => fusedEmaWebgpu(args),
+    });
+  }
+}
+
+/** Remove them again (a process that measures stock against ours, and tests). */
+export function uninstallWebgpuKernels(): void {
+  for (const name of [FUSED_ADAM, FUSED_EMA]) {
+    if (tf.getKernel(name, 'webgpu')) tf.unregisterKernel(name, 'webgpu');
+  }
+}
