@@ -61,8 +61,10 @@ if [ ! -d node_modules/@tensorflow/tfjs ]; then
   unxz_to .gpu/nm.tar.xz /tmp/nm.tar && tar -xf /tmp/nm.tar && rm -f /tmp/nm.tar
 fi
 stamp "setup done"
-D2NWG_WEBGPU_NATIVE=1 timeout "${RUN_TIMEOUT:-520}" bash bench/gpu/run.sh "$OUT"
+# GPU_SCRIPT picks another prepared script of this folder (default run.sh), called with OUT_DIR.
+script=${GPU_SCRIPT:-bench/gpu/run.sh}
+D2NWG_WEBGPU_NATIVE=1 timeout "${RUN_TIMEOUT:-520}" bash "$script" "$OUT"
 rc=$?
-stamp "run.sh exit $rc"
+stamp "$script exit $rc"
 tar -czf "$DEST/gpu-results.tgz" -C "$DEST" r && rm -rf "$OUT"
 exit $rc
