@@ -31,7 +31,7 @@ export const tasksUnseenDatasetSpec = defineNode({
   config: TasksUnseenDatasetConfig,
   inputs: [
     { id: 'dataset', label: 'Other dataset', type: 'dataset' },
-    { id: 'tasks', label: "Zoo's tasks (K, samples)", type: 'tasks' },
+    { id: 'tasks', label: "Zoo's tasks (K, samples)", type: 'tasks', inheritFrom: ['features'] },
     { id: 'features', label: "Zoo's features", type: 'features' },
   ],
   outputs: [
