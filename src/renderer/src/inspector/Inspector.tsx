@@ -39,7 +39,11 @@ export function Inspector({ node, onConfig, syntaxError, onSyntaxError }: Inspec
     );
   }
   const nodeProblems = problems.get(node.id) ?? [];
-  const carried = [...(inherited.get(node.id) ?? [])];
+  // In the order of the node's input ports.
+  const carried = (spec?.inputs ?? []).flatMap((p) => {
+    const from = inherited.get(node.id)?.get(p.id);
+    return from ? [{ id: p.id, label: p.label, from }] : [];
+  });
   return (
     <aside className="inspector" data-testid="inspector">
       <header>
@@ -65,9 +69,9 @@ export function Inspector({ node, onConfig, syntaxError, onSyntaxError }: Inspec
         <>
           <h3>Carried inputs</h3>
           <ul className="muted small carried" data-testid="carried-inputs">
-            {carried.map(([port, from]) => (
-              <li key={port}>
-                {spec?.inputs.find((p) => p.id === port)?.label ?? port}: {carriedText(spec, from)}
+            {carried.map(({ id, label, from }) => (
+              <li key={id}>
+                {label}: {carriedText(spec, from)}
               </li>
             ))}
           </ul>
