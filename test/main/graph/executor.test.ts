@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { RunEvent } from '../../../src/shared/events.ts';
-import { defineNode, NodeRegistry } from '../../../src/shared/nodes/spec.ts';
+import { defineNode, NodeRegistry, type PortSpec } from '../../../src/shared/nodes/spec.ts';
 import type { Pipeline } from '../../../src/shared/pipeline.ts';
 import { InputError, NumericError, throwIfAborted } from '../../../src/main/engine/errors.ts';
 import {
@@ -477,42 +477,33 @@ describe('inherited inputs', () => {
     readonly type: 'tasks' | 'features' | 'metrics';
     readonly by: string;
   }
-  const tasks = defineNode({
-    type: 'inh.tasks',
-    version: 1,
-    category: 'Data',
-    title: 'Tasks',
-    help: '',
-    config: z.object({}),
-    inputs: [],
-    outputs: [{ id: 'tasks', label: 'Tasks', type: 'tasks' }],
-    cacheable: true,
-  });
-  const features = defineNode({
-    type: 'inh.features',
-    version: 1,
-    category: 'Features',
-    title: 'Features',
-    help: '',
-    config: z.object({}),
-    inputs: [{ id: 'tasks', label: 'Tasks', type: 'tasks' }],
-    outputs: [{ id: 'features', label: 'Features', type: 'features' }],
-    cacheable: true,
-  });
-  const use = defineNode({
-    type: 'inh.use',
-    version: 1,
-    category: 'Evaluation',
-    title: 'Use',
-    help: '',
-    config: z.object({}),
-    inputs: [
+  /** A config-less, cacheable node type with these ports. */
+  const spec = (type: string, inputs: readonly PortSpec[], outputs: readonly PortSpec[]) =>
+    defineNode({
+      type,
+      version: 1,
+      category: 'Data',
+      title: type,
+      help: '',
+      config: z.object({}),
+      inputs,
+      outputs,
+      cacheable: true,
+    });
+  const tasks = spec('inh.tasks', [], [{ id: 'tasks', label: 'Tasks', type: 'tasks' }]);
+  const features = spec(
+    'inh.features',
+    [{ id: 'tasks', label: 'Tasks', type: 'tasks' }],
+    [{ id: 'features', label: 'Features', type: 'features' }],
+  );
+  const use = spec(
+    'inh.use',
+    [
       { id: 'features', label: 'Features', type: 'features' },
       { id: 'tasks', label: 'Tasks', type: 'tasks', inheritFrom: ['features'] },
     ],
-    outputs: [{ id: 'out', label: 'Out', type: 'metrics' }],
-    cacheable: true,
-  });
+    [{ id: 'out', label: 'Out', type: 'metrics' }],
+  );
   const inhReg = new NodeRegistry<never>().register(tasks).register(features).register(use);
   const got: Record<string, readonly Made[]>[] = [];
   const make =
