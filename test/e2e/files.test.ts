@@ -59,6 +59,14 @@ describe.skipIf(!hasChromium)('pipelines as files, in the browser (web mode)', (
     const data = await node('data').boundingBox();
     expect(box && data && data.x >= box.x && data.y >= box.y).toBe(true);
     await shot('21-quickstart-opened');
+    // A chain: the inputs the spine carries are not wired, and show as satisfied (a hollow
+    // handle, the source in the tooltip), not as missing.
+    expect(await page.locator('.react-flow__edge').count()).toBe(22);
+    expect(await page.locator('.node-invalid').count()).toBe(0);
+    const carried = page.getByTestId('port-encoder-zoo');
+    expect(await carried.getAttribute('data-inherited')).toBe('zoo.zoo');
+    expect(await carried.getAttribute('title')).toBe('zoo: from zoo.zoo, carried by VAE');
+    expect(await page.getByTestId('port-encoder-vae').getAttribute('data-inherited')).toBeNull();
     // The wheel scrolls through the graph; with Control held it zooms.
     const view = async () =>
       page.evaluate<[number, number, number]>(

@@ -5,11 +5,20 @@ import { describe, expect, it, vi } from 'vitest';
 import { Inspector } from '../../src/renderer/src/inspector/Inspector.tsx';
 import {
   ActiveRunContext,
+  InheritedContext,
   ProblemsContext,
   SpecsContext,
   runStore,
 } from '../../src/renderer/src/lib/context.ts';
-import { makeNode, type StudioNode } from '../../src/renderer/src/lib/graph.ts';
+import {
+  fromPipeline,
+  makeNode,
+  validate,
+  type StudioNode,
+} from '../../src/renderer/src/lib/graph.ts';
+import type { InheritedInput } from '../../src/shared/nodes/inherit.ts';
+import type { Pipeline } from '../../src/shared/pipeline.ts';
+import quickstartJson from '../../resources/pipelines/quickstart.json';
 import { SPECS, specOf } from '../helpers/specs.ts';
 
 // Monaco needs web workers and layout measurement that happy-dom does not have; the browser e2e
@@ -31,14 +40,17 @@ const tasksNode = (): StudioNode => makeNode(specOf('tasks.generate'), { x: 0, y
 function Providers(props: {
   children: ReactNode;
   problems?: ReadonlyMap<string, readonly string[]>;
+  inherited?: ReadonlyMap<string, ReadonlyMap<string, InheritedInput>>;
   runId?: string | null;
 }) {
   return (
     <SpecsContext.Provider value={specMap}>
       <ProblemsContext.Provider value={props.problems ?? new Map()}>
-        <ActiveRunContext.Provider value={props.runId ?? null}>
-          {props.children}
-        </ActiveRunContext.Provider>
+        <InheritedContext.Provider value={props.inherited ?? new Map()}>
+          <ActiveRunContext.Provider value={props.runId ?? null}>
+            {props.children}
+          </ActiveRunContext.Provider>
+        </InheritedContext.Provider>
       </ProblemsContext.Provider>
     </SpecsContext.Provider>
   );
@@ -168,5 +180,24 @@ describe('inspector', () => {
       'input “dataset” is not connected',
     );
     expect(screen.getByTestId('json-error').textContent).toBe('JSON: Unexpected token');
+  });
+
+  it('lists the inputs a node takes from what its main input carries, as satisfied', () => {
+    const quickstart = quickstartJson as Pipeline;
+    const v = validate(quickstart);
+    const encoder = fromPipeline(quickstart).nodes.find((n) => n.id === 'encoder') ?? null;
+    render(
+      <Providers problems={v.byNode} inherited={v.inherited}>
+        <Inspector node={encoder} onConfig={vi.fn()} syntaxError={null} onSyntaxError={vi.fn()} />
+      </Providers>,
+    );
+    expect(v.byNode.get('encoder')).toBeUndefined();
+    expect(screen.queryByTestId('node-problems')).toBeNull();
+    const items = screen.getByTestId('carried-inputs').querySelectorAll('li');
+    expect([...items].map((li) => li.textContent)).toEqual([
+      'Zoo: from zoo.zoo, carried by VAE',
+      'Features: from features.features, carried by Zoo',
+      'Tasks: from tasks.tasks, carried by Features',
+    ]);
   });
 });

@@ -13,6 +13,7 @@ import type {
 } from '../../shared/events.ts';
 import type { NodeResultStatus, RunOutcome } from '../../shared/runs.ts';
 import type { NodeRegistry } from '../../shared/nodes/spec.ts';
+import type { InheritedInput } from '../../shared/nodes/inherit.ts';
 import { validatePipeline } from '../../shared/nodes/validate.ts';
 import type { Pipeline } from '../../shared/pipeline.ts';
 import { currentBackend } from '../engine/backend.ts';
@@ -182,7 +183,7 @@ class PipelineRun<V extends PortValueBase> {
     const record = this.records.get(nodeId);
     if (!node || !spec || !record) return 'next'; // validation guarantees these
     if (this.signal.aborted) return this.stop();
-    const inEdges = this.args.pipeline.edges.filter((e) => e.target === nodeId);
+    const inEdges = this.inEdgesOf(nodeId);
     if (this.skipIfBlocked(record, inEdges)) return 'next';
 
     const { inputs, inputKeys } = this.gatherInputs(spec.inputs, inEdges);
@@ -239,6 +240,24 @@ class PipelineRun<V extends PortValueBase> {
   private stop(): Step {
     this.cancelled = true;
     return 'stop';
+  }
+
+  /**
+   * The edges into a node, with an implied edge for each input it inherits (validate.ts): fed and
+   * hashed into the cache key exactly as a wired edge from the same output, so a chain and the
+   * fully wired graph compute, and reuse, the same values.
+   */
+  private inEdgesOf(nodeId: string): Edge[] {
+    const wired = this.args.pipeline.edges.filter((e) => e.target === nodeId);
+    const inherited = this.validation.inherited.get(nodeId) ?? new Map<string, InheritedInput>();
+    const implied = [...inherited].map(([port, from]) => ({
+      id: `${from.node}.${from.port}->${nodeId}.${port} (via ${from.via})`,
+      source: from.node,
+      sourcePort: from.port,
+      target: nodeId,
+      targetPort: port,
+    }));
+    return [...wired, ...implied];
   }
 
   /** Skip a node downstream of a failed or skipped one; true when it was skipped. */

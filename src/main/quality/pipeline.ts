@@ -1,7 +1,9 @@
 /**
  * The quality benchmark as a pipeline: a resolved QualityConfig becomes the same document the
- * canvas saves (validated by the same schema and node specs), wiring dataset → tasks → features →
- * zoo → VAE → encoder → diffusion → Samplers → one Evaluate node per init → Reference nodes. `bench
+ * canvas saves (validated by the same schema and node specs), wired as a chain dataset → tasks →
+ * features → zoo → VAE → encoder → diffusion → Samplers → one Evaluate node per init → Reference
+ * nodes, each node taking the dataset, tasks and features its main input carries (inherit.ts), and
+ * another dataset's target tasks wired in explicitly. `bench
  * quality` runs it with the executor (runner.ts), so it measures exactly what a user's pipeline
  * runs; the report reads the nodes' outputs.
  */
@@ -155,7 +157,6 @@ export function qualityPipeline(cfg: QualityConfig): QualityPipeline {
   const tasks = add('tasks', 'tasks.generate', { ...cfg.tasks }, 1);
   wire(dataset, 'dataset', tasks, 'dataset');
   const features = add('features', 'features.extract', { extractor: cfg.features }, 2);
-  wire(dataset, 'dataset', features, 'dataset');
   wire(tasks, 'tasks', features, 'tasks');
   const data = [dataset, tasks, features];
   let unseenTasks: string | undefined;
@@ -169,7 +170,6 @@ export function qualityPipeline(cfg: QualityConfig): QualityPipeline {
       3,
     );
     wire(other, 'dataset', unseenTasks, 'dataset');
-    wire(tasks, 'tasks', unseenTasks, 'tasks');
     wire(features, 'features', unseenTasks, 'features');
     data.push(other, unseenTasks);
   }
@@ -185,21 +185,12 @@ export function qualityPipeline(cfg: QualityConfig): QualityPipeline {
     3,
   );
   wire(features, 'features', zoo, 'features');
-  wire(tasks, 'tasks', zoo, 'tasks');
   const vae = add('vae', 'model.vae', { ...cfg.vae, predictor: cfg.predictor }, 4);
   wire(zoo, 'zoo', vae, 'zoo');
   const encoder = add('encoder', 'model.encoder', { ...cfg.encoder }, 5);
   const diffusion = add('diffusion', 'model.diffusion', { ...cfg.diffusion }, 6);
-  for (const [target, inputs] of [
-    [encoder, ['zoo', 'vae']],
-    [diffusion, ['zoo', 'vae', 'encoder']],
-  ] as const) {
-    for (const port of inputs) {
-      wire(port === 'zoo' ? zoo : port === 'vae' ? vae : encoder, port, target, port);
-    }
-    wire(features, 'features', target, 'features');
-    wire(tasks, 'tasks', target, 'tasks');
-  }
+  wire(vae, 'vae', encoder, 'vae');
+  wire(encoder, 'encoder', diffusion, 'encoder');
 
   const targets: QualityTargetNodes[] = [];
   const targetOf = (
@@ -211,6 +202,10 @@ export function qualityPipeline(cfg: QualityConfig): QualityPipeline {
     col: number,
   ) => {
     const evals: string[] = [];
+    /** The target's features, wired when they are not the ones the chain carries. */
+    const targetFeatures = (id: string) => {
+      if (!ownDataset) wire(featSrc.node, featSrc.port, id, 'features');
+    };
     const common = { splits: [...splits], maxTasks: ev.maxTasksPerSplit };
     const sampler = (id: string, extra: Record<string, unknown>) => {
       const n = add(
@@ -219,11 +214,8 @@ export function qualityPipeline(cfg: QualityConfig): QualityPipeline {
         { ...cfg.sampler, samplesPerTask: ev.samplesPerTask, ...common, ...extra },
         col,
       );
-      for (const port of ['diffusion', 'vae', 'encoder', 'zoo'] as const) {
-        wire({ diffusion, vae, encoder, zoo }[port], port, n, port);
-      }
-      wire(featSrc.node, featSrc.port, n, 'features');
-      wire(taskSrc.node, taskSrc.port, n, 'tasks');
+      wire(diffusion, 'diffusion', n, 'diffusion');
+      targetFeatures(n);
       return n;
     };
     const samplers = {
@@ -265,8 +257,7 @@ export function qualityPipeline(cfg: QualityConfig): QualityPipeline {
         },
         col + 1,
       );
-      wire(featSrc.node, featSrc.port, id, 'features');
-      wire(taskSrc.node, taskSrc.port, id, 'tasks');
+      targetFeatures(id);
       wire(zoo, 'zoo', id, 'zoo');
       if (weightsNode) wire(weightsNode, 'weights', id, 'weights');
       if (m.vae) wire(vae, 'vae', id, 'vae');
@@ -275,7 +266,6 @@ export function qualityPipeline(cfg: QualityConfig): QualityPipeline {
     const reference = (label: string, config: Record<string, unknown>) => {
       const id = add(`${prefix}ref_${label}`, 'eval.reference', { ...common, ...config }, col + 1);
       wire(featSrc.node, featSrc.port, id, 'features');
-      wire(taskSrc.node, taskSrc.port, id, 'tasks');
       evals.push(id);
     };
     reference('ncm', { method: 'ncm', samples: 'train' });

@@ -21,7 +21,13 @@ import { useShortcuts } from './features/shortcuts/shortcuts.ts';
 import { SweepDialogHost } from './features/sweeps/SweepDialogHost.tsx';
 import { useSweepEvents } from './features/sweeps/use-sweep-events.ts';
 import { Toolbar } from './features/toolbar/Toolbar.tsx';
-import { ActiveRunContext, ProblemsContext, SpecsContext, runStore } from './lib/context.ts';
+import {
+  ActiveRunContext,
+  InheritedContext,
+  ProblemsContext,
+  SpecsContext,
+  runStore,
+} from './lib/context.ts';
 import { log } from './lib/log.ts';
 import { PanelBoundary } from './lib/PanelBoundary.tsx';
 import { api, mode } from './lib/transport.ts';
@@ -57,44 +63,46 @@ export function App() {
   return (
     <SpecsContext.Provider value={session.specMap}>
       <ProblemsContext.Provider value={problems}>
-        <ActiveRunContext.Provider value={activeRunId}>
-          <div className="app" style={{ gridTemplateRows: `44px 1fr ${bottom.height}px` }}>
-            <Toolbar
-              examples={session.examples}
-              doc={documentActions}
-              runs={runActions}
-              runnable={runnable}
-              problems={validation.problems}
-              onFiles={() => setFilesOpen(true)}
-            />
-            <PanelBoundary
-              name="palette"
-              label="Palette"
-              frame={(m) => <aside className="palette">{m}</aside>}
-            >
-              <Palette specs={session.specs} onAdd={addNode} />
-            </PanelBoundary>
-            <DocumentCanvas
-              examples={session.examples}
-              onOpenExample={documentActions.openExample}
-              onRefused={documentActions.refused}
-              problems={validation.ok ? [] : validation.problems}
-            />
-            <DocumentInspector />
-            <BottomPanel
-              info={session.info}
-              actions={runActions}
-              sweeps={sweepActions}
-              height={bottom.height}
-              onResize={bottom.resize}
-            />
-            <RunExport info={session.info} runs={runsStore} log={log} />
-            <SweepDialogHost actions={sweepActions} />
-            {filesOpen && (
-              <FilesDialog actions={fileActions} log={log} onClose={() => setFilesOpen(false)} />
-            )}
-          </div>
-        </ActiveRunContext.Provider>
+        <InheritedContext.Provider value={validation.inherited}>
+          <ActiveRunContext.Provider value={activeRunId}>
+            <div className="app" style={{ gridTemplateRows: `44px 1fr ${bottom.height}px` }}>
+              <Toolbar
+                examples={session.examples}
+                doc={documentActions}
+                runs={runActions}
+                runnable={runnable}
+                problems={validation.problems}
+                onFiles={() => setFilesOpen(true)}
+              />
+              <PanelBoundary
+                name="palette"
+                label="Palette"
+                frame={(m) => <aside className="palette">{m}</aside>}
+              >
+                <Palette specs={session.specs} onAdd={addNode} />
+              </PanelBoundary>
+              <DocumentCanvas
+                examples={session.examples}
+                onOpenExample={documentActions.openExample}
+                onRefused={documentActions.refused}
+                problems={validation.ok ? [] : validation.problems}
+              />
+              <DocumentInspector />
+              <BottomPanel
+                info={session.info}
+                actions={runActions}
+                sweeps={sweepActions}
+                height={bottom.height}
+                onResize={bottom.resize}
+              />
+              <RunExport info={session.info} runs={runsStore} log={log} />
+              <SweepDialogHost actions={sweepActions} />
+              {filesOpen && (
+                <FilesDialog actions={fileActions} log={log} onClose={() => setFilesOpen(false)} />
+              )}
+            </div>
+          </ActiveRunContext.Provider>
+        </InheritedContext.Provider>
       </ProblemsContext.Provider>
     </SpecsContext.Provider>
   );

@@ -149,8 +149,14 @@ export const evalFinetuneSpec = defineNode({
     'the same shuffling per task, so differences come from the init alone.',
   config: EvalFinetuneConfig,
   inputs: [
-    { id: 'features', label: 'Features', type: 'features' },
-    { id: 'tasks', label: 'Target tasks', type: 'tasks' },
+    {
+      id: 'features',
+      label: 'Features',
+      type: 'features',
+      inheritFrom: ['weights', 'zoo', 'vae'],
+      onConflict: 'override',
+    },
+    { id: 'tasks', label: 'Target tasks', type: 'tasks', inheritFrom: ['features'] },
     { id: 'zoo', label: 'Zoo', type: 'zoo', optional: true },
     { id: 'weights', label: 'Weights', type: 'weights', optional: true },
     { id: 'vae', label: 'VAE', type: 'vae', optional: true },

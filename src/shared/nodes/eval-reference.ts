@@ -41,7 +41,7 @@ export const evalReferenceSpec = defineNode({
   config: EvalReferenceConfig,
   inputs: [
     { id: 'features', label: 'Features', type: 'features' },
-    { id: 'tasks', label: 'Target tasks', type: 'tasks' },
+    { id: 'tasks', label: 'Target tasks', type: 'tasks', inheritFrom: ['features'] },
   ],
   outputs: [{ id: 'metrics', label: 'Results', type: 'metrics' }],
   cacheable: true,

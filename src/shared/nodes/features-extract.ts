@@ -24,7 +24,7 @@ export const featuresExtractSpec = defineNode({
     'standardised) and pca (k principal components, optionally whitened).',
   config: FeaturesExtractConfig,
   inputs: [
-    { id: 'dataset', label: 'Dataset', type: 'dataset' },
+    { id: 'dataset', label: 'Dataset', type: 'dataset', inheritFrom: ['tasks'] },
     { id: 'tasks', label: 'Tasks', type: 'tasks' },
   ],
   outputs: [{ id: 'features', label: 'Features', type: 'features' }],

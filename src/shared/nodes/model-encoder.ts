@@ -14,10 +14,10 @@ export const modelEncoderSpec = defineNode({
     'order, which a generated classifier head needs to map output i to class i.',
   config: EncoderConfigSchema,
   inputs: [
-    { id: 'zoo', label: 'Zoo', type: 'zoo' },
+    { id: 'zoo', label: 'Zoo', type: 'zoo', inheritFrom: ['vae'] },
     { id: 'vae', label: 'VAE', type: 'vae' },
-    { id: 'features', label: 'Features', type: 'features' },
-    { id: 'tasks', label: 'Tasks', type: 'tasks' },
+    { id: 'features', label: 'Features', type: 'features', inheritFrom: ['zoo'] },
+    { id: 'tasks', label: 'Tasks', type: 'tasks', inheritFrom: ['features'] },
   ],
   outputs: [{ id: 'encoder', label: 'Encoder', type: 'encoder' }],
   cacheable: true,

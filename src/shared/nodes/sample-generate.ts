@@ -54,11 +54,19 @@ export const sampleGenerateSpec = defineNode({
   config: SampleGenerateConfig,
   inputs: [
     { id: 'diffusion', label: 'Diffusion', type: 'diffusion' },
-    { id: 'vae', label: 'VAE', type: 'vae' },
-    { id: 'encoder', label: 'Encoder', type: 'encoder' },
-    { id: 'features', label: 'Features', type: 'features' },
-    { id: 'tasks', label: 'Target tasks', type: 'tasks' },
-    { id: 'zoo', label: 'Zoo (architecture)', type: 'zoo' },
+    { id: 'vae', label: 'VAE', type: 'vae', inheritFrom: ['diffusion'] },
+    { id: 'encoder', label: 'Encoder', type: 'encoder', inheritFrom: ['diffusion'] },
+    // Target features and tasks: another task set (Unseen-dataset tasks) may override the
+    // model's own; the tasks must still be those of the features.
+    {
+      id: 'features',
+      label: 'Features',
+      type: 'features',
+      inheritFrom: ['diffusion'],
+      onConflict: 'override',
+    },
+    { id: 'tasks', label: 'Target tasks', type: 'tasks', inheritFrom: ['features'] },
+    { id: 'zoo', label: 'Zoo (architecture)', type: 'zoo', inheritFrom: ['diffusion'] },
   ],
   outputs: [{ id: 'weights', label: 'Weights', type: 'weights' }],
   cacheable: true,

@@ -31,6 +31,20 @@ export interface PortSpec {
   readonly optional?: boolean;
   /** An input that accepts several edges (e.g. Compare collecting metrics). */
   readonly multiple?: boolean;
+  /**
+   * Carrier inputs of the same node, in order of preference: when this input has no edge, its
+   * value is the one of its type that the first of them carries (see inherit.ts), e.g. an
+   * Encoder's `zoo` taken from its `vae`. Validation accepts the input unwired when a carrier
+   * carries it. Not for optional inputs (an absent optional input changes what a node does).
+   */
+  readonly inheritFrom?: readonly string[];
+  /**
+   * When this input is wired and its first carrier carries another value of its type: 'error'
+   * (the default) refuses the pipeline, since that mixes e.g. a VAE with an encoder trained on
+   * another VAE; 'override' lets the edge win (a Sampler's target tasks may be another task set
+   * than the one its model was trained on).
+   */
+  readonly onConflict?: 'error' | 'override';
 }
 
 export const NODE_CATEGORIES = [
@@ -104,6 +118,19 @@ export class NodeRegistry<T extends string = string> {
     };
     ids(spec.inputs, 'input');
     ids(spec.outputs, 'output');
+    for (const p of spec.inputs) {
+      const bad = (p.inheritFrom ?? []).filter(
+        (c) => c === p.id || !spec.inputs.some((q) => q.id === c),
+      );
+      if (bad.length)
+        throw new Error(
+          `node type '${spec.type}': input '${p.id}' inherits from unknown inputs ${bad.join(', ')}`,
+        );
+      if (p.inheritFrom && (p.optional || p.multiple))
+        throw new Error(
+          `node type '${spec.type}': input '${p.id}' is optional or multiple and cannot inherit`,
+        );
+    }
     this.specs.set(spec.type, spec);
     return this;
   }

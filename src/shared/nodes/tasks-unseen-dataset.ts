@@ -24,14 +24,15 @@ export const tasksUnseenDatasetSpec = defineNode({
     "Draws tasks from another dataset for a zoo trained on the first: K of the other dataset's " +
     'classes per task, with the Tasks node’s samples per class, each dataset split into its own ' +
     'train and test pools. Its samples go through the feature extractor fitted on the first ' +
-    "dataset (the Features input), as a user's new data would. Connect its Tasks and Features " +
-    "outputs to a Sampler, Evaluate or Reference node and pick the split 'unseen-dataset'. The " +
+    "dataset (the Features input), as a user's new data would. Connect its Features output to a " +
+    'Sampler, Evaluate or Reference node (its Tasks come with it) and pick the split ' +
+    "'unseen-dataset'; the Evaluate nodes of that Sampler's weights take both from them. The " +
     'other dataset must have the same input shape. Pretrained (source) and the zoo’s own ' +
     'checkpoints do not apply to these tasks; a checkpoint of your own (pretrained_file) does.',
   config: TasksUnseenDatasetConfig,
   inputs: [
     { id: 'dataset', label: 'Other dataset', type: 'dataset' },
-    { id: 'tasks', label: "Zoo's tasks (K, samples)", type: 'tasks' },
+    { id: 'tasks', label: "Zoo's tasks (K, samples)", type: 'tasks', inheritFrom: ['features'] },
     { id: 'features', label: "Zoo's features", type: 'features' },
   ],
   outputs: [

@@ -5,6 +5,7 @@
  */
 import { formatIssue } from '../issues.ts';
 import type { Pipeline, PipelineNode } from '../pipeline.ts';
+import { resolveInputs, type InheritedInput } from './inherit.ts';
 import type { NodeRegistry, NodeSpec, PortSpec } from './spec.ts';
 
 /** Kinds of pipeline problems, for filtering and for tests. */
@@ -17,6 +18,7 @@ export type PipelineProblemCode =
   | 'unknown-port'
   | 'type-mismatch'
   | 'missing-input'
+  | 'input-conflict'
   | 'multiple-edges'
   | 'cycle';
 
@@ -39,6 +41,11 @@ export interface PipelineValidation {
   readonly configs: ReadonlyMap<string, unknown>;
   /** Node ids in execution order (stable: file order among independent nodes); [] when there is a cycle. */
   readonly order: readonly string[];
+  /**
+   * Per node id, per input port id: the unwired inputs taken from what a carrier input carries
+   * (inherit.ts). The executor feeds them as if wired; the canvas shows them as satisfied.
+   */
+  readonly inherited: ReadonlyMap<string, ReadonlyMap<string, InheritedInput>>;
 }
 
 /** Format a problem as one line for terminals and logs. */
@@ -174,13 +181,6 @@ export function validatePipeline(pipeline: Pipeline, registry: NodeRegistry): Pi
   for (const [nodeId, spec] of specs) {
     for (const port of spec.inputs) {
       const edges = incoming.get(`${nodeId}\u0000${port.id}`) ?? [];
-      if (edges.length === 0 && !port.optional) {
-        problems.push({
-          code: 'missing-input',
-          nodeId,
-          message: `required input '${port.id}' (${port.type}) is not connected`,
-        });
-      }
       if (edges.length > 1 && !port.multiple) {
         problems.push({
           code: 'multiple-edges',
@@ -190,6 +190,8 @@ export function validatePipeline(pipeline: Pipeline, registry: NodeRegistry): Pi
       }
     }
   }
+  const { inherited, problems: inputProblems } = resolveInputs(pipeline, registry);
+  problems.push(...inputProblems);
 
   const { order, cycles } = topoOrder([...nodes.keys()], succ);
   for (const cycle of cycles) {
@@ -199,7 +201,13 @@ export function validatePipeline(pipeline: Pipeline, registry: NodeRegistry): Pi
       message: `cycle through nodes ${cycle.map((c) => `'${c}'`).join(' → ')} → '${cycle[0]}'`,
     });
   }
-  return { ok: problems.length === 0, problems, configs, order: cycles.length ? [] : order };
+  return {
+    ok: problems.length === 0,
+    problems,
+    configs,
+    order: cycles.length ? [] : order,
+    inherited,
+  };
 }
 
 function portList(ports: readonly PortSpec[]): string {

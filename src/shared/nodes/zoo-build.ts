@@ -35,7 +35,7 @@ export const zooBuildSpec = defineNode({
   config: ZooBuildConfig,
   inputs: [
     { id: 'features', label: 'Features', type: 'features' },
-    { id: 'tasks', label: 'Tasks', type: 'tasks' },
+    { id: 'tasks', label: 'Tasks', type: 'tasks', inheritFrom: ['features'] },
   ],
   outputs: [{ id: 'zoo', label: 'Zoo', type: 'zoo' }],
   cacheable: true,

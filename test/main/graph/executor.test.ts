@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { RunEvent } from '../../../src/shared/events.ts';
-import { defineNode, NodeRegistry } from '../../../src/shared/nodes/spec.ts';
+import { defineNode, NodeRegistry, type PortSpec } from '../../../src/shared/nodes/spec.ts';
 import type { Pipeline } from '../../../src/shared/pipeline.ts';
 import { InputError, NumericError, throwIfAborted } from '../../../src/main/engine/errors.ts';
 import {
@@ -468,5 +468,121 @@ describe('runPipeline', () => {
     const warns = events.filter((e) => e.type === 'log' && e.level === 'warn');
     expect(warns.length).toBe(6);
     expect(r.nodes.get('s')?.summary).toEqual({ metrics: { total: 123 } });
+  });
+});
+
+describe('inherited inputs', () => {
+  /** A value of any port type, with the id of the node that made it. */
+  interface Made {
+    readonly type: 'tasks' | 'features' | 'metrics';
+    readonly by: string;
+  }
+  /** A config-less, cacheable node type with these ports. */
+  const spec = (type: string, inputs: readonly PortSpec[], outputs: readonly PortSpec[]) =>
+    defineNode({
+      type,
+      version: 1,
+      category: 'Data',
+      title: type,
+      help: '',
+      config: z.object({}),
+      inputs,
+      outputs,
+      cacheable: true,
+    });
+  const tasks = spec('inh.tasks', [], [{ id: 'tasks', label: 'Tasks', type: 'tasks' }]);
+  const features = spec(
+    'inh.features',
+    [{ id: 'tasks', label: 'Tasks', type: 'tasks' }],
+    [{ id: 'features', label: 'Features', type: 'features' }],
+  );
+  const use = spec(
+    'inh.use',
+    [
+      { id: 'features', label: 'Features', type: 'features' },
+      { id: 'tasks', label: 'Tasks', type: 'tasks', inheritFrom: ['features'] },
+    ],
+    [{ id: 'out', label: 'Out', type: 'metrics' }],
+  );
+  const inhReg = new NodeRegistry<never>().register(tasks).register(features).register(use);
+  const got: Record<string, readonly Made[]>[] = [];
+  const make =
+    (type: Made['type'], port: string): NodeRunner<Made> =>
+    async (ctx, inputs) => {
+      got.push({ [ctx.nodeId]: Object.values(inputs).flat() });
+      return { outputs: { [port]: { type, by: ctx.nodeId } } };
+    };
+  const inhRunners = {
+    'inh.tasks': make('tasks', 'tasks'),
+    'inh.features': make('features', 'features'),
+    'inh.use': make('metrics', 'out'),
+  };
+  const node = (id: string, type: string) => ({
+    id,
+    type,
+    version: 1,
+    config: {},
+    position: { x: 0, y: 0 },
+  });
+  const edge = (id: string, s: string, sp: string, t: string, tp: string) => ({
+    id,
+    source: s,
+    sourcePort: sp,
+    target: t,
+    targetPort: tp,
+  });
+  const pipeline = (wireTasks: boolean): Pipeline => ({
+    format: 'd2nwg-pipeline',
+    version: 1,
+    name: 'inherit',
+    nodes: [node('t', 'inh.tasks'), node('f', 'inh.features'), node('u', 'inh.use')],
+    edges: [
+      edge('e1', 't', 'tasks', 'f', 'tasks'),
+      edge('e2', 'f', 'features', 'u', 'features'),
+      ...(wireTasks ? [edge('e3', 't', 'tasks', 'u', 'tasks')] : []),
+    ],
+  });
+
+  it('feeds an unwired inherited input the carried value, under the wired cache key', async () => {
+    got.length = 0;
+    const chain = await runPipeline<Made>({
+      pipeline: pipeline(false),
+      registry: inhReg,
+      runners: inhRunners,
+      seed: 1,
+      dataDir: '/tmp',
+      backend: 'test',
+    });
+    expect(chain.status).toBe('done');
+    // 'u' got the features of 'f' and, unwired, the tasks of 't' that they carry.
+    expect(got.find((g) => g.u)?.u).toEqual([
+      { type: 'features', by: 'f' },
+      { type: 'tasks', by: 't' },
+    ]);
+    const wired = await runPipeline<Made>({
+      pipeline: pipeline(true),
+      registry: inhReg,
+      runners: inhRunners,
+      seed: 1,
+      dataDir: '/tmp',
+      backend: 'test',
+    });
+    expect(wired.nodes.get('u')?.cacheKey).toBe(chain.nodes.get('u')?.cacheKey);
+  });
+
+  it('refuses to run when the carrier is not connected either', async () => {
+    const p = pipeline(false);
+    const err = await runPipeline<Made>({
+      pipeline: { ...p, edges: p.edges.filter((e) => e.target !== 'u') },
+      registry: inhReg,
+      runners: inhRunners,
+      seed: 1,
+      dataDir: '/tmp',
+      backend: 'test',
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PipelineInvalidError);
+    expect(String(err)).toContain(
+      "required input 'tasks' (tasks) is not connected, nor is the input it can be taken from ('features'): connect 'tasks' or 'features'",
+    );
   });
 });

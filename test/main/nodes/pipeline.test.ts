@@ -11,6 +11,7 @@ import type { PortValue } from '../../../src/main/nodes/values.ts';
 import { latentsOfSummary } from '../../../src/shared/schemas/latents.ts';
 import { decodeWeightsArtifact } from '../../../src/main/engine/export/artifact.ts';
 import { expectNoLeakedTensors } from '../../helpers/tf.ts';
+import { dropCarriedEdges } from '../../helpers/chain.ts';
 import { needPythonNumpy, readback } from '../../helpers/python.ts';
 import { loadDataset } from '../../../src/main/engine/data/sources.ts';
 import { generateTasks, materializeTask } from '../../../src/main/engine/data/tasks.ts';
@@ -410,16 +411,25 @@ describe('the real node types, wired into one small pipeline', () => {
     }
   });
 
-  it('gives the same numbers for the same pipeline and seed', async () => {
-    // Compared with the first test's run (same pipeline, seed 5), recomputed from scratch.
+  it('gives the same numbers for the same seed, wired as a chain of carried inputs', async () => {
+    // Compared with the first test's run (seed 5, every input wired), recomputed from scratch
+    // with the inputs the spine carries left unwired: every node gets the same values, under the
+    // same cache keys.
     expect(first).not.toBeNull();
+    const wired = tinyPipeline();
+    const chain = dropCarriedEdges(wired);
+    expect([wired.edges.length, chain.edges.length]).toEqual([68, 33]);
     const b = await runPipeline<PortValue>({
-      pipeline: tinyPipeline(),
+      pipeline: chain,
       registry,
       runners,
       seed: 5,
       dataDir: tmp,
     });
+    expect(b.status).toBe('done');
+    for (const [id, record] of b.nodes) {
+      expect(record.cacheKey, id).toBe(first?.nodes.get(id)?.cacheKey);
+    }
     expect(b.nodes.get('compare')?.summary).toEqual(first?.nodes.get('compare')?.summary);
     expect(b.nodes.get('diffusion')?.summary).toEqual(first?.nodes.get('diffusion')?.summary);
     expect(b.nodes.get('sampler')?.summary?.latents).toEqual(

@@ -1,8 +1,8 @@
 /** One node on the canvas: header with status badge, progress bar, typed ports, error line. */
 import { Handle, Position, type NodeProps } from '@xyflow/react';
 import { memo } from 'react';
-import { useNodeRunState, useProblems, useSpecs } from '../lib/context.ts';
-import type { StudioNode } from '../lib/graph.ts';
+import { useInherited, useNodeRunState, useProblems, useSpecs } from '../lib/context.ts';
+import { carriedText, type StudioNode } from '../lib/graph.ts';
 import { PORT_COLORS } from './ports.ts';
 
 const STATUS_LABEL = {
@@ -19,6 +19,7 @@ function StudioNodeViewImpl({ id, data, selected }: NodeProps<StudioNode>) {
   const spec = useSpecs().get(data.type);
   const run = useNodeRunState(id);
   const problems = useProblems().get(id) ?? [];
+  const inherited = useInherited().get(id);
   const status = run?.status ?? 'idle';
   const invalid = problems.length > 0;
   const pct =
@@ -44,25 +45,36 @@ function StudioNodeViewImpl({ id, data, selected }: NodeProps<StudioNode>) {
       </div>
       <div className="node-ports" style={{ minHeight: rows * 22 }}>
         <div className="port-col">
-          {(spec?.inputs ?? []).map((p, i) => (
-            <div
-              className="port in"
-              key={p.id}
-              title={`${p.type}${p.optional ? ' (optional)' : ''}`}
-            >
-              <Handle
-                type="target"
-                position={Position.Left}
-                id={p.id}
-                style={{ top: 70 + i * 22, background: PORT_COLORS[p.type] }}
-                data-porttype={p.type}
-              />
-              <span>
-                {p.label}
-                {p.optional ? '?' : ''}
-              </span>
-            </div>
-          ))}
+          {(spec?.inputs ?? []).map((p, i) => {
+            // An unwired input the chain carries is satisfied: a hollow handle, a dimmed label.
+            const from = inherited?.get(p.id);
+            return (
+              <div
+                className={`port in${from ? ' inherited' : ''}`}
+                key={p.id}
+                title={`${p.type}${p.optional ? ' (optional)' : ''}${from ? `: ${carriedText(spec, from)}` : ''}`}
+                data-testid={`port-${id}-${p.id}`}
+                {...(from ? { 'data-inherited': `${from.node}.${from.port}` } : {})}
+              >
+                <Handle
+                  type="target"
+                  position={Position.Left}
+                  id={p.id}
+                  style={{
+                    top: 70 + i * 22,
+                    ...(from
+                      ? { background: 'transparent', borderColor: PORT_COLORS[p.type] }
+                      : { background: PORT_COLORS[p.type] }),
+                  }}
+                  data-porttype={p.type}
+                />
+                <span>
+                  {p.label}
+                  {p.optional ? '?' : ''}
+                </span>
+              </div>
+            );
+          })}
         </div>
         <div className="port-col right">
           {(spec?.outputs ?? []).map((p, i) => (

@@ -4,9 +4,9 @@
  * JSON syntax error is reported up so Run stays disabled until it is fixed.
  */
 import { lazy, Suspense, useMemo } from 'react';
-import { useNodeRunState, useProblems, useSpecs } from '../lib/context.ts';
+import { useInherited, useNodeRunState, useProblems, useSpecs } from '../lib/context.ts';
 import { configIssues } from '../lib/config-issues.ts';
-import type { StudioNode } from '../lib/graph.ts';
+import { carriedText, type StudioNode } from '../lib/graph.ts';
 import { SchemaForm } from './SchemaForm.tsx';
 
 const MonacoJson = lazy(() => import('./MonacoJson.tsx'));
@@ -21,6 +21,7 @@ export interface InspectorProps {
 export function Inspector({ node, onConfig, syntaxError, onSyntaxError }: InspectorProps) {
   const specs = useSpecs();
   const problems = useProblems();
+  const inherited = useInherited();
   const run = useNodeRunState(node?.id ?? '');
   const spec = node ? specs.get(node.data.type) : undefined;
   const issues = useMemo(
@@ -38,6 +39,11 @@ export function Inspector({ node, onConfig, syntaxError, onSyntaxError }: Inspec
     );
   }
   const nodeProblems = problems.get(node.id) ?? [];
+  // In the order of the node's input ports.
+  const carried = (spec?.inputs ?? []).flatMap((p) => {
+    const from = inherited.get(node.id)?.get(p.id);
+    return from ? [{ id: p.id, label: p.label, from }] : [];
+  });
   return (
     <aside className="inspector" data-testid="inspector">
       <header>
@@ -58,6 +64,18 @@ export function Inspector({ node, onConfig, syntaxError, onSyntaxError }: Inspec
             <li key={p}>{p}</li>
           ))}
         </ul>
+      )}
+      {carried.length > 0 && (
+        <>
+          <h3>Carried inputs</h3>
+          <ul className="muted small carried" data-testid="carried-inputs">
+            {carried.map(({ id, label, from }) => (
+              <li key={id}>
+                {label}: {carriedText(spec, from)}
+              </li>
+            ))}
+          </ul>
+        </>
       )}
       <h3>Settings</h3>
       {spec && (

@@ -5,6 +5,7 @@
  */
 import { createContext, useContext, useSyncExternalStore } from 'react';
 import type { LogLine, NodeSpecInfo, RunLatents } from '../../../shared/ipc.ts';
+import type { InheritedInput } from '../../../shared/nodes/inherit.ts';
 import { RunStore, type LiveSeries, type NodeRunState } from './run-store.ts';
 
 export type { NodeRunState } from './run-store.ts';
@@ -30,7 +31,13 @@ export const ActiveRunContext = createContext<string | null>(null);
 /** Validation problems per node id (config and connections). */
 export const ProblemsContext = createContext<ReadonlyMap<string, readonly string[]>>(new Map());
 
+/** Per node id, per input port id: the unwired inputs taken from what a carrier input carries. */
+export const InheritedContext = createContext<
+  ReadonlyMap<string, ReadonlyMap<string, InheritedInput>>
+>(new Map());
+
 export const useSpecs = () => useContext(SpecsContext);
+export const useInherited = () => useContext(InheritedContext);
 export const useProblems = () => useContext(ProblemsContext);
 export const useActiveRun = () => useContext(ActiveRunContext);
 

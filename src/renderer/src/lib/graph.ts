@@ -5,6 +5,7 @@
  */
 import type { Edge, Node } from '@xyflow/react';
 import type { NodeSpecInfo } from '../../../shared/ipc.ts';
+import type { InheritedInput } from '../../../shared/nodes/inherit.ts';
 import { registry } from '../../../shared/nodes/registry.ts';
 import { validatePipeline, type PipelineProblem } from '../../../shared/nodes/validate.ts';
 import {
@@ -91,6 +92,8 @@ export function validate(p: Pipeline): {
   ok: boolean;
   problems: readonly PipelineProblem[];
   byNode: Map<string, string[]>;
+  /** The unwired inputs taken from what a carrier input carries, per node and port. */
+  inherited: ReadonlyMap<string, ReadonlyMap<string, InheritedInput>>;
 } {
   const v = validatePipeline(p, registry);
   const byNode = new Map<string, string[]>();
@@ -98,7 +101,16 @@ export function validate(p: Pipeline): {
     const k = pr.nodeId ?? '';
     byNode.set(k, [...(byNode.get(k) ?? []), pr.message]);
   }
-  return { ok: v.ok, problems: v.problems, byNode };
+  return { ok: v.ok, problems: v.problems, byNode, inherited: v.inherited };
+}
+
+/**
+ * How the canvas and the inspector name an inherited input: where its value comes from and which
+ * input carries it, e.g. "from zoo.zoo, carried by VAE".
+ */
+export function carriedText(spec: NodeSpecInfo | undefined, from: InheritedInput): string {
+  const carrier = spec?.inputs.find((p) => p.id === from.via)?.label ?? from.via;
+  return `from ${from.node}.${from.port}, carried by ${carrier}`;
 }
 
 /** A fresh id not used by any node: `<short type>-<n>`. */
