@@ -2,7 +2,8 @@
 import { evalCompareSpec } from '../../shared/nodes/eval-compare.ts';
 import { TASK_SPLITS } from '../../shared/nodes/eval-finetune.ts';
 import { InputError } from '../engine/errors.ts';
-import { nodeRunner, resultSummary, tableMetrics } from './define.ts';
+import { nodeRunner } from './define.ts';
+import { resultSummary, tableMetrics } from './results.ts';
 
 export { tableMetrics };
 

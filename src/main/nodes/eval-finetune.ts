@@ -22,7 +22,9 @@ import { loadPretrainedFile, type PretrainedCheckpoint } from '../engine/eval/pr
 import { InputError, throwIfAborted } from '../engine/errors.ts';
 import type { Rng } from '../engine/rng.ts';
 import { zooLayout } from '../engine/zoo/storage.ts';
-import { controlOf, nodeRunner, resultSummary, tasksOfSplit } from './define.ts';
+import { controlOf, nodeRunner } from './define.ts';
+import { resultSummary } from './results.ts';
+import { tasksOfSplit } from './split-tasks.ts';
 import { meanStd } from '../../shared/stats.ts';
 import { type MethodResult, type TaskCurve, type ValueOf } from './values.ts';
 

@@ -5,7 +5,9 @@ import { ncmAccuracy } from '../engine/eval/baselines.ts';
 import { supportRng } from '../engine/eval/inits.ts';
 import { ldaAccuracy } from '../engine/eval/discriminant.ts';
 import { throwIfAborted } from '../engine/errors.ts';
-import { controlOf, nodeRunner, resultSummary, tasksOfSplit } from './define.ts';
+import { controlOf, nodeRunner } from './define.ts';
+import { resultSummary } from './results.ts';
+import { tasksOfSplit } from './split-tasks.ts';
 import { meanStd } from '../../shared/stats.ts';
 import { type MethodResult } from './values.ts';
 

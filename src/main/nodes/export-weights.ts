@@ -6,7 +6,8 @@ import * as path from 'node:path';
 import { exportWeightsSpec } from '../../shared/nodes/export-weights.ts';
 import { exportWeights, reserveExportFolder } from '../engine/export/index.ts';
 import { throwIfAborted } from '../engine/errors.ts';
-import { nodeRunner, safeName } from './define.ts';
+import { nodeRunner } from './define.ts';
+import { safeName } from './file-names.ts';
 import { taskOf, testAccuracyOn } from '../engine/export/task.ts';
 
 export const run = nodeRunner(exportWeightsSpec, async (ctx, inputs) => {

@@ -25,7 +25,9 @@ import { rankByAccuracy, sampleWeights } from '../engine/sample/sample.ts';
 import { buildLatentProjection, type TaggedLatents } from '../engine/vae/latents.ts';
 import type { WeightVae } from '../engine/vae/model.ts';
 import { zooLayout } from '../engine/zoo/storage.ts';
-import { controlOf, nodeRunner, safeName, tasksOfSplit } from './define.ts';
+import { controlOf, nodeRunner } from './define.ts';
+import { safeName } from './file-names.ts';
+import { tasksOfSplit } from './split-tasks.ts';
 import { meanStd } from '../../shared/stats.ts';
 import { type TaskWeights, type ZooValue } from './values.ts';
 

@@ -52,7 +52,7 @@ import { greedySoup, soup } from '../engine/sample/sample.ts';
 import { zooLayout } from '../engine/zoo/storage.ts';
 import { MemoryNodeCache } from '../graph/cache.ts';
 import { runPipeline, type RunResult } from '../graph/executor.ts';
-import { tasksOfSplit } from '../nodes/define.ts';
+import { tasksOfSplit } from '../nodes/split-tasks.ts';
 import { initZoo } from '../nodes/eval-finetune.ts';
 import { zooPairs } from '../nodes/generator.ts';
 import { runners } from '../nodes/index.ts';
