@@ -7,6 +7,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { Redis } from 'ioredis';
 import { currentBackend } from '../../src/main/engine/backend.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -159,4 +160,18 @@ export function stopWorker(w: CliWorker): Promise<void> {
     w.child.once('exit', () => resolve());
     w.child.kill('SIGTERM');
   });
+}
+
+/** Stop a test's workers, delete its queue's keys, and let its Redis go. */
+export async function endQueueTest(
+  redis: TestRedis,
+  queueName: string,
+  workers: readonly CliWorker[],
+): Promise<void> {
+  await Promise.all(workers.map(stopWorker));
+  const r = new Redis(redis.url);
+  const stale = await r.keys(`bull:${queueName}:*`);
+  if (stale.length > 0) await r.del(...stale);
+  r.disconnect();
+  await redis.stop();
 }

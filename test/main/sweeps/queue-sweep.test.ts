@@ -8,7 +8,6 @@ import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunEvent } from '../../../src/shared/events.ts';
 import { parsePipeline, type Pipeline } from '../../../src/shared/pipeline.ts';
@@ -19,8 +18,8 @@ import { NO_FILES_ON_QUEUE, queueSweepExecutor } from '../../../src/main/sweeps/
 import { textSink } from '../../helpers/cli.ts';
 import {
   queueTestsSkipReason,
+  endQueueTest,
   spawnWorker,
-  stopWorker,
   testRedis,
   type CliWorker,
   type TestRedis,
@@ -100,14 +99,7 @@ describe.skipIf(skip !== null)('sweeps through a Redis queue', () => {
     workers.push(spawnWorker(redis.url, queueName), spawnWorker(redis.url, queueName));
     await Promise.all(workers.map((w) => w.waitFor(/^worker on /m)));
   });
-  afterAll(async () => {
-    await Promise.all(workers.map(stopWorker));
-    const r = new Redis(redis.url);
-    const stale = await r.keys(`bull:${queueName}:*`);
-    if (stale.length > 0) await r.del(...stale);
-    r.disconnect();
-    await redis.stop();
-  });
+  afterAll(() => endQueueTest(redis, queueName, workers));
 
   it('d2nwg sweep --queue spreads 4 points over 2 workers and records what an in-process sweep does', async () => {
     const dbQueue = path.join(tmp, 'queue.db');

@@ -41,9 +41,9 @@ import {
 } from '../../../../src/main/engine/zoo/executor.ts';
 import {
   queueTestsSkipReason,
+  endQueueTest,
   spawnWorker,
   startRedisServer,
-  stopWorker,
   testRedis,
   type CliWorker,
   type TestRedis,
@@ -194,14 +194,7 @@ describe.skipIf(skip !== null)('zoo builds through a Redis queue', () => {
     local = await buildZoo({ ...config, workers: 0 });
     await Promise.all(workers.map((w) => w.waitFor(/^worker on /m)));
   });
-  afterAll(async () => {
-    await Promise.all(workers.map(stopWorker));
-    const r = new Redis(redis.url);
-    const stale = await r.keys(`bull:${queueName}:*`);
-    if (stale.length > 0) await r.del(...stale);
-    r.disconnect();
-    await redis.stop();
-  });
+  afterAll(() => endQueueTest(redis, queueName, workers));
 
   it('equals the in-process build member by member when a worker is killed mid-job', async () => {
     const progress: Progress[] = [];
