@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunEvent } from '../../../src/shared/events.ts';
 import { parsePipeline, type Pipeline } from '../../../src/shared/pipeline.ts';
@@ -194,5 +195,39 @@ describe.skipIf(skip !== null)('sweeps through a Redis queue', () => {
     expect(again).toEqual(first);
     const started = workers.map((w) => w.out().split(`sweep point ${runId} started`).length - 1);
     expect(started[0] + started[1]).toBe(1);
+  });
+
+  it('cancel removes the waiting jobs and records the points as cancelled', async () => {
+    // A queue no worker serves: the jobs wait.
+    const idle = `idle-${randomUUID().slice(0, 8)}`;
+    const executor = queueSweepExecutor({ url: redis.url, queueName: idle });
+    const ac = new AbortController();
+    const recorded: RunEvent[] = [];
+    const pipeline = JSON.parse(fs.readFileSync(file, 'utf8')) as Pipeline;
+    const queue = new Queue(idle, { connection: { url: redis.url } });
+    try {
+      const points = [0, 1].map((i) =>
+        executor.runPoint(
+          { runId: `run-${randomUUID()}`, pipeline, seed: i },
+          {
+            signal: ac.signal,
+            onEvent: () => undefined,
+            record: (e) => void recorded.push(e),
+          },
+        ),
+      );
+      await expect.poll(() => queue.getWaitingCount(), { timeout: 10_000 }).toBe(2);
+      ac.abort();
+      expect(await Promise.all(points)).toEqual(['cancelled', 'cancelled']);
+      await expect.poll(() => queue.getWaitingCount(), { timeout: 10_000 }).toBe(0);
+      expect(recorded.filter((e) => e.type === 'runDone')).toMatchObject([
+        { status: 'cancelled' },
+        { status: 'cancelled' },
+      ]);
+    } finally {
+      await executor.close();
+      await queue.obliterate({ force: true });
+      await queue.close();
+    }
   });
 });
