@@ -175,11 +175,13 @@ interface Waiter {
   readonly settle: (outcome: RunOutcome) => void;
 }
 
-/** Points as jobs for the `d2nwg worker` processes of a Redis queue, all of them at once. */
-export function queueSweepExecutor(opts: QueueExecutorOptions): SweepExecutor {
+/**
+ * Points as jobs for the `d2nwg worker` processes of a Redis queue, all of them at once. Connects
+ * first: an unreachable Redis is an error here, before the caller records anything.
+ */
+export async function queueSweepExecutor(opts: QueueExecutorOptions): Promise<SweepExecutor> {
   const settings = producerSettings(opts);
   const { target, attempts } = settings;
-  let session: Promise<Session> | null = null;
 
   /** A point that could not run: its run records the error and fails. */
   const fail = (pending: Map<string, Waiter>, id: string, err: unknown): void => {
@@ -256,11 +258,11 @@ export function queueSweepExecutor(opts: QueueExecutorOptions): SweepExecutor {
     return { producer, pending, watch, collect };
   };
 
+  const { producer, pending, watch, collect } = await open();
   return {
     name: settings.name,
     parallel: Number.POSITIVE_INFINITY,
-    async runPoint(run, hooks) {
-      const { producer, pending, collect } = await (session ??= open());
+    runPoint(run, hooks) {
       const { conn, queue } = producer;
       const { id, data } = sweepPointJobData(run);
       return new Promise<RunOutcome>((resolve) => {
@@ -304,11 +306,8 @@ export function queueSweepExecutor(opts: QueueExecutorOptions): SweepExecutor {
       });
     },
     async close() {
-      if (!session) return;
-      const s = await session.catch(() => null);
-      session = null;
-      s?.watch.stop();
-      await s?.producer.close();
+      watch.stop();
+      await producer.close();
     },
   };
 }

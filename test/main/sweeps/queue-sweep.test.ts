@@ -67,7 +67,7 @@ async function runOnQueue(
   opts: { attempts?: number; runId?: string } = {},
 ) {
   const { runId = `run-${randomUUID()}`, ...rest } = opts;
-  const executor = queueSweepExecutor({ url, queueName, backoffMs: 50, ...rest });
+  const executor = await queueSweepExecutor({ url, queueName, backoffMs: 50, ...rest });
   const recorded: RunEvent[] = [];
   const times: number[] = [];
   try {
@@ -87,6 +87,30 @@ async function runOnQueue(
     await executor.close();
   }
 }
+
+describe('a sweep on an unreachable queue', () => {
+  it('fails before anything is recorded, naming the Redis', async () => {
+    const db = path.join(tmp, 'unreachable.db');
+    const err = textSink();
+    await expect(
+      executeSweep({
+        target: { file: writeSweepPipeline(tmp), set: [SET] },
+        dbPath: db,
+        dataDir: tmp,
+        executor: { queue: 'redis://127.0.0.1:1' },
+        out: textSink(),
+        err,
+      }),
+    ).rejects.toThrow(/cannot reach the Redis queue at redis:\/\/127\.0\.0\.1:1/);
+    const store = openStore(db);
+    try {
+      expect(store.sweeps.list()).toEqual([]);
+      expect(store.listRuns().total).toBe(0);
+    } finally {
+      store.close();
+    }
+  });
+});
 
 describe.skipIf(skip !== null)('sweeps through a Redis queue', () => {
   let redis: TestRedis;
@@ -200,7 +224,7 @@ describe.skipIf(skip !== null)('sweeps through a Redis queue', () => {
   it('cancel removes the waiting jobs and records the points as cancelled', async () => {
     // A queue no worker serves: the jobs wait.
     const idle = `idle-${randomUUID().slice(0, 8)}`;
-    const executor = queueSweepExecutor({ url: redis.url, queueName: idle });
+    const executor = await queueSweepExecutor({ url: redis.url, queueName: idle });
     const ac = new AbortController();
     const recorded: RunEvent[] = [];
     const pipeline = JSON.parse(fs.readFileSync(file, 'utf8')) as Pipeline;
