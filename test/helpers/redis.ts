@@ -6,6 +6,11 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as net from 'node:net';
+import * as path from 'node:path';
+import { Redis } from 'ioredis';
+import { currentBackend } from '../../src/main/engine/backend.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
 
 /** A Redis the tests may use, and how to let it go. */
 export interface TestRedis {
@@ -88,4 +93,85 @@ export async function testRedis(): Promise<TestRedis> {
     return { url, port, stop: async () => undefined };
   }
   return startRedisServer();
+}
+
+/** Lock settings that make a dead worker's job move on within ~3 s. */
+const FAST_LOCK = { D2NWG_QUEUE_LOCK_MS: '2000', D2NWG_QUEUE_STALLED_MS: '1000' };
+
+/** A `d2nwg worker` process the test started. */
+export interface CliWorker {
+  readonly child: ChildProcess;
+  /** Everything it printed so far. */
+  out(): string;
+  /** Resolves once its output matches. */
+  waitFor(re: RegExp, timeoutMs?: number): Promise<void>;
+}
+
+/** Start `d2nwg worker` on the queue, with fast lock settings, on this process's backend. */
+export function spawnWorker(url: string, queueName: string): CliWorker {
+  const child = spawn(
+    process.execPath,
+    [
+      path.join(ROOT, 'bin', 'd2nwg.mjs'),
+      'worker',
+      '--queue',
+      url,
+      '--queue-name',
+      queueName,
+      '--backend',
+      currentBackend()?.name ?? 'wasm',
+    ],
+    { cwd: ROOT, env: { ...process.env, ...FAST_LOCK }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let text = '';
+  const listeners = new Set<() => void>();
+  const onData = (d: Buffer): void => {
+    text += d.toString('utf8');
+    for (const l of listeners) l();
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+  return {
+    child,
+    out: () => text,
+    waitFor: (re, timeoutMs = 60_000) =>
+      new Promise<void>((resolve, reject) => {
+        const check = (): void => {
+          if (re.test(text)) {
+            listeners.delete(check);
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+        const timer = setTimeout(() => {
+          listeners.delete(check);
+          reject(new Error(`worker output never matched ${re}:\n${text}`));
+        }, timeoutMs);
+        listeners.add(check);
+        check();
+      }),
+  };
+}
+
+/** SIGTERM a worker and wait for it to exit. */
+export function stopWorker(w: CliWorker): Promise<void> {
+  if (w.child.exitCode !== null || w.child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    w.child.once('exit', () => resolve());
+    w.child.kill('SIGTERM');
+  });
+}
+
+/** Stop a test's workers, delete its queue's keys, and let its Redis go. */
+export async function endQueueTest(
+  redis: TestRedis,
+  queueName: string,
+  workers: readonly CliWorker[],
+): Promise<void> {
+  await Promise.all(workers.map(stopWorker));
+  const r = new Redis(redis.url);
+  const stale = await r.keys(`bull:${queueName}:*`);
+  if (stale.length > 0) await r.del(...stale);
+  r.disconnect();
+  await redis.stop();
 }

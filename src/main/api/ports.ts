@@ -38,8 +38,11 @@ export interface StudioStore {
     /** The sweep point this run is; `label` (its values) is added to the run's name. */
     readonly sweep?: { readonly id: string; readonly point: number; readonly label: string };
   }): string;
-  /** Record one event of a run (status, node runs, metrics). */
-  recordEvent(runId: string, event: RunEvent): void;
+  /**
+   * Record one event of a run (status, node runs, metrics); `at` is when it happened (ms since the
+   * epoch, default now), for a run computed elsewhere and recorded afterwards.
+   */
+  recordEvent(runId: string, event: RunEvent, at?: number): void;
   listRuns(): RunSummary[];
   getRun(runId: string): RunDetail | undefined;
   /** Rename, tag or annotate a run; undefined when there is no such run. */

@@ -183,10 +183,10 @@ export class SqliteStudioStore implements StudioStore, StudioSweepStore {
     return run.id;
   }
 
-  recordEvent(runId: string, event: RunEvent): void {
+  recordEvent(runId: string, event: RunEvent, at?: number): void {
     const rec = this.recorders.get(runId);
     if (!rec) throw new Error(`no recorder for run '${runId}'`);
-    rec.handle(event);
+    rec.handle(event, at);
     if (event.type === 'runStart') this.backends.set(runId, event.backend);
     if (event.type === 'runDone') {
       this.recorders.delete(runId);

@@ -14,6 +14,8 @@ export interface EngineHostOptions {
   readonly workerUrl?: URL;
   /** Passed to each worker (tests point `entry` at a fake engine). */
   readonly workerData?: HostWorkerData;
+  /** The workers' environment (default: a copy of this process's). */
+  readonly env?: NodeJS.ProcessEnv;
   /** Runs computing at once; more wait in a queue (2 cores: default 1). */
   readonly maxConcurrent?: number;
   /** After a cancel, how long a worker may take to stop by itself before it is terminated. */
@@ -141,7 +143,12 @@ export class EngineHost {
     this.active.set(job.request.runId, job);
     let worker: Worker;
     try {
-      worker = this.idle.pop() ?? new Worker(this.url, { workerData: this.opts.workerData ?? {} });
+      worker =
+        this.idle.pop() ??
+        new Worker(this.url, {
+          workerData: this.opts.workerData ?? {},
+          ...(this.opts.env ? { env: this.opts.env } : {}),
+        });
     } catch (err) {
       this.crash(job, `engine host could not start: ${String(err)}`);
       this.release(job, null);

@@ -11,6 +11,7 @@
  */
 import { readdir, realpath } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { InputError } from '../engine/errors.ts';
 
 /** A path the policy refuses. Never says whether an outside path exists. */
 export class PathDeniedError extends Error {
@@ -32,6 +33,13 @@ export type PathPolicySpec =
       readonly readRoots: readonly string[];
       /** Extra folders that may be read and written (desktop file dialogs). */
       readonly writeRoots: readonly string[];
+    }
+  | {
+      /** No file may be read or written (a sweep point run on a queue worker). */
+      readonly kind: 'none';
+      readonly dataDir: string;
+      /** Why, ending the error every path gets. */
+      readonly reason: string;
     };
 
 /** What file access through the API may touch. */
@@ -84,6 +92,17 @@ export function unrestrictedPolicy(dataDir: string): PathPolicy {
   const spec: PathPolicySpec = { kind: 'unrestricted', dataDir: resolve(dataDir) };
   const at = async (p: string) => resolve(spec.dataDir, p);
   return { spec, checkRead: at, checkWrite: at, allow: () => undefined };
+}
+
+/**
+ * A policy that refuses every path with an InputError ending in `reason`: where files cannot be
+ * had (a queue worker on another machine), a node that needs one fails with a clear message.
+ */
+export function noFilesPolicy(dataDir: string, reason: string): PathPolicy {
+  const spec: PathPolicySpec = { kind: 'none', dataDir: resolve(dataDir), reason };
+  const refuse = (p: string, what: string): Promise<string> =>
+    Promise.reject(new InputError(`${what} \`${p}\`: ${reason}`));
+  return { spec, checkRead: refuse, checkWrite: refuse, allow: () => undefined };
 }
 
 /** Paths under the data dir and the allowed roots only. */
@@ -155,5 +174,12 @@ export async function checkFolderEntries(
 
 /** Rebuild a policy from its spec (in the engine host worker). */
 export function policyFromSpec(spec: PathPolicySpec): PathPolicy {
-  return spec.kind === 'unrestricted' ? unrestrictedPolicy(spec.dataDir) : confinedPolicy(spec);
+  switch (spec.kind) {
+    case 'unrestricted':
+      return unrestrictedPolicy(spec.dataDir);
+    case 'none':
+      return noFilesPolicy(spec.dataDir, spec.reason);
+    case 'confined':
+      return confinedPolicy(spec);
+  }
 }

@@ -12,7 +12,7 @@
  * step = round(progress value), keyed `<label>:<key>` when the progress has a label;
  * nodeFinish/nodeCached summary.metrics → metric points, where a key `name@N` is stored as key
  * `name` at step N (e.g. `accuracy/d2nwg@1` = accuracy of method d2nwg after 1 fine-tuning
- * epoch) and a plain key at step 0; artifact events naming a single file → the file is copied
+ * epoch) and a plain key at step 0; a run-level error log → the run's error; artifact events naming a single file → the file is copied
  * into the blob store (its `meta`, when the event carries one, is kept); runDone → final status.
  *
  * Recording never breaks a run: a store failure is passed to `onError` and the run goes on.
@@ -85,10 +85,13 @@ export class RunRecorder {
     return this.nodeTypes.get(nodeId) ?? '?';
   }
 
-  /** Record one event; never throws. */
-  handle(event: RunEvent): void {
+  /**
+   * Record one event; never throws. `at` is when it happened (ms since the epoch; default now):
+   * a run computed elsewhere (a queue worker) is recorded afterwards with its own times.
+   */
+  handle(event: RunEvent, at: number = Date.now()): void {
     try {
-      this.apply(event);
+      this.apply(event, at);
     } catch (err) {
       const e = errorOf(err);
       this.errors.push(e);
@@ -98,9 +101,8 @@ export class RunRecorder {
     }
   }
 
-  private apply(e: RunEvent): void {
+  private apply(e: RunEvent, now: number): void {
     const { store } = this.args;
-    const now = Date.now();
     switch (e.type) {
       case 'runStart': {
         this.runId = e.runId;
@@ -209,8 +211,11 @@ export class RunRecorder {
         });
         return;
       }
-      case 'runCancelled':
       case 'log':
+        // A run-level error (the pipeline could not start, a queue job that failed) is the run's.
+        if (e.level === 'error' && e.nodeId === undefined) this.firstFailure ??= e.message;
+        return;
+      case 'runCancelled':
         return;
       case 'runDone':
         store.finishRun(e.runId, {

@@ -1,8 +1,9 @@
 /**
- * Runs a sweep's points one after another, each as a run of the group (`sweep_id`, `sweep_point`).
- * Points that already have a finished run are skipped, so the same call starts a sweep and
- * resumes one after a cancel or a restart. The caller supplies how one run executes (the engine
- * host in the app and web mode, the in-process executor in the CLI), so both share this loop.
+ * Runs a sweep's points, each as a run of the group (`sweep_id`, `sweep_point`): one after another
+ * by default, or up to `parallel` at once (a queue spreads them over its workers). Points that
+ * already have a finished run are skipped, so the same call starts a sweep and resumes one after a
+ * cancel or a restart. The caller supplies how one run executes (the engine host in the app and
+ * web mode, a SweepExecutor in the CLI), so all share this loop and record runs the same way.
  */
 import type { NodeRegistry } from '../../shared/nodes/spec.ts';
 import type { Pipeline } from '../../shared/pipeline.ts';
@@ -33,6 +34,10 @@ export interface RunSweepArgs {
     readonly pipeline: Pipeline;
     readonly seed: number;
   }) => Promise<RunOutcome>;
+  /**
+   * Points run at once (default 1). Each run is created when its point starts, in point order.
+   */
+  readonly parallel?: number;
   /** Abort to stop after (or, through the caller's cancel of the run, during) the current point. */
   readonly signal?: AbortSignal;
   /** Told when a point's run is created and when it ends. */
@@ -70,28 +75,44 @@ export async function runSweep(args: RunSweepArgs): Promise<SweepStatus> {
   let status: Exclude<SweepStatus, 'queued' | 'running'> | null = null;
   try {
     const done = donePoints(store.sweepRuns(sweepId));
+    const todo = plan.points.filter((p) => !done.has(p.index));
+    let next = 0;
     let failed = false;
-    for (const point of plan.points) {
-      if (done.has(point.index)) continue;
-      if (args.signal?.aborted) {
-        status = 'cancelled';
-        break;
+    let stop = false;
+    // Each lane takes the next point when its previous one ends; one lane is the plain loop.
+    const lane = async (): Promise<void> => {
+      while (next < todo.length && !stop) {
+        if (args.signal?.aborted) {
+          status = 'cancelled';
+          return;
+        }
+        const point = todo[next++];
+        const runId = store.createRun({
+          pipeline: point.pipeline,
+          ...(sweep.pipelineId ? { pipelineId: sweep.pipelineId } : {}),
+          seed: sweep.seed,
+          sweep: { id: sweepId, point: point.index, label: pointLabel(point.values) },
+        });
+        args.onRunCreated?.(runId, point);
+        let outcome: RunOutcome;
+        try {
+          outcome = await args.runPoint({ runId, pipeline: point.pipeline, seed: sweep.seed });
+        } catch (err) {
+          stop = true;
+          throw err;
+        }
+        args.onPoint?.({ point, runId, status: outcome });
+        if (outcome === 'cancelled') {
+          status = 'cancelled';
+          stop = true;
+        }
+        if (outcome === 'failed') failed = true;
       }
-      const runId = store.createRun({
-        pipeline: point.pipeline,
-        ...(sweep.pipelineId ? { pipelineId: sweep.pipelineId } : {}),
-        seed: sweep.seed,
-        sweep: { id: sweepId, point: point.index, label: pointLabel(point.values) },
-      });
-      args.onRunCreated?.(runId, point);
-      const outcome = await args.runPoint({ runId, pipeline: point.pipeline, seed: sweep.seed });
-      args.onPoint?.({ point, runId, status: outcome });
-      if (outcome === 'cancelled') {
-        status = 'cancelled';
-        break;
-      }
-      if (outcome === 'failed') failed = true;
-    }
+    };
+    const lanes = Math.max(1, Math.min(args.parallel ?? 1, todo.length));
+    const ends = await Promise.allSettled(Array.from({ length: lanes }, lane));
+    const thrown = ends.find((e) => e.status === 'rejected');
+    if (thrown) throw thrown.reason;
     status ??= failed ? 'failed' : 'done';
   } finally {
     store.finishSweep(sweepId, status ?? (args.signal?.aborted ? 'cancelled' : 'failed'));

@@ -2,10 +2,12 @@ import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { InputError } from '../../../src/main/engine/errors.ts';
 import {
   confinedPolicy,
   isWithin,
   PathDeniedError,
+  noFilesPolicy,
   policyFromSpec,
   unrestrictedPolicy,
 } from '../../../src/main/paths/policy.ts';
@@ -89,5 +91,13 @@ describe('path policy', () => {
     expect(await cli.checkWrite('out', 'export folder')).toBe(join(data, 'out'));
     p.allow(join(allowed), 'write');
     expect(await p.checkWrite(join(allowed, 'out'), 'export folder')).toBe(join(allowed, 'out'));
+  });
+
+  it('refuses every path with its reason where no file can be had, also after crossing as data', async () => {
+    const p = policyFromSpec(structuredClone(noFilesPolicy('/tmp', 'no files here').spec));
+    await expect(p.checkRead('train.csv', 'dataset file')).rejects.toThrow(
+      new InputError('dataset file `train.csv`: no files here'),
+    );
+    await expect(p.checkWrite('/tmp/out', 'export folder')).rejects.toBeInstanceOf(InputError);
   });
 });

@@ -250,3 +250,36 @@ it('records a real executor run (runPipeline → RunRecorder → store)', async 
   ]);
   expect(store.metricsOf('exec-run', 'loss').map((m) => m.value)).toEqual([0.25]);
 });
+
+it('records a run computed elsewhere with the times it happened, and a run-level error as its error', () => {
+  const rec = new RunRecorder({ store, config: pipeline });
+  const runId = 'run-far';
+  const t0 = Date.parse('2026-01-02T03:04:05.000Z');
+  const events: [RunEvent, number][] = [
+    [
+      {
+        type: 'runStart',
+        runId,
+        pipeline: 'demo',
+        nodeIds: ['data'],
+        seed: 1,
+        backend: 'wasm',
+      },
+      t0,
+    ],
+    [{ type: 'nodeStart', runId, nodeId: 'data' }, t0 + 1000],
+    [{ type: 'nodeFinish', runId, nodeId: 'data', durationS: 2.5, summary: {} }, t0 + 3500],
+    [{ type: 'log', runId, level: 'error', message: 'the worker lost its engine' }, t0 + 3600],
+    [{ type: 'runDone', runId, status: 'failed', durationS: 3.7 }, t0 + 3700],
+  ];
+  for (const [e, at] of events) rec.handle(e, at);
+  const run = store.getRun(runId);
+  expect(run?.started).toBe('2026-01-02T03:04:05.000Z');
+  expect(run?.finished).toBe('2026-01-02T03:04:08.700Z');
+  expect(run?.error).toBe('the worker lost its engine');
+  const node = run?.nodes.find((n) => n.nodeId === 'data');
+  expect([node?.started, node?.finished]).toEqual([
+    '2026-01-02T03:04:06.000Z',
+    '2026-01-02T03:04:08.500Z',
+  ]);
+});

@@ -17,7 +17,11 @@ import { checkPipelineFile } from '../../graph/load.ts';
 import type { PortValue } from '../../nodes/values.ts';
 import { defaultDbPath, openStore } from '../../store/index.ts';
 import { RunRecorder } from '../../store/recorder.ts';
-import { configureZooExecutor, executorSettingWith } from '../../engine/zoo/executor.ts';
+import {
+  configureZooExecutor,
+  executorSettingWith,
+  type ExecutorSetting,
+} from '../../engine/zoo/executor.ts';
 import { intFlag, parseCliArgs } from '../args.ts';
 import type { CliCommand } from '../command.ts';
 
@@ -384,6 +388,22 @@ export async function executePipeline(opts: ExecuteOptions): Promise<ExecuteOutc
   return { code: result.status === 'done' ? 0 : 1, result, pipeline };
 }
 
+/**
+ * The executor setting of `--queue` / `--queue-name` over D2NWG_QUEUE / D2NWG_QUEUE_NAME, checked
+ * here so that a typo is exit code 2 before anything runs (the Redis client loads only then).
+ */
+export async function queueSettingOf(values: {
+  readonly queue?: string;
+  readonly 'queue-name'?: string;
+}): Promise<ExecutorSetting> {
+  const setting = executorSettingWith({ queue: values.queue, queueName: values['queue-name'] });
+  if (setting.queue) {
+    const { parseQueueTarget } = await import('../../engine/queue/connection.ts');
+    parseQueueTarget(setting.queue, setting.queueName);
+  }
+  return setting;
+}
+
 export const runCommand: CliCommand = {
   name: 'run',
   summary: 'Run a pipeline file headless, with progress bars and a result table',
@@ -424,13 +444,7 @@ export const runCommand: CliCommand = {
     const seed = intFlag(values.seed, 'seed', 0);
     if (seed < 0 || seed > 0xffffffff)
       throw new InputError(`--seed must be in 0..${0xffffffff}, got ${seed}`);
-    const setting = executorSettingWith({ queue: values.queue, queueName: values['queue-name'] });
-    if (setting.queue) {
-      // Checked here, so a typo is exit code 2 before anything runs.
-      const { parseQueueTarget } = await import('../../engine/queue/connection.ts');
-      parseQueueTarget(setting.queue, setting.queueName);
-    }
-    configureZooExecutor(setting);
+    configureZooExecutor(await queueSettingOf(values));
     const outcome = await executePipeline({
       file: positionals[0],
       dbPath: values['no-db'] ? null : path.resolve(values.db ?? defaultDbPath()),

@@ -7,7 +7,6 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { RunOutcome } from '../../../shared/runs.ts';
 import { registry } from '../../../shared/nodes/registry.ts';
 import { formatProblem } from '../../../shared/nodes/validate.ts';
 import type { Pipeline } from '../../../shared/pipeline.ts';
@@ -20,15 +19,16 @@ import {
   type SweepStatus,
 } from '../../../shared/sweeps.ts';
 import { SqliteStudioStore } from '../../api/store-adapter.ts';
+import { executorSetting, type ExecutorSetting } from '../../engine/zoo/executor.ts';
+import type { SweepExecutor } from '../../sweeps/executor.ts';
 import { InputError } from '../../engine/errors.ts';
 import { checkPipelineFile } from '../../graph/load.ts';
-import type { PortValue } from '../../nodes/values.ts';
 import { defaultDbPath, openStore, type Store } from '../../store/index.ts';
 import { planSweep, pointLabel, previewSweep } from '../../sweeps/plan.ts';
 import { donePoints, runSweep, sweepPlan, type PointOutcome } from '../../sweeps/runner.ts';
 import { intFlag, parseCliArgs } from '../args.ts';
 import type { CliCommand } from '../command.ts';
-import { fmtNum, ProgressView, type TextSink } from './run.ts';
+import { fmtNum, ProgressView, queueSettingOf, type TextSink } from './run.ts';
 import { errorMessage } from '../../../shared/errors.ts';
 
 /** What to sweep: a new sweep over a file, or the rest of an earlier one. */
@@ -55,6 +55,8 @@ export interface ExecuteSweepOptions {
   readonly signal?: AbortSignal;
   /** Told after each point's run ends. */
   readonly onPoint?: (outcome: PointOutcome) => void;
+  /** Where the points run: a queue when one is set (default: D2NWG_QUEUE), else in process. */
+  readonly executor?: ExecutorSetting;
 }
 
 export interface SweepOutcome {
@@ -130,6 +132,55 @@ export function formatSweepTable(
   return [fmt(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(fmt)].join('\n');
 }
 
+/** Run the sweep's remaining points on `executor`, recording each as a run; Ctrl-C cancels. */
+async function runPoints(
+  studio: SqliteStudioStore,
+  sweepId: string,
+  executor: SweepExecutor,
+  total: number,
+  opts: ExecuteSweepOptions,
+  err: TextSink,
+): Promise<SweepStatus> {
+  const ac = new AbortController();
+  const onSigint = (): void => {
+    if (ac.signal.aborted) process.exit(130);
+    err.write('\nCtrl-C: cancelling the sweep (resume it with --resume; again to exit)…\n');
+    ac.abort();
+  };
+  if (opts.signal) {
+    if (opts.signal.aborted) ac.abort();
+    else opts.signal.addEventListener('abort', () => ac.abort(), { once: true });
+  } else process.on('SIGINT', onSigint);
+  let n = 0;
+  try {
+    return await runSweep({
+      store: studio,
+      registry,
+      sweepId,
+      signal: ac.signal,
+      parallel: executor.parallel,
+      onRunCreated: (_runId, point) => {
+        n += 1;
+        err.write(`point ${n}/${total}: ${pointLabel(point.values)}\n`);
+      },
+      onPoint: opts.onPoint,
+      runPoint: ({ runId, pipeline, seed }) => {
+        const view = new ProgressView(err, pipeline);
+        return executor.runPoint(
+          { runId, pipeline, seed },
+          {
+            signal: ac.signal,
+            onEvent: view.listener,
+            record: (e, at) => studio.recordEvent(runId, e, at),
+          },
+        );
+      },
+    });
+  } finally {
+    if (!opts.signal) process.off('SIGINT', onSigint);
+  }
+}
+
 /** Create (or find) the sweep, run its remaining points, print the table; never throws for runs. */
 export async function executeSweep(opts: ExecuteSweepOptions): Promise<SweepOutcome> {
   const err = opts.err ?? process.stderr;
@@ -168,7 +219,8 @@ export async function executeSweep(opts: ExecuteSweepOptions): Promise<SweepOutc
     const studio = new SqliteStudioStore(store, {
       nodes: Object.fromEntries(registry.list().map((sp) => [sp.type, sp.version])),
     });
-    let sweepId: string;
+    /** The sweep's id: the resumed one, or a new one recorded once the executor is ready. */
+    let recordSweep: () => string;
     let pending: ReturnType<typeof planSweep>;
     if ('resume' in job) {
       const ids = store.sweeps.findIds(job.resume);
@@ -179,7 +231,8 @@ export async function executeSweep(opts: ExecuteSweepOptions): Promise<SweepOutc
             : `'${job.resume}' matches ${ids.length} sweeps: ${ids.join(', ')}`,
         );
       }
-      sweepId = ids[0];
+      const sweepId = ids[0];
+      recordSweep = () => sweepId;
       const { plan } = sweepPlan(studio, registry, sweepId);
       const done = donePoints(studio.sweepRuns(sweepId));
       pending = { paths: plan.paths, points: plan.points.filter((p) => !done.has(p.index)) };
@@ -188,76 +241,37 @@ export async function executeSweep(opts: ExecuteSweepOptions): Promise<SweepOutc
         return { code: 0, sweepId, status: 'done' };
       }
     } else {
-      const { pipeline, spec } = job;
-      pending = planSweep(pipeline, spec, registry);
-      sweepId = studio.createSweep({
-        name: pipeline.name,
-        pipeline,
-        spec,
-        seed: job.runSeed,
-        points: pending.points.length,
-      });
+      const { pipeline, spec, runSeed } = job;
+      const points = planSweep(pipeline, spec, registry);
+      pending = points;
+      recordSweep = () =>
+        studio.createSweep({
+          name: pipeline.name,
+          pipeline,
+          spec,
+          seed: runSeed,
+          points: points.points.length,
+        });
     }
-    const preview = previewSweep(pending, registry, (types) => studio.nodeTimings(types));
-    out.write(
-      `sweep ${sweepId}: ${preview.points} runs over ${preview.paths.join(', ')}; estimate ${preview.estimate}\n`,
-    );
-
-    const [{ initBackend }, { runPipeline }, { runners }, { MemoryNodeCache }] = await Promise.all([
-      import('../../engine/backend.ts'),
-      import('../../graph/executor.ts'),
-      import('../../nodes/index.ts'),
-      import('../../graph/cache.ts'),
-    ]);
-    const backend = await initBackend({ backend: opts.backend, quiet: true });
+    // Before the sweep is recorded: an unreachable queue stops here, with nothing stored.
     fs.mkdirSync(opts.dataDir, { recursive: true });
-    const cache = new MemoryNodeCache<PortValue>();
-    const ac = new AbortController();
-    const onSigint = (): void => {
-      if (ac.signal.aborted) process.exit(130);
-      err.write('\nCtrl-C: cancelling the sweep (resume it with --resume; again to exit)…\n');
-      ac.abort();
-    };
-    if (opts.signal) {
-      if (opts.signal.aborted) ac.abort();
-      else opts.signal.addEventListener('abort', () => ac.abort(), { once: true });
-    } else process.on('SIGINT', onSigint);
-    const total = preview.points;
-    let n = 0;
+    const { sweepExecutorFor } = await import('../../sweeps/executor.ts');
+    const executor = await sweepExecutorFor(opts.executor ?? executorSetting(), {
+      dataDir: opts.dataDir,
+      backend: opts.backend,
+    });
     let status: SweepStatus;
+    let sweepId: string;
     try {
-      status = await runSweep({
-        store: studio,
-        registry,
-        sweepId,
-        signal: ac.signal,
-        onRunCreated: (_runId, point) => {
-          n += 1;
-          err.write(`point ${n}/${total}: ${pointLabel(point.values)}\n`);
-        },
-        onPoint: opts.onPoint,
-        runPoint: async ({ runId, pipeline, seed }): Promise<RunOutcome> => {
-          const view = new ProgressView(err, pipeline);
-          const result = await runPipeline<PortValue>({
-            pipeline,
-            registry,
-            runners,
-            seed,
-            signal: ac.signal,
-            dataDir: opts.dataDir,
-            backend: backend.name,
-            cache,
-            runId,
-            onEvent: (e) => {
-              view.listener(e);
-              studio.recordEvent(runId, e);
-            },
-          });
-          return result.status;
-        },
-      });
+      sweepId = recordSweep();
+      const preview = previewSweep(pending, registry, (types) => studio.nodeTimings(types));
+      out.write(
+        `sweep ${sweepId}: ${preview.points} runs over ${preview.paths.join(', ')}; estimate ${preview.estimate}` +
+          `${executor.parallel > 1 ? ` one after another, spread over the workers of ${executor.name}` : ''}\n`,
+      );
+      status = await runPoints(studio, sweepId, executor, preview.points, opts, err);
     } finally {
-      if (!opts.signal) process.off('SIGINT', onSigint);
+      await executor.close();
     }
 
     const { plan } = sweepPlan(studio, registry, sweepId);
@@ -293,7 +307,8 @@ export const sweepCommand: CliCommand = {
   usage: [
     'Usage: d2nwg sweep PIPELINE.json --set node.field=a,b,c [--set …] [--random N --seed S]',
     '                  [--run-seed N] [--db FILE] [--data-dir DIR] [--backend NAME]',
-    '       d2nwg sweep --resume SWEEP_ID [--db FILE] [--data-dir DIR] [--backend NAME]',
+    '                  [--queue redis://HOST:PORT [--queue-name NAME]]',
+    '       d2nwg sweep --resume SWEEP_ID [--db FILE] [--data-dir DIR] [--backend NAME] [--queue …]',
     '',
     'Runs the pipeline once per point: every combination of the --set values (a grid), or N',
     'points drawn with seed S (--random). A value list is a,b,c (JSON where it parses: 4, true,',
@@ -302,6 +317,11 @@ export const sweepCommand: CliCommand = {
     'number of runs and the time estimated from earlier runs of the same nodes, progress, then',
     'a table of the points with their key metrics and the sweep id. Ctrl-C cancels; --resume',
     'runs the points that have no finished run.',
+    '',
+    'With --queue (or D2NWG_QUEUE) every point is a job for the `d2nwg worker` processes serving',
+    'that Redis, on any machines: they run at once, spread over the workers, and each is recorded',
+    'here as a run of the sweep as if it had run in this process. Queued points cannot use files',
+    '(user datasets, exports): the jobs carry the pipeline and seeds only.',
     '',
     'Options:',
     '  --set P=V        a swept field and its values (repeat for more fields)',
@@ -312,6 +332,8 @@ export const sweepCommand: CliCommand = {
     `  --db FILE        SQLite store (default ${defaultDbPath()})`,
     '  --data-dir DIR   folder relative paths resolve against (default: .)',
     '  --backend NAME   tensor backend: wasm, cpu or tensorflow (default: D2NWG_BACKEND, then auto)',
+    '  --queue URL      run the points on `d2nwg worker` processes through this Redis queue',
+    "  --queue-name N   queue name on that Redis (default: D2NWG_QUEUE_NAME, then 'd2nwg')",
     '',
     'Exit codes: 0 every point done, 1 a point failed or the sweep was cancelled, 2 invalid input.',
   ].join('\n'),
@@ -325,11 +347,15 @@ export const sweepCommand: CliCommand = {
       db: { type: 'string' },
       'data-dir': { type: 'string' },
       backend: { type: 'string' },
+      queue: { type: 'string' },
+      'queue-name': { type: 'string' },
     });
+    const executor = await queueSettingOf(values);
     const common = {
       dbPath: path.resolve(values.db ?? defaultDbPath()),
       dataDir: path.resolve(values['data-dir'] ?? '.'),
       backend: values.backend,
+      executor,
     };
     if (values.resume !== undefined) {
       if (positionals.length || values.set?.length || values.random !== undefined)

@@ -48,11 +48,13 @@ benchmarks.queue = queueBenchmark;
 const USAGE = `Usage:
   d2nwg worker --queue redis://HOST:PORT [--queue-name NAME] [--concurrency N] [--backend NAME]
 
-Takes zoo training jobs from a BullMQ queue on Redis, trains them (each on its own thread, on the
-tensor backend given) and stores their results in Redis for the build that queued them. Start any
-number of workers on any machines that reach the Redis; a build started with
+Takes jobs from a BullMQ queue on Redis, runs them (each on its own thread, on the tensor backend
+given) and stores their results in Redis for the process that queued them: zoo training batches,
+and the points of sweeps (whole pipeline runs). Start any number of workers on any machines that
+reach the Redis; a build or sweep started with
   d2nwg zoo build … --queue redis://HOST:PORT      (or D2NWG_QUEUE=redis://HOST:PORT)
-spreads its batches over them. A worker that dies mid-job loses its lock and the job goes to
+  d2nwg sweep PIPELINE.json --set … --queue redis://HOST:PORT
+spreads its jobs over them. A worker that dies mid-job loses its lock and the job goes to
 another worker after D2NWG_QUEUE_LOCK_MS (default 30000) and the next stalled check
 (D2NWG_QUEUE_STALLED_MS, default 15000).
 
@@ -65,7 +67,7 @@ Stops on Ctrl-C or SIGTERM after the jobs in hand. Exit codes: 0 stopped, 1 fail
 
 export const workerCommand: CliCommand = {
   name: 'worker',
-  summary: 'train zoo jobs from a Redis queue (scale-out over machines)',
+  summary: 'run zoo training and sweep jobs from a Redis queue (scale-out over machines)',
   usage: USAGE,
   async run(argv) {
     const { values } = parseCliArgs(
@@ -85,6 +87,8 @@ export const workerCommand: CliCommand = {
     const { lockSettingsFromEnv, parseQueueTarget } =
       await import('../../engine/queue/connection.ts');
     const { startQueueWorker } = await import('../../engine/queue/worker.ts');
+    const { sweepPointKind } = await import('../../sweeps/queue.ts');
+    const { JOB_KINDS } = await import('../../engine/queue/jobs.ts');
     const target = parseQueueTarget(
       url,
       values['queue-name'] ?? (process.env.D2NWG_QUEUE_NAME || DEFAULT_QUEUE_NAME),
@@ -99,6 +103,7 @@ export const workerCommand: CliCommand = {
       target,
       concurrency,
       lock,
+      kinds: { [JOB_KINDS.sweepPoint]: sweepPointKind({ concurrency }) },
       log: (l) => console.log(l),
     });
     await new Promise<void>((resolve) => {

@@ -1,8 +1,9 @@
 /**
  * `d2nwg bench queue`: what the Redis queue costs and buys on one machine. Throughput with empty
  * jobs (jobs/s through one worker process), the round trip of one job (add → completed event),
- * and the standard quality preset's zoo built in-process (2 threads) against the queue with 1 and
- * with 2 `d2nwg worker` processes, in interleaved rounds, checking the zoos are identical.
+ * and the standard quality preset's zoo built in-process (2 threads) against the queue with 1, 2
+ * and 3 `d2nwg worker` processes, in interleaved rounds, checking the zoos are identical. The
+ * queue builds cut the runs into 6 batches, so 1, 2 and 3 workers all share them evenly.
  * Without --queue it starts a private redis-server (Debian's) on a free port.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -19,6 +20,9 @@ import { threadExecutor, type ZooExecutor } from '../zoo/executor.ts';
 import { connectRedis, keys, parseQueueTarget, waitReady, type QueueTarget } from './connection.ts';
 import { queueZooExecutor } from './executor.ts';
 import { JOB_KINDS } from './jobs.ts';
+
+/** Batches of a queue build: 1, 2 and 3 workers take equal shares. */
+const QUEUE_BATCHES = 6;
 
 const BIN = fileURLToPath(new URL('../../../../bin/d2nwg.mjs', import.meta.url));
 
@@ -145,6 +149,10 @@ export interface QueueBenchReport {
     readonly runsPerSecond: Record<string, number>;
     /** Queue with 2 workers over queue with 1 (same rounds, medians). */
     readonly speedup1to2: number;
+    /** Queue with 3 workers over queue with 1. */
+    readonly speedup1to3: number;
+    /** Batches (jobs) of each queue build. */
+    readonly queueBatches: number;
     /** Queue with 2 workers over in-process with 2 threads. */
     readonly queue2OverInProcess: number;
     /** Every queue-built zoo equalled the in-process one, member by member. */
@@ -195,19 +203,22 @@ export async function runQueueBenchmark(opts: QueueBenchOptions): Promise<QueueB
       `empty jobs: ${empty.jobsPerSecond.toFixed(0)} jobs/s (${jobs} jobs, 1 worker × ${concurrency}); one job add → done ${empty.roundTripMs.toFixed(1)} ms`,
     );
 
-    // 2. the standard zoo: in-process vs queue with 1 and 2 workers, interleaved.
-    const q1 = target('zoo1');
-    const q2 = target('zoo2');
-    children.push(await spawnWorker(q1, 1, backend));
-    children.push(await spawnWorker(q2, 1, backend), await spawnWorker(q2, 1, backend));
-    const ways: { name: string; executor: ZooExecutor }[] = [
-      { name: 'in-process, 2 threads', executor: threadExecutor },
-      { name: 'queue, 1 worker', executor: queueZooExecutor({ url, queueName: q1.name }) },
-      { name: 'queue, 2 workers', executor: queueZooExecutor({ url, queueName: q2.name }) },
+    // 2. the standard zoo: in-process vs queue with 1, 2 and 3 workers, interleaved.
+    const ways: { name: string; executor: ZooExecutor; batches: number }[] = [
+      { name: 'in-process, 2 threads', executor: threadExecutor, batches: 2 },
     ];
+    for (const n of [1, 2, 3]) {
+      const q = target(`zoo${n}`);
+      for (let i = 0; i < n; i++) children.push(await spawnWorker(q, 1, backend));
+      ways.push({
+        name: `queue, ${n} worker${n === 1 ? '' : 's'}`,
+        executor: queueZooExecutor({ url, queueName: q.name }),
+        batches: QUEUE_BATCHES,
+      });
+    }
     // Warm-up, not measured: each worker process starts its training thread on its first job.
     for (const w of ways.slice(1)) {
-      await buildZoo(standardZooConfig(2, undefined, true), { executor: w.executor });
+      await buildZoo(standardZooConfig(w.batches, undefined, true), { executor: w.executor });
     }
     const trainSeconds: Record<string, number[]> = {};
     let reference: BuiltZoo | null = null;
@@ -217,7 +228,7 @@ export async function runQueueBenchmark(opts: QueueBenchOptions): Promise<QueueB
       for (const w of ways) {
         // Results are content-addressed: drop this zoo's, so every round trains.
         const before = new Set(await probe.keys(keys.result('*')));
-        const zoo = await buildZoo(standardZooConfig(2), { executor: w.executor });
+        const zoo = await buildZoo(standardZooConfig(w.batches), { executor: w.executor });
         const added = (await probe.keys(keys.result('*'))).filter((k) => !before.has(k));
         if (added.length > 0) await probe.del(...added);
         const train = zoo.manifest.timings?.train ?? NaN;
@@ -238,9 +249,10 @@ export async function runQueueBenchmark(opts: QueueBenchOptions): Promise<QueueB
     const rps: Record<string, number> = {};
     for (const [k, v] of Object.entries(trainSeconds)) rps[k] = runs / median(v);
     const speedup1to2 = rps['queue, 2 workers'] / rps['queue, 1 worker'];
+    const speedup1to3 = rps['queue, 3 workers'] / rps['queue, 1 worker'];
     const queue2OverInProcess = rps['queue, 2 workers'] / rps['in-process, 2 threads'];
     log(
-      `queue 1 → 2 workers: ${speedup1to2.toFixed(2)}×; queue (2 workers) / in-process (2 threads): ${queue2OverInProcess.toFixed(2)}×; identical zoos: ${identical}`,
+      `queue 1 → 2 → 3 workers: ${speedup1to2.toFixed(2)}×, ${speedup1to3.toFixed(2)}×; queue (2 workers) / in-process (2 threads): ${queue2OverInProcess.toFixed(2)}×; identical zoos: ${identical}`,
     );
     return {
       bench: 'queue',
@@ -261,6 +273,8 @@ export async function runQueueBenchmark(opts: QueueBenchOptions): Promise<QueueB
         trainSeconds,
         runsPerSecond: rps,
         speedup1to2,
+        speedup1to3,
+        queueBatches: QUEUE_BATCHES,
         queue2OverInProcess,
         identical,
       },

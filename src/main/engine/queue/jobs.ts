@@ -22,6 +22,8 @@ import type { MemberBatchJob, MemberResult } from '../zoo/train-member.ts';
 export const JOB_KINDS = {
   /** A model batch of zoo runs. */
   zooBatch: 'zoo-batch',
+  /** One point of a sweep: a pipeline run (src/main/sweeps/queue.ts). */
+  sweepPoint: 'sweep-point',
   /** Does nothing; measures the queue itself (bench). */
   noop: 'noop',
 } as const;

@@ -3,7 +3,8 @@
  * them on its own worker threads (one tensor backend each; the process's event loop stays free to
  * renew its job locks), stores each result under the hash of its job and reports per-epoch
  * progress. A job whose result is already stored (delivered twice, or built before) is not
- * trained again.
+ * trained again. Other kinds of job (a sweep's points, src/main/sweeps/queue.ts) join through
+ * `kinds`: a handler per job name, with the same store-once result.
  */
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -30,8 +31,30 @@ import {
   unpackDataset,
 } from './jobs.ts';
 
+/** What a job handler gets besides its job. */
+export interface JobContext {
+  /** Aborted when the producer cancels the job (or the worker closes). */
+  readonly signal?: AbortSignal;
+  readonly log: (line: string) => void;
+  /**
+   * The job's result under the hash of the job: `compute` runs only when none is stored yet (a job
+   * delivered twice, or done before), and the first stored copy stays.
+   */
+  readonly storeOnce: (compute: () => Promise<Buffer | string>) => Promise<StoredResult>;
+}
+
+/** Another kind of job a worker serves (a sweep's point), by its BullMQ job name. */
+export interface QueueJobKind {
+  /** Do the job; the value is the job's return value. */
+  run(job: Job, ctx: JobContext): Promise<unknown>;
+  /** Let go of what the kind holds when the worker closes. */
+  close?(): Promise<void>;
+}
+
 export interface QueueWorkerOptions {
   readonly target: QueueTarget;
+  /** Job kinds served besides zoo batches (keyed by job name). */
+  readonly kinds?: Readonly<Record<string, QueueJobKind>>;
   /** Jobs trained at once, each on its own thread. */
   readonly concurrency: number;
   /** Lock and stalled-job settings (default DEFAULT_LOCK). */
@@ -40,8 +63,8 @@ export interface QueueWorkerOptions {
   readonly log?: (line: string) => void;
 }
 
-/** What a zoo batch job returns through BullMQ: the key of its result, not the weights. */
-export interface ZooBatchReturn {
+/** What a job returns through BullMQ: the key of its result, not the result. */
+export interface StoredResult {
   readonly result: string;
   /** True when the result was already stored and nothing was trained. */
   readonly reused: boolean;
@@ -62,6 +85,10 @@ function forQueue(err: unknown): Error {
     return new Error(err.name === 'Error' ? err.message : `${err.name}: ${err.message}`);
   }
   return new Error(String(err));
+}
+
+async function closeKinds(kinds: QueueWorkerOptions['kinds']): Promise<void> {
+  await Promise.all(Object.values(kinds ?? {}).map((k) => k.close?.().catch(() => undefined)));
 }
 
 /** Start a worker; it runs until close() (the CLI closes it on SIGINT/SIGTERM). */
@@ -103,34 +130,47 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
       return p;
     };
 
-    const zooBatch = async (job: Job, signal?: AbortSignal): Promise<ZooBatchReturn> => {
-      const id = jobHash(job.data);
-      const key = keys.result(id);
-      if ((await conn.expire(key, BLOB_TTL_SECONDS)) === 1) return { result: id, reused: true };
-      log(`job ${id.slice(0, 12)} started (attempt ${job.attemptsMade + 1})`);
-      const data = parseZooBatchJob(job.data, job.id ?? id);
-      const batch = materializeZooBatch(data, await dataset(data.data));
-      const t0 = performance.now();
-      const results = await runBatchOnPool(
-        threads,
-        batch,
-        (m) => void job.updateProgress({ ...m }).catch(() => undefined),
-        signal,
-      );
-      // NX: a job delivered twice computes the same bytes; the first copy stays.
-      await conn.set(key, packResults(results), 'EX', BLOB_TTL_SECONDS, 'NX');
-      log(
-        `job ${id.slice(0, 12)}: ${results.length} runs trained in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
-      );
-      return { result: id, reused: false };
-    };
+    const context = (job: Job, signal?: AbortSignal): JobContext => ({
+      log,
+      ...(signal ? { signal } : {}),
+      async storeOnce(compute) {
+        const id = jobHash(job.data);
+        const key = keys.result(id);
+        if ((await conn.expire(key, BLOB_TTL_SECONDS)) === 1) return { result: id, reused: true };
+        const value = await compute();
+        // NX: a job delivered twice computes the same result; the first copy stays.
+        await conn.set(key, value, 'EX', BLOB_TTL_SECONDS, 'NX');
+        return { result: id, reused: false };
+      },
+    });
+
+    const zooBatch = (job: Job, ctx: JobContext): Promise<StoredResult> =>
+      ctx.storeOnce(async () => {
+        const id = jobHash(job.data);
+        log(`job ${id.slice(0, 12)} started (attempt ${job.attemptsMade + 1})`);
+        const data = parseZooBatchJob(job.data, job.id ?? id);
+        const batch = materializeZooBatch(data, await dataset(data.data));
+        const t0 = performance.now();
+        const results = await runBatchOnPool(
+          threads,
+          batch,
+          (m) => void job.updateProgress({ ...m }).catch(() => undefined),
+          ctx.signal,
+        );
+        log(
+          `job ${id.slice(0, 12)}: ${results.length} runs trained in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+        );
+        return packResults(results);
+      });
 
     worker = new Worker(
       target.name,
       async (job: Job, _token?: string, signal?: AbortSignal): Promise<unknown> => {
         try {
           if (job.name === JOB_KINDS.noop) return {};
-          if (job.name === JOB_KINDS.zooBatch) return await zooBatch(job, signal);
+          if (job.name === JOB_KINDS.zooBatch) return await zooBatch(job, context(job, signal));
+          const kind = opts.kinds?.[job.name];
+          if (kind) return await kind.run(job, context(job, signal));
           throw new UnrecoverableError(
             `unknown job kind '${job.name}' (added by a newer d2nwg? update this worker)`,
           );
@@ -170,6 +210,7 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
   } catch (err) {
     await worker?.close(true).catch(() => undefined);
     await pool?.close();
+    await closeKinds(opts.kinds);
     for (const r of all) r.disconnect();
     throw err;
   }
@@ -181,6 +222,7 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
       closing ??= (async () => {
         await w.close().catch(() => undefined);
         await p.close();
+        await closeKinds(opts.kinds);
         for (const r of all) r.disconnect();
       })();
       return closing;

@@ -4,56 +4,11 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { executeSweep, sweepCommand } from '../../../../src/main/cli/commands/sweep.ts';
 import { openStore } from '../../../../src/main/store/index.ts';
-import { TINY } from '../../../helpers/nodes.ts';
+import { writeSweepPipeline } from '../../../helpers/sweeps.ts';
 import { textSink } from '../../../helpers/cli.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'd2nwg-sweep-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-/**
- * dataset → tasks (TINY) → PCA features → NCM reference on seen tasks → Compare: real nodes,
- * no training, a second per run.
- */
-function writePipeline(): string {
-  const node = (id: string, type: string, version: number, config: object) => ({
-    id,
-    type,
-    version,
-    config,
-  });
-  const nodes = [
-    node('data', 'dataset.source', 1, {}),
-    node('tasks', 'tasks.generate', 1, TINY.tasks),
-    node('features', 'features.extract', 1, TINY.features),
-    node('ncm', 'eval.reference', 2, {
-      method: 'ncm',
-      label: 'NCM',
-      splits: ['seen'],
-      maxTasks: 2,
-    }),
-    node('compare', 'eval.compare', 1, {}),
-  ];
-  const e = (source: string, sourcePort: string, target: string, targetPort: string) => ({
-    source,
-    sourcePort,
-    target,
-    targetPort,
-  });
-  const edges = [
-    e('data', 'dataset', 'tasks', 'dataset'),
-    e('data', 'dataset', 'features', 'dataset'),
-    e('tasks', 'tasks', 'features', 'tasks'),
-    e('features', 'features', 'ncm', 'features'),
-    e('tasks', 'tasks', 'ncm', 'tasks'),
-    e('ncm', 'metrics', 'compare', 'metrics'),
-  ].map((x, i) => ({ id: `e${i}`, ...x }));
-  const file = path.join(tmp, 'sweep.pipeline.json');
-  fs.writeFileSync(
-    file,
-    JSON.stringify({ format: 'd2nwg-pipeline', version: 1, name: 'sweepy', nodes, edges }),
-  );
-  return file;
-}
 
 const SET = 'features.extractor.components=2,4,6';
 
@@ -63,7 +18,7 @@ describe('d2nwg sweep', () => {
     const out = textSink();
     const err = textSink();
     const outcome = await executeSweep({
-      target: { file: writePipeline(), set: [SET], runSeed: 4 },
+      target: { file: writeSweepPipeline(tmp), set: [SET], runSeed: 4 },
       dbPath: db,
       dataDir: tmp,
       out,
@@ -123,7 +78,7 @@ describe('d2nwg sweep', () => {
     // A second sweep in the same store has timings to estimate from.
     const again = textSink();
     await executeSweep({
-      target: { file: writePipeline(), set: ['features.extractor.components=2,4'] },
+      target: { file: writeSweepPipeline(tmp), set: ['features.extractor.components=2,4'] },
       dbPath: db,
       dataDir: tmp,
       out: again,
@@ -138,7 +93,7 @@ describe('d2nwg sweep', () => {
     const db = path.join(tmp, 'resume.db');
     const ac = new AbortController();
     const first = await executeSweep({
-      target: { file: writePipeline(), set: [SET] },
+      target: { file: writeSweepPipeline(tmp), set: [SET] },
       dbPath: db,
       dataDir: tmp,
       out: textSink(),
@@ -220,7 +175,7 @@ describe('d2nwg sweep', () => {
   it('refuses an unknown field before running, suggesting the key meant (exit 2)', async () => {
     await expect(
       executeSweep({
-        target: { file: writePipeline(), set: ['tasks.nTrian=5,6'] },
+        target: { file: writeSweepPipeline(tmp), set: ['tasks.nTrian=5,6'] },
         dbPath: path.join(tmp, 'bad.db'),
         dataDir: tmp,
         out: textSink(),

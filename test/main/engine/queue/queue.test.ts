@@ -4,7 +4,6 @@
  * SIGKILL mid-job; results are stored once and reused; a job that keeps failing fails the build
  * with the worker's error; cancel stops the jobs; a Redis that goes away fails the build clearly.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomInt, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -15,7 +14,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ZooConfigInput } from '../../../../src/shared/schemas/zoo.ts';
 import { ArchitectureSchema } from '../../../../src/shared/schemas/zoo.ts';
 import { main } from '../../../../src/main/cli/main.ts';
-import { currentBackend } from '../../../../src/main/engine/backend.ts';
 import { CancelledError, InputError } from '../../../../src/main/engine/errors.ts';
 import { layoutOf, resolveArchitecture } from '../../../../src/main/engine/nn/architecture.ts';
 import { initParams } from '../../../../src/main/engine/nn/params.ts';
@@ -43,12 +41,14 @@ import {
 } from '../../../../src/main/engine/zoo/executor.ts';
 import {
   queueTestsSkipReason,
+  endQueueTest,
+  spawnWorker,
   startRedisServer,
   testRedis,
+  type CliWorker,
   type TestRedis,
 } from '../../../helpers/redis.ts';
 
-const ROOT = path.resolve(import.meta.dirname, '../../../..');
 const CONFIG_FILE = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'd2nwg-queue-')), 'zoo.json');
 fs.writeFileSync(CONFIG_FILE, JSON.stringify({ train: { epochs: 1 } }));
 afterAll(() => fs.rmSync(path.dirname(CONFIG_FILE), { recursive: true, force: true }));
@@ -182,70 +182,6 @@ const config: ZooConfigInput = {
   seed: randomInt(1, 2 ** 31),
 };
 
-/** Lock settings that make a dead worker's job move on within ~3 s. */
-const FAST_LOCK = { D2NWG_QUEUE_LOCK_MS: '2000', D2NWG_QUEUE_STALLED_MS: '1000' };
-
-interface CliWorker {
-  readonly child: ChildProcess;
-  /** Everything it printed so far. */
-  out(): string;
-  /** Resolves once its output matches. */
-  waitFor(re: RegExp, timeoutMs?: number): Promise<void>;
-}
-
-function spawnWorker(url: string, queueName: string): CliWorker {
-  const child = spawn(
-    process.execPath,
-    [
-      path.join(ROOT, 'bin', 'd2nwg.mjs'),
-      'worker',
-      '--queue',
-      url,
-      '--queue-name',
-      queueName,
-      '--backend',
-      currentBackend()?.name ?? 'wasm',
-    ],
-    { cwd: ROOT, env: { ...process.env, ...FAST_LOCK }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let text = '';
-  const listeners = new Set<() => void>();
-  const onData = (d: Buffer): void => {
-    text += d.toString('utf8');
-    for (const l of listeners) l();
-  };
-  child.stdout?.on('data', onData);
-  child.stderr?.on('data', onData);
-  return {
-    child,
-    out: () => text,
-    waitFor: (re, timeoutMs = 60_000) =>
-      new Promise<void>((resolve, reject) => {
-        const check = (): void => {
-          if (re.test(text)) {
-            listeners.delete(check);
-            clearTimeout(timer);
-            resolve();
-          }
-        };
-        const timer = setTimeout(() => {
-          listeners.delete(check);
-          reject(new Error(`worker output never matched ${re}:\n${text}`));
-        }, timeoutMs);
-        listeners.add(check);
-        check();
-      }),
-  };
-}
-
-function stopWorker(w: CliWorker): Promise<void> {
-  if (w.child.exitCode !== null || w.child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    w.child.once('exit', () => resolve());
-    w.child.kill('SIGTERM');
-  });
-}
-
 describe.skipIf(skip !== null)('zoo builds through a Redis queue', () => {
   let redis: TestRedis;
   let local: BuiltZoo;
@@ -258,14 +194,7 @@ describe.skipIf(skip !== null)('zoo builds through a Redis queue', () => {
     local = await buildZoo({ ...config, workers: 0 });
     await Promise.all(workers.map((w) => w.waitFor(/^worker on /m)));
   });
-  afterAll(async () => {
-    await Promise.all(workers.map(stopWorker));
-    const r = new Redis(redis.url);
-    const stale = await r.keys(`bull:${queueName}:*`);
-    if (stale.length > 0) await r.del(...stale);
-    r.disconnect();
-    await redis.stop();
-  });
+  afterAll(() => endQueueTest(redis, queueName, workers));
 
   it('equals the in-process build member by member when a worker is killed mid-job', async () => {
     const progress: Progress[] = [];
