@@ -81,6 +81,17 @@ function evalMethods(cfg: QualityConfig): EvalMethod[] {
       samples: 'first',
       ownDatasetOnly: true,
     },
+    // A linear probe on the pretrained body: its LDA head on all of the task's training samples.
+    ...(cfg.eval.discriminant
+      ? [
+          {
+            label: 'pretrained_probe',
+            init: 'pretrained_probe',
+            samples: 'first',
+            ownDatasetOnly: true,
+          } as const,
+        ]
+      : []),
     { label: 'zoo', init: 'zoo', samples: 'mean', seenOnly: true },
     { label: 'noise_nearest', init: 'noise_nearest', samples: 'mean', sampled: true },
     { label: 'weight_avg', init: 'weight_avg', samples: 'first' },
@@ -260,6 +271,7 @@ export function qualityPipeline(cfg: QualityConfig): QualityPipeline {
           noiseStd: ev.noiseStd,
           kdeBandwidth: ev.kdeBandwidth,
           kdeTopFraction: ev.kdeTopFraction,
+          ldaShrinkage: ev.ldaShrinkage,
           ...(m.sampled ? { draws: ev.samplesPerTask, finetuneInits: ev.finetuneSamples } : {}),
           ...(m.init === 'pretrained_file' ? { checkpoint: ev.pretrainedFile } : {}),
         },

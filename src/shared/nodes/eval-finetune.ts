@@ -13,6 +13,7 @@ import { defineNode } from './spec.ts';
 export const INIT_METHODS = [
   'randinit',
   'pretrained_source',
+  'pretrained_probe',
   'pretrained_file',
   'kde30',
   'noise_nearest',
@@ -71,6 +72,7 @@ export const EvalFinetuneConfig = QualityEvalSchema.pick({
   noiseStd: true,
   kdeBandwidth: true,
   kdeTopFraction: true,
+  ldaShrinkage: true,
 }).extend({
   /** Where the initial weights come from. */
   init: z.enum(INIT_METHODS).default('d2nwg'),
@@ -144,7 +146,8 @@ export const evalFinetuneSpec = defineNode({
     '. Each split gives its own result row, its std over the tasks of that split. ' +
     'Connect the zoo for every init except d2nwg (randinit takes its architecture from it, ' +
     'zoo its checkpoints; ' +
-    'pretrained_source also its build config), ' +
+    'pretrained_source also its build config; pretrained_probe is its body with an LDA head ' +
+    "fitted on the task's training samples, a linear probe, with ldaShrinkage), " +
     'Weights for d2nwg, noise_matched and noise_fn_matched, and the VAE for kde30. Every Evaluate node of a pipeline fine-tunes with ' +
     'the same shuffling per task, so differences come from the init alone.',
   config: EvalFinetuneConfig,

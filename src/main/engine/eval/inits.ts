@@ -25,6 +25,7 @@ import {
 } from './baselines.ts';
 import { nearestCheckpoint, type ZooRows } from './nearest.ts';
 import type { SourceModel } from './pretrained.ts';
+import { discriminantHead } from './protohead.ts';
 import type { PretrainedCheckpoint } from './pretrained-file.ts';
 
 /** The stream name of the Evaluate node (its node type: the executor forks ctx.rng by it). */
@@ -77,6 +78,8 @@ export interface InitSettings {
   readonly kdeTopFraction: number;
   /** How many inits the random-draw methods (noise_nearest, kde30) draw per task. */
   readonly draws: number;
+  /** pretrained_probe: shrinkage of the LDA head's covariance (discriminant.ts). */
+  readonly ldaShrinkage: number;
 }
 
 function need<T>(v: T | undefined, what: string, init: string, where: string): T {
@@ -209,6 +212,20 @@ export async function initsFor(
     case 'pretrained_source':
       // The source model (trained once per run on every known class) with a fresh head here.
       return [need(src.source, 'source model', method, where).transfer(layout, rng)];
+    case 'pretrained_probe': {
+      // A linear probe: the source model's body as a fixed feature extractor, with an LDA head
+      // fitted in closed form on the task's training samples (fine-tuning then trains it all).
+      const transferred = need(src.source, 'source model', method, where).transfer(layout, rng);
+      return [
+        await discriminantHead(
+          layout,
+          transferred,
+          data.xTrain,
+          data.yTrain,
+          settings.ldaShrinkage,
+        ),
+      ];
+    }
     case 'pretrained_file':
       // The user's checkpoint, with a fresh head here when its class count differs.
       return [need(src.checkpoint, 'checkpoint', method, where).init(rng)];

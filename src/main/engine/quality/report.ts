@@ -390,6 +390,7 @@ export const TIME_BUDGET_S: Readonly<Record<string, number>> = {
   smoke: 300,
   standard: 1800,
   large: 3600,
+  'standard-cnn': 1200,
 };
 
 function check(
