@@ -179,6 +179,7 @@ describe('quality benchmark runner', () => {
           'd2nwg_mean>lda_support@0:false',
           'd2nwg_lda_head>ncm@0:false',
           'd2nwg_lda_head>lda@0:false',
+          'd2nwg_lda_head>pretrained_probe@0:false',
           'd2nwg_ensemble>noise_fn_ensemble@0:false',
         ].sort(),
       );
