@@ -7,12 +7,13 @@
  */
 import { evalFinetuneSpec } from '../../shared/nodes/eval-finetune.ts';
 import { materializeTask } from '../engine/data/tasks.ts';
-import { sampleSize } from '../engine/data/types.ts';
+import { sampleSize, type TaskSpec } from '../engine/data/types.ts';
 import { finetuneCurves, type FinetuneCurve, type FinetuneJob } from '../engine/eval/finetune.ts';
 import {
   finetuneRng,
   initRng,
   initsFor,
+  labelledSupport,
   kdeOf,
   type InitSettings,
   type InitSources,
@@ -43,6 +44,17 @@ function need<T>(v: T | undefined, what: string, init: string, where: string): T
   if (v === undefined)
     throw new InputError(`init '${init}' needs the ${what} input connected`, where);
   return v;
+}
+
+/** The support set as a task's training samples. */
+function supportAsTrain(
+  feat: ValueOf<'features'>['data'],
+  task: TaskSpec,
+  perClass: number,
+  seed: number,
+): { xTrain: Float32Array; yTrain: Int32Array } {
+  const s = labelledSupport(feat, task, perClass, seed);
+  return { xTrain: s.x, yTrain: s.y };
 }
 
 /** Source models being trained or trained, by the Tasks and Features values they came from. */
@@ -184,10 +196,15 @@ export const run = nodeRunner(evalFinetuneSpec, async (ctx, inputs) => {
       const data = materializeTask(features.data, task);
       const mine = weights?.perTask.find((t) => t.task.id === task.id)?.vectors ?? [];
       const samples = weights ? (mean ? mine : mine.slice(0, 1)) : undefined;
+      // A probe from the support set fits its head on that alone; fine-tuning still uses `data`.
+      const fitOn =
+        cfg.init === 'pretrained_probe' && cfg.probeFrom === 'support'
+          ? { ...data, ...supportAsTrain(features.data, task, cfg.perClass, ctx.seed) }
+          : data;
       const all = await initsFor(
         cfg.init,
         task,
-        data,
+        fitOn,
         samples ? { ...sources, samples } : sources,
         settings,
         initRng(ctx.seed, task.id),

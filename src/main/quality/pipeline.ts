@@ -66,6 +66,8 @@ interface EvalMethod {
   readonly ownDatasetOnly?: boolean;
   /** Draws / fine-tuned inits: N samples, finetuneSamples of them trained; otherwise all. */
   readonly sampled?: boolean;
+  /** pretrained_probe's head from the generator's support set (encoder.perClass per class). */
+  readonly fromSupport?: boolean;
 }
 
 /** The Evaluate nodes, in the benchmark's row order. pretrained_file is added when configured. */
@@ -81,7 +83,8 @@ function evalMethods(cfg: QualityConfig): EvalMethod[] {
       samples: 'first',
       ownDatasetOnly: true,
     },
-    // A linear probe on the pretrained body: its LDA head on all of the task's training samples.
+    // A linear probe on the pretrained body: its LDA head on all of the task's training samples,
+    // and on the support set the generator is conditioned on (equal data).
     ...(cfg.eval.discriminant
       ? [
           {
@@ -89,6 +92,13 @@ function evalMethods(cfg: QualityConfig): EvalMethod[] {
             init: 'pretrained_probe',
             samples: 'first',
             ownDatasetOnly: true,
+          } as const,
+          {
+            label: 'pretrained_probe_support',
+            init: 'pretrained_probe',
+            samples: 'first',
+            ownDatasetOnly: true,
+            fromSupport: true,
           } as const,
         ]
       : []),
@@ -274,6 +284,7 @@ export function qualityPipeline(cfg: QualityConfig): QualityPipeline {
           ldaShrinkage: ev.ldaShrinkage,
           ...(m.sampled ? { draws: ev.samplesPerTask, finetuneInits: ev.finetuneSamples } : {}),
           ...(m.init === 'pretrained_file' ? { checkpoint: ev.pretrainedFile } : {}),
+          ...(m.fromSupport ? { probeFrom: 'support', perClass: cfg.encoder.perClass } : {}),
         },
         col + 1,
       );

@@ -104,6 +104,13 @@ export const EvalFinetuneConfig = QualityEvalSchema.pick({
    * epoch > 0 rows, to bound the cost; epoch 0 still averages all of them. 0 = all.
    */
   finetuneInits: z.number().int().min(0).max(1000).default(0),
+  /**
+   * init 'pretrained_probe': its LDA head is fitted on all of the task's training samples, or on
+   * the support set of `perClass` per class the Sampler and the support-set references use.
+   */
+  probeFrom: z.enum(['train', 'support']).default('train'),
+  /** Samples per class of the support set (the paper's n is 5). */
+  perClass: z.number().int().min(1).max(100_000).default(5),
 });
 export type EvalFinetuneConfig = z.infer<typeof EvalFinetuneConfig>;
 

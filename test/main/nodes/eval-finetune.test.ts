@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { run } from '../../../src/main/nodes/eval-finetune.ts';
 import { materializeTask } from '../../../src/main/engine/data/tasks.ts';
-import { initRng } from '../../../src/main/engine/eval/inits.ts';
+import { initRng, labelledSupport } from '../../../src/main/engine/eval/inits.ts';
 import { trainSourceModel } from '../../../src/main/engine/eval/pretrained.ts';
 import { discriminantHead } from '../../../src/main/engine/eval/protohead.ts';
 import { accuracy } from '../../../src/main/engine/nn/train.ts';
@@ -158,6 +158,24 @@ describe('eval.finetune', () => {
       6,
     );
     expect(probe.results[0].method).toBe('pretrained_probe');
+    // probeFrom 'support': the head from the support set of perClass per class alone.
+    const fromSupport = await evaluate(
+      { ...common, init: 'pretrained_probe', ldaShrinkage: 0.3, probeFrom: 'support', perClass: 2 },
+      ports,
+    );
+    const support = labelledSupport(features.data, task, 2, SEED);
+    expect(support.y.length).toBe(2 * task.classes.length);
+    const probeSupport = await discriminantHead(
+      layout,
+      source.transfer(layout, initRng(SEED, task.id)),
+      support.x,
+      support.y,
+      0.3,
+    );
+    expect(fromSupport.results[0].perTask[0].accuracy[0]).toBeCloseTo(
+      await accuracy(layout, probeSupport, td.xTest, td.yTest),
+      6,
+    );
   });
 
   it('refuses init d2nwg without a Weights input, naming the node', async () => {

@@ -392,6 +392,7 @@ describe('quality benchmark runner', () => {
         'randinit',
         'pretrained_source',
         'pretrained_probe',
+        'pretrained_probe_support',
         'kde30',
         'noise_nearest',
         'noise_matched',
@@ -414,6 +415,10 @@ describe('quality benchmark runner', () => {
     for (const split of ['seen', 'unseen-combo', 'unseen-class']) {
       expect(at0(split, 'ncm_support'), split).toBe(at0(split, 'ncm'));
       expect(at0(split, 'lda_support'), split).toBeCloseTo(at0(split, 'lda') ?? NaN, 6);
+      expect(at0(split, 'pretrained_probe_support'), split).toBeCloseTo(
+        at0(split, 'pretrained_probe') ?? NaN,
+        6,
+      );
     }
     // Fine-tuned rows for the CNN inits too.
     expect(r.results.some((x) => x.method === 'pretrained_probe' && x.epoch === 1)).toBe(true);

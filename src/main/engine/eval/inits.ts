@@ -5,7 +5,8 @@
  * init give the same numbers.
  */
 import type { InitMethod } from '../../../shared/nodes/eval-finetune.ts';
-import type { TaskData, TaskSpec } from '../data/types.ts';
+import { supportLabels, taskSupportSet } from '../data/tasks.ts';
+import type { LabelledData, TaskData, TaskSpec } from '../data/types.ts';
 import { InputError } from '../errors.ts';
 import type { Layout } from '../nn/architecture.ts';
 import { initParams } from '../nn/params.ts';
@@ -47,6 +48,17 @@ export function finetuneRng(seed: number, taskId: string): Rng {
  */
 export function supportRng(seed: number, taskId: string): Rng {
   return new Rng(seed).fork('support').fork(taskId);
+}
+
+/** That support set with its labels (class i of the task = label i), `perClass` per class. */
+export function labelledSupport(
+  feat: LabelledData,
+  task: TaskSpec,
+  perClass: number,
+  seed: number,
+): { x: Float32Array; y: Int32Array } {
+  const s = taskSupportSet(feat, task, perClass, supportRng(seed, task.id));
+  return { x: s.x, y: supportLabels(task.classes.length, perClass) };
 }
 
 /** The zoo a method draws checkpoints from: its rows, with each member's task and accuracy. */
@@ -214,7 +226,8 @@ export async function initsFor(
       return [need(src.source, 'source model', method, where).transfer(layout, rng)];
     case 'pretrained_probe': {
       // A linear probe: the source model's body as a fixed feature extractor, with an LDA head
-      // fitted in closed form on the task's training samples (fine-tuning then trains it all).
+      // fitted in closed form on `data`'s training samples (all of the task's, or the support
+      // set: the Evaluate node's probeFrom); fine-tuning then trains it all.
       const transferred = need(src.source, 'source model', method, where).transfer(layout, rng);
       return [
         await discriminantHead(
