@@ -371,7 +371,7 @@ export function qualityPresetInput(preset: QualityPreset): QualityConfigInput {
 
 /**
  * The CNN presets: Fashion-MNIST tasks on raw 28×28 images, zoos of Schürholt-style CNNs
- * (channels [8, 16, 8], about 2,450 weights at K = 5), every method and reference on the same
+ * (channels [8, 16, 8], 2,453 weights at K = 5), every method and reference on the same
  * images. 'standard-cnn' is sized for 2 CPU cores with the batched engine (target: under 20
  * minutes); 'large-cnn' for a GPU box: a 20× larger zoo of a wider CNN, longer training and
  * evaluation.

@@ -141,15 +141,16 @@ describe('eval.finetune', () => {
     });
     const layout = zooLayout(zoo.zoo.manifest);
     const td = materializeTask(features.data, task);
-    const expected = await discriminantHead(
-      layout,
-      source.transfer(layout, initRng(SEED, task.id)),
-      td.xTrain,
-      td.yTrain,
-      0.3,
+    // The body with a fresh head from the node's init stream, then the LDA head from (x, y).
+    const probeAccuracy = async (x: Float32Array, y: Int32Array) => {
+      const fresh = source.transfer(layout, initRng(SEED, task.id));
+      const w = await discriminantHead(layout, fresh, x, y, 0.3);
+      return accuracy(layout, w, td.xTest, td.yTest);
+    };
+    expect(probe.results[0].perTask[0].accuracy[0]).toBeCloseTo(
+      await probeAccuracy(td.xTrain, td.yTrain),
+      6,
     );
-    const acc = await accuracy(layout, expected, td.xTest, td.yTest);
-    expect(probe.results[0].perTask[0].accuracy[0]).toBeCloseTo(acc, 6);
     // pretrained_source: the same body (the node reuses the trained model) with a fresh head.
     const src = await evaluate({ ...common, init: 'pretrained_source' }, ports);
     const fresh = source.transfer(layout, initRng(SEED, task.id));
@@ -165,15 +166,8 @@ describe('eval.finetune', () => {
     );
     const support = labelledSupport(features.data, task, 2, SEED);
     expect(support.y.length).toBe(2 * task.classes.length);
-    const probeSupport = await discriminantHead(
-      layout,
-      source.transfer(layout, initRng(SEED, task.id)),
-      support.x,
-      support.y,
-      0.3,
-    );
     expect(fromSupport.results[0].perTask[0].accuracy[0]).toBeCloseTo(
-      await accuracy(layout, probeSupport, td.xTest, td.yTest),
+      await probeAccuracy(support.x, support.y),
       6,
     );
   });
