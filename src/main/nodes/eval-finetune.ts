@@ -7,11 +7,13 @@
  */
 import { evalFinetuneSpec } from '../../shared/nodes/eval-finetune.ts';
 import { materializeTask } from '../engine/data/tasks.ts';
+import { sampleSize, type TaskSpec } from '../engine/data/types.ts';
 import { finetuneCurves, type FinetuneCurve, type FinetuneJob } from '../engine/eval/finetune.ts';
 import {
   finetuneRng,
   initRng,
   initsFor,
+  labelledSupport,
   kdeOf,
   type InitSettings,
   type InitSources,
@@ -20,8 +22,10 @@ import {
 import { trainSourceModel, type SourceModel } from '../engine/eval/pretrained.ts';
 import { loadPretrainedFile, type PretrainedCheckpoint } from '../engine/eval/pretrained-file.ts';
 import { InputError, throwIfAborted } from '../engine/errors.ts';
+import { inputShapeOf, inputSize } from '../engine/nn/architecture.ts';
 import type { Rng } from '../engine/rng.ts';
 import { zooLayout } from '../engine/zoo/storage.ts';
+import { canonicalJson } from '../graph/cache.ts';
 import { controlOf, nodeRunner } from './define.ts';
 import { resultSummary } from './results.ts';
 import { tasksOfSplit } from './split-tasks.ts';
@@ -44,6 +48,20 @@ function need<T>(v: T | undefined, what: string, init: string, where: string): T
   return v;
 }
 
+/** The support set as a task's training samples. */
+function supportAsTrain(
+  feat: ValueOf<'features'>['data'],
+  task: TaskSpec,
+  perClass: number,
+  seed: number,
+): { xTrain: Float32Array; yTrain: Int32Array } {
+  const s = labelledSupport(feat, task, perClass, seed);
+  return { xTrain: s.x, yTrain: s.y };
+}
+
+/** Source models being trained or trained, by the Tasks and Features values they came from. */
+const sourceModels = new WeakMap<object, WeakMap<object, Map<string, Promise<SourceModel>>>>();
+
 /**
  * The Pretrained (source) model: the zoo's architecture trained with the zoo's settings on the
  * train pool of every known class of the Features input (the same definition as the quality
@@ -65,8 +83,26 @@ async function pretrainedSource(
       where,
     );
   }
-  return trainSourceModel({
-    feat: features.data,
+  // The members' input shape: a CNN's images, which 'pixels' features hold flattened.
+  const arch = zooLayout(z.zoo.manifest).arch;
+  const feat = features.data;
+  if (sampleSize(feat) !== inputSize(arch)) {
+    throw new InputError(
+      `the Features have ${sampleSize(feat)} values per sample but the zoo's ${arch.kind} takes ${inputSize(arch)}; connect the Features the zoo was built from`,
+      where,
+    );
+  }
+  // pretrained_source and pretrained_probe of one run share their source model: it is trained
+  // once per (Tasks, Features, zoo build config, stream), as each node would train it.
+  const key = `${rng.seed}\u0000${canonicalJson(built.arch)}\u0000${canonicalJson(built.train)}`;
+  const byFeatures = sourceModels.get(tasksV.tasks) ?? new WeakMap();
+  sourceModels.set(tasksV.tasks, byFeatures);
+  const byKey = byFeatures.get(feat) ?? new Map<string, Promise<SourceModel>>();
+  byFeatures.set(feat, byKey);
+  const known = byKey.get(key);
+  if (known) return known;
+  const trained = trainSourceModel({
+    feat: { ...feat, sampleShape: inputShapeOf(arch) },
     trainPool: tasksV.tasks.trainPool,
     heldOut: tasksV.tasks.heldOut,
     architecture: built.arch,
@@ -74,6 +110,10 @@ async function pretrainedSource(
     rng,
     signal,
   });
+  byKey.set(key, trained);
+  // A failed or cancelled training is not kept: the next node trains it again.
+  trained.catch(() => byKey.delete(key));
+  return trained;
 }
 
 export const run = nodeRunner(evalFinetuneSpec, async (ctx, inputs) => {
@@ -92,10 +132,11 @@ export const run = nodeRunner(evalFinetuneSpec, async (ctx, inputs) => {
     split,
     tasks: tasksOfSplit(tasksV, split, cfg.maxTasks, where),
   }));
-  if (cfg.init === 'pretrained_source' && tasksV.tasks.unseenDataset !== undefined) {
+  const fromSource = cfg.init === 'pretrained_source' || cfg.init === 'pretrained_probe';
+  if (fromSource && tasksV.tasks.unseenDataset !== undefined) {
     // It would train on these tasks' own dataset: not a model pretrained on the zoo's source.
     throw new InputError(
-      "init 'pretrained_source' trains on the zoo's dataset, but these Tasks come from an Unseen-dataset tasks node: for a pretrained model on another dataset use init 'pretrained_file' with your checkpoint",
+      `init '${cfg.init}' trains on the zoo's dataset, but these Tasks come from an Unseen-dataset tasks node: for a pretrained model on another dataset use init 'pretrained_file' with your checkpoint`,
       where,
     );
   }
@@ -103,10 +144,9 @@ export const run = nodeRunner(evalFinetuneSpec, async (ctx, inputs) => {
   const epochs = [...new Set(cfg.finetuneEpochs)].sort((a, b) => a - b);
   const maxEpoch = epochs[epochs.length - 1];
   const method = cfg.label || cfg.init;
-  const source =
-    cfg.init === 'pretrained_source'
-      ? await pretrainedSource(zoo, features, tasksV, ctx.rng.fork('source'), ctx.signal, where)
-      : undefined;
+  const source = fromSource
+    ? await pretrainedSource(zoo, features, tasksV, ctx.rng.fork('source'), ctx.signal, where)
+    : undefined;
   let checkpoint: PretrainedCheckpoint | undefined;
   if (cfg.init === 'pretrained_file') {
     if (!cfg.checkpoint) {
@@ -135,6 +175,7 @@ export const run = nodeRunner(evalFinetuneSpec, async (ctx, inputs) => {
     kdeBandwidth: cfg.kdeBandwidth,
     kdeTopFraction: cfg.kdeTopFraction,
     draws: mean ? cfg.draws : 1,
+    ldaShrinkage: cfg.ldaShrinkage,
   };
   const kde = cfg.init === 'kde30' ? await kdeOf(sources, settings) : undefined;
   // Every init of every task first; then all of their fine-tuning as model batches (each gets
@@ -157,10 +198,15 @@ export const run = nodeRunner(evalFinetuneSpec, async (ctx, inputs) => {
       const data = materializeTask(features.data, task);
       const mine = weights?.perTask.find((t) => t.task.id === task.id)?.vectors ?? [];
       const samples = weights ? (mean ? mine : mine.slice(0, 1)) : undefined;
+      // A probe from the support set fits its head on that alone; fine-tuning still uses `data`.
+      const fitOn =
+        cfg.init === 'pretrained_probe' && cfg.probeFrom === 'support'
+          ? { ...data, ...supportAsTrain(features.data, task, cfg.perClass, ctx.seed) }
+          : data;
       const all = await initsFor(
         cfg.init,
         task,
-        data,
+        fitOn,
         samples ? { ...sources, samples } : sources,
         settings,
         initRng(ctx.seed, task.id),

@@ -1,8 +1,8 @@
 /** Runs eval.reference: nearest class mean or LDA on each target task, at epoch 0. */
 import { evalReferenceSpec } from '../../shared/nodes/eval-reference.ts';
-import { materializeTask, supportLabels, taskSupportSet } from '../engine/data/tasks.ts';
+import { materializeTask } from '../engine/data/tasks.ts';
 import { ncmAccuracy } from '../engine/eval/baselines.ts';
-import { supportRng } from '../engine/eval/inits.ts';
+import { labelledSupport } from '../engine/eval/inits.ts';
 import { ldaAccuracy } from '../engine/eval/discriminant.ts';
 import { throwIfAborted } from '../engine/errors.ts';
 import { controlOf, nodeRunner } from './define.ts';
@@ -30,13 +30,10 @@ export const run = nodeRunner(evalReferenceSpec, async (ctx, inputs) => {
       throwIfAborted(ctx.signal);
       const td = materializeTask(feat, task);
       const k = task.classes.length;
-      let x = td.xTrain;
-      let y = td.yTrain;
-      if (cfg.samples === 'support') {
-        const s = taskSupportSet(feat, task, cfg.perClass, supportRng(ctx.seed, task.id));
-        x = s.x;
-        y = supportLabels(k, cfg.perClass);
-      }
+      const { x, y } =
+        cfg.samples === 'support'
+          ? labelledSupport(feat, task, cfg.perClass, ctx.seed)
+          : { x: td.xTrain, y: td.yTrain };
       const acc =
         cfg.method === 'lda'
           ? ldaAccuracy(x, y, td.xTest, td.yTest, k, d, cfg.shrinkage)

@@ -12,7 +12,7 @@ import { taskOf, testAccuracyOn } from '../engine/export/task.ts';
 import { evaluateMany } from '../engine/nn/train.ts';
 import { writeFileAtomic } from '../engine/formats/atomic.ts';
 import { materializeTask, supportLabels, taskSupportSet } from '../engine/data/tasks.ts';
-import { InputError, throwIfAborted } from '../engine/errors.ts';
+import { throwIfAborted } from '../engine/errors.ts';
 import { supportRng } from '../engine/eval/inits.ts';
 import { discriminantHead, prototypeHeadOf } from '../engine/eval/protohead.ts';
 import {
@@ -50,13 +50,6 @@ export const run = nodeRunner(sampleGenerateSpec, async (ctx, inputs) => {
   const zoo = inputs.zoo;
   const layout = zooLayout(zoo.zoo.manifest);
   const parts = { layout, vae, encoder, diffusion: model };
-  if (cfg.head !== 'generated' && layout.arch.kind !== 'mlp') {
-    throw new InputError(
-      `head '${cfg.head}' is refitted on an MLP's hidden features; this zoo's architecture is ` +
-        `${layout.arch.kind}: use head 'generated'`,
-      ctx.nodeId,
-    );
-  }
   // The node's config extends the sampler's; the sampler takes (and strictly checks) only its own keys.
   const sampler = SamplerConfig.strip().parse(cfg);
   const perTask: TaskWeights[] = [];
@@ -107,10 +100,12 @@ export const run = nodeRunner(sampleGenerateSpec, async (ctx, inputs) => {
           cfg.headFrom === 'train'
             ? [taskData().xTrain, taskData().yTrain]
             : [support, supportLabels(supportSet.shape[0], supportSet.shape[1])];
-        vectors = vectors.map((v) =>
-          cfg.head === 'prototypes'
-            ? prototypeHeadOf(layout, v, x, y)
-            : discriminantHead(layout, v, x, y, cfg.headShrinkage),
+        vectors = await Promise.all(
+          vectors.map((v) =>
+            cfg.head === 'prototypes'
+              ? prototypeHeadOf(layout, v, x, y)
+              : discriminantHead(layout, v, x, y, cfg.headShrinkage),
+          ),
         );
       }
       let ranked: TaskWeights;

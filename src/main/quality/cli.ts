@@ -1,7 +1,8 @@
 /**
- * `d2nwg bench quality --preset smoke|standard [--config FILE] --out FILE.json`: resolves the
- * config, runs the benchmark, writes the report JSON atomically and prints the table. Returns the
- * process exit code; InputError propagates so the CLI maps it to exit code 2.
+ * `d2nwg bench quality --preset smoke|standard|large|standard-cnn|large-cnn [--config FILE]
+ * --out FILE.json`: resolves the config, runs the benchmark, writes the report JSON atomically and
+ * prints the table. Returns the process exit code; InputError propagates so the CLI maps it to
+ * exit code 2.
  */
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -19,11 +20,11 @@ import { qualityPipeline } from './pipeline.ts';
 import { runQuality } from './runner.ts';
 import { errorMessage } from '../../shared/errors.ts';
 
-export const QUALITY_USAGE = `Usage: d2nwg bench quality --preset smoke|standard|large [--config FILE.json] [--seed N] [--out FILE.json] [--save-pipeline FILE.pipeline.json]
+export const QUALITY_USAGE = `Usage: d2nwg bench quality --preset smoke|standard|large|standard-cnn|large-cnn [--config FILE.json] [--seed N] [--out FILE.json] [--save-pipeline FILE.pipeline.json]
 
 Builds a zoo, trains the weight VAE, the dataset encoder and the latent diffusion model, then
 compares D2NWG samples (mean, best on the support set, best by the accuracy predictor, soups,
-prototype head) with randinit, pretrained_source, zoo, kde30, noise_nearest, noise_matched,
+prototype head) with randinit, pretrained_source, pretrained_probe, zoo, kde30, noise_nearest, noise_matched,
 noise_fn_matched, weight_avg and ncm on seen, unseen-combo and unseen-class tasks (bench/QUALITY.md). --config is a JSON object
 deep-merged over the preset (any dataset source, class counts, held-out classes, seeds…).
 It runs as a pipeline through the executor (the same nodes as \`d2nwg run\`): every init's row is

@@ -68,6 +68,8 @@ interface EvalMethod {
   readonly ownDatasetOnly?: boolean;
   /** Draws / fine-tuned inits: N samples, finetuneSamples of them trained; otherwise all. */
   readonly sampled?: boolean;
+  /** pretrained_probe's head from the generator's support set (encoder.perClass per class). */
+  readonly fromSupport?: boolean;
 }
 
 /** The Evaluate nodes, in the benchmark's row order. pretrained_file is added when configured. */
@@ -83,6 +85,25 @@ function evalMethods(cfg: QualityConfig): EvalMethod[] {
       samples: 'first',
       ownDatasetOnly: true,
     },
+    // A linear probe on the pretrained body: its LDA head on all of the task's training samples,
+    // and on the support set the generator is conditioned on (equal data).
+    ...(cfg.eval.discriminant
+      ? [
+          {
+            label: 'pretrained_probe',
+            init: 'pretrained_probe',
+            samples: 'first',
+            ownDatasetOnly: true,
+          } as const,
+          {
+            label: 'pretrained_probe_support',
+            init: 'pretrained_probe',
+            samples: 'first',
+            ownDatasetOnly: true,
+            fromSupport: true,
+          } as const,
+        ]
+      : []),
     { label: 'zoo', init: 'zoo', samples: 'mean', seenOnly: true },
     { label: 'noise_nearest', init: 'noise_nearest', samples: 'mean', sampled: true },
     { label: 'weight_avg', init: 'weight_avg', samples: 'first' },
@@ -252,8 +273,10 @@ export function qualityPipeline(cfg: QualityConfig): QualityPipeline {
           noiseStd: ev.noiseStd,
           kdeBandwidth: ev.kdeBandwidth,
           kdeTopFraction: ev.kdeTopFraction,
+          ldaShrinkage: ev.ldaShrinkage,
           ...(m.sampled ? { draws: ev.samplesPerTask, finetuneInits: ev.finetuneSamples } : {}),
           ...(m.init === 'pretrained_file' ? { checkpoint: ev.pretrainedFile } : {}),
+          ...(m.fromSupport ? { probeFrom: 'support', perClass: cfg.encoder.perClass } : {}),
         },
         col + 1,
       );

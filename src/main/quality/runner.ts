@@ -321,18 +321,20 @@ async function buildReport(
     );
     greedySoupSizes.push(greedy.members.length);
     extra('d2nwg_greedy_soup', [greedy.vector]);
-    if (ev.protoHead && layout.arch.kind === 'mlp') {
+    if (ev.protoHead) {
       const support = taskSupportSet(featT, task, perClass, supportRng(cfg.seed, task.id)).x;
       extra(
         'd2nwg_protohead',
-        vecs.map((v) => prototypeHead(layout, v, support, k, perClass)),
+        await Promise.all(vecs.map((v) => prototypeHead(layout, v, support, k, perClass))),
       );
     }
-    if (ev.discriminant && layout.arch.kind === 'mlp') {
+    if (ev.discriminant) {
       // The generated bodies as feature extractors: an LDA head on all training samples.
       extra(
         'd2nwg_lda_head',
-        vecs.map((v) => discriminantHead(layout, v, td.xTrain, td.yTrain, ev.ldaShrinkage)),
+        await Promise.all(
+          vecs.map((v) => discriminantHead(layout, v, td.xTrain, td.yTrain, ev.ldaShrinkage)),
+        ),
       );
     }
     if (predicted) {

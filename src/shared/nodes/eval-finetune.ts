@@ -13,6 +13,7 @@ import { defineNode } from './spec.ts';
 export const INIT_METHODS = [
   'randinit',
   'pretrained_source',
+  'pretrained_probe',
   'pretrained_file',
   'kde30',
   'noise_nearest',
@@ -71,6 +72,7 @@ export const EvalFinetuneConfig = QualityEvalSchema.pick({
   noiseStd: true,
   kdeBandwidth: true,
   kdeTopFraction: true,
+  ldaShrinkage: true,
 }).extend({
   /** Where the initial weights come from. */
   init: z.enum(INIT_METHODS).default('d2nwg'),
@@ -102,6 +104,13 @@ export const EvalFinetuneConfig = QualityEvalSchema.pick({
    * epoch > 0 rows, to bound the cost; epoch 0 still averages all of them. 0 = all.
    */
   finetuneInits: z.number().int().min(0).max(1000).default(0),
+  /**
+   * init 'pretrained_probe': its LDA head is fitted on all of the task's training samples, or on
+   * the support set of `perClass` per class the Sampler and the support-set references use.
+   */
+  probeFrom: z.enum(['train', 'support']).default('train'),
+  /** Samples per class of the support set (the paper's n is 5). */
+  perClass: z.number().int().min(1).max(100_000).default(5),
 });
 export type EvalFinetuneConfig = z.infer<typeof EvalFinetuneConfig>;
 
@@ -144,7 +153,8 @@ export const evalFinetuneSpec = defineNode({
     '. Each split gives its own result row, its std over the tasks of that split. ' +
     'Connect the zoo for every init except d2nwg (randinit takes its architecture from it, ' +
     'zoo its checkpoints; ' +
-    'pretrained_source also its build config), ' +
+    'pretrained_source also its build config; pretrained_probe is its body with an LDA head ' +
+    "fitted on the task's training samples, a linear probe, with ldaShrinkage), " +
     'Weights for d2nwg, noise_matched and noise_fn_matched, and the VAE for kde30. Every Evaluate node of a pipeline fine-tunes with ' +
     'the same shuffling per task, so differences come from the init alone.',
   config: EvalFinetuneConfig,

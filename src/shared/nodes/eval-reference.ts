@@ -15,13 +15,12 @@ export const EvalReferenceConfig = EvalFinetuneConfig.pick({
   label: true,
   splits: true,
   maxTasks: true,
+  perClass: true,
 }).extend({
   /** 'ncm': nearest class mean (Euclidean); 'lda': shared-covariance linear discriminant. */
   method: z.enum(REFERENCE_METHODS).default('ncm'),
   /** Fitted on all of each task's training samples, or on a support set of `perClass` per class. */
   samples: z.enum(['train', 'support']).default('train'),
-  /** Samples per class of the support set (samples = 'support'; the paper's n is 5). */
-  perClass: z.number().int().min(1).max(100_000).default(5),
   /** Shrinkage of the LDA covariance toward a scaled identity (1 = nearest class mean). */
   shrinkage: QualityEvalSchema.shape.ldaShrinkage,
 });

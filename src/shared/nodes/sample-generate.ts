@@ -22,8 +22,8 @@ export const SampleGenerateConfig = SamplerConfig.extend({
   /**
    * The output layer of each sample. 'generated': as decoded. 'prototypes' (class means) or
    * 'discriminant' (LDA, shared covariance): refitted in closed form on the generated body's hidden
-   * features, so output i is the task's class i even for a class tuple the generator never saw.
-   * MLP zoos only.
+   * features (an MLP's last hidden layer, a CNN's pooled channels), so output i is the task's
+   * class i even for a class tuple the generator never saw.
    */
   head: z.enum(['generated', 'prototypes', 'discriminant']).default('generated'),
   /** Labelled samples a refitted head is fitted on: the support set, or all training samples. */

@@ -30,8 +30,11 @@ export const EncoderConfigSchema = strictObject({
   inducing: z.number().int().min(1).max(256).default(16),
   /** Size of the dataset embedding handed to the diffusion model as its condition. */
   embedDim: z.number().int().min(2).max(2048).default(64),
-  /** Feature vectors per class in a support set (paper: n = 5). */
-  perClass: z.number().int().min(1).max(256).default(5),
+  /**
+   * Feature vectors per class in a support set (paper: n = 5); up to all of a task's training
+   * samples (tasks.nTrain), to compare with references fitted on all of them at equal data.
+   */
+  perClass: z.number().int().min(1).max(100_000).default(5),
   /** Training epochs over the (dataset, weight-latent) pairs. */
   epochs: z.number().int().min(0).max(100000).default(60),
   /** AdamW learning rate (paper: 1e-4; 3e-3 trained the small CPU encoders in 30 epochs). */

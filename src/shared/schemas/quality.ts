@@ -14,7 +14,7 @@ import { DatasetSourceSchema, TaskGenConfigSchema } from './dataset.ts';
 import { FeatureConfigSchema } from './features.ts';
 import { ArchitectureSchema, ZooAugmentSchema, ZooTrainConfigSchema } from './zoo.ts';
 
-export const QUALITY_PRESETS = ['smoke', 'standard', 'large'] as const;
+export const QUALITY_PRESETS = ['smoke', 'standard', 'large', 'standard-cnn', 'large-cnn'] as const;
 
 /**
  * Task splits of the report: the three of the task draw (bench/QUALITY.md), and 'unseen-dataset',
@@ -305,6 +305,7 @@ export const LARGE_PRESET_SEEN_TASKS = 2000;
  * difference between the two comes from the zoo, not from longer training.
  */
 export function qualityPresetInput(preset: QualityPreset): QualityConfigInput {
+  if (preset === 'standard-cnn' || preset === 'large-cnn') return cnnPresetInput(preset);
   if (preset === 'large') {
     const std = qualityPresetInput('standard');
     const scale = LARGE_PRESET_SEEN_TASKS / 100;
@@ -368,14 +369,77 @@ export function qualityPresetInput(preset: QualityPreset): QualityConfigInput {
   };
 }
 
+/**
+ * The CNN presets: Fashion-MNIST tasks on raw 28×28 images, zoos of Schürholt-style CNNs
+ * (channels [8, 16, 8], 2,453 weights at K = 5), every method and reference on the same
+ * images. 'standard-cnn' is sized for 2 CPU cores with the batched engine (target: under 20
+ * minutes); 'large-cnn' for a GPU box: a 20× larger zoo of a wider CNN, longer training and
+ * evaluation.
+ */
+function cnnPresetInput(preset: 'standard-cnn' | 'large-cnn'): QualityConfigInput {
+  const standard: QualityConfigInput = {
+    preset,
+    features: { kind: 'pixels' },
+    tasks: {
+      k: 5,
+      nTrain: 100,
+      nTest: 100,
+      numSeen: 40,
+      numUnseenCombo: 10,
+      numUnseenClass: 10,
+      heldOutClasses: 2,
+    },
+    zoo: {
+      architecture: { kind: 'cnn', channels: [8, 16, 8], kernelSize: 3 },
+      train: { epochs: 15, keepLast: 3, seeds: 2, batchSize: 32, lr: 3e-3 },
+    },
+    vae: { hidden: [256], latentDim: 64, epochs: 150, batchSize: 32 },
+    encoder: { epochs: 30, dModel: 64, inducing: 16, embedDim: 64, batchSize: 48 },
+    diffusion: { steps: 2000, batchSize: 64, denoiser: { width: 256, depth: 3 } },
+    sampler: { sampler: 'ddim', steps: 50, guidance: 2 },
+    eval: {
+      finetuneEpochs: [0, 1, 5],
+      samplesPerTask: 6,
+      soupTopK: 3,
+      maxTasksPerSplit: 10,
+      finetuneSamples: 2,
+    },
+    seed: 1,
+  };
+  if (preset === 'standard-cnn') return standard;
+  return {
+    ...standard,
+    tasks: { ...standard.tasks, numSeen: 800, numUnseenCombo: 40, numUnseenClass: 40 },
+    zoo: {
+      architecture: { kind: 'cnn', channels: [16, 32, 16], kernelSize: 3 },
+      train: { epochs: 30, keepLast: 5, seeds: 2, batchSize: 32, lr: 3e-3 },
+    },
+    vae: { hidden: [1024], latentDim: 128, epochs: 100, batchSize: 128 },
+    encoder: { epochs: 20, dModel: 128, inducing: 16, embedDim: 128, batchSize: 128 },
+    diffusion: { steps: 20000, batchSize: 256, denoiser: { width: 1024, depth: 4 } },
+    eval: {
+      finetuneEpochs: [0, 1, 5, 20],
+      samplesPerTask: 10,
+      soupTopK: 5,
+      maxTasksPerSplit: 40,
+      finetuneSamples: 3,
+    },
+  };
+}
+
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Deep merge for config overrides: objects merge key by key, anything else replaces. */
+/**
+ * Deep merge for config overrides: objects merge key by key, anything else replaces. An object
+ * that names another `kind` than the base's (features, architecture…) replaces it whole: the
+ * base's keys belong to the other kind and its strict schema would refuse them.
+ */
 export function mergeConfig(base: unknown, override: unknown): unknown {
   if (!isPlainObject(base) || !isPlainObject(override))
     return override === undefined ? base : override;
+  if ('kind' in override && override.kind !== base.kind) return override;
   const out: Record<string, unknown> = { ...base };
   for (const [k, v] of Object.entries(override)) out[k] = mergeConfig(base[k], v);
   return out;

@@ -1,6 +1,20 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { run } from '../../../src/main/nodes/eval-finetune.ts';
-import { expectInputError, nodeContext, output, TinyChain, wire } from '../../helpers/nodes.ts';
+import { materializeTask } from '../../../src/main/engine/data/tasks.ts';
+import { initRng, labelledSupport } from '../../../src/main/engine/eval/inits.ts';
+import { trainSourceModel } from '../../../src/main/engine/eval/pretrained.ts';
+import { discriminantHead } from '../../../src/main/engine/eval/protohead.ts';
+import { accuracy } from '../../../src/main/engine/nn/train.ts';
+import { Rng } from '../../../src/main/engine/rng.ts';
+import { zooLayout } from '../../../src/main/engine/zoo/storage.ts';
+import {
+  expectInputError,
+  nodeContext,
+  output,
+  SEED,
+  TinyChain,
+  wire,
+} from '../../helpers/nodes.ts';
 
 const chain = new TinyChain();
 afterAll(() => chain.dispose());
@@ -106,6 +120,56 @@ describe('eval.finetune', () => {
     expect(first.results[0].initsPerTask).toEqual([1, 1]);
     // 'first' is the first of the same draws.
     expect(first.results[0].curves?.[0].accuracy).toEqual(a.results[0].curves?.[0].accuracy);
+  });
+
+  it("pretrained_probe is the source model's body with an LDA head on the task's training samples", async () => {
+    const [zoo, features, tasks] = [await chain.zoo(), await chain.features(), await chain.tasks()];
+    const ports = { zoo, features, tasks };
+    const common = { splits: ['unseen-class'], maxTasks: 1, finetuneEpochs: [0] };
+    const probe = await evaluate({ ...common, init: 'pretrained_probe', ldaShrinkage: 0.3 }, ports);
+    const task = tasks.tasks.unseenClass[0];
+    // The same source model (the node's stream: nodeContext forks the seed by 'test') and head.
+    const built = zoo.zoo.manifest.config;
+    if (!built) throw new Error('the chain zoo records its build config');
+    const source = await trainSourceModel({
+      feat: features.data,
+      trainPool: tasks.tasks.trainPool,
+      heldOut: tasks.tasks.heldOut,
+      architecture: built.arch,
+      train: built.train,
+      rng: new Rng(SEED).fork('test').fork('source'),
+    });
+    const layout = zooLayout(zoo.zoo.manifest);
+    const td = materializeTask(features.data, task);
+    // The body with a fresh head from the node's init stream, then the LDA head from (x, y).
+    const probeAccuracy = async (x: Float32Array, y: Int32Array) => {
+      const fresh = source.transfer(layout, initRng(SEED, task.id));
+      const w = await discriminantHead(layout, fresh, x, y, 0.3);
+      return accuracy(layout, w, td.xTest, td.yTest);
+    };
+    expect(probe.results[0].perTask[0].accuracy[0]).toBeCloseTo(
+      await probeAccuracy(td.xTrain, td.yTrain),
+      6,
+    );
+    // pretrained_source: the same body (the node reuses the trained model) with a fresh head.
+    const src = await evaluate({ ...common, init: 'pretrained_source' }, ports);
+    const fresh = source.transfer(layout, initRng(SEED, task.id));
+    expect(src.results[0].perTask[0].accuracy[0]).toBeCloseTo(
+      await accuracy(layout, fresh, td.xTest, td.yTest),
+      6,
+    );
+    expect(probe.results[0].method).toBe('pretrained_probe');
+    // probeFrom 'support': the head from the support set of perClass per class alone.
+    const fromSupport = await evaluate(
+      { ...common, init: 'pretrained_probe', ldaShrinkage: 0.3, probeFrom: 'support', perClass: 2 },
+      ports,
+    );
+    const support = labelledSupport(features.data, task, 2, SEED);
+    expect(support.y.length).toBe(2 * task.classes.length);
+    expect(fromSupport.results[0].perTask[0].accuracy[0]).toBeCloseTo(
+      await probeAccuracy(support.x, support.y),
+      6,
+    );
   });
 
   it('refuses init d2nwg without a Weights input, naming the node', async () => {

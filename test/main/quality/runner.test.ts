@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { QualityReportSchema } from '../../../src/shared/schemas/quality.ts';
+import { QUALITY_PRESETS, QualityReportSchema } from '../../../src/shared/schemas/quality.ts';
 import { resolveQualityConfig } from '../../../src/main/engine/quality/config.ts';
 import { runQuality } from '../../../src/main/quality/runner.ts';
 import * as fs from 'node:fs';
@@ -73,6 +73,7 @@ describe('quality benchmark runner', () => {
     for (const m of [
       'randinit',
       'pretrained_source',
+      'pretrained_probe',
       'zoo',
       'kde30',
       'noise_nearest',
@@ -178,6 +179,7 @@ describe('quality benchmark runner', () => {
           'd2nwg_mean>lda_support@0:false',
           'd2nwg_lda_head>ncm@0:false',
           'd2nwg_lda_head>lda@0:false',
+          'd2nwg_lda_head>pretrained_probe@0:false',
           'd2nwg_ensemble>noise_fn_ensemble@0:false',
         ].sort(),
       );
@@ -337,7 +339,7 @@ describe('quality benchmark runner', () => {
   });
 
   it('builds a valid pipeline for every preset, with the optional nodes only when configured', () => {
-    for (const preset of ['smoke', 'standard', 'large'] as const) {
+    for (const preset of QUALITY_PRESETS) {
       const built = qualityPipeline(resolveQualityConfig(preset));
       const v = validatePipeline(built.pipeline, registry);
       expect(v.problems, preset).toEqual([]);
@@ -368,6 +370,66 @@ describe('quality benchmark runner', () => {
     expect(built.targets[1].evals).not.toContain('unseen_eval_pretrained_source');
     expect(built.targets[1].evals).toContain('unseen_eval_pretrained_file');
     expect(built.targets[1].sample).toBe('unseen_sample');
+  });
+
+  it('runs a CNN zoo on raw images: every method and reference on the same images', async () => {
+    // perClass = nTrain: the generator is conditioned on all training samples, and the support-set
+    // references are then fitted on exactly the samples the 'train' ones are.
+    const cfg = resolveQualityConfig('smoke', {
+      ...MICRO,
+      features: { kind: 'pixels' },
+      zoo: { ...MICRO.zoo, architecture: { kind: 'cnn', channels: [2, 3] } },
+      encoder: { ...MICRO.encoder, perClass: MICRO.tasks.nTrain },
+    });
+    const r = await expectNoLeakedTensors(() => runQuality({ config: cfg }));
+    QualityReportSchema.parse(r);
+    // Conv 3×3×1×2 + 2, conv 3×3×2×3 + 3, dense 3×3 + 3 (K = 3 outputs).
+    expect(r.diagnostics?.weights_per_model).toBe(20 + 57 + 12);
+    const methods = (split: string) =>
+      new Set(r.results.filter((x) => x.split === split && x.epoch === 0).map((x) => x.method));
+    for (const split of ['seen', 'unseen-combo', 'unseen-class']) {
+      for (const m of [
+        'randinit',
+        'pretrained_source',
+        'pretrained_probe',
+        'pretrained_probe_support',
+        'kde30',
+        'noise_nearest',
+        'noise_matched',
+        'noise_fn_matched',
+        'weight_avg',
+        'd2nwg_mean',
+        'd2nwg_best',
+        'd2nwg_protohead',
+        'd2nwg_lda_head',
+        'ncm',
+        'ncm_support',
+        'lda',
+        'lda_support',
+      ]) {
+        expect(methods(split).has(m), `${split} ${m}`).toBe(true);
+      }
+    }
+    const at0 = (split: string, m: string) =>
+      r.results.find((x) => x.split === split && x.method === m && x.epoch === 0)?.accuracy_mean;
+    for (const split of ['seen', 'unseen-combo', 'unseen-class']) {
+      expect(at0(split, 'ncm_support'), split).toBe(at0(split, 'ncm'));
+      expect(at0(split, 'lda_support'), split).toBeCloseTo(at0(split, 'lda') ?? NaN, 6);
+      expect(at0(split, 'pretrained_probe_support'), split).toBeCloseTo(
+        at0(split, 'pretrained_probe') ?? NaN,
+        6,
+      );
+    }
+    // Fine-tuned rows for the CNN inits too.
+    expect(r.results.some((x) => x.method === 'pretrained_probe' && x.epoch === 1)).toBe(true);
+  });
+
+  it('refuses a CNN zoo on feature vectors, naming the field', () => {
+    expect(() =>
+      resolveQualityConfig('smoke', { ...MICRO, zoo: { architecture: { kind: 'cnn' } } }),
+    ).toThrow(
+      /features\.kind.*a CNN zoo trains on raw images: set features\.kind to 'pixels' \(got 'pca'\)/,
+    );
   });
 
   it('refuses a config whose zoo would hold a single task', async () => {

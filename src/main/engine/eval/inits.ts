@@ -5,7 +5,8 @@
  * init give the same numbers.
  */
 import type { InitMethod } from '../../../shared/nodes/eval-finetune.ts';
-import type { TaskData, TaskSpec } from '../data/types.ts';
+import { supportLabels, taskSupportSet } from '../data/tasks.ts';
+import type { LabelledData, TaskData, TaskSpec } from '../data/types.ts';
 import { InputError } from '../errors.ts';
 import type { Layout } from '../nn/architecture.ts';
 import { initParams } from '../nn/params.ts';
@@ -25,6 +26,7 @@ import {
 } from './baselines.ts';
 import { nearestCheckpoint, type ZooRows } from './nearest.ts';
 import type { SourceModel } from './pretrained.ts';
+import { discriminantHead } from './protohead.ts';
 import type { PretrainedCheckpoint } from './pretrained-file.ts';
 
 /** The stream name of the Evaluate node (its node type: the executor forks ctx.rng by it). */
@@ -46,6 +48,17 @@ export function finetuneRng(seed: number, taskId: string): Rng {
  */
 export function supportRng(seed: number, taskId: string): Rng {
   return new Rng(seed).fork('support').fork(taskId);
+}
+
+/** That support set with its labels (class i of the task = label i), `perClass` per class. */
+export function labelledSupport(
+  feat: LabelledData,
+  task: TaskSpec,
+  perClass: number,
+  seed: number,
+): { x: Float32Array; y: Int32Array } {
+  const s = taskSupportSet(feat, task, perClass, supportRng(seed, task.id));
+  return { x: s.x, y: supportLabels(task.classes.length, perClass) };
 }
 
 /** The zoo a method draws checkpoints from: its rows, with each member's task and accuracy. */
@@ -77,6 +90,8 @@ export interface InitSettings {
   readonly kdeTopFraction: number;
   /** How many inits the random-draw methods (noise_nearest, kde30) draw per task. */
   readonly draws: number;
+  /** pretrained_probe: shrinkage of the LDA head's covariance (discriminant.ts). */
+  readonly ldaShrinkage: number;
 }
 
 function need<T>(v: T | undefined, what: string, init: string, where: string): T {
@@ -209,6 +224,21 @@ export async function initsFor(
     case 'pretrained_source':
       // The source model (trained once per run on every known class) with a fresh head here.
       return [need(src.source, 'source model', method, where).transfer(layout, rng)];
+    case 'pretrained_probe': {
+      // A linear probe: the source model's body as a fixed feature extractor, with an LDA head
+      // fitted in closed form on `data`'s training samples (all of the task's, or the support
+      // set: the Evaluate node's probeFrom); fine-tuning then trains it all.
+      const transferred = need(src.source, 'source model', method, where).transfer(layout, rng);
+      return [
+        await discriminantHead(
+          layout,
+          transferred,
+          data.xTrain,
+          data.yTrain,
+          settings.ldaShrinkage,
+        ),
+      ];
+    }
     case 'pretrained_file':
       // The user's checkpoint, with a fresh head here when its class count differs.
       return [need(src.checkpoint, 'checkpoint', method, where).init(rng)];

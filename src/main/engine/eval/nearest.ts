@@ -22,11 +22,48 @@ export interface NearestCheckpoint {
   /** Its accuracy on the task's training samples. */
   readonly accuracy: number;
   /** Every row of the same zoo task as `index`, in zoo order. */
-  readonly taskRows: number[];
+  readonly taskRows: readonly number[];
+}
+
+/**
+ * Scored zoos, by their rows: noise_nearest and weight_avg of one run score the same checkpoints
+ * on the same training samples (CNN zoos spend minutes on it), so the second reuses the first's.
+ */
+const scored = new WeakMap<Float32Array, Map<string, Promise<NearestCheckpoint>>>();
+
+/** Two 32-bit FNV-1a hashes (different offsets) of the samples' bytes, with their sizes. */
+function samplesKey(layout: Layout, x: Float32Array, y: Int32Array): string {
+  let a = 0x811c9dc5;
+  let b = 0x01000193 ^ 0x5bd1e995;
+  for (const arr of [x, y]) {
+    const bytes = new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength);
+    for (let i = 0; i < bytes.length; i++) {
+      a = Math.imul(a ^ bytes[i], 0x01000193);
+      b = Math.imul(b ^ bytes[i], 0x5bd1e995);
+    }
+  }
+  return `${layout.size}:${x.length}:${y.length}:${a >>> 0}:${b >>> 0}`;
 }
 
 /** Score every checkpoint on (xTrain, yTrain) as model batches and pick the best. */
 export async function nearestCheckpoint(
+  layout: Layout,
+  zoo: ZooRows,
+  xTrain: Float32Array,
+  yTrain: Int32Array,
+): Promise<NearestCheckpoint> {
+  const byKey = scored.get(zoo.vectors) ?? new Map<string, Promise<NearestCheckpoint>>();
+  scored.set(zoo.vectors, byKey);
+  const key = samplesKey(layout, xTrain, yTrain);
+  const known = byKey.get(key);
+  if (known) return known;
+  const result = scoreCheckpoints(layout, zoo, xTrain, yTrain);
+  byKey.set(key, result);
+  result.catch(() => byKey.delete(key));
+  return result;
+}
+
+async function scoreCheckpoints(
   layout: Layout,
   zoo: ZooRows,
   xTrain: Float32Array,

@@ -1,6 +1,7 @@
 /**
- * Heads fitted in closed form on a generated MLP's body: keep the body, and set the output layer
- * from labelled samples in the body's last hidden space. Output i then means class i by
+ * Heads fitted in closed form on a network's body (an MLP's hidden layers, a CNN's convolutions
+ * and pooling): keep the body, and set the output layer from labelled samples in the space the
+ * head reads. Output i then means class i by
  * construction, which is exactly what a class-order-blind generator cannot know for an unseen
  * class tuple.
  * - `prototypeHead`: the support set's class prototypes (a nearest-class-mean rule written as a
@@ -10,8 +11,8 @@
  */
 import { supportLabels } from '../data/tasks.ts';
 import { InputError } from '../errors.ts';
-import type { Layout } from '../nn/architecture.ts';
-import { LEAKY_RELU_SLOPE } from '../nn/forward.ts';
+import { inputSize, type Layout } from '../nn/architecture.ts';
+import { bodyFeatures, LEAKY_RELU_SLOPE } from '../nn/forward.ts';
 import { DEFAULT_SHRINKAGE, fitDiscriminant } from './discriminant.ts';
 
 function activate(v: number, kind: string): number {
@@ -53,15 +54,14 @@ export function hiddenFeatures(
  * A copy of `params` whose output layer is the prototype classifier of `support`
  * ([K, perClass, d], classes in output order) in the body's feature space.
  */
-export function prototypeHead(
+export async function prototypeHead(
   layout: Layout,
   params: Float32Array,
   support: Float32Array,
   k: number,
   perClass: number,
-): Float32Array {
+): Promise<Float32Array> {
   const arch = layout.arch;
-  if (arch.kind !== 'mlp') throw new InputError('prototype heads need an MLP architecture');
   if (k !== arch.outputs) {
     throw new InputError(`support set has ${k} classes, the architecture ${arch.outputs} outputs`);
   }
@@ -72,13 +72,13 @@ export function prototypeHead(
  * The prototype head of any labelled samples (`x`: n × inputDim, `y`: labels in output order);
  * every class needs at least one sample.
  */
-export function prototypeHeadOf(
+export async function prototypeHeadOf(
   layout: Layout,
   params: Float32Array,
   x: Float32Array,
   y: Int32Array,
-): Float32Array {
-  const h = hiddenOf(layout, params, x, y, 'prototype');
+): Promise<Float32Array> {
+  const h = await hiddenOf(layout, params, x, y, 'prototype');
   const k = layout.arch.outputs;
   const n = y.length;
   const width = h.length / n;
@@ -104,21 +104,23 @@ export function prototypeHeadOf(
   return withHead(layout, params, weights, bias);
 }
 
-/** Hidden features of labelled samples, after checking the architecture, sizes and labels. */
-function hiddenOf(
+/**
+ * What the head reads for labelled samples, after checking sizes and labels: an MLP's last hidden
+ * activations (computed here, in float64 sums), a CNN's pooled channels (the engine's forward pass).
+ */
+async function hiddenOf(
   layout: Layout,
   params: Float32Array,
   x: Float32Array,
   y: Int32Array,
   what: string,
-): Float32Array {
+): Promise<Float32Array> {
   const arch = layout.arch;
-  if (arch.kind !== 'mlp') throw new InputError(`${what} heads need an MLP architecture`);
   const n = y.length;
   if (n === 0) throw new InputError(`${what} head: no labelled samples`);
-  if (x.length !== n * arch.inputDim) {
+  if (x.length !== n * inputSize(arch)) {
     throw new InputError(
-      `${x.length} input values do not hold ${n} samples of ${arch.inputDim} features`,
+      `${x.length} input values do not hold ${n} samples of ${inputSize(arch)} features`,
     );
   }
   for (let i = 0; i < n; i++) {
@@ -128,21 +130,23 @@ function hiddenOf(
       );
     }
   }
-  return hiddenFeatures(layout, params, x, n);
+  return arch.kind === 'mlp'
+    ? hiddenFeatures(layout, params, x, n)
+    : bodyFeatures(layout, params, x);
 }
 
 /**
  * A copy of `params` whose output layer is the LDA classifier (discriminant.ts) of the labelled
- * samples (`x`: n × inputDim, `y`: labels in output order) in the body's last hidden space.
+ * samples (`x`: n × input size, `y`: labels in output order) in the space the head reads.
  */
-export function discriminantHead(
+export async function discriminantHead(
   layout: Layout,
   params: Float32Array,
   x: Float32Array,
   y: Int32Array,
   shrinkage = DEFAULT_SHRINKAGE,
-): Float32Array {
-  const h = hiddenOf(layout, params, x, y, 'discriminant');
+): Promise<Float32Array> {
+  const h = await hiddenOf(layout, params, x, y, 'discriminant');
   const lda = fitDiscriminant(h, y, layout.arch.outputs, h.length / y.length, shrinkage);
   return withHead(layout, params, lda.weights, lda.bias);
 }

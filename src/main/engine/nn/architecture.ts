@@ -164,6 +164,11 @@ export function inputSize(arch: Architecture): number {
     : arch.inputShape[0] * arch.inputShape[1] * arch.inputShape[2];
 }
 
+/** Shape of one input sample the architecture expects: [inputDim], or a CNN's [h, w, c]. */
+export function inputShapeOf(arch: Architecture): number[] {
+  return arch.kind === 'mlp' ? [arch.inputDim] : [...arch.inputShape];
+}
+
 /** A short human-readable description, e.g. 'mlp 16→32→5 (709 params)'. */
 export function describeLayout(layout: Layout): string {
   const a = layout.arch;

@@ -88,7 +88,10 @@ export function checkQualityConfig(cfg: QualityConfig, where = 'config'): void {
       `keeps ${cfg.zoo.train.keepLast} checkpoints of runs that last ${cfg.zoo.train.epochs} epochs`,
     );
   }
-  if (cfg.zoo.architecture.kind !== 'mlp') {
-    fail('zoo.architecture.kind', 'the quality benchmark works on feature vectors: use an mlp');
+  if (cfg.zoo.architecture.kind === 'cnn' && cfg.features.kind !== 'pixels') {
+    fail(
+      'features.kind',
+      `a CNN zoo trains on raw images: set features.kind to 'pixels' (got '${cfg.features.kind}')`,
+    );
   }
 }

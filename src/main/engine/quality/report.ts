@@ -252,6 +252,14 @@ export const TARGETS: readonly TargetSpec[] = [
       required: false,
       note: 'the same LDA head on the generated bodies’ hidden features against on the raw features: does the body help?; reference',
     },
+    {
+      split,
+      epoch: 0,
+      method: 'd2nwg_lda_head',
+      baseline: 'pretrained_probe',
+      required: false,
+      note: 'the same LDA head on the generated bodies against on the pretrained body (a linear probe); both from all training samples; reference',
+    },
   ]),
 ];
 
@@ -390,6 +398,7 @@ export const TIME_BUDGET_S: Readonly<Record<string, number>> = {
   smoke: 300,
   standard: 1800,
   large: 3600,
+  'standard-cnn': 1200,
 };
 
 function check(

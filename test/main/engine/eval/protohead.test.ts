@@ -7,6 +7,7 @@ import {
 } from '../../../../src/main/engine/eval/protohead.ts';
 import { fitDiscriminant, linearPredict } from '../../../../src/main/engine/eval/discriminant.ts';
 import { layoutOf } from '../../../../src/main/engine/nn/architecture.ts';
+import { bodyFeatures } from '../../../../src/main/engine/nn/forward.ts';
 import { initParams } from '../../../../src/main/engine/nn/params.ts';
 import { accuracy, predictClasses } from '../../../../src/main/engine/nn/train.ts';
 import { Rng } from '../../../../src/main/engine/rng.ts';
@@ -29,7 +30,7 @@ describe('prototype head', () => {
     const support = new Float32Array(3 * 5 * 4);
     for (let c = 0; c < 3; c++)
       for (let j = 0; j < 5; j++) support.set(draw(c, rng), (c * 5 + j) * 4);
-    const w = prototypeHead(layout, body, support, 3, 5);
+    const w = await prototypeHead(layout, body, support, 3, 5);
     // The body is untouched, only the head changed.
     const headStart = layout.params[2].offset;
     expect(Array.from(w.subarray(0, headStart))).toEqual(Array.from(body.subarray(0, headStart)));
@@ -42,7 +43,10 @@ describe('prototype head', () => {
     const acc = await expectNoLeakedTensors(() => accuracy(layout, w, xs, ys));
     expect(acc).toBeGreaterThan(0.9);
     // hiddenFeatures agrees with the engine's forward pass up to the head.
-    expect(hiddenFeatures(layout, body, xs, 60).length).toBe(60 * 12);
+    const h = hiddenFeatures(layout, body, xs, 60);
+    expect(h.length).toBe(60 * 12);
+    const viaForward = await expectNoLeakedTensors(() => bodyFeatures(layout, body, xs));
+    viaForward.forEach((v, i) => expect(v).toBeCloseTo(h[i], 5));
     expect((await predictClasses(layout, w, xs)).length).toBe(60);
   });
 
@@ -55,7 +59,7 @@ describe('prototype head', () => {
       y[i] = i % 3;
       x.set(draw(i % 3, rng), i * 4);
     }
-    const w = discriminantHead(layout, body, x, y, 0.2);
+    const w = await discriminantHead(layout, body, x, y, 0.2);
     const headStart = layout.params[2].offset;
     expect(Array.from(w.subarray(0, headStart))).toEqual(Array.from(body.subarray(0, headStart)));
     expect(Array.from(w.subarray(headStart))).not.toEqual(Array.from(body.subarray(headStart)));
@@ -71,31 +75,53 @@ describe('prototype head', () => {
     const got = await expectNoLeakedTensors(() => predictClasses(layout, w, xt));
     expect(Array.from(got)).toEqual(Array.from(expected));
     expect(await accuracy(layout, w, xt, yt)).toBeGreaterThan(0.9);
-    expect(() => discriminantHead(layout, body, x.subarray(4), y)).toThrow(
+    await expect(discriminantHead(layout, body, x.subarray(4), y)).rejects.toThrow(
       /356 input values do not hold 90 samples of 4 features/,
     );
   });
 
-  it('refuses architectures without a hidden feature space, and bad labels', () => {
+  it("fits a CNN's head on its pooled channels, which the network then applies", async () => {
     const cnn = layoutOf({
       kind: 'cnn',
       inputShape: [6, 6, 1],
-      channels: [2],
+      channels: [2, 4],
       kernelSize: 3,
       outputs: 3,
       activation: 'relu',
     });
-    const params = initParams(cnn, new Rng(1));
-    const x = new Float32Array(3 * 36);
-    const y = new Int32Array([0, 1, 2]);
-    expect(() => discriminantHead(cnn, params, x, y)).toThrow(/need an MLP architecture/);
-    expect(() => prototypeHeadOf(cnn, params, x, y)).toThrow(/need an MLP architecture/);
+    const params = initParams(cnn, new Rng(3));
+    // Images whose brightness and left/right contrast tell the class apart.
+    const image = (c: number, r: Rng) =>
+      Array.from(
+        { length: 36 },
+        (_, p) => (c === 0 ? 0 : c === 1 ? 1 : p % 6 < 3 ? 2 : -2) + 0.1 * r.normal(),
+      );
+    const n = 60;
+    const x = new Float32Array(n * 36);
+    const y = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      y[i] = i % 3;
+      x.set(image(i % 3, rng), i * 36);
+    }
+    const h = await expectNoLeakedTensors(() => bodyFeatures(cnn, params, x));
+    expect(h.length).toBe(n * 4);
+    const w = await discriminantHead(cnn, params, x, y, 0.2);
+    const headStart = cnn.params[cnn.params.length - 2].offset;
+    expect(Array.from(w.subarray(0, headStart))).toEqual(Array.from(params.subarray(0, headStart)));
+    const lda = fitDiscriminant(h, y, 3, 4, 0.2);
+    expect(Array.from(await predictClasses(cnn, w, x))).toEqual(Array.from(linearPredict(lda, h)));
+    const p = await prototypeHeadOf(cnn, params, x, y);
+    expect(Array.from(p.subarray(0, headStart))).toEqual(Array.from(params.subarray(0, headStart)));
+    expect(p.length).toBe(cnn.size);
+  });
+
+  it('refuses bad sizes and labels', async () => {
     const body = initParams(layout, new Rng(1));
     const xs = new Float32Array(3 * 4);
-    expect(() => prototypeHeadOf(layout, body, xs, new Int32Array([0, 1, 1]))).toThrow(
+    await expect(prototypeHeadOf(layout, body, xs, new Int32Array([0, 1, 1]))).rejects.toThrow(
       /class 2 has no samples/,
     );
-    expect(() => discriminantHead(layout, body, xs, new Int32Array([0, 1, 3]))).toThrow(
+    await expect(discriminantHead(layout, body, xs, new Int32Array([0, 1, 3]))).rejects.toThrow(
       /label 3 of sample 2 is not one of the 3 outputs/,
     );
   });

@@ -15,6 +15,7 @@ import {
 import { forward } from '../../../../src/main/engine/nn/forward.ts';
 import { finetuneCurves } from '../../../../src/main/engine/eval/finetune.ts';
 import { nearestCheckpoint } from '../../../../src/main/engine/eval/nearest.ts';
+import { evaluateMany } from '../../../../src/main/engine/nn/train.ts';
 import { InputError, NumericError } from '../../../../src/main/engine/errors.ts';
 import { Rng } from '../../../../src/main/engine/rng.ts';
 import { expectNoLeakedTensors } from '../../../helpers/tf.ts';
@@ -322,5 +323,25 @@ describe('nearestCheckpoint', () => {
     expect(near.index).toBe(2);
     expect(near.taskRows).toEqual([2, 3]);
     expect(near.accuracy).toBeGreaterThan(0.7);
+    // Scored once per zoo and samples: copies of the same samples get the same result object;
+    // other samples are scored anew.
+    const zoo = { vectors, taskIds: ['a', 'b', 'c', 'c'] };
+    const again = await nearestCheckpoint(mlp, zoo, m.xTrain.slice(), m.yTrain.slice());
+    expect(again).toBe(near);
+    const other = member(mlp, 10, 90, 30);
+    const fresh = await nearestCheckpoint(mlp, zoo, other.xTrain, other.yTrain);
+    expect(fresh).not.toBe(near);
+    expect(fresh.accuracy).toBe(
+      Math.max(
+        ...(
+          await evaluateMany(
+            mlp,
+            [0, 1, 2, 3].map((i) => vectors.subarray(i * mlp.size, (i + 1) * mlp.size)),
+            other.xTrain,
+            other.yTrain,
+          )
+        ).map((e) => e.accuracy),
+      ),
+    );
   });
 });

@@ -53,6 +53,44 @@ describe('quality config', () => {
     expect({ ...large.tasks, numSeen: 0 }).toEqual({ ...std.tasks, numSeen: 0 });
   });
 
+  it('an override of another kind replaces the preset object instead of merging into it', () => {
+    const cfg = resolveQualityConfig('smoke', {
+      features: { kind: 'pixels' },
+      zoo: { architecture: { kind: 'cnn', channels: [4, 4] } },
+    });
+    expect(cfg.features).toEqual({ kind: 'pixels', standardise: false });
+    expect(cfg.zoo.architecture).toEqual({
+      kind: 'cnn',
+      channels: [4, 4],
+      kernelSize: 3,
+      activation: 'leaky_relu',
+    });
+    // The same kind still merges key by key.
+    expect(
+      resolveQualityConfig('smoke', { features: { kind: 'pca', components: 8 } }).features,
+    ).toEqual({ kind: 'pca', components: 8, whiten: true });
+  });
+
+  it('the CNN presets train CNNs on raw pixels; the generator can see every training sample', () => {
+    for (const preset of ['standard-cnn', 'large-cnn'] as const) {
+      const cfg = resolveQualityConfig(preset);
+      expect(cfg.features.kind, preset).toBe('pixels');
+      expect(cfg.zoo.architecture.kind, preset).toBe('cnn');
+    }
+    const std = resolveQualityConfig('standard-cnn');
+    const large = resolveQualityConfig('large-cnn');
+    expect(large.tasks.numSeen).toBe(20 * std.tasks.numSeen);
+    // encoder.perClass goes up to tasks.nTrain (past the 256 it was once capped at).
+    const all = resolveQualityConfig('standard-cnn', {
+      tasks: { nTrain: 300 },
+      encoder: { perClass: 300 },
+    });
+    expect(all.encoder.perClass).toBe(all.tasks.nTrain);
+    expect(() =>
+      resolveQualityConfig('standard-cnn', { tasks: { nTrain: 300 }, encoder: { perClass: 301 } }),
+    ).toThrow(/encoder\.perClass.*301 samples per class cannot be drawn from 300/);
+  });
+
   it('refuses a zoo with a single task, impossible values and unknown types, naming the field', () => {
     expect(() => resolveQualityConfig('smoke', { tasks: { numSeen: 1 } })).toThrow(
       /tasks\.numSeen.*at least 2 seen tasks/,
