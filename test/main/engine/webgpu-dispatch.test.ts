@@ -2,13 +2,10 @@
 // caches of kernels/webgpu-dispatch.ts change no number and are really hit.
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ArchitectureSchema } from '../../../src/shared/schemas/zoo.ts';
 import { initBackend } from '../../../src/main/engine/backend.ts';
 import { dispatchCacheStats } from '../../../src/main/engine/kernels/webgpu-dispatch.ts';
-import { layoutOf, resolveArchitecture } from '../../../src/main/engine/nn/architecture.ts';
-import { trainBatch, type BatchMember } from '../../../src/main/engine/nn/batch.ts';
-import { initParams } from '../../../src/main/engine/nn/params.ts';
-import { Rng } from '../../../src/main/engine/rng.ts';
+import { trainBatch } from '../../../src/main/engine/nn/batch.ts';
+import { tinyBatchLayout, tinyBatchMembers } from '../../helpers/tiny-batch.ts';
 
 describe.skipIf(process.env.D2NWG_WEBGPU_TESTS !== '1')('webgpu dispatch caches', () => {
   beforeAll(async () => {
@@ -23,21 +20,8 @@ describe.skipIf(process.env.D2NWG_WEBGPU_TESTS !== '1')('webgpu dispatch caches'
     const stats = dispatchCacheStats(tf.backend());
     expect(stats).not.toBeNull();
     if (!stats) return;
-    const layout = layoutOf(
-      resolveArchitecture(ArchitectureSchema.parse({ kind: 'mlp', hidden: [8] }), [6], 3),
-    );
-    const members = (): BatchMember[] =>
-      Array.from({ length: 4 }, (_, m) => {
-        const r = new Rng(10 + m);
-        return {
-          init: initParams(layout, new Rng(m)),
-          xTrain: r.normalArray(40 * 6),
-          yTrain: Int32Array.from({ length: 40 }, (_, i) => i % 3),
-          xTest: r.normalArray(12 * 6),
-          yTest: Int32Array.from({ length: 12 }, (_, i) => i % 3),
-          rng: new Rng(100 + m),
-        };
-      });
+    const layout = tinyBatchLayout;
+    const members = tinyBatchMembers;
     const run = async (on: boolean) => {
       stats.enabled = on;
       const before = { ...stats };

@@ -3,7 +3,6 @@
 // the stock tensor ops.
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ArchitectureSchema } from '../../../src/shared/schemas/zoo.ts';
 import { initBackend } from '../../../src/main/engine/backend.ts';
 import { Adam, fusedAdamStep, hasFusedAdam } from '../../../src/main/engine/common/optim.ts';
 import {
@@ -11,9 +10,8 @@ import {
   installWebgpuKernels,
   uninstallWebgpuKernels,
 } from '../../../src/main/engine/kernels/webgpu.ts';
-import { layoutOf, resolveArchitecture } from '../../../src/main/engine/nn/architecture.ts';
-import { trainBatch, type BatchMember } from '../../../src/main/engine/nn/batch.ts';
-import { initParams } from '../../../src/main/engine/nn/params.ts';
+import { trainBatch } from '../../../src/main/engine/nn/batch.ts';
+import { tinyBatchLayout, tinyBatchMembers } from '../../helpers/tiny-batch.ts';
 import { Rng } from '../../../src/main/engine/rng.ts';
 
 /** Adam/AdamW in float64, the formula of the wasm and webgpu kernels. */
@@ -141,21 +139,8 @@ describe.skipIf(process.env.D2NWG_WEBGPU_TESTS !== '1')('webgpu kernels', () => 
   });
 
   it('a model batch trains as with the stock ops, in fewer kernels per step', async () => {
-    const layout = layoutOf(
-      resolveArchitecture(ArchitectureSchema.parse({ kind: 'mlp', hidden: [8] }), [6], 3),
-    );
-    const members = (): BatchMember[] =>
-      Array.from({ length: 4 }, (_, m) => {
-        const r = new Rng(10 + m);
-        return {
-          init: initParams(layout, new Rng(m)),
-          xTrain: r.normalArray(40 * 6),
-          yTrain: Int32Array.from({ length: 40 }, (_, i) => i % 3),
-          xTest: r.normalArray(12 * 6),
-          yTest: Int32Array.from({ length: 12 }, (_, i) => i % 3),
-          rng: new Rng(100 + m),
-        };
-      });
+    const layout = tinyBatchLayout;
+    const members = tinyBatchMembers;
     const run = async (ours: boolean) => {
       if (ours) installWebgpuKernels();
       else uninstallWebgpuKernels();

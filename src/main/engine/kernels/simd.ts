@@ -805,6 +805,24 @@ function numAttr(attrs: Record<string, unknown> | undefined, key: string): numbe
 }
 
 /**
+ * FUSED_ADAM's inputs {w, m, v, g}, checked: all present, float32, one size `n` (any shapes).
+ * Shared by the wasm and webgpu kernels.
+ */
+export function adamInputs<T extends { shape: number[]; dtype: string }>(
+  inputs: Record<string, T | undefined>,
+): { w: T; m: T; v: T; g: T; n: number } {
+  const { w, m, v, g } = inputs;
+  if (!w || !m || !v || !g) throw new Error(`${FUSED_ADAM}: inputs w, m, v, g are required`);
+  const n = w.shape.reduce((p, d) => p * d, 1);
+  for (const t of [w, m, v, g]) {
+    if (t.shape.reduce((p, d) => p * d, 1) !== n || t.dtype !== 'float32') {
+      throw new Error(`${FUSED_ADAM}: inputs must be float32 of one size`);
+    }
+  }
+  return { w, m, v, g, n };
+}
+
+/**
  * The fused Adam kernel on wasm: inputs {w, m, v, g} (float32, one shape), attrs {lr, beta1,
  * beta2, c1, c2, epsilon, decay} (c1 = 1 − β1ᵗ, c2 = 1 − β2ᵗ, decay = lr·weightDecay, optional);
  * outputs [w', m', v'].
@@ -815,14 +833,7 @@ export function fusedAdamWasm(args: {
   attrs?: Record<string, unknown>;
 }): { dataId: object; shape: number[]; dtype: string }[] {
   const backend = wasmBackendOf(args.backend);
-  const { w, m, v, g } = args.inputs;
-  if (!w || !m || !v || !g) throw new Error(`${FUSED_ADAM}: inputs w, m, v, g are required`);
-  const n = w.shape.reduce((p, d) => p * d, 1);
-  for (const t of [m, v, g]) {
-    if (t.shape.reduce((p, d) => p * d, 1) !== n || t.dtype !== 'float32') {
-      throw new Error(`${FUSED_ADAM}: inputs must be float32 of one size`);
-    }
-  }
+  const { w, m, v, g, n } = adamInputs(args.inputs);
   const outs = [0, 1, 2].map(() => backend.makeOutput([...w.shape], 'float32'));
   const attrs = args.attrs;
   simdKernels(heapMemory(backend)).adam(

@@ -13,7 +13,7 @@
  * - FUSED_EMA: the weight average's update in one dispatch instead of three.
  */
 import * as tf from '@tensorflow/tfjs';
-import { FUSED_ADAM } from './simd.ts';
+import { adamInputs, FUSED_ADAM } from './simd.ts';
 
 /**
  * Name of the fused EMA kernel: inputs {e, w} (float32, one size), attr {decay}; output
@@ -180,14 +180,7 @@ function fusedAdamWebgpu(args: {
   attrs?: tf.NamedAttrMap;
 }): tf.TensorInfo[] {
   const backend = webgpuBackendOf(args.backend);
-  const { w, m, v, g } = args.inputs;
-  if (!w || !m || !v || !g) throw new Error(`${FUSED_ADAM}: inputs w, m, v, g are required`);
-  const n = w.shape.reduce((p, d) => p * d, 1);
-  for (const t of [m, v, g]) {
-    if (t.shape.reduce((p, d) => p * d, 1) !== n || t.dtype !== 'float32') {
-      throw new Error(`${FUSED_ADAM}: inputs must be float32 of one size`);
-    }
-  }
+  const { w, m, v, g, n } = adamInputs(args.inputs);
   const a = args.attrs;
   // HP = [lr, β1, β2, c1, c2, ε, decay]
   const hp = constantsInfo(backend, 'adam', [
