@@ -4,7 +4,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/main/engine/backend.ts';
-import { Adam, fusedAdamStep, hasFusedAdam } from '../../../src/main/engine/common/optim.ts';
+import {
+  Adam,
+  fusedAdamStep,
+  hasFusedAdam,
+  type FusedAdamHyper,
+} from '../../../src/main/engine/common/optim.ts';
 import {
   FUSED_EMA,
   installWebgpuKernels,
@@ -20,15 +25,7 @@ function adamReference(
   m: Float64Array,
   v: Float64Array,
   g: ArrayLike<number>,
-  hp: {
-    lr: number;
-    beta1: number;
-    beta2: number;
-    c1: number;
-    c2: number;
-    epsilon: number;
-    decay: number;
-  },
+  hp: FusedAdamHyper,
 ): void {
   for (let i = 0; i < w.length; i++) {
     m[i] = hp.beta1 * m[i] + (1 - hp.beta1) * g[i];

@@ -68,6 +68,17 @@ export function hasFusedAdam(): boolean {
   return tf.getKernel(FUSED_ADAM, tf.getBackend()) !== undefined;
 }
 
+/** The FUSED_ADAM kernel's attributes: c1 = 1 − β1ᵗ, c2 = 1 − β2ᵗ, decay = lr·weightDecay. */
+export interface FusedAdamHyper {
+  readonly lr: number;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly c1: number;
+  readonly c2: number;
+  readonly epsilon: number;
+  readonly decay: number;
+}
+
 /**
  * One fused Adam/AdamW step of a variable and its moments (the FUSED_ADAM kernel): the variable
  * and moments are replaced by the kernel's outputs. Returns the new weights (owned by `w`).
@@ -77,15 +88,7 @@ export function fusedAdamStep(
   m: tf.Variable,
   v: tf.Variable,
   g: tf.Tensor,
-  hp: {
-    lr: number;
-    beta1: number;
-    beta2: number;
-    c1: number;
-    c2: number;
-    epsilon: number;
-    decay: number;
-  },
+  hp: FusedAdamHyper,
 ): void {
   const [nw, nm, nv] = tf.engine().runKernel(FUSED_ADAM, { w, m, v, g }, { ...hp }) as tf.Tensor[];
   w.assign(nw);
