@@ -18,7 +18,7 @@ export const run = nodeRunner(modelDiffusionSpec, async (ctx, inputs) => {
   const latents = await vae.encodeMean(zoo.zoo.vectors, n);
   const sets = memberSupportSets(feat, pairs, perClass, ctx.rng.fork('support'));
   const conds = await encoder.embedBatch(sets, n, pairs.k, perClass, d);
-  const { model, history } = await trainDiffusion({
+  const { model, history, shards, threads } = await trainDiffusion({
     latents,
     conds,
     n,
@@ -34,6 +34,8 @@ export const run = nodeRunner(modelDiffusionSpec, async (ctx, inputs) => {
       metrics: {
         pairs: n,
         steps: ctx.config.steps,
+        shards,
+        threads,
         loss: history[history.length - 1]?.loss ?? NaN,
       },
     },

@@ -53,7 +53,7 @@ export const run = nodeRunner(modelVaeSpec, async (ctx, inputs) => {
   } finally {
     predictor?.dispose();
   }
-  const { vae, history } = result;
+  const { vae, history, shards, threads } = result;
   const last = history.at(-1);
   // The zoo in latent space (means μ(w), one per checkpoint, tagged with its task), for the app's
   // 2-D latent map; the Sampler adds its samples on the same axes.
@@ -69,6 +69,8 @@ export const run = nodeRunner(modelVaeSpec, async (ctx, inputs) => {
       [LATENTS_SUMMARY_KEY]: buildLatentProjection({ latentDim: vae.latentDim, zoo: zooLatents }),
       metrics: {
         members: n,
+        shards,
+        threads,
         ...(last ? { loss: last.loss, recon: last.recon, kl: last.kl } : {}),
         ...(last?.predictor !== undefined ? { predictorTerm: last.predictor } : {}),
         ...predictorSummary,

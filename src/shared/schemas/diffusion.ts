@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { strictObject } from '../issues.ts';
+import { Shards } from './shards.ts';
 
 /** Noise schedule: latent-diffusion "linear" (linear in √β) or the improved-DDPM cosine. */
 export const NoiseSchedule = z.enum(['linear', 'cosine']);
@@ -51,6 +52,8 @@ export const DiffusionConfig = strictObject({
   steps: z.number().int().positive().max(10_000_000).default(3000),
   /** Latents per step. */
   batchSize: z.number().int().positive().default(64),
+  /** Data-parallel shards of each step's batch (see shards.ts). */
+  shards: Shards,
   /** Adam learning rate. */
   lr: z.number().positive().default(1e-3),
   /** Learning-rate schedule over the run: constant, or cosine decay to 5% of lr. */

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { strictObject } from '../issues.ts';
+import { Shards } from './shards.ts';
 
 /** How weight vectors are standardised before the VAE sees them (stats are saved with the model). */
 export const VaeNormalise = z.enum(['per-dim', 'global', 'none']);
@@ -27,6 +28,8 @@ export const VaeConfig = strictObject({
   epochs: z.number().int().positive().max(100_000).default(300),
   /** Vectors per Adam step. */
   batchSize: z.number().int().positive().default(32),
+  /** Data-parallel shards of each step's batch (see shards.ts). */
+  shards: Shards,
   /** Adam learning rate. */
   lr: z.number().positive().default(1e-3),
   /** Learning-rate schedule over the run: constant, or cosine decay to 5% of lr. */

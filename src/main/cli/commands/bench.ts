@@ -12,6 +12,7 @@ import { installWasmKernels, uninstallWasmKernels } from '../../engine/kernels/w
 import { writeJsonReport } from '../../engine/formats/atomic.ts';
 import { benchQuality } from '../../quality/cli.ts';
 import { measureDispatch } from '../../engine/bench/dispatch.ts';
+import { MAX_SHARDS } from '../../../shared/schemas/shards.ts';
 import {
   STEPS_WORKLOADS,
   measureDiffusionSteps,
@@ -103,6 +104,19 @@ async function matmulBench(argv: string[]): Promise<number> {
   return 0;
 }
 
+/** A --shards value: 'auto' or a whole number of shards. */
+function parseShardsFlag(v: string): number | 'auto' {
+  if (v === 'auto') return 'auto';
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_SHARDS) {
+    throw new InputError(
+      `expected auto or a whole number from 1 to ${MAX_SHARDS}, got '${v}'`,
+      '--shards',
+    );
+  }
+  return n;
+}
+
 async function stepsBench(argv: string[]): Promise<number> {
   const { values } = parseCliArgs(
     'bench steps',
@@ -114,10 +128,12 @@ async function stepsBench(argv: string[]): Promise<number> {
       'vae-epochs': { type: 'string' },
       'diffusion-steps': { type: 'string' },
       kernels: { type: 'boolean' },
+      shards: { type: 'string' },
     },
     false,
   );
   const out = values.out ?? path.join('bench', 'out', 'steps.json');
+  const shardList = (values.shards ?? 'auto').split(',').map((v) => parseShardsFlag(v.trim()));
   const names = (values.workloads ?? 'standard').split(',').map((s) => s.trim());
   const known = Object.keys(STEPS_WORKLOADS);
   for (const n of names) {
@@ -135,16 +151,24 @@ async function stepsBench(argv: string[]): Promise<number> {
   for (const name of names) {
     const w = STEPS_WORKLOADS[name];
     if (!w) continue;
-    const opts = { kernels: values.kernels === true };
-    for (const r of [
-      await measureVaeSteps(w, vaeEpochs, opts),
-      await measureDiffusionSteps(w, diffusionSteps, opts),
-    ]) {
+    // Each shard count in turn, stage by stage, so a list such as 1,2 is measured interleaved.
+    const measured: StepsResult[] = [];
+    for (const stage of ['vae', 'diffusion'] as const) {
+      for (const shards of shardList) {
+        const opts = { kernels: values.kernels === true, shards };
+        measured.push(
+          stage === 'vae'
+            ? await measureVaeSteps(w, vaeEpochs, opts)
+            : await measureDiffusionSteps(w, diffusionSteps, opts),
+        );
+      }
+    }
+    for (const r of measured) {
       results.push(r);
       const kernels =
         r.kernelsPerStep === undefined ? '' : `, ${r.kernelsPerStep.toFixed(1)} kernels/step`;
       console.log(
-        `${info.name} ${r.workload} ${r.stage}: ${r.stepsPerSecond.toFixed(2)} steps/s ` +
+        `${info.name} ${r.workload} ${r.stage} (${r.shards} shard${r.shards === 1 ? '' : 's'} on ${r.threads} thread${r.threads === 1 ? '' : 's'}): ${r.stepsPerSecond.toFixed(2)} steps/s ` +
           `(${r.examplesPerSecond.toFixed(0)} examples/s, ${r.steps} steps in ${r.seconds.toFixed(2)} s${kernels})`,
       );
     }
@@ -233,11 +257,13 @@ Each writes a JSON report (default bench/out/<name>.json).
          GFLOP/s of A·B, Aᵀ·B and A·Bᵀ on the tensor backend; --compare-stock (wasm) also times
          the stock wasm kernels, i.e. before/after our explicit-transpose kernel.
   steps  [--backend NAME] [--workloads standard,large] [--vae-epochs N] [--diffusion-steps N]
-         [--kernels]
+         [--kernels] [--shards auto|N[,N…]]
          VAE and diffusion training steps per second on synthetic inputs of the standard quality
          preset's shapes ('standard'; 'standard-unet' with the 1-D UNet denoiser) or GPU-sized
          ones ('large'); compare backends with --backend; --kernels also counts backend kernels
-         per step (two extra profiled runs each).
+         per step (two extra profiled runs each); --shards 1,2 measures each data-parallel shard
+         count in turn (D2NWG_SHARD_THREADS=1 runs the shards one after the other). Timed as
+         a run of 2N steps minus a run of N, so set-up and thread start-up cancel.
   reliability [--only fuzz,soak,kill] [--cases N] [--seed N] [--parsers a,b] [--soak-seconds S]
          [--clients N] [--rps N] [--scenarios zoo-build,export,migration]
          Fuzzes every reader of user files (default 10,000 cases each), soaks web mode (20

@@ -59,6 +59,9 @@ export const STEPS_WORKLOADS: Readonly<Record<string, StepsWorkload>> = {
 export interface StepsResult {
   readonly workload: string;
   readonly stage: 'vae' | 'diffusion';
+  /** Data-parallel shards per step, and the threads that computed them. */
+  readonly shards: number;
+  readonly threads: number;
   /** Timed optimiser steps (warm-up excluded). */
   readonly steps: number;
   readonly seconds: number;
@@ -92,34 +95,59 @@ function now(): number {
   return performance.now() / 1000;
 }
 
+/** Options of the step measurements. */
+export interface StepsOptions {
+  /** Also count backend kernels per step. */
+  readonly kernels?: boolean;
+  /** Data-parallel shards (config `shards`); default: the workload's (auto). */
+  readonly shards?: number | 'auto';
+}
+
+/**
+ * Seconds of `units` units of steady training: a run of 2·units minus a run of `units`, so what
+ * every run pays once (model set-up, the shard threads' start-up, ~1 s) cancels.
+ */
+async function steadySeconds(
+  run: (units: number) => Promise<void>,
+  units: number,
+): Promise<number> {
+  const t0 = now();
+  await run(units);
+  const t1 = now();
+  await run(2 * units);
+  const t2 = now();
+  return Math.max(1e-9, t2 - t1 - (t1 - t0));
+}
+
 /** Time VAE training steps on `w`: `epochs` timed epochs after one warm-up epoch. */
 export async function measureVaeSteps(
   w: StepsWorkload,
   epochs: number,
-  opts: { kernels?: boolean } = {},
+  opts: StepsOptions = {},
 ): Promise<StepsResult> {
   const rng = new Rng(7);
   const vectors = rng.normalArray(w.n * w.dim, 0, 0.1);
   const batch = w.vae.batchSize ?? 32;
+  let used = { shards: 1, threads: 1 };
   const run = async (e: number) => {
-    const { vae } = await trainVae({
+    const { vae, shards, threads } = await trainVae({
       vectors,
       n: w.n,
       dim: w.dim,
-      config: { ...w.vae, epochs: e },
+      config: { ...w.vae, epochs: e, ...(opts.shards ? { shards: opts.shards } : {}) },
       rng: new Rng(8),
     });
+    used = { shards, threads };
     vae.dispose();
   };
   await run(1);
-  const t0 = now();
-  await run(epochs);
-  const seconds = now() - t0;
+  const seconds = await steadySeconds(run, epochs);
   const perEpoch = Math.ceil(w.n / batch);
   const steps = epochs * perEpoch;
   return {
     workload: w.name,
     stage: 'vae',
+    ...used,
     steps,
     seconds,
     stepsPerSecond: steps / seconds,
@@ -132,32 +160,33 @@ export async function measureVaeSteps(
 export async function measureDiffusionSteps(
   w: StepsWorkload,
   steps: number,
-  opts: { kernels?: boolean } = {},
+  opts: StepsOptions = {},
 ): Promise<StepsResult> {
   const rng = new Rng(9);
   const latentDim = w.vae.latentDim ?? 64;
   const latents = rng.normalArray(w.n * latentDim);
   const conds = rng.normalArray(w.n * w.condDim);
   const batch = w.diffusion.batchSize ?? 64;
+  let used = { shards: 1, threads: 1 };
   const run = async (s: number) => {
-    const { model } = await trainDiffusion({
+    const { model, shards, threads } = await trainDiffusion({
       latents,
       conds,
       n: w.n,
       latentDim,
       condDim: w.condDim,
-      config: { ...w.diffusion, steps: s },
+      config: { ...w.diffusion, steps: s, ...(opts.shards ? { shards: opts.shards } : {}) },
       rng: new Rng(10),
     });
+    used = { shards, threads };
     model.dispose();
   };
   await run(Math.min(20, steps));
-  const t0 = now();
-  await run(steps);
-  const seconds = now() - t0;
+  const seconds = await steadySeconds(run, steps);
   return {
     workload: w.name,
     stage: 'diffusion',
+    ...used,
     steps,
     seconds,
     stepsPerSecond: steps / seconds,

@@ -10,7 +10,16 @@ import { InputError, throwIfAborted } from '../errors.ts';
 import type { RunControl } from '../progress.ts';
 import { yieldToEventLoop } from '../progress.ts';
 import type { Rng } from '../rng.ts';
-import { cosineLr, makeAdam, optimStep } from '../common/optim.ts';
+import { cosineLr, emptyShard, makeAdam, optimStep, shardedOptimStep } from '../common/optim.ts';
+import {
+  joinShardGroup,
+  openShardGroup,
+  resolveShards,
+  shardRows,
+  shardThreads,
+  type ShardGroup,
+  type ShardGroupInfo,
+} from '../common/data-parallel.ts';
 import { ParamSet } from '../common/params.ts';
 import { checkMatrix, gatherRows } from '../common/rows.ts';
 import { createDenoiserParams, denoise, denoiserLayout, dropoutSites } from './denoiser.ts';
@@ -31,6 +40,8 @@ export interface TrainDiffusionArgs {
   readonly rng: Rng;
   /** Cancellation and progress. */
   readonly control?: RunControl;
+  /** Set in a data-parallel replica thread only: the group it computes its shards in. */
+  readonly replica?: ShardGroupInfo;
 }
 
 /** Mean training loss over a window of steps. */
@@ -46,6 +57,10 @@ export interface TrainDiffusionResult {
   readonly model: LatentDiffusion;
   /** Loss averaged over windows of steps (about 100 records per run). */
   readonly history: DiffusionHistoryRecord[];
+  /** Data-parallel shards each step's batch was cut into (config `shards`, resolved). */
+  readonly shards: number;
+  /** Threads that computed the shards (1: one after the other, here). */
+  readonly threads: number;
 }
 
 /** Global std of all values (about their mean); 1 when degenerate. */
@@ -88,6 +103,23 @@ export async function trainDiffusion(args: TrainDiffusionArgs): Promise<TrainDif
   const rng = args.rng.fork('diffusion-train');
   const p = params.asRecord();
   const bs = Math.min(cfg.batchSize, n);
+  const weightCount = vars.reduce((k, v) => k + v.size, 0);
+  const shards =
+    args.replica?.shards ??
+    resolveShards(cfg.shards, { batch: bs, params: weightCount, steps: cfg.steps });
+  let group: ShardGroup | null = null;
+  if (args.replica) group = joinShardGroup(args.replica);
+  else if (shards > 1) {
+    group = openShardGroup({
+      stage: 'diffusion',
+      args: { latents: args.latents, conds: args.conds, n, latentDim, condDim, config: cfg },
+      seed: args.rng.seed,
+      shards,
+      threads: shardThreads(shards),
+      length: weightCount + 1,
+      signal: args.control?.signal,
+    });
+  }
   const sites = dropoutSites(cfg.denoiser);
   const window = Math.max(1, Math.floor(cfg.steps / 100));
   const history: DiffusionHistoryRecord[] = [];
@@ -134,35 +166,81 @@ export async function trainDiffusion(args: TrainDiffusionArgs): Promise<TrainDif
         }
       }
       const lr = cfg.lrSchedule === 'cosine' ? cosineLr(cfg.lr, step, cfg.steps) : cfg.lr;
+      /** Rows [lo, hi) of this step's batch as tensors, and their loss weighted by hi−lo of bs. */
+      const rowsOf = (lo: number, hi: number) => {
+        const r = hi - lo;
+        if (r === 0) return emptyShard(vars, 0);
+        const inputs = {
+          xt: tf.tensor2d(xt.subarray(lo * latentDim, hi * latentDim), [r, latentDim]),
+          noise: tf.tensor2d(noise.subarray(lo * latentDim, hi * latentDim), [r, latentDim]),
+          cond: tf.tensor2d(c.subarray(lo * condDim, hi * condDim), [r, condDim]),
+          drop: tf.tensor2d(drop.subarray(lo, hi), [r, 1]),
+          masks: masks.map((m, i) =>
+            tf.tensor2d(m.subarray(lo * sites[i], hi * sites[i]), [r, sites[i]]),
+          ),
+        };
+        const loss = (_report: (s: tf.Scalar) => void): tf.Scalar => {
+          const nul = learnedNull ? tf.reshape(p['null'], [1, condDim]) : tf.zeros([1, condDim]);
+          const cond = tf.add(
+            tf.mul(inputs.cond, tf.sub(1, inputs.drop)),
+            tf.mul(nul, inputs.drop),
+          ) as tf.Tensor2D;
+          const eps = denoise(p, cfg.denoiser, {
+            xt: inputs.xt,
+            t: r === bs ? t : t.subarray(lo, hi),
+            cond,
+            dropoutMasks: inputs.masks.length ? inputs.masks : undefined,
+          });
+          const mse = tf.mean(tf.square(tf.sub(eps, inputs.noise))) as tf.Scalar;
+          return r === bs ? mse : tf.mul(mse, r / bs);
+        };
+        const dispose = () =>
+          tf.dispose([inputs.xt, inputs.noise, inputs.cond, inputs.drop, ...inputs.masks]);
+        return { loss, dispose };
+      };
       // The step reads the loss back (asynchronously), so its inputs live outside a tidy.
-      const xtT = tf.tensor2d(xt, [bs, latentDim]);
-      const noiseT = tf.tensor2d(noise, [bs, latentDim]);
-      const condT = tf.tensor2d(c, [bs, condDim]);
-      const dropT = tf.tensor2d(drop, [bs, 1]);
-      const maskT = masks.map((m, i) => tf.tensor2d(m, [bs, sites[i]]));
       let loss: number;
-      try {
-        loss = await optimStep({
-          optimizer: adam,
-          vars,
-          lr,
-          clip: cfg.gradClip,
-          stage: 'diffusion',
-          step,
-          loss: () => {
-            const nul = learnedNull ? tf.reshape(p['null'], [1, condDim]) : tf.zeros([1, condDim]);
-            const cond = tf.add(tf.mul(condT, tf.sub(1, dropT)), tf.mul(nul, dropT)) as tf.Tensor2D;
-            const eps = denoise(p, cfg.denoiser, {
-              xt: xtT,
-              t,
-              cond,
-              dropoutMasks: maskT.length ? maskT : undefined,
-            });
-            return tf.mean(tf.square(tf.sub(eps, noiseT))) as tf.Scalar;
-          },
-        });
-      } finally {
-        tf.dispose([xtT, noiseT, condT, dropT, ...maskT]);
+      if (group) {
+        const g = group;
+        const parts = new Map(
+          g.local.map((s) => {
+            const [lo, hi] = shardRows(bs, g.shards, s);
+            return [s, rowsOf(lo, hi)] as const;
+          }),
+        );
+        try {
+          ({ loss } = await shardedOptimStep({
+            optimizer: adam,
+            vars,
+            lr,
+            clip: cfg.gradClip,
+            stage: 'diffusion',
+            step,
+            group: g,
+            loss: (s, report) => {
+              const part = parts.get(s);
+              if (!part) throw new Error(`diffusion: shard ${s} is not computed here`);
+              return part.loss(report);
+            },
+          }));
+        } finally {
+          for (const part of parts.values()) part.dispose();
+        }
+      } else {
+        const whole = rowsOf(0, bs);
+        try {
+          loss = await optimStep({
+            optimizer: adam,
+            vars,
+            lr,
+            clip: cfg.gradClip,
+            stage: 'diffusion',
+            step,
+            loss: () => whole.loss(() => undefined),
+          });
+        } finally {
+          whole.dispose();
+        }
       }
       winSum += loss;
       winCount += 1;
@@ -201,8 +279,9 @@ export async function trainDiffusion(args: TrainDiffusionArgs): Promise<TrainDif
       latentScale,
       params: emaParams,
     });
-    return { model, history };
+    return { model, history, shards, threads: group?.threads ?? 1 };
   } finally {
+    await group?.close();
     adam.dispose();
     params.dispose();
   }

@@ -12,7 +12,16 @@ import { InputError, NumericError, parseConfig, throwIfAborted } from '../errors
 import type { RunControl } from '../progress.ts';
 import { yieldToEventLoop } from '../progress.ts';
 import type { Rng } from '../rng.ts';
-import { cosineLr, makeAdam, optimStep } from '../common/optim.ts';
+import { cosineLr, emptyShard, makeAdam, optimStep, shardedOptimStep } from '../common/optim.ts';
+import {
+  joinShardGroup,
+  openShardGroup,
+  resolveShards,
+  shardRows,
+  shardThreads,
+  type ShardGroup,
+  type ShardGroupInfo,
+} from '../common/data-parallel.ts';
 import { readScalars } from '../common/readback.ts';
 import { checkMatrix, gatherRows } from '../common/rows.ts';
 import { computeNormStats, WeightVae } from './model.ts';
@@ -35,6 +44,8 @@ export interface TrainVaeArgs {
    * [B, dim]) to any tensor of per-vector outputs. Its own variables are not trained.
    */
   readonly predictor?: (w: tf.Tensor2D) => tf.Tensor;
+  /** Set in a data-parallel replica thread only: the group it computes its shards in. */
+  readonly replica?: ShardGroupInfo;
 }
 
 /** One epoch of training, averaged over its batches. */
@@ -56,7 +67,14 @@ export interface TrainVaeResult {
   readonly vae: WeightVae;
   /** Per-epoch averages. */
   readonly history: VaeEpochRecord[];
+  /** Data-parallel shards each step's batch was cut into (config `shards`, resolved). */
+  readonly shards: number;
+  /** Threads that computed the shards (1: one after the other, here). */
+  readonly threads: number;
 }
+
+/** Scalars a VAE step reports besides its loss: reconstruction, KL, predictor term. */
+const VAE_REPORTED = 3;
 
 /** Train a weight VAE on a zoo. Same config + seed → same weights. */
 export async function trainVae(args: TrainVaeArgs): Promise<TrainVaeResult> {
@@ -91,6 +109,28 @@ export async function trainVae(args: TrainVaeArgs): Promise<TrainVaeResult> {
   const totalSteps = cfg.epochs * batchesPerEpoch;
   const history: VaeEpochRecord[] = [];
   const usePredictor = cfg.predictorWeight > 0 && args.predictor !== undefined;
+  const weightCount = vars.reduce((k, v) => k + v.size, 0);
+  const shards =
+    args.replica?.shards ??
+    resolveShards(cfg.shards, {
+      batch: Math.min(cfg.batchSize, n),
+      params: weightCount,
+      steps: totalSteps,
+    });
+  let group: ShardGroup | null = null;
+  if (args.replica) group = joinShardGroup(args.replica);
+  else if (shards > 1) {
+    group = openShardGroup({
+      stage: 'vae',
+      args: { vectors: args.vectors, n, dim, config: cfg },
+      seed: args.rng.seed,
+      shards,
+      // A predictor is a closure no worker can receive: its shards run here, one after another.
+      threads: usePredictor ? 1 : shardThreads(shards),
+      length: weightCount + 1 + VAE_REPORTED,
+      signal: args.control?.signal,
+    });
+  }
   let step = 0;
   let lastYield = Date.now();
 
@@ -111,54 +151,104 @@ export async function trainVae(args: TrainVaeArgs): Promise<TrainVaeResult> {
         const noiseIn = cfg.inputNoise > 0 ? rng.normalArray(b * dim, 0, cfg.inputNoise) : null;
         const eps = rng.normalArray(b * latent);
         const epsL = cfg.latentNoise > 0 ? rng.normalArray(b * latent, 0, cfg.latentNoise) : null;
-        const parts: tf.Scalar[] = [];
-        // The step reads the loss back (asynchronously), so its inputs live outside a tidy.
-        const inputs = tf.tidy(() => {
-          const x = tf.tensor2d(xb, [b, dim]);
-          const xin: tf.Tensor2D = noiseIn ? tf.add(x, tf.tensor2d(noiseIn, [b, dim])) : x;
-          const e = tf.tensor2d(eps, [b, latent]);
-          const eL = epsL ? tf.tensor2d(epsL, [b, latent]) : null;
-          return { x, xin, e, ...(eL ? { eL } : {}) };
-        });
-        const { x, xin, e, eL } = inputs;
-        let lossValue: number;
-        let partValues: Float32Array;
-        try {
-          lossValue = await optimStep({
-            optimizer: adam,
-            vars,
-            lr: cfg.lrSchedule === 'cosine' ? cosineLr(cfg.lr, step, totalSteps) : cfg.lr,
-            stage: 'vae',
-            step,
-            loss: () => {
-              const { mu, logvar } = net.encode(p, xin);
-              let z: tf.Tensor2D = tf.add(mu, tf.mul(tf.exp(tf.mul(logvar, 0.5)), e));
-              if (eL) z = tf.add(z, eL);
-              const xhat = net.decode(p, z);
-              const diff = tf.sub(xhat, x);
-              const recon = cfg.recon === 'l1' ? tf.mean(tf.abs(diff)) : tf.mean(tf.square(diff));
-              const kl = tf.mul(
+        const lr = cfg.lrSchedule === 'cosine' ? cosineLr(cfg.lr, step, totalSteps) : cfg.lr;
+        /** Rows [lo, hi) of this batch as tensors; their loss and parts weighted by hi−lo of b. */
+        const rowsOf = (lo: number, hi: number) => {
+          const r = hi - lo;
+          const w = r / b;
+          if (r === 0) return emptyShard(vars, VAE_REPORTED);
+          // The step reads the loss back (asynchronously), so its inputs live outside a tidy.
+          const inputs = tf.tidy(() => {
+            const x = tf.tensor2d(xb.subarray(lo * dim, hi * dim), [r, dim]);
+            const xin: tf.Tensor2D = noiseIn
+              ? tf.add(x, tf.tensor2d(noiseIn.subarray(lo * dim, hi * dim), [r, dim]))
+              : x;
+            const e = tf.tensor2d(eps.subarray(lo * latent, hi * latent), [r, latent]);
+            const eL = epsL
+              ? tf.tensor2d(epsL.subarray(lo * latent, hi * latent), [r, latent])
+              : null;
+            return { x, xin, e, ...(eL ? { eL } : {}) };
+          });
+          const { x, xin, e, eL } = inputs;
+          const weighted = (v: tf.Scalar): tf.Scalar => (r === b ? v : tf.mul(v, w));
+          const loss = (report: (s: tf.Scalar) => void): tf.Scalar => {
+            const { mu, logvar } = net.encode(p, xin);
+            let z: tf.Tensor2D = tf.add(mu, tf.mul(tf.exp(tf.mul(logvar, 0.5)), e));
+            if (eL) z = tf.add(z, eL);
+            const xhat = net.decode(p, z);
+            const diff = tf.sub(xhat, x);
+            const recon = weighted(
+              cfg.recon === 'l1' ? tf.mean(tf.abs(diff)) : tf.mean(tf.square(diff)),
+            );
+            const kl = weighted(
+              tf.mul(
                 -0.5,
                 tf.mean(
                   tf.sum(tf.sub(tf.add(1, logvar), tf.add(tf.square(mu), tf.exp(logvar))), 1),
                 ),
-              );
-              let loss = tf.add(tf.mul(recon, dim), tf.mul(kl, cfg.klWeight));
-              let pred: tf.Scalar = tf.scalar(0);
-              if (usePredictor && args.predictor) {
-                const gw = args.predictor(vae.denormalise(x));
-                const gr = args.predictor(vae.denormalise(xhat));
-                pred = tf.mean(tf.sum(tf.reshape(tf.square(tf.sub(gw, gr)), [b, -1]), 1));
-                loss = tf.add(loss, tf.mul(pred, cfg.predictorWeight));
-              }
-              parts.push(tf.keep(recon as tf.Scalar), tf.keep(kl as tf.Scalar), tf.keep(pred));
-              return loss as tf.Scalar;
-            },
-          });
-          partValues = await readScalars(parts);
-        } finally {
-          tf.dispose(parts);
-          tf.dispose(inputs);
+              ),
+            );
+            let total = tf.add(tf.mul(recon, dim), tf.mul(kl, cfg.klWeight));
+            let pred: tf.Scalar = tf.scalar(0);
+            if (usePredictor && args.predictor) {
+              const gw = args.predictor(vae.denormalise(x));
+              const gr = args.predictor(vae.denormalise(xhat));
+              pred = weighted(tf.mean(tf.sum(tf.reshape(tf.square(tf.sub(gw, gr)), [r, -1]), 1)));
+              total = tf.add(total, tf.mul(pred, cfg.predictorWeight));
+            }
+            report(recon);
+            report(kl);
+            report(pred);
+            return total as tf.Scalar;
+          };
+          return { loss, dispose: () => tf.dispose(inputs) };
+        };
+        let lossValue: number;
+        let partValues: readonly number[] | Float32Array;
+        if (group) {
+          const g = group;
+          const shardParts = new Map(
+            g.local.map((sh) => {
+              const [lo, hi] = shardRows(b, g.shards, sh);
+              return [sh, rowsOf(lo, hi)] as const;
+            }),
+          );
+          try {
+            const out = await shardedOptimStep({
+              optimizer: adam,
+              vars,
+              lr,
+              stage: 'vae',
+              step,
+              group: g,
+              loss: (sh, report) => {
+                const part = shardParts.get(sh);
+                if (!part) throw new Error(`vae: shard ${sh} is not computed here`);
+                return part.loss(report);
+              },
+            });
+            lossValue = out.loss;
+            partValues = out.reported;
+          } finally {
+            for (const part of shardParts.values()) part.dispose();
+          }
+        } else {
+          const whole = rowsOf(0, b);
+          const parts: tf.Scalar[] = [];
+          try {
+            lossValue = await optimStep({
+              optimizer: adam,
+              vars,
+              lr,
+              stage: 'vae',
+              step,
+              loss: () => whole.loss((sc) => parts.push(tf.keep(sc))),
+            });
+            partValues = await readScalars(parts);
+          } finally {
+            tf.dispose(parts);
+            whole.dispose();
+          }
         }
         const [reconV, klV, predV] = partValues;
         if (!Number.isFinite(reconV) || !Number.isFinite(klV)) {
@@ -197,10 +287,12 @@ export async function trainVae(args: TrainVaeArgs): Promise<TrainVaeResult> {
       }
     }
   } catch (err) {
+    await group?.close();
     adam.dispose();
     vae.dispose();
     throw err;
   }
+  await group?.close();
   adam.dispose();
-  return { vae, history };
+  return { vae, history, shards, threads: group?.threads ?? 1 };
 }

@@ -37,6 +37,15 @@ describe('training-step bench', () => {
     });
   });
 
+  it('measures the data-parallel shard count it is given', async () => {
+    const one = await measureDiffusionSteps(tiny, 3, { shards: 1 });
+    const two = await measureDiffusionSteps(tiny, 3, { shards: 2 });
+    expect([one.shards, one.threads]).toEqual([1, 1]);
+    expect(two.shards).toBe(2);
+    expect(two.threads).toBeGreaterThanOrEqual(1);
+    expect(two.stepsPerSecond).toBeGreaterThan(0);
+  });
+
   it('counts kernels per step only when asked', async () => {
     const plain = await measureDiffusionSteps(tiny, 2);
     expect(plain.kernelsPerStep).toBeUndefined();
