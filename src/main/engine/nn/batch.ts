@@ -536,6 +536,40 @@ async function evaluateStacked(
  * (and the epoch) as soon as an epoch produced a non-finite loss for any of them, before any
  * checkpoint of that epoch is handed out; CancelledError on abort.
  */
+/**
+ * Each member's rows `order[start … start+bs)` of its own data, stacked as [M, bs, d] inputs and
+ * [M, bs] labels. Fresh arrays each step: some backends keep the array a tensor was made from.
+ * A function of its own, so V8 optimises this hot loop by itself rather than as part of
+ * trainBatch's long async body (alone, it copies a 100-member standard-zoo step in ~0.25 ms).
+ */
+function gatherMinibatch(
+  xs: readonly Float32Array[],
+  ys: readonly Int32Array[],
+  orders: readonly Int32Array[],
+  start: number,
+  bs: number,
+  d: number,
+): { xHost: Float32Array; yHost: Int32Array } {
+  const M = xs.length;
+  const xHost = new Float32Array(M * bs * d);
+  const yHost = new Int32Array(M * bs);
+  for (let m = 0; m < M; m++) {
+    const o = orders[m];
+    const xm = xs[m];
+    const ym = ys[m];
+    for (let j = 0; j < bs; j++) {
+      const r = o[start + j];
+      // A plain loop, not set(subarray()): a view object per row was most of this copy's time
+      // and garbage at the standard zoo's 64,000 rows per epoch.
+      const src = r * d;
+      const dst = (m * bs + j) * d;
+      for (let e = 0; e < d; e++) xHost[dst + e] = xm[src + e];
+      yHost[m * bs + j] = ym[r];
+    }
+  }
+  return { xHost, yHost };
+}
+
 export async function trainBatch(args: TrainBatchArgs): Promise<TrainBatchResult> {
   const { layout, members, epochs, batchSize, lr, control } = args;
   const stage = args.stage ?? 'classifier';
@@ -591,23 +625,7 @@ export async function trainBatch(args: TrainBatchArgs): Promise<TrainBatchResult
         for (let start = 0; start < n; start += batchSize) {
           throwIfAborted(control?.signal);
           const bs = Math.min(n, start + batchSize) - start;
-          // Fresh arrays each step: some backends keep the array a tensor was made from.
-          const xHost = new Float32Array(M * bs * d);
-          const yHost = new Int32Array(M * bs);
-          for (let m = 0; m < M; m++) {
-            const o = orders[m];
-            const xm = xs[m];
-            const ym = ys[m];
-            for (let j = 0; j < bs; j++) {
-              const r = o[start + j];
-              // A plain loop, not set(subarray()): a view object per row was most of this
-              // function's time and garbage at the standard zoo's 64,000 rows per epoch.
-              const src = r * d;
-              const dst = (m * bs + j) * d;
-              for (let e = 0; e < d; e++) xHost[dst + e] = xm[src + e];
-              yHost[m * bs + j] = ym[r];
-            }
-          }
+          const { xHost, yHost } = gatherMinibatch(xs, ys, orders, start, bs, d);
           const xb = tf.tensor3d(xHost, [M, bs, d]);
           const yb = tf.tensor2d(yHost, [M, bs], 'int32');
           const { value, grads } = tf.variableGrads(() => {
