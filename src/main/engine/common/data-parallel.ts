@@ -73,19 +73,52 @@ export function resolveShards(shards: Shards, work: ShardWork): number {
     : 1;
 }
 
+/** CPU time this process has used (all its threads), sampled to tell its load from others'. */
+const cpuSamples: { readonly t: number; readonly cpuMs: number }[] = [];
+const SAMPLE_EVERY_MS = 5_000;
+const LOAD_WINDOW_MS = 60_000;
+
+function sampleCpu(): void {
+  const u = process.cpuUsage();
+  const t = performance.now();
+  cpuSamples.push({ t, cpuMs: (u.user + u.system) / 1000 });
+  while (cpuSamples.length > 2 && cpuSamples[1].t <= t - LOAD_WINDOW_MS) cpuSamples.shift();
+}
+sampleCpu();
+setInterval(sampleCpu, SAMPLE_EVERY_MS).unref();
+
 /**
- * Threads for `shards` shards: one per shard up to the machine's cores and `D2NWG_SHARD_THREADS`;
- * 1 on a GPU backend (its one device is shared anyway) or when the worker file is missing.
+ * Cores other processes leave free: cores minus the 1-minute load average, after taking out the
+ * cores this process kept busy over about the same minute (its zoo workers, its own training), so
+ * a run does not mistake its previous stage for someone else's load.
+ */
+export function idleCores(): number {
+  const u = process.cpuUsage();
+  const now = performance.now();
+  const from = cpuSamples[0];
+  const ownBusy =
+    from && now - from.t > 1_000 ? ((u.user + u.system) / 1000 - from.cpuMs) / (now - from.t) : 0;
+  const othersLoad = Math.max(0, os.loadavg()[0] - ownBusy);
+  return Math.max(1, Math.round(os.availableParallelism() - othersLoad));
+}
+
+/**
+ * Threads for `shards` shards: one per shard up to the cores other processes leave idle (a
+ * thread on a busy core makes every step wait for it: on a 2-core machine at load 3.8, two threads
+ * ran the standard diffusion step at a third of one thread's speed) or `D2NWG_SHARD_THREADS`;
+ * 1 on a GPU backend (its one device is shared anyway) or when the worker file is missing. The
+ * thread count never changes the numbers, so it may follow the machine's load.
  */
 export function shardThreads(shards: number, env: NodeJS.ProcessEnv = process.env): number {
   if (shards <= 1 || !hostBackend(currentBackend()?.name) || !haveShardWorker()) return 1;
-  let cap = os.availableParallelism();
   const raw = (env[SHARD_THREADS_ENV] ?? '').trim();
-  if (raw !== '') {
+  let cap: number;
+  if (raw === '' || raw === 'auto') cap = idleCores();
+  else {
     const n = Number(raw);
     if (!Number.isInteger(n) || n < 1 || n > MAX_SHARDS) {
       throw new InputError(
-        `expected a whole number from 1 to ${MAX_SHARDS}, got '${raw}'`,
+        `expected auto or a whole number from 1 to ${MAX_SHARDS}, got '${raw}'`,
         SHARD_THREADS_ENV,
       );
     }

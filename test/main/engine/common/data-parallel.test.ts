@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
   AUTO_SHARDS_MIN_FLOPS,
+  idleCores,
   localShardGroup,
   resolveShards,
   SHARD_THREADS_ENV,
@@ -64,6 +65,11 @@ describe('shard arithmetic', () => {
   it('takes the thread cap from the environment and rejects a bad one', () => {
     expect(shardThreads(1)).toBe(1);
     expect(shardThreads(2, { [SHARD_THREADS_ENV]: '1' })).toBe(1);
+    expect(shardThreads(2, { [SHARD_THREADS_ENV]: '2' })).toBe(2);
+    // auto: never more threads than shards or than the cores others leave idle.
+    const idle = idleCores();
+    expect(Number.isInteger(idle) && idle >= 1 && idle <= os.availableParallelism()).toBe(true);
+    expect(shardThreads(2, { [SHARD_THREADS_ENV]: 'auto' })).toBe(Math.min(2, idle));
     expect(() => shardThreads(2, { [SHARD_THREADS_ENV]: 'two' })).toThrow(InputError);
     expect(() => shardThreads(2, { [SHARD_THREADS_ENV]: '0' })).toThrow(/1 to 8/);
   });
