@@ -10,9 +10,11 @@ import { z } from 'zod';
 export const MAX_SHARDS = 8;
 
 /**
- * `auto`: 2 shards where they pay (a host-memory backend — wasm, cpu — and a run large enough
- * that a second thread's start-up is noise), 1 elsewhere; decided from the config, the model
- * size and the backend, so the same config on the same backend always means the same numbers.
+ * `auto`: 2 shards where they pay (a machine with 2 or more cores, a host-memory backend — wasm,
+ * cpu — and a run large enough that a second thread's start-up is noise), 1 elsewhere; decided
+ * from the config, the model size, the backend and the core count, never from the load, so the
+ * same config on the same backend and kind of machine always means the same numbers. Set a
+ * number to make the numbers independent of the machine.
  */
 export const Shards = z
   .union([z.literal('auto'), z.number().int().min(1).max(MAX_SHARDS)])

@@ -58,15 +58,22 @@ export interface ShardWork {
   readonly steps: number;
   /** Tensor backend name (default: the current one). */
   readonly backend?: string;
+  /** The machine's cores (default: os.availableParallelism()). */
+  readonly cores?: number;
 }
 
 /** The shard count a config asks for: a number as given, `auto` per AUTO_SHARDS_* and backend. */
 export function resolveShards(shards: Shards, work: ShardWork): number {
   if (shards !== 'auto') return Math.max(1, Math.min(shards, work.batch));
   const backend = work.backend ?? currentBackend()?.name;
+  const cores = work.cores ?? os.availableParallelism();
   const flops = 6 * work.batch * work.params * work.steps;
   const wanted = 2;
-  return hostBackend(backend) &&
+  // On one core the shards would only run one after the other, which costs time (a half batch
+  // keeps most of a whole one's per-kernel cost); so 1 there, and the core count is the one
+  // fact about the machine the numbers may depend on (the threads actually used never are).
+  return cores >= wanted &&
+    hostBackend(backend) &&
     work.batch >= wanted * AUTO_SHARDS_MIN_ROWS &&
     flops >= AUTO_SHARDS_MIN_FLOPS
     ? wanted

@@ -52,12 +52,13 @@ describe('shard arithmetic', () => {
   });
 
   it('resolves auto from the work and the backend, and caps a number at the batch', () => {
-    const big = { batch: 64, params: 1_000_000, steps: 1000 };
+    const big = { batch: 64, params: 1_000_000, steps: 1000, cores: 2 };
     expect(6 * big.batch * big.params * big.steps).toBeGreaterThan(AUTO_SHARDS_MIN_FLOPS);
     expect(resolveShards('auto', { ...big, backend: 'wasm' })).toBe(2);
     expect(resolveShards('auto', { ...big, backend: 'webgpu' })).toBe(1);
     expect(resolveShards('auto', { ...big, steps: 10, backend: 'wasm' })).toBe(1);
     expect(resolveShards('auto', { ...big, batch: 16, backend: 'wasm' })).toBe(1);
+    expect(resolveShards('auto', { ...big, cores: 1, backend: 'wasm' })).toBe(1);
     expect(resolveShards(4, { ...big, batch: 3 })).toBe(3);
     expect(resolveShards(3, big)).toBe(3);
   });
