@@ -131,6 +131,41 @@ describe('inspector', () => {
     expect(screen.queryByText(/Too small/i)).toBeNull();
   });
 
+  it('edits a keyword-or-number field (shards: "auto" or a count) in one text box', () => {
+    const onConfig = vi.fn();
+    function VaeEditable() {
+      const [node, setNode] = useState(() => makeNode(specOf('model.vae'), { x: 0, y: 0 }, []));
+      return (
+        <Inspector
+          node={node}
+          onConfig={(id, config) => {
+            onConfig(id, config);
+            setNode((n) => ({ ...n, data: { ...n.data, config } }));
+          }}
+          syntaxError={null}
+          onSyntaxError={vi.fn()}
+        />
+      );
+    }
+    render(
+      <Providers>
+        <VaeEditable />
+      </Providers>,
+    );
+    expect(field('Shards').value).toBe('auto');
+    expect(field('Shards').title).toBe('auto or a number');
+    type('Shards', '2');
+    expect(onConfig).toHaveBeenLastCalledWith(
+      expect.any(String),
+      expect.objectContaining({ shards: 2 }),
+    );
+    type('Shards', 'auto');
+    expect(onConfig).toHaveBeenLastCalledWith(
+      expect.any(String),
+      expect.objectContaining({ shards: 'auto' }),
+    );
+  });
+
   it('keeps an out-of-range or unparsable value as typed and marks the field', () => {
     const onConfig = vi.fn();
     render(

@@ -1,8 +1,9 @@
 /**
  * A form generated from a node config's JSON Schema (zod's toJSONSchema, input side). It covers
  * what node configs use: objects, numbers with bounds, strings, booleans, enums, arrays of
- * scalars, and discriminated unions (a `kind` select switching the variant's fields). Anything
- * else falls back to a JSON field. Invalid values are kept as typed and marked, never dropped.
+ * scalars, a keyword or a number (`"auto"` or 2), and discriminated unions (a `kind` select
+ * switching the variant's fields). Anything else falls back to a JSON field. Invalid values are
+ * kept as typed and marked, never dropped.
  */
 import { createContext, useContext, useState, type ReactNode } from 'react';
 
@@ -84,6 +85,7 @@ function TextInput(props: {
   readonly schema: JsonSchema;
   readonly onChange: (v: unknown) => void;
   readonly invalid: boolean;
+  readonly title?: string;
 }) {
   const shown = props.value === undefined ? '' : String(props.value);
   // What the user typed, kept while it does not (yet) parse; dropped when the value changes
@@ -100,7 +102,8 @@ function TextInput(props: {
       id={props.id}
       className={props.invalid ? 'invalid' : undefined}
       type="text"
-      inputMode={props.numeric ? 'decimal' : undefined}
+      title={props.title}
+      inputMode={props.numeric && !props.title ? 'decimal' : undefined}
       value={text}
       placeholder={props.schema.default !== undefined ? String(props.schema.default) : undefined}
       onChange={(e) => {
@@ -149,6 +152,24 @@ function Field({ name, path, schema, value, onChange, issues }: FieldProps) {
     const nonNull = variants.filter((v) => typeOf(v) !== 'null');
     if (nonNull.length === 1) {
       return <Field {...{ name, path, schema: nonNull[0], value, onChange, issues }} />;
+    }
+    // A keyword or a number (e.g. shards: "auto" | 1…8): one text box; what parses as a number
+    // is sent as one, anything else as typed (validation marks a wrong keyword).
+    const keywords = nonNull.flatMap((v) => (typeof v.const === 'string' ? [v.const] : []));
+    const numeric = nonNull.find((v) => ['number', 'integer'].includes(typeOf(v) ?? ''));
+    if (numeric && keywords.length > 0 && keywords.length + 1 === nonNull.length) {
+      return wrap(
+        <TextInput
+          id={id}
+          value={value}
+          numeric
+          integer={typeOf(numeric) === 'integer'}
+          schema={{ ...numeric, default: schema.default }}
+          title={`${keywords.join(', ')} or a number`}
+          onChange={onChange}
+          invalid={issue !== undefined}
+        />,
+      );
     }
     const key = discriminator(nonNull);
     if (key && isObj(value)) {
