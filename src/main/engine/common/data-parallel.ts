@@ -60,6 +60,8 @@ export interface ShardWork {
   readonly backend?: string;
   /** The machine's cores (default: os.availableParallelism()). */
   readonly cores?: number;
+  /** Whether shard threads can start here (default: the worker file is on disk; a bundle may drop it). */
+  readonly threadsPossible?: boolean;
 }
 
 /** The shard count a config asks for: a number as given, `auto` per AUTO_SHARDS_* and backend. */
@@ -73,6 +75,7 @@ export function resolveShards(shards: Shards, work: ShardWork): number {
   // keeps most of a whole one's per-kernel cost); so 1 there, and the core count is the one
   // fact about the machine the numbers may depend on (the threads actually used never are).
   return cores >= wanted &&
+    (work.threadsPossible ?? haveShardWorker()) &&
     hostBackend(backend) &&
     work.batch >= wanted * AUTO_SHARDS_MIN_ROWS &&
     flops >= AUTO_SHARDS_MIN_FLOPS

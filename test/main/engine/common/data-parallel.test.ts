@@ -59,6 +59,7 @@ describe('shard arithmetic', () => {
     expect(resolveShards('auto', { ...big, steps: 10, backend: 'wasm' })).toBe(1);
     expect(resolveShards('auto', { ...big, batch: 16, backend: 'wasm' })).toBe(1);
     expect(resolveShards('auto', { ...big, cores: 1, backend: 'wasm' })).toBe(1);
+    expect(resolveShards('auto', { ...big, threadsPossible: false, backend: 'wasm' })).toBe(1);
     expect(resolveShards(4, { ...big, batch: 3 })).toBe(3);
     expect(resolveShards(3, big)).toBe(3);
   });
