@@ -362,13 +362,13 @@ async function buildReport(
         await Promise.all(vecs.map((v) => prototypeHead(layout, v, support, k, perClass))),
       );
     }
+    /** The samples with class-generated heads (d2nwg_class_head). */
+    let classVecs: Float32Array[] = [];
     if (classHead) {
       const gen = classHead;
       const support = taskSupportSet(featT, task, perClass, supportRng(cfg.seed, task.id)).x;
-      extra(
-        'd2nwg_class_head',
-        await Promise.all(vecs.map((v) => gen.headFor(v, support, k, perClass))),
-      );
+      classVecs = await Promise.all(vecs.map((v) => gen.headFor(v, support, k, perClass)));
+      extra('d2nwg_class_head', classVecs);
     }
     if (ev.discriminant) {
       // The generated bodies as feature extractors: an LDA head on all training samples.
@@ -411,6 +411,7 @@ async function buildReport(
           own.map((i) => zooVectors.slice(i * dim, (i + 1) * dim)),
         );
       await ensemble('d2nwg_ensemble', vecs);
+      if (classVecs.length) await ensemble('d2nwg_class_head_ensemble', classVecs);
       await ensemble(
         'noise_fn_ensemble',
         fnMatched.map((m) => m.vector),

@@ -91,6 +91,7 @@ describe('quality benchmark runner', () => {
       'lda_support',
       'd2nwg_lda_head',
       'd2nwg_class_head',
+      'd2nwg_class_head_ensemble',
       'zoo_ensemble',
       'd2nwg_ensemble',
       'noise_fn_ensemble',
@@ -187,6 +188,8 @@ describe('quality benchmark runner', () => {
           'd2nwg_class_head>lda_support@0:false',
           'd2nwg_class_head>d2nwg_mean@0:false',
           'd2nwg_class_head>d2nwg_protohead@0:false',
+          'd2nwg_class_head_ensemble>ncm_support@0:false',
+          'd2nwg_class_head_ensemble>lda_support@0:false',
         ].sort(),
       );
     }
