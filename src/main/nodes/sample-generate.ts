@@ -12,7 +12,8 @@ import { taskOf, testAccuracyOn } from '../engine/export/task.ts';
 import { evaluateMany } from '../engine/nn/train.ts';
 import { writeFileAtomic } from '../engine/formats/atomic.ts';
 import { materializeTask, supportLabels, taskSupportSet } from '../engine/data/tasks.ts';
-import { throwIfAborted } from '../engine/errors.ts';
+import { InputError, throwIfAborted } from '../engine/errors.ts';
+import { ClassHeadGenerator } from '../engine/eval/classhead.ts';
 import { supportRng } from '../engine/eval/inits.ts';
 import { discriminantHead, prototypeHeadOf } from '../engine/eval/protohead.ts';
 import {
@@ -27,6 +28,7 @@ import type { WeightVae } from '../engine/vae/model.ts';
 import { zooLayout } from '../engine/zoo/storage.ts';
 import { controlOf, nodeRunner } from './define.ts';
 import { safeName } from './file-names.ts';
+import { zooPairs } from './generator.ts';
 import { tasksOfSplit } from './split-tasks.ts';
 import { meanStd } from '../../shared/stats.ts';
 import { type TaskWeights, type ZooValue } from './values.ts';
@@ -76,7 +78,35 @@ export const run = nodeRunner(sampleGenerateSpec, async (ctx, inputs) => {
       predictorSeconds: (performance.now() - t0) / 1000,
     };
   }
+  let classHead: ClassHeadGenerator | null = null;
   try {
+    if (cfg.head === 'class') {
+      if (cfg.headFrom === 'train') {
+        throw new InputError(
+          "head 'class' is generated from the support set: to condition it on all training samples set the encoder's perClass to tasks.nTrain",
+          `${ctx.nodeId}: config.headFrom`,
+        );
+      }
+      // The zoo's checkpoints with their own tasks' training samples (the Tasks the zoo was built from).
+      const pairs = zooPairs(zoo, tasksV, ctx.nodeId);
+      const vecs = zoo.zoo.vectors;
+      classHead = await ClassHeadGenerator.train({
+        layout,
+        members: pairs.groups.length,
+        member: (m) => {
+          const td = materializeTask(feat, pairs.tasks[pairs.groups[m]]);
+          return {
+            params: vecs.slice(m * layout.size, (m + 1) * layout.size),
+            x: td.xTrain,
+            y: td.yTrain,
+          };
+        },
+        perClass,
+        config: cfg.classHead,
+        rng: ctx.rng.fork('class-head'),
+        control: { signal: ctx.signal },
+      });
+    }
     for (const [i, task] of targets.entries()) {
       throwIfAborted(ctx.signal);
       const supportSet = taskSupportSet(feat, task, perClass, supportRng(ctx.seed, task.id));
@@ -95,7 +125,12 @@ export const run = nodeRunner(sampleGenerateSpec, async (ctx, inputs) => {
       let td: ReturnType<typeof materializeTask> | null = null;
       const taskData = () => (td ??= materializeTask(feat, task));
       let vectors = sampled.vectors;
-      if (cfg.head !== 'generated') {
+      const gen = classHead;
+      if (gen) {
+        vectors = await Promise.all(
+          vectors.map((v) => gen.headFor(v, support, task.classes.length, perClass)),
+        );
+      } else if (cfg.head !== 'generated') {
         const [x, y] =
           cfg.headFrom === 'train'
             ? [taskData().xTrain, taskData().yTrain]
@@ -137,6 +172,7 @@ export const run = nodeRunner(sampleGenerateSpec, async (ctx, inputs) => {
     }
   } finally {
     predictor?.dispose();
+    classHead?.dispose();
   }
   // One 'weights' artifact per task (all its samples, ranked), so `d2nwg runs export` and the
   // app's export dialog can turn any of them into safetensors / tfjs / npy later. The files are

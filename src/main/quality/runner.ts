@@ -37,9 +37,11 @@ import {
   rowNorms2,
   zooNearestMedian,
 } from '../engine/eval/memorisation.ts';
+import { ClassHeadGenerator } from '../engine/eval/classhead.ts';
 import { discriminantHead, prototypeHead } from '../engine/eval/protohead.ts';
 import { evaluateEnsemble, evaluateMany, predictClasses } from '../engine/nn/train.ts';
 import { spearman } from '../engine/predictor/predictor.ts';
+import { Rng } from '../engine/rng.ts';
 import { yieldToEventLoop, type RunControl } from '../engine/progress.ts';
 import {
   ResultCollector,
@@ -270,24 +272,56 @@ async function buildReport(
   const zooRows = initZoo({ type: 'zoo', zoo });
   const vectorAt = (i: number) => zooVectors.subarray(i * dim, (i + 1) * dim);
 
-  for (const target of qp.targets) {
-    const featT: LabelledData = valueOf(
-      target.features.node,
-      target.features.port,
-      'features',
-    ).data;
-    const tasksT = valueOf(target.tasks.node, target.tasks.port, 'tasks');
-    const raw = valueOf(target.sample, 'weights', 'weights');
-    const ranked = valueOf(target.sampleRanked, 'weights', 'weights');
-    const predicted = target.samplePredicted
-      ? valueOf(target.samplePredicted, 'weights', 'weights')
-      : undefined;
-    for (const split of target.splits) {
-      for (const task of tasksOfSplit(tasksT, split, ev.maxTasksPerSplit, 'bench quality')) {
-        throwIfAborted(signal);
-        await extrasOfTask(split, task, featT, target, raw, ranked, predicted);
+  // Conditioning per class: an output-layer generator trained on the zoo's checkpoints, which
+  // gives each generated body its head from the support set with no fitting (d2nwg_class_head).
+  let classHead: ClassHeadGenerator | undefined;
+  const classHeadStats: { seconds: number; lossFirst: number; lossLast: number } | undefined = ev
+    .classHead.enabled
+    ? { seconds: 0, lossFirst: NaN, lossLast: NaN }
+    : undefined;
+  try {
+    if (classHeadStats) {
+      const tc = performance.now();
+      classHead = await ClassHeadGenerator.train({
+        layout,
+        members: nZoo,
+        member: (i) => {
+          const td = materializeTask(feat, pairs.tasks[groups[i]]);
+          return { params: zooVectors.slice(i * dim, (i + 1) * dim), x: td.xTrain, y: td.yTrain };
+        },
+        perClass,
+        config: ev.classHead,
+        rng: new Rng(cfg.seed).fork('class-head'),
+        control: { signal },
+      });
+      classHeadStats.seconds = since(tc);
+      classHeadStats.lossFirst = classHead.lossHistory[0] ?? NaN;
+      classHeadStats.lossLast = classHead.lossHistory[classHead.lossHistory.length - 1] ?? NaN;
+      log(
+        `[class-head] trained in ${classHeadStats.seconds.toFixed(1)} s, loss ${classHeadStats.lossFirst.toFixed(3)} → ${classHeadStats.lossLast.toFixed(3)}`,
+      );
+    }
+    for (const target of qp.targets) {
+      const featT: LabelledData = valueOf(
+        target.features.node,
+        target.features.port,
+        'features',
+      ).data;
+      const tasksT = valueOf(target.tasks.node, target.tasks.port, 'tasks');
+      const raw = valueOf(target.sample, 'weights', 'weights');
+      const ranked = valueOf(target.sampleRanked, 'weights', 'weights');
+      const predicted = target.samplePredicted
+        ? valueOf(target.samplePredicted, 'weights', 'weights')
+        : undefined;
+      for (const split of target.splits) {
+        for (const task of tasksOfSplit(tasksT, split, ev.maxTasksPerSplit, 'bench quality')) {
+          throwIfAborted(signal);
+          await extrasOfTask(split, task, featT, target, raw, ranked, predicted);
+        }
       }
     }
+  } finally {
+    classHead?.dispose();
   }
 
   async function extrasOfTask(
@@ -327,6 +361,14 @@ async function buildReport(
         'd2nwg_protohead',
         await Promise.all(vecs.map((v) => prototypeHead(layout, v, support, k, perClass))),
       );
+    }
+    /** The samples with class-generated heads (d2nwg_class_head). */
+    let classVecs: Float32Array[] = [];
+    if (classHead) {
+      const gen = classHead;
+      const support = taskSupportSet(featT, task, perClass, supportRng(cfg.seed, task.id)).x;
+      classVecs = await Promise.all(vecs.map((v) => gen.headFor(v, support, k, perClass)));
+      extra('d2nwg_class_head', classVecs);
     }
     if (ev.discriminant) {
       // The generated bodies as feature extractors: an LDA head on all training samples.
@@ -369,6 +411,7 @@ async function buildReport(
           own.map((i) => zooVectors.slice(i * dim, (i + 1) * dim)),
         );
       await ensemble('d2nwg_ensemble', vecs);
+      if (classVecs.length) await ensemble('d2nwg_class_head_ensemble', classVecs);
       await ensemble(
         'noise_fn_ensemble',
         fnMatched.map((m) => m.vector),
@@ -568,6 +611,13 @@ async function buildReport(
       vae_recon_source_accuracy_mean: meanStd(reconSourceAcc).mean,
       vae_recon_members: reconAcc.length,
       greedy_soup_members_mean: meanStd(greedySoupSizes).mean,
+      ...(classHeadStats
+        ? {
+            class_head_seconds: classHeadStats.seconds,
+            class_head_loss_first: classHeadStats.lossFirst,
+            class_head_loss_last: classHeadStats.lossLast,
+          }
+        : {}),
       ...(valMae !== undefined && valRho !== undefined
         ? { predictor_val_mae: valMae, predictor_val_spearman: valRho }
         : {}),

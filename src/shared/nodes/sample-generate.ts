@@ -1,5 +1,6 @@
 /** Sampler node (D2NWG stage 5): generates classifier weights for target tasks. */
 import { z } from 'zod';
+import { ClassHeadConfigSchema } from '../schemas/classhead.ts';
 import { SamplerConfig } from '../schemas/diffusion.ts';
 import { PredictorConfig } from '../schemas/predictor.ts';
 import { migrateSplitToSplits, SplitsSchema } from './eval-finetune.ts';
@@ -23,9 +24,12 @@ export const SampleGenerateConfig = SamplerConfig.extend({
    * The output layer of each sample. 'generated': as decoded. 'prototypes' (class means) or
    * 'discriminant' (LDA, shared covariance): refitted in closed form on the generated body's hidden
    * features (an MLP's last hidden layer, a CNN's pooled channels), so output i is the task's
-   * class i even for a class tuple the generator never saw.
+   * class i even for a class tuple the generator never saw. 'class': generated class by class from
+   * the support set by a head generator trained here on the zoo (no fitting; `classHead`).
    */
-  head: z.enum(['generated', 'prototypes', 'discriminant']).default('generated'),
+  head: z.enum(['generated', 'prototypes', 'discriminant', 'class']).default('generated'),
+  /** The class-head generator of head 'class' (trained on the zoo's checkpoints and tasks). */
+  classHead: ClassHeadConfigSchema.prefault({}),
   /** Labelled samples a refitted head is fitted on: the support set, or all training samples. */
   headFrom: z.enum(['support', 'train']).default('support'),
   /** Shrinkage of the LDA covariance toward a scaled identity ('discriminant'; 1 = prototypes). */

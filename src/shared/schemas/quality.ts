@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { strictObject } from '../issues.ts';
+import { ClassHeadConfigSchema } from './classhead.ts';
 import { EncoderConfigSchema } from './encoder.ts';
 import { DiffusionConfig, SamplerConfig } from './diffusion.ts';
 import { PredictorConfig } from './predictor.ts';
@@ -88,6 +89,8 @@ export const QualityEvalSchema = strictObject({
    * `d2nwg_ensemble`, the N samples, and `noise_fn_ensemble`, their noise_fn_matched copies.
    */
   ensembles: z.boolean().default(true),
+  /** The class-head generator: d2nwg_class_head (MLP and CNN zoos). */
+  classHead: ClassHeadConfigSchema.prefault({}),
   /** Shrinkage λ of the LDA covariance toward a scaled identity (1 = nearest class mean). */
   ldaShrinkage: z.number().min(0).max(1).default(0.1),
   /**
@@ -269,6 +272,10 @@ export const QualityReportSchema = z.object({
       predictor_val_spearman: z.number().optional(),
       /** Mean over tasks of the rank correlation of g's scores with the samples' test accuracy. */
       predictor_sample_spearman_mean: z.number().optional(),
+      /** The class-head generator (eval.classHead): training seconds, first and last loss. */
+      class_head_seconds: z.number().optional(),
+      class_head_loss_first: z.number().optional(),
+      class_head_loss_last: z.number().optional(),
     })
     .optional(),
   /**

@@ -100,4 +100,40 @@ describe('sample.generate', () => {
       /^sampler: the Tasks node drew no 'unseen-combo' tasks/,
     );
   });
+
+  it("head 'class': the output rows are generated from the support set, body untouched", async () => {
+    const ins = await inputs();
+    const run1 = async (head: string, nodeId: string) => {
+      const config = {
+        ...TINY.sampler,
+        splits: ['unseen-class'],
+        samplesPerTask: 2,
+        rank: false,
+        head,
+        classHead: { steps: 10, batchMembers: 2, queryPerClass: 2 },
+      };
+      const { ctx } = nodeContext({ runId, nodeId, config });
+      return output(await run(ctx, wire(ins)), 'weights', 'weights').perTask[0].vectors;
+    };
+    const generated = await run1('generated', 'plain');
+    const classed = await run1('class', 'classed');
+    const layout = ins.zoo.zoo.manifest.layout;
+    const headStart = layout.params[layout.params.length - 2].offset;
+    expect(classed).toHaveLength(2);
+    classed.forEach((v, i) => {
+      expect(Array.from(v.subarray(0, headStart))).toEqual(
+        Array.from(generated[i].subarray(0, headStart)),
+      );
+      expect(Array.from(v.subarray(headStart))).not.toEqual(
+        Array.from(generated[i].subarray(headStart)),
+      );
+      expect(v.every(Number.isFinite)).toBe(true);
+    });
+    const { ctx } = nodeContext({
+      runId,
+      nodeId: 'sampler',
+      config: { ...TINY.sampler, head: 'class', headFrom: 'train' },
+    });
+    await expectInputError(run(ctx, wire(ins)), /perClass to tasks\.nTrain/);
+  });
 });

@@ -54,6 +54,7 @@ const MICRO = {
     soupTopK: 2,
     finetuneSamples: 1,
     maxTasksPerSplit: 1,
+    classHead: { steps: 20, batchMembers: 2, queryPerClass: 4 },
   },
 };
 
@@ -89,6 +90,8 @@ describe('quality benchmark runner', () => {
       'lda',
       'lda_support',
       'd2nwg_lda_head',
+      'd2nwg_class_head',
+      'd2nwg_class_head_ensemble',
       'zoo_ensemble',
       'd2nwg_ensemble',
       'noise_fn_ensemble',
@@ -181,6 +184,12 @@ describe('quality benchmark runner', () => {
           'd2nwg_lda_head>lda@0:false',
           'd2nwg_lda_head>pretrained_probe@0:false',
           'd2nwg_ensemble>noise_fn_ensemble@0:false',
+          'd2nwg_class_head>ncm_support@0:false',
+          'd2nwg_class_head>lda_support@0:false',
+          'd2nwg_class_head>d2nwg_mean@0:false',
+          'd2nwg_class_head>d2nwg_protohead@0:false',
+          'd2nwg_class_head_ensemble>ncm_support@0:false',
+          'd2nwg_class_head_ensemble>lda_support@0:false',
         ].sort(),
       );
     }
@@ -323,9 +332,18 @@ describe('quality benchmark runner', () => {
     const cfg = resolveQualityConfig('smoke', {
       ...MICRO,
       zoo: { ...MICRO.zoo, augment: { outputPermutations: 2 } },
-      eval: { ...MICRO.eval, predictorRank: false, discriminant: false, ensembles: false },
+      eval: {
+        ...MICRO.eval,
+        predictorRank: false,
+        discriminant: false,
+        ensembles: false,
+        classHead: { enabled: false },
+      },
     });
     const report = await runQuality({ config: cfg });
+    // The class-head generator is optional: off, neither its rows nor its diagnostics.
+    expect(report.results.some((r) => r.method === 'd2nwg_class_head')).toBe(false);
+    expect(report.diagnostics?.class_head_seconds).toBeUndefined();
     // 2 tasks × 1 seed × 2 checkpoints, then 2 permuted copies of each.
     expect(report.diagnostics?.zoo_members).toBe(12);
     const zooRow = report.results.find((r) => r.split === 'seen' && r.method === 'zoo');
@@ -402,6 +420,7 @@ describe('quality benchmark runner', () => {
         'd2nwg_best',
         'd2nwg_protohead',
         'd2nwg_lda_head',
+        'd2nwg_class_head',
         'ncm',
         'ncm_support',
         'lda',
@@ -430,6 +449,18 @@ describe('quality benchmark runner', () => {
     ).toThrow(
       /features\.kind.*a CNN zoo trains on raw images: set features\.kind to 'pixels' \(got 'pca'\)/,
     );
+  });
+
+  it('refuses a bad class-head config, naming the field', () => {
+    expect(() =>
+      resolveQualityConfig('smoke', {
+        ...MICRO,
+        eval: { ...MICRO.eval, classHead: { hidden: 0 } },
+      }),
+    ).toThrow(/eval\.classHead\.hidden/);
+    expect(() =>
+      resolveQualityConfig('smoke', { eval: { classHead: { enabled: true, stepz: 3 } } }),
+    ).toThrow(/stepz/);
   });
 
   it('refuses a config whose zoo would hold a single task', async () => {

@@ -52,6 +52,11 @@ describe('d2nwg bench quality --preset smoke', () => {
       }
     }
     expect(get('seen', 'zoo', 0)).toBeGreaterThan(0.6);
+    // Conditioning per class: heads generated class by class from the support set keep the
+    // generated bodies well above chance on classes the zoo never saw.
+    for (const split of ['seen', 'unseen-combo', 'unseen-class']) {
+      expect(get(split, 'd2nwg_class_head', 0), split).toBeGreaterThan(2.5 * chance);
+    }
     expect(get('seen', 'd2nwg_mean', 0)).toBeGreaterThan(2 * chance);
     expect(get('seen', 'd2nwg_best', 0)).toBeGreaterThan(2.5 * chance);
     // Generated weights must be far better than an untrained network of the same architecture.

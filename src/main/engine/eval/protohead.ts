@@ -130,7 +130,20 @@ async function hiddenOf(
       );
     }
   }
-  return arch.kind === 'mlp'
+  return headInputs(layout, params, x, n);
+}
+
+/**
+ * What the output layer reads for `n` inputs (n × width): an MLP's last hidden activations
+ * (float64 sums), a CNN's pooled channels (the engine's forward pass).
+ */
+export async function headInputs(
+  layout: Layout,
+  params: Float32Array,
+  x: Float32Array,
+  n: number,
+): Promise<Float32Array> {
+  return layout.arch.kind === 'mlp'
     ? hiddenFeatures(layout, params, x, n)
     : bodyFeatures(layout, params, x);
 }
@@ -152,11 +165,11 @@ export async function discriminantHead(
 }
 
 /** `params` with its output layer replaced by (weights: width × K, bias: K). */
-function withHead(
+export function withHead(
   layout: Layout,
   params: Float32Array,
-  weights: Float64Array,
-  bias: Float64Array,
+  weights: ArrayLike<number>,
+  bias: ArrayLike<number>,
 ): Float32Array {
   const wSpec = layout.params[layout.params.length - 2];
   const bSpec = layout.params[layout.params.length - 1];

@@ -236,6 +236,30 @@ export const TARGETS: readonly TargetSpec[] = [
       required: false,
       note: 'linear discriminant from the same support set the generator sees (equal data); reference',
     },
+    ...(['ncm_support', 'lda_support'] as const).map((baseline) => ({
+      split,
+      epoch: 0,
+      method: 'd2nwg_class_head_ensemble',
+      baseline,
+      required: false,
+      note: 'the N samples with class-generated heads as one ensemble (no fitting) against the same zero-training classifier from the same support set (equal data); reference',
+    })),
+    ...(['ncm_support', 'lda_support', 'd2nwg_mean', 'd2nwg_protohead'] as const).map(
+      (baseline) => ({
+        split,
+        epoch: 0,
+        method: 'd2nwg_class_head',
+        baseline,
+        required: false,
+        note:
+          baseline === 'd2nwg_mean' || baseline === 'd2nwg_protohead'
+            ? 'conditioning per class: the generated bodies with a head generated class by class from the support set (no fitting), against ' +
+              (baseline === 'd2nwg_mean'
+                ? 'the order-aware generated heads; reference'
+                : 'the prototype head of the same support set; reference')
+            : 'conditioning per class against the same zero-training classifier from the same support set (equal data); reference',
+      }),
+    ),
     {
       split,
       epoch: 0,

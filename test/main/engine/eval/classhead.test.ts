@@ -1,0 +1,178 @@
+import { describe, expect, it } from 'vitest';
+import { ClassHeadGenerator, classInputs } from '../../../../src/main/engine/eval/classhead.ts';
+import { InputError } from '../../../../src/main/engine/errors.ts';
+import { layoutOf } from '../../../../src/main/engine/nn/architecture.ts';
+import { initParams } from '../../../../src/main/engine/nn/params.ts';
+import { accuracy } from '../../../../src/main/engine/nn/train.ts';
+import { Rng } from '../../../../src/main/engine/rng.ts';
+import { expectNoLeakedTensors } from '../../../helpers/tf.ts';
+
+describe('class-head generator (conditioning per class)', () => {
+  const k = 3;
+  const d = 6;
+  const layout = layoutOf({
+    kind: 'mlp',
+    inputDim: d,
+    hidden: [10],
+    outputs: k,
+    activation: 'leaky_relu',
+  });
+  const rng = new Rng(11);
+  // Eight well-separated classes; every task picks 3 of them in some order.
+  const centres = Array.from({ length: 8 }, () => rng.normalArray(d, 0, 2.5));
+  const draw = (cls: number, r: Rng) => centres[cls].map((v) => v + 0.4 * r.normal());
+  /** n samples per position of the class tuple, labels = positions. */
+  const taskData = (classes: number[], n: number, r: Rng) => {
+    const x = new Float32Array(classes.length * n * d);
+    const y = new Int32Array(classes.length * n);
+    classes.forEach((cls, p) => {
+      for (let i = 0; i < n; i++) {
+        x.set(draw(cls, r), (p * n + i) * d);
+        y[p * n + i] = p;
+      }
+    });
+    return { x, y };
+  };
+  const tuples = [
+    [0, 1, 2],
+    [3, 4, 5],
+    [1, 3, 5],
+    [2, 0, 4],
+    [5, 2, 1],
+    [4, 3, 0],
+  ];
+  const members = tuples.map((cls, i) => ({
+    params: initParams(layout, new Rng(100 + i)),
+    ...taskData(cls, 12, new Rng(200 + i)),
+  }));
+  const config = { steps: 120, batchMembers: 4, queryPerClass: 6, hidden: 16, lr: 1e-2 };
+
+  it('writes row i from class i: permuting the class tuple permutes the rows', async () => {
+    // Training, generating and disposing leaves no tensor behind (the generator holds 6 variables
+    // until disposed).
+    await expectNoLeakedTensors(async () => {
+      const gen = await ClassHeadGenerator.train({
+        layout,
+        members: members.length,
+        member: (i) => members[i],
+        perClass: 4,
+        config,
+        rng: new Rng(3),
+      });
+      try {
+        await checkRows(gen);
+      } finally {
+        gen.dispose();
+      }
+    });
+  });
+
+  async function checkRows(gen: ClassHeadGenerator): Promise<void> {
+    {
+      expect(gen.lossHistory.length).toBeGreaterThan(1);
+      // Training lowers the query loss.
+      expect(gen.lossHistory[gen.lossHistory.length - 1]).toBeLessThan(gen.lossHistory[0]);
+      const body = initParams(layout, new Rng(9));
+      // Classes 6 and 7 never appear in the zoo: an unseen-class task.
+      const classes = [6, 7, 2];
+      const support = taskData(classes, 4, new Rng(5)).x;
+      const w = await expectNoLeakedTensors(() => gen.headFor(body, support, k, 4));
+      expect(w.length).toBe(layout.size);
+      const headStart = layout.params[layout.params.length - 2].offset;
+      // Only the output layer changed.
+      expect(Array.from(w.subarray(0, headStart))).toEqual(Array.from(body.subarray(0, headStart)));
+      const test = taskData(classes, 30, new Rng(6));
+      expect(await accuracy(layout, w, test.x, test.y)).toBeGreaterThan(0.8);
+
+      // The same support with its classes in the order (2, 0, 1): row p of the permuted head is
+      // row perm[p] of the original, weights and bias alike.
+      const perm = [2, 0, 1];
+      const permuted = new Float32Array(support.length);
+      perm.forEach((from, p) =>
+        permuted.set(support.subarray(from * 4 * d, (from + 1) * 4 * d), p * 4 * d),
+      );
+      const wp = await gen.headFor(body, permuted, k, 4);
+      const ws = layout.params[layout.params.length - 2];
+      const bs = layout.params[layout.params.length - 1];
+      const width = ws.shape[0];
+      for (let p = 0; p < k; p++) {
+        expect(wp[bs.offset + p]).toBeCloseTo(w[bs.offset + perm[p]], 4);
+        for (let j = 0; j < width; j++) {
+          expect(wp[ws.offset + j * k + p]).toBeCloseTo(w[ws.offset + j * k + perm[p]], 5);
+        }
+      }
+    }
+  }
+
+  it('gives the same generator for the same seed', async () => {
+    const train = () =>
+      ClassHeadGenerator.train({
+        layout,
+        members: members.length,
+        member: (i) => members[i],
+        perClass: 4,
+        config: { ...config, steps: 10 },
+        rng: new Rng(4),
+      });
+    const [a, b] = [await train(), await train()];
+    try {
+      const body = initParams(layout, new Rng(1));
+      const support = taskData([0, 1, 2], 4, new Rng(2)).x;
+      expect(Array.from(await a.headFor(body, support, k, 4))).toEqual(
+        Array.from(await b.headFor(body, support, k, 4)),
+      );
+    } finally {
+      a.dispose();
+      b.dispose();
+    }
+  });
+
+  it('computes per-(class, unit) inputs of shape [K·H, 5] that follow the class order', () => {
+    const h = new Float32Array([1, 2, 3, 4, 5, 6, 7, 8]); // K = 2, perClass = 2, H = 2
+    const a = classInputs(h, 2, 2);
+    expect(a.width).toBe(2);
+    expect(a.inputs.length).toBe(2 * 2 * 5);
+    // Class means (2, 3) and (6, 7): the first input of (class, unit) is μ / scale.
+    const scale = Math.sqrt((4 + 9 + 36 + 49) / 4) + 1e-6;
+    expect(a.inputs[0]).toBeCloseTo(2 / scale, 6);
+    expect(a.inputs[5]).toBeCloseTo(3 / scale, 6);
+    expect(a.inputs[10]).toBeCloseTo(6 / scale, 6);
+    const swapped = classInputs(new Float32Array([5, 6, 7, 8, 1, 2, 3, 4]), 2, 2);
+    expect(Array.from(swapped.inputs.subarray(0, 10))).toEqual(Array.from(a.inputs.subarray(10)));
+    expect(() => classInputs(new Float32Array(7), 2, 2)).toThrow(InputError);
+  });
+
+  it('refuses a bad config, a support set of the wrong size and too few samples', async () => {
+    const args = {
+      layout,
+      members: members.length,
+      member: (i: number) => members[i],
+      perClass: 4,
+      rng: new Rng(1),
+    };
+    await expect(ClassHeadGenerator.train({ ...args, config: { hidden: 0 } })).rejects.toThrow(
+      /class head config hidden/,
+    );
+    await expect(ClassHeadGenerator.train({ ...args, config: { stepz: 3 } })).rejects.toThrow(
+      InputError,
+    );
+    await expect(ClassHeadGenerator.train({ ...args, perClass: 13 })).rejects.toThrow(
+      /fewer than the 13 of a support set/,
+    );
+    await expect(ClassHeadGenerator.train({ ...args, members: 0 })).rejects.toThrow(
+      /no checkpoints/,
+    );
+    const gen = await ClassHeadGenerator.train({ ...args, config: { steps: 2 } });
+    try {
+      const body = initParams(layout, new Rng(1));
+      await expect(gen.headFor(body, new Float32Array(5), k, 4)).rejects.toThrow(
+        /do not hold 3 classes × 4 samples/,
+      );
+      await expect(gen.headFor(body, new Float32Array(4 * 4 * d), 4, 4)).rejects.toThrow(
+        /3 outputs/,
+      );
+    } finally {
+      gen.dispose();
+    }
+  });
+});
