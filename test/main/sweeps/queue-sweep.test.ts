@@ -25,7 +25,7 @@ import {
   type CliWorker,
   type TestRedis,
 } from '../../helpers/redis.ts';
-import { writeSweepPipeline } from '../../helpers/sweeps.ts';
+import { sweepRuns, writeSweepPipeline } from '../../helpers/sweeps.ts';
 
 const skip = queueTestsSkipReason();
 if (skip) console.warn(`queue sweep tests skipped: ${skip}`);
@@ -34,30 +34,6 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'd2nwg-qsweep-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const SET = 'features.extractor.components=2,4,6,8';
-
-/** Per run of a sweep, in point order: name, seed, status and every node's summary metrics. */
-function sweepRuns(db: string, sweepId: string) {
-  const store = openStore(db);
-  try {
-    return store.sweeps.runs(sweepId).map((r) => {
-      const run = store.getRun(r.id);
-      return {
-        point: r.sweepPoint,
-        name: run?.name,
-        seed: run?.seed,
-        status: run?.status,
-        metrics: Object.fromEntries(
-          (run?.nodes ?? []).map((n) => [
-            n.nodeId,
-            (n.summary as { metrics?: unknown } | null)?.metrics ?? null,
-          ]),
-        ),
-      };
-    });
-  } finally {
-    store.close();
-  }
-}
 
 /** The run's recorded events, and its outcome, through the queue executor alone. */
 async function runOnQueue(
