@@ -164,6 +164,7 @@ export function createStudioApi(deps: StudioApiDeps): StudioApi {
     executor: () => sweepExecutorSetting(deps.settings?.get() ?? {}, deps.startupExecutor ?? {}),
     record: recordEvent,
     publish,
+    checkRead: (p, what) => deps.paths.checkRead(p, what),
     log: (level, message) => log({ level, message }),
     notify: (sweepId, status) => hub.emit('events.sweep', { sweepId, status }),
   });

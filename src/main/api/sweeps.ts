@@ -37,6 +37,8 @@ export interface SweepApiDeps {
   readonly executor?: () => ExecutorSetting;
   /** Store a run's event (at: when it happened, ms since epoch), for runs executed elsewhere. */
   readonly record?: (runId: string, event: RunEvent, at: number) => void;
+  /** The API's path policy for reading: a queued point's dataset files are read through it. */
+  readonly checkRead?: (p: string, what: string) => Promise<string>;
   /** Push a run's event to the UI (events.run, events.log), for runs executed elsewhere. */
   readonly publish?: (runId: string, event: RunEvent) => void;
   readonly log: (level: 'info' | 'warn' | 'error', message: string) => void;
@@ -68,10 +70,10 @@ export function createSweepApi(deps: SweepApiDeps) {
       throw new ArgsError('this API cannot record runs executed on a queue');
     }
     const { queueSweepExecutor } = await import('../sweeps/queue.ts');
-    return queueSweepExecutor({
-      url: setting.queue,
-      ...(setting.queueName ? { queueName: setting.queueName } : {}),
-    });
+    return queueSweepExecutor(
+      { url: setting.queue, ...(setting.queueName ? { queueName: setting.queueName } : {}) },
+      deps.checkRead ? { checkRead: deps.checkRead } : {},
+    );
   };
 
   /** One point's run on a queue executor: live events to the UI, its events to the store. */
