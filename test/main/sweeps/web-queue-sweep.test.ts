@@ -3,12 +3,14 @@
  * setting (system.setSettings), read when a sweep starts. With a queue set, a 4-point sweep
  * spreads over two real `d2nwg worker` processes on a real Redis, its summary says it ran on the
  * queue, and its runs equal those of the same sweep run in process after the setting is cleared.
- * An unreachable queue answers an error and records nothing; a malformed setting is refused.
+ * An unreachable queue answers an error and records nothing; a malformed setting is refused;
+ * cancel removes a queued sweep's waiting jobs.
  */
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDefaultApi } from '../../../src/main/api/create.ts';
 import type { StudioApi } from '../../../src/main/api/studio.ts';
@@ -131,6 +133,38 @@ describe.skipIf(skip !== null)('web mode runs sweeps on the queue its settings n
       },
     });
     expect(await sweeps()).toEqual([]);
+  });
+
+  it('cancel removes the waiting jobs of a sweep on a queue no worker serves', async () => {
+    const idle = `idle-${randomUUID().slice(0, 8)}`;
+    await value('system.setSettings', { sweepQueue: redis.url, sweepQueueName: idle });
+    const { sweepId } = await value<{ sweepId: string }>('sweeps.start', { pipeline, spec: SPEC });
+    const queue = new Queue(idle, { connection: { url: redis.url } });
+    try {
+      await expect.poll(() => queue.getWaitingCount(), { timeout: 20_000 }).toBe(4);
+      expect(await value('sweeps.cancel', { sweepId })).toEqual({ cancelled: true });
+      await expect
+        .poll(async () => (await sweeps()).find((s) => s.id === sweepId)?.status, {
+          timeout: 20_000,
+        })
+        .toBe('cancelled');
+      await expect.poll(() => queue.getWaitingCount(), { timeout: 10_000 }).toBe(0);
+      const s = (await sweeps()).find((x) => x.id === sweepId);
+      expect(s).toMatchObject({
+        done: 0,
+        resumable: true,
+        executor: `queue ${redis.url} '${idle}'`,
+      });
+      expect(sweepRuns(dbFile, sweepId).map((r) => r.status)).toEqual([
+        'cancelled',
+        'cancelled',
+        'cancelled',
+        'cancelled',
+      ]);
+    } finally {
+      await queue.obliterate({ force: true });
+      await queue.close();
+    }
   });
 
   it('spreads a sweep over two workers, says so, and records what the in-process sweep does', async () => {
