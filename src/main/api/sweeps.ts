@@ -175,17 +175,23 @@ export function createSweepApi(deps: SweepApiDeps) {
       ),
     'sweeps.start': async ({ pipeline, spec, seed, pipelineId }) => {
       const plan = planSweep(pipeline, spec, deps.registry);
-      sweepStore();
+      const store = sweepStore();
       // Before the sweep is recorded: an unreachable queue answers an error, with nothing stored.
       const executor = await openExecutor();
-      const sweepId = sweepStore().createSweep({
-        name: pipeline.name,
-        pipeline,
-        ...(pipelineId ? { pipelineId } : {}),
-        spec,
-        seed: seed ?? 0,
-        points: plan.points.length,
-      });
+      let sweepId: string;
+      try {
+        sweepId = store.createSweep({
+          name: pipeline.name,
+          pipeline,
+          ...(pipelineId ? { pipelineId } : {}),
+          spec,
+          seed: seed ?? 0,
+          points: plan.points.length,
+        });
+      } catch (err) {
+        await executor?.close();
+        throw err;
+      }
       deps.log(
         'info',
         `sweep started: ${pipeline.name}, ${plan.points.length} runs over ${plan.paths.join(', ')}`,
