@@ -249,11 +249,15 @@ export function createStudioApi(deps: StudioApiDeps): StudioApi {
 
     'runs.start': async ({ pipeline, seed, pipelineId }) =>
       startRun(pipeline, seed ?? 0, pipelineId),
-    'runs.cancel': async ({ runId }) => ({ cancelled: host.cancel(runId) }),
+    'runs.cancel': async ({ runId }) => ({
+      cancelled: host.cancel(runId) || sweeps.cancelQueuedRun(runId),
+    }),
     'runs.list': async () => store.listRuns(),
     'runs.get': async ({ runId }) => getRun(runId),
     'runs.delete': async ({ runId }) => {
-      if (host.has(runId)) throw new ArgsError(`run '${runId}' is still running; cancel it first`);
+      if (host.has(runId) || sweeps.hasQueuedRun(runId)) {
+        throw new ArgsError(`run '${runId}' is still running; cancel it first`);
+      }
       return { deleted: store.deleteRun(runId) };
     },
     'runs.compare': async ({ runIds }) => {

@@ -61,6 +61,8 @@ export function createSweepApi(deps: SweepApiDeps) {
   const pending = new Set<Promise<unknown>>();
   /** Sweep id → where its latest pass ran. */
   const ranOn = new Map<string, string>();
+  /** Run id → cancels that point, for points running on a queue (the engine host has none). */
+  const queuedRuns = new Map<string, AbortController>();
 
   /** The queue executor the setting names (connected: an unreachable Redis throws), or null. */
   const openExecutor = async (): Promise<SweepExecutor | null> => {
@@ -85,8 +87,14 @@ export function createSweepApi(deps: SweepApiDeps) {
     const { record, publish } = deps;
     if (!record || !publish) throw new Error('unreachable: checked by openExecutor');
     let ended = false;
-    return executor.runPoint(run, {
-      signal,
+    // The point stops when its sweep is cancelled or when its run alone is (runs.cancel).
+    const point = new AbortController();
+    const stop = (): void => point.abort();
+    if (signal.aborted) point.abort();
+    else signal.addEventListener('abort', stop, { once: true });
+    queuedRuns.set(run.runId, point);
+    const outcome = executor.runPoint(run, {
+      signal: point.signal,
       onEvent: (e) => {
         if (e.type === 'runDone') ended = true;
         publish(run.runId, e);
@@ -99,6 +107,10 @@ export function createSweepApi(deps: SweepApiDeps) {
           publish(run.runId, e);
         }
       },
+    });
+    return outcome.finally(() => {
+      queuedRuns.delete(run.runId);
+      signal.removeEventListener('abort', stop);
     });
   };
 
@@ -226,6 +238,15 @@ export function createSweepApi(deps: SweepApiDeps) {
 
   return {
     handlers,
+    /** Whether `runId` is a sweep point running on a queue. */
+    hasQueuedRun: (runId: string): boolean => queuedRuns.has(runId),
+    /** Cancel one sweep point running on a queue; false when it is not one. */
+    cancelQueuedRun(runId: string): boolean {
+      const point = queuedRuns.get(runId);
+      if (!point) return false;
+      point.abort();
+      return true;
+    },
     /** Stop every sweep (their runs are cancelled by the host) and wait for the loops to end. */
     async dispose(): Promise<void> {
       for (const entry of active.values()) entry.controller.abort();

@@ -4,7 +4,7 @@
  * spreads over two real `d2nwg worker` processes on a real Redis, its summary says it ran on the
  * queue, and its runs equal those of the same sweep run in process after the setting is cleared.
  * An unreachable queue answers an error and records nothing; a malformed setting is refused;
- * cancel removes a queued sweep's waiting jobs.
+ * cancelling one point (runs.cancel) or the sweep removes a queued sweep's waiting jobs.
  */
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -142,6 +142,26 @@ describe.skipIf(skip !== null)('web mode runs sweeps on the queue its settings n
     const queue = new Queue(idle, { connection: { url: redis.url } });
     try {
       await expect.poll(() => queue.getWaitingCount(), { timeout: 20_000 }).toBe(4);
+      // One point alone first (the runs table's Cancel): its job goes, the others wait.
+      const runId = (await value<SweepSummary[]>('sweeps.list', {})).find((x) => x.id === sweepId)
+        ?.runIds[0];
+      expect(runId).toBeDefined();
+      // Waiting for a worker, the points' runs are queued.
+      expect(sweepRuns(dbFile, sweepId).map((r) => r.status)).toEqual([
+        'queued',
+        'queued',
+        'queued',
+        'queued',
+      ]);
+      await expect(value('runs.delete', { runId })).rejects.toThrow(/still running/);
+      expect(await value('runs.cancel', { runId })).toEqual({ cancelled: true });
+      await expect.poll(() => queue.getWaitingCount(), { timeout: 10_000 }).toBe(3);
+      expect(sweepRuns(dbFile, sweepId).map((r) => r.status)).toEqual([
+        'cancelled',
+        'queued',
+        'queued',
+        'queued',
+      ]);
       expect(await value('sweeps.cancel', { sweepId })).toEqual({ cancelled: true });
       await expect
         .poll(async () => (await sweeps()).find((s) => s.id === sweepId)?.status, {
