@@ -320,7 +320,7 @@ export const sweepCommand: CliCommand = {
     '',
     'With --queue (or D2NWG_QUEUE) every point is a job for the `d2nwg worker` processes serving',
     'that Redis, on any machines: they run at once, spread over the workers, and each is recorded',
-    'here as a run of the sweep as if it had run in this process. A point\'s csv, npy and idx',
+    "here as a run of the sweep as if it had run in this process. A point's csv, npy and idx",
     'dataset files travel with it by content (sha256, at most D2NWG_QUEUE_FILE_MAX_BYTES each,',
     'default 64 MiB); folders, zoo imports and exports cannot be used on a worker.',
     '',
