@@ -20,6 +20,7 @@ import {
 import type { JsonValue } from './events.ts';
 import type { LatentProjection } from './schemas/latents.ts';
 import { SweepSpecSchema, type SweepStatus, type SweepValue } from './sweeps.ts';
+import { AppSettingsSchema, type AppSettings } from './settings.ts';
 
 /** A request channel: zod schema of its argument plus a phantom of what it resolves to. */
 export interface InvokeChannel<P extends z.ZodType, R> {
@@ -188,6 +189,11 @@ export interface SweepSummary {
   readonly created: string;
   /** Points are left and nothing runs it now: `sweeps.resume` continues it. */
   readonly resumable: boolean;
+  /**
+   * Where its latest pass in this process ran: 'in process' or "queue redis://… 'd2nwg'"
+   * (absent: not run since the app started).
+   */
+  readonly executor?: string;
 }
 
 /** Per-node state of a run. */
@@ -396,7 +402,10 @@ export const contract = {
   'sweeps.preview': invoke<SweepPreview>()(
     strictObject({ pipeline: pipelineSchema, spec: SweepSpecSchema }),
   ),
-  /** Start a sweep: its points run one after another as a group of runs. */
+  /**
+   * Start a sweep: its points run as a group of runs, one after another in process, or all at
+   * once on the `d2nwg worker` processes of the queue the settings (or `--queue`) name.
+   */
   'sweeps.start': invoke<{ sweepId: string; points: number }>()(
     strictObject({
       pipeline: pipelineSchema,
@@ -445,6 +454,10 @@ export const contract = {
   'export.chooseFolder': invoke<{ folder: string | null }>()(empty),
 
   'system.info': invoke<SystemInfo>()(empty),
+  /** The app's settings as saved (fields left out follow the start-up flags and environment). */
+  'system.getSettings': invoke<AppSettings>()(empty),
+  /** Replace the app's settings; answers them as saved. */
+  'system.setSettings': invoke<AppSettings>()(AppSettingsSchema),
 
   'events.run': push<RunEventMessage>(),
   'events.log': push<LogLine>(),

@@ -1,7 +1,32 @@
 /** A small real pipeline to sweep over in tests. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { openStore } from '../../src/main/store/index.ts';
 import { TINY } from './nodes.ts';
+
+/** Per run of a sweep, in point order: name, seed, status and every node's summary metrics. */
+export function sweepRuns(db: string, sweepId: string) {
+  const store = openStore(db);
+  try {
+    return store.sweeps.runs(sweepId).map((r) => {
+      const run = store.getRun(r.id);
+      return {
+        point: r.sweepPoint,
+        name: run?.name,
+        seed: run?.seed,
+        status: run?.status,
+        metrics: Object.fromEntries(
+          (run?.nodes ?? []).map((n) => [
+            n.nodeId,
+            (n.summary as { metrics?: unknown } | null)?.metrics ?? null,
+          ]),
+        ),
+      };
+    });
+  } finally {
+    store.close();
+  }
+}
 
 /**
  * dataset → tasks (TINY) → PCA features → NCM reference on seen tasks → Compare: real nodes,

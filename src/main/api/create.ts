@@ -13,6 +13,8 @@ import { openStore, defaultDbPath } from '../store/index.ts';
 import { createExporter } from './exporter.ts';
 import { SqliteStudioStore } from './store-adapter.ts';
 import { createStudioApi, type StudioApi } from './studio.ts';
+import { settingsFile } from './settings.ts';
+import { executorSetting, type ExecutorSetting } from '../engine/zoo/executor.ts';
 import type { StudioValidator } from './ports.ts';
 
 export interface DefaultApiOptions {
@@ -36,6 +38,11 @@ export interface DefaultApiOptions {
   readonly chooseFolder?: () => Promise<string | null>;
   /** Desktop app: native save dialog for pipeline files (see StudioApiDeps.saveFile). */
   readonly saveFile?: (fileName: string, text: string) => Promise<string | null>;
+  /**
+   * Where sweeps run when the settings file does not say (`d2nwg serve --queue`); default the
+   * environment's (D2NWG_QUEUE), else in process.
+   */
+  readonly queue?: ExecutorSetting;
 }
 
 /** Validation as the API reports it: every problem, tied to its node. */
@@ -75,5 +82,7 @@ export function createDefaultApi(opts: DefaultApiOptions): StudioApi {
     ...(opts.chooseFolder ? { chooseFolder: opts.chooseFolder } : {}),
     ...(opts.saveFile ? { saveFile: opts.saveFile } : {}),
     version: opts.version,
+    settings: settingsFile(dataDir),
+    startupExecutor: opts.queue ?? executorSetting(),
   });
 }

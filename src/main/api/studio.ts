@@ -29,6 +29,8 @@ import type {
   StudioValidator,
 } from './ports.ts';
 import { createSweepApi } from './sweeps.ts';
+import { sweepExecutorSetting, type SettingsFile } from './settings.ts';
+import type { ExecutorSetting } from '../engine/zoo/executor.ts';
 import { defaultsByType, runsTable } from './run-table.ts';
 import { specInfo } from './specs.ts';
 
@@ -68,6 +70,10 @@ export interface StudioApiDeps {
   readonly saveFile?: (fileName: string, text: string) => Promise<string | null>;
   /** App version. */
   readonly version: string;
+  /** The app's settings file; absent: system.getSettings answers none and system.setSettings an error. */
+  readonly settings?: SettingsFile;
+  /** Where sweeps run when the settings do not say (`d2nwg serve --queue`, D2NWG_QUEUE). */
+  readonly startupExecutor?: ExecutorSetting;
 }
 
 /** The API: handlers for requests, a hub for pushes, and a way to stop cleanly. */
@@ -91,9 +97,9 @@ export function createStudioApi(deps: StudioApiDeps): StudioApi {
   const log = (line: Omit<LogLine, 'time'>) =>
     hub.emit('events.log', { time: new Date().toISOString(), ...line });
 
-  const onEvent = (runId: string, event: RunEvent) => {
+  const recordEvent = (runId: string, event: RunEvent, at?: number) => {
     try {
-      store.recordEvent(runId, event);
+      store.recordEvent(runId, event, at);
     } catch (err) {
       log({
         level: 'error',
@@ -101,6 +107,10 @@ export function createStudioApi(deps: StudioApiDeps): StudioApi {
         message: `store could not record ${event.type}: ${String(err)}`,
       });
     }
+  };
+
+  /** A run's event to the UI: events.run, and its errors and logs as events.log. */
+  const publish = (runId: string, event: RunEvent) => {
     if (event.type === 'runStart') backend = event.backend;
     hub.emit('events.run', { runId, event });
     if (event.type === 'log') {
@@ -115,6 +125,11 @@ export function createStudioApi(deps: StudioApiDeps): StudioApi {
         message: `run ${event.status} after ${event.durationS.toFixed(1)} s`,
       });
     }
+  };
+
+  const onEvent = (runId: string, event: RunEvent) => {
+    recordEvent(runId, event);
+    publish(runId, event);
   };
 
   /** Hand a created run to the engine host; resolves with its outcome. */
@@ -146,6 +161,10 @@ export function createStudioApi(deps: StudioApiDeps): StudioApi {
     registry: deps.registry,
     submit: submitRun,
     cancelRun: (runId) => void host.cancel(runId),
+    executor: () => sweepExecutorSetting(deps.settings?.get() ?? {}, deps.startupExecutor ?? {}),
+    record: recordEvent,
+    publish,
+    checkRead: (p, what) => deps.paths.checkRead(p, what),
     log: (level, message) => log({ level, message }),
     notify: (sweepId, status) => hub.emit('events.sweep', { sweepId, status }),
   });
@@ -230,11 +249,15 @@ export function createStudioApi(deps: StudioApiDeps): StudioApi {
 
     'runs.start': async ({ pipeline, seed, pipelineId }) =>
       startRun(pipeline, seed ?? 0, pipelineId),
-    'runs.cancel': async ({ runId }) => ({ cancelled: host.cancel(runId) }),
+    'runs.cancel': async ({ runId }) => ({
+      cancelled: host.cancel(runId) || sweeps.cancelQueuedRun(runId),
+    }),
     'runs.list': async () => store.listRuns(),
     'runs.get': async ({ runId }) => getRun(runId),
     'runs.delete': async ({ runId }) => {
-      if (host.has(runId)) throw new ArgsError(`run '${runId}' is still running; cancel it first`);
+      if (host.has(runId) || sweeps.hasQueuedRun(runId)) {
+        throw new ArgsError(`run '${runId}' is still running; cancel it first`);
+      }
       return { deleted: store.deleteRun(runId) };
     },
     'runs.compare': async ({ runIds }) => {
@@ -279,6 +302,14 @@ export function createStudioApi(deps: StudioApiDeps): StudioApi {
       const folder = await deps.chooseFolder();
       if (folder !== null) deps.paths.allow(folder, 'write');
       return { folder };
+    },
+
+    'system.getSettings': async () => deps.settings?.get() ?? {},
+    'system.setSettings': async (next) => {
+      if (!deps.settings) throw new ArgsError('this API keeps no settings');
+      const saved = deps.settings.set(next);
+      log({ level: 'info', message: `settings saved: ${JSON.stringify(saved)}` });
+      return saved;
     },
 
     'system.info': async (): Promise<SystemInfo> => ({

@@ -40,6 +40,8 @@ export type PathPolicySpec =
       readonly dataDir: string;
       /** Why, ending the error every path gets. */
       readonly reason: string;
+      /** Folders that may still be read (a queue worker's cache of the files a job carried). */
+      readonly readRoots?: readonly string[];
     };
 
 /** What file access through the API may touch. */
@@ -98,11 +100,28 @@ export function unrestrictedPolicy(dataDir: string): PathPolicy {
  * A policy that refuses every path with an InputError ending in `reason`: where files cannot be
  * had (a queue worker on another machine), a node that needs one fails with a clear message.
  */
-export function noFilesPolicy(dataDir: string, reason: string): PathPolicy {
-  const spec: PathPolicySpec = { kind: 'none', dataDir: resolve(dataDir), reason };
+export function noFilesPolicy(
+  dataDir: string,
+  reason: string,
+  readRoots: readonly string[] = [],
+): PathPolicy {
+  const roots = readRoots.map((r) => resolve(r));
+  const spec: PathPolicySpec = {
+    kind: 'none',
+    dataDir: resolve(dataDir),
+    reason,
+    ...(roots.length > 0 ? { readRoots: roots } : {}),
+  };
   const refuse = (p: string, what: string): Promise<string> =>
     Promise.reject(new InputError(`${what} \`${p}\`: ${reason}`));
-  return { spec, checkRead: refuse, checkWrite: refuse, allow: () => undefined };
+  const checkRead = async (p: string, what: string): Promise<string> => {
+    if (isAbsolute(p)) {
+      const real = await realpathDeep(p);
+      for (const r of roots) if (isWithin(await realpathDeep(r), real)) return real;
+    }
+    return refuse(p, what);
+  };
+  return { spec, checkRead, checkWrite: refuse, allow: () => undefined };
 }
 
 /** Paths under the data dir and the allowed roots only. */
@@ -178,7 +197,7 @@ export function policyFromSpec(spec: PathPolicySpec): PathPolicy {
     case 'unrestricted':
       return unrestrictedPolicy(spec.dataDir);
     case 'none':
-      return noFilesPolicy(spec.dataDir, spec.reason);
+      return noFilesPolicy(spec.dataDir, spec.reason, spec.readRoots);
     case 'confined':
       return confinedPolicy(spec);
   }

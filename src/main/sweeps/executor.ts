@@ -15,6 +15,7 @@ import type { ExecutorSetting } from '../engine/zoo/executor.ts';
 import { MemoryNodeCache } from '../graph/cache.ts';
 import { runPipeline } from '../graph/executor.ts';
 import { runners, type PortValue } from '../nodes/index.ts';
+import { unrestrictedPolicy } from '../paths/policy.ts';
 
 /** A point's run, created in the store before it executes. */
 export interface SweepPointRun {
@@ -89,5 +90,10 @@ export async function sweepExecutorFor(
     return inProcessSweepExecutor({ dataDir: inProcess.dataDir, backend: backend.name });
   }
   const { queueSweepExecutor } = await import('./queue.ts');
-  return queueSweepExecutor({ url: setting.queue, queueName: setting.queueName });
+  // The points' dataset files are read here (relative to the data dir) and travel by content.
+  const policy = unrestrictedPolicy(inProcess.dataDir);
+  return queueSweepExecutor(
+    { url: setting.queue, queueName: setting.queueName },
+    { checkRead: (p, what) => policy.checkRead(p, what) },
+  );
 }

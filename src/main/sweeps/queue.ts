@@ -5,20 +5,26 @@
  * streams its events back as job progress (the CLI's lines, the canvas) and stores the run's
  * events, with the time of each, as the job's result under the hash of the job: a job delivered
  * twice is stored once. The coordinating process records those events as the point's run, so the
- * store holds what an in-process sweep records. Points run with no file access: a node that
- * needs a file (a user dataset, an export folder) fails with a message saying so.
+ * store holds what an in-process sweep records. A point's user dataset files (the csv, npy and
+ * idx files of its dataset.source nodes) travel by content: the coordinator puts each file's bytes
+ * in Redis once under its sha256 and the job names them; the worker fetches them, checks the hash,
+ * keeps them in a private cache folder and points the pipeline there. Nothing else touches files
+ * on a worker: a folder source or an export fails with a message saying so.
  */
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Job } from 'bullmq';
 import { z } from 'zod';
 import type { RunEvent, RunEventType } from '../../shared/events.ts';
-import { parsePipeline } from '../../shared/pipeline.ts';
+import { parsePipeline, type Pipeline } from '../../shared/pipeline.ts';
+import { DatasetSourceSchema } from '../../shared/schemas/dataset.ts';
 import { RUN_OUTCOMES, type RunOutcome } from '../../shared/runs.ts';
 import { errorMessage } from '../../shared/errors.ts';
 import { CancelledError, InputError } from '../engine/errors.ts';
-import { keys } from '../engine/queue/connection.ts';
+import { BLOB_TTL_SECONDS, keys } from '../engine/queue/connection.ts';
+import { mapSourcePaths } from '../engine/data/sources.ts';
 import { errorFromFailedReason } from '../engine/queue/executor.ts';
 import { JOB_KINDS, jobHash } from '../engine/queue/jobs.ts';
 import {
@@ -36,18 +42,164 @@ import { EngineHost } from '../host/engine-host.ts';
 import { noFilesPolicy } from '../paths/policy.ts';
 import type { SweepExecutor, SweepPointHooks, SweepPointRun } from './executor.ts';
 
-/** Why a queued point cannot touch files (the end of a node's error). */
+/** Why a queued point cannot touch a file (the end of a node's error). */
 export const NO_FILES_ON_QUEUE =
-  'a sweep point run on a queue worker cannot use files (the job carries only the pipeline and its seeds; the embedded dataset is on every install); run this sweep without --queue';
+  'a sweep point run on a queue worker reads only the dataset files its job carries (the csv, npy and idx files of dataset.source; the embedded dataset is on every install), and writes none; run this sweep without a queue';
+
+/** How a carried file is named in a job's pipeline: `queue-file:<sha256>/<name>`. */
+const CARRIED_RE = /^queue-file:([0-9a-f]{64})\/([A-Za-z0-9._-]{1,200})$/;
+const FILE_NAME_RE = /^(?!\.\.?$)[A-Za-z0-9._-]{1,200}$/;
+
+/** Largest file a point carries: D2NWG_QUEUE_FILE_MAX_BYTES, else 64 MiB. */
+export function carriedFileMax(): number {
+  const v = process.env.D2NWG_QUEUE_FILE_MAX_BYTES;
+  if (v === undefined || v.trim() === '') return 64 * 1024 * 1024;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 1) {
+    throw new InputError(`D2NWG_QUEUE_FILE_MAX_BYTES must be a positive integer, got '${v}'`);
+  }
+  return n;
+}
+
+const CarriedFileSchema = z.strictObject({
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  name: z.string().regex(FILE_NAME_RE),
+  size: z.number().int().min(0),
+});
+type CarriedFile = z.infer<typeof CarriedFileSchema>;
 
 const SweepPointJobSchema = z.strictObject({
   v: z.literal(1),
   runId: z.string().min(1),
-  /** The point's pipeline, as the coordinator expanded it. */
+  /** The point's pipeline, as the coordinator expanded it (carried files as `queue-file:…`). */
   pipeline: z.unknown(),
   seed: z.number().int().min(0),
+  /** User files the pipeline reads, each in Redis under keys.file(sha256). */
+  files: z.array(CarriedFileSchema).min(1).optional(),
 });
 export type SweepPointJobData = z.infer<typeof SweepPointJobSchema>;
+
+/** The pipeline with every path of its dataset.source nodes through `map` (others as they are). */
+function mapDatasetPaths(pipeline: Pipeline, map: (p: string) => string): Pipeline {
+  // A malformed pipeline travels as it is; the worker's check names its problems.
+  if (!Array.isArray(pipeline.nodes)) return pipeline;
+  return {
+    ...pipeline,
+    nodes: pipeline.nodes.map((n) => {
+      if (n.type !== 'dataset.source') return n;
+      const src = DatasetSourceSchema.safeParse((n.config as { source?: unknown }).source);
+      // Folders (imagefolder, full Fashion-MNIST) are not carried; the worker refuses them.
+      if (!src.success || !['csv', 'npy', 'idx'].includes(src.data.kind)) return n;
+      return { ...n, config: { ...(n.config as object), source: mapSourcePaths(src.data, map) } };
+    }),
+  };
+}
+
+/**
+ * The coordinator's side of carried files: each dataset file the pipeline reads, checked by
+ * `checkRead` (the caller's path policy), is put in Redis once under its sha256, and the pipeline
+ * names it by hash. A file over the size limit is an error naming it.
+ */
+export function fileCarrier(
+  conn: Pick<Producer['conn'], 'set' | 'expire'>,
+  checkRead: (p: string, what: string) => Promise<string>,
+) {
+  /** `path:mtime:size` → the file as carried, so a sweep reads and uploads each file once. */
+  const known = new Map<string, CarriedFile>();
+  return async (pipeline: Pipeline): Promise<{ pipeline: Pipeline; files: CarriedFile[] }> => {
+    const given: string[] = [];
+    mapDatasetPaths(pipeline, (p) => (given.push(p), p));
+    if (given.length === 0) return { pipeline, files: [] };
+    const max = carriedFileMax();
+    const ref = new Map<string, CarriedFile>();
+    for (const p of given) {
+      if (ref.has(p)) continue;
+      const abs = await checkRead(p, 'dataset file');
+      const st = await fs.promises.stat(abs).catch((err: unknown) => {
+        const code = (err as NodeJS.ErrnoException).code;
+        throw new InputError(
+          `dataset file \`${p}\`: ${code === 'ENOENT' ? 'file not found' : errorMessage(err)}`,
+        );
+      });
+      if (st.size > max) {
+        throw new InputError(
+          `dataset file \`${p}\` is ${st.size} bytes; a sweep point on a queue carries files of at most ${max} bytes (D2NWG_QUEUE_FILE_MAX_BYTES)`,
+        );
+      }
+      const id = `${abs}:${st.mtimeMs}:${st.size}`;
+      let f = known.get(id);
+      if (!f) {
+        const bytes = await fs.promises.readFile(abs);
+        const sha256 = createHash('sha256').update(bytes).digest('hex');
+        const name = path
+          .basename(abs)
+          .replace(/[^A-Za-z0-9._-]/g, '_')
+          .slice(-200);
+        f = { sha256, name: FILE_NAME_RE.test(name) ? name : 'file', size: bytes.length };
+        await conn.set(keys.file(sha256), bytes, 'EX', BLOB_TTL_SECONDS, 'NX');
+        known.set(id, f);
+      }
+      await conn.expire(keys.file(f.sha256), BLOB_TTL_SECONDS);
+      ref.set(p, f);
+    }
+    const files = [...new Map([...ref.values()].map((f) => [f.sha256, f])).values()];
+    return {
+      pipeline: mapDatasetPaths(pipeline, (p) => {
+        const f = ref.get(p);
+        return f ? `queue-file:${f.sha256}/${f.name}` : p;
+      }),
+      files,
+    };
+  };
+}
+
+/**
+ * The worker's side: the job's files in `cacheDir/<sha256>/<name>` (fetched once, hash checked),
+ * and the pipeline pointing there.
+ */
+async function fetchCarried(
+  data: SweepPointJobData,
+  pipeline: Pipeline,
+  cacheDir: string,
+  getBlob: JobContext['getBlob'],
+): Promise<Pipeline> {
+  const local = new Map<string, string>();
+  const max = carriedFileMax();
+  for (const f of data.files ?? []) {
+    const file = path.join(cacheDir, f.sha256, f.name);
+    if (!fs.existsSync(file)) {
+      if (f.size > max) {
+        throw new InputError(
+          `dataset file ${f.name} is ${f.size} bytes; this worker takes files of at most ${max} bytes (D2NWG_QUEUE_FILE_MAX_BYTES)`,
+        );
+      }
+      const blob = await getBlob(keys.file(f.sha256));
+      if (!blob) {
+        throw new Error(
+          `dataset file ${f.name} (sha256 ${f.sha256.slice(0, 12)}) is not in Redis (expired, flushed, or Redis restarted); run the sweep again`,
+        );
+      }
+      const got = createHash('sha256').update(blob).digest('hex');
+      if (got !== f.sha256) {
+        throw new Error(
+          `dataset file ${f.name} in Redis does not match its sha256 (${got.slice(0, 12)} ≠ ${f.sha256.slice(0, 12)})`,
+        );
+      }
+      fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+      const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+      fs.writeFileSync(tmp, blob, { mode: 0o600 });
+      fs.renameSync(tmp, file);
+    }
+    local.set(f.sha256, file);
+  }
+  return mapDatasetPaths(pipeline, (p) => {
+    const m = CARRIED_RE.exec(p);
+    if (!m) return p;
+    const file = local.get(m[1]);
+    if (!file) throw new InputError(`the pipeline names a file the job does not carry: ${p}`);
+    return file;
+  });
+}
 
 const EVENT_TYPES = [
   'runStart',
@@ -77,12 +229,16 @@ const SweepPointResultSchema = z.strictObject({
 type SweepPointResult = z.infer<typeof SweepPointResultSchema>;
 
 /** A point's run as a queue job, and its id (the hash of its JSON). */
-export function sweepPointJobData(run: SweepPointRun): { id: string; data: SweepPointJobData } {
+export function sweepPointJobData(
+  run: SweepPointRun,
+  files: readonly CarriedFile[] = [],
+): { id: string; data: SweepPointJobData } {
   const data: SweepPointJobData = {
     v: 1,
     runId: run.runId,
     pipeline: run.pipeline,
     seed: run.seed,
+    ...(files.length > 0 ? { files: [...files] } : {}),
   };
   return { id: jobHash(data), data };
 }
@@ -96,6 +252,7 @@ export function sweepPointJobData(run: SweepPointRun): { id: string; data: Sweep
 export function sweepPointKind(opts: { readonly concurrency: number }): QueueJobKind {
   let host: EngineHost | null = null;
   let dataDir: string | null = null;
+  let cacheDir: string | null = null;
   return {
     async run(job: Job, ctx: JobContext) {
       const id = jobHash(job.data);
@@ -113,6 +270,11 @@ export function sweepPointKind(opts: { readonly concurrency: number }): QueueJob
       }
       const { runId, seed } = raw.data;
       return ctx.storeOnce(async () => {
+        let pipeline = parsed.pipeline;
+        if (raw.data.files) {
+          cacheDir ??= fs.mkdtempSync(path.join(tmpdir(), 'd2nwg-files-'));
+          pipeline = await fetchCarried(raw.data, pipeline, cacheDir, ctx.getBlob);
+        }
         ctx.log(
           `sweep point ${runId} started (job ${id.slice(0, 12)}, attempt ${job.attemptsMade + 1})`,
         );
@@ -130,10 +292,10 @@ export function sweepPointKind(opts: { readonly concurrency: number }): QueueJob
           status = await host.submit(
             {
               runId,
-              pipeline: parsed.pipeline,
+              pipeline,
               seed,
               dataDir,
-              paths: noFilesPolicy(dataDir, NO_FILES_ON_QUEUE).spec,
+              paths: noFilesPolicy(dataDir, NO_FILES_ON_QUEUE, cacheDir ? [cacheDir] : []).spec,
             },
             (event) => {
               events.push({ at: Date.now(), event });
@@ -153,7 +315,7 @@ export function sweepPointKind(opts: { readonly concurrency: number }): QueueJob
     },
     async close() {
       await host?.dispose();
-      if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+      for (const d of [dataDir, cacheDir]) if (d) fs.rmSync(d, { recursive: true, force: true });
     },
   };
 }
@@ -179,22 +341,31 @@ interface Waiter {
  * Points as jobs for the `d2nwg worker` processes of a Redis queue, all of them at once. Connects
  * first: an unreachable Redis is an error here, before the caller records anything.
  */
-export async function queueSweepExecutor(opts: QueueExecutorOptions): Promise<SweepExecutor> {
+export async function queueSweepExecutor(
+  opts: QueueExecutorOptions,
+  files: {
+    /** Where the points' dataset files are read from (default: any path, relative to the cwd). */
+    readonly checkRead?: (p: string, what: string) => Promise<string>;
+  } = {},
+): Promise<SweepExecutor> {
   const settings = producerSettings(opts);
   const { target, attempts } = settings;
 
-  /** A point that could not run: its run records the error and fails. */
+  /** A point that could not run: its run records the error. */
+  const failRun = (run: SweepPointRun, hooks: SweepPointHooks, err: unknown): void => {
+    const { runId } = run;
+    const log: RunEvent = { type: 'log', runId, level: 'error', message: errorMessage(err) };
+    const done: RunEvent = { type: 'runDone', runId, status: 'failed', durationS: 0 };
+    for (const e of [log, done]) {
+      hooks.onEvent(e);
+      hooks.record(e, Date.now());
+    }
+  };
   const fail = (pending: Map<string, Waiter>, id: string, err: unknown): void => {
     const w = pending.get(id);
     if (!w) return;
     pending.delete(id);
-    const { runId } = w.run;
-    const log: RunEvent = { type: 'log', runId, level: 'error', message: errorMessage(err) };
-    const done: RunEvent = { type: 'runDone', runId, status: 'failed', durationS: 0 };
-    for (const e of [log, done]) {
-      w.hooks.onEvent(e);
-      w.hooks.record(e, Date.now());
-    }
+    failRun(w.run, w.hooks, err);
     w.settle('failed');
   };
 
@@ -259,12 +430,24 @@ export async function queueSweepExecutor(opts: QueueExecutorOptions): Promise<Sw
   };
 
   const { producer, pending, watch, collect } = await open();
+  const carry = fileCarrier(
+    producer.conn,
+    files.checkRead ?? ((p) => Promise.resolve(path.resolve(p))),
+  );
   return {
     name: settings.name,
     parallel: Number.POSITIVE_INFINITY,
-    runPoint(run, hooks) {
+    async runPoint(run, hooks) {
       const { conn, queue } = producer;
-      const { id, data } = sweepPointJobData(run);
+      let job: ReturnType<typeof sweepPointJobData>;
+      try {
+        const carried = await carry(run.pipeline);
+        job = sweepPointJobData({ ...run, pipeline: carried.pipeline }, carried.files);
+      } catch (err) {
+        failRun(run, hooks, err);
+        return 'failed';
+      }
+      const { id, data } = job;
       return new Promise<RunOutcome>((resolve) => {
         const onAbort = (): void => {
           if (!pending.has(id)) return;

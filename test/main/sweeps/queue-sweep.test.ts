@@ -2,13 +2,15 @@
  * Sweeps on a Redis queue, with real `d2nwg worker` processes: `d2nwg sweep … --queue` spreads a
  * 4-point sweep over two workers and records the runs as an in-process sweep of the same points
  * does (same names, group, seeds, metrics); a point whose job keeps failing fails with the
- * worker's error after the configured attempts; a point that needs a file is refused clearly.
+ * worker's error after the configured attempts; user dataset files travel by content (an IDX
+ * sweep equals the in-process one), within a size limit; a point that needs a folder is refused.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunEvent } from '../../../src/shared/events.ts';
 import { parsePipeline, type Pipeline } from '../../../src/shared/pipeline.ts';
@@ -17,6 +19,7 @@ import { main } from '../../../src/main/cli/main.ts';
 import { openStore } from '../../../src/main/store/index.ts';
 import { NO_FILES_ON_QUEUE, queueSweepExecutor } from '../../../src/main/sweeps/queue.ts';
 import { textSink } from '../../helpers/cli.ts';
+import { writeSquaresIdx } from '../../fixtures/datagen.ts';
 import {
   queueTestsSkipReason,
   endQueueTest,
@@ -25,7 +28,7 @@ import {
   type CliWorker,
   type TestRedis,
 } from '../../helpers/redis.ts';
-import { writeSweepPipeline } from '../../helpers/sweeps.ts';
+import { sweepRuns, writeSweepPipeline } from '../../helpers/sweeps.ts';
 
 const skip = queueTestsSkipReason();
 if (skip) console.warn(`queue sweep tests skipped: ${skip}`);
@@ -34,30 +37,6 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'd2nwg-qsweep-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const SET = 'features.extractor.components=2,4,6,8';
-
-/** Per run of a sweep, in point order: name, seed, status and every node's summary metrics. */
-function sweepRuns(db: string, sweepId: string) {
-  const store = openStore(db);
-  try {
-    return store.sweeps.runs(sweepId).map((r) => {
-      const run = store.getRun(r.id);
-      return {
-        point: r.sweepPoint,
-        name: run?.name,
-        seed: run?.seed,
-        status: run?.status,
-        metrics: Object.fromEntries(
-          (run?.nodes ?? []).map((n) => [
-            n.nodeId,
-            (n.summary as { metrics?: unknown } | null)?.metrics ?? null,
-          ]),
-        ),
-      };
-    });
-  } finally {
-    store.close();
-  }
-}
 
 /** The run's recorded events, and its outcome, through the queue executor alone. */
 async function runOnQueue(
@@ -117,6 +96,16 @@ describe.skipIf(skip !== null)('sweeps through a Redis queue', () => {
   const queueName = `sweep-${randomUUID().slice(0, 8)}`;
   const workers: CliWorker[] = [];
   let file: string;
+
+  /** The sweep pipeline reading `source`. */
+  const withSource = (source: object): Pipeline => {
+    const parsed = parsePipeline(JSON.parse(fs.readFileSync(file, 'utf8')));
+    if (!parsed.ok) throw new Error(parsed.problems.join('; '));
+    return {
+      ...parsed.pipeline,
+      nodes: parsed.pipeline.nodes.map((n) => (n.id === 'data' ? { ...n, config: { source } } : n)),
+    };
+  };
 
   beforeAll(async () => {
     redis = await testRedis();
@@ -195,15 +184,88 @@ describe.skipIf(skip !== null)('sweeps through a Redis queue', () => {
     expect(recorded.at(-1)).toMatchObject({ type: 'runDone', status: 'failed' });
   });
 
-  it('refuses a point that needs a file, naming the file', async () => {
-    const parsed = parsePipeline(JSON.parse(fs.readFileSync(file, 'utf8')));
-    if (!parsed.ok) throw new Error(parsed.problems.join('; '));
-    const pipeline: Pipeline = {
-      ...parsed.pipeline,
-      nodes: parsed.pipeline.nodes.map((n) =>
-        n.id === 'data' ? { ...n, config: { source: { kind: 'csv', path: 'mine.csv' } } } : n,
-      ),
+  it('carries user dataset files by content: an IDX sweep over two workers equals the in-process one', async () => {
+    const dataDir = path.join(tmp, 'idx');
+    fs.mkdirSync(path.join(dataDir, 'data'), { recursive: true });
+    const src = writeSquaresIdx(path.join(dataDir, 'data'), 5, 60, 16);
+    // Paths relative to the data dir, as a user writes them.
+    const rel = {
+      ...src,
+      images: path.relative(dataDir, src.images),
+      labels: path.relative(dataDir, src.labels),
     };
+    const idxFile = path.join(dataDir, 'idx.pipeline.json');
+    fs.writeFileSync(idxFile, JSON.stringify(withSource(rel)));
+    const before = workers.map((w) => (w.out().match(/sweep point \S+ done in/g) ?? []).length);
+    const dbQueue = path.join(tmp, 'idx-queue.db');
+    const err = textSink();
+    const queued = await executeSweep({
+      target: { file: idxFile, set: [SET], runSeed: 2 },
+      dbPath: dbQueue,
+      dataDir,
+      executor: { queue: redis.url, queueName },
+      out: textSink(),
+      err,
+    });
+    expect(queued.code, err.text()).toBe(0);
+    const ran = workers.map(
+      (w, i) => (w.out().match(/sweep point \S+ done in/g) ?? []).length - before[i],
+    );
+    expect(ran.every((n) => n >= 1)).toBe(true);
+    expect(ran[0] + ran[1]).toBe(4);
+    // Each file is in Redis once, under the sha256 of its bytes.
+    const r = new Redis(redis.url);
+    try {
+      for (const f of [src.images, src.labels]) {
+        const sha = createHash('sha256').update(fs.readFileSync(f)).digest('hex');
+        expect(await r.getBuffer(`d2nwg:file:${sha}`)).toEqual(fs.readFileSync(f));
+      }
+    } finally {
+      r.disconnect();
+    }
+
+    const dbLocal = path.join(tmp, 'idx-local.db');
+    const local = await executeSweep({
+      target: { file: idxFile, set: [SET], runSeed: 2 },
+      dbPath: dbLocal,
+      dataDir,
+      executor: {},
+      out: textSink(),
+      err: textSink(),
+    });
+    expect(local.code).toBe(0);
+    const q = sweepRuns(dbQueue, queued.sweepId ?? '');
+    const l = sweepRuns(dbLocal, local.sweepId ?? '');
+    expect(q.map((x) => x.status)).toEqual(['done', 'done', 'done', 'done']);
+    expect(q.map((x) => x.metrics)).toEqual(l.map((x) => x.metrics));
+    // The squares dataset, not the embedded one: 5 classes, 300 samples.
+    expect(q[0].metrics.data).toEqual({ samples: 300, classes: 5 });
+  });
+
+  it('refuses a dataset file over the size limit before queuing, naming the file and the limit', async () => {
+    const big = path.join(tmp, 'big.csv');
+    fs.writeFileSync(big, `a,b,label\n${'0.5,1,0\n'.repeat(64)}`);
+    const was = process.env.D2NWG_QUEUE_FILE_MAX_BYTES;
+    process.env.D2NWG_QUEUE_FILE_MAX_BYTES = '100';
+    try {
+      const { outcome, recorded } = await runOnQueue(
+        redis.url,
+        queueName,
+        withSource({ kind: 'csv', path: big }),
+      );
+      expect(outcome).toBe('failed');
+      expect(recorded[0]).toMatchObject({
+        type: 'log',
+        message: `dataset file \`${big}\` is ${fs.statSync(big).size} bytes; a sweep point on a queue carries files of at most 100 bytes (D2NWG_QUEUE_FILE_MAX_BYTES)`,
+      });
+    } finally {
+      if (was === undefined) delete process.env.D2NWG_QUEUE_FILE_MAX_BYTES;
+      else process.env.D2NWG_QUEUE_FILE_MAX_BYTES = was;
+    }
+  });
+
+  it('refuses a point that needs a folder, naming it', async () => {
+    const pipeline = withSource({ kind: 'imagefolder', root: 'pictures' });
     const runId = `run-${randomUUID()}`;
     const first = await runOnQueue(redis.url, queueName, pipeline, { runId });
     expect(first.outcome).toBe('failed');
@@ -211,7 +273,7 @@ describe.skipIf(skip !== null)('sweeps through a Redis queue', () => {
     expect(err).toMatchObject({
       nodeId: 'data',
       kind: 'input',
-      message: `dataset file \`mine.csv\`: ${NO_FILES_ON_QUEUE}`,
+      message: `dataset file \`pictures\`: ${NO_FILES_ON_QUEUE}`,
     });
 
     // The same run's job again: its stored result is recorded as it was, and no worker reruns it.

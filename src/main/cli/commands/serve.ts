@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { createDefaultApi } from '../../api/create.ts';
 import { parsePublicUrls, startServer } from '../../server/server.ts';
 import { InputError } from '../../engine/errors.ts';
+import { queueSettingOf } from './run.ts';
 import { intFlag, parseCliArgs } from '../args.ts';
 import type { CliCommand } from '../command.ts';
 
@@ -15,6 +16,7 @@ const ROOT = resolve(import.meta.dirname, '..', '..', '..', '..');
 
 const usage = `Usage: d2nwg serve [--port N] [--no-open] [--db FILE] [--data-dir DIR]
                    [--public-url URL]… [--allow-read DIR]…
+                   [--queue redis://HOST:PORT [--queue-name NAME]]
 
 Serves D2NWG Studio in your browser: the built UI (out/renderer; run \`npm run build\` first) and
 the same API the desktop app uses, on 127.0.0.1 only. The printed URL carries a random token;
@@ -30,7 +32,11 @@ Options:
                    repeatable. Without it such requests get 403 (wrong Host or Origin).
   --allow-read DIR a folder pipelines may read datasets and zoos from, besides the data dir;
                    repeatable. Other paths are refused (symlinks are followed); exports are
-                   written inside the data dir only.`;
+                   written inside the data dir only.
+  --queue URL      run sweeps as jobs for the \`d2nwg worker\` processes serving this Redis
+                   (default: D2NWG_QUEUE; without either, in process). The app's settings
+                   (settings.json in the data dir, edited in the Sweeps panel) override it.
+  --queue-name N   queue name on that Redis (default: D2NWG_QUEUE_NAME, else 'd2nwg')`;
 
 function openBrowser(url: string): void {
   const cmd =
@@ -59,6 +65,8 @@ export const serveCommand: CliCommand = {
         'data-dir': { type: 'string' },
         'public-url': { type: 'string', multiple: true },
         'allow-read': { type: 'string', multiple: true },
+        queue: { type: 'string' },
+        'queue-name': { type: 'string' },
       },
       false,
     );
@@ -80,6 +88,7 @@ export const serveCommand: CliCommand = {
       dbFile: values.db,
       dataDir: values['data-dir'],
       allowRead: values['allow-read'] ?? [],
+      queue: await queueSettingOf(values),
     });
     const server = await startServer({ api, rendererDir, port, publicUrls });
     console.log(`D2NWG Studio is running at ${server.url}`);

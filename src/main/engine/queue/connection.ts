@@ -96,6 +96,8 @@ export async function waitReady(r: Redis, target: QueueTarget, timeoutMs = 10_00
 export const keys = {
   /** A dataset's member inputs, by content hash. */
   data: (hash: string): string => `d2nwg:data:${hash}`,
+  /** A user file a sweep point needs, by the sha256 of its bytes. */
+  file: (sha256: string): string => `d2nwg:file:${sha256}`,
   /** A batch job's result, by the hash of the job. */
   result: (hash: string): string => `d2nwg:result:${hash}`,
   /** Pub/sub channel: job ids whose training should stop (JSON array). */

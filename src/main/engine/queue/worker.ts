@@ -41,6 +41,8 @@ export interface JobContext {
    * delivered twice, or done before), and the first stored copy stays.
    */
   readonly storeOnce: (compute: () => Promise<Buffer | string>) => Promise<StoredResult>;
+  /** A blob the producer put in Redis (keys.file, keys.data), or null when it is not there. */
+  readonly getBlob: (key: string) => Promise<Buffer | null>;
 }
 
 /** Another kind of job a worker serves (a sweep's point), by its BullMQ job name. */
@@ -142,6 +144,7 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
         await conn.set(key, value, 'EX', BLOB_TTL_SECONDS, 'NX');
         return { result: id, reused: false };
       },
+      getBlob: (key) => conn.getBuffer(key),
     });
 
     const zooBatch = (job: Job, ctx: JobContext): Promise<StoredResult> =>

@@ -6,6 +6,7 @@
  */
 import { useEffect, useMemo, useState } from 'react';
 import type { SweepPreview } from '../../../../shared/ipc.ts';
+import type { AppSettings } from '../../../../shared/settings.ts';
 import { parseSweepValues, showSweepValue, type SweepSpec } from '../../../../shared/sweeps.ts';
 import { useSpecs } from '../../lib/context.ts';
 import { errMsg } from '../../lib/errors.ts';
@@ -21,7 +22,8 @@ interface Row {
 export interface SweepDialogProps {
   /** The field to start with (the inspector's Sweep…), if any. */
   readonly field: string | null;
-  readonly actions: Pick<SweepActions, 'preview' | 'start'>;
+  readonly actions: Pick<SweepActions, 'preview' | 'start'> &
+    Partial<Pick<SweepActions, 'settings' | 'saveSettings'>>;
   readonly onClose: () => void;
 }
 
@@ -66,6 +68,24 @@ export function SweepDialog({ field, actions, onClose }: SweepDialogProps) {
     readonly error: string | null;
   } | null>(null);
   const [busy, setBusy] = useState(false);
+  // Where the sweep runs: the app's settings' queue ('' in process); null until loaded.
+  const [settings, setSettings] = useState<AppSettings | null>(null);
+  const [queue, setQueue] = useState('');
+  const [queueError, setQueueError] = useState<string | null>(null);
+  useEffect(() => {
+    let alive = true;
+    actions.settings?.().then(
+      (s) => {
+        if (!alive) return;
+        setSettings(s);
+        setQueue(s.sweepQueue ?? '');
+      },
+      (e: unknown) => alive && setQueueError(errMsg(e)),
+    );
+    return () => {
+      alive = false;
+    };
+  }, [actions]);
   const spec = useMemo(() => specOf(rows, mode, count, seed), [rows, mode, count, seed]);
   // The server's answer for the spec on screen; a form problem needs no round trip.
   const current = typeof spec !== 'string' && answer?.spec === spec ? answer : null;
@@ -96,6 +116,17 @@ export function SweepDialog({ field, actions, onClose }: SweepDialogProps) {
   const start = async () => {
     if (typeof spec === 'string') return;
     setBusy(true);
+    if (settings && actions.saveSettings && queue.trim() !== (settings.sweepQueue ?? '')) {
+      try {
+        const { sweepQueue: _q, ...rest } = settings;
+        setSettings(await actions.saveSettings({ ...rest, sweepQueue: queue.trim() }));
+        setQueueError(null);
+      } catch (e) {
+        setQueueError(errMsg(e));
+        setBusy(false);
+        return;
+      }
+    }
     const ok = await actions.start(spec);
     setBusy(false);
     if (ok) onClose();
@@ -246,6 +277,23 @@ export function SweepDialog({ field, actions, onClose }: SweepDialogProps) {
           </div>
         ) : (
           <div className="muted small">Checking…</div>
+        )}
+        {settings && (
+          <label className="sweep-queue">
+            Run on queue
+            <input
+              value={queue}
+              placeholder="in process (or redis://HOST:PORT of d2nwg workers)"
+              onChange={(e) => setQueue(e.target.value)}
+              aria-label="Sweep queue"
+              data-testid="sweep-queue"
+            />
+          </label>
+        )}
+        {queueError && (
+          <div className="alert error" data-testid="sweep-queue-error">
+            {queueError}
+          </div>
         )}
         <footer>
           <button type="button" onClick={onClose}>

@@ -36,6 +36,11 @@ export function SweepsList({ sweeps, onCompare, onCancel, onResume }: SweepsList
                 <span className={`badge badge-${s.status === 'failed' ? 'error' : s.status}`}>
                   {s.status}
                 </span>
+                {s.executor && (
+                  <div className="muted small" data-testid="sweep-executor">
+                    {s.executor}
+                  </div>
+                )}
               </td>
               <td className="mono">{s.paths.join(', ')}</td>
               <td data-testid="sweep-progress">

@@ -3,6 +3,7 @@
  * refresh the list, and compare a sweep's runs. Plain functions over the stores, as run actions.
  */
 import type { ContractApi, SweepPreview } from '../../../../shared/ipc.ts';
+import type { AppSettings } from '../../../../shared/settings.ts';
 import type { SweepSpec } from '../../../../shared/sweeps.ts';
 import { errMsg } from '../../lib/errors.ts';
 import type { Log } from '../../lib/log.ts';
@@ -37,6 +38,18 @@ export function createSweepActions({ api, sweeps, runs, doc, log, flash }: Sweep
 
   return {
     refresh,
+
+    /** The app's settings (where sweeps run). */
+    settings(): Promise<AppSettings> {
+      return api.system.getSettings({});
+    },
+
+    /** Save the app's settings; rejects with the problem when one is malformed. */
+    async saveSettings(next: AppSettings): Promise<AppSettings> {
+      const saved = await api.system.setSettings(next);
+      log('info', `sweeps run ${saved.sweepQueue ? `on queue ${saved.sweepQueue}` : 'in process'}`);
+      return saved;
+    },
 
     /** Runs, fields and estimate of a sweep over the open pipeline (rejects with the problems). */
     preview(spec: SweepSpec): Promise<SweepPreview> {
