@@ -24,6 +24,7 @@ import {
   heapAddress,
   heapMemory,
   runBatchMatMul,
+  runGemm,
   simdBatchMatMulWasm,
   wasmBackendOf,
 } from './simd.ts';
@@ -153,6 +154,83 @@ function simdBatched(original: tf.KernelFunc): tf.KernelFunc {
     const outer = aBatch >= bBatch ? aOuter : bOuter;
     const out = backend.makeOutput([...outer, rows, cols], 'float32');
     runBatchMatMul(backend, { a, b, out, ba: aBatch, bb: bBatch, rows, inner, cols });
+    return out as tf.TensorInfo;
+  };
+}
+
+/**
+ * The largest B operand (bytes) that single products send to our register-blocked kernel (gemm in
+ * simd.ts). Up to here B stays in the core's L2 cache across the kernel's row bands, and the
+ * kernel beat XNNPACK on every shape measured (standard VAE and diffusion layers 1.2–1.8×, small
+ * ones 2–5×: `bench matmul-shapes`); past it (a 1024×1024 weight, 4 MB) the kernel streams B from
+ * memory once per four rows and XNNPACK's cache blocking wins.
+ */
+export const GEMM_MAX_B_BYTES = 2 << 20;
+
+/**
+ * Whether single products go to our kernel: on unless `D2NWG_WASM_GEMM=0`, read per call so one
+ * process can measure both routes (before/after benchmarks).
+ */
+export function wasmGemmEnabled(): boolean {
+  return process.env.D2NWG_WASM_GEMM !== '0';
+}
+
+/** The product's shape when it is a single float32 2-D product (every outer dimension 1). */
+function singleProduct(
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  transposeA: boolean,
+  transposeB: boolean,
+): { rows: number; inner: number; cols: number } | null {
+  const ra = a.shape.length;
+  const rb = b.shape.length;
+  if (ra < 2 || rb < 2 || a.dtype !== 'float32' || b.dtype !== 'float32') return null;
+  if (a.shape.slice(0, -2).some((d) => d !== 1) || b.shape.slice(0, -2).some((d) => d !== 1))
+    return null;
+  const [a0, a1] = a.shape.slice(-2) as [number, number];
+  const [b0, b1] = b.shape.slice(-2) as [number, number];
+  const [rows, inner] = transposeA ? [a1, a0] : [a0, a1];
+  const [inner2, cols] = transposeB ? [b1, b0] : [b0, b1];
+  return inner === inner2 ? { rows, inner, cols } : null;
+}
+
+/**
+ * Whether a product of these shapes and flags runs in our gemm kernel, transposes read in place
+ * (both transposed is not: it goes the explicit-transpose way). common/matmul.ts asks this to pick
+ * its gradient formulation.
+ */
+export function gemmHandles(
+  a: { shape: readonly number[]; dtype: string },
+  b: { shape: readonly number[]; dtype: string },
+  transposeA: boolean,
+  transposeB: boolean,
+): boolean {
+  if (!wasmGemmEnabled() || (transposeA && transposeB) || !wasmKernelsInstalled()) return false;
+  const p = singleProduct(a as tf.TensorInfo, b as tf.TensorInfo, transposeA, transposeB);
+  return p !== null && p.inner * p.cols * 4 <= GEMM_MAX_B_BYTES;
+}
+
+/**
+ * Single 2-D products (batch 1 on both sides) in our register-blocked kernel, reading a transposed
+ * operand in place (no Transpose kernel, no buffer); everything else goes to `next`.
+ */
+function simdSingle(next: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { a, b } = args.inputs;
+    const attrs = args.attrs ?? {};
+    const transposeA = attrs.transposeA === true;
+    const transposeB = attrs.transposeB === true;
+    if (a === undefined || b === undefined || !gemmHandles(a, b, transposeA, transposeB))
+      return next(args);
+    const p = singleProduct(a, b, transposeA, transposeB);
+    if (p === null) return next(args);
+    const backend = wasmBackendOf(args.backend);
+    const rank = Math.max(a.shape.length, b.shape.length);
+    const out = backend.makeOutput(
+      [...new Array<number>(rank - 2).fill(1), p.rows, p.cols],
+      'float32',
+    );
+    runGemm(backend, { a, b, out, ...p, transposeA, transposeB });
     return out as tf.TensorInfo;
   };
 }
@@ -475,7 +553,7 @@ function replace(name: string, wrap: (original: tf.KernelFunc) => tf.KernelFunc)
  * does, in every thread, because kernel registries are per thread).
  */
 export function installWasmKernels(): void {
-  replace('BatchMatMul', (original) => explicitTranspose(simdBatched(original)));
+  replace('BatchMatMul', (original) => simdSingle(explicitTranspose(simdBatched(original))));
   replace('Unpack', unpackAxis0);
   replace('Identity', identityShared);
   replace('_FusedMatMul', explicitTranspose);
