@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../rng.ts';
-import { matMul } from './matmul.ts';
+import { affine } from './matmul.ts';
 import type { ParamSet } from './params.ts';
 
 /** Hidden nonlinearities the VAE and the denoiser offer. */
@@ -64,7 +64,7 @@ export function dense(
   const w = p[`${name}.w`] as tf.Tensor2D | undefined;
   const b = p[`${name}.b`];
   if (!w || !b) throw new Error(`dense layer '${name}' has no parameters`);
-  return tf.add(matMul(x, w, inputGrad), b);
+  return affine(x, w, b, inputGrad);
 }
 
 /** Create `${name}.g` (ones) and `${name}.b` (zeros) of a layer norm over `dim`. */

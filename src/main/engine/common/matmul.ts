@@ -9,6 +9,7 @@
  * place (standard layer sizes), the gradients are the plain transposed products, with no Transpose.
  */
 import * as tf from '@tensorflow/tfjs';
+import { COLSUM, DENSE } from '../kernels/simd.ts';
 import { gemmHandles } from '../kernels/wasm.ts';
 
 /** dy·bᵀ: read transposed in place where the gemm kernel can, else as (b·dyᵀ)ᵀ. */
@@ -60,4 +61,49 @@ const fastMatMulNoGradA = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[
 export function matMul(a: tf.Tensor2D, b: tf.Tensor2D, gradA = true): tf.Tensor2D {
   if (tf.getBackend() !== 'wasm') return tf.matMul(a, b);
   return (gradA ? fastMatMul(a, b) : fastMatMulNoGradA(a, b)) as tf.Tensor2D;
+}
+
+/** The fused dense layer's backward pass: dy·wᵀ (unless `inputGrad` is off), xᵀ·dy, Σ_rows dy. */
+function fusedDense(inputGrad: boolean) {
+  return tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, w, b, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+    save([x, w]);
+    return {
+      value: tf.engine().runKernel(DENSE, { x, w, b }) as tf.Tensor2D,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sx, sw] = saved as [tf.Tensor2D, tf.Tensor2D];
+        const dy2 = dy as tf.Tensor2D;
+        return [
+          inputGrad ? dyTimesBt(dy2, sw) : tf.zerosLike(sx),
+          aTtimesDy(sx, dy2),
+          tf.engine().runKernel(COLSUM, { x: dy2 }) as tf.Tensor1D,
+        ];
+      },
+    };
+  });
+}
+
+const fusedDenseWithInputGrad = fusedDense(true);
+const fusedDenseNoInputGrad = fusedDense(false);
+
+/**
+ * x·w + b for a dense layer (b [cols] broadcast over rows), differentiable; `inputGrad` as in
+ * matMul. On wasm, where the gemm kernel takes the shapes, the forward pass is one kernel (the
+ * bias starts the accumulators) and the backward three (dy·wᵀ, xᵀ·dy, the column sums of dy):
+ * no Transpose, broadcast Add or axis-0 Sum (which tfjs runs as a transpose and a reduction).
+ */
+export function affine(
+  x: tf.Tensor2D,
+  w: tf.Tensor2D,
+  b: tf.Tensor,
+  inputGrad = true,
+): tf.Tensor2D {
+  const fused =
+    tf.getBackend() === 'wasm' &&
+    b.rank === 1 &&
+    b.dtype === 'float32' &&
+    b.shape[0] === w.shape[1] &&
+    gemmHandles(x, w, false, false);
+  if (!fused) return tf.add(matMul(x, w, inputGrad), b);
+  return (inputGrad ? fusedDenseWithInputGrad : fusedDenseNoInputGrad)(x, w, b) as tf.Tensor2D;
 }

@@ -591,9 +591,11 @@ function leakyBody(grad: boolean): number[] {
 // ---- gemm: one 2-D product C[M,N] = op(A)·op(B) with register blocking -------------------------
 // The model-batch kernel above keeps one row of C in registers (1×16); a standard-size layer
 // ([64, 256]·[256, 256]) wants more reuse of each loaded B vector. Two forms:
-// - gemm(a, b, c, M, K, N, sAi, sAk): B row-major [K, N]; A read through strides (bytes between
-//   rows and between k), so A and Aᵀ are the same loop. Blocks of 4 rows × 8 columns keep eight
-//   f32x4 accumulators in registers; each k loads two B vectors and four splatted A floats.
+// - gemm(a, b, c, M, K, N, sAi, sAk, bias): B row-major [K, N]; A read through strides (bytes
+//   between rows and between k), so A and Aᵀ are the same loop. Blocks of 4 rows × 8 columns keep
+//   eight f32x4 accumulators in registers; each k loads two B vectors and four splatted A floats.
+//   A nonzero `bias` (address of N floats) starts every row's accumulators at the bias: x·W + b
+//   in one pass, no broadcast Add.
 // - gemmNT(a, bt, c, M, K, N): C = A·Btᵀ with A [M, K] and Bt [N, K] both read along k: blocks of
 //   2 rows × 4 columns of f32x4 dot products, summed across lanes once at the end.
 // Neither needs a transposed copy of an operand, nor zeroes C first.
@@ -651,8 +653,8 @@ function lanesSum(v: number): number[] {
 }
 
 function gemmBody(): { locals: [number, number][]; body: number[] } {
-  const P = { a: 0, b: 1, c: 2, M: 3, K: 4, N: 5, sAi: 6, sAk: 7 };
-  const L = new Locals(8);
+  const P = { a: 0, b: 1, c: 2, M: 3, K: 4, N: 5, sAi: 6, sAk: 7, bias: 8 };
+  const L = new Locals(9);
   const i = L.one(I32);
   const j = L.one(I32);
   const k = L.one(I32);
@@ -719,7 +721,19 @@ function gemmBody(): { locals: [number, number][]; body: number[] } {
       ...op.mul,
       ...op.add,
       ...op.set(cp),
-      ...accs.flatMap((x) => [...op.vzero, ...op.set(x)]),
+      // acc = bias ? bias[j + 4q …] : 0 (the load from address 0 when there is none is discarded)
+      ...accs.flatMap((x, n) => [
+        ...op.get(P.bias),
+        ...op.get(j),
+        ...op.i32(4),
+        ...op.mul,
+        ...op.add,
+        ...vload(16 * (n % V)),
+        ...op.vzero,
+        ...op.get(P.bias),
+        ...op.select,
+        ...op.set(x),
+      ]),
       ...forLoop(k, op.i32(0), P.K, 1, perK),
       ...stores,
     ];
@@ -746,7 +760,15 @@ function gemmBody(): { locals: [number, number][]; body: number[] } {
     P.M,
     1,
     forLoop(j, op.get(n4), P.N, 1, [
+      ...op.get(P.bias),
+      ...op.get(j),
+      ...op.i32(4),
+      ...op.mul,
+      ...op.add,
+      ...op.f32load,
       ...op.f32const0,
+      ...op.get(P.bias),
+      ...op.select,
       ...op.set(s),
       ...op.get(P.a),
       ...op.get(i),
@@ -814,6 +836,60 @@ function gemmBody(): { locals: [number, number][]; body: number[] } {
     ...forLoop(i, op.i32(0), m4, 4, rowBand(4)),
     ...forLoop(i, op.get(m4), P.M, 1, rowBand(1)),
     ...tail,
+  ];
+  return { locals: L.decls, body };
+}
+
+// ---- colsum(x, out, R, N): out[j] = Σ_i x[i, j] ------------------------------------------------
+// A dense layer's bias gradient (column sums of dy [batch, width]); tfjs's Sum over axis 0
+// transposes first. Rows are streamed, four columns per f32x4 accumulator.
+function colsumBody(): { locals: [number, number][]; body: number[] } {
+  const P = { x: 0, out: 1, R: 2, N: 3 };
+  const L = new Locals(4);
+  const i = L.one(I32);
+  const j = L.one(I32);
+  const p = L.one(I32);
+  const n4 = L.one(I32);
+  const nb = L.one(I32);
+  const s = L.one(F32);
+  const acc = L.one(V128);
+  const column = (vector: boolean): number[] => [
+    ...(vector ? op.vzero : op.f32const0),
+    ...op.set(vector ? acc : s),
+    // p = x + 4j, then down the column
+    ...op.get(P.x),
+    ...op.get(j),
+    ...op.i32(4),
+    ...op.mul,
+    ...op.add,
+    ...op.set(p),
+    ...forLoop(i, op.i32(0), P.R, 1, [
+      ...op.get(vector ? acc : s),
+      ...op.get(p),
+      ...(vector ? vload() : op.f32load),
+      ...(vector ? op.vadd : op.f32add),
+      ...op.set(vector ? acc : s),
+      ...bump(p, nb),
+    ]),
+    ...op.get(P.out),
+    ...op.get(j),
+    ...op.i32(4),
+    ...op.mul,
+    ...op.add,
+    ...op.get(vector ? acc : s),
+    ...(vector ? vstore() : op.f32store),
+  ];
+  const body = [
+    ...op.get(P.N),
+    ...op.i32(4),
+    ...op.mul,
+    ...op.set(nb),
+    ...op.get(P.N),
+    ...op.i32(-4),
+    ...op.andI,
+    ...op.set(n4),
+    ...forLoop(j, op.i32(0), n4, 4, column(true)),
+    ...forLoop(j, op.get(n4), P.N, 1, column(false)),
   ];
   return { locals: L.decls, body };
 }
@@ -959,6 +1035,7 @@ function gemmNTBody(): { locals: [number, number][]; body: number[] } {
 export function simdModuleBytes(shared = false): Uint8Array {
   const gemm = gemmBody();
   const gemmNT = gemmNTBody();
+  const colsum = colsumBody();
   const bmmType = [0x60, ...vec(Array.from({ length: 9 }, () => [I32])), ...vec([])];
   const adamType = [
     0x60,
@@ -981,8 +1058,9 @@ export function simdModuleBytes(shared = false): Uint8Array {
         adamType,
         [0x60, ...vec([[I32], [I32], [I32], [F32]]), ...vec([])],
         [0x60, ...vec([[I32], [I32], [I32], [I32], [F32]]), ...vec([])],
-        [0x60, ...vec(Array.from({ length: 8 }, () => [I32])), ...vec([])],
+        [0x60, ...vec(Array.from({ length: 9 }, () => [I32])), ...vec([])],
         [0x60, ...vec(Array.from({ length: 6 }, () => [I32])), ...vec([])],
+        [0x60, ...vec(Array.from({ length: 4 }, () => [I32])), ...vec([])],
       ]),
     ),
     ...section(
@@ -996,7 +1074,7 @@ export function simdModuleBytes(shared = false): Uint8Array {
         ],
       ]),
     ),
-    ...section(3, vec([uleb(0), uleb(1), uleb(0), uleb(2), uleb(3), uleb(4), uleb(5)])),
+    ...section(3, vec([uleb(0), uleb(1), uleb(0), uleb(2), uleb(3), uleb(4), uleb(5), uleb(6)])),
     ...section(
       7,
       vec([
@@ -1007,6 +1085,7 @@ export function simdModuleBytes(shared = false): Uint8Array {
         [...name('leakyGrad'), 0x00, ...uleb(4)],
         [...name('gemm'), 0x00, ...uleb(5)],
         [...name('gemmNT'), 0x00, ...uleb(6)],
+        [...name('colsum'), 0x00, ...uleb(7)],
       ]),
     ),
     ...section(
@@ -1040,6 +1119,7 @@ export function simdModuleBytes(shared = false): Uint8Array {
         func([[3, I32]], leakyBody(true)),
         func(gemm.locals, gemm.body),
         func(gemmNT.locals, gemmNT.body),
+        func(colsum.locals, colsum.body),
       ]),
     ),
   ];
@@ -1092,7 +1172,8 @@ export interface SimdKernels {
   leakyGrad(x: number, dy: number, out: number, n: number, alpha: number): void;
   /**
    * C[M, N] = A·B with B row-major [K, N] and A(i, k) read at a + i·sAi + k·sAk (bytes): sAi = 4K,
-   * sAk = 4 for A [M, K]; sAi = 4, sAk = 4M for A given transposed as [K, M].
+   * sAk = 4 for A [M, K]; sAi = 4, sAk = 4M for A given transposed as [K, M]. `bias`: address of
+   * N floats added to every row, or 0 for none.
    */
   gemm(
     a: number,
@@ -1103,9 +1184,12 @@ export interface SimdKernels {
     cols: number,
     sAi: number,
     sAk: number,
+    bias: number,
   ): void;
   /** C[M, N] = A·Btᵀ with A [M, K] and Bt [N, K]. */
   gemmNT(a: number, bt: number, c: number, rows: number, inner: number, cols: number): void;
+  /** out[j] = Σ_i x[i, j] for x [rows, cols]. */
+  colsum(x: number, out: number, rows: number, cols: number): void;
 }
 
 const instances = new WeakMap<WasmMemory, SimdKernels>();
@@ -1132,6 +1216,7 @@ export function simdKernels(memory: WasmMemory): SimdKernels {
     leakyGrad: fn('leakyGrad'),
     gemm: fn('gemm'),
     gemmNT: fn('gemmNT'),
+    colsum: fn('colsum'),
   };
   instances.set(memory, kernels);
   return kernels;
@@ -1335,22 +1420,100 @@ export function runGemm(
     cols: number;
     transposeA: boolean;
     transposeB: boolean;
+    /** [cols] added to every row (not with transposeB). */
+    bias?: KernelTensor;
   },
 ): void {
   if (t.transposeA && t.transposeB) throw new Error('gemm: A and B both transposed');
+  if (t.bias && t.transposeB) throw new Error('gemm: a bias with B transposed');
   if (t.rows * t.cols === 0) return;
   const k = simdKernels(heapMemory(backend));
   const a = heapAddress(backend, t.a);
   const b = heapAddress(backend, t.b);
   const c = heapAddress(backend, t.out);
+  const bias = t.bias ? heapAddress(backend, t.bias) : 0;
   // inner = 0 needs no case: every block stores its zeroed accumulators.
   if (t.transposeB) {
     k.gemmNT(a, b, c, t.rows, t.inner, t.cols);
   } else if (t.transposeA) {
-    k.gemm(a, b, c, t.rows, t.inner, t.cols, 4, 4 * t.rows);
+    k.gemm(a, b, c, t.rows, t.inner, t.cols, 4, 4 * t.rows, bias);
   } else {
-    k.gemm(a, b, c, t.rows, t.inner, t.cols, 4 * t.inner, 4);
+    k.gemm(a, b, c, t.rows, t.inner, t.cols, 4 * t.inner, 4, bias);
   }
+}
+
+/** Names of the dense-layer kernels (registered for wasm by installWasmKernels). */
+export const DENSE = 'D2nwgDense';
+export const COLSUM = 'D2nwgColSum';
+
+/** x·w + b in one pass: inputs {x [rows, inner], w [inner, cols], b [cols]}, float32. */
+export function denseWasm(args: {
+  inputs: Record<string, KernelTensor | undefined>;
+  backend: unknown;
+}): KernelTensor {
+  const backend = wasmBackendOf(args.backend);
+  const { x, w, b } = args.inputs;
+  const [rows, inner] = x?.shape ?? [];
+  const [inner2, cols] = w?.shape ?? [];
+  if (
+    !x ||
+    !w ||
+    !b ||
+    x.shape.length !== 2 ||
+    w.shape.length !== 2 ||
+    rows === undefined ||
+    inner === undefined ||
+    cols === undefined ||
+    inner !== inner2 ||
+    b.shape.join() !== `${cols}` ||
+    [x, w, b].some((t) => t.dtype !== 'float32')
+  ) {
+    throw new Error(
+      `${DENSE}: needs float32 x [r, k], w [k, c], b [c]; got [${x?.shape.join(', ')}], ` +
+        `[${w?.shape.join(', ')}], [${b?.shape.join(', ')}]`,
+    );
+  }
+  const out = backend.makeOutput([rows, cols], 'float32');
+  runGemm(backend, {
+    a: x,
+    b: w,
+    out,
+    rows,
+    inner,
+    cols,
+    transposeA: false,
+    transposeB: false,
+    bias: b,
+  });
+  return out;
+}
+
+/** Column sums of a float32 matrix: inputs {x [rows, cols]} → [cols]. */
+export function colSumWasm(args: {
+  inputs: Record<string, KernelTensor | undefined>;
+  backend: unknown;
+}): KernelTensor {
+  const backend = wasmBackendOf(args.backend);
+  const { x } = args.inputs;
+  const [rows, cols] = x?.shape ?? [];
+  if (
+    !x ||
+    x.dtype !== 'float32' ||
+    rows === undefined ||
+    cols === undefined ||
+    x.shape.length !== 2
+  )
+    throw new Error(`${COLSUM}: needs a float32 matrix x, got [${x?.shape.join(', ')}]`);
+  const out = backend.makeOutput([cols], 'float32');
+  if (cols > 0) {
+    simdKernels(heapMemory(backend)).colsum(
+      heapAddress(backend, x),
+      heapAddress(backend, out),
+      rows,
+      cols,
+    );
+  }
+  return out;
 }
 
 /** Names of the leaky-ReLU kernels (registered for wasm by installWasmKernels). */

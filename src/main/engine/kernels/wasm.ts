@@ -12,7 +12,11 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import {
+  COLSUM,
+  DENSE,
   FUSED_ADAM,
+  colSumWasm,
+  denseWasm,
   SIMD_BMM,
   SIMD_LEAKY,
   SIMD_LEAKY_GRAD,
@@ -586,6 +590,8 @@ export function installWasmKernels(): void {
   for (const [name, fn] of [
     [SIMD_LEAKY, simdLeakyWasm],
     [SIMD_LEAKY_GRAD, simdLeakyGradWasm],
+    [DENSE, denseWasm],
+    [COLSUM, colSumWasm],
   ] as const) {
     if (!tf.getKernel(name, 'wasm')) {
       tf.registerKernel({
