@@ -1,8 +1,13 @@
 /**
  * Kernels that make the wasm backend fast and complete enough to train our models:
- * - BatchMatMul / _FusedMatMul with transposeA/transposeB: the stock wasm kernels run transposed
- *   products at 0.4–1.6 GFLOP/s against 8–20 for plain ones, and every dense-layer gradient is a
- *   transposed product. We transpose the operand explicitly, then run the plain kernel.
+ * - BatchMatMul: single 2-D products whose B fits in L2 run in our register-blocked SIMD gemm
+ *   (simd.ts), which reads a transposed operand in place; batched ones in our model-batch kernel.
+ * - BatchMatMul (the rest) / _FusedMatMul with transposeA/transposeB: the stock wasm kernels run
+ *   transposed products at 0.4–1.6 GFLOP/s against 8–20 for plain ones, and every dense-layer
+ *   gradient is a transposed product. We transpose the operand explicitly, then run the plain
+ *   kernel.
+ * - D2nwgDense / D2nwgColSum: a dense layer's x·W + b in one pass and its bias gradient
+ *   (common/matmul.ts's affine).
  * - Conv2DBackpropFilter: missing on wasm, so no convolution could be trained. We compute it as a
  *   forward Conv2D (XNNPACK) of the transposed input with the transposed output gradient as the
  *   filter, dilated by the stride.
