@@ -20,7 +20,11 @@ import {
   COLSUM,
   DENSE,
   FUSED_ADAM,
+  LAYER_NORM,
+  LAYER_NORM_GRAD,
   colSumWasm,
+  layerNormGradWasm,
+  layerNormWasm,
   denseWasm,
   SIMD_BMM,
   SIMD_LEAKY,
@@ -603,6 +607,18 @@ export function installWasmKernels(): void {
         kernelName: name,
         backendName: 'wasm',
         kernelFunc: mark((args) => fn(args) as tf.TensorInfo),
+      });
+    }
+  }
+  for (const [name, fn] of [
+    [LAYER_NORM, layerNormWasm],
+    [LAYER_NORM_GRAD, layerNormGradWasm],
+  ] as const) {
+    if (!tf.getKernel(name, 'wasm')) {
+      tf.registerKernel({
+        kernelName: name,
+        backendName: 'wasm',
+        kernelFunc: mark((args) => fn(args) as tf.TensorInfo[]),
       });
     }
   }
