@@ -7,7 +7,7 @@
  *   gradient is a transposed product. We transpose the operand explicitly, then run the plain
  *   kernel.
  * - D2nwgDense / D2nwgColSum: a dense layer's x·W + b in one pass and its bias gradient
- *   (common/matmul.ts's affine).
+ *   (common/matmul.ts's affine); D2nwgLayerNorm / D2nwgLayerNormGrad (common/layers.ts).
  * - Conv2DBackpropFilter: missing on wasm, so no convolution could be trained. We compute it as a
  *   forward Conv2D (XNNPACK) of the transposed input with the transposed output gradient as the
  *   filter, dilated by the stride.
@@ -181,8 +181,9 @@ function simdBatched(original: tf.KernelFunc): tf.KernelFunc {
 export const GEMM_MAX_B_BYTES = 2 << 20;
 
 /**
- * Whether single products go to our kernel: on unless `D2NWG_WASM_GEMM=0`, read per call so one
- * process can measure both routes (before/after benchmarks).
+ * Whether single products go to our gemm kernel, and dense layers and layer norms to the fused
+ * kernels: on unless `D2NWG_WASM_GEMM=0`, read per call so one process can measure both routes
+ * (before/after benchmarks).
  */
 export function wasmGemmEnabled(): boolean {
   return process.env.D2NWG_WASM_GEMM !== '0';
