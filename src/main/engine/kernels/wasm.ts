@@ -172,13 +172,19 @@ function simdBatched(original: tf.KernelFunc): tf.KernelFunc {
 }
 
 /**
- * The largest B operand (bytes) that single products send to our register-blocked kernel (gemm in
- * simd.ts). Up to here B stays in the core's L2 cache across the kernel's row bands, and the
- * kernel beat XNNPACK on every shape measured (standard VAE and diffusion layers 1.2–1.8×, small
- * ones 2–5×: `bench matmul-shapes`); past it (a 1024×1024 weight, 4 MB) the kernel streams B from
- * memory once per four rows and XNNPACK's cache blocking wins.
+ * Which single products our gemm kernels take, by form, from `bench matmul --shapes` (tf.matMul,
+ * ours vs XNNPACK behind an explicit Transpose, alternating, on this 2-core machine under load):
+ * - A·Bᵀ (gemmNT, dot products along k, both operands read in order) won everywhere measured,
+ *   1.6–4× on the standard layers and still 1.2–1.6× with a 4 MB B: B up to GEMM_NT_MAX_B_BYTES.
+ * - A·B and Aᵀ·B (gemm, 4-row bands that each stream B): 1.1–2.2× while B stays in L2
+ *   (≤ GEMM_MAX_B_BYTES; every dW = xᵀ·dy has a batch-sized B); past it they lost to
+ *   XNNPACK's cache blocking (0.7–0.9× at [64,1733]·[1733,256], 0.4× at a 1024² weight), except
+ *   A·B with a short k (≤ GEMM_LONG_B_MAX_INNER), which still won 1.1–1.25× at [256, 1733].
  */
-export const GEMM_MAX_B_BYTES = 2 << 20;
+export const GEMM_MAX_B_BYTES = 512 << 10;
+export const GEMM_NT_MAX_B_BYTES = 8 << 20;
+export const GEMM_LONG_B_MAX_INNER = 256;
+const GEMM_LONG_B_MAX_BYTES = 2 << 20;
 
 /**
  * Whether single products go to our gemm kernel, and dense layers and layer norms to the fused
@@ -221,7 +227,11 @@ export function gemmHandles(
 ): boolean {
   if (!wasmGemmEnabled() || (transposeA && transposeB) || !wasmKernelsInstalled()) return false;
   const p = singleProduct(a as tf.TensorInfo, b as tf.TensorInfo, transposeA, transposeB);
-  return p !== null && p.inner * p.cols * 4 <= GEMM_MAX_B_BYTES;
+  if (p === null) return false;
+  const bBytes = p.inner * p.cols * 4;
+  if (transposeB) return bBytes <= GEMM_NT_MAX_B_BYTES;
+  if (bBytes <= GEMM_MAX_B_BYTES) return true;
+  return !transposeA && p.inner <= GEMM_LONG_B_MAX_INNER && bBytes <= GEMM_LONG_B_MAX_BYTES;
 }
 
 /**

@@ -2,7 +2,11 @@ import * as tf from '@tensorflow/tfjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { affine, matMul } from '../../../../src/main/engine/common/matmul.ts';
 import { DENSE, simdKernels } from '../../../../src/main/engine/kernels/simd.ts';
-import { GEMM_MAX_B_BYTES, gemmHandles } from '../../../../src/main/engine/kernels/wasm.ts';
+import {
+  GEMM_MAX_B_BYTES,
+  GEMM_NT_MAX_B_BYTES,
+  gemmHandles,
+} from '../../../../src/main/engine/kernels/wasm.ts';
 import { Rng } from '../../../../src/main/engine/rng.ts';
 import { expectNoLeakedTensors } from '../../../helpers/tf.ts';
 import { maxAbsDiff, onBackend } from './helpers.ts';
@@ -165,13 +169,23 @@ describe('gemm kernels (wasm SIMD, register-blocked)', () => {
     tf.dispose([x, w]);
   });
 
-  it('routes by size: the standard layers in, a B past the cache limit and both-transposed out', () => {
+  it('routes by form and size: the standard layers in, a B past the cache limits and both-transposed out', () => {
     const t = (shape: number[]) => ({ shape, dtype: 'float32' });
     expect(gemmHandles(t([64, 256]), t([256, 256]), false, false)).toBe(true);
-    expect(gemmHandles(t([64, 1733]), t([1733, 256]), false, false)).toBe(true);
+    // Every form of the standard diffusion layer; dW = xᵀ·dy of the VAE's 1733-wide input layer.
+    expect(gemmHandles(t([64, 256]), t([64, 256]), true, false)).toBe(true);
+    expect(gemmHandles(t([64, 256]), t([256, 256]), false, true)).toBe(true);
+    expect(gemmHandles(t([64, 1733]), t([64, 256]), true, false)).toBe(true);
+    // A long k with a B past L2 stays on XNNPACK; the dot-product form takes it, and a short k.
+    expect(gemmHandles(t([64, 1733]), t([1733, 256]), false, false)).toBe(false);
     expect(gemmHandles(t([64, 1733]), t([256, 1733]), false, true)).toBe(true);
+    expect(gemmHandles(t([64, 256]), t([256, 1733]), false, false)).toBe(true);
+    expect(gemmHandles(t([256, 64]), t([256, 1733]), true, false)).toBe(false);
     const side = Math.ceil(Math.sqrt(GEMM_MAX_B_BYTES / 4)) + 1;
     expect(gemmHandles(t([64, side]), t([side, side]), false, false)).toBe(false);
+    const ntSide = Math.ceil(Math.sqrt(GEMM_NT_MAX_B_BYTES / 4)) + 1;
+    expect(gemmHandles(t([64, side]), t([side, side]), false, true)).toBe(true);
+    expect(gemmHandles(t([64, ntSide]), t([ntSide, ntSide]), false, true)).toBe(false);
     expect(gemmHandles(t([8, 8]), t([8, 8]), true, true)).toBe(false);
     expect(gemmHandles(t([3, 8, 8]), t([3, 8, 8]), false, false)).toBe(false);
     expect(gemmHandles({ shape: [8, 8], dtype: 'int32' }, t([8, 8]), false, false)).toBe(false);
