@@ -7,7 +7,12 @@ import { intFlag, parseCliArgs } from '../args.ts';
 import type { CliCommand } from '../command.ts';
 import { InputError } from '../../engine/errors.ts';
 import { initBackend } from '../../engine/backend.ts';
-import { measureMatmulAsync, type MatmulGflops } from '../../engine/bench/matmul.ts';
+import {
+  STANDARD_SHAPES,
+  measureMatmulAsync,
+  measureMatmulShapes,
+  type MatmulGflops,
+} from '../../engine/bench/matmul.ts';
 import { installWasmKernels, uninstallWasmKernels } from '../../engine/kernels/wasm.ts';
 import { writeJsonReport } from '../../engine/formats/atomic.ts';
 import { benchQuality } from '../../quality/cli.ts';
@@ -56,12 +61,15 @@ async function matmulBench(argv: string[]): Promise<number> {
       sizes: { type: 'string' },
       reps: { type: 'string' },
       'compare-stock': { type: 'boolean' },
+      shapes: { type: 'string' },
+      rounds: { type: 'string' },
     },
     false,
   );
   const out = values.out ?? path.join('bench', 'out', 'matmul.json');
   const reps = intFlag(values.reps, 'reps', 5);
   if (reps < 1) throw new InputError(`--reps must be at least 1, got ${reps}`);
+  if (values.shapes !== undefined) return matmulShapesBench(values, out, reps);
   const sizes = (values.sizes ?? '256,512,1024').split(',').map((s) => Number(s.trim()));
   if (sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 8192)) {
     throw new InputError(
@@ -115,6 +123,57 @@ function parseShardsFlag(v: string): number | 'auto' {
     );
   }
   return n;
+}
+
+/** `bench matmul --shapes standard|MxKxN,…`: our wasm gemm against the route it replaced. */
+async function matmulShapesBench(
+  values: { backend?: string; shapes?: string; rounds?: string },
+  out: string,
+  reps: number,
+): Promise<number> {
+  const raw = values.shapes ?? 'standard';
+  const shapes =
+    raw === 'standard'
+      ? STANDARD_SHAPES
+      : raw.split(',').map((s) => {
+          const dims = s.trim().split('x').map(Number);
+          const [m, k, n] = dims;
+          if (
+            dims.length !== 3 ||
+            m === undefined ||
+            k === undefined ||
+            n === undefined ||
+            dims.some((d) => !Number.isInteger(d) || d < 1 || d > 8192)
+          ) {
+            throw new InputError(
+              `--shapes must be 'standard' or MxKxN triples in 1..8192 separated by commas, got '${raw}'`,
+            );
+          }
+          return { m, k, n };
+        });
+  const rounds = intFlag(values.rounds, 'rounds', 7);
+  if (rounds < 1) throw new InputError(`--rounds must be at least 1, got ${rounds}`);
+  const info = await initBackend({ backend: values.backend, quiet: true });
+  if (info.name !== 'wasm')
+    throw new InputError(`--shapes needs the wasm backend, not '${info.name}'`);
+  const results = measureMatmulShapes({ shapes, reps, rounds });
+  for (const r of results) {
+    console.log(
+      `${r.m}×${r.k}×${r.n} ${r.form}: gemm ${r.gemmMs.toFixed(3)} ms (${r.gemmGflops.toFixed(1)} GFLOP/s), ` +
+        `before ${r.previousMs.toFixed(3)} ms (${r.previousGflops.toFixed(1)}), ×${r.speedup.toFixed(2)}`,
+    );
+  }
+  const report = {
+    bench: 'matmul-shapes',
+    unit: 'ms',
+    ...benchEnvironment(info),
+    reps,
+    rounds,
+    results,
+  };
+  await writeJsonReport(out, report);
+  console.log(`wrote ${out}`);
+  return 0;
 }
 
 async function stepsBench(argv: string[]): Promise<number> {
@@ -254,8 +313,11 @@ Each writes a JSON report (default bench/out/<name>.json).
          dispatch caches (bind groups, uniforms) off and on, alternating in one process;
          --breakdown times each Dawn call the backend makes per op.
   matmul [--backend NAME] [--sizes 256,512,1024] [--reps N] [--compare-stock]
+         [--shapes standard|MxKxN,… [--rounds N]]
          GFLOP/s of A·B, Aᵀ·B and A·Bᵀ on the tensor backend; --compare-stock (wasm) also times
-         the stock wasm kernels, i.e. before/after our explicit-transpose kernel.
+         the stock wasm kernels, i.e. before/after our explicit-transpose kernel. --shapes
+         (wasm) times layer-shaped products in every transpose form with our gemm kernel and
+         with D2NWG_WASM_GEMM=0, alternating; 'standard' = the standard VAE/diffusion layers.
   steps  [--backend NAME] [--workloads standard,large] [--vae-epochs N] [--diffusion-steps N]
          [--kernels] [--shards auto|N[,N…]]
          VAE and diffusion training steps per second on synthetic inputs of the standard quality

@@ -80,3 +80,112 @@ export async function measureMatmulAsync(opts: MatmulBenchOptions = {}): Promise
 function gflops(n: number, reps: number, ms: number): number {
   return (2 * n ** 3 * reps) / Math.max(ms / 1000, 1e-9) / 1e9;
 }
+
+/** One product shape of a layer: op(A) is [m, k], op(B) is [k, n]. */
+export interface MatmulShape {
+  readonly m: number;
+  readonly k: number;
+  readonly n: number;
+}
+
+/** A product form: which operand arrives transposed (a dense layer's forward, dW and dx). */
+export type MatmulForm = 'A·B' | 'Aᵀ·B' | 'A·Bᵀ';
+
+export interface MatmulShapeResult extends MatmulShape {
+  readonly form: MatmulForm;
+  /** Median ms per product through tf.matMul: our gemm kernel, and the route it replaced. */
+  readonly gemmMs: number;
+  readonly previousMs: number;
+  readonly gemmGflops: number;
+  readonly previousGflops: number;
+  /** previousMs / gemmMs: above 1, the gemm kernel is faster. */
+  readonly speedup: number;
+}
+
+/** The standard VAE and diffusion layers' products (batch 64, widths 256, 1733, 64). */
+export const STANDARD_SHAPES: readonly MatmulShape[] = [
+  { m: 64, k: 256, n: 256 },
+  { m: 256, k: 256, n: 64 },
+  { m: 256, k: 64, n: 256 },
+  { m: 64, k: 1733, n: 256 },
+  { m: 64, k: 256, n: 1733 },
+];
+
+const FORMS: readonly [MatmulForm, boolean, boolean][] = [
+  ['A·B', false, false],
+  ['Aᵀ·B', true, false],
+  ['A·Bᵀ', false, true],
+];
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((x, y) => x - y);
+  return s[s.length >> 1] ?? Number.NaN;
+}
+
+/**
+ * Time tf.matMul of each shape and form on wasm with our gemm kernel (kernels/wasm.ts) and with
+ * D2NWG_WASM_GEMM=0 (XNNPACK behind an explicit Transpose), alternating the two every round so a
+ * loaded machine slows both alike; medians over `rounds` rounds of `reps` products each.
+ */
+export function measureMatmulShapes(
+  opts: { shapes?: readonly MatmulShape[]; reps?: number; rounds?: number; seed?: number } = {},
+): MatmulShapeResult[] {
+  if (tf.getBackend() !== 'wasm') throw new Error('the shapes benchmark needs the wasm backend');
+  const reps = opts.reps ?? 20;
+  const rounds = opts.rounds ?? 7;
+  for (const [v, what] of [
+    [reps, 'reps'],
+    [rounds, 'rounds'],
+  ] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new RangeError(`${what} must be a positive integer`);
+  }
+  const rng = new Rng(opts.seed ?? 1);
+  const saved = process.env.D2NWG_WASM_GEMM;
+  const results: MatmulShapeResult[] = [];
+  try {
+    for (const { m, k, n } of opts.shapes ?? STANDARD_SHAPES) {
+      for (const [form, ta, tb] of FORMS) {
+        const a = tf.tensor2d(rng.uniformArray(m * k, -1, 1), ta ? [k, m] : [m, k]);
+        const b = tf.tensor2d(rng.uniformArray(k * n, -1, 1), tb ? [n, k] : [k, n]);
+        const time = (gemm: boolean): number => {
+          process.env.D2NWG_WASM_GEMM = gemm ? '1' : '0';
+          tf.matMul(a, b, ta, tb).dispose();
+          const t0 = performance.now();
+          for (let i = 0; i < reps; i++) tf.matMul(a, b, ta, tb).dispose();
+          return (performance.now() - t0) / reps;
+        };
+        const ours: number[] = [];
+        const before: number[] = [];
+        for (let r = 0; r < rounds; r++) {
+          // ABBA order, so neither route always runs first after the other.
+          if (r % 2 === 0) {
+            ours.push(time(true));
+            before.push(time(false));
+          } else {
+            before.push(time(false));
+            ours.push(time(true));
+          }
+        }
+        tf.dispose([a, b]);
+        const gemmMs = median(ours);
+        const previousMs = median(before);
+        const flops = 2 * m * k * n;
+        results.push({
+          m,
+          k,
+          n,
+          form,
+          gemmMs,
+          previousMs,
+          gemmGflops: flops / gemmMs / 1e6,
+          previousGflops: flops / previousMs / 1e6,
+          speedup: previousMs / gemmMs,
+        });
+      }
+    }
+  } finally {
+    if (saved === undefined) delete process.env.D2NWG_WASM_GEMM;
+    else process.env.D2NWG_WASM_GEMM = saved;
+  }
+  return results;
+}

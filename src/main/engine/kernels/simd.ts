@@ -588,11 +588,454 @@ function leakyBody(grad: boolean): number[] {
   ];
 }
 
+// ---- gemm: one 2-D product C[M,N] = op(A)·op(B) with register blocking -------------------------
+// The model-batch kernel above keeps one row of C in registers (1×16); a standard-size layer
+// ([64, 256]·[256, 256]) wants more reuse of each loaded B vector. Two forms:
+// - gemm(a, b, c, M, K, N, sAi, sAk, bias): B row-major [K, N]; A read through strides (bytes
+//   between rows and between k), so A and Aᵀ are the same loop. Blocks of 4 rows × 8 columns keep
+//   eight f32x4 accumulators in registers; each k loads two B vectors and four splatted A floats.
+//   A nonzero `bias` (address of N floats) starts every row's accumulators at the bias: x·W + b
+//   in one pass, no broadcast Add.
+// - gemmNT(a, bt, c, M, K, N): C = A·Btᵀ with A [M, K] and Bt [N, K] both read along k: blocks of
+//   2 rows × 4 columns of f32x4 dot products, summed across lanes once at the end.
+// Neither needs a transposed copy of an operand, nor zeroes C first.
+
+/** Local-variable numbering for one function: params first, then locals by type. */
+class Locals {
+  private next: number;
+  readonly decls: [number, number][] = [];
+  constructor(params: number) {
+    this.next = params;
+  }
+  take(type: number, count = 1): number[] {
+    const first = this.next;
+    this.next += count;
+    this.decls.push([count, type]);
+    return Array.from({ length: count }, (_, i) => first + i);
+  }
+  one(type: number): number {
+    return nth(this.take(type), 0);
+  }
+}
+
+/** xs[i], which the generators only ask for inside the range they allocated. */
+function nth(xs: readonly number[], i: number): number {
+  const v = xs[i];
+  if (v === undefined) throw new Error(`simd assembler: no local #${i}`);
+  return v;
+}
+
+const splatLoad = (offset = 0): number[] => [0xfd, ...uleb(0x09), 2, ...uleb(offset)];
+const vload = (offset = 0): number[] => [0xfd, ...uleb(0x00), 2, ...uleb(offset)];
+const vstore = (offset = 0): number[] => [0xfd, ...uleb(0x0b), 2, ...uleb(offset)];
+const f32storeAt = (offset = 0): number[] => [0x38, 2, ...uleb(offset)];
+
+/** `local = local + other` (i32). */
+function bump(local: number, other: number): number[] {
+  return [...op.get(local), ...op.get(other), ...op.add, ...op.set(local)];
+}
+
+/** Sum of the four lanes of a local f32x4. */
+function lanesSum(v: number): number[] {
+  return [
+    ...op.get(v),
+    ...op.lane(0),
+    ...op.get(v),
+    ...op.lane(1),
+    ...op.f32add,
+    ...op.get(v),
+    ...op.lane(2),
+    ...op.get(v),
+    ...op.lane(3),
+    ...op.f32add,
+    ...op.f32add,
+  ];
+}
+
+function gemmBody(): { locals: [number, number][]; body: number[] } {
+  const P = { a: 0, b: 1, c: 2, M: 3, K: 4, N: 5, sAi: 6, sAk: 7, bias: 8 };
+  const L = new Locals(9);
+  const i = L.one(I32);
+  const j = L.one(I32);
+  const k = L.one(I32);
+  const ap = L.one(I32);
+  const bp = L.one(I32);
+  const cp = L.one(I32);
+  const m4 = L.one(I32);
+  const n8 = L.one(I32);
+  const n4 = L.one(I32);
+  const nb = L.one(I32);
+  const sA2 = L.one(I32);
+  const sA3 = L.one(I32);
+  const s = L.one(F32);
+  const acc = L.take(V128, 8);
+  const bv = L.take(V128, 2);
+  const av = L.one(V128);
+  const rowOff = [-1, P.sAi, sA2, sA3];
+
+  /** The R×(4V) block at row i, column j (both locals). */
+  const block = (R: number, V: number): number[] => {
+    const accs = acc.slice(0, R * V);
+    const perK: number[] = [];
+    for (let q = 0; q < V; q++) perK.push(...op.get(bp), ...vload(16 * q), ...op.set(nth(bv, q)));
+    for (let r = 0; r < R; r++) {
+      perK.push(...op.get(ap));
+      if (r > 0) perK.push(...op.get(nth(rowOff, r)), ...op.add);
+      perK.push(...splatLoad(), ...op.set(av));
+      for (let q = 0; q < V; q++) {
+        const x = nth(accs, r * V + q);
+        perK.push(...op.get(x), ...op.get(av), ...op.get(nth(bv, q)), ...op.vmul, ...op.vadd);
+        perK.push(...op.set(x));
+      }
+    }
+    perK.push(...bump(ap, P.sAk), ...bump(bp, nb));
+    const stores: number[] = [];
+    for (let r = 0; r < R; r++) {
+      for (let q = 0; q < V; q++) {
+        stores.push(...op.get(cp));
+        if (r > 0) stores.push(...op.get(nb), ...op.i32(r), ...op.mul, ...op.add);
+        stores.push(...op.get(nth(accs, r * V + q)), ...vstore(16 * q));
+      }
+    }
+    return [
+      // ap = a + i*sAi; bp = b + 4j; cp = c + (i*N + j)*4
+      ...op.get(P.a),
+      ...op.get(i),
+      ...op.get(P.sAi),
+      ...op.mul,
+      ...op.add,
+      ...op.set(ap),
+      ...op.get(P.b),
+      ...op.get(j),
+      ...op.i32(4),
+      ...op.mul,
+      ...op.add,
+      ...op.set(bp),
+      ...op.get(P.c),
+      ...op.get(i),
+      ...op.get(P.N),
+      ...op.mul,
+      ...op.get(j),
+      ...op.add,
+      ...op.i32(4),
+      ...op.mul,
+      ...op.add,
+      ...op.set(cp),
+      // acc = bias ? bias[j + 4q …] : 0 (the load from address 0 when there is none is discarded)
+      ...accs.flatMap((x, n) => [
+        ...op.get(P.bias),
+        ...op.get(j),
+        ...op.i32(4),
+        ...op.mul,
+        ...op.add,
+        ...vload(16 * (n % V)),
+        ...op.vzero,
+        ...op.get(P.bias),
+        ...op.select,
+        ...op.set(x),
+      ]),
+      ...forLoop(k, op.i32(0), P.K, 1, perK),
+      ...stores,
+    ];
+  };
+
+  /** Blocks over columns for R rows at row i: 8 wide, then one 4 wide if left. */
+  const rowBand = (R: number): number[] => [
+    ...forLoop(j, op.i32(0), n8, 8, block(R, 2)),
+    ...op.get(n8),
+    ...op.get(n4),
+    ...op.geU,
+    ...[0x04, 0x40], // if (n8 >= n4) {} else { one 4-wide block at j = n8 }
+    0x05,
+    ...op.get(n8),
+    ...op.set(j),
+    ...block(R, 1),
+    ...op.end,
+  ];
+
+  // Columns n4..N (N not a multiple of 4): plain dot products, every row.
+  const tail = forLoop(
+    i,
+    op.i32(0),
+    P.M,
+    1,
+    forLoop(j, op.get(n4), P.N, 1, [
+      ...op.get(P.bias),
+      ...op.get(j),
+      ...op.i32(4),
+      ...op.mul,
+      ...op.add,
+      ...op.f32load,
+      ...op.f32const0,
+      ...op.get(P.bias),
+      ...op.select,
+      ...op.set(s),
+      ...op.get(P.a),
+      ...op.get(i),
+      ...op.get(P.sAi),
+      ...op.mul,
+      ...op.add,
+      ...op.set(ap),
+      ...op.get(P.b),
+      ...op.get(j),
+      ...op.i32(4),
+      ...op.mul,
+      ...op.add,
+      ...op.set(bp),
+      ...forLoop(k, op.i32(0), P.K, 1, [
+        ...op.get(s),
+        ...op.get(ap),
+        ...op.f32load,
+        ...op.get(bp),
+        ...op.f32load,
+        ...op.f32mul,
+        ...op.f32add,
+        ...op.set(s),
+        ...bump(ap, P.sAk),
+        ...bump(bp, nb),
+      ]),
+      ...op.get(P.c),
+      ...op.get(i),
+      ...op.get(P.N),
+      ...op.mul,
+      ...op.get(j),
+      ...op.add,
+      ...op.i32(4),
+      ...op.mul,
+      ...op.add,
+      ...op.get(s),
+      ...op.f32store,
+    ]),
+  );
+
+  const body = [
+    ...op.get(P.N),
+    ...op.i32(4),
+    ...op.mul,
+    ...op.set(nb),
+    ...op.get(P.M),
+    ...op.i32(-4),
+    ...op.andI,
+    ...op.set(m4),
+    ...op.get(P.N),
+    ...op.i32(-8),
+    ...op.andI,
+    ...op.set(n8),
+    ...op.get(P.N),
+    ...op.i32(-4),
+    ...op.andI,
+    ...op.set(n4),
+    ...op.get(P.sAi),
+    ...op.i32(2),
+    ...op.mul,
+    ...op.set(sA2),
+    ...op.get(P.sAi),
+    ...op.i32(3),
+    ...op.mul,
+    ...op.set(sA3),
+    ...forLoop(i, op.i32(0), m4, 4, rowBand(4)),
+    ...forLoop(i, op.get(m4), P.M, 1, rowBand(1)),
+    ...tail,
+  ];
+  return { locals: L.decls, body };
+}
+
+// ---- colsum(x, out, R, N): out[j] = Σ_i x[i, j] ------------------------------------------------
+// A dense layer's bias gradient (column sums of dy [batch, width]); tfjs's Sum over axis 0
+// transposes first. Rows are streamed, four columns per f32x4 accumulator.
+function colsumBody(): { locals: [number, number][]; body: number[] } {
+  const P = { x: 0, out: 1, R: 2, N: 3 };
+  const L = new Locals(4);
+  const i = L.one(I32);
+  const j = L.one(I32);
+  const p = L.one(I32);
+  const n4 = L.one(I32);
+  const nb = L.one(I32);
+  const s = L.one(F32);
+  const acc = L.one(V128);
+  const column = (vector: boolean): number[] => [
+    ...(vector ? op.vzero : op.f32const0),
+    ...op.set(vector ? acc : s),
+    // p = x + 4j, then down the column
+    ...op.get(P.x),
+    ...op.get(j),
+    ...op.i32(4),
+    ...op.mul,
+    ...op.add,
+    ...op.set(p),
+    ...forLoop(i, op.i32(0), P.R, 1, [
+      ...op.get(vector ? acc : s),
+      ...op.get(p),
+      ...(vector ? vload() : op.f32load),
+      ...(vector ? op.vadd : op.f32add),
+      ...op.set(vector ? acc : s),
+      ...bump(p, nb),
+    ]),
+    ...op.get(P.out),
+    ...op.get(j),
+    ...op.i32(4),
+    ...op.mul,
+    ...op.add,
+    ...op.get(vector ? acc : s),
+    ...(vector ? vstore() : op.f32store),
+  ];
+  const body = [
+    ...op.get(P.N),
+    ...op.i32(4),
+    ...op.mul,
+    ...op.set(nb),
+    ...op.get(P.N),
+    ...op.i32(-4),
+    ...op.andI,
+    ...op.set(n4),
+    ...forLoop(j, op.i32(0), n4, 4, column(true)),
+    ...forLoop(j, op.get(n4), P.N, 1, column(false)),
+  ];
+  return { locals: L.decls, body };
+}
+
+function gemmNTBody(): { locals: [number, number][]; body: number[] } {
+  const P = { a: 0, bt: 1, c: 2, M: 3, K: 4, N: 5 };
+  const L = new Locals(6);
+  const i = L.one(I32);
+  const j = L.one(I32);
+  const k = L.one(I32);
+  const k4 = L.one(I32);
+  const kb = L.one(I32);
+  const m2 = L.one(I32);
+  const n4 = L.one(I32);
+  const arow = L.one(I32);
+  const brow = L.one(I32);
+  const s = L.one(F32);
+  const acc = L.take(V128, 8);
+  const bv = L.take(V128, 4);
+  const av = L.take(V128, 2);
+
+  /** The R×C block of dot products at row i, column j. */
+  const block = (R: number, C: number): number[] => {
+    const perK: number[] = [];
+    for (let r = 0; r < R; r++) {
+      perK.push(...op.get(arow));
+      if (r > 0) perK.push(...op.get(kb), ...op.add);
+      perK.push(...op.get(k), ...op.add, ...vload(), ...op.set(nth(av, r)));
+    }
+    for (let q = 0; q < C; q++) {
+      perK.push(...op.get(brow));
+      if (q > 0) perK.push(...op.get(kb), ...op.i32(q), ...op.mul, ...op.add);
+      perK.push(...op.get(k), ...op.add, ...vload(), ...op.set(nth(bv, q)));
+      for (let r = 0; r < R; r++) {
+        const x = nth(acc, r * C + q);
+        perK.push(
+          ...op.get(x),
+          ...op.get(nth(av, r)),
+          ...op.get(nth(bv, q)),
+          ...op.vmul,
+          ...op.vadd,
+        );
+        perK.push(...op.set(x));
+      }
+    }
+    const finish: number[] = [];
+    for (let r = 0; r < R; r++) {
+      for (let q = 0; q < C; q++) {
+        // s = lanes(acc) + Σ_{k ≥ k4} a[r,k]·bt[q,k]; c[(i+r)*N + j + q] = s
+        const rowA = [...op.get(arow), ...(r > 0 ? [...op.get(kb), ...op.add] : [])];
+        const rowB = [
+          ...op.get(brow),
+          ...(q > 0 ? [...op.get(kb), ...op.i32(q), ...op.mul, ...op.add] : []),
+        ];
+        finish.push(
+          ...lanesSum(nth(acc, r * C + q)),
+          ...op.set(s),
+          ...forLoop(k, op.get(k4), kb, 4, [
+            ...op.get(s),
+            ...rowA,
+            ...op.get(k),
+            ...op.add,
+            ...op.f32load,
+            ...rowB,
+            ...op.get(k),
+            ...op.add,
+            ...op.f32load,
+            ...op.f32mul,
+            ...op.f32add,
+            ...op.set(s),
+          ]),
+          ...op.get(P.c),
+          ...op.get(i),
+          ...op.i32(r),
+          ...op.add,
+          ...op.get(P.N),
+          ...op.mul,
+          ...op.get(j),
+          ...op.add,
+          ...op.i32(4),
+          ...op.mul,
+          ...op.add,
+          ...op.get(s),
+          ...f32storeAt(4 * q),
+        );
+      }
+    }
+    return [
+      // arow = a + i*K*4; brow = bt + j*K*4
+      ...op.get(P.a),
+      ...op.get(i),
+      ...op.get(kb),
+      ...op.mul,
+      ...op.add,
+      ...op.set(arow),
+      ...op.get(P.bt),
+      ...op.get(j),
+      ...op.get(kb),
+      ...op.mul,
+      ...op.add,
+      ...op.set(brow),
+      ...acc.slice(0, R * C).flatMap((x) => [...op.vzero, ...op.set(x)]),
+      ...forLoop(k, op.i32(0), k4, 16, perK),
+      ...finish,
+    ];
+  };
+
+  const rowBand = (R: number): number[] => [
+    ...forLoop(j, op.i32(0), n4, 4, block(R, 4)),
+    ...forLoop(j, op.get(n4), P.N, 1, block(R, 1)),
+  ];
+
+  const body = [
+    // kb = K*4 (bytes per row); k4 = (K & ~3)*4 (bytes of the vector part)
+    ...op.get(P.K),
+    ...op.i32(4),
+    ...op.mul,
+    ...op.set(kb),
+    ...op.get(P.K),
+    ...op.i32(-4),
+    ...op.andI,
+    ...op.i32(4),
+    ...op.mul,
+    ...op.set(k4),
+    ...op.get(P.M),
+    ...op.i32(-2),
+    ...op.andI,
+    ...op.set(m2),
+    ...op.get(P.N),
+    ...op.i32(-4),
+    ...op.andI,
+    ...op.set(n4),
+    ...forLoop(i, op.i32(0), m2, 2, rowBand(2)),
+    ...forLoop(i, op.get(m2), P.M, 1, rowBand(1)),
+  ];
+  return { locals: L.decls, body };
+}
+
 /**
  * The kernel module's bytes. `shared`: import a shared memory (the backend's threaded build),
  * which WebAssembly requires to declare a maximum; the full 32-bit range admits any heap.
  */
 export function simdModuleBytes(shared = false): Uint8Array {
+  const gemm = gemmBody();
+  const gemmNT = gemmNTBody();
+  const colsum = colsumBody();
   const bmmType = [0x60, ...vec(Array.from({ length: 9 }, () => [I32])), ...vec([])];
   const adamType = [
     0x60,
@@ -615,6 +1058,9 @@ export function simdModuleBytes(shared = false): Uint8Array {
         adamType,
         [0x60, ...vec([[I32], [I32], [I32], [F32]]), ...vec([])],
         [0x60, ...vec([[I32], [I32], [I32], [I32], [F32]]), ...vec([])],
+        [0x60, ...vec(Array.from({ length: 9 }, () => [I32])), ...vec([])],
+        [0x60, ...vec(Array.from({ length: 6 }, () => [I32])), ...vec([])],
+        [0x60, ...vec(Array.from({ length: 4 }, () => [I32])), ...vec([])],
       ]),
     ),
     ...section(
@@ -628,7 +1074,7 @@ export function simdModuleBytes(shared = false): Uint8Array {
         ],
       ]),
     ),
-    ...section(3, vec([uleb(0), uleb(1), uleb(0), uleb(2), uleb(3)])),
+    ...section(3, vec([uleb(0), uleb(1), uleb(0), uleb(2), uleb(3), uleb(4), uleb(5), uleb(6)])),
     ...section(
       7,
       vec([
@@ -637,6 +1083,9 @@ export function simdModuleBytes(shared = false): Uint8Array {
         [...name('bmmt'), 0x00, ...uleb(2)],
         [...name('leaky'), 0x00, ...uleb(3)],
         [...name('leakyGrad'), 0x00, ...uleb(4)],
+        [...name('gemm'), 0x00, ...uleb(5)],
+        [...name('gemmNT'), 0x00, ...uleb(6)],
+        [...name('colsum'), 0x00, ...uleb(7)],
       ]),
     ),
     ...section(
@@ -668,6 +1117,9 @@ export function simdModuleBytes(shared = false): Uint8Array {
         ),
         func([[3, I32]], leakyBody(false)),
         func([[3, I32]], leakyBody(true)),
+        func(gemm.locals, gemm.body),
+        func(gemmNT.locals, gemmNT.body),
+        func(colsum.locals, colsum.body),
       ]),
     ),
   ];
@@ -718,6 +1170,26 @@ export interface SimdKernels {
   ): void;
   leaky(x: number, out: number, n: number, alpha: number): void;
   leakyGrad(x: number, dy: number, out: number, n: number, alpha: number): void;
+  /**
+   * C[M, N] = A·B with B row-major [K, N] and A(i, k) read at a + i·sAi + k·sAk (bytes): sAi = 4K,
+   * sAk = 4 for A [M, K]; sAi = 4, sAk = 4M for A given transposed as [K, M]. `bias`: address of
+   * N floats added to every row, or 0 for none.
+   */
+  gemm(
+    a: number,
+    b: number,
+    c: number,
+    rows: number,
+    inner: number,
+    cols: number,
+    sAi: number,
+    sAk: number,
+    bias: number,
+  ): void;
+  /** C[M, N] = A·Btᵀ with A [M, K] and Bt [N, K]. */
+  gemmNT(a: number, bt: number, c: number, rows: number, inner: number, cols: number): void;
+  /** out[j] = Σ_i x[i, j] for x [rows, cols]. */
+  colsum(x: number, out: number, rows: number, cols: number): void;
 }
 
 const instances = new WeakMap<WasmMemory, SimdKernels>();
@@ -742,6 +1214,9 @@ export function simdKernels(memory: WasmMemory): SimdKernels {
     bmmt: fn('bmmt'),
     leaky: fn('leaky'),
     leakyGrad: fn('leakyGrad'),
+    gemm: fn('gemm'),
+    gemmNT: fn('gemmNT'),
+    colsum: fn('colsum'),
   };
   instances.set(memory, kernels);
   return kernels;
@@ -928,6 +1403,241 @@ export function runBatchMatMul(
     t.ba === 1 ? 0 : t.rows * t.inner * 4,
     t.bb === 1 ? 0 : t.inner * t.cols * 4,
   );
+}
+
+/**
+ * One 2-D product into `out` ([rows, cols]) in the register-blocked kernels: A is [rows, inner]
+ * (transposeA: [inner, rows]), B is [inner, cols] (transposeB: [cols, inner]); not both transposed.
+ */
+export function runGemm(
+  backend: WasmBackendLike,
+  t: {
+    a: KernelTensor;
+    b: KernelTensor;
+    out: KernelTensor;
+    rows: number;
+    inner: number;
+    cols: number;
+    transposeA: boolean;
+    transposeB: boolean;
+    /** [cols] added to every row (not with transposeB). */
+    bias?: KernelTensor;
+  },
+): void {
+  if (t.transposeA && t.transposeB) throw new Error('gemm: A and B both transposed');
+  if (t.bias && t.transposeB) throw new Error('gemm: a bias with B transposed');
+  if (t.rows * t.cols === 0) return;
+  const k = simdKernels(heapMemory(backend));
+  const a = heapAddress(backend, t.a);
+  const b = heapAddress(backend, t.b);
+  const c = heapAddress(backend, t.out);
+  const bias = t.bias ? heapAddress(backend, t.bias) : 0;
+  // inner = 0 needs no case: every block stores its zeroed accumulators.
+  if (t.transposeB) {
+    k.gemmNT(a, b, c, t.rows, t.inner, t.cols);
+  } else if (t.transposeA) {
+    k.gemm(a, b, c, t.rows, t.inner, t.cols, 4, 4 * t.rows, bias);
+  } else {
+    k.gemm(a, b, c, t.rows, t.inner, t.cols, 4 * t.inner, 4, bias);
+  }
+}
+
+/** Names of the dense-layer kernels (registered for wasm by installWasmKernels). */
+export const DENSE = 'D2nwgDense';
+export const COLSUM = 'D2nwgColSum';
+
+/** x·w + b in one pass: inputs {x [rows, inner], w [inner, cols], b [cols]}, float32. */
+export function denseWasm(args: {
+  inputs: Record<string, KernelTensor | undefined>;
+  backend: unknown;
+}): KernelTensor {
+  const backend = wasmBackendOf(args.backend);
+  const { x, w, b } = args.inputs;
+  const [rows, inner] = x?.shape ?? [];
+  const [inner2, cols] = w?.shape ?? [];
+  if (
+    !x ||
+    !w ||
+    !b ||
+    x.shape.length !== 2 ||
+    w.shape.length !== 2 ||
+    rows === undefined ||
+    inner === undefined ||
+    cols === undefined ||
+    inner !== inner2 ||
+    b.shape.join() !== `${cols}` ||
+    [x, w, b].some((t) => t.dtype !== 'float32')
+  ) {
+    throw new Error(
+      `${DENSE}: needs float32 x [r, k], w [k, c], b [c]; got [${x?.shape.join(', ')}], ` +
+        `[${w?.shape.join(', ')}], [${b?.shape.join(', ')}]`,
+    );
+  }
+  const out = backend.makeOutput([rows, cols], 'float32');
+  runGemm(backend, {
+    a: x,
+    b: w,
+    out,
+    rows,
+    inner,
+    cols,
+    transposeA: false,
+    transposeB: false,
+    bias: b,
+  });
+  return out;
+}
+
+/** Column sums of a float32 matrix: inputs {x [rows, cols]} → [cols]. */
+export function colSumWasm(args: {
+  inputs: Record<string, KernelTensor | undefined>;
+  backend: unknown;
+}): KernelTensor {
+  const backend = wasmBackendOf(args.backend);
+  const { x } = args.inputs;
+  const [rows, cols] = x?.shape ?? [];
+  if (
+    !x ||
+    x.dtype !== 'float32' ||
+    rows === undefined ||
+    cols === undefined ||
+    x.shape.length !== 2
+  )
+    throw new Error(`${COLSUM}: needs a float32 matrix x, got [${x?.shape.join(', ')}]`);
+  const out = backend.makeOutput([cols], 'float32');
+  if (cols > 0) {
+    simdKernels(heapMemory(backend)).colsum(
+      heapAddress(backend, x),
+      heapAddress(backend, out),
+      rows,
+      cols,
+    );
+  }
+  return out;
+}
+
+/** Names of the layer-norm kernels (registered for wasm by installWasmKernels). */
+export const LAYER_NORM = 'D2nwgLayerNorm';
+export const LAYER_NORM_GRAD = 'D2nwgLayerNormGrad';
+
+function matrixOf(t: KernelTensor | undefined, what: string, kernel: string): [number, number] {
+  const [r, c] = t?.shape ?? [];
+  if (!t || t.dtype !== 'float32' || t.shape.length !== 2 || r === undefined || c === undefined)
+    throw new Error(`${kernel}: ${what} must be a float32 matrix, got [${t?.shape.join(', ')}]`);
+  return [r, c];
+}
+
+function vectorOf(
+  t: KernelTensor | undefined,
+  n: number,
+  what: string,
+  kernel: string,
+): KernelTensor {
+  if (!t || t.dtype !== 'float32' || t.shape.join() !== `${n}`)
+    throw new Error(`${kernel}: ${what} must be float32 [${n}], got [${t?.shape.join(', ')}]`);
+  return t;
+}
+
+/**
+ * Layer norm over the last axis in one pass per row: inputs {x [R, C], g [C], b [C]}, attrs
+ * {epsilon}; outputs [y = x̂·g + b, x̂ = (x − mean)·rstd, rstd [R] = 1/√(var + ε)] (x̂ and rstd
+ * are what the gradient needs). tfjs spends 9 kernels forward and ~20 backward on this formula;
+ * the rows are short (a layer's width), so plain loops over heap views, sums in float64.
+ */
+export function layerNormWasm(args: {
+  inputs: Record<string, KernelTensor | undefined>;
+  backend: unknown;
+  attrs?: Record<string, unknown>;
+}): KernelTensor[] {
+  const backend = wasmBackendOf(args.backend);
+  const [R, C] = matrixOf(args.inputs.x, 'x', LAYER_NORM);
+  const x = args.inputs.x as KernelTensor;
+  const g = vectorOf(args.inputs.g, C, 'g', LAYER_NORM);
+  const b = vectorOf(args.inputs.b, C, 'b', LAYER_NORM);
+  const eps = args.attrs?.epsilon;
+  if (typeof eps !== 'number' || !(eps >= 0))
+    throw new Error(`${LAYER_NORM}: attribute epsilon must be a number ≥ 0`);
+  const y = backend.makeOutput([R, C], 'float32');
+  const xhat = backend.makeOutput([R, C], 'float32');
+  const rstd = backend.makeOutput([R], 'float32');
+  // Views after every makeOutput: an allocation may grow (and so detach) the heap.
+  const buf = heapMemory(backend).buffer;
+  const xv = new Float32Array(buf, heapAddress(backend, x), R * C);
+  const gv = new Float32Array(buf, heapAddress(backend, g), C);
+  const bv = new Float32Array(buf, heapAddress(backend, b), C);
+  const yv = new Float32Array(buf, heapAddress(backend, y), R * C);
+  const hv = new Float32Array(buf, heapAddress(backend, xhat), R * C);
+  const rv = new Float32Array(buf, heapAddress(backend, rstd), R);
+  for (let r = 0, o = 0; r < R; r++, o += C) {
+    let sum = 0;
+    for (let c = 0; c < C; c++) sum += xv[o + c] ?? 0;
+    const mean = sum / C;
+    let sq = 0;
+    for (let c = 0; c < C; c++) {
+      const d = (xv[o + c] ?? 0) - mean;
+      sq += d * d;
+    }
+    const rs = 1 / Math.sqrt(sq / C + eps);
+    rv[r] = rs;
+    for (let c = 0; c < C; c++) {
+      const h = ((xv[o + c] ?? 0) - mean) * rs;
+      hv[o + c] = h;
+      yv[o + c] = h * (gv[c] ?? 0) + (bv[c] ?? 0);
+    }
+  }
+  return [y, xhat, rstd];
+}
+
+/**
+ * The layer norm's gradient: inputs {dy, xhat [R, C], rstd [R], g [C]}; outputs [dx, dg, db] with
+ * dx = rstd·(gdy − mean(gdy) − x̂·mean(gdy·x̂)) per row (gdy = g·dy), dg = Σ_rows dy·x̂,
+ * db = Σ_rows dy.
+ */
+export function layerNormGradWasm(args: {
+  inputs: Record<string, KernelTensor | undefined>;
+  backend: unknown;
+}): KernelTensor[] {
+  const backend = wasmBackendOf(args.backend);
+  const [R, C] = matrixOf(args.inputs.xhat, 'xhat', LAYER_NORM_GRAD);
+  const [R2, C2] = matrixOf(args.inputs.dy, 'dy', LAYER_NORM_GRAD);
+  if (R2 !== R || C2 !== C) throw new Error(`${LAYER_NORM_GRAD}: dy and xhat differ in shape`);
+  const dy = args.inputs.dy as KernelTensor;
+  const xhat = args.inputs.xhat as KernelTensor;
+  const rstd = vectorOf(args.inputs.rstd, R, 'rstd', LAYER_NORM_GRAD);
+  const g = vectorOf(args.inputs.g, C, 'g', LAYER_NORM_GRAD);
+  const dx = backend.makeOutput([R, C], 'float32');
+  const dg = backend.makeOutput([C], 'float32');
+  const db = backend.makeOutput([C], 'float32');
+  const buf = heapMemory(backend).buffer;
+  const dyv = new Float32Array(buf, heapAddress(backend, dy), R * C);
+  const hv = new Float32Array(buf, heapAddress(backend, xhat), R * C);
+  const rv = new Float32Array(buf, heapAddress(backend, rstd), R);
+  const gv = new Float32Array(buf, heapAddress(backend, g), C);
+  const dxv = new Float32Array(buf, heapAddress(backend, dx), R * C);
+  const dgAcc = new Float64Array(C);
+  const dbAcc = new Float64Array(C);
+  for (let r = 0, o = 0; r < R; r++, o += C) {
+    let s1 = 0;
+    let s2 = 0;
+    for (let c = 0; c < C; c++) {
+      const d = dyv[o + c] ?? 0;
+      const h = hv[o + c] ?? 0;
+      const gd = (gv[c] ?? 0) * d;
+      s1 += gd;
+      s2 += gd * h;
+      dgAcc[c] = (dgAcc[c] ?? 0) + d * h;
+      dbAcc[c] = (dbAcc[c] ?? 0) + d;
+    }
+    const m1 = s1 / C;
+    const m2 = s2 / C;
+    const rs = rv[r] ?? 0;
+    for (let c = 0; c < C; c++) {
+      dxv[o + c] = rs * ((gv[c] ?? 0) * (dyv[o + c] ?? 0) - m1 - (hv[o + c] ?? 0) * m2);
+    }
+  }
+  new Float32Array(buf, heapAddress(backend, dg), C).set(dgAcc);
+  new Float32Array(buf, heapAddress(backend, db), C).set(dbAcc);
+  return [dx, dg, db];
 }
 
 /** Names of the leaky-ReLU kernels (registered for wasm by installWasmKernels). */

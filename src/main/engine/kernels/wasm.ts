@@ -1,8 +1,13 @@
 /**
  * Kernels that make the wasm backend fast and complete enough to train our models:
- * - BatchMatMul / _FusedMatMul with transposeA/transposeB: the stock wasm kernels run transposed
- *   products at 0.4–1.6 GFLOP/s against 8–20 for plain ones, and every dense-layer gradient is a
- *   transposed product. We transpose the operand explicitly, then run the plain kernel.
+ * - BatchMatMul: single 2-D products whose B fits in L2 run in our register-blocked SIMD gemm
+ *   (simd.ts), which reads a transposed operand in place; batched ones in our model-batch kernel.
+ * - BatchMatMul (the rest) / _FusedMatMul with transposeA/transposeB: the stock wasm kernels run
+ *   transposed products at 0.4–1.6 GFLOP/s against 8–20 for plain ones, and every dense-layer
+ *   gradient is a transposed product. We transpose the operand explicitly, then run the plain
+ *   kernel.
+ * - D2nwgDense / D2nwgColSum: a dense layer's x·W + b in one pass and its bias gradient
+ *   (common/matmul.ts's affine); D2nwgLayerNorm / D2nwgLayerNormGrad (common/layers.ts).
  * - Conv2DBackpropFilter: missing on wasm, so no convolution could be trained. We compute it as a
  *   forward Conv2D (XNNPACK) of the transposed input with the transposed output gradient as the
  *   filter, dilated by the stride.
@@ -12,7 +17,15 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import {
+  COLSUM,
+  DENSE,
   FUSED_ADAM,
+  LAYER_NORM,
+  LAYER_NORM_GRAD,
+  colSumWasm,
+  layerNormGradWasm,
+  layerNormWasm,
+  denseWasm,
   SIMD_BMM,
   SIMD_LEAKY,
   SIMD_LEAKY_GRAD,
@@ -24,6 +37,7 @@ import {
   heapAddress,
   heapMemory,
   runBatchMatMul,
+  runGemm,
   simdBatchMatMulWasm,
   wasmBackendOf,
 } from './simd.ts';
@@ -153,6 +167,94 @@ function simdBatched(original: tf.KernelFunc): tf.KernelFunc {
     const outer = aBatch >= bBatch ? aOuter : bOuter;
     const out = backend.makeOutput([...outer, rows, cols], 'float32');
     runBatchMatMul(backend, { a, b, out, ba: aBatch, bb: bBatch, rows, inner, cols });
+    return out as tf.TensorInfo;
+  };
+}
+
+/**
+ * Which single products our gemm kernels take, by form, from `bench matmul --shapes` (tf.matMul,
+ * ours vs XNNPACK behind an explicit Transpose, alternating, on this 2-core machine under load):
+ * - A·Bᵀ (gemmNT, dot products along k, both operands read in order) won everywhere measured,
+ *   1.6–4× on the standard layers and still 1.2–1.6× with a 4 MB B: B up to GEMM_NT_MAX_B_BYTES.
+ * - A·B and Aᵀ·B (gemm, 4-row bands that each stream B): 1.1–2.2× while B stays in L2
+ *   (≤ GEMM_MAX_B_BYTES; every dW = xᵀ·dy has a batch-sized B); past it they lost to
+ *   XNNPACK's cache blocking (0.7–0.9× at [64,1733]·[1733,256], 0.4× at a 1024² weight), except
+ *   A·B with a short k (≤ GEMM_LONG_B_MAX_INNER), which still won 1.1–1.25× at [256, 1733].
+ */
+export const GEMM_MAX_B_BYTES = 512 << 10;
+export const GEMM_NT_MAX_B_BYTES = 8 << 20;
+export const GEMM_LONG_B_MAX_INNER = 256;
+const GEMM_LONG_B_MAX_BYTES = 2 << 20;
+
+/**
+ * Whether single products go to our gemm kernel, and dense layers and layer norms to the fused
+ * kernels: on unless `D2NWG_WASM_GEMM=0`, read per call so one process can measure both routes
+ * (before/after benchmarks).
+ */
+export function wasmGemmEnabled(): boolean {
+  return process.env.D2NWG_WASM_GEMM !== '0';
+}
+
+/** The product's shape when it is a single float32 2-D product (every outer dimension 1). */
+function singleProduct(
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  transposeA: boolean,
+  transposeB: boolean,
+): { rows: number; inner: number; cols: number } | null {
+  const ra = a.shape.length;
+  const rb = b.shape.length;
+  if (ra < 2 || rb < 2 || a.dtype !== 'float32' || b.dtype !== 'float32') return null;
+  if (a.shape.slice(0, -2).some((d) => d !== 1) || b.shape.slice(0, -2).some((d) => d !== 1))
+    return null;
+  const [a0, a1] = a.shape.slice(-2) as [number, number];
+  const [b0, b1] = b.shape.slice(-2) as [number, number];
+  const [rows, inner] = transposeA ? [a1, a0] : [a0, a1];
+  const [inner2, cols] = transposeB ? [b1, b0] : [b0, b1];
+  return inner === inner2 ? { rows, inner, cols } : null;
+}
+
+/**
+ * Whether a product of these shapes and flags runs in our gemm kernel, transposes read in place
+ * (both transposed is not: it goes the explicit-transpose way). common/matmul.ts asks this to pick
+ * its gradient formulation.
+ */
+export function gemmHandles(
+  a: { shape: readonly number[]; dtype: string },
+  b: { shape: readonly number[]; dtype: string },
+  transposeA: boolean,
+  transposeB: boolean,
+): boolean {
+  if (!wasmGemmEnabled() || (transposeA && transposeB) || !wasmKernelsInstalled()) return false;
+  const p = singleProduct(a as tf.TensorInfo, b as tf.TensorInfo, transposeA, transposeB);
+  if (p === null) return false;
+  const bBytes = p.inner * p.cols * 4;
+  if (transposeB) return bBytes <= GEMM_NT_MAX_B_BYTES;
+  if (bBytes <= GEMM_MAX_B_BYTES) return true;
+  return !transposeA && p.inner <= GEMM_LONG_B_MAX_INNER && bBytes <= GEMM_LONG_B_MAX_BYTES;
+}
+
+/**
+ * Single 2-D products (batch 1 on both sides) in our register-blocked kernel, reading a transposed
+ * operand in place (no Transpose kernel, no buffer); everything else goes to `next`.
+ */
+function simdSingle(next: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { a, b } = args.inputs;
+    const attrs = args.attrs ?? {};
+    const transposeA = attrs.transposeA === true;
+    const transposeB = attrs.transposeB === true;
+    if (a === undefined || b === undefined || !gemmHandles(a, b, transposeA, transposeB))
+      return next(args);
+    const p = singleProduct(a, b, transposeA, transposeB);
+    if (p === null) return next(args);
+    const backend = wasmBackendOf(args.backend);
+    const rank = Math.max(a.shape.length, b.shape.length);
+    const out = backend.makeOutput(
+      [...new Array<number>(rank - 2).fill(1), p.rows, p.cols],
+      'float32',
+    );
+    runGemm(backend, { a, b, out, ...p, transposeA, transposeB });
     return out as tf.TensorInfo;
   };
 }
@@ -475,7 +577,7 @@ function replace(name: string, wrap: (original: tf.KernelFunc) => tf.KernelFunc)
  * does, in every thread, because kernel registries are per thread).
  */
 export function installWasmKernels(): void {
-  replace('BatchMatMul', (original) => explicitTranspose(simdBatched(original)));
+  replace('BatchMatMul', (original) => simdSingle(explicitTranspose(simdBatched(original))));
   replace('Unpack', unpackAxis0);
   replace('Identity', identityShared);
   replace('_FusedMatMul', explicitTranspose);
@@ -508,12 +610,26 @@ export function installWasmKernels(): void {
   for (const [name, fn] of [
     [SIMD_LEAKY, simdLeakyWasm],
     [SIMD_LEAKY_GRAD, simdLeakyGradWasm],
+    [DENSE, denseWasm],
+    [COLSUM, colSumWasm],
   ] as const) {
     if (!tf.getKernel(name, 'wasm')) {
       tf.registerKernel({
         kernelName: name,
         backendName: 'wasm',
         kernelFunc: mark((args) => fn(args) as tf.TensorInfo),
+      });
+    }
+  }
+  for (const [name, fn] of [
+    [LAYER_NORM, layerNormWasm],
+    [LAYER_NORM_GRAD, layerNormGradWasm],
+  ] as const) {
+    if (!tf.getKernel(name, 'wasm')) {
+      tf.registerKernel({
+        kernelName: name,
+        backendName: 'wasm',
+        kernelFunc: mark((args) => fn(args) as tf.TensorInfo[]),
       });
     }
   }

@@ -1,0 +1,303 @@
+import * as tf from '@tensorflow/tfjs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { affine, matMul } from '../../../../src/main/engine/common/matmul.ts';
+import { DENSE, simdKernels } from '../../../../src/main/engine/kernels/simd.ts';
+import {
+  GEMM_MAX_B_BYTES,
+  GEMM_NT_MAX_B_BYTES,
+  gemmHandles,
+} from '../../../../src/main/engine/kernels/wasm.ts';
+import { Rng } from '../../../../src/main/engine/rng.ts';
+import { expectNoLeakedTensors } from '../../../helpers/tf.ts';
+import { maxAbsDiff, onBackend } from './helpers.ts';
+
+/** WebAssembly as far as these tests use it (Node's global; the lib has no DOM types). */
+const WA = (
+  globalThis as unknown as {
+    WebAssembly: { Memory: new (d: { initial: number }) => { readonly buffer: ArrayBuffer } };
+  }
+).WebAssembly;
+
+/** float64 op(A)·op(B) with A stored [M, K] (ta: [K, M]) and B stored [K, N] (tb: [N, K]). */
+function reference(
+  a: Float32Array,
+  b: Float32Array,
+  [m, k, n]: [number, number, number],
+  ta: boolean,
+  tb: boolean,
+): Float64Array {
+  const out = new Float64Array(m * n);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let q = 0; q < k; q++) {
+        s += (ta ? a[q * m + i] : a[i * k + q]) * (tb ? b[j * k + q] : b[q * n + j]);
+      }
+      out[i * n + j] = s;
+    }
+  }
+  return out;
+}
+
+/** Shapes [M, K, N] around every tile edge (4×8 and 2×4 blocks, 4-wide k), the standard layer, empties. */
+const SHAPES: [number, number, number][] = [
+  [1, 1, 1],
+  [3, 5, 7],
+  [4, 8, 8],
+  [5, 9, 13],
+  [9, 17, 21],
+  [7, 3, 2],
+  [2, 6, 1],
+  [1, 256, 5],
+  [13, 33, 31],
+  [64, 256, 256],
+  [0, 4, 4],
+  [4, 0, 6],
+  [4, 4, 0],
+];
+const FORMS = [
+  [false, false],
+  [true, false],
+  [false, true],
+] as const;
+
+const envBefore = process.env.D2NWG_WASM_GEMM;
+afterEach(() => {
+  if (envBefore === undefined) delete process.env.D2NWG_WASM_GEMM;
+  else process.env.D2NWG_WASM_GEMM = envBefore;
+});
+
+describe('gemm kernels (wasm SIMD, register-blocked)', () => {
+  it('match a float64 reference in every form and size, with and without bias, and write nothing past C', () => {
+    const memory = new WA.Memory({ initial: 64 });
+    const k = simdKernels(memory);
+    const rng = new Rng(21);
+    for (const [m, kk, n] of SHAPES) {
+      for (const [ta, tb] of FORMS) {
+        for (const withBias of tb ? [false] : [false, true]) {
+          const a = rng.normalArray(m * kk);
+          const b = rng.normalArray(kk * n);
+          const bias = rng.normalArray(n);
+          const heap = new Float32Array(memory.buffer);
+          const [A, B, C, BIAS] = [0, 1 << 20, 2 << 20, 3 << 20];
+          heap.set(a, A / 4);
+          heap.set(b, B / 4);
+          heap.set(bias, BIAS / 4);
+          // NaN everywhere C may be written, and past its end: a missed or stray store shows.
+          heap.fill(Number.NaN, C / 4, C / 4 + m * n + 64);
+          if (tb) k.gemmNT(A, B, C, m, kk, n);
+          else k.gemm(A, B, C, m, kk, n, ta ? 4 : 4 * kk, ta ? 4 * m : 4, withBias ? BIAS : 0);
+          const want = reference(a, b, [m, kk, n], ta, tb);
+          if (withBias) for (let i = 0; i < m * n; i++) want[i] += bias[i % n] ?? 0;
+          const got = heap.subarray(C / 4, C / 4 + m * n);
+          const err = maxAbsDiff(Float32Array.from(got), Float32Array.from(want));
+          const what = `[${m}, ${kk}, ${n}] ta=${ta} tb=${tb} bias=${withBias}`;
+          expect(err, what).toBeLessThan(1e-4 * Math.sqrt(kk + 1));
+          expect(heap.subarray(C / 4 + m * n, C / 4 + m * n + 64).every(Number.isNaN)).toBe(true);
+        }
+      }
+    }
+  });
+
+  it('colsum gives column sums of any shape, including no rows', () => {
+    const memory = new WA.Memory({ initial: 4 });
+    const k = simdKernels(memory);
+    const rng = new Rng(6);
+    for (const [r, c] of [
+      [64, 256],
+      [5, 7],
+      [1, 3],
+      [3, 1],
+      [0, 6],
+    ] as [number, number][]) {
+      const x = rng.normalArray(r * c);
+      const heap = new Float32Array(memory.buffer);
+      heap.set(x, 0);
+      heap.fill(Number.NaN, 32768, 32768 + c + 16);
+      k.colsum(0, 32768 * 4, r, c);
+      const want = new Float64Array(c);
+      for (let i = 0; i < r * c; i++) want[i % c] += x[i] ?? 0;
+      expect(maxAbsDiff(heap.slice(32768, 32768 + c), Float32Array.from(want))).toBeLessThan(1e-4);
+      expect(heap.subarray(32768 + c, 32768 + c + 16).every(Number.isNaN)).toBe(true);
+    }
+  });
+
+  for (const gemm of [true, false]) {
+    it(`tf.matMul gives op(A)·op(B) for every transpose combination (gemm ${gemm ? 'on' : 'off'})`, async () => {
+      if (!gemm) process.env.D2NWG_WASM_GEMM = '0';
+      const rng = new Rng(4);
+      for (const [m, kk, n] of [
+        [5, 9, 13],
+        [64, 256, 256],
+        [1, 7, 3],
+      ] as [number, number, number][]) {
+        for (const [ta, tb] of [...FORMS, [true, true] as const]) {
+          const a = rng.normalArray(m * kk);
+          const b = rng.normalArray(kk * n);
+          const want = reference(a, b, [m, kk, n], ta, tb);
+          // Plain 2-D and rank 3 with a batch of one: both single products.
+          for (const outer of [[], [1]]) {
+            const got = await expectNoLeakedTensors(() =>
+              tf.tidy(() => {
+                const at = tf.tensor(a, [...outer, ...(ta ? [kk, m] : [m, kk])]);
+                const bt = tf.tensor(b, [...outer, ...(tb ? [n, kk] : [kk, n])]);
+                const c = tf.matMul(at, bt, ta, tb);
+                expect(c.shape).toEqual([...outer, m, n]);
+                return c.dataSync() as Float32Array;
+              }),
+            );
+            expect(
+              maxAbsDiff(got, Float32Array.from(want)),
+              `${m}×${kk}×${n} ${ta} ${tb}`,
+            ).toBeLessThan(1e-3);
+          }
+        }
+      }
+    });
+  }
+
+  it('reads transposed operands in place: one kernel per transposed product', async () => {
+    // dy·Wᵀ and xᵀ·dy of a standard layer: x, dy [64, 256], W [256, 256].
+    const x = tf.randomNormal([64, 256], 0, 1, 'float32', 1);
+    const w = tf.randomNormal([256, 256], 0, 1, 'float32', 2);
+    const kernelsOf = async (a: tf.Tensor, b: tf.Tensor, ta: boolean, tb: boolean) =>
+      (await tf.profile(() => tf.tidy(() => tf.matMul(a, b, ta, tb).dataSync()))).kernels.map(
+        (k) => k.name,
+      );
+    expect(await kernelsOf(x, w, false, true)).toEqual(['BatchMatMul']);
+    expect(await kernelsOf(x, x, true, false)).toEqual(['BatchMatMul']);
+    tf.dispose([x, w]);
+  });
+
+  it('routes by form and size: the standard layers in, a B past the cache limits and both-transposed out', () => {
+    const t = (shape: number[]) => ({ shape, dtype: 'float32' });
+    expect(gemmHandles(t([64, 256]), t([256, 256]), false, false)).toBe(true);
+    // Every form of the standard diffusion layer; dW = xᵀ·dy of the VAE's 1733-wide input layer.
+    expect(gemmHandles(t([64, 256]), t([64, 256]), true, false)).toBe(true);
+    expect(gemmHandles(t([64, 256]), t([256, 256]), false, true)).toBe(true);
+    expect(gemmHandles(t([64, 1733]), t([64, 256]), true, false)).toBe(true);
+    // A long k with a B past L2 stays on XNNPACK; the dot-product form takes it, and a short k.
+    expect(gemmHandles(t([64, 1733]), t([1733, 256]), false, false)).toBe(false);
+    expect(gemmHandles(t([64, 1733]), t([256, 1733]), false, true)).toBe(true);
+    expect(gemmHandles(t([64, 256]), t([256, 1733]), false, false)).toBe(true);
+    expect(gemmHandles(t([256, 64]), t([256, 1733]), true, false)).toBe(false);
+    const side = Math.ceil(Math.sqrt(GEMM_MAX_B_BYTES / 4)) + 1;
+    expect(gemmHandles(t([64, side]), t([side, side]), false, false)).toBe(false);
+    const ntSide = Math.ceil(Math.sqrt(GEMM_NT_MAX_B_BYTES / 4)) + 1;
+    expect(gemmHandles(t([64, side]), t([side, side]), false, true)).toBe(true);
+    expect(gemmHandles(t([64, ntSide]), t([ntSide, ntSide]), false, true)).toBe(false);
+    expect(gemmHandles(t([8, 8]), t([8, 8]), true, true)).toBe(false);
+    expect(gemmHandles(t([3, 8, 8]), t([3, 8, 8]), false, false)).toBe(false);
+    expect(gemmHandles({ shape: [8, 8], dtype: 'int32' }, t([8, 8]), false, false)).toBe(false);
+    process.env.D2NWG_WASM_GEMM = '0';
+    expect(gemmHandles(t([64, 256]), t([256, 256]), false, false)).toBe(false);
+  });
+
+  it('dense-layer gradients through common/matmul equal the cpu backend, with no Transpose', async () => {
+    const r = new Rng(8);
+    const [n, din, dout] = [13, 37, 22];
+    const xs = r.uniformArray(n * din, -1, 1);
+    const ws = r.uniformArray(din * dout, -0.5, 0.5);
+    const run = (): tf.Tensor[] =>
+      tf.tidy(() => {
+        const x = tf.tensor2d(xs, [n, din]);
+        const w = tf.tensor2d(ws, [din, dout]);
+        const loss = (xi: tf.Tensor, wi: tf.Tensor) =>
+          tf.sum(tf.square(matMul(xi as tf.Tensor2D, wi as tf.Tensor2D)));
+        const { value, grads } = tf.valueAndGrads(loss)([x, w]);
+        return [value, ...grads];
+      });
+    const kernels = async () =>
+      (
+        await tf.profile(() => {
+          tf.dispose(run());
+        })
+      ).kernels.map((k) => k.name);
+    expect(await kernels()).not.toContain('Transpose');
+    // The switch puts back the transposing formulation: (W·dyᵀ)ᵀ and xᵀ·dy.
+    process.env.D2NWG_WASM_GEMM = '0';
+    expect((await kernels()).filter((k) => k === 'Transpose')).toHaveLength(3);
+    delete process.env.D2NWG_WASM_GEMM;
+    const got = await expectNoLeakedTensors(() => {
+      const outs = run();
+      const values = outs.map((t) => t.dataSync() as Float32Array);
+      tf.dispose(outs);
+      return values;
+    });
+    const want = await onBackend('cpu', run);
+    expect(got).toHaveLength(3);
+    for (let i = 0; i < 3; i++) {
+      const scale = Math.max(1, ...Array.from(want[i] ?? [], Math.abs));
+      const [g, w] = [got[i], want[i]];
+      if (!g || !w) throw new Error(`output ${i} missing`);
+      expect(maxAbsDiff(g, w) / scale, `output ${i}`).toBeLessThan(1e-5);
+    }
+  });
+
+  for (const inputGrad of [true, false]) {
+    it(`affine (fused dense, inputGrad ${inputGrad}): values and gradients equal the cpu backend, no Transpose, Sum or Add`, async () => {
+      const r = new Rng(9);
+      const [n, din, dout] = [11, 29, 18];
+      const xs = r.uniformArray(n * din, -1, 1);
+      const ws = r.uniformArray(din * dout, -0.5, 0.5);
+      const bs = r.uniformArray(dout, -0.5, 0.5);
+      const run = (): tf.Tensor[] =>
+        tf.tidy(() => {
+          const x = tf.tensor2d(xs, [n, din]);
+          const w = tf.tensor2d(ws, [din, dout]);
+          const b = tf.tensor1d(bs);
+          const f = (xi: tf.Tensor, wi: tf.Tensor, bi: tf.Tensor) =>
+            tf.sum(tf.square(affine(xi as tf.Tensor2D, wi as tf.Tensor2D, bi, inputGrad)));
+          const { value, grads } = tf.valueAndGrads(f)([x, w, b]);
+          return [value, affine(x, w, b), ...grads];
+        });
+      const kernels = async () =>
+        (
+          await tf.profile(() => {
+            tf.dispose(run());
+          })
+        ).kernels.map((k) => k.name);
+      const count = (names: string[], name: string) => names.filter((k) => k === name).length;
+      const fused = await kernels();
+      process.env.D2NWG_WASM_GEMM = '0';
+      const plain = await kernels();
+      // Two layer calls (the loss's and the plain output): one kernel each forward, where the
+      // unfused layer runs a product and a broadcast Add; no Transpose, and the bias gradient is
+      // a column sum, not a Sum (the one Sum left is the loss's tf.sum).
+      expect(count(fused, DENSE)).toBe(2);
+      expect(count(plain, DENSE)).toBe(0);
+      expect(count(fused, 'Add')).toBe(count(plain, 'Add') - 2);
+      expect(count(fused, 'Transpose')).toBe(0);
+      expect(count(fused, 'Sum')).toBe(1);
+      expect(count(plain, 'Sum')).toBe(2);
+      delete process.env.D2NWG_WASM_GEMM;
+      const got = await expectNoLeakedTensors(() => {
+        const outs = run();
+        const values = outs.map((t) => t.dataSync() as Float32Array);
+        tf.dispose(outs);
+        return values;
+      });
+      const want = await onBackend('cpu', run);
+      expect(got).toHaveLength(5);
+      for (let i = 0; i < 5; i++) {
+        const [g, w] = [got[i], want[i]];
+        if (!g || !w) throw new Error(`output ${i} missing`);
+        // The first layer's input gradient is reported as zeros (as matMul does).
+        if (i === 2 && !inputGrad) {
+          expect(g.every((v) => v === 0)).toBe(true);
+          continue;
+        }
+        const scale = Math.max(1, ...Array.from(w, Math.abs));
+        expect(maxAbsDiff(g, w) / scale, `output ${i}`).toBeLessThan(1e-5);
+      }
+    });
+  }
+
+  it('the dense kernel refuses operands that do not fit, naming the shapes', () => {
+    const x = tf.zeros([4, 3]);
+    const w = tf.zeros([5, 2]);
+    const b = tf.zeros([2]);
+    expect(() => tf.engine().runKernel(DENSE, { x, w, b })).toThrow(/\[4, 3\], \[5, 2\], \[2\]/);
+    tf.dispose([x, w, b]);
+  });
+});
