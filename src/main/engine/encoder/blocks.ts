@@ -6,7 +6,10 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../rng.ts';
 import { ParamSet } from '../common/params.ts';
-import { matMul } from '../common/matmul.ts';
+import { affine } from '../common/matmul.ts';
+import { createLayerNorm, layerNorm as rowLayerNorm } from '../common/layers.ts';
+
+export { createLayerNorm };
 
 /** The encoder's parameters live in the shared ParamSet (engine/common), one name per tensor. */
 export { ParamSet as ParamStore } from '../common/params.ts';
@@ -36,23 +39,16 @@ export function dense(ps: ParamSet, prefix: string, x: tf.Tensor): tf.Tensor {
   const shape = x.shape;
   const inDim = shape[shape.length - 1] ?? 0;
   const flat = x.reshape([-1, inDim]);
-  const y = tf.add(matMul(flat as tf.Tensor2D, w as tf.Tensor2D), b);
+  const y = affine(flat as tf.Tensor2D, w as tf.Tensor2D, b);
   const outDim = w.shape[1] ?? 0;
   return y.reshape([...shape.slice(0, -1), outDim]);
 }
 
-/** Create gain/bias of a layer norm over `dim`. */
-export function createLayerNorm(ps: ParamSet, prefix: string, dim: number): void {
-  ps.addConst(`${prefix}.g`, [dim], 1);
-  ps.addConst(`${prefix}.b`, [dim], 0);
-}
-
-/** Layer norm over the last axis. */
+/** Layer norm over the last axis (the engine's, fused on wasm, on the rows of any rank). */
 export function layerNorm(ps: ParamSet, prefix: string, x: tf.Tensor): tf.Tensor {
-  const axis = x.rank - 1;
-  const { mean, variance } = tf.moments(x, axis, true);
-  const xn = tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, 1e-5)));
-  return tf.add(tf.mul(xn, ps.get(`${prefix}.g`)), ps.get(`${prefix}.b`));
+  const dim = x.shape[x.rank - 1] ?? 0;
+  const p = { [`${prefix}.g`]: ps.get(`${prefix}.g`), [`${prefix}.b`]: ps.get(`${prefix}.b`) };
+  return rowLayerNorm(p, prefix, x.reshape([-1, dim]) as tf.Tensor2D).reshape(x.shape);
 }
 
 /** Shape of a MAB: query dim, key/value dim, output dim, heads. */
