@@ -10,11 +10,9 @@ import { z } from 'zod';
 export const MAX_SHARDS = 8;
 
 /**
- * `auto`: 2 shards where they pay (a machine with 2 or more cores, a host-memory backend — wasm,
- * cpu — and a run large enough that a second thread's start-up is noise), 1 elsewhere; decided
- * from the config, the model size, the backend and the core count, never from the load, so the
- * same config on the same backend and kind of machine always means the same numbers. Set a
- * number to make the numbers independent of the machine.
+ * `auto` is 1 shard for now: on the standard shapes two shards on two threads were slower than
+ * one (the exchange costs more than a half batch saves; see engine/common/data-parallel.ts).
+ * A number cuts each step into that many shards; the numbers then depend on it alone.
  */
 export const Shards = z
   .union([z.literal('auto'), z.number().int().min(1).max(MAX_SHARDS)])

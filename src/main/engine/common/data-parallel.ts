@@ -30,57 +30,24 @@ export function shardRows(b: number, shards: number, index: number): readonly [n
   return [Math.floor((b * index) / shards), Math.floor((b * (index + 1)) / shards)];
 }
 
-/**
- * A run below this many estimated FLOPs (6 per weight per example per step: forward, backward,
- * update) stays on one shard under `auto`: ~3–5 s on one wasm core, where a second thread's
- * start-up (~1 s: tsx, the wasm module, our kernels) would eat the gain.
- */
-export const AUTO_SHARDS_MIN_FLOPS = 50e9;
-
-/** Fewest rows per shard under `auto`: below it per-kernel overhead dominates a shard's step. */
-export const AUTO_SHARDS_MIN_ROWS = 16;
-
 /** The environment variable that caps the threads a sharded step uses (benchmarks: 1 vs 2). */
 export const SHARD_THREADS_ENV = 'D2NWG_SHARD_THREADS';
 
-/** Backends whose tensors live in host memory, where shards pay. */
+/** Backends whose tensors live in host memory, where shard threads can run. */
 function hostBackend(name: string | undefined): boolean {
   return name === 'wasm' || name === 'cpu';
 }
 
-/** What the shard count of a run is decided from. */
-export interface ShardWork {
-  /** Rows per step. */
-  readonly batch: number;
-  /** Trainable weights. */
-  readonly params: number;
-  /** Optimiser steps of the run. */
-  readonly steps: number;
-  /** Tensor backend name (default: the current one). */
-  readonly backend?: string;
-  /** The machine's cores (default: os.availableParallelism()). */
-  readonly cores?: number;
-  /** Whether shard threads can start here (default: the worker file is on disk; a bundle may drop it). */
-  readonly threadsPossible?: boolean;
-}
-
-/** The shard count a config asks for: a number as given, `auto` per AUTO_SHARDS_* and backend. */
-export function resolveShards(shards: Shards, work: ShardWork): number {
-  if (shards !== 'auto') return Math.max(1, Math.min(shards, work.batch));
-  const backend = work.backend ?? currentBackend()?.name;
-  const cores = work.cores ?? os.availableParallelism();
-  const flops = 6 * work.batch * work.params * work.steps;
-  const wanted = 2;
-  // On one core the shards would only run one after the other, which costs time (a half batch
-  // keeps most of a whole one's per-kernel cost); so 1 there, and the core count is the one
-  // fact about the machine the numbers may depend on (the threads actually used never are).
-  return cores >= wanted &&
-    (work.threadsPossible ?? haveShardWorker()) &&
-    hostBackend(backend) &&
-    work.batch >= wanted * AUTO_SHARDS_MIN_ROWS &&
-    flops >= AUTO_SHARDS_MIN_FLOPS
-    ? wanted
-    : 1;
+/**
+ * The shard count a config asks for, at most one per row of the batch. `auto` is 1: measured on
+ * an idle 2-core machine after the fused wasm kernels (bench steps, standard shapes), two shards
+ * on two threads ran the VAE step at 0.66× and the diffusion step at 0.41× of one shard. A step
+ * is ~15 ms and mostly per-kernel cost, which a half batch keeps, while the exchange (gradients
+ * to and from the host, the sum, a replicated Adam) adds ~15 ms. Shards pay when a step's
+ * arithmetic dwarfs its weights: large batches on moderate models.
+ */
+export function resolveShards(shards: Shards, batch: number): number {
+  return shards === 'auto' ? 1 : Math.max(1, Math.min(shards, batch));
 }
 
 /** CPU time this process has used (all its threads), sampled to tell its load from others'. */

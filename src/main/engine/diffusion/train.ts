@@ -104,9 +104,7 @@ export async function trainDiffusion(args: TrainDiffusionArgs): Promise<TrainDif
   const p = params.asRecord();
   const bs = Math.min(cfg.batchSize, n);
   const weightCount = vars.reduce((k, v) => k + v.size, 0);
-  const shards =
-    args.replica?.shards ??
-    resolveShards(cfg.shards, { batch: bs, params: weightCount, steps: cfg.steps });
+  const shards = args.replica?.shards ?? resolveShards(cfg.shards, bs);
   let group: ShardGroup | null = null;
   if (args.replica) group = joinShardGroup(args.replica);
   else if (shards > 1) {

@@ -110,13 +110,7 @@ export async function trainVae(args: TrainVaeArgs): Promise<TrainVaeResult> {
   const history: VaeEpochRecord[] = [];
   const usePredictor = cfg.predictorWeight > 0 && args.predictor !== undefined;
   const weightCount = vars.reduce((k, v) => k + v.size, 0);
-  const shards =
-    args.replica?.shards ??
-    resolveShards(cfg.shards, {
-      batch: Math.min(cfg.batchSize, n),
-      params: weightCount,
-      steps: totalSteps,
-    });
+  const shards = args.replica?.shards ?? resolveShards(cfg.shards, Math.min(cfg.batchSize, n));
   let group: ShardGroup | null = null;
   if (args.replica) group = joinShardGroup(args.replica);
   else if (shards > 1) {

@@ -3,7 +3,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
-  AUTO_SHARDS_MIN_FLOPS,
   idleCores,
   localShardGroup,
   resolveShards,
@@ -51,17 +50,10 @@ describe('shard arithmetic', () => {
     }
   });
 
-  it('resolves auto from the work and the backend, and caps a number at the batch', () => {
-    const big = { batch: 64, params: 1_000_000, steps: 1000, cores: 2 };
-    expect(6 * big.batch * big.params * big.steps).toBeGreaterThan(AUTO_SHARDS_MIN_FLOPS);
-    expect(resolveShards('auto', { ...big, backend: 'wasm' })).toBe(2);
-    expect(resolveShards('auto', { ...big, backend: 'webgpu' })).toBe(1);
-    expect(resolveShards('auto', { ...big, steps: 10, backend: 'wasm' })).toBe(1);
-    expect(resolveShards('auto', { ...big, batch: 16, backend: 'wasm' })).toBe(1);
-    expect(resolveShards('auto', { ...big, cores: 1, backend: 'wasm' })).toBe(1);
-    expect(resolveShards('auto', { ...big, threadsPossible: false, backend: 'wasm' })).toBe(1);
-    expect(resolveShards(4, { ...big, batch: 3 })).toBe(3);
-    expect(resolveShards(3, big)).toBe(3);
+  it('resolves auto to one shard and caps a number at the batch', () => {
+    expect(resolveShards('auto', 64)).toBe(1);
+    expect(resolveShards(4, 3)).toBe(3);
+    expect(resolveShards(3, 64)).toBe(3);
   });
 
   it('takes the thread cap from the environment and rejects a bad one', () => {
