@@ -10,10 +10,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { NumericError } from '../errors.ts';
-import { readAll, readScalar } from './readback.ts';
+import { readAll, readScalar, readScalars } from './readback.ts';
 import { FUSED_ADAM } from '../kernels/simd.ts';
 import { FUSED_EMA } from '../kernels/webgpu.ts';
-import type { ShardGroup } from './data-parallel.ts';
+import { shardRows, type ShardGroup } from './data-parallel.ts';
 
 export interface AdamOptions {
   /** Base learning rate (a step may override it, for schedules). */
@@ -510,4 +510,61 @@ export async function shardedOptimStep(args: ShardedStepArgs): Promise<ShardedSt
     tf.dispose(list);
   }
   return { loss, reported: Array.from(flat.subarray(weights + 1)) };
+}
+
+/** A step's rows [lo, hi) of the batch as a loss (weighted by its share) and its inputs' disposal. */
+export interface RowsLoss {
+  readonly loss: (report: (s: tf.Scalar) => void) => tf.Scalar;
+  readonly dispose: () => void;
+}
+
+export interface BatchStepArgs extends Omit<OptimStepArgs, 'loss'> {
+  /** Rows in this step's batch. */
+  readonly rows: number;
+  /** Data-parallel shards of the step, or null for the whole batch in one pass. */
+  readonly group: ShardGroup | null;
+  /** Builds the loss of rows [lo, hi). */
+  readonly rowsOf: (lo: number, hi: number) => RowsLoss;
+}
+
+/**
+ * One optimiser step over a batch: in one pass (optimStep) without a group, else cut into the
+ * group's shards (shardedOptimStep). Returns the loss and the reported scalars, whole-batch
+ * values either way.
+ */
+export async function batchStep(args: BatchStepArgs): Promise<ShardedStepResult> {
+  const { group, rows, rowsOf, ...step } = args;
+  if (!group) {
+    const whole = rowsOf(0, rows);
+    const reported: tf.Scalar[] = [];
+    try {
+      const loss = await optimStep({
+        ...step,
+        loss: () => whole.loss((s) => reported.push(tf.keep(s))),
+      });
+      return { loss, reported: Array.from(await readScalars(reported)) };
+    } finally {
+      tf.dispose(reported);
+      whole.dispose();
+    }
+  }
+  const parts = new Map(
+    group.local.map((s) => {
+      const [lo, hi] = shardRows(rows, group.shards, s);
+      return [s, rowsOf(lo, hi)] as const;
+    }),
+  );
+  try {
+    return await shardedOptimStep({
+      ...step,
+      group,
+      loss: (s, report) => {
+        const part = parts.get(s);
+        if (!part) throw new Error(`${args.stage}: shard ${s} is not computed here`);
+        return part.loss(report);
+      },
+    });
+  } finally {
+    for (const part of parts.values()) part.dispose();
+  }
 }

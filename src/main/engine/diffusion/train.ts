@@ -10,12 +10,11 @@ import { InputError, throwIfAborted } from '../errors.ts';
 import type { RunControl } from '../progress.ts';
 import { yieldToEventLoop } from '../progress.ts';
 import type { Rng } from '../rng.ts';
-import { cosineLr, emptyShard, makeAdam, optimStep, shardedOptimStep } from '../common/optim.ts';
+import { batchStep, cosineLr, emptyShard, makeAdam } from '../common/optim.ts';
 import {
   joinShardGroup,
   openShardGroup,
   resolveShards,
-  shardRows,
   shardThreads,
   type ShardGroup,
   type ShardGroupInfo,
@@ -197,49 +196,17 @@ export async function trainDiffusion(args: TrainDiffusionArgs): Promise<TrainDif
         return { loss, dispose };
       };
       // The step reads the loss back (asynchronously), so its inputs live outside a tidy.
-      let loss: number;
-      if (group) {
-        const g = group;
-        const parts = new Map(
-          g.local.map((s) => {
-            const [lo, hi] = shardRows(bs, g.shards, s);
-            return [s, rowsOf(lo, hi)] as const;
-          }),
-        );
-        try {
-          ({ loss } = await shardedOptimStep({
-            optimizer: adam,
-            vars,
-            lr,
-            clip: cfg.gradClip,
-            stage: 'diffusion',
-            step,
-            group: g,
-            loss: (s, report) => {
-              const part = parts.get(s);
-              if (!part) throw new Error(`diffusion: shard ${s} is not computed here`);
-              return part.loss(report);
-            },
-          }));
-        } finally {
-          for (const part of parts.values()) part.dispose();
-        }
-      } else {
-        const whole = rowsOf(0, bs);
-        try {
-          loss = await optimStep({
-            optimizer: adam,
-            vars,
-            lr,
-            clip: cfg.gradClip,
-            stage: 'diffusion',
-            step,
-            loss: () => whole.loss(() => undefined),
-          });
-        } finally {
-          whole.dispose();
-        }
-      }
+      const { loss } = await batchStep({
+        optimizer: adam,
+        vars,
+        lr,
+        clip: cfg.gradClip,
+        stage: 'diffusion',
+        step,
+        rows: bs,
+        group,
+        rowsOf,
+      });
       winSum += loss;
       winCount += 1;
       if (winCount === window || step === cfg.steps - 1) {

@@ -12,17 +12,15 @@ import { InputError, NumericError, parseConfig, throwIfAborted } from '../errors
 import type { RunControl } from '../progress.ts';
 import { yieldToEventLoop } from '../progress.ts';
 import type { Rng } from '../rng.ts';
-import { cosineLr, emptyShard, makeAdam, optimStep, shardedOptimStep } from '../common/optim.ts';
+import { batchStep, cosineLr, emptyShard, makeAdam } from '../common/optim.ts';
 import {
   joinShardGroup,
   openShardGroup,
   resolveShards,
-  shardRows,
   shardThreads,
   type ShardGroup,
   type ShardGroupInfo,
 } from '../common/data-parallel.ts';
-import { readScalars } from '../common/readback.ts';
 import { checkMatrix, gatherRows } from '../common/rows.ts';
 import { computeNormStats, WeightVae } from './model.ts';
 
@@ -197,53 +195,16 @@ export async function trainVae(args: TrainVaeArgs): Promise<TrainVaeResult> {
           };
           return { loss, dispose: () => tf.dispose(inputs) };
         };
-        let lossValue: number;
-        let partValues: readonly number[] | Float32Array;
-        if (group) {
-          const g = group;
-          const shardParts = new Map(
-            g.local.map((sh) => {
-              const [lo, hi] = shardRows(b, g.shards, sh);
-              return [sh, rowsOf(lo, hi)] as const;
-            }),
-          );
-          try {
-            const out = await shardedOptimStep({
-              optimizer: adam,
-              vars,
-              lr,
-              stage: 'vae',
-              step,
-              group: g,
-              loss: (sh, report) => {
-                const part = shardParts.get(sh);
-                if (!part) throw new Error(`vae: shard ${sh} is not computed here`);
-                return part.loss(report);
-              },
-            });
-            lossValue = out.loss;
-            partValues = out.reported;
-          } finally {
-            for (const part of shardParts.values()) part.dispose();
-          }
-        } else {
-          const whole = rowsOf(0, b);
-          const parts: tf.Scalar[] = [];
-          try {
-            lossValue = await optimStep({
-              optimizer: adam,
-              vars,
-              lr,
-              stage: 'vae',
-              step,
-              loss: () => whole.loss((sc) => parts.push(tf.keep(sc))),
-            });
-            partValues = await readScalars(parts);
-          } finally {
-            tf.dispose(parts);
-            whole.dispose();
-          }
-        }
+        const { loss: lossValue, reported: partValues } = await batchStep({
+          optimizer: adam,
+          vars,
+          lr,
+          stage: 'vae',
+          step,
+          rows: b,
+          group,
+          rowsOf,
+        });
         const [reconV, klV, predV] = partValues;
         if (!Number.isFinite(reconV) || !Number.isFinite(klV)) {
           throw new NumericError('vae', step, `recon = ${reconV}, kl = ${klV}`);
