@@ -166,6 +166,14 @@ export class WorkerPool {
     });
   }
 
+  /**
+   * Start `count` workers now (at most the pool's size) instead of at their first job, so their
+   * start-up (tsx, the tensor backend: ~1 s each) overlaps the caller's own preparation.
+   */
+  warm(count = this.size): void {
+    while (!this.closed && this.slots.length < Math.min(count, this.size)) this.spawn();
+  }
+
   /** Terminate every worker and reject queued and running jobs. */
   async close(): Promise<void> {
     if (this.closed) return;

@@ -33,7 +33,14 @@ import { issueList, MEMBERS_PER_SHARD, shardName, type Zoo } from './storage.ts'
 import { memberInputs } from './tasks.ts';
 import { modelsPerBatch } from '../nn/batch.ts';
 import type { MemberEpochMessage, MemberResult } from './train-member.ts';
-import { zooExecutorFor, type PlannedRun, type ZooExecutor } from './executor.ts';
+import {
+  threadExecutor,
+  warmMemberPool,
+  zooExecutorFor,
+  type PlannedRun,
+  type ZooExecutor,
+} from './executor.ts';
+import type { WorkerPool } from '../workers/pool.ts';
 
 /** File name of the feature extractor inside a zoo folder. */
 export const FEATURES_FILE = 'features.safetensors';
@@ -81,6 +88,22 @@ export async function buildZoo(
   control: BuildZooControl = {},
 ): Promise<BuiltZoo> {
   const cfg = parseZooConfig(cfgInput);
+  const executor = control.executor ?? (await zooExecutorFor());
+  // The worker threads start now, warming up (~1 s each) while the data and features load.
+  const pool = executor === threadExecutor ? warmMemberPool(cfg.workers) : null;
+  try {
+    return await buildZooOn(cfg, control, executor, pool);
+  } finally {
+    await pool?.close();
+  }
+}
+
+async function buildZooOn(
+  cfg: ZooConfig,
+  control: BuildZooControl,
+  executor: ZooExecutor,
+  pool: WorkerPool | null,
+): Promise<BuiltZoo> {
   const { signal, onProgress } = control;
   const t0 = performance.now();
   const timings: Record<string, number> = {};
@@ -202,7 +225,6 @@ export async function buildZoo(
   };
   report(`0/${runs} runs`, NaN);
 
-  const executor = control.executor ?? (await zooExecutorFor());
   await executor.train(
     {
       layout,
@@ -214,6 +236,7 @@ export async function buildZoo(
       keepLast: keep,
       batches: batches.map((b) => b.map(planRun)),
       workers: cfg.workers,
+      ...(pool ? { pool } : {}),
     },
     { onEpoch, finish, signal },
   );

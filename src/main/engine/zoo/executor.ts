@@ -46,6 +46,8 @@ export interface ZooTrainingPlan {
   readonly batches: readonly (readonly PlannedRun[])[];
   /** Worker threads for the in-process executor (0 = this thread). */
   readonly workers: number;
+  /** Threads already started for the in-process executor (warmMemberPool); the caller closes it. */
+  readonly pool?: WorkerPool;
 }
 
 /** How an executor reports back. */
@@ -137,6 +139,17 @@ export function runBatchOnPool(
  * inputs of thousands of runs never sit in memory at once (0 workers, or a bundle without the
  * worker entry: in this thread). The first failure cancels the rest.
  */
+/**
+ * Worker threads for the thread executor started ahead of training (see WorkerPool.warm), or
+ * null where none would run (0 workers, no worker entry). The caller closes it.
+ */
+export function warmMemberPool(workers: number): WorkerPool | null {
+  if (workers <= 0 || !haveMemberWorker()) return null;
+  const pool = new WorkerPool(MEMBER_WORKER_FILE, workers);
+  pool.warm();
+  return pool;
+}
+
 export const threadExecutor: ZooExecutor = {
   name: 'threads',
   async train(plan, { onEpoch, finish, signal }) {
@@ -149,7 +162,10 @@ export const threadExecutor: ZooExecutor = {
       return;
     }
     const size = Math.max(1, Math.min(plan.workers, count));
-    const pool = new WorkerPool(MEMBER_WORKER_FILE, size);
+    // A pool the caller started early (its workers warming up while data and features loaded)
+    // is used and left to the caller to close.
+    const own = plan.pool === undefined;
+    const pool = plan.pool ?? new WorkerPool(MEMBER_WORKER_FILE, size);
     const stop = new AbortController();
     const onOuterAbort = (): void => stop.abort();
     signal?.addEventListener('abort', onOuterAbort, { once: true });
@@ -172,7 +188,7 @@ export const threadExecutor: ZooExecutor = {
       await Promise.all(Array.from({ length: size }, () => lane()));
     } finally {
       signal?.removeEventListener('abort', onOuterAbort);
-      await pool.close();
+      if (own) await pool.close();
     }
     throwIfAborted(signal);
     if (failure !== null) throw failure;

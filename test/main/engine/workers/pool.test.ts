@@ -82,6 +82,27 @@ describe('WorkerPool', () => {
     );
   });
 
+  it('starts its workers ahead of the first job when warmed, up to its size, and reuses them', async () => {
+    const p3 = new WorkerPool(workerFile, 2);
+    try {
+      expect(p3.threads).toBe(0);
+      p3.warm(5);
+      expect(p3.threads).toBe(2);
+      p3.warm();
+      expect(p3.threads).toBe(2);
+      const out = await Promise.all([
+        p3.run({ op: 'echo', value: 1 }),
+        p3.run({ op: 'echo', value: 2 }),
+      ]);
+      expect(out).toHaveLength(2);
+      expect(p3.threads).toBe(2);
+    } finally {
+      await p3.close();
+    }
+    p3.warm();
+    expect(p3.threads).toBe(0);
+  });
+
   it('rejects pending jobs on close and refuses new ones', async () => {
     const p2 = new WorkerPool(workerFile, 1);
     const job = p2.run({ op: 'sleep', ms: 30_000 }).catch((e: unknown) => e);
