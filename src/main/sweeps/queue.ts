@@ -344,7 +344,7 @@ interface Waiter {
 export async function queueSweepExecutor(
   opts: QueueExecutorOptions,
   files: {
-    /** Where the points' dataset files are read from (default: any path, relative to the cwd). */
+    /** Where the points' dataset files are read from (by default, every path, relative to the cwd). */
     readonly checkRead?: (p: string, what: string) => Promise<string>;
   } = {},
 ): Promise<SweepExecutor> {
