@@ -9,7 +9,7 @@ import {
 } from '../../../../src/main/engine/kernels/wasm.ts';
 import { Rng } from '../../../../src/main/engine/rng.ts';
 import { expectNoLeakedTensors } from '../../../helpers/tf.ts';
-import { maxAbsDiff, onBackend } from './helpers.ts';
+import { maxAbsDiff, onBackend, valuesOf } from './helpers.ts';
 
 /** WebAssembly as far as these tests use it (Node's global; the lib has no DOM types). */
 const WA = (
@@ -218,12 +218,7 @@ describe('gemm kernels (wasm SIMD, register-blocked)', () => {
     process.env.D2NWG_WASM_GEMM = '0';
     expect((await kernels()).filter((k) => k === 'Transpose')).toHaveLength(3);
     delete process.env.D2NWG_WASM_GEMM;
-    const got = await expectNoLeakedTensors(() => {
-      const outs = run();
-      const values = outs.map((t) => t.dataSync() as Float32Array);
-      tf.dispose(outs);
-      return values;
-    });
+    const got = await expectNoLeakedTensors(() => valuesOf(run));
     const want = await onBackend('cpu', run);
     expect(got).toHaveLength(3);
     for (let i = 0; i < 3; i++) {
@@ -271,12 +266,7 @@ describe('gemm kernels (wasm SIMD, register-blocked)', () => {
       expect(count(fused, 'Sum')).toBe(1);
       expect(count(plain, 'Sum')).toBe(2);
       delete process.env.D2NWG_WASM_GEMM;
-      const got = await expectNoLeakedTensors(() => {
-        const outs = run();
-        const values = outs.map((t) => t.dataSync() as Float32Array);
-        tf.dispose(outs);
-        return values;
-      });
+      const got = await expectNoLeakedTensors(() => valuesOf(run));
       const want = await onBackend('cpu', run);
       expect(got).toHaveLength(5);
       for (let i = 0; i < 5; i++) {

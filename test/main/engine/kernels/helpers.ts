@@ -1,14 +1,19 @@
 import * as tf from '@tensorflow/tfjs';
 
+/** Run `fn` here, read its outputs as plain arrays and dispose them. */
+export function valuesOf(fn: () => tf.Tensor[]): Float32Array[] {
+  const outs = fn();
+  const values = outs.map((t) => t.dataSync() as Float32Array);
+  tf.dispose(outs);
+  return values;
+}
+
 /** Run `fn` on another tfjs backend, read its outputs as plain arrays, then switch back. */
 export async function onBackend(name: string, fn: () => tf.Tensor[]): Promise<Float32Array[]> {
   const before = tf.getBackend();
   if (!(await tf.setBackend(name))) throw new Error(`cannot switch to backend ${name}`);
   try {
-    const outs = fn();
-    const values = outs.map((t) => t.dataSync() as Float32Array);
-    tf.dispose(outs);
-    return values;
+    return valuesOf(fn);
   } finally {
     await tf.setBackend(before);
   }

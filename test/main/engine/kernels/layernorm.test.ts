@@ -4,7 +4,7 @@ import { layerNorm } from '../../../../src/main/engine/common/layers.ts';
 import { LAYER_NORM, LAYER_NORM_GRAD } from '../../../../src/main/engine/kernels/simd.ts';
 import { Rng } from '../../../../src/main/engine/rng.ts';
 import { expectNoLeakedTensors } from '../../../helpers/tf.ts';
-import { maxAbsDiff, onBackend } from './helpers.ts';
+import { maxAbsDiff, onBackend, valuesOf } from './helpers.ts';
 
 const envBefore = process.env.D2NWG_WASM_GEMM;
 afterEach(() => {
@@ -44,12 +44,7 @@ describe('fused layer norm (wasm)', () => {
       expect(names).toContain(LAYER_NORM);
       expect(names).toContain(LAYER_NORM_GRAD);
       expect(names).not.toContain('Mean');
-      const got = await expectNoLeakedTensors(() => {
-        const outs = run();
-        const values = outs.map((t) => t.dataSync() as Float32Array);
-        tf.dispose(outs);
-        return values;
-      });
+      const got = await expectNoLeakedTensors(() => valuesOf(run));
       const want = await onBackend('cpu', run);
       expect(got).toHaveLength(5);
       for (let i = 0; i < 5; i++) {

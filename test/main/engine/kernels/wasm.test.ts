@@ -6,7 +6,7 @@ import {
 } from '../../../../src/main/engine/kernels/wasm.ts';
 import { Rng } from '../../../../src/main/engine/rng.ts';
 import { expectNoLeakedTensors } from '../../../helpers/tf.ts';
-import { maxAbsDiff, onBackend } from './helpers.ts';
+import { maxAbsDiff, onBackend, valuesOf } from './helpers.ts';
 
 const rng = new Rng(11);
 const rand = (shape: number[]) =>
@@ -120,12 +120,7 @@ describe('wasm matmul kernels', () => {
         const { value, grads } = tf.valueAndGrads(loss)(params);
         return [value, ...grads];
       });
-    const got = await expectNoLeakedTensors(() => {
-      const outs = run();
-      const values = outs.map((t) => t.dataSync() as Float32Array);
-      tf.dispose(outs);
-      return values;
-    });
+    const got = await expectNoLeakedTensors(() => valuesOf(run));
     const want = await onBackend('cpu', run);
     expect(got).toHaveLength(4);
     for (let i = 0; i < 4; i++) {
