@@ -180,6 +180,12 @@ describe.skipIf(!hasChromium)('pipelines as files, in the browser (web mode)', (
 
   it('deletes after a confirmation and keeps the runs', async () => {
     const { api, page } = studio;
+    // The previous test saw the first node finish, not the run: wait for the run to end so the
+    // snapshot below does not race its last status write.
+    await poll(
+      async () => ((await api.handlers['runs.list']({})) as { status: string }[])[0]?.status,
+      { timeout: 30_000 },
+    ).toBe('done');
     const runsBefore = await api.handlers['runs.list']({});
     expect(runsBefore).toHaveLength(1);
     await page.getByTestId('open-files').click();
