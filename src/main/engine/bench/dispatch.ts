@@ -7,6 +7,7 @@
  * - `train-step`: an Adam step of a model batch of the standard zoo (200 MLPs 48→32→5, minibatch
  *   32), µs per step and per kernel.
  */
+import { PerformanceObserver } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs';
 import { ArchitectureSchema } from '../../../shared/schemas/zoo.ts';
 import { dispatchCacheStats } from '../kernels/webgpu-dispatch.ts';
@@ -32,6 +33,15 @@ export interface DispatchRound {
   readonly stepUsPerKernel: number;
   /** webgpu with breakdown: where the chain's time per op went, largest first. */
   readonly breakdown?: readonly DispatchCallTime[];
+  /**
+   * webgpu with breakdown: where a training step's time went, per kernel of the step (`usPerOp`
+   * is µs per kernel, `calls` the calls per step), largest first. Besides the Dawn calls of the
+   * chain it has the whole step, the engine's `runKernel` (outermost calls), buffer creation and
+   * uploads of host-resident tensors.
+   */
+  readonly stepBreakdown?: readonly DispatchCallTime[];
+  /** webgpu: the dispatch caches' counters per training step (hits, misses, uploads written). */
+  readonly stepCacheCounts?: Readonly<Record<string, number>>;
 }
 
 export interface DispatchBenchArgs {
@@ -94,6 +104,12 @@ function instrumentWebgpu(acc: Timings): () => void {
   undo.push(timeCalls(dev, 'createBindGroup', 'dawn createBindGroup', acc));
   undo.push(timeCalls(queue, 'writeBuffer', 'dawn queue.writeBuffer', acc));
   undo.push(timeCalls(queue, 'submit', 'dawn queue.submit', acc));
+  undo.push(timeCalls(dev, 'createBuffer', 'dawn createBuffer', acc));
+  undo.push(
+    timeCalls(be, 'uploadToGPU', 'tfjs uploadToGPU (calls; uploads when values on host)', acc),
+  );
+  const bm = be.bufferManager as object | undefined;
+  if (bm) undo.push(timeCalls(bm, 'acquireBuffer', 'tfjs bufferManager.acquireBuffer', acc));
   const createEncoder = (dev as Record<string, unknown>).createCommandEncoder;
   if (typeof createEncoder === 'function') {
     undo.push(timeCalls(dev, 'createCommandEncoder', 'dawn createCommandEncoder', acc));
@@ -129,9 +145,40 @@ function instrumentWebgpu(acc: Timings): () => void {
   };
 }
 
+/** Time the engine's outermost `runKernel` calls (kernel lookup, bookkeeping, the backend's kernel). */
+function instrumentEngine(acc: Timings): () => void {
+  const engine = tf.engine() as unknown as Record<string, unknown>;
+  const orig = engine.runKernel as (...a: unknown[]) => unknown;
+  let depth = 0;
+  Object.defineProperty(engine, 'runKernel', {
+    configurable: true,
+    writable: true,
+    value: function (this: unknown, ...args: unknown[]) {
+      const outer = depth === 0;
+      const t = outer ? performance.now() : 0;
+      depth++;
+      try {
+        return orig.apply(this, args);
+      } finally {
+        depth--;
+        if (outer) {
+          const e = acc.get('tfjs engine.runKernel (outermost)') ?? { calls: 0, ms: 0 };
+          e.calls++;
+          e.ms += performance.now() - t;
+          acc.set('tfjs engine.runKernel (outermost)', e);
+        }
+      }
+    },
+  });
+  return () => {
+    delete engine.runKernel;
+  };
+}
+
 async function chain(n: number): Promise<number> {
-  const a = tf.add(tf.ones([4]), 0);
-  const b = tf.add(tf.ones([4]), 0);
+  // Made by an op (not uploaded from the host) so that they live on the device; tidy frees the
+  // inputs.
+  const [a, b] = tf.tidy(() => [tf.add(tf.ones([4]), 0), tf.add(tf.ones([4]), 0)]);
   await a.data();
   const t = performance.now();
   let x = a;
@@ -215,6 +262,67 @@ export async function measureDispatch(args: DispatchBenchArgs): Promise<Dispatch
         for (let i = 0; i < args.steps; i++) step();
         await vars[0].data();
         const stepMs = (performance.now() - t) / args.steps;
+        let stepBreakdown: DispatchCallTime[] = [];
+        let stepCacheCounts: Record<string, number> | undefined;
+        if (webgpu && args.breakdown) {
+          const sacc: Timings = new Map();
+          const undoStep = [instrumentWebgpu(sacc), instrumentEngine(sacc)];
+          const n = Math.max(1, Math.min(args.steps, 10));
+          const before = stats ? { ...stats } : null;
+          // Garbage collections during the issuing, from V8's own entries.
+          const gcs: { start: number; ms: number }[] = [];
+          const gcObserver = new PerformanceObserver((list) => {
+            for (const e of list.getEntries()) gcs.push({ start: e.startTime, ms: e.duration });
+          });
+          gcObserver.observe({ entryTypes: ['gc'] });
+          let ms = 0;
+          const issueStart = performance.now();
+          try {
+            for (let i = 0; i < n; i++) {
+              const t0 = performance.now();
+              step();
+              ms += performance.now() - t0;
+            }
+          } finally {
+            for (const u of undoStep.reverse()) u();
+          }
+          const issueEnd = performance.now();
+          await vars[0].data();
+          // What the GPU still had to do once everything was issued (the readback included).
+          const waitMs = performance.now() - issueEnd;
+          for (const e of gcObserver.takeRecords())
+            gcs.push({ start: e.startTime, ms: e.duration });
+          gcObserver.disconnect();
+          const gcMs = gcs
+            .filter((g) => g.start >= issueStart && g.start < issueEnd)
+            .reduce((a, g) => a + g.ms, 0);
+          sacc.set('V8 garbage collection during the issuing', { calls: n, ms: gcMs });
+          sacc.set('wait for the GPU after the last step (incl. readback)', {
+            calls: n,
+            ms: waitMs,
+          });
+          if (stats && before) {
+            stepCacheCounts = Object.fromEntries(
+              (
+                [
+                  'bindGroupHits',
+                  'bindGroupMisses',
+                  'uniformHits',
+                  'uniformMisses',
+                  'uploadsWritten',
+                ] as const
+              ).map((k) => [k, (stats[k] - before[k]) / n]),
+            );
+          }
+          sacc.set('whole step (issue only, instrumented)', { calls: n, ms });
+          stepBreakdown = [...sacc]
+            .map(([call, e]) => ({
+              call,
+              calls: e.calls / n,
+              usPerOp: (e.ms * 1000) / (n * kernels),
+            }))
+            .sort((a, b) => b.usPerOp - a.usPerOp);
+        }
         const r: DispatchRound = {
           round,
           caches,
@@ -223,6 +331,8 @@ export async function measureDispatch(args: DispatchBenchArgs): Promise<Dispatch
           kernelsPerStep: kernels,
           stepUsPerKernel: (stepMs * 1000) / kernels,
           ...(breakdown.length ? { breakdown } : {}),
+          ...(stepBreakdown.length ? { stepBreakdown } : {}),
+          ...(stepCacheCounts ? { stepCacheCounts } : {}),
         };
         out.push(r);
         log(
@@ -231,6 +341,13 @@ export async function measureDispatch(args: DispatchBenchArgs): Promise<Dispatch
         for (const b of breakdown) {
           log(
             `    ${b.call.padEnd(40)} ${b.usPerOp.toFixed(1).padStart(8)} µs/op (${b.calls} calls)`,
+          );
+        }
+        if (stepBreakdown.length) log('  train step, per kernel of the step:');
+        if (stepCacheCounts) log(`    cache counters per step: ${JSON.stringify(stepCacheCounts)}`);
+        for (const b of stepBreakdown) {
+          log(
+            `    ${b.call.padEnd(40)} ${b.usPerOp.toFixed(1).padStart(8)} µs/kernel (${b.calls.toFixed(1)} calls/step)`,
           );
         }
       }

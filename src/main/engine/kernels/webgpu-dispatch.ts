@@ -1,17 +1,24 @@
 /**
- * Cheaper op dispatch on the tfjs webgpu backend. Measured on lavapipe with every Dawn call the
- * backend makes per op wrapped and timed (`d2nwg bench dispatch`), about half of an op's CPU time is `device.createBindGroup`, a fresh bind group per op, and a
- * further tenth the uniform buffer each op allocates and writes (shapes, strides, sizes). A
- * training step repeats the same ops on the same pooled buffers with the same uniforms every
- * step, so both are cached here:
- * - uniforms by content: a uniform buffer with the same bytes is reused instead of acquired from
- *   the pool and written again;
- * - bind groups by (bind-group layout, buffer, offset, size of every entry), with the layout of
- *   each pipeline fetched once (`getBindGroupLayout` returns a new object per call).
+ * Cheaper op dispatch on the tfjs webgpu backend. Measured with every Dawn call the backend makes
+ * per op wrapped and timed (`d2nwg bench dispatch --breakdown`), three costs stood out:
+ * - `device.createBindGroup`, a fresh bind group per op (about half of a tiny op's CPU time on
+ *   lavapipe);
+ * - the uniform buffer each op allocates and writes (shapes, strides, sizes);
+ * - in training steps, uploads of host-resident tensors (scalars made from numbers, results of
+ *   small ops tfjs ran on the CPU): tfjs creates a mapped staging buffer for each and destroys it
+ *   after the next submit. On an H200 that was 33 `createBuffer` calls per model-batch step, and
+ *   `queue.submit` slowed down with them. With all three below on, that step takes 5.4 ms
+ *   against 17.6 ms off; the first two alone had not moved it (26 ms both ways, the run before).
+ * So:
+ * - uniforms are cached by content: a uniform buffer with the same bytes is reused instead of
+ *   acquired from the pool and written again;
+ * - bind groups are cached by (bind-group layout, buffer, offset, size of every entry), with the
+ *   layout of each pipeline fetched once (`getBindGroupLayout` returns a new object per call);
+ * - host tensors go to the GPU by `queue.writeBuffer` into a buffer from the backend's pool.
  * Both caches are bounded (least recently used out). A bind group references its buffers, so a
  * hit is exactly the bind group tfjs would have created; an evicted uniform buffer goes back to
  * the backend's pool after the next submit, as tfjs releases its own. `D2NWG_WEBGPU_DISPATCH_CACHE=0`
- * turns the caches off (for before/after measurements).
+ * turns all three off (for before/after measurements).
  */
 
 interface BufferBinding {
@@ -45,6 +52,8 @@ export interface DispatchCacheStats {
   bindGroupMisses: number;
   uniformHits: number;
   uniformMisses: number;
+  /** Host-resident tensors moved to the GPU by `queue.writeBuffer` into a pooled buffer. */
+  uploadsWritten: number;
 }
 
 /** Entries kept per cache; a training step of a few hundred ops fits many times over. */
@@ -133,6 +142,7 @@ export function installDispatchCaches(backend: unknown): DispatchCacheStats {
     bindGroupMisses: 0,
     uniformHits: 0,
     uniformMisses: 0,
+    uploadsWritten: 0,
   };
 
   // Object identities as small integers, for cache keys.
@@ -220,6 +230,61 @@ export function installDispatchCaches(backend: unknown): DispatchCacheStats {
     }
     return made;
   });
+
+  // Uploads of host-resident tensors (scalars made from numbers, outputs of small ops tfjs ran on
+  // the CPU): tfjs creates a fresh mapped staging buffer for each and destroys it after the next
+  // submit, about 33 buffer creations per step of a model-batch training step. Instead the data
+  // goes through `queue.writeBuffer` into a buffer from the backend's pool. That is ordered
+  // correctly: a pooled buffer is not referenced by the open command encoder (tfjs defers the
+  // release of buffers the encoder uses until it is submitted), the write lands after all
+  // earlier submissions and before the encoder's own, so the kernels recorded next read it.
+  const upload = backend.uploadToGPU;
+  const tensorMap = backend.tensorMap;
+  const bufferManager = backend.bufferManager;
+  const queue = backend.queue;
+  if (
+    typeof upload === 'function' &&
+    isRecord(tensorMap) &&
+    typeof tensorMap.get === 'function' &&
+    isRecord(bufferManager) &&
+    typeof bufferManager.acquireBuffer === 'function' &&
+    isRecord(queue) &&
+    typeof queue.writeBuffer === 'function'
+  ) {
+    const original = (upload as (id: object) => void).bind(backend);
+    const acquire = (bufferManager.acquireBuffer as (size: number, usage: number) => object).bind(
+      bufferManager,
+    );
+    const write = (
+      queue.writeBuffer as (b: object, off: number, data: ArrayBufferView) => void
+    ).bind(queue);
+    // GPUBufferUsage.STORAGE | COPY_SRC | COPY_DST, as tfjs's uploadToGPU asks for.
+    const usage = 0x80 | 0x04 | 0x08;
+    override(backend, 'uploadToGPU', (dataId: object) => {
+      const td = (tensorMap.get as (id: object) => unknown).call(tensorMap, dataId) as
+        | { dtype: string; shape: number[]; values: ArrayLike<number> | null; resource: unknown }
+        | undefined;
+      if (!stats.enabled || !td || td.resource != null || td.values == null)
+        return original(dataId);
+      const { dtype, values } = td;
+      if (dtype !== 'float32' && dtype !== 'int32' && dtype !== 'bool') return original(dataId);
+      const n = td.shape.reduce((a, b) => a * b, 1);
+      if (n === 0 || values.length !== n) return original(dataId);
+      const data =
+        dtype === 'float32'
+          ? values instanceof Float32Array
+            ? values
+            : Float32Array.from(values)
+          : values instanceof Int32Array
+            ? values
+            : Int32Array.from(values);
+      const buffer = acquire(n * 4, usage);
+      write(buffer, 0, data);
+      td.values = null;
+      td.resource = buffer;
+      stats.uploadsWritten++;
+    });
+  }
 
   installed.set(backend, stats);
   return stats;
