@@ -25,7 +25,7 @@ describe.skipIf(!hasChromium)('comparison view in the browser (web mode)', () =>
     // Run 1 with the defaults; run 2 with tasks.k = 7.
     await poll(() => page.getByTestId('run').isEnabled()).toBe(true);
     await page.getByTestId('run').click();
-    await poll(() => done.count()).toBe(1);
+    await poll(() => done.count(), { timeout: 60_000 }).toBe(1);
     await page.getByTestId('node-tasks').click();
     const k = page.locator('[data-field="k"] input');
     // The example stores `{}`: the first run's k is the spec's default.
@@ -36,7 +36,7 @@ describe.skipIf(!hasChromium)('comparison view in the browser (web mode)', () =>
     await k.fill('7');
     await poll(() => page.getByTestId('run').isEnabled()).toBe(true);
     await page.getByTestId('run').click();
-    await poll(() => done.count()).toBe(2);
+    await poll(() => done.count(), { timeout: 60_000 }).toBe(2);
 
     await page.getByTestId('tab-runs').click();
     const boxes = page.locator('[data-testid^="run-"] input[type=checkbox]');

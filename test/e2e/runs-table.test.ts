@@ -47,7 +47,7 @@ describe.skipIf(!hasChromium)('runs table in the browser (web mode)', () => {
       }
       await poll(() => page.getByTestId('run').isEnabled()).toBe(true);
       await page.getByTestId('run').click();
-      await poll(() => done.count()).toBe(i + 1);
+      await poll(() => done.count(), { timeout: 60_000 }).toBe(i + 1);
     }
     await page.getByTestId('tab-runs').click();
     await poll(() => rowIds().then((ids) => ids.length)).toBe(3);

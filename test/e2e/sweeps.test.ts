@@ -27,7 +27,7 @@ describe.skipIf(!hasChromium)('sweeps in the browser (web mode)', () => {
     // One plain run, so the sweep has recorded timings to estimate from.
     await poll(() => page.getByTestId('run').isEnabled()).toBe(true);
     await page.getByTestId('run').click();
-    await poll(() => done.count()).toBe(1);
+    await poll(() => done.count(), { timeout: 60_000 }).toBe(1);
 
     // The inspector's Sweep… on the Tasks node's k field opens the dialog on tasks.k.
     await page.getByTestId('node-tasks').click();
@@ -61,7 +61,7 @@ describe.skipIf(!hasChromium)('sweeps in the browser (web mode)', () => {
     const row = page.getByTestId(`sweep-${sweeps[0].id}`);
     await poll(() => row.getAttribute('data-status')).toBe('done');
     expect(await row.getByTestId('sweep-progress').textContent()).toBe('3/3');
-    await poll(() => done.count()).toBe(4);
+    await poll(() => done.count(), { timeout: 60_000 }).toBe(4);
 
     await row.getByTestId('sweep-compare').click();
     await page.getByTestId('compare-view').waitFor();
