@@ -17,7 +17,7 @@ import { dispatchCacheEnabled, installDispatchCaches } from './kernels/webgpu-di
 import { InputError } from './errors.ts';
 import { registerThreadedWasm, wasmThreadsWanted } from './backend-wasm.ts';
 import { installWasmKernels } from './kernels/wasm.ts';
-import { installWebgpuKernels, webgpuKernelsEnabled } from './kernels/webgpu.ts';
+import { installAddNChunks, installWebgpuKernels, webgpuKernelsEnabled } from './kernels/webgpu.ts';
 import { errorMessage } from '../../shared/errors.ts';
 
 /** Names accepted by `D2NWG_BACKEND` / `--backend`. */
@@ -156,6 +156,7 @@ export async function initBackend(args: InitBackendArgs = {}): Promise<BackendIn
       if (probe.ok && (await tf.setBackend('webgpu'))) {
         await tf.ready();
         installBufferGuard(tf.backend());
+        installAddNChunks(tf.backend());
         if (dispatchCacheEnabled()) installDispatchCaches(tf.backend());
         if (webgpuKernelsEnabled()) installWebgpuKernels();
         chosen = { name: 'webgpu', provider: '@tensorflow/tfjs-backend-webgpu' };

@@ -16,6 +16,7 @@ import {
   uninstallWebgpuKernels,
 } from '../../../src/main/engine/kernels/webgpu.ts';
 import { trainBatch } from '../../../src/main/engine/nn/batch.ts';
+import { evaluateEnsemble } from '../../../src/main/engine/nn/train.ts';
 import { tinyBatchLayout, tinyBatchMembers } from '../../helpers/tiny-batch.ts';
 import { Rng } from '../../../src/main/engine/rng.ts';
 
@@ -156,6 +157,39 @@ describe.skipIf(process.env.D2NWG_WEBGPU_TESTS !== '1')('webgpu kernels', () => 
       const b = ours.r.params[m];
       expect(b.length).toBe(a.length);
       for (let i = 0; i < a.length; i++) expect(b[i]).toBeCloseTo(a[i], 4);
+    }
+  });
+
+  it('adds more tensors than one shader can bind (AddN in chunks), as the ensembles do', async () => {
+    const rng = new Rng(5);
+    for (const count of [2, 7, 8, 9, 15, 16, 29]) {
+      const values = Array.from({ length: count }, () => rng.normalArray(37));
+      const tensors = values.map((v) => tf.tensor2d(v, [1, 37]));
+      const sum = tf.addN(tensors);
+      const got = await sum.data();
+      tf.dispose([...tensors, sum]);
+      for (let j = 0; j < 37; j++) {
+        const want = values.reduce((a, v) => a + v[j], 0);
+        expect(got[j]).toBeCloseTo(want, 4);
+      }
+    }
+    // The mean of 10 members' probabilities: the same accuracy as on wasm.
+    const layout = tinyBatchLayout;
+    const [member] = tinyBatchMembers();
+    const list = Array.from({ length: 10 }, (_, m) => {
+      const r = new Rng(40 + m);
+      return Float32Array.from(member.init, (w) => w + 0.3 * r.normal());
+    });
+    const [x, y] = [member.xTrain, member.yTrain];
+    const onGpu = await evaluateEnsemble(layout, list, x, y);
+    await initBackend({ backend: 'wasm', quiet: true });
+    try {
+      const onWasm = await evaluateEnsemble(layout, list, x, y);
+      expect(onGpu.accuracy).toBeCloseTo(onWasm.accuracy, 6);
+      expect(onGpu.loss).toBeCloseTo(onWasm.loss, 3);
+      expect(onGpu.accuracy).toBeGreaterThan(0);
+    } finally {
+      await initBackend({ backend: 'webgpu', quiet: true });
     }
   });
 });

@@ -226,6 +226,55 @@ export function installWebgpuKernels(): void {
   }
 }
 
+/** Marks our AddN wrapper, so installing it twice wraps the stock kernel once. */
+const CHUNKED_ADDN = Symbol('d2nwg.chunkedAddN');
+
+/**
+ * A correctness fix, installed whatever `D2NWG_WEBGPU_KERNELS` says: tfjs-backend-webgpu's AddN
+ * binds every input as a storage buffer of one shader, so a sum of more inputs than the device's
+ * `maxStorageBuffersPerShaderStage` allows (8 by default: 7 inputs and the output) fails Dawn's
+ * validation and leaves its output unwritten. That happened on a GPU in the quality benchmark:
+ * the ensembles' mean of 8 or more members' probabilities read as zeros (accuracy 0.0 where wasm
+ * gave 84.6 %). The wrapper sums larger lists in chunks the device can bind, then the partial
+ * sums.
+ */
+export function installAddNChunks(backend: unknown): void {
+  const stock = tf.getKernel(tf.AddN, 'webgpu');
+  if (!stock || (stock.kernelFunc as unknown as Record<symbol, unknown>)[CHUNKED_ADDN]) return;
+  const limits = (backend as { device?: { limits?: { maxStorageBuffersPerShaderStage?: number } } })
+    .device?.limits;
+  const maxInputs = Math.max(2, (limits?.maxStorageBuffersPerShaderStage ?? 8) - 1);
+  const be = backend as WebgpuBackendLike;
+  const kernelFunc: tf.KernelFunc = (args) => {
+    let parts = args.inputs as unknown as tf.TensorInfo[];
+    if (parts.length <= maxInputs) return stock.kernelFunc(args);
+    const partials: tf.TensorInfo[] = [];
+    while (parts.length > maxInputs) {
+      const next: tf.TensorInfo[] = [];
+      for (let i = 0; i < parts.length; i += maxInputs) {
+        const chunk = parts.slice(i, i + maxInputs);
+        if (chunk.length === 1) {
+          next.push(chunk[0]);
+          continue;
+        }
+        const sum = stock.kernelFunc({
+          ...args,
+          inputs: chunk as unknown as tf.NamedTensorInfoMap,
+        }) as tf.TensorInfo;
+        partials.push(sum);
+        next.push(sum);
+      }
+      parts = next;
+    }
+    const out = stock.kernelFunc({ ...args, inputs: parts as unknown as tf.NamedTensorInfoMap });
+    for (const t of partials) be.disposeData(t.dataId);
+    return out;
+  };
+  Object.defineProperty(kernelFunc, CHUNKED_ADDN, { value: true });
+  tf.unregisterKernel(tf.AddN, 'webgpu');
+  tf.registerKernel({ ...stock, kernelFunc });
+}
+
 /** Remove them again (a process that measures stock against ours, and tests). */
 export function uninstallWebgpuKernels(): void {
   for (const name of [FUSED_ADAM, FUSED_EMA]) {
