@@ -376,3 +376,60 @@ export function rowsPerDeviceBuffer(bytesPerRow: number, wanted: number): number
 export function clearBufferGuard(): void {
   guardedLimits = null;
 }
+
+/** Devices whose validation errors are already watched. */
+const watchedDevices = new WeakSet<object>();
+
+/**
+ * Make the GPU's validation errors loud. Dawn reports an invalid pipeline, bind group or command
+ * buffer as an "uncaptured error" event and drops the work: a whole submission of up to 15 ops is
+ * skipped and its outputs keep stale or zero contents, so numbers come out wrong with no error
+ * (the quality benchmark's ensembles read 0.0 % that way before AddN was chunked). Here each such
+ * error is kept, and the next readback of any tensor (`data()`, `dataSync()`) throws it, naming
+ * Dawn's message, so a run fails instead of reporting garbage.
+ */
+export function installValidationCheck(backend: unknown): void {
+  const device = isRecord(backend) ? backend.device : undefined;
+  if (!isRecord(device) || typeof device.addEventListener !== 'function') return;
+  if (watchedDevices.has(device)) return;
+  watchedDevices.add(device);
+  const errors: string[] = [];
+  (device.addEventListener as (type: string, fn: (e: unknown) => void) => void).call(
+    device,
+    'uncapturederror',
+    (e: unknown) => {
+      const err = isRecord(e) && isRecord(e.error) ? e.error : undefined;
+      const message = typeof err?.message === 'string' ? err.message : String(e);
+      if (errors.length < 8) errors.push(message.split('\n')[0] ?? message);
+    },
+  );
+  const check = () => {
+    if (errors.length === 0) return;
+    const first = errors[0];
+    const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : '';
+    errors.length = 0;
+    throw new Error(`the GPU refused work, so results would be wrong: ${first}${more}`);
+  };
+  const be = backend as Record<string, unknown>;
+  for (const name of ['read', 'readSync'] as const) {
+    const orig = be[name];
+    if (typeof orig !== 'function') continue;
+    const fn = orig as (...a: unknown[]) => unknown;
+    Object.defineProperty(be, name, {
+      configurable: true,
+      writable: true,
+      value:
+        name === 'read'
+          ? async function (this: unknown, ...a: unknown[]) {
+              const out = await fn.apply(this, a);
+              check();
+              return out;
+            }
+          : function (this: unknown, ...a: unknown[]) {
+              const out = fn.apply(this, a);
+              check();
+              return out;
+            },
+    });
+  }
+}

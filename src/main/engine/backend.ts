@@ -10,6 +10,7 @@ import {
   clearBufferGuard,
   gpuDeviceFiles,
   installBufferGuard,
+  installValidationCheck,
   prepareWebgpu,
   type GpuAdapterSummary,
 } from './backend-webgpu.ts';
@@ -156,6 +157,7 @@ export async function initBackend(args: InitBackendArgs = {}): Promise<BackendIn
       if (probe.ok && (await tf.setBackend('webgpu'))) {
         await tf.ready();
         installBufferGuard(tf.backend());
+        installValidationCheck(tf.backend());
         installAddNChunks(tf.backend());
         if (dispatchCacheEnabled()) installDispatchCaches(tf.backend());
         if (webgpuKernelsEnabled()) installWebgpuKernels();

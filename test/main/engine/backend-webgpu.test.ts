@@ -30,6 +30,24 @@ describe.skipIf(process.env.D2NWG_WEBGPU_TESTS !== '1')('webgpu backend', () => 
     await initBackend({ backend: 'wasm', quiet: true });
   });
 
+  it('fails the next readback, naming the error, when the GPU refused work', async () => {
+    if (!(await tf.setBackend('webgpu'))) throw new Error('cannot switch to webgpu');
+    const device = (
+      tf.backend() as unknown as {
+        device: { createBuffer(d: { size: number; usage: number }): unknown };
+      }
+    ).device;
+    // An invalid request: Dawn reports it as an uncaptured validation error, nothing throws here.
+    device.createBuffer({ size: 4, usage: 0 });
+    const t = tf.add(tf.ones([4]), 1);
+    await expect(t.data()).rejects.toThrow(
+      /the GPU refused work, so results would be wrong: Buffer usages must not be 0/,
+    );
+    // Reported once: the next readback works.
+    expect(Array.from(await t.data())).toEqual([2, 2, 2, 2]);
+    t.dispose();
+  });
+
   it('matches cpu on a dense network: loss and gradients through transposed matmuls', async () => {
     const r = new Rng(9);
     const xs = r.uniformArray(16 * 24, -1, 1);
