@@ -1667,8 +1667,9 @@ export function runGemm(
   const { rows, inner, cols } = t;
   const n8 = cols & ~7;
   const pack = !t.transposeB && n8 > 0 && inner > 0 && (t.pack ?? gemmPacks(rows, inner, cols));
-  const kc = Math.min(inner, t.kc ?? GEMM_KC);
-  if (!Number.isInteger(kc) || kc < 1) throw new Error(`gemm: bad k block ${t.kc}`);
+  if (t.kc !== undefined && !(Number.isInteger(t.kc) && t.kc >= 1))
+    throw new Error(`gemm: bad k block ${t.kc}`);
+  const kc = Math.max(1, Math.min(inner, t.kc ?? GEMM_KC));
   // The strips' buffer first: allocating may grow the heap, so addresses are read after it.
   const strips = pack ? backend.makeOutput([kc * n8], 'float32') : null;
   try {

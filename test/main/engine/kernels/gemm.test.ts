@@ -236,6 +236,28 @@ describe('gemm kernels (wasm SIMD, register-blocked)', () => {
     tf.dispose([a, b]);
   });
 
+  it('runGemm with an empty k gives the bias (or zeros), packed or not', () => {
+    const backend = wasmBackendOf(tf.backend());
+    const a = tf.zeros([9, 0]);
+    const b = tf.zeros([0, 11]);
+    const bias = tf.range(0, 11);
+    for (const pack of [true, false, undefined]) {
+      for (const withBias of [true, false]) {
+        const out = backend.makeOutput([9, 11], 'float32');
+        runGemm(backend, {
+          ...{ a, b, out, rows: 9, inner: 0, cols: 11, transposeA: false, transposeB: false },
+          ...(pack === undefined ? {} : { pack }),
+          ...(withBias ? { bias } : {}),
+        });
+        const t = tf.engine().makeTensorFromTensorInfo(out as tf.TensorInfo);
+        const want = Array.from({ length: 99 }, (_, i) => (withBias ? i % 11 : 0));
+        expect(Array.from(t.dataSync()), `pack ${pack} bias ${withBias}`).toEqual(want);
+        t.dispose();
+      }
+    }
+    tf.dispose([a, b, bias]);
+  });
+
   it('colsum gives column sums of any shape, including no rows', () => {
     const memory = new WA.Memory({ initial: 4 });
     const k = simdKernels(memory);
