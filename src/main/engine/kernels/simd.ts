@@ -1658,6 +1658,8 @@ export function runGemm(
     pack?: boolean;
     /** Rows of B per packed block (k blocking); default GEMM_KC. */
     kc?: number;
+    /** Columns of B per packed block (n blocking, a multiple of 8); default GEMM_NC. */
+    nc?: number;
   },
 ): void {
   if (t.transposeA && t.transposeB) throw new Error('gemm: A and B both transposed');
@@ -1670,8 +1672,11 @@ export function runGemm(
   if (t.kc !== undefined && !(Number.isInteger(t.kc) && t.kc >= 1))
     throw new Error(`gemm: bad k block ${t.kc}`);
   const kc = Math.max(1, Math.min(inner, t.kc ?? GEMM_KC));
+  if (t.nc !== undefined && !(Number.isInteger(t.nc) && t.nc >= 8 && t.nc % 8 === 0))
+    throw new Error(`gemm: bad n block ${t.nc} (a multiple of 8 wanted)`);
+  const nc = Math.min(n8, t.nc ?? GEMM_NC);
   // The strips' buffer first: allocating may grow the heap, so addresses are read after it.
-  const strips = pack ? backend.makeOutput([kc * n8], 'float32') : null;
+  const strips = pack ? backend.makeOutput([kc * nc], 'float32') : null;
   try {
     const k = simdKernels(heapMemory(backend));
     const a = heapAddress(backend, t.a);
@@ -1688,17 +1693,21 @@ export function runGemm(
       k.gemm(a, b, c, rows, inner, cols, sAi, sAk, bias, cols);
       return;
     }
-    // Blocks of kc rows of B: a block's strips (32·kc bytes each) stay in L1 while the bands of
-    // a block of GEMM_MC rows of A (≤ 256 KB, in L2) pass over them; later k blocks add onto C,
-    // in the same order of additions as gemm.
+    // Blocks of kc rows × nc columns of B (the strips' buffer, ≤ 4 MB): a block's strips
+    // (32·kc bytes each) stay in L1 while the bands of a block of GEMM_MC rows of A (≤ 256 KB,
+    // in L2) pass over them; later k blocks add onto C, in the same order of additions as gemm.
     const bp = heapAddress(backend, strips);
-    for (let k0 = 0; k0 < inner; k0 += kc) {
-      const kk = Math.min(kc, inner - k0);
-      k.pack8(b + 4 * k0 * cols, bp, kk, n8, cols);
-      for (let i0 = 0; i0 < rows; i0 += GEMM_MC) {
-        const mm = Math.min(GEMM_MC, rows - i0);
-        const [ai, ci] = [a + k0 * sAk + i0 * sAi, c + 4 * i0 * cols];
-        k.gemmPacked(ai, bp, ci, mm, kk, n8, sAi, sAk, bias, cols, k0 > 0 ? 1 : 0);
+    for (let j0 = 0; j0 < n8; j0 += nc) {
+      const nn = Math.min(nc, n8 - j0);
+      for (let k0 = 0; k0 < inner; k0 += kc) {
+        const kk = Math.min(kc, inner - k0);
+        k.pack8(b + 4 * (k0 * cols + j0), bp, kk, nn, cols);
+        for (let i0 = 0; i0 < rows; i0 += GEMM_MC) {
+          const mm = Math.min(GEMM_MC, rows - i0);
+          const [ai, ci] = [a + k0 * sAk + i0 * sAi, c + 4 * (i0 * cols + j0)];
+          const bj = bias && bias + 4 * j0;
+          k.gemmPacked(ai, bp, ci, mm, kk, nn, sAi, sAk, bj, cols, k0 > 0 ? 1 : 0);
+        }
       }
     }
     if (n8 < cols) {
@@ -1727,6 +1736,11 @@ export const GEMM_PACK_MIN_ROWS = 8;
 export const GEMM_KC = 256;
 /** Rows of A per block under one packed k block (a multiple of 4, the register block's rows). */
 export const GEMM_MC = 256;
+/**
+ * Columns of B per packed block: bounds the strips' buffer at GEMM_KC·GEMM_NC floats (4 MB), where
+ * the large workload's [1024, 20000] decoder weight would otherwise take 20 MB a call.
+ */
+export const GEMM_NC = 4096;
 
 /** Names of the dense-layer kernels (registered for wasm by installWasmKernels). */
 export const DENSE = 'D2nwgDense';

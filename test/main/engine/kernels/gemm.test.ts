@@ -165,18 +165,19 @@ describe('gemm kernels (wasm SIMD, register-blocked)', () => {
   it('runGemm with B packed in k blocks equals the float64 reference and, bit for bit, the unpacked kernel', () => {
     const backend = wasmBackendOf(tf.backend());
     const rng = new Rng(23);
-    // Odd sizes; k and n not multiples of the block (kc 5 and 16 here, GEMM_KC by default);
-    // fewer than 8 columns (nothing to pack), and the VAE's 1733-wide products.
-    for (const [m, kk, n, kc] of [
-      [5, 9, 13, 5],
-      [13, 37, 29, 16],
-      [9, 40, 8, 16],
-      [6, 11, 7, 4],
-      [3, 300, 21, undefined],
-      [64, 1733, 256, undefined],
-      [64, 256, 1733, undefined],
-      [64, 64, 1733, 48],
-    ] as [number, number, number, number | undefined][]) {
+    // Odd sizes; k and n not multiples of the blocks (kc 5 and 16, nc 8 and 16 here, GEMM_KC and
+    // GEMM_NC by default); fewer than 8 columns (nothing to pack), the VAE's 1733-wide products.
+    for (const [m, kk, n, kc, nc] of [
+      [5, 9, 13, 5, undefined],
+      [13, 37, 29, 16, 8],
+      [9, 40, 8, 16, undefined],
+      [6, 11, 7, 4, undefined],
+      [3, 300, 21, undefined, undefined],
+      [7, 19, 45, 6, 16],
+      [64, 1733, 256, undefined, undefined],
+      [64, 256, 1733, undefined, undefined],
+      [64, 64, 1733, 48, 104],
+    ] as [number, number, number, number | undefined, number | undefined][]) {
       for (const ta of [false, true]) {
         for (const withBias of [false, true]) {
           const a = rng.normalArray(m * kk);
@@ -198,6 +199,7 @@ describe('gemm kernels (wasm SIMD, register-blocked)', () => {
               transposeB: false,
               pack,
               kc,
+              nc,
               ...(withBias ? { bias: biasT } : {}),
             });
             const t = tf.engine().makeTensorFromTensorInfo(out as tf.TensorInfo);
@@ -210,7 +212,7 @@ describe('gemm kernels (wasm SIMD, register-blocked)', () => {
           tf.dispose([at, bt, biasT]);
           const want = reference(a, b, [m, kk, n], ta, false);
           if (withBias) for (let i = 0; i < m * n; i++) want[i] += bias[i % n] ?? 0;
-          const what = `[${m}, ${kk}, ${n}] kc=${kc ?? GEMM_KC} ta=${ta} bias=${withBias}`;
+          const what = `[${m}, ${kk}, ${n}] kc=${kc ?? GEMM_KC} nc=${nc} ta=${ta} bias=${withBias}`;
           expect(maxAbsDiff(packed, Float32Array.from(want)), what).toBeLessThan(
             1e-4 * Math.sqrt(kk + 1),
           );
@@ -220,7 +222,7 @@ describe('gemm kernels (wasm SIMD, register-blocked)', () => {
     }
   });
 
-  it('runGemm refuses a k block that is not a positive whole number and packing with B transposed', () => {
+  it('runGemm refuses k and n blocks that do not fit and packing with B transposed', () => {
     const backend = wasmBackendOf(tf.backend());
     const a = tf.zeros([4, 8]);
     const b = tf.zeros([8, 8]);
@@ -228,6 +230,9 @@ describe('gemm kernels (wasm SIMD, register-blocked)', () => {
     const base = { a, b, out, rows: 4, inner: 8, cols: 8, transposeA: false };
     expect(() => runGemm(backend, { ...base, transposeB: false, pack: true, kc: 0 })).toThrow(
       /bad k block 0/,
+    );
+    expect(() => runGemm(backend, { ...base, transposeB: false, pack: true, nc: 12 })).toThrow(
+      /bad n block 12 \(a multiple of 8 wanted\)/,
     );
     expect(() => runGemm(backend, { ...base, transposeB: true, pack: true })).toThrow(
       /packing with B transposed/,
