@@ -101,6 +101,30 @@ export class Rng {
     return r * Math.cos(2 * Math.PI * v);
   }
 
+  /**
+   * A new Float32Array of N(mean, std²) draws by Marsaglia's polar method: no sin/cos, one log
+   * per pair, ~3× faster than normalArray for the large per-step noise arrays of the trainers
+   * (a VAE batch's input noise is 110k draws). A different stream from normalArray's (the spare
+   * of normal() is neither used nor changed).
+   */
+  fastNormalArray(n: number, mean = 0, std = 1): Float32Array {
+    const out = new Float32Array(n);
+    for (let i = 0; i < n; i += 2) {
+      let u: number;
+      let v: number;
+      let s: number;
+      do {
+        u = 2 * this.next() - 1;
+        v = 2 * this.next() - 1;
+        s = u * u + v * v;
+      } while (s >= 1 || s === 0);
+      const f = std * Math.sqrt((-2 * Math.log(s)) / s);
+      out[i] = mean + f * u;
+      if (i + 1 < n) out[i + 1] = mean + f * v;
+    }
+    return out;
+  }
+
   /** Fill a new Float32Array with N(mean, std²) draws. */
   normalArray(n: number, mean = 0, std = 1): Float32Array {
     const out = new Float32Array(n);

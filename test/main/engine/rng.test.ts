@@ -33,6 +33,32 @@ describe('Rng', () => {
     expect(sn2 / n).toBeCloseTo(1, 1);
   });
 
+  it('fastNormalArray (polar method): reproducible, odd lengths, N(mean, std²) moments and tails', () => {
+    const n = 100_001;
+    const a = new Rng(5).fastNormalArray(n, 0.5, 2);
+    expect(a).toHaveLength(n);
+    const again = new Rng(5).fastNormalArray(n, 0.5, 2);
+    expect(again.every((x, i) => x === a[i])).toBe(true);
+    expect(new Rng(6).fastNormalArray(8)).not.toEqual(new Rng(5).fastNormalArray(8));
+    let s1 = 0;
+    let s2 = 0;
+    let s4 = 0;
+    let beyond2 = 0;
+    for (const x of a) {
+      const z = (x - 0.5) / 2;
+      s1 += z;
+      s2 += z * z;
+      s4 += z ** 4;
+      if (Math.abs(z) > 2) beyond2 += 1;
+    }
+    expect(Math.abs(s1 / n)).toBeLessThan(0.01);
+    expect(Math.abs(s2 / n - 1)).toBeLessThan(0.02);
+    // Gaussian kurtosis 3 and P(|z| > 2) = 4.55 %: a uniform or a wrong scale would miss both.
+    expect(Math.abs(s4 / n - 3)).toBeLessThan(0.1);
+    expect(Math.abs(beyond2 / n - 0.0455)).toBeLessThan(0.003);
+    expect(new Rng(1).fastNormalArray(0)).toHaveLength(0);
+  });
+
   it('forks independent, reproducible child streams without advancing the parent', () => {
     const r = new Rng(7);
     const before = new Rng(7).nextUint32();

@@ -160,7 +160,8 @@ async function matmulShapesBench(
   for (const r of results) {
     console.log(
       `${r.m}×${r.k}×${r.n} ${r.form}: gemm ${r.gemmMs.toFixed(3)} ms (${r.gemmGflops.toFixed(1)} GFLOP/s), ` +
-        `before ${r.previousMs.toFixed(3)} ms (${r.previousGflops.toFixed(1)}), ×${r.speedup.toFixed(2)}`,
+        `before ${r.previousMs.toFixed(3)} ms (${r.previousGflops.toFixed(1)}), ×${r.speedup.toFixed(2)}` +
+        (r.ours ? (r.packed ? ' [ours, packed]' : ' [ours]') : ' [xnnpack]'),
     );
   }
   const report = {

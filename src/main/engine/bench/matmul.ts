@@ -4,6 +4,8 @@
  * gap between them shows a backend whose transposed kernel is slow (stock wasm: ~10–40×).
  */
 import * as tf from '@tensorflow/tfjs';
+import { gemmPacks } from '../kernels/simd.ts';
+import { gemmHandles } from '../kernels/wasm.ts';
 import { Rng } from '../rng.ts';
 
 export interface MatmulBenchOptions {
@@ -100,15 +102,27 @@ export interface MatmulShapeResult extends MatmulShape {
   readonly previousGflops: number;
   /** previousMs / gemmMs: above 1, the gemm kernel is faster. */
   readonly speedup: number;
+  /**
+   * Whether the switched-on route ran our gemm kernel (kernels/wasm.ts's gemmHandles; otherwise
+   * both timings are XNNPACK), and whether it packed B in k blocks.
+   */
+  readonly ours: boolean;
+  readonly packed: boolean;
 }
 
-/** The standard VAE and diffusion layers' products (batch 64, widths 256, 1733, 64). */
+/**
+ * The standard VAE and diffusion layers' products (batch 64, widths 256, 1733, 64). The VAE's
+ * 1733-wide input and output layers: forward [64,1733]·[1733,256] and [64,256]·[256,1733], their
+ * dW = xᵀ·dy [1733,64]·[64,256] and [256,64]·[64,1733], and dx = dy·Wᵀ (the A·Bᵀ forms).
+ */
 export const STANDARD_SHAPES: readonly MatmulShape[] = [
   { m: 64, k: 256, n: 256 },
   { m: 256, k: 256, n: 64 },
   { m: 256, k: 64, n: 256 },
   { m: 64, k: 1733, n: 256 },
   { m: 64, k: 256, n: 1733 },
+  { m: 1733, k: 64, n: 256 },
+  { m: 256, k: 64, n: 1733 },
 ];
 
 const FORMS: readonly [MatmulForm, boolean, boolean][] = [
@@ -166,6 +180,8 @@ export function measureMatmulShapes(
             ours.push(time(true));
           }
         }
+        process.env.D2NWG_WASM_GEMM = '1';
+        const routed = gemmHandles(a, b, ta, tb);
         tf.dispose([a, b]);
         const gemmMs = median(ours);
         const previousMs = median(before);
@@ -180,6 +196,8 @@ export function measureMatmulShapes(
           gemmGflops: flops / gemmMs / 1e6,
           previousGflops: flops / previousMs / 1e6,
           speedup: previousMs / gemmMs,
+          ours: routed,
+          packed: routed && !tb && gemmPacks(m, k, n),
         });
       }
     }

@@ -653,8 +653,8 @@ function lanesSum(v: number): number[] {
 }
 
 function gemmBody(): { locals: [number, number][]; body: number[] } {
-  const P = { a: 0, b: 1, c: 2, M: 3, K: 4, N: 5, sAi: 6, sAk: 7, bias: 8 };
-  const L = new Locals(9);
+  const P = { a: 0, b: 1, c: 2, M: 3, K: 4, N: 5, sAi: 6, sAk: 7, bias: 8, ld: 9 };
+  const L = new Locals(10);
   const i = L.one(I32);
   const j = L.one(I32);
   const k = L.one(I32);
@@ -713,7 +713,7 @@ function gemmBody(): { locals: [number, number][]; body: number[] } {
       ...op.set(bp),
       ...op.get(P.c),
       ...op.get(i),
-      ...op.get(P.N),
+      ...op.get(P.ld),
       ...op.mul,
       ...op.get(j),
       ...op.add,
@@ -796,7 +796,7 @@ function gemmBody(): { locals: [number, number][]; body: number[] } {
       ]),
       ...op.get(P.c),
       ...op.get(i),
-      ...op.get(P.N),
+      ...op.get(P.ld),
       ...op.mul,
       ...op.get(j),
       ...op.add,
@@ -809,7 +809,7 @@ function gemmBody(): { locals: [number, number][]; body: number[] } {
   );
 
   const body = [
-    ...op.get(P.N),
+    ...op.get(P.ld),
     ...op.i32(4),
     ...op.mul,
     ...op.set(nb),
@@ -836,6 +836,191 @@ function gemmBody(): { locals: [number, number][]; body: number[] } {
     ...forLoop(i, op.i32(0), m4, 4, rowBand(4)),
     ...forLoop(i, op.get(m4), P.M, 1, rowBand(1)),
     ...tail,
+  ];
+  return { locals: L.decls, body };
+}
+
+// ---- packed gemm: B copied once into 8-column strips, then 4×8 blocks over the strips ----------
+// gemm above streams all of B for every 4-row band, reading 32 bytes per k from rows N·4 bytes
+// apart: once B outgrows L2 ([1733, 256] or [256, 1733], 1.7 MB) every band refetches it from L3
+// and the strided reads defeat the prefetcher. Here B's first N8 = N & ~7 columns are first copied
+// (pack8) into strips of [K, 8] floats, one after another (32·K bytes each, ≤ 256 KB up to
+// K = 8192), and gemmPacked runs strip by strip, all the bands of A against one strip while it
+// sits in L1/L2, reading it in order. The last N − N8 columns go to gemm with C's and B's row
+// length `ld` = N. Same 4×8 register block, same per-element order of additions as gemm, so
+// the two give the same bits.
+
+/** pack8(b, bp, K, N8, ld): bp[s][k][0..8] = b[k, 8s .. 8s+8] for the strips s < N8/8 (B row length ld). */
+function pack8Body(): { locals: [number, number][]; body: number[] } {
+  const P = { b: 0, bp: 1, K: 2, N8: 3, ld: 4 };
+  const L = new Locals(5);
+  const j = L.one(I32);
+  const src = L.one(I32);
+  const dst = L.one(I32);
+  const end = L.one(I32);
+  const lb = L.one(I32);
+  return {
+    locals: L.decls,
+    body: [
+      ...op.get(P.ld),
+      ...op.i32(4),
+      ...op.mul,
+      ...op.set(lb),
+      ...op.get(P.bp),
+      ...op.set(dst),
+      ...forLoop(j, op.i32(0), P.N8, 8, [
+        // src = b + 4j; end = dst + 32K; copy 32 bytes a row down the column strip
+        ...op.get(P.b),
+        ...op.get(j),
+        ...op.i32(4),
+        ...op.mul,
+        ...op.add,
+        ...op.set(src),
+        ...op.get(dst),
+        ...op.get(P.K),
+        ...op.i32(32),
+        ...op.mul,
+        ...op.add,
+        ...op.set(end),
+        ...forLoop(dst, op.get(dst), end, 32, [
+          ...op.get(dst),
+          ...op.get(src),
+          ...vload(0),
+          ...vstore(0),
+          ...op.get(dst),
+          ...op.get(src),
+          ...vload(16),
+          ...vstore(16),
+          ...bump(src, lb),
+        ]),
+      ]),
+    ],
+  };
+}
+
+/**
+ * gemmPacked(a, bp, c, M, K, N8, sAi, sAk, bias, ld, more): C[:, 0..N8] = A·B from pack8's
+ * strips; A as in gemm (strides sAi, sAk in bytes), C and bias rows `ld` floats long; with
+ * `more` ≠ 0 the products are added onto C (a later block of k), the bias ignored.
+ */
+function gemmPackedBody(): { locals: [number, number][]; body: number[] } {
+  const P = { a: 0, bp: 1, c: 2, M: 3, K: 4, N8: 5, sAi: 6, sAk: 7, bias: 8, ld: 9, more: 10 };
+  const L = new Locals(11);
+  const i = L.one(I32);
+  const j = L.one(I32);
+  const ap = L.one(I32);
+  const p = L.one(I32);
+  const pend = L.one(I32);
+  const sp = L.one(I32);
+  const strip = L.one(I32);
+  const cp = L.one(I32);
+  const m4 = L.one(I32);
+  const lc = L.one(I32);
+  const sA2 = L.one(I32);
+  const sA3 = L.one(I32);
+  const acc = L.take(V128, 8);
+  const bv = L.take(V128, 2);
+  const av = L.one(V128);
+  const rowOff = [-1, P.sAi, sA2, sA3];
+
+  /** The R×8 block at row i of the strip at sp (column j). */
+  const block = (R: number): number[] => {
+    const accs = acc.slice(0, R * 2);
+    const perK: number[] = [];
+    for (let q = 0; q < 2; q++) perK.push(...op.get(p), ...vload(16 * q), ...op.set(nth(bv, q)));
+    for (let r = 0; r < R; r++) {
+      perK.push(...op.get(ap));
+      if (r > 0) perK.push(...op.get(nth(rowOff, r)), ...op.add);
+      perK.push(...splatLoad(), ...op.set(av));
+      for (let q = 0; q < 2; q++) {
+        const x = nth(accs, r * 2 + q);
+        perK.push(...op.get(x), ...op.get(av), ...op.get(nth(bv, q)), ...op.vmul, ...op.vadd);
+        perK.push(...op.set(x));
+      }
+    }
+    perK.push(...bump(ap, P.sAk));
+    const stores: number[] = [];
+    for (let r = 0; r < R; r++) {
+      for (let q = 0; q < 2; q++) {
+        stores.push(...op.get(cp));
+        if (r > 0) stores.push(...op.get(lc), ...op.i32(r), ...op.mul, ...op.add);
+        stores.push(...op.get(nth(accs, r * 2 + q)), ...vstore(16 * q));
+      }
+    }
+    return [
+      // ap = a + i*sAi; cp = c + (i*ld + j)*4
+      ...op.get(P.a),
+      ...op.get(i),
+      ...op.get(P.sAi),
+      ...op.mul,
+      ...op.add,
+      ...op.set(ap),
+      ...op.get(P.c),
+      ...op.get(i),
+      ...op.get(P.ld),
+      ...op.mul,
+      ...op.get(j),
+      ...op.add,
+      ...op.i32(4),
+      ...op.mul,
+      ...op.add,
+      ...op.set(cp),
+      // acc = more ? C's block (a later k block adds on) : bias ? bias[j + 4q …] : 0
+      ...accs.flatMap((x, n) => [
+        ...op.get(cp),
+        ...(n >= 2 ? [...op.get(lc), ...op.i32(n >> 1), ...op.mul, ...op.add] : []),
+        ...vload(16 * (n % 2)),
+        ...op.get(P.bias),
+        ...op.get(j),
+        ...op.i32(4),
+        ...op.mul,
+        ...op.add,
+        ...vload(16 * (n % 2)),
+        ...op.vzero,
+        ...op.get(P.bias),
+        ...op.select,
+        ...op.get(P.more),
+        ...op.select,
+        ...op.set(x),
+      ]),
+      ...forLoop(p, op.get(sp), pend, 32, perK),
+      ...stores,
+    ];
+  };
+
+  const body = [
+    ...op.get(P.ld),
+    ...op.i32(4),
+    ...op.mul,
+    ...op.set(lc),
+    ...op.get(P.K),
+    ...op.i32(32),
+    ...op.mul,
+    ...op.set(strip),
+    ...op.get(P.M),
+    ...op.i32(-4),
+    ...op.andI,
+    ...op.set(m4),
+    ...op.get(P.sAi),
+    ...op.i32(2),
+    ...op.mul,
+    ...op.set(sA2),
+    ...op.get(P.sAi),
+    ...op.i32(3),
+    ...op.mul,
+    ...op.set(sA3),
+    ...op.get(P.bp),
+    ...op.set(sp),
+    ...forLoop(j, op.i32(0), P.N8, 8, [
+      ...op.get(sp),
+      ...op.get(strip),
+      ...op.add,
+      ...op.set(pend),
+      ...forLoop(i, op.i32(0), m4, 4, block(4)),
+      ...forLoop(i, op.get(m4), P.M, 1, block(1)),
+      ...op.get(pend),
+      ...op.set(sp),
+    ]),
   ];
   return { locals: L.decls, body };
 }
@@ -1036,6 +1221,8 @@ export function simdModuleBytes(shared = false): Uint8Array {
   const gemm = gemmBody();
   const gemmNT = gemmNTBody();
   const colsum = colsumBody();
+  const pack8 = pack8Body();
+  const gemmPacked = gemmPackedBody();
   const bmmType = [0x60, ...vec(Array.from({ length: 9 }, () => [I32])), ...vec([])];
   const adamType = [
     0x60,
@@ -1058,9 +1245,11 @@ export function simdModuleBytes(shared = false): Uint8Array {
         adamType,
         [0x60, ...vec([[I32], [I32], [I32], [F32]]), ...vec([])],
         [0x60, ...vec([[I32], [I32], [I32], [I32], [F32]]), ...vec([])],
-        [0x60, ...vec(Array.from({ length: 9 }, () => [I32])), ...vec([])],
+        [0x60, ...vec(Array.from({ length: 10 }, () => [I32])), ...vec([])],
         [0x60, ...vec(Array.from({ length: 6 }, () => [I32])), ...vec([])],
         [0x60, ...vec(Array.from({ length: 4 }, () => [I32])), ...vec([])],
+        [0x60, ...vec(Array.from({ length: 5 }, () => [I32])), ...vec([])],
+        [0x60, ...vec(Array.from({ length: 11 }, () => [I32])), ...vec([])],
       ]),
     ),
     ...section(
@@ -1074,7 +1263,21 @@ export function simdModuleBytes(shared = false): Uint8Array {
         ],
       ]),
     ),
-    ...section(3, vec([uleb(0), uleb(1), uleb(0), uleb(2), uleb(3), uleb(4), uleb(5), uleb(6)])),
+    ...section(
+      3,
+      vec([
+        uleb(0),
+        uleb(1),
+        uleb(0),
+        uleb(2),
+        uleb(3),
+        uleb(4),
+        uleb(5),
+        uleb(6),
+        uleb(7),
+        uleb(8),
+      ]),
+    ),
     ...section(
       7,
       vec([
@@ -1086,6 +1289,8 @@ export function simdModuleBytes(shared = false): Uint8Array {
         [...name('gemm'), 0x00, ...uleb(5)],
         [...name('gemmNT'), 0x00, ...uleb(6)],
         [...name('colsum'), 0x00, ...uleb(7)],
+        [...name('pack8'), 0x00, ...uleb(8)],
+        [...name('gemmPacked'), 0x00, ...uleb(9)],
       ]),
     ),
     ...section(
@@ -1120,6 +1325,8 @@ export function simdModuleBytes(shared = false): Uint8Array {
         func(gemm.locals, gemm.body),
         func(gemmNT.locals, gemmNT.body),
         func(colsum.locals, colsum.body),
+        func(pack8.locals, pack8.body),
+        func(gemmPacked.locals, gemmPacked.body),
       ]),
     ),
   ];
@@ -1173,7 +1380,8 @@ export interface SimdKernels {
   /**
    * C[M, N] = A·B with B row-major [K, N] and A(i, k) read at a + i·sAi + k·sAk (bytes): sAi = 4K,
    * sAk = 4 for A [M, K]; sAi = 4, sAk = 4M for A given transposed as [K, M]. `bias`: address of
-   * N floats added to every row, or 0 for none.
+   * N floats added to every row, or 0 for none. `ld`: the row length (floats) of B and C, N for
+   * whole matrices, more for a band of columns of wider ones.
    */
   gemm(
     a: number,
@@ -1185,6 +1393,26 @@ export interface SimdKernels {
     sAi: number,
     sAk: number,
     bias: number,
+    ld: number,
+  ): void;
+  /** Copy B's first n8 (a multiple of 8) columns, rows `ld` floats long, into [n8/8][K][8] strips. */
+  pack8(b: number, bp: number, inner: number, n8: number, ld: number): void;
+  /**
+   * gemm's C[:, 0..n8] from pack8's strips of B; C and bias rows `ld` floats long. `more` ≠ 0:
+   * add onto C (a later block of k) instead of starting at the bias or zero.
+   */
+  gemmPacked(
+    a: number,
+    bp: number,
+    c: number,
+    rows: number,
+    inner: number,
+    n8: number,
+    sAi: number,
+    sAk: number,
+    bias: number,
+    ld: number,
+    more: number,
   ): void;
   /** C[M, N] = A·Btᵀ with A [M, K] and Bt [N, K]. */
   gemmNT(a: number, bt: number, c: number, rows: number, inner: number, cols: number): void;
@@ -1217,6 +1445,8 @@ export function simdKernels(memory: WasmMemory): SimdKernels {
     gemm: fn('gemm'),
     gemmNT: fn('gemmNT'),
     colsum: fn('colsum'),
+    pack8: fn('pack8'),
+    gemmPacked: fn('gemmPacked'),
   };
   instances.set(memory, kernels);
   return kernels;
@@ -1238,6 +1468,7 @@ interface WasmBackendLike {
     shape: number[],
     dtype: 'float32' | 'int32',
   ): { dataId: object; shape: number[]; dtype: string };
+  disposeData(dataId: object): unknown;
 }
 
 function isWasmBackend(b: unknown): b is WasmBackendLike {
@@ -1246,6 +1477,7 @@ function isWasmBackend(b: unknown): b is WasmBackendLike {
   return (
     (w?.asm?.memory ?? w?.wasmMemory) instanceof WA.Memory &&
     typeof (b as { makeOutput?: unknown }).makeOutput === 'function' &&
+    typeof (b as { disposeData?: unknown }).disposeData === 'function' &&
     typeof (b as { dataIdMap?: { get?: unknown } }).dataIdMap?.get === 'function'
   );
 }
@@ -1422,25 +1654,93 @@ export function runGemm(
     transposeB: boolean;
     /** [cols] added to every row (not with transposeB). */
     bias?: KernelTensor;
+    /** Pack B into strips first (gemmPacked); default: gemmPacks' rule. Not with transposeB. */
+    pack?: boolean;
+    /** Rows of B per packed block (k blocking); default GEMM_KC. */
+    kc?: number;
+    /** Columns of B per packed block (n blocking, a multiple of 8); default GEMM_NC. */
+    nc?: number;
   },
 ): void {
   if (t.transposeA && t.transposeB) throw new Error('gemm: A and B both transposed');
   if (t.bias && t.transposeB) throw new Error('gemm: a bias with B transposed');
+  if (t.pack && t.transposeB) throw new Error('gemm: packing with B transposed');
   if (t.rows * t.cols === 0) return;
-  const k = simdKernels(heapMemory(backend));
-  const a = heapAddress(backend, t.a);
-  const b = heapAddress(backend, t.b);
-  const c = heapAddress(backend, t.out);
-  const bias = t.bias ? heapAddress(backend, t.bias) : 0;
-  // inner = 0 needs no case: every block stores its zeroed accumulators.
-  if (t.transposeB) {
-    k.gemmNT(a, b, c, t.rows, t.inner, t.cols);
-  } else if (t.transposeA) {
-    k.gemm(a, b, c, t.rows, t.inner, t.cols, 4, 4 * t.rows, bias);
-  } else {
-    k.gemm(a, b, c, t.rows, t.inner, t.cols, 4 * t.inner, 4, bias);
+  const { rows, inner, cols } = t;
+  const n8 = cols & ~7;
+  const pack = !t.transposeB && n8 > 0 && inner > 0 && (t.pack ?? gemmPacks(rows, inner, cols));
+  if (t.kc !== undefined && !(Number.isInteger(t.kc) && t.kc >= 1))
+    throw new Error(`gemm: bad k block ${t.kc}`);
+  const kc = Math.max(1, Math.min(inner, t.kc ?? GEMM_KC));
+  if (t.nc !== undefined && !(Number.isInteger(t.nc) && t.nc >= 8 && t.nc % 8 === 0))
+    throw new Error(`gemm: bad n block ${t.nc} (a multiple of 8 wanted)`);
+  const nc = Math.min(n8, t.nc ?? GEMM_NC);
+  // The strips' buffer first: allocating may grow the heap, so addresses are read after it.
+  const strips = pack ? backend.makeOutput([kc * nc], 'float32') : null;
+  try {
+    const k = simdKernels(heapMemory(backend));
+    const a = heapAddress(backend, t.a);
+    const b = heapAddress(backend, t.b);
+    const c = heapAddress(backend, t.out);
+    const bias = t.bias ? heapAddress(backend, t.bias) : 0;
+    // inner = 0 needs no case: every block stores its zeroed accumulators.
+    if (t.transposeB) {
+      k.gemmNT(a, b, c, rows, inner, cols);
+      return;
+    }
+    const [sAi, sAk] = t.transposeA ? [4, 4 * rows] : [4 * inner, 4];
+    if (strips === null) {
+      k.gemm(a, b, c, rows, inner, cols, sAi, sAk, bias, cols);
+      return;
+    }
+    // Blocks of kc rows × nc columns of B (the strips' buffer, ≤ 4 MB): a block's strips
+    // (32·kc bytes each) stay in L1 while the bands of a block of GEMM_MC rows of A (≤ 256 KB,
+    // in L2) pass over them; later k blocks add onto C, in the same order of additions as gemm.
+    const bp = heapAddress(backend, strips);
+    for (let j0 = 0; j0 < n8; j0 += nc) {
+      const nn = Math.min(nc, n8 - j0);
+      for (let k0 = 0; k0 < inner; k0 += kc) {
+        const kk = Math.min(kc, inner - k0);
+        k.pack8(b + 4 * (k0 * cols + j0), bp, kk, nn, cols);
+        for (let i0 = 0; i0 < rows; i0 += GEMM_MC) {
+          const mm = Math.min(GEMM_MC, rows - i0);
+          const [ai, ci] = [a + k0 * sAk + i0 * sAi, c + 4 * (i0 * cols + j0)];
+          const bj = bias && bias + 4 * j0;
+          k.gemmPacked(ai, bp, ci, mm, kk, nn, sAi, sAk, bj, cols, k0 > 0 ? 1 : 0);
+        }
+      }
+    }
+    if (n8 < cols) {
+      const off = 4 * n8;
+      k.gemm(a, b + off, c + off, rows, inner, cols - n8, sAi, sAk, bias && bias + off, cols);
+    }
+  } finally {
+    if (strips) backend.disposeData(strips.dataId);
   }
 }
+
+/**
+ * Whether runGemm packs B (A·B and Aᵀ·B), measured packed against unpacked, alternating, on this
+ * 2-core machine under load: a B past GEMM_PACK_MIN_B_BYTES went 1.1–1.4× faster packed at the
+ * VAE's [64, 1733]·[1733, 256] and [64, 256]·[256, 1733], 2–4× at [256, 1024]·[1024, 1024] and
+ * [256, 4096]·[4096, 1024]; smaller ones (in L2 already) lost up to 2× to the pass over B. With
+ * fewer than GEMM_PACK_MIN_ROWS rows of A the pass over B is not paid back.
+ */
+export function gemmPacks(rows: number, inner: number, cols: number): boolean {
+  return inner * cols * 4 > GEMM_PACK_MIN_B_BYTES && rows >= GEMM_PACK_MIN_ROWS && cols >= 8;
+}
+
+export const GEMM_PACK_MIN_B_BYTES = 512 << 10;
+export const GEMM_PACK_MIN_ROWS = 8;
+/** Rows of B per packed block: 8 KB strips, inside L1 with the band of A they meet. */
+export const GEMM_KC = 256;
+/** Rows of A per block under one packed k block (a multiple of 4, the register block's rows). */
+export const GEMM_MC = 256;
+/**
+ * Columns of B per packed block: bounds the strips' buffer at GEMM_KC·GEMM_NC floats (4 MB), where
+ * the large workload's [1024, 20000] decoder weight would otherwise take 20 MB a call.
+ */
+export const GEMM_NC = 4096;
 
 /** Names of the dense-layer kernels (registered for wasm by installWasmKernels). */
 export const DENSE = 'D2nwgDense';

@@ -1,7 +1,8 @@
 /**
  * Kernels that make the wasm backend fast and complete enough to train our models:
- * - BatchMatMul: single 2-D products whose B fits in L2 run in our register-blocked SIMD gemm
- *   (simd.ts), which reads a transposed operand in place; batched ones in our model-batch kernel.
+ * - BatchMatMul: single 2-D products run in our register-blocked SIMD gemm (simd.ts), which reads
+ *   a transposed operand in place and packs a B past L2 in cache blocks (gemmHandles says which);
+ *   batched ones in our model-batch kernel.
  * - BatchMatMul (the rest) / _FusedMatMul with transposeA/transposeB: the stock wasm kernels run
  *   transposed products at 0.4–1.6 GFLOP/s against 8–20 for plain ones, and every dense-layer
  *   gradient is a transposed product. We transpose the operand explicitly, then run the plain
@@ -20,6 +21,7 @@ import {
   COLSUM,
   DENSE,
   FUSED_ADAM,
+  GEMM_PACK_MIN_B_BYTES,
   LAYER_NORM,
   LAYER_NORM_GRAD,
   colSumWasm,
@@ -34,6 +36,7 @@ import {
   softmaxCrossEntropyWasm,
   simdLeakyWasm,
   fusedAdamWasm,
+  gemmPacks,
   heapAddress,
   heapMemory,
   runBatchMatMul,
@@ -177,14 +180,18 @@ function simdBatched(original: tf.KernelFunc): tf.KernelFunc {
  * - A·Bᵀ (gemmNT, dot products along k, both operands read in order) won everywhere measured,
  *   1.6–4× on the standard layers and still 1.2–1.6× with a 4 MB B: B up to GEMM_NT_MAX_B_BYTES.
  * - A·B and Aᵀ·B (gemm, 4-row bands that each stream B): 1.1–2.2× while B stays in L2
- *   (≤ GEMM_MAX_B_BYTES; every dW = xᵀ·dy has a batch-sized B); past it they lost to
- *   XNNPACK's cache blocking (0.7–0.9× at [64,1733]·[1733,256], 0.4× at a 1024² weight), except
- *   A·B with a short k (≤ GEMM_LONG_B_MAX_INNER), which still won 1.1–1.25× at [256, 1733].
+ *   (≤ GEMM_MAX_B_BYTES; every dW = xᵀ·dy has a batch-sized B). Past it, unpacked, they lost to
+ *   XNNPACK's cache blocking (0.7–0.9× at [64,1733]·[1733,256], 0.4× at a 1024² weight); packed
+ *   in k blocks (simd.ts's gemmPacks, runGemm) they win: any size, except Aᵀ·B with
+ *   GEMM_PACKED_TA_MAX_ROWS rows or more (A's rows then lie a power-of-two-ish stride apart
+ *   along k, and XNNPACK, behind its Transpose, was as fast or faster at 1024 rows). With too
+ *   few rows to pack, A·B with a short k (≤ GEMM_LONG_B_MAX_INNER) still won 1.1–1.25×.
  */
-export const GEMM_MAX_B_BYTES = 512 << 10;
+export const GEMM_MAX_B_BYTES = GEMM_PACK_MIN_B_BYTES;
 export const GEMM_NT_MAX_B_BYTES = 8 << 20;
 export const GEMM_LONG_B_MAX_INNER = 256;
 const GEMM_LONG_B_MAX_BYTES = 2 << 20;
+export const GEMM_PACKED_TA_MAX_ROWS = 1024;
 
 /**
  * Whether single products go to our gemm kernel, and dense layers and layer norms to the fused
@@ -231,6 +238,7 @@ export function gemmHandles(
   const bBytes = p.inner * p.cols * 4;
   if (transposeB) return bBytes <= GEMM_NT_MAX_B_BYTES;
   if (bBytes <= GEMM_MAX_B_BYTES) return true;
+  if (gemmPacks(p.rows, p.inner, p.cols)) return !transposeA || p.rows < GEMM_PACKED_TA_MAX_ROWS;
   return !transposeA && p.inner <= GEMM_LONG_B_MAX_INNER && bBytes <= GEMM_LONG_B_MAX_BYTES;
 }
 

@@ -33,7 +33,16 @@ describe('bench matmul --shapes (gemm kernel vs the route it replaced)', () => {
       expect(r.previousMs).toBeGreaterThan(0);
       expect(r.speedup).toBeCloseTo(r.previousMs / r.gemmMs, 10);
       expect(r.gemmGflops).toBeCloseTo((2 * r.m * r.k * r.n) / r.gemmMs / 1e6, 6);
+      expect(r.ours).toBe(true);
+      expect(r.packed).toBe(false);
     }
+    // A B past L2 runs packed in A·B and Aᵀ·B, as it is in A·Bᵀ.
+    const wide = measureMatmulShapes({ shapes: [{ m: 8, k: 300, n: 440 }], reps: 1, rounds: 1 });
+    expect(wide.map((r) => [r.form, r.ours, r.packed])).toEqual([
+      ['A·B', true, true],
+      ['Aᵀ·B', true, true],
+      ['A·Bᵀ', true, false],
+    ]);
     expect(() => measureMatmulShapes({ reps: 0 })).toThrow(/reps must be a positive integer/);
   });
 

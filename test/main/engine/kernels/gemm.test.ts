@@ -1,10 +1,19 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { affine, matMul } from '../../../../src/main/engine/common/matmul.ts';
-import { DENSE, simdKernels } from '../../../../src/main/engine/kernels/simd.ts';
+import {
+  DENSE,
+  GEMM_KC,
+  GEMM_PACK_MIN_ROWS,
+  gemmPacks,
+  runGemm,
+  simdKernels,
+  wasmBackendOf,
+} from '../../../../src/main/engine/kernels/simd.ts';
 import {
   GEMM_MAX_B_BYTES,
   GEMM_NT_MAX_B_BYTES,
+  GEMM_PACKED_TA_MAX_ROWS,
   gemmHandles,
 } from '../../../../src/main/engine/kernels/wasm.ts';
 import { Rng } from '../../../../src/main/engine/rng.ts';
@@ -86,7 +95,7 @@ describe('gemm kernels (wasm SIMD, register-blocked)', () => {
           // NaN everywhere C may be written, and past its end: a missed or stray store shows.
           heap.fill(Number.NaN, C / 4, C / 4 + m * n + 64);
           if (tb) k.gemmNT(A, B, C, m, kk, n);
-          else k.gemm(A, B, C, m, kk, n, ta ? 4 : 4 * kk, ta ? 4 * m : 4, withBias ? BIAS : 0);
+          else k.gemm(A, B, C, m, kk, n, ta ? 4 : 4 * kk, ta ? 4 * m : 4, withBias ? BIAS : 0, n);
           const want = reference(a, b, [m, kk, n], ta, tb);
           if (withBias) for (let i = 0; i < m * n; i++) want[i] += bias[i % n] ?? 0;
           const got = heap.subarray(C / 4, C / 4 + m * n);
@@ -97,6 +106,161 @@ describe('gemm kernels (wasm SIMD, register-blocked)', () => {
         }
       }
     }
+  });
+
+  it('pack8 + gemmPacked (strips of 8 columns, a later k block added on) match the reference and leave other columns alone', () => {
+    const memory = new WA.Memory({ initial: 80 });
+    const k = simdKernels(memory);
+    const rng = new Rng(22);
+    // [M, K, N]: rows not a multiple of 4, N not a multiple of 8 (the packed part is N & ~7).
+    for (const [m, kk, n] of [
+      [1, 1, 8],
+      [5, 9, 13],
+      [7, 33, 17],
+      [13, 70, 40],
+      [4, 8, 8],
+    ] as [number, number, number][]) {
+      for (const ta of [false, true]) {
+        for (const withBias of [false, true]) {
+          const n8 = n & ~7;
+          const a = rng.normalArray(m * kk);
+          const b = rng.normalArray(kk * n);
+          const bias = rng.normalArray(n);
+          const heap = new Float32Array(memory.buffer);
+          const [A, B, C, BIAS, BP] = [0, 1 << 20, 2 << 20, 3 << 20, 4 << 20];
+          heap.set(a, A / 4);
+          heap.set(b, B / 4);
+          heap.set(bias, BIAS / 4);
+          heap.fill(Number.NaN, C / 4, C / 4 + m * n + 64);
+          const [sAi, sAk] = ta ? [4, 4 * m] : [4 * kk, 4];
+          // Two k blocks: rows [0, k1) of B, then [k1, K) added onto C.
+          const k1 = kk >> 1;
+          for (const [k0, len] of [
+            [0, k1],
+            [k1, kk - k1],
+          ] as const) {
+            if (len === 0) continue;
+            k.pack8(B + 4 * k0 * n, BP, len, n8, n);
+            k.gemmPacked(A + k0 * sAk, BP, C, m, len, n8, sAi, sAk, withBias ? BIAS : 0, n, k0);
+          }
+          const want = reference(a, b, [m, kk, n], ta, false);
+          if (withBias) for (let i = 0; i < m * n; i++) want[i] += bias[i % n] ?? 0;
+          const what = `[${m}, ${kk}, ${n}] ta=${ta} bias=${withBias}`;
+          for (let i = 0; i < m; i++) {
+            for (let j = 0; j < n; j++) {
+              const got = heap[C / 4 + i * n + j] ?? 0;
+              if (j >= n8) expect(got, `${what} (${i}, ${j}) untouched`).toBeNaN();
+              else
+                expect(Math.abs(got - (want[i * n + j] ?? 0)), `${what} (${i}, ${j})`).toBeLessThan(
+                  1e-4 * Math.sqrt(kk + 1),
+                );
+            }
+          }
+          expect(heap.subarray(C / 4 + m * n, C / 4 + m * n + 64).every(Number.isNaN)).toBe(true);
+        }
+      }
+    }
+  });
+
+  it('runGemm with B packed in k blocks equals the float64 reference and, bit for bit, the unpacked kernel', () => {
+    const backend = wasmBackendOf(tf.backend());
+    const rng = new Rng(23);
+    // Odd sizes; k and n not multiples of the blocks (kc 5 and 16, nc 8 and 16 here, GEMM_KC and
+    // GEMM_NC by default); fewer than 8 columns (nothing to pack), the VAE's 1733-wide products.
+    for (const [m, kk, n, kc, nc] of [
+      [5, 9, 13, 5, undefined],
+      [13, 37, 29, 16, 8],
+      [9, 40, 8, 16, undefined],
+      [6, 11, 7, 4, undefined],
+      [3, 300, 21, undefined, undefined],
+      [7, 19, 45, 6, 16],
+      [64, 1733, 256, undefined, undefined],
+      [64, 256, 1733, undefined, undefined],
+      [64, 64, 1733, 48, 104],
+    ] as [number, number, number, number | undefined, number | undefined][]) {
+      for (const ta of [false, true]) {
+        for (const withBias of [false, true]) {
+          const a = rng.normalArray(m * kk);
+          const b = rng.normalArray(kk * n);
+          const bias = rng.normalArray(n);
+          const at = tf.tensor2d(a, ta ? [kk, m] : [m, kk]);
+          const bt = tf.tensor2d(b, [kk, n]);
+          const biasT = tf.tensor1d(bias);
+          const product = (pack: boolean): Float32Array => {
+            const out = backend.makeOutput([m, n], 'float32');
+            runGemm(backend, {
+              a: at,
+              b: bt,
+              out,
+              rows: m,
+              inner: kk,
+              cols: n,
+              transposeA: ta,
+              transposeB: false,
+              pack,
+              kc,
+              nc,
+              ...(withBias ? { bias: biasT } : {}),
+            });
+            const t = tf.engine().makeTensorFromTensorInfo(out as tf.TensorInfo);
+            const values = t.dataSync() as Float32Array;
+            t.dispose();
+            return values;
+          };
+          const packed = product(true);
+          const plain = product(false);
+          tf.dispose([at, bt, biasT]);
+          const want = reference(a, b, [m, kk, n], ta, false);
+          if (withBias) for (let i = 0; i < m * n; i++) want[i] += bias[i % n] ?? 0;
+          const what = `[${m}, ${kk}, ${n}] kc=${kc ?? GEMM_KC} nc=${nc} ta=${ta} bias=${withBias}`;
+          expect(maxAbsDiff(packed, Float32Array.from(want)), what).toBeLessThan(
+            1e-4 * Math.sqrt(kk + 1),
+          );
+          expect(packed, what).toEqual(plain);
+        }
+      }
+    }
+  });
+
+  it('runGemm refuses k and n blocks that do not fit and packing with B transposed', () => {
+    const backend = wasmBackendOf(tf.backend());
+    const a = tf.zeros([4, 8]);
+    const b = tf.zeros([8, 8]);
+    const out = backend.makeOutput([4, 8], 'float32');
+    const base = { a, b, out, rows: 4, inner: 8, cols: 8, transposeA: false };
+    expect(() => runGemm(backend, { ...base, transposeB: false, pack: true, kc: 0 })).toThrow(
+      /bad k block 0/,
+    );
+    expect(() => runGemm(backend, { ...base, transposeB: false, pack: true, nc: 12 })).toThrow(
+      /bad n block 12 \(a multiple of 8 wanted\)/,
+    );
+    expect(() => runGemm(backend, { ...base, transposeB: true, pack: true })).toThrow(
+      /packing with B transposed/,
+    );
+    backend.disposeData(out.dataId);
+    tf.dispose([a, b]);
+  });
+
+  it('runGemm with an empty k gives the bias (or zeros), packed or not', () => {
+    const backend = wasmBackendOf(tf.backend());
+    const a = tf.zeros([9, 0]);
+    const b = tf.zeros([0, 11]);
+    const bias = tf.range(0, 11);
+    for (const pack of [true, false, undefined]) {
+      for (const withBias of [true, false]) {
+        const out = backend.makeOutput([9, 11], 'float32');
+        runGemm(backend, {
+          ...{ a, b, out, rows: 9, inner: 0, cols: 11, transposeA: false, transposeB: false },
+          ...(pack === undefined ? {} : { pack }),
+          ...(withBias ? { bias } : {}),
+        });
+        const t = tf.engine().makeTensorFromTensorInfo(out as tf.TensorInfo);
+        const want = Array.from({ length: 99 }, (_, i) => (withBias ? i % 11 : 0));
+        expect(Array.from(t.dataSync()), `pack ${pack} bias ${withBias}`).toEqual(want);
+        t.dispose();
+      }
+    }
+    tf.dispose([a, b, bias]);
   });
 
   it('colsum gives column sums of any shape, including no rows', () => {
@@ -126,10 +290,12 @@ describe('gemm kernels (wasm SIMD, register-blocked)', () => {
     it(`tf.matMul gives op(A)·op(B) for every transpose combination (gemm ${gemm ? 'on' : 'off'})`, async () => {
       if (!gemm) process.env.D2NWG_WASM_GEMM = '0';
       const rng = new Rng(4);
+      // [21, 300, 701]: a B past L2, packed in k blocks (two, the second short) with a column tail.
       for (const [m, kk, n] of [
         [5, 9, 13],
         [64, 256, 256],
         [1, 7, 3],
+        [21, 300, 701],
       ] as [number, number, number][]) {
         for (const [ta, tb] of [...FORMS, [true, true] as const]) {
           const a = rng.normalArray(m * kk);
@@ -176,13 +342,24 @@ describe('gemm kernels (wasm SIMD, register-blocked)', () => {
     expect(gemmHandles(t([64, 256]), t([64, 256]), true, false)).toBe(true);
     expect(gemmHandles(t([64, 256]), t([256, 256]), false, true)).toBe(true);
     expect(gemmHandles(t([64, 1733]), t([64, 256]), true, false)).toBe(true);
-    // A long k with a B past L2 stays on XNNPACK; the dot-product form takes it, and a short k.
-    expect(gemmHandles(t([64, 1733]), t([1733, 256]), false, false)).toBe(false);
+    // A B past L2: packed in k blocks (A·B, Aᵀ·B), the dot-product form (A·Bᵀ) as it is.
+    expect(gemmPacks(64, 1733, 256)).toBe(true);
+    expect(gemmHandles(t([64, 1733]), t([1733, 256]), false, false)).toBe(true);
     expect(gemmHandles(t([64, 1733]), t([256, 1733]), false, true)).toBe(true);
     expect(gemmHandles(t([64, 256]), t([256, 1733]), false, false)).toBe(true);
-    expect(gemmHandles(t([256, 64]), t([256, 1733]), true, false)).toBe(false);
+    expect(gemmHandles(t([256, 64]), t([256, 1733]), true, false)).toBe(true);
     const side = Math.ceil(Math.sqrt(GEMM_MAX_B_BYTES / 4)) + 1;
-    expect(gemmHandles(t([64, side]), t([side, side]), false, false)).toBe(false);
+    expect(gemmPacks(64, side, side)).toBe(true);
+    expect(gemmPacks(64, side - 2, side - 2)).toBe(false);
+    expect(gemmHandles(t([64, side]), t([side, side]), false, false)).toBe(true);
+    // … except Aᵀ·B with many rows, and too few rows to pay for packing with a long k.
+    expect(gemmHandles(t([side, GEMM_PACKED_TA_MAX_ROWS]), t([side, side]), true, false)).toBe(
+      false,
+    );
+    expect(gemmPacks(GEMM_PACK_MIN_ROWS - 1, 1733, 256)).toBe(false);
+    expect(gemmHandles(t([GEMM_PACK_MIN_ROWS - 1, 1733]), t([1733, 256]), false, false)).toBe(
+      false,
+    );
     const ntSide = Math.ceil(Math.sqrt(GEMM_NT_MAX_B_BYTES / 4)) + 1;
     expect(gemmHandles(t([64, side]), t([side, side]), false, true)).toBe(true);
     expect(gemmHandles(t([64, ntSide]), t([ntSide, ntSide]), false, true)).toBe(false);
