@@ -137,6 +137,31 @@ function forLoop(v: number, from: number[], limit: number, step: number, body: n
   ];
 }
 
+/** local dst ← base + (row · ld + col) · 4: the byte address of a float32 matrix cell. */
+function setCellAddr(base: number, row: number, ld: number, col: number, dst: number): number[] {
+  return [
+    ...op.get(base),
+    ...op.get(row),
+    ...op.get(ld),
+    ...op.mul,
+    ...op.get(col),
+    ...op.add,
+    ...op.i32(4),
+    ...op.mul,
+    ...op.add,
+    ...op.set(dst),
+  ];
+}
+
+/** local dst ← local src · k (i32). */
+function setScaled(src: number, k: number, dst: number): number[] {
+  return [...op.get(src), ...op.i32(k), ...op.mul, ...op.set(dst)];
+}
+
+/** local dst ← local src rounded down to a multiple of m (a power of two). */
+function setFloorTo(src: number, m: number, dst: number): number[] {
+  return [...op.get(src), ...op.i32(-m), ...op.andI, ...op.set(dst)];
+}
 function func(locals: [number, number][], body: number[]): number[] {
   const bytes = [...vec(locals.map(([n, t]) => [...uleb(n), t])), ...body, ...op.end];
   return [...uleb(bytes.length), ...bytes];
@@ -251,16 +276,7 @@ function bmmBody(): number[] {
       ...op.splat,
       ...op.set(av),
       // brow = b0 + (k*N + j0)*4
-      ...op.get(b0),
-      ...op.get(k),
-      ...op.get(N),
-      ...op.mul,
-      ...op.get(BL.j0),
-      ...op.add,
-      ...op.i32(4),
-      ...op.mul,
-      ...op.add,
-      ...op.set(brow),
+      ...setCellAddr(b0, k, N, BL.j0, brow),
       ...BV.acc.flatMap((a2, q) => [
         ...op.get(a2),
         ...op.get(av),
@@ -312,18 +328,9 @@ function bmmBody(): number[] {
   const biLoop = overBatch(bi, a0, b0, iLoop);
   return [
     // nb = N*4 (bytes per row of B and C); n4 = N & ~3
-    ...op.get(N),
-    ...op.i32(4),
-    ...op.mul,
-    ...op.set(nb),
-    ...op.get(N),
-    ...op.i32(-4),
-    ...op.andI,
-    ...op.set(n4),
-    ...op.get(N),
-    ...op.i32(-16),
-    ...op.andI,
-    ...op.set(BL.n16),
+    ...setScaled(N, 4, nb),
+    ...setFloorTo(N, 4, n4),
+    ...setFloorTo(N, 16, BL.n16),
     ...biLoop,
   ];
 }
@@ -419,10 +426,7 @@ function adamBody(): number[] {
     ...op.f32sub,
     ...op.set(AFL.nb2),
     // end = n*4 bytes; end4 = (n & ~3)*4
-    ...op.get(AD.n),
-    ...op.i32(4),
-    ...op.mul,
-    ...op.set(AL.end),
+    ...setScaled(AD.n, 4, AL.end),
     ...op.get(AD.n),
     ...op.i32(-4),
     ...op.andI,
@@ -573,10 +577,7 @@ function leakyBody(grad: boolean): number[] {
     ...op.f32store,
   ];
   return [
-    ...op.get(n),
-    ...op.i32(4),
-    ...op.mul,
-    ...op.set(end),
+    ...setScaled(n, 4, end),
     ...op.get(n),
     ...op.i32(-4),
     ...op.andI,
@@ -711,16 +712,7 @@ function gemmBody(): { locals: [number, number][]; body: number[] } {
       ...op.mul,
       ...op.add,
       ...op.set(bp),
-      ...op.get(P.c),
-      ...op.get(i),
-      ...op.get(P.ld),
-      ...op.mul,
-      ...op.get(j),
-      ...op.add,
-      ...op.i32(4),
-      ...op.mul,
-      ...op.add,
-      ...op.set(cp),
+      ...setCellAddr(P.c, i, P.ld, j, cp),
       // acc = bias ? bias[j + 4q …] : 0 (the load from address 0 when there is none is discarded)
       ...accs.flatMap((x, n) => [
         ...op.get(P.bias),
@@ -809,30 +801,12 @@ function gemmBody(): { locals: [number, number][]; body: number[] } {
   );
 
   const body = [
-    ...op.get(P.ld),
-    ...op.i32(4),
-    ...op.mul,
-    ...op.set(nb),
-    ...op.get(P.M),
-    ...op.i32(-4),
-    ...op.andI,
-    ...op.set(m4),
-    ...op.get(P.N),
-    ...op.i32(-8),
-    ...op.andI,
-    ...op.set(n8),
-    ...op.get(P.N),
-    ...op.i32(-4),
-    ...op.andI,
-    ...op.set(n4),
-    ...op.get(P.sAi),
-    ...op.i32(2),
-    ...op.mul,
-    ...op.set(sA2),
-    ...op.get(P.sAi),
-    ...op.i32(3),
-    ...op.mul,
-    ...op.set(sA3),
+    ...setScaled(P.ld, 4, nb),
+    ...setFloorTo(P.M, 4, m4),
+    ...setFloorTo(P.N, 8, n8),
+    ...setFloorTo(P.N, 4, n4),
+    ...setScaled(P.sAi, 2, sA2),
+    ...setScaled(P.sAi, 3, sA3),
     ...forLoop(i, op.i32(0), m4, 4, rowBand(4)),
     ...forLoop(i, op.get(m4), P.M, 1, rowBand(1)),
     ...tail,
@@ -862,10 +836,7 @@ function pack8Body(): { locals: [number, number][]; body: number[] } {
   return {
     locals: L.decls,
     body: [
-      ...op.get(P.ld),
-      ...op.i32(4),
-      ...op.mul,
-      ...op.set(lb),
+      ...setScaled(P.ld, 4, lb),
       ...op.get(P.bp),
       ...op.set(dst),
       ...forLoop(j, op.i32(0), P.N8, 8, [
@@ -955,16 +926,7 @@ function gemmPackedBody(): { locals: [number, number][]; body: number[] } {
       ...op.mul,
       ...op.add,
       ...op.set(ap),
-      ...op.get(P.c),
-      ...op.get(i),
-      ...op.get(P.ld),
-      ...op.mul,
-      ...op.get(j),
-      ...op.add,
-      ...op.i32(4),
-      ...op.mul,
-      ...op.add,
-      ...op.set(cp),
+      ...setCellAddr(P.c, i, P.ld, j, cp),
       // acc = more ? C's block (a later k block adds on) : bias ? bias[j + 4q …] : 0
       ...accs.flatMap((x, n) => [
         ...op.get(cp),
@@ -989,26 +951,11 @@ function gemmPackedBody(): { locals: [number, number][]; body: number[] } {
   };
 
   const body = [
-    ...op.get(P.ld),
-    ...op.i32(4),
-    ...op.mul,
-    ...op.set(lc),
-    ...op.get(P.K),
-    ...op.i32(32),
-    ...op.mul,
-    ...op.set(strip),
-    ...op.get(P.M),
-    ...op.i32(-4),
-    ...op.andI,
-    ...op.set(m4),
-    ...op.get(P.sAi),
-    ...op.i32(2),
-    ...op.mul,
-    ...op.set(sA2),
-    ...op.get(P.sAi),
-    ...op.i32(3),
-    ...op.mul,
-    ...op.set(sA3),
+    ...setScaled(P.ld, 4, lc),
+    ...setScaled(P.K, 32, strip),
+    ...setFloorTo(P.M, 4, m4),
+    ...setScaled(P.sAi, 2, sA2),
+    ...setScaled(P.sAi, 3, sA3),
     ...op.get(P.bp),
     ...op.set(sp),
     ...forLoop(j, op.i32(0), P.N8, 8, [
@@ -1065,14 +1012,8 @@ function colsumBody(): { locals: [number, number][]; body: number[] } {
     ...(vector ? vstore() : op.f32store),
   ];
   const body = [
-    ...op.get(P.N),
-    ...op.i32(4),
-    ...op.mul,
-    ...op.set(nb),
-    ...op.get(P.N),
-    ...op.i32(-4),
-    ...op.andI,
-    ...op.set(n4),
+    ...setScaled(P.N, 4, nb),
+    ...setFloorTo(P.N, 4, n4),
     ...forLoop(j, op.i32(0), n4, 4, column(true)),
     ...forLoop(j, op.get(n4), P.N, 1, column(false)),
   ];
@@ -1189,24 +1130,15 @@ function gemmNTBody(): { locals: [number, number][]; body: number[] } {
 
   const body = [
     // kb = K*4 (bytes per row); k4 = (K & ~3)*4 (bytes of the vector part)
-    ...op.get(P.K),
-    ...op.i32(4),
-    ...op.mul,
-    ...op.set(kb),
+    ...setScaled(P.K, 4, kb),
     ...op.get(P.K),
     ...op.i32(-4),
     ...op.andI,
     ...op.i32(4),
     ...op.mul,
     ...op.set(k4),
-    ...op.get(P.M),
-    ...op.i32(-2),
-    ...op.andI,
-    ...op.set(m2),
-    ...op.get(P.N),
-    ...op.i32(-4),
-    ...op.andI,
-    ...op.set(n4),
+    ...setFloorTo(P.M, 2, m2),
+    ...setFloorTo(P.N, 4, n4),
     ...forLoop(i, op.i32(0), m2, 2, rowBand(2)),
     ...forLoop(i, op.get(m2), P.M, 1, rowBand(1)),
   ];
