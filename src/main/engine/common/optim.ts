@@ -9,7 +9,7 @@
  * ~15 tensor ops per variable per step dominates the arithmetic). makeAdam picks one by size.
  */
 import * as tf from '@tensorflow/tfjs';
-import { NumericError } from '../errors.ts';
+import { InputError, NumericError } from '../errors.ts';
 import { readAll, readScalar, readScalars } from './readback.ts';
 import { FUSED_ADAM } from '../kernels/simd.ts';
 import { FUSED_EMA } from '../kernels/webgpu.ts';
@@ -59,9 +59,28 @@ export const HOST_ADAM_MAX_PARAMS = 200_000;
  * tensor Adam, fused where the backend has the kernel (webgpu), for large ones.
  */
 export function makeAdam(vars: readonly tf.Variable[], opts: HostAdamOptions): GradientOptimizer {
+  const forced = adamOverride();
+  if (forced === 'host') return new HostAdam(vars, opts);
+  if (forced === 'tensor') return new Adam(vars, opts);
   if (hasFusedAdam() && tf.getBackend() === 'wasm') return new Adam(vars, opts);
   const size = vars.reduce((s, v) => s + v.size, 0);
   return size <= HOST_ADAM_MAX_PARAMS ? new HostAdam(vars, opts) : new Adam(vars, opts);
+}
+
+/** Environment variable that overrides `makeAdam`'s choice (for before/after measurements). */
+export const ADAM_ENV = 'D2NWG_ADAM';
+
+/**
+ * `D2NWG_ADAM`: `host` or `tensor` forces that optimiser for the VAE, encoder, diffusion model,
+ * predictor and class-head generator; unset or `auto` keeps makeAdam's rule. Both give the same
+ * update up to float rounding, so this changes speed only (a GPU's trade-off between a readback
+ * per step and a few kernels per variable is what it is for).
+ */
+export function adamOverride(env: NodeJS.ProcessEnv = process.env): 'host' | 'tensor' | null {
+  const raw = (env[ADAM_ENV] ?? '').trim();
+  if (raw === '' || raw === 'auto') return null;
+  if (raw === 'host' || raw === 'tensor') return raw;
+  throw new InputError(`expected auto, host or tensor, got '${raw}'`, ADAM_ENV);
 }
 
 /** Whether the active backend has the fused Adam kernel (kernels/simd.ts). */

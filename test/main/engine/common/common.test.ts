@@ -10,6 +10,7 @@ import {
   cosineLr,
   HOST_ADAM_MAX_PARAMS,
   HostAdam,
+  adamOverride,
   hasFusedAdam,
   makeAdam,
   optimStep,
@@ -131,6 +132,23 @@ describe('optimisers', () => {
         b.dispose();
       } finally {
         if (kernel) tf.registerKernel(kernel);
+      }
+      // D2NWG_ADAM forces either optimiser; a misspelt value is refused, naming the variable.
+      expect(adamOverride({})).toBeNull();
+      expect(adamOverride({ D2NWG_ADAM: 'auto' })).toBeNull();
+      expect(adamOverride({ D2NWG_ADAM: 'tensor' })).toBe('tensor');
+      expect(() => adamOverride({ D2NWG_ADAM: 'hots' })).toThrow(
+        /D2NWG_ADAM.*expected auto, host or tensor, got 'hots'|expected auto, host or tensor, got 'hots'/,
+      );
+      const saved = process.env.D2NWG_ADAM;
+      try {
+        process.env.D2NWG_ADAM = 'host';
+        const h = makeAdam(small.variables(), { lr: 1 });
+        expect(h).toBeInstanceOf(HostAdam);
+        h.dispose();
+      } finally {
+        if (saved === undefined) delete process.env.D2NWG_ADAM;
+        else process.env.D2NWG_ADAM = saved;
       }
       small.dispose();
       big.dispose();
