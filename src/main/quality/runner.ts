@@ -69,6 +69,12 @@ export interface RunQualityArgs {
   /** Progress lines ('[stage] …'), e.g. to stderr. */
   readonly log?: (line: string) => void;
   readonly control?: RunControl;
+  /**
+   * Node cache shared with other runs: runs of configs that differ downstream of a node (e.g. only
+   * in the VAE or diffusion sizes) reuse its outputs, the zoo's included. The caller owns it (it is
+   * not cleared here); by default each run has its own, cleared at the end.
+   */
+  readonly cache?: MemoryNodeCache<PortValue>;
 }
 
 /** Per-epoch mean curve of one (split, method), recorded beside the fixed rows. */
@@ -100,7 +106,7 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
   if (cfg.unseenDataset) await checkTargetSource(cfg);
 
   const qp = qualityPipeline(cfg);
-  const cache = new MemoryNodeCache<PortValue>();
+  const cache = args.cache ?? new MemoryNodeCache<PortValue>();
   const ac = new AbortController();
   const outer = args.control?.signal;
   const onOuterAbort = () => ac.abort();
@@ -120,6 +126,7 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
       dataDir: process.cwd(),
       onEvent: (e) => {
         if (e.type === 'nodeStart') log(`[${e.nodeId}] running`);
+        else if (e.type === 'nodeCached') log(`[${e.nodeId}] cached`);
         else if (e.type === 'nodeFinish') log(`[${e.nodeId}] done in ${e.durationS.toFixed(1)} s`);
         else if (e.type === 'nodeError' && failures.length === 0) {
           // The first failure ends the benchmark: nothing after it could fill the report.
@@ -136,7 +143,7 @@ export async function runQuality(args: RunQualityArgs): Promise<QualityReport> {
     return await buildReport(cfg, qp, result, cache, log, t0, ac.signal);
   } finally {
     outer?.removeEventListener('abort', onOuterAbort);
-    cache.clear();
+    if (!args.cache) cache.clear();
     // The Samplers' staging copies of their weights (for a store this run does not have).
     await rm(path.join(os.tmpdir(), 'd2nwg-artifacts', runId), { recursive: true, force: true });
   }

@@ -390,6 +390,36 @@ describe('quality benchmark runner', () => {
     expect(built.targets[1].sample).toBe('unseen_sample');
   });
 
+  it('reuses a shared node cache across configs: the zoo trains once, no number changes', async () => {
+    // Two configs that differ only in the diffusion model: with one cache, the second run takes
+    // the zoo, VAE and encoder from the first and gives the same report as a run of its own.
+    const first = resolveQualityConfig('smoke', MICRO);
+    const second = resolveQualityConfig('smoke', {
+      ...MICRO,
+      diffusion: { ...MICRO.diffusion, steps: 7 },
+    });
+    const cache = new MemoryNodeCache<PortValue>();
+    const lines: string[] = [];
+    const [viaCache] = await expectNoLeakedTensors(async () => {
+      try {
+        await runQuality({ config: first, cache });
+        expect(cache.size).toBeGreaterThan(0);
+        const r = await runQuality({ config: second, cache, log: (l) => lines.push(l) });
+        return [r];
+      } finally {
+        cache.clear();
+      }
+    });
+    expect(lines).toContain('[zoo] cached');
+    expect(lines).toContain('[vae] cached');
+    expect(lines).toContain('[diffusion] running');
+    expect(lines).not.toContain('[zoo] running');
+    const alone = await runQuality({ config: second });
+    const strip = (r: typeof alone) =>
+      r.results.map((x) => [x.split, x.method, x.epoch, x.accuracy_mean]);
+    expect(strip(viaCache)).toEqual(strip(alone));
+  });
+
   it('runs a CNN zoo on raw images: every method and reference on the same images', async () => {
     // perClass = nTrain: the generator is conditioned on all training samples, and the support-set
     // references are then fitted on exactly the samples the 'train' ones are.

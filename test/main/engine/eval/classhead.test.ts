@@ -1,11 +1,30 @@
 import { describe, expect, it } from 'vitest';
 import { ClassHeadGenerator, classInputs } from '../../../../src/main/engine/eval/classhead.ts';
 import { InputError } from '../../../../src/main/engine/errors.ts';
-import { layoutOf } from '../../../../src/main/engine/nn/architecture.ts';
+import { layoutOf, type Layout } from '../../../../src/main/engine/nn/architecture.ts';
 import { initParams } from '../../../../src/main/engine/nn/params.ts';
 import { accuracy } from '../../../../src/main/engine/nn/train.ts';
 import { Rng } from '../../../../src/main/engine/rng.ts';
 import { expectNoLeakedTensors } from '../../../helpers/tf.ts';
+
+/** Row p of the head `wp` is row perm[p] of `w`, weights and bias alike. */
+function expectRowsPermuted(
+  layout: Layout,
+  w: Float32Array,
+  wp: Float32Array,
+  perm: readonly number[],
+): void {
+  const k = layout.arch.outputs;
+  const ws = layout.params[layout.params.length - 2];
+  const bs = layout.params[layout.params.length - 1];
+  const width = ws.shape[0];
+  for (let p = 0; p < k; p++) {
+    expect(wp[bs.offset + p]).toBeCloseTo(w[bs.offset + perm[p]], 4);
+    for (let j = 0; j < width; j++) {
+      expect(wp[ws.offset + j * k + p]).toBeCloseTo(w[ws.offset + j * k + perm[p]], 5);
+    }
+  }
+}
 
 describe('class-head generator (conditioning per class)', () => {
   const k = 3;
@@ -91,16 +110,7 @@ describe('class-head generator (conditioning per class)', () => {
       perm.forEach((from, p) =>
         permuted.set(support.subarray(from * 4 * d, (from + 1) * 4 * d), p * 4 * d),
       );
-      const wp = await gen.headFor(body, permuted, k, 4);
-      const ws = layout.params[layout.params.length - 2];
-      const bs = layout.params[layout.params.length - 1];
-      const width = ws.shape[0];
-      for (let p = 0; p < k; p++) {
-        expect(wp[bs.offset + p]).toBeCloseTo(w[bs.offset + perm[p]], 4);
-        for (let j = 0; j < width; j++) {
-          expect(wp[ws.offset + j * k + p]).toBeCloseTo(w[ws.offset + j * k + perm[p]], 5);
-        }
-      }
+      expectRowsPermuted(layout, w, await gen.headFor(body, permuted, k, 4), perm);
     }
   }
 
@@ -174,5 +184,96 @@ describe('class-head generator (conditioning per class)', () => {
     } finally {
       gen.dispose();
     }
+  });
+});
+
+describe('class-head generator on a CNN zoo (the pooled channels are what the head reads)', () => {
+  const k = 3;
+  const side = 6;
+  const layout = layoutOf({
+    kind: 'cnn',
+    inputShape: [side, side, 1],
+    channels: [3, 6],
+    kernelSize: 3,
+    outputs: k,
+    activation: 'relu',
+  });
+  const pixels = side * side;
+  const rng = new Rng(21);
+  // Eight classes of images: a brightness level and a left/right contrast of their own.
+  const looks = Array.from({ length: 8 }, () => [2 * rng.normal(), 2 * rng.normal()]);
+  const image = (cls: number, r: Rng) =>
+    Array.from(
+      { length: pixels },
+      (_, p) => looks[cls][0] + (p % side < side / 2 ? 1 : -1) * looks[cls][1] + 0.2 * r.normal(),
+    );
+  const taskData = (classes: number[], n: number, r: Rng) => {
+    const x = new Float32Array(classes.length * n * pixels);
+    const y = new Int32Array(classes.length * n);
+    classes.forEach((cls, p) => {
+      for (let i = 0; i < n; i++) {
+        x.set(image(cls, r), (p * n + i) * pixels);
+        y[p * n + i] = p;
+      }
+    });
+    return { x, y };
+  };
+  const tuples = [
+    [0, 1, 2],
+    [3, 4, 5],
+    [1, 3, 5],
+    [2, 0, 4],
+    [5, 2, 1],
+  ];
+  const members = tuples.map((cls, i) => ({
+    params: initParams(layout, new Rng(300 + i)),
+    ...taskData(cls, 10, new Rng(400 + i)),
+  }));
+
+  it('generates a head over the pooled channels whose rows follow the class order', async () => {
+    await expectNoLeakedTensors(async () => {
+      const gen = await ClassHeadGenerator.train({
+        layout,
+        members: members.length,
+        member: (i) => members[i],
+        perClass: 4,
+        config: { steps: 80, batchMembers: 3, queryPerClass: 6, hidden: 16, lr: 1e-2 },
+        rng: new Rng(5),
+      });
+      try {
+        expect(gen.lossHistory[gen.lossHistory.length - 1]).toBeLessThan(gen.lossHistory[0]);
+        const body = initParams(layout, new Rng(8));
+        // Classes 6 and 7 never appear in the zoo.
+        const classes = [6, 7, 2];
+        const support = taskData(classes, 4, new Rng(9)).x;
+        const w = await gen.headFor(body, support, k, 4);
+        expect(w.length).toBe(layout.size);
+        // The output layer reads the 6 pooled channels: a [6, 3] kernel and 3 biases.
+        const ws = layout.params[layout.params.length - 2];
+        expect(ws.shape).toEqual([6, k]);
+        expect(Array.from(w.subarray(0, ws.offset))).toEqual(
+          Array.from(body.subarray(0, ws.offset)),
+        );
+        expect(Array.from(w.subarray(ws.offset)).every(Number.isFinite)).toBe(true);
+        expect(Array.from(w.subarray(ws.offset))).not.toEqual(Array.from(body.subarray(ws.offset)));
+        const test = taskData(classes, 30, new Rng(10));
+        expect(await accuracy(layout, w, test.x, test.y)).toBeGreaterThan(0.85);
+
+        const perm = [1, 2, 0];
+        const permuted = new Float32Array(support.length);
+        perm.forEach((from, p) =>
+          permuted.set(
+            support.subarray(from * 4 * pixels, (from + 1) * 4 * pixels),
+            p * 4 * pixels,
+          ),
+        );
+        expectRowsPermuted(layout, w, await gen.headFor(body, permuted, k, 4), perm);
+        await expect(gen.headFor(body, new Float32Array(4 * 4 * 6), k, 4)).rejects.toThrow(
+          /do not hold 3 classes × 4 samples of 36/,
+        );
+      } finally {
+        gen.dispose();
+      }
+    });
   });
 });
