@@ -311,8 +311,9 @@ Each writes a JSON report (default bench/out/<name>.json).
 
   dispatch [--backend NAME] [--rounds N] [--chain-ops N] [--steps N] [--breakdown]
          µs per op of a chain of tiny ops and of a model-batch training step; on webgpu with the
-         dispatch caches (bind groups, uniforms) off and on, alternating in one process;
-         --breakdown times each Dawn call the backend makes per op.
+         dispatch caches (bind groups, uniforms, uploads) off and on, alternating in one process;
+         --breakdown times each Dawn call the backend makes, per op of the chain and per kernel
+         of the training step (engine, buffer creation, uploads, GC, GPU wait, cache counters).
   matmul [--backend NAME] [--sizes 256,512,1024] [--reps N] [--compare-stock]
          [--shapes standard|MxKxN,… [--rounds N]]
          GFLOP/s of A·B, Aᵀ·B and A·Bᵀ on the tensor backend; --compare-stock (wasm) also times
