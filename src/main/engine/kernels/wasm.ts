@@ -182,7 +182,7 @@ function simdBatched(original: tf.KernelFunc): tf.KernelFunc {
  * - A·B and Aᵀ·B (gemm, 4-row bands that each stream B): 1.1–2.2× while B stays in L2
  *   (≤ GEMM_MAX_B_BYTES; every dW = xᵀ·dy has a batch-sized B). Past it, unpacked, they lost to
  *   XNNPACK's cache blocking (0.7–0.9× at [64,1733]·[1733,256], 0.4× at a 1024² weight); packed
- *   in k blocks (simd.ts's gemmPacks, runGemm) they win: any size, except Aᵀ·B with
+ *   in k blocks (simd.ts's gemmPacks, runGemm) they win at every size except Aᵀ·B with
  *   GEMM_PACKED_TA_MAX_ROWS rows or more (A's rows then lie a power-of-two-ish stride apart
  *   along k, and XNNPACK, behind its Transpose, was as fast or faster at 1024 rows). With too
  *   few rows to pack, A·B with a short k (≤ GEMM_LONG_B_MAX_INNER) still won 1.1–1.25×.
