@@ -26,6 +26,28 @@ function expectRowsPermuted(
   }
 }
 
+/**
+ * n samples per position of a class tuple, each of `width` values drawn by `sample(class, rng)`;
+ * labels are the positions (0 for the tuple's first class, …).
+ */
+function tupleData(
+  classes: readonly number[],
+  n: number,
+  width: number,
+  sample: (cls: number, r: Rng) => ArrayLike<number>,
+  r: Rng,
+): { x: Float32Array; y: Int32Array } {
+  const x = new Float32Array(classes.length * n * width);
+  const y = new Int32Array(classes.length * n);
+  classes.forEach((cls, p) => {
+    for (let i = 0; i < n; i++) {
+      x.set(sample(cls, r), (p * n + i) * width);
+      y[p * n + i] = p;
+    }
+  });
+  return { x, y };
+}
+
 describe('class-head generator (conditioning per class)', () => {
   const k = 3;
   const d = 6;
@@ -40,18 +62,7 @@ describe('class-head generator (conditioning per class)', () => {
   // Eight well-separated classes; every task picks 3 of them in some order.
   const centres = Array.from({ length: 8 }, () => rng.normalArray(d, 0, 2.5));
   const draw = (cls: number, r: Rng) => centres[cls].map((v) => v + 0.4 * r.normal());
-  /** n samples per position of the class tuple, labels = positions. */
-  const taskData = (classes: number[], n: number, r: Rng) => {
-    const x = new Float32Array(classes.length * n * d);
-    const y = new Int32Array(classes.length * n);
-    classes.forEach((cls, p) => {
-      for (let i = 0; i < n; i++) {
-        x.set(draw(cls, r), (p * n + i) * d);
-        y[p * n + i] = p;
-      }
-    });
-    return { x, y };
-  };
+  const taskData = (classes: number[], n: number, r: Rng) => tupleData(classes, n, d, draw, r);
   const tuples = [
     [0, 1, 2],
     [3, 4, 5],
@@ -207,17 +218,8 @@ describe('class-head generator on a CNN zoo (the pooled channels are what the he
       { length: pixels },
       (_, p) => looks[cls][0] + (p % side < side / 2 ? 1 : -1) * looks[cls][1] + 0.2 * r.normal(),
     );
-  const taskData = (classes: number[], n: number, r: Rng) => {
-    const x = new Float32Array(classes.length * n * pixels);
-    const y = new Int32Array(classes.length * n);
-    classes.forEach((cls, p) => {
-      for (let i = 0; i < n; i++) {
-        x.set(image(cls, r), (p * n + i) * pixels);
-        y[p * n + i] = p;
-      }
-    });
-    return { x, y };
-  };
+  const taskData = (classes: number[], n: number, r: Rng) =>
+    tupleData(classes, n, pixels, image, r);
   const tuples = [
     [0, 1, 2],
     [3, 4, 5],
