@@ -26,3 +26,8 @@ export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs((a[i] ?? 0) - (b[i] ?? 0)));
   return m;
 }
+
+/** maxAbsDiff relative to the reference's largest magnitude (at least 1). */
+export function scaledDiff(got: Float32Array, want: Float32Array): number {
+  return maxAbsDiff(got, want) / Math.max(1, ...Array.from(want, Math.abs));
+}
