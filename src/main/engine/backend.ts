@@ -19,6 +19,7 @@ import { InputError } from './errors.ts';
 import { registerThreadedWasm, wasmThreadsWanted } from './backend-wasm.ts';
 import { installWasmKernels } from './kernels/wasm.ts';
 import { installAddNChunks, installWebgpuKernels, webgpuKernelsEnabled } from './kernels/webgpu.ts';
+import { installGraphHooks, stepGraphsEnabled } from './kernels/webgpu-graph.ts';
 import { errorMessage } from '../../shared/errors.ts';
 
 /** Names accepted by `D2NWG_BACKEND` / `--backend`. */
@@ -161,6 +162,7 @@ export async function initBackend(args: InitBackendArgs = {}): Promise<BackendIn
         installAddNChunks(tf.backend());
         if (dispatchCacheEnabled()) installDispatchCaches(tf.backend());
         if (webgpuKernelsEnabled()) installWebgpuKernels();
+        if (stepGraphsEnabled()) installGraphHooks(tf.backend());
         chosen = { name: 'webgpu', provider: '@tensorflow/tfjs-backend-webgpu' };
       }
       reason = probe.ok ? 'setBackend("webgpu") failed' : probe.reason;

@@ -226,7 +226,10 @@ async function stepsBench(argv: string[]): Promise<number> {
     for (const r of measured) {
       results.push(r);
       const kernels =
-        r.kernelsPerStep === undefined ? '' : `, ${r.kernelsPerStep.toFixed(1)} kernels/step`;
+        (r.kernelsPerStep === undefined ? '' : `, ${r.kernelsPerStep.toFixed(1)} kernels/step`) +
+        (r.graph
+          ? `; step graphs: ${(100 * r.graph.replayedShare).toFixed(0)} % of steps replayed, ${r.graph.kernelsPerStep.toFixed(0)} kernels each`
+          : '');
       console.log(
         `${info.name} ${r.workload} ${r.stage} (${r.shards} shard${r.shards === 1 ? '' : 's'} on ${r.threads} thread${r.threads === 1 ? '' : 's'}): ${r.stepsPerSecond.toFixed(2)} steps/s ` +
           `(${r.examplesPerSecond.toFixed(0)} examples/s, ${r.steps} steps in ${r.seconds.toFixed(2)} s${kernels})`,

@@ -6,6 +6,7 @@
  * briefly to warm up (kernel compilation on webgpu, wasm start-up), then times a longer run.
  */
 import * as tf from '@tensorflow/tfjs';
+import { graphStats } from '../kernels/webgpu-graph.ts';
 import type { DiffusionConfigInput } from '../../../shared/schemas/diffusion.ts';
 import type { VaeConfigInput } from '../../../shared/schemas/vae.ts';
 import { trainDiffusion } from '../diffusion/train.ts';
@@ -73,6 +74,32 @@ export interface StepsResult {
    * per-epoch work spread over the epoch's steps.
    */
   readonly kernelsPerStep?: number;
+  /**
+   * Step graphs (webgpu, kernels/webgpu-graph.ts), in the timed runs: the share of steps replayed
+   * rather than run through tfjs, and the kernels a replayed step dispatches. Absent when no step
+   * was replayed.
+   */
+  readonly graph?: { readonly replayedShare: number; readonly kernelsPerStep: number };
+}
+
+/** `steadySeconds` with the step graphs' counters over the same runs. */
+async function timedWithGraphs(
+  run: (units: number) => Promise<void>,
+  units: number,
+  stepsPerUnit: number,
+): Promise<{ seconds: number; graph?: StepsResult['graph'] }> {
+  const s0 = { ...graphStats };
+  const seconds = await steadySeconds(run, units);
+  const replayed = graphStats.replayed - s0.replayed;
+  if (replayed === 0) return { seconds };
+  return {
+    seconds,
+    graph: {
+      // The timed runs are one of `units` and one of 2·units.
+      replayedShare: replayed / (3 * units * stepsPerUnit),
+      kernelsPerStep: (graphStats.kernelsReplayed - s0.kernelsReplayed) / replayed,
+    },
+  };
 }
 
 /**
@@ -141,8 +168,8 @@ export async function measureVaeSteps(
     vae.dispose();
   };
   await run(1);
-  const seconds = await steadySeconds(run, epochs);
   const perEpoch = Math.ceil(w.n / batch);
+  const { seconds, graph } = await timedWithGraphs(run, epochs, perEpoch);
   const steps = epochs * perEpoch;
   return {
     workload: w.name,
@@ -153,6 +180,7 @@ export async function measureVaeSteps(
     stepsPerSecond: steps / seconds,
     examplesPerSecond: (steps * batch) / seconds,
     ...(opts.kernels ? { kernelsPerStep: await kernelsPerStep(run, 1, 2, perEpoch) } : {}),
+    ...(graph ? { graph } : {}),
   };
 }
 
@@ -182,7 +210,7 @@ export async function measureDiffusionSteps(
     model.dispose();
   };
   await run(Math.min(20, steps));
-  const seconds = await steadySeconds(run, steps);
+  const { seconds, graph } = await timedWithGraphs(run, steps, 1);
   return {
     workload: w.name,
     stage: 'diffusion',
@@ -192,5 +220,6 @@ export async function measureDiffusionSteps(
     stepsPerSecond: steps / seconds,
     examplesPerSecond: (steps * batch) / seconds,
     ...(opts.kernels ? { kernelsPerStep: await kernelsPerStep(run, 2, 6, 1) } : {}),
+    ...(graph ? { graph } : {}),
   };
 }

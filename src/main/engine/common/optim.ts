@@ -14,6 +14,7 @@ import { readAll, readScalar, readScalars } from './readback.ts';
 import { FUSED_ADAM } from '../kernels/simd.ts';
 import { FUSED_EMA } from '../kernels/webgpu.ts';
 import { shardRows, type ShardGroup } from './data-parallel.ts';
+import { graphHooksInstalled, stepGraphsEnabled } from '../kernels/webgpu-graph.ts';
 
 export interface AdamOptions {
   /** Base learning rate (a step may override it, for schedules). */
@@ -49,6 +50,20 @@ export interface GradientOptimizer {
   dispose(): void;
 }
 
+/**
+ * Whether trainers should run whole steps on the device (common/device-step.ts): webgpu with step
+ * graphs on and our fused kernels installed.
+ */
+export function useDeviceSteps(): boolean {
+  return (
+    tf.getBackend() === 'webgpu' &&
+    stepGraphsEnabled() &&
+    graphHooksInstalled(tf.backend()) &&
+    tf.getKernel(FUSED_ADAM, 'webgpu') !== undefined &&
+    tf.getKernel(FUSED_EMA, 'webgpu') !== undefined
+  );
+}
+
 /** Parameter count up to which HostAdam beats tensor Adam (per-op overhead vs. JS arithmetic). */
 export const HOST_ADAM_MAX_PARAMS = 200_000;
 
@@ -63,6 +78,8 @@ export function makeAdam(vars: readonly tf.Variable[], opts: HostAdamOptions): G
   if (forced === 'host') return new HostAdam(vars, opts);
   if (forced === 'tensor') return new Adam(vars, opts);
   if (hasFusedAdam() && tf.getBackend() === 'wasm') return new Adam(vars, opts);
+  // Step graphs run the whole step on the GPU, fused Adam included (common/device-step.ts).
+  if (useDeviceSteps()) return new Adam(vars, opts);
   const size = vars.reduce((s, v) => s + v.size, 0);
   return size <= HOST_ADAM_MAX_PARAMS ? new HostAdam(vars, opts) : new Adam(vars, opts);
 }
@@ -100,21 +117,48 @@ export interface FusedAdamHyper {
 }
 
 /**
+ * The device form of a step's values (webgpu step graphs): hp = float32[9] [lr, β1, β2, c1, c2, ε,
+ * lr·weightDecay, clip, emaDecay] and stat = float32[2] [gradient norm, loss], both tensors, so
+ * clipping and the finite check happen in the kernel (kernels/webgpu.ts).
+ */
+export interface DeviceHyper {
+  readonly hp: tf.Tensor;
+  readonly stat: tf.Tensor;
+}
+
+/**
  * One fused Adam/AdamW step of a variable and its moments (the FUSED_ADAM kernel): the variable
- * and moments are replaced by the kernel's outputs. Returns the new weights (owned by `w`).
+ * and moments are replaced by the kernel's outputs.
  */
 export function fusedAdamStep(
   w: tf.Variable,
   m: tf.Variable,
   v: tf.Variable,
   g: tf.Tensor,
-  hp: FusedAdamHyper,
+  hp: FusedAdamHyper | DeviceHyper,
 ): void {
-  const [nw, nm, nv] = tf.engine().runKernel(FUSED_ADAM, { w, m, v, g }, { ...hp }) as tf.Tensor[];
+  const device = 'stat' in hp;
+  const [nw, nm, nv] = tf
+    .engine()
+    .runKernel(
+      FUSED_ADAM,
+      device ? { w, m, v, g, hp: hp.hp, stat: hp.stat } : { w, m, v, g },
+      device ? {} : { ...hp },
+    ) as tf.Tensor[];
   w.assign(nw);
   m.assign(nm);
   v.assign(nv);
   tf.dispose([nw, nm, nv]);
+}
+
+/** The global L2 norm of a list of gradients, as a scalar tensor (3 kernels). */
+export function globalNorm(grads: readonly tf.Tensor[]): tf.Scalar {
+  // One flat vector of every gradient, then one square and one sum: 3 kernels (plus free
+  // reshapes) where a square, a sum and an add per variable took 3 per variable (110 of a
+  // diffusion step's ~900). webgpu's Concat binds its inputs in chunks, so any count works.
+  return tf.tidy(
+    () => tf.sqrt(tf.sum(tf.square(tf.concat(grads.map((g) => tf.reshape(g, [-1])))))) as tf.Scalar,
+  );
 }
 
 /** e ← e·d + w·(1 − d): one kernel where the backend has FUSED_EMA (webgpu), else three ops. */
@@ -198,12 +242,7 @@ export class Adam implements GradientOptimizer {
   }
 
   async apply(grads: readonly tf.Tensor[], opts: ApplyOptions = {}): Promise<number> {
-    // One flat vector of every gradient, then one square and one sum: 3 kernels (plus free
-    // reshapes) where a square, a sum and an add per variable took 3 per variable (110 of a
-    // diffusion step's ~900). webgpu's Concat binds its inputs in chunks, so any count works.
-    const normT = tf.tidy(() =>
-      tf.sqrt(tf.sum(tf.square(tf.concat(grads.map((g) => tf.reshape(g, [-1])))))),
-    );
+    const normT = globalNorm(grads);
     let norm: number;
     try {
       norm = await readScalar(normT);
@@ -255,6 +294,47 @@ export class Adam implements GradientOptimizer {
       }
     });
     return norm;
+  }
+
+  /**
+   * The next step's values for applyOnDevice, as the `hp` input (counts the step): the bias
+   * corrections and the EMA's warming decay of step t, the learning rate and clip of this step.
+   */
+  deviceHyper(lr: number = this.lr, clip = 0): Float32Array {
+    this.t += 1;
+    const { beta1, beta2, epsilon, weightDecay, emaDecay } = this.hp;
+    return Float32Array.of(
+      lr,
+      beta1,
+      beta2,
+      1 - Math.pow(beta1, this.t),
+      1 - Math.pow(beta2, this.t),
+      epsilon,
+      lr * weightDecay,
+      clip,
+      Math.min(emaDecay, this.t / (9 + this.t)),
+    );
+  }
+
+  /**
+   * One step with every decision on the device (for a step graph): `hp` from deviceHyper, `stat`
+   * = [global gradient norm, loss]. Clipping scales the gradients in the kernel; when the norm or
+   * the loss is not finite the weights, moments and EMA keep their values. Needs the webgpu
+   * FUSED_ADAM and FUSED_EMA kernels.
+   */
+  applyOnDevice(grads: readonly tf.Tensor[], stat: tf.Tensor, hp: tf.Tensor): void {
+    const dev: DeviceHyper = { hp, stat };
+    for (let i = 0; i < this.vars.length; i++) {
+      fusedAdamStep(this.vars[i], this.m[i], this.v[i], grads[i], dev);
+      const e = this.ema?.[i];
+      if (e) {
+        const next = tf
+          .engine()
+          .runKernel(FUSED_EMA, { e, w: this.vars[i], hp, stat }, {}) as tf.Tensor;
+        e.assign(next);
+        next.dispose();
+      }
+    }
   }
 
   dispose(): void {

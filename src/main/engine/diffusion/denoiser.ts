@@ -77,8 +77,11 @@ export function createDenoiserParams(defs: readonly DenoiserParamDef[], rng: Rng
 export interface DenoiseInputs {
   /** Noisy latents x_t [B, latentDim] (scaled units). */
   readonly xt: tf.Tensor2D;
-  /** Integer timestep of each row. */
-  readonly t: ArrayLike<number>;
+  /**
+   * Integer timestep of each row, or their sinusoidal embedding [B, timeEmbDim] as a tensor
+   * (a step graph's input: built on the host, uploaded with the step's other inputs).
+   */
+  readonly t: ArrayLike<number> | tf.Tensor2D;
   /** Condition rows [B, condDim] (already swapped for the null condition where wanted). */
   readonly cond: tf.Tensor2D;
   /** Random dropout masks (training only), [B, w] for each width w of dropoutSites(cfg). */
@@ -98,7 +101,10 @@ export function denoise(
   inp: DenoiseInputs,
 ): tf.Tensor2D {
   const b = inp.xt.shape[0];
-  const tEmb = tf.tensor2d(sinusoidalEmbeddingValues(inp.t, cfg.timeEmbDim), [b, cfg.timeEmbDim]);
+  const tEmb =
+    inp.t instanceof tf.Tensor
+      ? inp.t
+      : tf.tensor2d(sinusoidalEmbeddingValues(inp.t, cfg.timeEmbDim), [b, cfg.timeEmbDim]);
   const temb = dense(p, 'time.1', act(dense(p, 'time.0', tEmb, false), 'silu'));
   // Condition and time together drive every block (the concatenation at the input alone
   // conditions too weakly at high noise levels, where x_t carries almost no signal).

@@ -10,7 +10,16 @@ import { InputError, throwIfAborted } from '../errors.ts';
 import type { RunControl } from '../progress.ts';
 import { yieldToEventLoop } from '../progress.ts';
 import type { Rng } from '../rng.ts';
-import { batchStep, cosineLr, emptyShard, makeAdam } from '../common/optim.ts';
+import {
+  Adam,
+  batchStep,
+  cosineLr,
+  emptyShard,
+  makeAdam,
+  useDeviceSteps,
+} from '../common/optim.ts';
+import { DeviceStep } from '../common/device-step.ts';
+import { sinusoidalEmbeddingValues } from '../common/embedding.ts';
 import {
   joinShardGroup,
   openShardGroup,
@@ -118,6 +127,54 @@ export async function trainDiffusion(args: TrainDiffusionArgs): Promise<TrainDif
     });
   }
   const sites = dropoutSites(cfg.denoiser);
+  /** ε-prediction MSE of a batch (the eager shards and the device step share it). */
+  const batchLoss = (
+    xt: tf.Tensor2D,
+    noise: tf.Tensor2D,
+    condIn: tf.Tensor2D,
+    drop: tf.Tensor2D,
+    t: ArrayLike<number> | tf.Tensor2D,
+    masks: tf.Tensor2D[],
+  ): tf.Scalar => {
+    const nul = learnedNull ? tf.reshape(p['null'], [1, condDim]) : tf.zeros([1, condDim]);
+    const cond = tf.add(tf.mul(condIn, tf.sub(1, drop)), tf.mul(nul, drop)) as tf.Tensor2D;
+    const eps = denoise(p, cfg.denoiser, {
+      xt,
+      t,
+      cond,
+      dropoutMasks: masks.length ? masks : undefined,
+    });
+    return tf.mean(tf.square(tf.sub(eps, noise))) as tf.Scalar;
+  };
+  // On webgpu the whole step runs on the GPU as a replayed graph (common/device-step.ts).
+  const device =
+    !group && useDeviceSteps() && adam instanceof Adam
+      ? new DeviceStep({
+          vars,
+          optimizer: adam,
+          stage: 'diffusion',
+          inputs: [
+            { shape: [bs, latentDim], dtype: 'float32' },
+            { shape: [bs, latentDim], dtype: 'float32' },
+            { shape: [bs, condDim], dtype: 'float32' },
+            { shape: [bs, 1], dtype: 'float32' },
+            { shape: [bs, cfg.denoiser.timeEmbDim], dtype: 'float32' },
+            ...(cfg.denoiser.dropout > 0 ? sites : []).map((w) => ({
+              shape: [bs, w],
+              dtype: 'float32' as const,
+            })),
+          ],
+          loss: ([xt, noise, cond, drop, tEmb, ...masks]) =>
+            batchLoss(
+              xt as tf.Tensor2D,
+              noise as tf.Tensor2D,
+              cond as tf.Tensor2D,
+              drop as tf.Tensor2D,
+              tEmb as tf.Tensor2D,
+              masks as tf.Tensor2D[],
+            ),
+        })
+      : null;
   const window = Math.max(1, Math.floor(cfg.steps / 100));
   const history: DiffusionHistoryRecord[] = [];
   let perm = rng.permutation(n);
@@ -177,36 +234,40 @@ export async function trainDiffusion(args: TrainDiffusionArgs): Promise<TrainDif
           ),
         };
         const loss = (_report: (s: tf.Scalar) => void): tf.Scalar => {
-          const nul = learnedNull ? tf.reshape(p['null'], [1, condDim]) : tf.zeros([1, condDim]);
-          const cond = tf.add(
-            tf.mul(inputs.cond, tf.sub(1, inputs.drop)),
-            tf.mul(nul, inputs.drop),
-          ) as tf.Tensor2D;
-          const eps = denoise(p, cfg.denoiser, {
-            xt: inputs.xt,
-            t: r === bs ? t : t.subarray(lo, hi),
-            cond,
-            dropoutMasks: inputs.masks.length ? inputs.masks : undefined,
-          });
-          const mse = tf.mean(tf.square(tf.sub(eps, inputs.noise))) as tf.Scalar;
+          const mse = batchLoss(
+            inputs.xt,
+            inputs.noise,
+            inputs.cond,
+            inputs.drop,
+            r === bs ? t : t.subarray(lo, hi),
+            inputs.masks,
+          );
           return r === bs ? mse : tf.mul(mse, r / bs);
         };
         const dispose = () =>
           tf.dispose([inputs.xt, inputs.noise, inputs.cond, inputs.drop, ...inputs.masks]);
         return { loss, dispose };
       };
-      // The step reads the loss back (asynchronously), so its inputs live outside a tidy.
-      const { loss } = await batchStep({
-        optimizer: adam,
-        vars,
-        lr,
-        clip: cfg.gradClip,
-        stage: 'diffusion',
-        step,
-        rows: bs,
-        group,
-        rowsOf,
-      });
+      let loss: number;
+      if (device) {
+        ({ loss } = await device.step(
+          [xt, noise, c, drop, sinusoidalEmbeddingValues(t, cfg.denoiser.timeEmbDim), ...masks],
+          { lr, clip: cfg.gradClip, step },
+        ));
+      } else {
+        // The step reads the loss back (asynchronously), so its inputs live outside a tidy.
+        ({ loss } = await batchStep({
+          optimizer: adam,
+          vars,
+          lr,
+          clip: cfg.gradClip,
+          stage: 'diffusion',
+          step,
+          rows: bs,
+          group,
+          rowsOf,
+        }));
+      }
       winSum += loss;
       winCount += 1;
       if (winCount === window || step === cfg.steps - 1) {
@@ -247,6 +308,7 @@ export async function trainDiffusion(args: TrainDiffusionArgs): Promise<TrainDif
     return { model, history, shards, threads: group?.threads ?? 1 };
   } finally {
     await group?.close();
+    device?.dispose();
     adam.dispose();
     params.dispose();
   }

@@ -12,7 +12,16 @@ import { InputError, NumericError, parseConfig, throwIfAborted } from '../errors
 import type { RunControl } from '../progress.ts';
 import { yieldToEventLoop } from '../progress.ts';
 import type { Rng } from '../rng.ts';
-import { batchStep, cosineLr, emptyShard, makeAdam } from '../common/optim.ts';
+import {
+  Adam,
+  batchStep,
+  cosineLr,
+  emptyShard,
+  makeAdam,
+  useDeviceSteps,
+} from '../common/optim.ts';
+import { DeviceStep } from '../common/device-step.ts';
+import { GPU_NOISE } from '../kernels/webgpu.ts';
 import {
   joinShardGroup,
   openShardGroup,
@@ -123,6 +132,103 @@ export async function trainVae(args: TrainVaeArgs): Promise<TrainVaeResult> {
       signal: args.control?.signal,
     });
   }
+  /**
+   * The loss of r rows (x clean, xin the encoder's input, e and eL the latent noise), with its
+   * parts reported; `weighted` scales a shard's terms by its share of the batch.
+   */
+  const batchLoss = (
+    x: tf.Tensor2D,
+    xin: tf.Tensor2D,
+    e: tf.Tensor2D,
+    eL: tf.Tensor2D | null,
+    r: number,
+    weighted: (v: tf.Scalar) => tf.Scalar,
+    report: (s: tf.Scalar) => void,
+  ): tf.Scalar => {
+    const { mu, logvar } = net.encode(p, xin);
+    let z: tf.Tensor2D = tf.add(mu, tf.mul(tf.exp(tf.mul(logvar, 0.5)), e));
+    if (eL) z = tf.add(z, eL);
+    const xhat = net.decode(p, z);
+    const diff = tf.sub(xhat, x);
+    const recon = weighted(cfg.recon === 'l1' ? tf.mean(tf.abs(diff)) : tf.mean(tf.square(diff)));
+    const kl = weighted(
+      tf.mul(
+        -0.5,
+        tf.mean(tf.sum(tf.sub(tf.add(1, logvar), tf.add(tf.square(mu), tf.exp(logvar))), 1)),
+      ),
+    );
+    let total = tf.add(tf.mul(recon, dim), tf.mul(kl, cfg.klWeight));
+    let pred: tf.Scalar = tf.scalar(0);
+    if (usePredictor && args.predictor) {
+      const gw = args.predictor(vae.denormalise(x));
+      const gr = args.predictor(vae.denormalise(xhat));
+      pred = weighted(tf.mean(tf.sum(tf.reshape(tf.square(tf.sub(gw, gr)), [r, -1]), 1)));
+      total = tf.add(total, tf.mul(pred, cfg.predictorWeight));
+    }
+    report(recon);
+    report(kl);
+    report(pred);
+    return total as tf.Scalar;
+  };
+  // On webgpu whole steps run on the GPU as replayed graphs (common/device-step.ts), one per
+  // batch size (the last batch of an epoch may be smaller).
+  const onDevice = !group && useDeviceSteps() && adam instanceof Adam ? adam : null;
+  // There the normalised vectors stay on the GPU (a step gathers its rows by index) and the input
+  // noise is drawn there (GPU_NOISE, keyed by this seed and the step), so a step uploads only
+  // its row indices and latent noise: the host drew batch × dim normals a step before.
+  const dataT = onDevice ? tf.tensor2d(data, [n, dim]) : null;
+  const noiseKey = onDevice ? args.rng.fork('vae-gpu-noise').int(0x7fffffff) : 0;
+  const deviceSteps = new Map<number, DeviceStep>();
+  const deviceStep = (optimizer: Adam, b: number): DeviceStep => {
+    let d = deviceSteps.get(b);
+    if (!d) {
+      const spec = (w: number) => ({ shape: [b, w], dtype: 'float32' as const });
+      d = new DeviceStep({
+        vars,
+        optimizer,
+        stage: 'vae',
+        resident: dataT ? [dataT] : [],
+        inputs: [
+          { shape: [b], dtype: 'int32' },
+          { shape: [2], dtype: 'int32' },
+          spec(latent),
+          ...(cfg.latentNoise > 0 ? [spec(latent)] : []),
+        ],
+        loss: ([idx, seed, e, eL], report) => {
+          if (!dataT) throw new Error('vae: no data on the device');
+          const x = tf.gather(dataT, idx) as tf.Tensor2D;
+          const xin =
+            cfg.inputNoise > 0
+              ? (tf.add(
+                  x,
+                  tf
+                    .engine()
+                    .runKernel(
+                      GPU_NOISE,
+                      { seed },
+                      { shape: [b, dim], std: cfg.inputNoise },
+                    ) as tf.Tensor,
+                ) as tf.Tensor2D)
+              : x;
+          return batchLoss(
+            x,
+            xin,
+            e as tf.Tensor2D,
+            (eL as tf.Tensor2D | undefined) ?? null,
+            b,
+            (v) => v,
+            report,
+          );
+        },
+      });
+      deviceSteps.set(b, d);
+    }
+    return d;
+  };
+  const disposeDeviceSteps = () => {
+    for (const d of deviceSteps.values()) d.dispose();
+    dataT?.dispose();
+  };
   let step = 0;
   let lastYield = Date.now();
 
@@ -139,10 +245,11 @@ export async function trainVae(args: TrainVaeArgs): Promise<TrainVaeResult> {
       for (let s = 0; s < n; s += bs) {
         const idx = perm.subarray(s, Math.min(n, s + bs));
         const b = idx.length;
-        const xb = gatherRows(data, dim, idx);
+        const xb = onDevice ? new Float32Array(0) : gatherRows(data, dim, idx);
         // b·dim draws a step (110k at the standard shapes): the polar method, not Box-Muller, whose
-        // sin/cos cost more CPU a step than the input layer's product.
-        const noiseIn = cfg.inputNoise > 0 ? rng.fastNormalArray(b * dim, 0, cfg.inputNoise) : null;
+        // sin/cos cost more CPU a step than the input layer's product. On the device: GPU_NOISE.
+        const noiseIn =
+          cfg.inputNoise > 0 && !onDevice ? rng.fastNormalArray(b * dim, 0, cfg.inputNoise) : null;
         const eps = rng.normalArray(b * latent);
         const epsL = cfg.latentNoise > 0 ? rng.normalArray(b * latent, 0, cfg.latentNoise) : null;
         const lr = cfg.lrSchedule === 'cosine' ? cosineLr(cfg.lr, step, totalSteps) : cfg.lr;
@@ -165,48 +272,25 @@ export async function trainVae(args: TrainVaeArgs): Promise<TrainVaeResult> {
           });
           const { x, xin, e, eL } = inputs;
           const weighted = (v: tf.Scalar): tf.Scalar => (r === b ? v : tf.mul(v, w));
-          const loss = (report: (s: tf.Scalar) => void): tf.Scalar => {
-            const { mu, logvar } = net.encode(p, xin);
-            let z: tf.Tensor2D = tf.add(mu, tf.mul(tf.exp(tf.mul(logvar, 0.5)), e));
-            if (eL) z = tf.add(z, eL);
-            const xhat = net.decode(p, z);
-            const diff = tf.sub(xhat, x);
-            const recon = weighted(
-              cfg.recon === 'l1' ? tf.mean(tf.abs(diff)) : tf.mean(tf.square(diff)),
-            );
-            const kl = weighted(
-              tf.mul(
-                -0.5,
-                tf.mean(
-                  tf.sum(tf.sub(tf.add(1, logvar), tf.add(tf.square(mu), tf.exp(logvar))), 1),
-                ),
-              ),
-            );
-            let total = tf.add(tf.mul(recon, dim), tf.mul(kl, cfg.klWeight));
-            let pred: tf.Scalar = tf.scalar(0);
-            if (usePredictor && args.predictor) {
-              const gw = args.predictor(vae.denormalise(x));
-              const gr = args.predictor(vae.denormalise(xhat));
-              pred = weighted(tf.mean(tf.sum(tf.reshape(tf.square(tf.sub(gw, gr)), [r, -1]), 1)));
-              total = tf.add(total, tf.mul(pred, cfg.predictorWeight));
-            }
-            report(recon);
-            report(kl);
-            report(pred);
-            return total as tf.Scalar;
-          };
+          const loss = (report: (s: tf.Scalar) => void): tf.Scalar =>
+            batchLoss(x, xin, e, eL ?? null, r, weighted, report);
           return { loss, dispose: () => tf.dispose(inputs) };
         };
-        const { loss: lossValue, reported: partValues } = await batchStep({
-          optimizer: adam,
-          vars,
-          lr,
-          stage: 'vae',
-          step,
-          rows: b,
-          group,
-          rowsOf,
-        });
+        const { loss: lossValue, reported: partValues } = onDevice
+          ? await deviceStep(onDevice, b).step(
+              [Int32Array.from(idx), Int32Array.of(noiseKey, step), eps, ...(epsL ? [epsL] : [])],
+              { lr, step },
+            )
+          : await batchStep({
+              optimizer: adam,
+              vars,
+              lr,
+              stage: 'vae',
+              step,
+              rows: b,
+              group,
+              rowsOf,
+            });
         const [reconV, klV, predV] = partValues;
         if (!Number.isFinite(reconV) || !Number.isFinite(klV)) {
           throw new NumericError('vae', step, `recon = ${reconV}, kl = ${klV}`);
@@ -245,11 +329,13 @@ export async function trainVae(args: TrainVaeArgs): Promise<TrainVaeResult> {
     }
   } catch (err) {
     await group?.close();
+    disposeDeviceSteps();
     adam.dispose();
     vae.dispose();
     throw err;
   }
   await group?.close();
+  disposeDeviceSteps();
   adam.dispose();
   return { vae, history, shards, threads: group?.threads ?? 1 };
 }
