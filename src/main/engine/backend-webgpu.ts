@@ -379,6 +379,16 @@ export function clearBufferGuard(): void {
 
 /** Devices whose validation errors are already watched. */
 const watchedDevices = new WeakSet<object>();
+/** The check installValidationCheck made for each backend. */
+const refusalChecks = new WeakMap<object, () => void>();
+
+/**
+ * Throw the GPU's kept validation errors for `backend` (installValidationCheck), as a readback
+ * through tfjs would; no-op where none are watched. For readbacks that bypass tfjs's `read`.
+ */
+export function throwIfGpuRefused(backend: unknown): void {
+  if (isRecord(backend)) refusalChecks.get(backend)?.();
+}
 
 /**
  * Make the GPU's validation errors loud. Dawn reports an invalid pipeline, bind group or command
@@ -411,6 +421,7 @@ export function installValidationCheck(backend: unknown): void {
     throw new Error(`the GPU refused work, so results would be wrong: ${first}${more}`);
   };
   const be = backend as Record<string, unknown>;
+  refusalChecks.set(be, check);
   for (const name of ['read', 'readSync'] as const) {
     const orig = be[name];
     if (typeof orig !== 'function') continue;

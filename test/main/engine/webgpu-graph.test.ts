@@ -12,6 +12,7 @@ import { DeviceStep } from '../../../src/main/engine/common/device-step.ts';
 import { Adam } from '../../../src/main/engine/common/optim.ts';
 import { readAll } from '../../../src/main/engine/common/readback.ts';
 import { trainDiffusion } from '../../../src/main/engine/diffusion/train.ts';
+import { trainEncoder } from '../../../src/main/engine/encoder/encoder.ts';
 import { NumericError } from '../../../src/main/engine/errors.ts';
 import {
   GraphCaptureError,
@@ -21,6 +22,9 @@ import {
 } from '../../../src/main/engine/kernels/webgpu-graph.ts';
 import { GPU_NOISE } from '../../../src/main/engine/kernels/webgpu.ts';
 import { Rng } from '../../../src/main/engine/rng.ts';
+import { layoutOf } from '../../../src/main/engine/nn/architecture.ts';
+import { initParams } from '../../../src/main/engine/nn/params.ts';
+import { trainBatch } from '../../../src/main/engine/nn/batch.ts';
 import { trainVae } from '../../../src/main/engine/vae/train.ts';
 
 const IN = 6;
@@ -245,7 +249,7 @@ describe.skipIf(process.env.D2NWG_WEBGPU_TESTS !== '1')('step graphs on webgpu',
     seed.dispose();
   });
 
-  it('the VAE and diffusion trainers replay their steps on webgpu', async () => {
+  it('the VAE, diffusion and encoder trainers replay their steps on webgpu', async () => {
     const zoo = new Rng(10).normalArray(12 * 40);
     const r0 = graphStats.replayed;
     // With input noise drawn on the GPU: the same seed gives the same VAE, and it learns.
@@ -287,5 +291,84 @@ describe.skipIf(process.env.D2NWG_WEBGPU_TESTS !== '1')('step graphs on webgpu',
     model.dispose();
     expect(graphStats.replayed - r1).toBe(8);
     expect(r1 - r0).toBe(21);
+    const r2 = graphStats.replayed;
+    const shape = { numClasses: 3, perClass: 2, featDim: 6, latentDim: 4 };
+    const sets = rng.normalArray(8 * 3 * 2 * 6);
+    const { encoder, losses } = await trainEncoder({
+      sets,
+      latents: rng.normalArray(8 * 4),
+      count: 8,
+      shape,
+      config: {
+        kind: 'ordered',
+        dModel: 8,
+        heads: 2,
+        inducing: 4,
+        embedDim: 5,
+        perClass: 2,
+        epochs: 4,
+        lr: 3e-3,
+        weightDecay: 1e-4,
+        batchSize: 4,
+        temperature: 0.1,
+        softTargets: false,
+        resampleSupport: false,
+      },
+      rng: new Rng(15),
+    });
+    encoder.dispose();
+    // 2 batches of 4 an epoch: 2 captured, 6 replayed.
+    expect(graphStats.replayed - r2).toBe(6);
+    expect(losses.every(Number.isFinite)).toBe(true);
+  });
+
+  it('model batches replay their training steps: same weights and history as through tfjs, NaN named', async () => {
+    const layout = layoutOf({
+      kind: 'mlp',
+      inputDim: 5,
+      hidden: [6],
+      outputs: 3,
+      activation: 'relu',
+    });
+    const members = (nanAt = -1) =>
+      Array.from({ length: 4 }, (_, m) => {
+        const rng = new Rng(30 + m);
+        const xTrain = rng.normalArray(20 * 5);
+        if (m === 2 && nanAt >= 0) xTrain[nanAt] = Number.NaN;
+        return {
+          init: initParams(layout, new Rng(40 + m)),
+          xTrain,
+          yTrain: Int32Array.from({ length: 20 }, (_, i) => (i + m) % 3),
+          rng: new Rng(50 + m),
+          name: `member ${m}`,
+        };
+      });
+    const run = (nanAt = -1) =>
+      trainBatch({ layout, members: members(nanAt), epochs: 3, batchSize: 6, lr: 0.01 });
+    const r0 = graphStats.replayed;
+    const graph = await run();
+    // 4 minibatches an epoch (6, 6, 6, 2): two graphs, 2 captures each, the rest replayed.
+    expect(graphStats.replayed - r0).toBe(8);
+    process.env.D2NWG_WEBGPU_GRAPH = '0';
+    let eager: Awaited<ReturnType<typeof run>>;
+    try {
+      eager = await run();
+    } finally {
+      delete process.env.D2NWG_WEBGPU_GRAPH;
+    }
+    expect(graphStats.replayed - r0).toBe(8);
+    graph.params.forEach((p, i) => {
+      const e = eager.params[i];
+      let worst = 0;
+      for (let j = 0; j < p.length; j++) worst = Math.max(worst, Math.abs(p[j] - e[j]));
+      expect(worst).toBeLessThan(1e-6);
+    });
+    graph.history.forEach((h, m) =>
+      h.forEach((r, k) => {
+        expect(r.trainAcc).toBe(eager.history[m][k].trainAcc);
+        expect(Math.abs(r.trainLoss - eager.history[m][k].trainLoss)).toBeLessThan(1e-6);
+      }),
+    );
+    await expect(run(7)).rejects.toThrow(/member 2/);
   });
 });

@@ -151,6 +151,36 @@ export function fusedAdamStep(
   tf.dispose([nw, nm, nv]);
 }
 
+/**
+ * FUSED_ADAM's device `hp` input for step t (counted from 1): [lr, β1, β2, c1, c2, ε,
+ * lr·weightDecay, clip, EMA decay warmed up as min(decay, t/(9+t))].
+ */
+export function deviceHyperValues(
+  hp: {
+    readonly beta1: number;
+    readonly beta2: number;
+    readonly epsilon: number;
+    readonly weightDecay: number;
+    readonly emaDecay: number;
+  },
+  t: number,
+  lr: number,
+  clip: number,
+): Float32Array {
+  const { beta1, beta2, epsilon, weightDecay, emaDecay } = hp;
+  return Float32Array.of(
+    lr,
+    beta1,
+    beta2,
+    1 - Math.pow(beta1, t),
+    1 - Math.pow(beta2, t),
+    epsilon,
+    lr * weightDecay,
+    clip,
+    Math.min(emaDecay, t / (9 + t)),
+  );
+}
+
 /** The global L2 norm of a list of gradients, as a scalar tensor (3 kernels). */
 export function globalNorm(grads: readonly tf.Tensor[]): tf.Scalar {
   // One flat vector of every gradient, then one square and one sum: 3 kernels (plus free
@@ -302,18 +332,7 @@ export class Adam implements GradientOptimizer {
    */
   deviceHyper(lr: number = this.lr, clip = 0): Float32Array {
     this.t += 1;
-    const { beta1, beta2, epsilon, weightDecay, emaDecay } = this.hp;
-    return Float32Array.of(
-      lr,
-      beta1,
-      beta2,
-      1 - Math.pow(beta1, this.t),
-      1 - Math.pow(beta2, this.t),
-      epsilon,
-      lr * weightDecay,
-      clip,
-      Math.min(emaDecay, this.t / (9 + this.t)),
-    );
+    return deviceHyperValues(this.hp, this.t, lr, clip);
   }
 
   /**

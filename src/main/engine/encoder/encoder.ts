@@ -17,7 +17,8 @@ import { readSafetensors, writeSafetensors, fromF32, toF32 } from '../formats/sa
 import { yieldToEventLoop, type RunControl } from '../progress.ts';
 import { Rng } from '../rng.ts';
 import { readAndDispose, readF32 } from '../common/readback.ts';
-import { makeAdam, optimStep } from '../common/optim.ts';
+import { Adam, makeAdam, optimStep, useDeviceSteps } from '../common/optim.ts';
+import { DeviceStep } from '../common/device-step.ts';
 import {
   ParamStore,
   createDense,
@@ -420,6 +421,37 @@ export async function trainEncoder(args: TrainEncoderArgs): Promise<TrainEncoder
   const drawRng = rng.fork('batches');
   const augRng = rng.fork('resample');
   const bs = Math.min(config.batchSize, count);
+  // On webgpu whole steps run on the GPU as replayed graphs (common/device-step.ts), one per batch
+  // size. Soft targets come from the model itself and must stay off the tape: eager there.
+  const onDevice = useDeviceSteps() && adam instanceof Adam && !config.softTargets ? adam : null;
+  const deviceSteps = new Map<number, DeviceStep>();
+  const deviceStep = (optimizer: Adam, b: number): DeviceStep => {
+    let ds = deviceSteps.get(b);
+    if (!ds) {
+      ds = new DeviceStep({
+        vars,
+        optimizer,
+        stage: 'encoder',
+        inputs: [
+          { shape: [b, k, n, d], dtype: 'float32' },
+          { shape: [b, l], dtype: 'float32' },
+          { shape: [b, b], dtype: 'float32' },
+        ],
+        loss: ([x, z, targets]) =>
+          clipLoss(
+            encoder.normaliseLatents(z as tf.Tensor2D),
+            encoder.projectToLatent(encoder.forward(x as tf.Tensor4D)),
+            targets as tf.Tensor2D,
+            config.temperature,
+          ),
+      });
+      deviceSteps.set(b, ds);
+    }
+    return ds;
+  };
+  const disposeDeviceSteps = () => {
+    for (const ds of deviceSteps.values()) ds.dispose();
+  };
   try {
     for (let epoch = 0; epoch < config.epochs; epoch++) {
       throwIfAborted(args.control?.signal);
@@ -438,6 +470,16 @@ export async function trainEncoder(args: TrainEncoderArgs): Promise<TrainEncoder
         for (let i = 0; i < b; i++) {
           xb.set(sets.subarray(idx[i] * setSize, (idx[i] + 1) * setSize), i * setSize);
           zb.set(args.latents.subarray(idx[i] * l, (idx[i] + 1) * l), i * l);
+        }
+        if (onDevice) {
+          const { loss } = await deviceStep(onDevice, b).step([xb, zb, groupTargets(groups, idx)], {
+            lr: config.lr,
+            step,
+          });
+          step += 1;
+          sum += loss;
+          batches++;
+          continue;
         }
         // The step reads the loss back (asynchronously), so its inputs live outside a tidy.
         const inputs = tf.tidy(() => {
@@ -492,10 +534,12 @@ export async function trainEncoder(args: TrainEncoderArgs): Promise<TrainEncoder
       await yieldToEventLoop();
     }
   } catch (err) {
+    disposeDeviceSteps();
     adam.dispose();
     encoder.dispose();
     throw err;
   }
+  disposeDeviceSteps();
   adam.dispose();
   return { encoder, losses };
 }

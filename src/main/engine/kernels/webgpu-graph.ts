@@ -21,6 +21,7 @@
  *   is copied back into the buffer the step reads, after each replay.
  */
 import * as tf from '@tensorflow/tfjs';
+import { throwIfGpuRefused } from '../backend-webgpu.ts';
 
 export type GraphArray = Float32Array | Int32Array;
 
@@ -77,7 +78,7 @@ interface BackendLike {
   ensureCommandEncoderReady(): void;
   endComputePassEncoder(): void;
   uploadToGPU(id: object): void;
-  read(id: object): Promise<ArrayLike<number>>;
+  getBufferData(b: object): Promise<ArrayBuffer>;
   submitQueue(): void;
 }
 
@@ -347,7 +348,17 @@ export class StepGraph {
     return this.graph?.capture.dispatches.length ?? 0;
   }
 
+  /** Run one step and wait for its outputs. */
   async run(values: readonly GraphArray[]): Promise<Float32Array[]> {
+    return this.start(values);
+  }
+
+  /**
+   * Run one step; the returned promise gives its outputs. All GPU work of the step, the copies of
+   * its outputs included, is submitted before this returns, so a caller may start the next step
+   * before awaiting (a training loop that checks its losses once an epoch).
+   */
+  start(values: readonly GraphArray[]): Promise<Float32Array[]> {
     if (this.disposed) throw new Error('step graph: used after dispose');
     this.checkInputs(values);
     if (this.graph) return this.replay(this.graph, values);
@@ -394,7 +405,7 @@ export class StepGraph {
     }
   }
 
-  private async captureStep(values: readonly GraphArray[]): Promise<Float32Array[]> {
+  private captureStep(values: readonly GraphArray[]): Promise<Float32Array[]> {
     const backend = tf.backend() as unknown as BackendLike;
     const h = hooksFor(backend);
     if (h.active) throw new Error('step graph: captures cannot nest');
@@ -451,7 +462,7 @@ export class StepGraph {
       outputs,
       state,
     };
-    const result = await this.readOutputs(backend, captured);
+    const result = this.readOutputs(backend, captured);
     if (!this.first) {
       this.first = captured;
       return result;
@@ -470,21 +481,28 @@ export class StepGraph {
   }
 
   /**
-   * The outputs' current values. Through the backend's `read` (so GPU validation errors are
-   * raised there); the host copy tfjs caches is dropped again, since a replay rewrites the buffer.
+   * The outputs' current values: their copies to the host are submitted now (in step order with
+   * later work), the promise resolves when they arrive. Reads go around tfjs's `read`, which
+   * caches values a replay would make stale; GPU validation errors are raised here as there.
    */
-  private async readOutputs(backend: BackendLike, c: Captured): Promise<Float32Array[]> {
-    const out: Float32Array[] = [];
-    for (const t of c.outputs) {
-      const values = await backend.read(t.dataId);
-      out.push(Float32Array.from(values));
-      const td = backend.tensorMap.get(t.dataId);
-      if (td && td.resource != null) td.values = null;
-    }
-    return out;
+  private readOutputs(backend: BackendLike, c: Captured): Promise<Float32Array[]> {
+    const reads = c.outputs.map((t) => {
+      const b = bufferOf(backend, t);
+      if (!b) throw new Error('step graph: an output is not on the GPU');
+      return { data: backend.getBufferData(b), size: t.size, dtype: t.dtype };
+    });
+    return Promise.all(
+      reads.map(async (r) => {
+        const data = await r.data;
+        throwIfGpuRefused(backend);
+        return r.dtype === 'float32'
+          ? new Float32Array(data, 0, r.size).slice()
+          : Float32Array.from(new Int32Array(data, 0, r.size));
+      }),
+    );
   }
 
-  private async replay(g: Captured, values: readonly GraphArray[]): Promise<Float32Array[]> {
+  private replay(g: Captured, values: readonly GraphArray[]): Promise<Float32Array[]> {
     const backend = tf.backend() as unknown as BackendLike;
     values.forEach((v, i) => {
       const b = g.inputBuffers[i];
@@ -528,7 +546,7 @@ export class StepGraph {
     graphStats.kernelsReplayed += g.capture.dispatches.length;
     if (g.outputs.length === 0) {
       backend.submitQueue();
-      return [];
+      return Promise.resolve([]);
     }
     return this.readOutputs(backend, g);
   }

@@ -32,7 +32,8 @@ import type { Activation } from '../../../shared/schemas/zoo.ts';
 import { checkLength } from './params.ts';
 import { conv2d } from '../kernels/conv.ts';
 import { SIMD_BMM, SIMD_LEAKY, SIMD_LEAKY_GRAD, SOFTMAX_CE } from '../kernels/simd.ts';
-import { fusedAdamStep, hasFusedAdam } from '../common/optim.ts';
+import { deviceHyperValues, fusedAdamStep, hasFusedAdam, useDeviceSteps } from '../common/optim.ts';
+import { StepGraph } from '../kernels/webgpu-graph.ts';
 
 /**
  * Batched matmul [M or 1, r, k]·[M, k, c] → [M, r, c]. On wasm it runs the SIMD kernel of
@@ -480,6 +481,25 @@ class StackedAdam {
     });
   }
 
+  /** The next step's device `hp` input (counts the step); see Adam.deviceHyper. */
+  deviceHyper(): Float32Array {
+    this.t += 1;
+    const { beta1, beta2, epsilon } = this;
+    return deviceHyperValues(
+      { beta1, beta2, epsilon, weightDecay: 0, emaDecay: 0 },
+      this.t,
+      this.lr,
+      0,
+    );
+  }
+
+  /** The step on the device, inside a step graph (FUSED_ADAM's device inputs). */
+  applyOnDevice(grads: readonly tf.Tensor[], stat: tf.Tensor, hp: tf.Tensor): void {
+    for (let i = 0; i < this.vars.length; i++) {
+      fusedAdamStep(this.vars[i], this.m[i], this.v[i], grads[i], { hp, stat });
+    }
+  }
+
   dispose(): void {
     for (const x of this.m) x.dispose();
     for (const x of this.v) x.dispose();
@@ -613,6 +633,48 @@ export async function trainBatch(args: TrainBatchArgs): Promise<TrainBatchResult
   );
   const opt = new StackedAdam(vars, lr);
   const history: EpochRecord[][] = members.map(() => []);
+  // On webgpu each minibatch size's step is a replayed graph (kernels/webgpu-graph.ts): forward,
+  // loss, gradients and the fused Adam of the stack, its [loss, correct] per model read once an
+  // epoch as before. A NaN loss (the sum over models) leaves the weights as they were.
+  const graphs = new Map<number, StepGraph>();
+  const graphFor = (bs: number): StepGraph => {
+    let g = graphs.get(bs);
+    if (!g) {
+      g = new StepGraph(
+        [
+          { shape: [M, bs, d], dtype: 'float32' },
+          { shape: [M, bs], dtype: 'int32' },
+          { shape: [9], dtype: 'float32' },
+        ],
+        ([xb, yb, hp]) => {
+          const kept: tf.Tensor[] = [];
+          const { value, grads } = tf.variableGrads(() => {
+            const r = batchLossAndCorrect(
+              forwardBatch(layout, vars, xb as tf.Tensor3D),
+              yb as tf.Tensor2D,
+            );
+            kept.push(tf.keep(r.loss), tf.keep(r.correct));
+            return tf.sum(r.loss) as tf.Scalar;
+          }, vars);
+          opt.applyOnDevice(
+            vars.map((v) => {
+              const grad = grads[v.name];
+              if (!grad) throw new Error(`${stage}: no gradient for ${v.name}`);
+              return grad;
+            }),
+            tf.stack([tf.scalar(0), value]),
+            hp,
+          );
+          const out = tf.concat(kept);
+          tf.dispose(kept);
+          return [out];
+        },
+      );
+      graphs.set(bs, g);
+    }
+    return g;
+  };
+  const onDevice = useDeviceSteps();
   let step = 0;
   let lastYield = Date.now();
   try {
@@ -621,11 +683,18 @@ export async function trainBatch(args: TrainBatchArgs): Promise<TrainBatchResult
       const losses: tf.Tensor1D[] = [];
       const corrects: tf.Tensor1D[] = [];
       const sizes: number[] = [];
+      const pending: Promise<Float32Array[]>[] = [];
       try {
         for (let start = 0; start < n; start += batchSize) {
           throwIfAborted(control?.signal);
           const bs = Math.min(n, start + batchSize) - start;
           const { xHost, yHost } = gatherMinibatch(xs, ys, orders, start, bs, d);
+          if (onDevice) {
+            pending.push(graphFor(bs).start([xHost, yHost, opt.deviceHyper()]));
+            sizes.push(bs);
+            step++;
+            continue;
+          }
           const xb = tf.tensor3d(xHost, [M, bs, d]);
           const yb = tf.tensor2d(yHost, [M, bs], 'int32');
           const { value, grads } = tf.variableGrads(() => {
@@ -656,8 +725,20 @@ export async function trainBatch(args: TrainBatchArgs): Promise<TrainBatchResult
           }
         }
         // One readback per epoch: [steps, M] losses and correct counts.
-        const lossVals = await readAndDispose(tf.stack(losses));
-        const correctVals = await readAndDispose(tf.stack(corrects));
+        let lossVals: Float32Array;
+        let correctVals: Float32Array;
+        if (onDevice) {
+          const outs = await Promise.all(pending);
+          lossVals = new Float32Array(outs.length * M);
+          correctVals = new Float32Array(outs.length * M);
+          outs.forEach(([o], s) => {
+            lossVals.set(o.subarray(0, M), s * M);
+            correctVals.set(o.subarray(M, 2 * M), s * M);
+          });
+        } else {
+          lossVals = await readAndDispose(tf.stack(losses));
+          correctVals = await readAndDispose(tf.stack(corrects));
+        }
         const lossSum = new Float64Array(M);
         const correctSum = new Float64Array(M);
         for (let s = 0; s < sizes.length; s++) {
@@ -703,6 +784,7 @@ export async function trainBatch(args: TrainBatchArgs): Promise<TrainBatchResult
     }
     return { params: await unstackParams(layout, vars), history };
   } finally {
+    for (const g of graphs.values()) g.dispose();
     opt.dispose();
     for (const v of vars) v.dispose();
     xTest?.dispose();
