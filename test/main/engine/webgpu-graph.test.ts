@@ -371,4 +371,68 @@ describe.skipIf(process.env.D2NWG_WEBGPU_TESTS !== '1')('step graphs on webgpu',
     );
     await expect(run(7)).rejects.toThrow(/member 2/);
   });
+
+  it('sampling replays the whole reverse process: the same latents as through tfjs', async () => {
+    const rng = new Rng(6);
+    const { model } = await trainDiffusion({
+      latents: rng.normalArray(16 * 4),
+      conds: rng.normalArray(16 * 3),
+      n: 16,
+      latentDim: 4,
+      condDim: 3,
+      config: { steps: 4, batchSize: 8, denoiser: { width: 16, depth: 1, timeEmbDim: 8 } },
+      rng: new Rng(7),
+    });
+    try {
+      const cond = rng.normalArray(3);
+      const draw = (seed: number, eta: number) =>
+        model.sample({
+          n: 5,
+          cond,
+          rng: new Rng(seed),
+          sampler: { sampler: 'ddim', steps: 6, eta, guidance: 2 },
+        });
+      const r0 = graphStats.replayed;
+      const graph: Float32Array[] = [];
+      for (const [seed, eta] of [
+        [1, 0],
+        [2, 0],
+        [3, 0],
+        [1, 0.5],
+        [2, 0.5],
+        [3, 0.5],
+      ] as const) {
+        graph.push(await draw(seed, eta));
+      }
+      // One graph per sampler setting: the third draw of each is a replay.
+      expect(graphStats.replayed - r0).toBe(2);
+      process.env.D2NWG_WEBGPU_GRAPH = '0';
+      const eager: Float32Array[] = [];
+      try {
+        for (const [seed, eta] of [
+          [1, 0],
+          [2, 0],
+          [3, 0],
+          [1, 0.5],
+          [2, 0.5],
+          [3, 0.5],
+        ] as const) {
+          eager.push(await draw(seed, eta));
+        }
+      } finally {
+        delete process.env.D2NWG_WEBGPU_GRAPH;
+      }
+      graph.forEach((g, i) => {
+        expect(g.length).toBe(20);
+        let worst = 0;
+        for (let j = 0; j < g.length; j++) worst = Math.max(worst, Math.abs(g[j] - eager[i][j]));
+        expect(worst).toBeLessThan(1e-4);
+      });
+      // Different seeds, different latents.
+      expect(Array.from(graph[2])).not.toEqual(Array.from(graph[1]));
+    } finally {
+      model.dispose();
+    }
+    expect(reservedBuffers(tf.backend())).toBe(0);
+  });
 });

@@ -24,7 +24,9 @@ import { readAndDispose } from '../common/readback.ts';
 import type { Rng } from '../rng.ts';
 import { denoise, denoiserLayout } from './denoiser.ts';
 import type { SamplerStepInfo } from './sampler.ts';
-import { runSampler } from './sampler.ts';
+import { runSampler, samplerNoiseCount } from './sampler.ts';
+import { StepGraph } from '../kernels/webgpu-graph.ts';
+import { useDeviceSteps } from '../common/optim.ts';
 import type { Schedule } from './schedule.ts';
 import { makeSchedule } from './schedule.ts';
 
@@ -153,6 +155,22 @@ export class LatentDiffusion {
       return rows === 1 ? tf.tile(t, [n, 1]) : t;
     });
     try {
+      if (!args.onStep && useDeviceSteps()) {
+        const dim = this.latentDim;
+        // The same draws in the same order as runSampler's own: x_T, then each step's noise.
+        const draws = [args.rng.normalArray(n * dim)];
+        const k = samplerNoiseCount(this.schedule, sampler);
+        for (let i = 0; i < k; i++) draws.push(args.rng.normalArray(n * dim));
+        const rows = new Float32Array(n * this.condDim);
+        for (let i = 0; i < n; i++) {
+          rows.set(
+            c.length === this.condDim ? c : c.subarray(i * this.condDim, (i + 1) * this.condDim),
+            i * this.condDim,
+          );
+        }
+        const [out] = await this.sampleGraph(n, sampler, k).run([...draws, rows]);
+        return out;
+      }
       const x = runSampler({
         schedule: this.schedule,
         n,
@@ -168,6 +186,49 @@ export class LatentDiffusion {
     } finally {
       cond.dispose();
     }
+  }
+
+  /** Sampling graphs on webgpu, by row count and sampler settings. */
+  private readonly graphs = new Map<string, StepGraph>();
+
+  /**
+   * The whole reverse process as one replayed graph (kernels/webgpu-graph.ts): inputs x_T, the
+   * step noises and the condition rows; output the latents. Thousands of small kernels a run, so
+   * on a GPU the per-op cost of running them through tfjs is most of sampling's time.
+   */
+  private sampleGraph(n: number, sampler: SamplerConfig, noises: number): StepGraph {
+    const key = `${n}:${JSON.stringify(sampler)}`;
+    let g = this.graphs.get(key);
+    if (!g) {
+      const dim = this.latentDim;
+      const rows = { shape: [n, dim], dtype: 'float32' as const };
+      g = new StepGraph(
+        [
+          rows,
+          ...new Array<typeof rows>(noises).fill(rows),
+          { shape: [n, this.condDim], dtype: 'float32' },
+        ],
+        (inputs) => {
+          const cond = inputs[inputs.length - 1] as tf.Tensor2D;
+          const x = runSampler(
+            {
+              schedule: this.schedule,
+              n,
+              dim,
+              sampler,
+              eps: (xt, t) => this.guidedEps(xt, t, cond, sampler.guidance),
+            },
+            {
+              initial: () => tf.clone(inputs[0] as tf.Tensor2D),
+              noise: (i) => tf.clone(inputs[1 + i] as tf.Tensor2D),
+            },
+          );
+          return [tf.div(x, this.latentScale)];
+        },
+      );
+      this.graphs.set(key, g);
+    }
+    return g;
   }
 
   /** Save as a folder (diffusion.json + weights.safetensors), atomically. */
@@ -214,6 +275,8 @@ export class LatentDiffusion {
   }
 
   dispose(): void {
+    for (const g of this.graphs.values()) g.dispose();
+    this.graphs.clear();
     this.params.dispose();
   }
 }

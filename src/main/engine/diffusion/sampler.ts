@@ -110,18 +110,24 @@ export interface RunSamplerArgs {
   readonly n: number;
   /** Row length. */
   readonly dim: number;
-  /** Seeds x_T and every step's noise. */
-  readonly rng: Rng;
+  /** Seeds x_T and every step's noise (unused when the draws are given: runSampler's `draws`). */
+  readonly rng?: Rng;
   /** Sampler choice and settings. */
   readonly sampler: SamplerConfig;
   /** Called after each step. */
   readonly onStep?: (info: SamplerStepInfo) => void;
 }
 
-/** Run the reverse process from x_T ~ N(0, I); returns x_0 [n, dim] (caller disposes). */
-export function runSampler(args: RunSamplerArgs): tf.Tensor2D {
-  const { schedule: s, n, dim, rng, sampler } = args;
-  let x = tf.tensor2d(rng.normalArray(n * dim), [n, dim]);
+/** Where a sampling run's Gaussian draws come from (the sampler disposes what they return). */
+export interface SamplerDraws {
+  /** x_T. */
+  initial(): tf.Tensor2D;
+  /** The k-th step noise z (k counts the steps with std > 0, from 0). */
+  noise(k: number): tf.Tensor2D;
+}
+
+/** The (t, tPrev) pairs the sampler visits, in order. */
+function samplerPairs(s: Schedule, sampler: SamplerConfig): [number, number][] {
   const pairs: [number, number][] = [];
   if (sampler.sampler === 'ddpm') {
     for (let t = s.T - 1; t >= 0; t--) pairs.push([t, t - 1]);
@@ -129,8 +135,39 @@ export function runSampler(args: RunSamplerArgs): tf.Tensor2D {
     const ts = ddimTimesteps(s.T, sampler.steps);
     ts.forEach((t, i) => pairs.push([t, i + 1 < ts.length ? ts[i + 1] : -1]));
   }
+  return pairs;
+}
+
+/** How many step noises a run draws (steps with std > 0), so they can be drawn up front. */
+export function samplerNoiseCount(s: Schedule, sampler: SamplerConfig): number {
+  let k = 0;
+  for (const [t, tPrev] of samplerPairs(s, sampler)) {
+    if (sampler.sampler === 'ddpm') {
+      if (t > 0) k++;
+    } else {
+      const a = s.alphasCumprod[t];
+      const aPrev = tPrev >= 0 ? s.alphasCumprod[tPrev] : 1;
+      if (sampler.eta * Math.sqrt(((1 - aPrev) / (1 - a)) * (1 - a / aPrev)) > 0) k++;
+    }
+  }
+  return k;
+}
+
+/** Run the reverse process from x_T ~ N(0, I); returns x_0 [n, dim] (caller disposes). */
+export function runSampler(args: RunSamplerArgs, draws?: SamplerDraws): tf.Tensor2D {
+  const { schedule: s, n, dim, rng, sampler } = args;
+  let source: SamplerDraws;
+  if (draws) source = draws;
+  else if (rng) {
+    source = {
+      initial: () => tf.tensor2d(rng.normalArray(n * dim), [n, dim]),
+      noise: () => tf.tensor2d(rng.normalArray(n * dim), [n, dim]),
+    };
+  } else throw new Error('runSampler: an rng or the draws are needed');
+  let x = source.initial();
+  let drawn = 0;
   try {
-    for (const [t, tPrev] of pairs) {
+    for (const [t, tPrev] of samplerPairs(s, sampler)) {
       const eps = args.eps(x, t);
       let step: StepResult;
       try {
@@ -149,8 +186,9 @@ export function runSampler(args: RunSamplerArgs): tf.Tensor2D {
       }
       let next = step.mean;
       if (step.std > 0) {
-        const z = rng.normalArray(n * dim);
-        next = tf.tidy(() => tf.add(step.mean, tf.mul(tf.tensor2d(z, [n, dim]), step.std)));
+        const z = source.noise(drawn++);
+        next = tf.tidy(() => tf.add(step.mean, tf.mul(z, step.std)));
+        z.dispose();
         step.mean.dispose();
       }
       x.dispose();
