@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/main/engine/backend.ts';
-import { DeviceStep } from '../../../src/main/engine/common/device-step.ts';
+import { DeviceStep, StepPipeline } from '../../../src/main/engine/common/device-step.ts';
 import { Adam } from '../../../src/main/engine/common/optim.ts';
 import { readAll } from '../../../src/main/engine/common/readback.ts';
 import { trainDiffusion } from '../../../src/main/engine/diffusion/train.ts';
@@ -150,6 +150,18 @@ describe.skipIf(process.env.D2NWG_WEBGPU_TESTS !== '1')('step graphs on webgpu',
       after.forEach((w, i) => expect(Array.from(w)).toEqual(Array.from(before[i])));
       const emaAfter = await m.adam.emaWeights();
       emaAfter?.forEach((e, i) => expect(Array.from(e)).toEqual(Array.from(emaBefore?.[i] ?? [])));
+
+      // Pipelined: the bad step's error surfaces when the next step is queued; the step after it
+      // is left in flight and its result dropped without an unhandled rejection.
+      const pipe = new StepPipeline();
+      expect(
+        await pipe.push(step.submit([data[0].x, data[0].y], { lr: 0.05, step: 10 })),
+      ).toBeNull();
+      const bad = pipe.push(step.submit([x, data[5].y], { lr: 0.05, step: 11 }));
+      expect((await bad)?.step).toBe(10);
+      await expect(
+        pipe.push(step.submit([data[1].x, data[1].y], { lr: 0.05, step: 12 })),
+      ).rejects.toThrow(/toy.*11/);
     } finally {
       m.dispose();
     }

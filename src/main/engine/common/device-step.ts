@@ -35,6 +35,8 @@ export interface DeviceStepArgs {
 }
 
 export interface DeviceStepResult {
+  /** The step's number, as passed in. */
+  readonly step: number;
   readonly loss: number;
   readonly reported: number[];
 }
@@ -92,20 +94,60 @@ export class DeviceStep {
     values: readonly GraphArray[],
     opts: { lr: number; clip?: number; step: number },
   ): Promise<DeviceStepResult> {
+    return this.submit(values, opts);
+  }
+
+  /**
+   * Submit step `step`: all its GPU work is queued before this returns, so the host can prepare
+   * and submit the next step while the GPU runs this one (StepPipeline). The promise gives the
+   * checked result; a NumericError rejects it (the kernels left that step's weights alone).
+   */
+  submit(
+    values: readonly GraphArray[],
+    opts: { lr: number; clip?: number; step: number },
+  ): Promise<DeviceStepResult> {
     const hp = this.args.optimizer.deviceHyper(opts.lr, opts.clip ?? 0);
-    const [out] = await this.graph.run([...values, hp]);
-    const loss = out[1];
-    const norm = out[0];
-    if (!Number.isFinite(loss)) {
-      throw new NumericError(this.args.stage, opts.step, `loss = ${loss}`);
-    }
-    if (!Number.isFinite(norm)) {
-      throw new NumericError(this.args.stage, opts.step, `gradient norm = ${norm}`);
-    }
-    return { loss, reported: Array.from(out.subarray(2)) };
+    return this.graph.start([...values, hp]).then(([out]) => {
+      const loss = out[1];
+      const norm = out[0];
+      if (!Number.isFinite(loss)) {
+        throw new NumericError(this.args.stage, opts.step, `loss = ${loss}`);
+      }
+      if (!Number.isFinite(norm)) {
+        throw new NumericError(this.args.stage, opts.step, `gradient norm = ${norm}`);
+      }
+      return { step: opts.step, loss, reported: Array.from(out.subarray(2)) };
+    });
   }
 
   dispose(): void {
     this.graph.dispose();
+  }
+}
+
+/**
+ * One device step in flight: `push` takes the next submitted step and returns the previous one's
+ * result, so the host prepares step k+1 while the GPU runs step k. After a NumericError the run
+ * stops; the step submitted after the bad one may have run, but only on weights the bad step left
+ * as they were, and a stopped run saves nothing.
+ */
+export class StepPipeline {
+  private pending: Promise<DeviceStepResult> | null = null;
+
+  /** Queue `next` (from DeviceStep.submit); the previous step's result, or null for the first. */
+  async push(next: Promise<DeviceStepResult>): Promise<DeviceStepResult | null> {
+    // A rejection is handled where it is awaited; this keeps it from counting as unhandled while
+    // it waits its turn (or when the loop stops first).
+    next.catch(() => undefined);
+    const prev = this.pending;
+    this.pending = next;
+    return prev ? await prev : null;
+  }
+
+  /** The last queued step's result (null when none is queued). */
+  async flush(): Promise<DeviceStepResult | null> {
+    const p = this.pending;
+    this.pending = null;
+    return p ? await p : null;
   }
 }

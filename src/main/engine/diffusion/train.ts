@@ -18,7 +18,7 @@ import {
   makeAdam,
   useDeviceSteps,
 } from '../common/optim.ts';
-import { DeviceStep } from '../common/device-step.ts';
+import { DeviceStep, StepPipeline } from '../common/device-step.ts';
 import { sinusoidalEmbeddingValues } from '../common/embedding.ts';
 import {
   joinShardGroup,
@@ -183,6 +183,24 @@ export async function trainDiffusion(args: TrainDiffusionArgs): Promise<TrainDif
   let winCount = 0;
   let lastYield = Date.now();
 
+  const pipeline = new StepPipeline();
+  /** Step `step`'s loss into the windowed history and progress. */
+  const record = (step: number, loss: number) => {
+    winSum += loss;
+    winCount += 1;
+    if (winCount === window || step === cfg.steps - 1) {
+      history.push({ step: step + 1, loss: winSum / winCount });
+      args.control?.onProgress?.({
+        value: step + 1,
+        max: cfg.steps,
+        unit: 'step',
+        label: 'diffusion',
+        metrics: { loss: winSum / winCount },
+      });
+      winSum = 0;
+      winCount = 0;
+    }
+  };
   try {
     for (let step = 0; step < cfg.steps; step++) {
       throwIfAborted(args.control?.signal);
@@ -248,15 +266,18 @@ export async function trainDiffusion(args: TrainDiffusionArgs): Promise<TrainDif
           tf.dispose([inputs.xt, inputs.noise, inputs.cond, inputs.drop, ...inputs.masks]);
         return { loss, dispose };
       };
-      let loss: number;
       if (device) {
-        ({ loss } = await device.step(
-          [xt, noise, c, drop, sinusoidalEmbeddingValues(t, cfg.denoiser.timeEmbDim), ...masks],
-          { lr, clip: cfg.gradClip, step },
-        ));
+        // One step in flight: this step is submitted before the previous one's loss is awaited.
+        const done = await pipeline.push(
+          device.submit(
+            [xt, noise, c, drop, sinusoidalEmbeddingValues(t, cfg.denoiser.timeEmbDim), ...masks],
+            { lr, clip: cfg.gradClip, step },
+          ),
+        );
+        if (done) record(done.step, done.loss);
       } else {
         // The step reads the loss back (asynchronously), so its inputs live outside a tidy.
-        ({ loss } = await batchStep({
+        const { loss } = await batchStep({
           optimizer: adam,
           vars,
           lr,
@@ -266,27 +287,16 @@ export async function trainDiffusion(args: TrainDiffusionArgs): Promise<TrainDif
           rows: bs,
           group,
           rowsOf,
-        }));
-      }
-      winSum += loss;
-      winCount += 1;
-      if (winCount === window || step === cfg.steps - 1) {
-        history.push({ step: step + 1, loss: winSum / winCount });
-        args.control?.onProgress?.({
-          value: step + 1,
-          max: cfg.steps,
-          unit: 'step',
-          label: 'diffusion',
-          metrics: { loss: winSum / winCount },
         });
-        winSum = 0;
-        winCount = 0;
+        record(step, loss);
       }
       if (Date.now() - lastYield > 50) {
         await yieldToEventLoop();
         lastYield = Date.now();
       }
     }
+    const last = await pipeline.flush();
+    if (last) record(last.step, last.loss);
     const emaParams = new ParamSet('diffusion');
     const names = params.names();
     const values = (await adam.emaWeights()) ?? (await adam.weights());

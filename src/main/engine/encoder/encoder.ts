@@ -18,7 +18,7 @@ import { yieldToEventLoop, type RunControl } from '../progress.ts';
 import { Rng } from '../rng.ts';
 import { readAndDispose, readF32 } from '../common/readback.ts';
 import { Adam, makeAdam, optimStep, useDeviceSteps } from '../common/optim.ts';
-import { DeviceStep } from '../common/device-step.ts';
+import { DeviceStep, StepPipeline } from '../common/device-step.ts';
 import {
   ParamStore,
   createDense,
@@ -452,6 +452,7 @@ export async function trainEncoder(args: TrainEncoderArgs): Promise<TrainEncoder
   const disposeDeviceSteps = () => {
     for (const ds of deviceSteps.values()) ds.dispose();
   };
+  const pipeline = new StepPipeline();
   try {
     for (let epoch = 0; epoch < config.epochs; epoch++) {
       throwIfAborted(args.control?.signal);
@@ -472,13 +473,18 @@ export async function trainEncoder(args: TrainEncoderArgs): Promise<TrainEncoder
           zb.set(args.latents.subarray(idx[i] * l, (idx[i] + 1) * l), i * l);
         }
         if (onDevice) {
-          const { loss } = await deviceStep(onDevice, b).step([xb, zb, groupTargets(groups, idx)], {
-            lr: config.lr,
-            step,
-          });
+          // One step in flight within an epoch: submitted before the previous loss is awaited.
+          const done = await pipeline.push(
+            deviceStep(onDevice, b).submit([xb, zb, groupTargets(groups, idx)], {
+              lr: config.lr,
+              step,
+            }),
+          );
           step += 1;
-          sum += loss;
-          batches++;
+          if (done) {
+            sum += done.loss;
+            batches++;
+          }
           continue;
         }
         // The step reads the loss back (asynchronously), so its inputs live outside a tidy.
@@ -520,6 +526,11 @@ export async function trainEncoder(args: TrainEncoderArgs): Promise<TrainEncoder
         }
         step += 1;
         sum += lv;
+        batches++;
+      }
+      const last = await pipeline.flush();
+      if (last) {
+        sum += last.loss;
         batches++;
       }
       const meanLoss = batches > 0 ? sum / batches : 0;

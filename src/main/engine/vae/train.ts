@@ -20,7 +20,7 @@ import {
   makeAdam,
   useDeviceSteps,
 } from '../common/optim.ts';
-import { DeviceStep } from '../common/device-step.ts';
+import { DeviceStep, StepPipeline } from '../common/device-step.ts';
 import { GPU_NOISE } from '../kernels/webgpu.ts';
 import {
   joinShardGroup,
@@ -231,6 +231,7 @@ export async function trainVae(args: TrainVaeArgs): Promise<TrainVaeResult> {
   };
   let step = 0;
   let lastYield = Date.now();
+  const pipeline = new StepPipeline();
 
   try {
     for (let epoch = 1; epoch <= cfg.epochs; epoch++) {
@@ -242,6 +243,21 @@ export async function trainVae(args: TrainVaeArgs): Promise<TrainVaeResult> {
       let sumKl = 0;
       let sumPred = 0;
       let rows = 0;
+      const stepRows = new Map<number, number>();
+      /** A finished step's loss and parts into the epoch's sums (weighted by its rows). */
+      const add = (at: number, lossValue: number, partValues: readonly number[]) => {
+        const b = stepRows.get(at) ?? 0;
+        stepRows.delete(at);
+        const [reconV, klV, predV] = partValues;
+        if (!Number.isFinite(reconV) || !Number.isFinite(klV)) {
+          throw new NumericError('vae', at, `recon = ${reconV}, kl = ${klV}`);
+        }
+        sumLoss += lossValue * b;
+        sumRecon += reconV * b;
+        sumKl += klV * b;
+        sumPred += predV * b;
+        rows += b;
+      };
       for (let s = 0; s < n; s += bs) {
         const idx = perm.subarray(s, Math.min(n, s + bs));
         const b = idx.length;
@@ -276,30 +292,30 @@ export async function trainVae(args: TrainVaeArgs): Promise<TrainVaeResult> {
             batchLoss(x, xin, e, eL ?? null, r, weighted, report);
           return { loss, dispose: () => tf.dispose(inputs) };
         };
-        const { loss: lossValue, reported: partValues } = onDevice
-          ? await deviceStep(onDevice, b).step(
+        if (onDevice) {
+          // One step in flight within an epoch: submitted before the previous loss is awaited.
+          stepRows.set(step, b);
+          const done = await pipeline.push(
+            deviceStep(onDevice, b).submit(
               [Int32Array.from(idx), Int32Array.of(noiseKey, step), eps, ...(epsL ? [epsL] : [])],
               { lr, step },
-            )
-          : await batchStep({
-              optimizer: adam,
-              vars,
-              lr,
-              stage: 'vae',
-              step,
-              rows: b,
-              group,
-              rowsOf,
-            });
-        const [reconV, klV, predV] = partValues;
-        if (!Number.isFinite(reconV) || !Number.isFinite(klV)) {
-          throw new NumericError('vae', step, `recon = ${reconV}, kl = ${klV}`);
+            ),
+          );
+          if (done) add(done.step, done.loss, done.reported);
+        } else {
+          const done = await batchStep({
+            optimizer: adam,
+            vars,
+            lr,
+            stage: 'vae',
+            step,
+            rows: b,
+            group,
+            rowsOf,
+          });
+          stepRows.set(step, b);
+          add(step, done.loss, done.reported);
         }
-        sumLoss += lossValue * b;
-        sumRecon += reconV * b;
-        sumKl += klV * b;
-        sumPred += predV * b;
-        rows += b;
         step += 1;
         if (Date.now() - lastYield > 50) {
           await yieldToEventLoop();
@@ -307,6 +323,8 @@ export async function trainVae(args: TrainVaeArgs): Promise<TrainVaeResult> {
           lastYield = Date.now();
         }
       }
+      const last = await pipeline.flush();
+      if (last) add(last.step, last.loss, last.reported);
       const rec: VaeEpochRecord = {
         epoch,
         loss: sumLoss / rows,
