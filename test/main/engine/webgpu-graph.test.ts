@@ -22,6 +22,7 @@ import {
 } from '../../../src/main/engine/kernels/webgpu-graph.ts';
 import { GPU_NOISE } from '../../../src/main/engine/kernels/webgpu.ts';
 import { Rng } from '../../../src/main/engine/rng.ts';
+import { tinyEncoderConfig } from './fixtures/tiny-encoder.ts';
 import { layoutOf } from '../../../src/main/engine/nn/architecture.ts';
 import { initParams } from '../../../src/main/engine/nn/params.ts';
 import { trainBatch } from '../../../src/main/engine/nn/batch.ts';
@@ -71,6 +72,20 @@ function makeModel(seed: number) {
     tf.dispose(vars);
   };
   return { vars, adam, stepFor, dispose, steps };
+}
+
+/** A tiny latent diffusion model (4-d latents, 3-d conditions, 16 pairs from `rng`). */
+async function tinyDiffusion(rng: Rng, steps: number, seed: number) {
+  const { model } = await trainDiffusion({
+    latents: rng.normalArray(16 * 4),
+    conds: rng.normalArray(16 * 3),
+    n: 16,
+    latentDim: 4,
+    condDim: 3,
+    config: { steps, batchSize: 8, denoiser: { width: 16, depth: 1, timeEmbDim: 8 } },
+    rng: new Rng(seed),
+  });
+  return model;
 }
 
 /** Seeded batches: step i has batch size sizes[i % sizes.length]. */
@@ -291,16 +306,7 @@ describe.skipIf(process.env.D2NWG_WEBGPU_TESTS !== '1')('step graphs on webgpu',
     expect(c.loss).not.toEqual(a.loss);
     const r1 = graphStats.replayed;
     const rng = new Rng(4);
-    const { model } = await trainDiffusion({
-      latents: rng.normalArray(16 * 4),
-      conds: rng.normalArray(16 * 3),
-      n: 16,
-      latentDim: 4,
-      condDim: 3,
-      config: { steps: 10, batchSize: 8, denoiser: { width: 16, depth: 1, timeEmbDim: 8 } },
-      rng: new Rng(5),
-    });
-    model.dispose();
+    (await tinyDiffusion(rng, 10, 5)).dispose();
     expect(graphStats.replayed - r1).toBe(8);
     expect(r1 - r0).toBe(21);
     const r2 = graphStats.replayed;
@@ -311,21 +317,7 @@ describe.skipIf(process.env.D2NWG_WEBGPU_TESTS !== '1')('step graphs on webgpu',
       latents: rng.normalArray(8 * 4),
       count: 8,
       shape,
-      config: {
-        kind: 'ordered',
-        dModel: 8,
-        heads: 2,
-        inducing: 4,
-        embedDim: 5,
-        perClass: 2,
-        epochs: 4,
-        lr: 3e-3,
-        weightDecay: 1e-4,
-        batchSize: 4,
-        temperature: 0.1,
-        softTargets: false,
-        resampleSupport: false,
-      },
+      config: tinyEncoderConfig(4),
       rng: new Rng(15),
     });
     encoder.dispose();
@@ -386,15 +378,7 @@ describe.skipIf(process.env.D2NWG_WEBGPU_TESTS !== '1')('step graphs on webgpu',
 
   it('sampling replays the whole reverse process: the same latents as through tfjs', async () => {
     const rng = new Rng(6);
-    const { model } = await trainDiffusion({
-      latents: rng.normalArray(16 * 4),
-      conds: rng.normalArray(16 * 3),
-      n: 16,
-      latentDim: 4,
-      condDim: 3,
-      config: { steps: 4, batchSize: 8, denoiser: { width: 16, depth: 1, timeEmbDim: 8 } },
-      rng: new Rng(7),
-    });
+    const model = await tinyDiffusion(rng, 4, 7);
     try {
       const cond = rng.normalArray(3);
       const draw = (seed: number, eta: number) =>
@@ -404,16 +388,17 @@ describe.skipIf(process.env.D2NWG_WEBGPU_TESTS !== '1')('step graphs on webgpu',
           rng: new Rng(seed),
           sampler: { sampler: 'ddim', steps: 6, eta, guidance: 2 },
         });
-      const r0 = graphStats.replayed;
-      const graph: Float32Array[] = [];
-      for (const [seed, eta] of [
+      const SETTINGS = [
         [1, 0],
         [2, 0],
         [3, 0],
         [1, 0.5],
         [2, 0.5],
         [3, 0.5],
-      ] as const) {
+      ] as const;
+      const r0 = graphStats.replayed;
+      const graph: Float32Array[] = [];
+      for (const [seed, eta] of SETTINGS) {
         graph.push(await draw(seed, eta));
       }
       // One graph per sampler setting: the third draw of each is a replay.
@@ -421,14 +406,7 @@ describe.skipIf(process.env.D2NWG_WEBGPU_TESTS !== '1')('step graphs on webgpu',
       process.env.D2NWG_WEBGPU_GRAPH = '0';
       const eager: Float32Array[] = [];
       try {
-        for (const [seed, eta] of [
-          [1, 0],
-          [2, 0],
-          [3, 0],
-          [1, 0.5],
-          [2, 0.5],
-          [3, 0.5],
-        ] as const) {
+        for (const [seed, eta] of SETTINGS) {
           eager.push(await draw(seed, eta));
         }
       } finally {

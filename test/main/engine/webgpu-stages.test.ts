@@ -28,6 +28,7 @@ import { initParams } from '../../../src/main/engine/nn/params.ts';
 import { trainMember } from '../../../src/main/engine/zoo/train-member.ts';
 import type { Progress } from '../../../src/main/engine/progress.ts';
 import { Rng } from '../../../src/main/engine/rng.ts';
+import { tinyEncoderConfig } from './fixtures/tiny-encoder.ts';
 import { trainVae } from '../../../src/main/engine/vae/train.ts';
 
 /*
@@ -421,21 +422,7 @@ describe.skipIf(process.env.D2NWG_WEBGPU_TESTS !== '1')('engine stages on webgpu
         latents,
         count: 8,
         shape,
-        config: {
-          kind: 'ordered',
-          dModel: 8,
-          heads: 2,
-          inducing: 4,
-          embedDim: 5,
-          perClass: 2,
-          epochs: 4,
-          lr: 3e-3,
-          weightDecay: 1e-4,
-          batchSize: 8,
-          temperature: 0.1,
-          softTargets: false,
-          resampleSupport: false,
-        },
+        config: tinyEncoderConfig(8),
         rng: new Rng(15),
         control: { onProgress: probe.onProgress },
       });
