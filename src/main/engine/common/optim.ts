@@ -73,13 +73,19 @@ export const HOST_ADAM_MAX_PARAMS = 200_000;
  * (a GPU step then costs a readback and an upload, against ~10 dispatches per variable) and
  * tensor Adam, fused where the backend has the kernel (webgpu), for large ones.
  */
-export function makeAdam(vars: readonly tf.Variable[], opts: HostAdamOptions): GradientOptimizer {
+export function makeAdam(
+  vars: readonly tf.Variable[],
+  opts: HostAdamOptions,
+  /** The caller runs its steps with DeviceStep when it can (common/device-step.ts). */
+  deviceSteps = false,
+): GradientOptimizer {
   const forced = adamOverride();
   if (forced === 'host') return new HostAdam(vars, opts);
   if (forced === 'tensor') return new Adam(vars, opts);
   if (hasFusedAdam() && tf.getBackend() === 'wasm') return new Adam(vars, opts);
-  // Step graphs run the whole step on the GPU, fused Adam included (common/device-step.ts).
-  if (useDeviceSteps()) return new Adam(vars, opts);
+  // Step graphs run the whole step on the GPU, fused Adam included; trainers that step eagerly
+  // (predictor, class head) keep the rule below.
+  if (deviceSteps && useDeviceSteps()) return new Adam(vars, opts);
   const size = vars.reduce((s, v) => s + v.size, 0);
   return size <= HOST_ADAM_MAX_PARAMS ? new HostAdam(vars, opts) : new Adam(vars, opts);
 }

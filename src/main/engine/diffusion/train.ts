@@ -103,11 +103,11 @@ export async function trainDiffusion(args: TrainDiffusionArgs): Promise<TrainDif
   const defs = denoiserLayout(cfg.denoiser, latentDim, condDim, learnedNull);
   const params = createDenoiserParams(defs, args.rng.fork('diffusion-init'));
   const vars = params.variables();
-  const adam = makeAdam(vars, {
-    lr: cfg.lr,
-    weightDecay: cfg.weightDecay,
-    emaDecay: cfg.emaDecay,
-  });
+  const adam = makeAdam(
+    vars,
+    { lr: cfg.lr, weightDecay: cfg.weightDecay, emaDecay: cfg.emaDecay },
+    true,
+  );
   const rng = args.rng.fork('diffusion-train');
   const p = params.asRecord();
   const bs = Math.min(cfg.batchSize, n);

@@ -413,7 +413,11 @@ export async function trainEncoder(args: TrainEncoderArgs): Promise<TrainEncoder
   // AdamW through the engine's optimiser (one fused kernel per variable on wasm, where
   // tf.train.adam plus a weight-decay multiply took ~10 kernels per variable: ~800 of a standard
   // step's ~3,000). ε = 1e-7 as tf.train.adam had; the decay is decoupled as before.
-  const adam = makeAdam(vars, { lr: config.lr, weightDecay: config.weightDecay, epsilon: 1e-7 });
+  const adam = makeAdam(
+    vars,
+    { lr: config.lr, weightDecay: config.weightDecay, epsilon: 1e-7 },
+    true,
+  );
   let step = 0;
   const sets = Float32Array.from(args.sets);
   const groups = args.groups ?? null;

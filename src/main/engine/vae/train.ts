@@ -107,7 +107,7 @@ export async function trainVae(args: TrainVaeArgs): Promise<TrainVaeResult> {
     beta2: cfg.beta2,
     weightDecay: cfg.weightDecay,
   };
-  const adam = makeAdam(vars, adamOpts);
+  const adam = makeAdam(vars, adamOpts, true);
   const rng = args.rng.fork('vae-train');
   const net = vae.network();
   const p = vae.paramRecord();
