@@ -5,7 +5,12 @@
  * checkpoint of that checkpoint's task). For a seen task it is normally one of the task's own
  * checkpoints. It uses the task's labelled training samples, as d2nwg_best's ranking does; the
  * test samples every method is scored on are never used.
+ *
+ * Every checkpoint is scored on every training sample (an exhaustive pick, no subsampling). What
+ * makes that affordable on CNN zoos is the evaluation route of model batches (nn/batch.ts,
+ * forwardEval): one shared copy of the samples and each model's convolutions with the bias inside.
  */
+import { InputError } from '../errors.ts';
 import type { Layout } from '../nn/architecture.ts';
 import { evaluateMany } from '../nn/train.ts';
 
@@ -71,6 +76,12 @@ async function scoreCheckpoints(
 ): Promise<NearestCheckpoint> {
   const d = layout.size;
   const count = zoo.taskIds.length;
+  if (count === 0) throw new InputError('the zoo has no checkpoints to pick from');
+  if (zoo.vectors.length !== count * d) {
+    throw new InputError(
+      `the zoo holds ${zoo.vectors.length} values for ${count} checkpoints of ${d} weights`,
+    );
+  }
   const rows = Array.from({ length: count }, (_, i) => zoo.vectors.subarray(i * d, (i + 1) * d));
   const acc = (await evaluateMany(layout, rows, xTrain, yTrain)).map((e) => e.accuracy);
   let index = 0;

@@ -258,6 +258,22 @@ describe('evaluateBatch', () => {
   }
 });
 
+describe('evaluateBatch groups', () => {
+  it('CNN: every model gets the same evaluation whatever group it is scored in', async () => {
+    const m = member(cnn, 5);
+    const vectors = [1, 2, 3, 4, 5].map((s) => initParams(cnn, new Rng(s)));
+    const x = m.xTest ?? new Float32Array(0);
+    const y = m.yTest ?? new Int32Array(0);
+    const [one, two, all] = await expectNoLeakedTensors(() =>
+      Promise.all([1, 2, 5].map((g) => evaluateBatch(cnn, vectors, x, y, g))),
+    );
+    expect(two).toEqual(one);
+    expect(all).toEqual(one);
+    // Different models, different scores: the groups did not mix models up.
+    expect(new Set(one.map((e) => e.loss)).size).toBe(5);
+  });
+});
+
 describe('finetuneCurves', () => {
   it('gives every job the curve it gets alone, across tasks and inits', async () => {
     const tasks = [1, 2].map((s) => member(mlp, s));
