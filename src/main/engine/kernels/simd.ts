@@ -137,8 +137,8 @@ function forLoop(v: number, from: number[], limit: number, step: number, body: n
   ];
 }
 
-/** local dst ← base + (row · ld + col) · 4: the byte address of a float32 matrix cell. */
-function setCellAddr(base: number, row: number, ld: number, col: number, dst: number): number[] {
+/** base + (row · ld + col) · 4 on the stack: the byte address of a float32 matrix cell. */
+function cellAddr(base: number, row: number, ld: number, col: number): number[] {
   return [
     ...op.get(base),
     ...op.get(row),
@@ -149,8 +149,12 @@ function setCellAddr(base: number, row: number, ld: number, col: number, dst: nu
     ...op.i32(4),
     ...op.mul,
     ...op.add,
-    ...op.set(dst),
   ];
+}
+
+/** local dst ← the byte address of a float32 matrix cell (cellAddr). */
+function setCellAddr(base: number, row: number, ld: number, col: number, dst: number): number[] {
+  return [...cellAddr(base, row, ld, col), ...op.set(dst)];
 }
 
 /** local dst ← local src · k (i32). */
@@ -240,18 +244,7 @@ function bmmBody(): number[] {
     ...op.f32store,
   ]);
   // A[i, k]: the float at a0 + (i*K + k)*4.
-  const loadA = [
-    ...op.get(a0),
-    ...op.get(i),
-    ...op.get(K),
-    ...op.mul,
-    ...op.get(k),
-    ...op.add,
-    ...op.i32(4),
-    ...op.mul,
-    ...op.add,
-    ...op.f32load,
-  ];
+  const loadA = [...cellAddr(a0, i, K, k), ...op.f32load];
   const kLoop = forLoop(k, op.i32(0), K, 1, [
     // as = A[i, k]; av = splat(as); brow = b0 + k*N*4
     ...loadA,

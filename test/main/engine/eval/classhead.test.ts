@@ -48,6 +48,29 @@ function tupleData(
   return { x, y };
 }
 
+/** The zoo's class tuples: orders of 3 of 6 classes (the CNN zoo uses the first 5). */
+const TUPLES: readonly (readonly number[])[] = [
+  [0, 1, 2],
+  [3, 4, 5],
+  [1, 3, 5],
+  [2, 0, 4],
+  [5, 2, 1],
+  [4, 3, 0],
+];
+
+/** One zoo member per tuple: seeded initial weights and the tuple's data (seeds from `seed`). */
+function zooMembers(
+  layout: Layout,
+  tuples: readonly (readonly number[])[],
+  data: (classes: readonly number[], r: Rng) => { x: Float32Array; y: Int32Array },
+  seed: number,
+) {
+  return tuples.map((cls, i) => ({
+    params: initParams(layout, new Rng(seed + i)),
+    ...data(cls, new Rng(seed + 100 + i)),
+  }));
+}
+
 describe('class-head generator (conditioning per class)', () => {
   const k = 3;
   const d = 6;
@@ -62,19 +85,10 @@ describe('class-head generator (conditioning per class)', () => {
   // Eight well-separated classes; every task picks 3 of them in some order.
   const centres = Array.from({ length: 8 }, () => rng.normalArray(d, 0, 2.5));
   const draw = (cls: number, r: Rng) => centres[cls].map((v) => v + 0.4 * r.normal());
-  const taskData = (classes: number[], n: number, r: Rng) => tupleData(classes, n, d, draw, r);
-  const tuples = [
-    [0, 1, 2],
-    [3, 4, 5],
-    [1, 3, 5],
-    [2, 0, 4],
-    [5, 2, 1],
-    [4, 3, 0],
-  ];
-  const members = tuples.map((cls, i) => ({
-    params: initParams(layout, new Rng(100 + i)),
-    ...taskData(cls, 12, new Rng(200 + i)),
-  }));
+  const taskData = (classes: readonly number[], n: number, r: Rng) =>
+    tupleData(classes, n, d, draw, r);
+  const tuples = TUPLES;
+  const members = zooMembers(layout, tuples, (cls, r) => taskData(cls, 12, r), 100);
   const config = { steps: 120, batchMembers: 4, queryPerClass: 6, hidden: 16, lr: 1e-2 };
 
   it('writes row i from class i: permuting the class tuple permutes the rows', async () => {
@@ -218,19 +232,10 @@ describe('class-head generator on a CNN zoo (the pooled channels are what the he
       { length: pixels },
       (_, p) => looks[cls][0] + (p % side < side / 2 ? 1 : -1) * looks[cls][1] + 0.2 * r.normal(),
     );
-  const taskData = (classes: number[], n: number, r: Rng) =>
+  const taskData = (classes: readonly number[], n: number, r: Rng) =>
     tupleData(classes, n, pixels, image, r);
-  const tuples = [
-    [0, 1, 2],
-    [3, 4, 5],
-    [1, 3, 5],
-    [2, 0, 4],
-    [5, 2, 1],
-  ];
-  const members = tuples.map((cls, i) => ({
-    params: initParams(layout, new Rng(300 + i)),
-    ...taskData(cls, 10, new Rng(400 + i)),
-  }));
+  const tuples = TUPLES.slice(0, 5);
+  const members = zooMembers(layout, tuples, (cls, r) => taskData(cls, 10, r), 300);
 
   it('generates a head over the pooled channels whose rows follow the class order', async () => {
     await expectNoLeakedTensors(async () => {
