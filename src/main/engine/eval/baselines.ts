@@ -223,8 +223,11 @@ export interface NoiseFunctionMatchedArgs {
   readonly zoo: Float32Array;
   readonly count: number;
   readonly dim: number;
-  /** Predicted classes of a weight vector on the reference inputs (the task's training samples). */
-  readonly predict: (w: Float32Array) => Promise<Int32Array>;
+  /**
+   * Predicted classes of each weight vector on the reference inputs (the task's training
+   * samples), in order: a model batch.
+   */
+  readonly predict: (ws: readonly Float32Array[]) => Promise<Int32Array[]>;
   /** Seeds each copy's noise direction, in order. */
   readonly rng: Rng;
   /** Bisection steps on the noise norm (default 12: the norm to 1/4096 of its bracket). */
@@ -251,52 +254,84 @@ export async function noiseFunctionMatched(
     throw new InputError(`the zoo has ${zoo.length} values, expected ${count}×${dim}`);
   }
   if (count < 1) throw new InputError('noise_fn_matched needs at least one zoo checkpoint');
-  const norms2 = args.zooNorms2 ?? rowNorms2(zoo, count, dim);
-  const out: FunctionMatchedCopy[] = [];
-  for (let s = 0; s < samples.length; s++) {
-    const v = samples[s];
+  samples.forEach((v, s) => {
     if (v.length !== dim) {
       throw new InputError(`sample ${s} has ${v.length} weights, the zoo's members have ${dim}`);
     }
+  });
+  const norms2 = args.zooNorms2 ?? rowNorms2(zoo, count, dim);
+  // Every sample's search runs in lockstep, so each round is one batched prediction of all the
+  // copies still searching (a model batch) rather than one model at a time. Each search is the
+  // same as alone: its own source, its own direction (drawn in sample order), its own bracket.
+  const searches = samples.map((v) => {
     const nn = nearestZoo(v, zoo, count, dim, norms2);
     const source = Float32Array.from(zoo.subarray(nn.index * dim, (nn.index + 1) * dim));
-    const ref = await predict(source);
-    const target = agreementOf(await predict(v), ref);
     // One unit direction per copy, so agreement(norm) is a function of the norm alone.
     const dir = addNoiseWithNorm(new Float32Array(dim), 1, rng);
-    const at = (norm: number): Float32Array => {
-      const w = new Float32Array(dim);
-      for (let i = 0; i < dim; i++) w[i] = source[i] + norm * dir[i];
-      return w;
+    return {
+      nn,
+      source,
+      dir,
+      ref: new Int32Array(0) as Int32Array<ArrayBufferLike>,
+      target: 0,
+      lo: 0,
+      hi: Math.max(nn.l2, 1e-3),
+      hiAgree: 0,
     };
-    const agreeAt = async (norm: number) => agreementOf(await predict(at(norm)), ref);
-    let lo = 0;
-    let hi = Math.max(nn.l2, 1e-3);
-    let hiAgree = await agreeAt(hi);
-    for (let i = 0; i < 30 && hiAgree > target; i++) {
-      lo = hi;
-      hi *= 2;
-      hiAgree = await agreeAt(hi);
+  });
+  const at = (k: number, norm: number): Float32Array => {
+    const { source, dir } = searches[k];
+    const w = new Float32Array(dim);
+    for (let i = 0; i < dim; i++) w[i] = source[i] + norm * dir[i];
+    return w;
+  };
+  const refs = await predict([...searches.map((x) => x.source), ...samples]);
+  searches.forEach((x, k) => {
+    x.ref = refs[k];
+    x.target = agreementOf(refs[searches.length + k], x.ref);
+  });
+  /** Agreement with its source of search k's copy at each (k, norm), one batch. */
+  const agreeAt = async (points: readonly (readonly [number, number])[]) => {
+    if (points.length === 0) return [];
+    const preds = await predict(points.map(([k, norm]) => at(k, norm)));
+    return points.map(([k], j) => agreementOf(preds[j], searches[k].ref));
+  };
+  (await agreeAt(searches.map((x, k) => [k, x.hi] as const))).forEach((a, k) => {
+    searches[k].hiAgree = a;
+  });
+  // Bracket: double the norm while the copy still agrees more than the sample.
+  for (let i = 0; i < 30; i++) {
+    const open = searches.flatMap((x, k) => (x.hiAgree > x.target ? [k] : []));
+    if (open.length === 0) break;
+    for (const k of open) {
+      searches[k].lo = searches[k].hi;
+      searches[k].hi *= 2;
     }
-    for (let i = 0; i < steps && hiAgree <= target; i++) {
-      const mid = (lo + hi) / 2;
-      const a = await agreeAt(mid);
-      if (a <= target) {
-        hi = mid;
-        hiAgree = a;
-      } else {
-        lo = mid;
-      }
-    }
-    out.push({
-      vector: at(hi),
-      sourceIndex: nn.index,
-      distance: hi,
-      targetAgreement: target,
-      agreement: hiAgree,
+    (await agreeAt(open.map((k) => [k, searches[k].hi] as const))).forEach((a, j) => {
+      searches[open[j]].hiAgree = a;
     });
   }
-  return out;
+  // Bisect between the bracket's ends.
+  const bracketed = searches.flatMap((x, k) => (x.hiAgree <= x.target ? [k] : []));
+  for (let i = 0; i < steps && bracketed.length > 0; i++) {
+    const mids = bracketed.map((k) => [k, (searches[k].lo + searches[k].hi) / 2] as const);
+    (await agreeAt(mids)).forEach((a, j) => {
+      const x = searches[mids[j][0]];
+      if (a <= x.target) {
+        x.hi = mids[j][1];
+        x.hiAgree = a;
+      } else {
+        x.lo = mids[j][1];
+      }
+    });
+  }
+  return searches.map((x, k) => ({
+    vector: at(k, x.hi),
+    sourceIndex: x.nn.index,
+    distance: x.hi,
+    targetAgreement: x.target,
+    agreement: x.hiAgree,
+  }));
 }
 
 function agreementOf(a: Int32Array, b: Int32Array): number {

@@ -10,7 +10,8 @@ import type { LabelledData, TaskData, TaskSpec } from '../data/types.ts';
 import { InputError } from '../errors.ts';
 import type { Layout } from '../nn/architecture.ts';
 import { initParams } from '../nn/params.ts';
-import { evaluateMany, predictClasses } from '../nn/train.ts';
+import { evaluateMany } from '../nn/train.ts';
+import { predictBatch } from '../nn/batch.ts';
 import { Rng } from '../rng.ts';
 import type { WeightVae } from '../vae/model.ts';
 import {
@@ -150,7 +151,7 @@ export async function noiseFnMatchedCopies(
     zoo: zoo.vectors,
     count: zoo.taskIds.length,
     dim: src.layout.size,
-    predict: (w) => predictClasses(src.layout, w, data.xTrain),
+    predict: (ws) => predictBatch(src.layout, ws, data.xTrain),
     rng,
     ...(zooNorms2 ? { zooNorms2 } : {}),
   });

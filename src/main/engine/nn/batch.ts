@@ -622,6 +622,61 @@ async function evaluateStacked(
 }
 
 /**
+ * The predicted class (arg-max of the logits) of every sample under each of many weight vectors,
+ * as model batches: one shared copy of the inputs, models in groups that fit the device, row
+ * chunks as evaluateBatch. One Int32Array of n classes per vector, in order.
+ */
+export async function predictBatch(
+  layout: Layout,
+  paramsList: readonly Float32Array[],
+  x: Float32Array,
+): Promise<Int32Array[]> {
+  const d = inputSize(layout.arch);
+  const n = x.length / d;
+  if (!Number.isInteger(n) || n < 1) {
+    throw new InputError(`${x.length} input values do not hold whole samples of ${d} values`);
+  }
+  paramsList.forEach((p, i) => checkLength(layout, p, `weights[${i}]`));
+  if (paramsList.length === 0) return [];
+  const perGroup = modelsPerBatch(layout, 0, n, 1);
+  const out: Int32Array[] = [];
+  const xt = tf.tensor3d(x, [1, n, d]);
+  try {
+    for (let s = 0; s < paramsList.length; s += perGroup) {
+      const group = paramsList.slice(s, s + perGroup);
+      const params = stackParams(layout, group);
+      try {
+        const M = group.length;
+        const classes = group.map(() => new Int32Array(n));
+        const rows = evalRows(layout, M);
+        for (let start = 0; start < n; start += rows) {
+          const size = Math.min(rows, n - start);
+          const pred = tf.tidy(() => {
+            const xb = size === n ? xt : tf.slice(xt, [0, start, 0], [1, size, d]);
+            return tf.argMax(forwardEval(layout, params, xb), 2);
+          });
+          let vals: Int32Array;
+          try {
+            vals = (await pred.data()) as Int32Array;
+          } finally {
+            pred.dispose();
+          }
+          for (let m = 0; m < M; m++) {
+            classes[m].set(vals.subarray(m * size, (m + 1) * size), start);
+          }
+        }
+        out.push(...classes);
+      } finally {
+        tf.dispose(params);
+      }
+    }
+  } finally {
+    xt.dispose();
+  }
+  return out;
+}
+
+/**
  * Train every member of a batch with Adam from its init. Throws NumericError naming the member
  * (and the epoch) as soon as an epoch produced a non-finite loss for any of them, before any
  * checkpoint of that epoch is handed out; CancelledError on abort.

@@ -171,8 +171,13 @@ describe('noiseFunctionMatched', () => {
   // A stand-in classifier whose prediction on reference input i is the sign of weight i: the
   // agreement of two weight vectors is then the fraction of the first 40 weights of equal sign.
   const m = 40;
-  const predict = (w: Float32Array) =>
-    Promise.resolve(Int32Array.from({ length: m }, (_, i) => (w[i] > 0 ? 1 : 0)));
+  let calls = 0;
+  const predict = (ws: readonly Float32Array[]) => {
+    calls++;
+    return Promise.resolve(
+      ws.map((w) => Int32Array.from({ length: m }, (_, i) => (w[i] > 0 ? 1 : 0))),
+    );
+  };
   const agree = (a: Float32Array, b: Float32Array) => {
     let s = 0;
     for (let i = 0; i < m; i++) if (a[i] > 0 === b[i] > 0) s++;
@@ -219,6 +224,24 @@ describe('noiseFunctionMatched', () => {
       rng: new Rng(5),
     });
     expect(Array.from(again[0].vector)).toEqual(Array.from(copies[0].vector));
+    // The searches run in lockstep, one batched prediction a round (not one per copy), and each
+    // is the search it would be alone: the first sample's copy equals its copy searched alone.
+    calls = 0;
+    const alone = await noiseFunctionMatched({
+      samples: samples.slice(0, 1),
+      zoo,
+      count,
+      dim,
+      predict,
+      rng: new Rng(5),
+    });
+    const roundsAlone = calls;
+    expect(Array.from(alone[0].vector)).toEqual(Array.from(copies[0].vector));
+    expect(alone[0].agreement).toBe(copies[0].agreement);
+    calls = 0;
+    await noiseFunctionMatched({ samples, zoo, count, dim, predict, rng: new Rng(5) });
+    expect(calls).toBeLessThanOrEqual(2 + 30 + 12);
+    expect(calls).toBeLessThan(2 * roundsAlone);
   });
 
   it('refuses samples of the wrong length', async () => {

@@ -9,13 +9,14 @@ import {
 import { initParams } from '../../../../src/main/engine/nn/params.ts';
 import {
   evaluateBatch,
+  predictBatch,
   trainBatch,
   type BatchMember,
 } from '../../../../src/main/engine/nn/batch.ts';
 import { forward } from '../../../../src/main/engine/nn/forward.ts';
 import { finetuneCurves } from '../../../../src/main/engine/eval/finetune.ts';
 import { nearestCheckpoint } from '../../../../src/main/engine/eval/nearest.ts';
-import { evaluateMany } from '../../../../src/main/engine/nn/train.ts';
+import { evaluateMany, predictClasses } from '../../../../src/main/engine/nn/train.ts';
 import { InputError, NumericError } from '../../../../src/main/engine/errors.ts';
 import { Rng } from '../../../../src/main/engine/rng.ts';
 import { expectNoLeakedTensors } from '../../../helpers/tf.ts';
@@ -254,6 +255,28 @@ describe('evaluateBatch', () => {
         expect(res[i].accuracy).toBe(correct / n);
         expect(res[i].loss).toBeCloseTo(loss, 5);
       }
+    });
+  }
+});
+
+describe('predictBatch', () => {
+  for (const [name, layout] of [
+    ['MLP', mlp],
+    ['CNN', cnn],
+  ] as const) {
+    it(`${name}: each model's classes are the single-model forward pass's arg-max`, async () => {
+      const m = member(layout, 5);
+      const x = m.xTest ?? new Float32Array(0);
+      const vectors = [1, 2, 3, 4, 5].map((s) => initParams(layout, new Rng(10 + s)));
+      const res = await expectNoLeakedTensors(() => predictBatch(layout, vectors, x));
+      expect(res).toHaveLength(5);
+      for (const [i, v] of vectors.entries()) {
+        expect(Array.from(res[i])).toEqual(Array.from(await predictClasses(layout, v, x)));
+      }
+      // Different weights, different predictions somewhere.
+      expect(Array.from(res[0])).not.toEqual(Array.from(res[1]));
+      await expect(predictBatch(layout, [new Float32Array(3)], x)).rejects.toThrow(/weights\[0\]/);
+      expect(await predictBatch(layout, [], x)).toEqual([]);
     });
   }
 });
