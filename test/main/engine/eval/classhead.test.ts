@@ -71,6 +71,23 @@ function zooMembers(
   }));
 }
 
+/** ClassHeadGenerator.train over a zoo's members, 4 support samples per class. */
+function trainGenerator(
+  layout: Layout,
+  members: readonly { params: Float32Array; x: Float32Array; y: Int32Array }[],
+  config: Parameters<typeof ClassHeadGenerator.train>[0]['config'],
+  seed: number,
+) {
+  return ClassHeadGenerator.train({
+    layout,
+    members: members.length,
+    member: (i) => members[i],
+    perClass: 4,
+    config,
+    rng: new Rng(seed),
+  });
+}
+
 describe('class-head generator (conditioning per class)', () => {
   const k = 3;
   const d = 6;
@@ -95,14 +112,7 @@ describe('class-head generator (conditioning per class)', () => {
     // Training, generating and disposing leaves no tensor behind (the generator holds 6 variables
     // until disposed).
     await expectNoLeakedTensors(async () => {
-      const gen = await ClassHeadGenerator.train({
-        layout,
-        members: members.length,
-        member: (i) => members[i],
-        perClass: 4,
-        config,
-        rng: new Rng(3),
-      });
+      const gen = await trainGenerator(layout, members, config, 3);
       try {
         await checkRows(gen);
       } finally {
@@ -140,15 +150,7 @@ describe('class-head generator (conditioning per class)', () => {
   }
 
   it('gives the same generator for the same seed', async () => {
-    const train = () =>
-      ClassHeadGenerator.train({
-        layout,
-        members: members.length,
-        member: (i) => members[i],
-        perClass: 4,
-        config: { ...config, steps: 10 },
-        rng: new Rng(4),
-      });
+    const train = () => trainGenerator(layout, members, { ...config, steps: 10 }, 4);
     const [a, b] = [await train(), await train()];
     try {
       const body = initParams(layout, new Rng(1));
@@ -239,14 +241,12 @@ describe('class-head generator on a CNN zoo (the pooled channels are what the he
 
   it('generates a head over the pooled channels whose rows follow the class order', async () => {
     await expectNoLeakedTensors(async () => {
-      const gen = await ClassHeadGenerator.train({
+      const gen = await trainGenerator(
         layout,
-        members: members.length,
-        member: (i) => members[i],
-        perClass: 4,
-        config: { steps: 80, batchMembers: 3, queryPerClass: 6, hidden: 16, lr: 1e-2 },
-        rng: new Rng(5),
-      });
+        members,
+        { steps: 80, batchMembers: 3, queryPerClass: 6, hidden: 16, lr: 1e-2 },
+        5,
+      );
       try {
         expect(gen.lossHistory[gen.lossHistory.length - 1]).toBeLessThan(gen.lossHistory[0]);
         const body = initParams(layout, new Rng(8));
