@@ -335,7 +335,13 @@ Each writes a JSON report (default bench/out/<name>.json).
          [--clients N] [--rps N] [--scenarios zoo-build,export,migration]
          Fuzzes every reader of user files (default 10,000 cases each), soaks web mode (20
          WebSocket clients, 50 API requests/s for 60 s during a run) and kills -9 a zoo build,
-         an export and a migration; parts not run keep their figures in the report.`;
+         an export and a migration; parts not run keep their figures in the report.
+  queue  [--queue URL] [--rounds N] [--large-rounds N] [--jobs N]
+         The Redis queue on this machine (a private redis-server unless --queue): empty jobs/s,
+         one job's round trip, the standard zoo in-process vs 1, 2 and 3 \`d2nwg worker\`
+         processes (interleaved rounds, zoos checked identical), and the large preset's zoo in
+         40 jobs in-process vs 2 workers (--large-rounds, default 1; 0 skips): the queue's cost
+         per job against its training time.`;
 
 export const benchCommand: CliCommand = {
   name: 'bench',

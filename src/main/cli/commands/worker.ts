@@ -11,7 +11,10 @@ import { DEFAULT_QUEUE_NAME } from '../../engine/zoo/executor.ts';
 import { writeJsonReport } from '../../engine/formats/atomic.ts';
 import { benchmarks } from './bench.ts';
 
-/** `d2nwg bench queue [--queue URL] [--rounds N] [--jobs N] [--backend NAME] [--out FILE]`. */
+/**
+ * `d2nwg bench queue [--queue URL] [--rounds N] [--large-rounds N] [--jobs N] [--backend NAME]
+ * [--out FILE]`.
+ */
 async function queueBenchmark(argv: string[]): Promise<number> {
   const { values } = parseCliArgs(
     'bench queue',
@@ -22,13 +25,16 @@ async function queueBenchmark(argv: string[]): Promise<number> {
       backend: { type: 'string' },
       rounds: { type: 'string' },
       jobs: { type: 'string' },
+      'large-rounds': { type: 'string' },
     },
     false,
   );
   const out = values.out ?? path.join('bench', 'out', 'queue.json');
   const rounds = intFlag(values.rounds, 'rounds', 2);
   const jobs = intFlag(values.jobs, 'jobs', 2000);
+  const largeRounds = intFlag(values['large-rounds'], 'large-rounds', 1);
   if (rounds < 1 || jobs < 1) throw new InputError('--rounds and --jobs must be at least 1');
+  if (largeRounds < 0) throw new InputError('--large-rounds must be 0 (skip) or more');
   const url = values.queue ?? process.env.D2NWG_QUEUE;
   if (url) {
     const { parseQueueTarget } = await import('../../engine/queue/connection.ts');
@@ -36,7 +42,13 @@ async function queueBenchmark(argv: string[]): Promise<number> {
   }
   await initBackend({ backend: values.backend, quiet: true });
   const { runQueueBenchmark } = await import('../../engine/queue/bench.ts');
-  const report = await runQueueBenchmark({ url, rounds, jobs, log: (l) => console.log(l) });
+  const report = await runQueueBenchmark({
+    url,
+    rounds,
+    largeRounds,
+    jobs,
+    log: (l) => console.log(l),
+  });
   await writeJsonReport(out, report);
   console.log(`wrote ${out}`);
   return 0;

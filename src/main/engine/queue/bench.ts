@@ -23,6 +23,8 @@ import { JOB_KINDS } from './jobs.ts';
 
 /** Batches of a queue build: 1, 2 and 3 workers take equal shares. */
 const QUEUE_BATCHES = 6;
+/** Runs per job of the large-zoo comparison (40 jobs of the 4,000 runs). */
+const LARGE_JOB_RUNS = 100;
 
 const BIN = fileURLToPath(new URL('../../../../bin/d2nwg.mjs', import.meta.url));
 
@@ -158,6 +160,22 @@ export interface QueueBenchReport {
     /** Every queue-built zoo equalled the in-process one, member by member. */
     readonly identical: boolean;
   };
+  /**
+   * The large preset's zoo (2,000 seen tasks × 2 seeds) cut into jobs of LARGE_JOB_RUNS runs,
+   * built in-process on 2 threads and on the queue with 2 workers, the same batches both ways:
+   * the difference per job is the queue's cost of a job at this size. Absent with --large-rounds 0.
+   */
+  readonly largeZoo?: {
+    readonly runs: number;
+    readonly jobs: number;
+    readonly rounds: number;
+    readonly trainSeconds: Record<string, number[]>;
+    /** Median training seconds of one job (in-process time × 2 threads / jobs). */
+    readonly trainSecondsPerJob: number;
+    /** (queue − in-process) × 2 workers / jobs, medians: what the queue adds to a job. */
+    readonly overheadMsPerJob: number;
+    readonly identical: boolean;
+  };
 }
 
 export interface QueueBenchOptions {
@@ -167,6 +185,8 @@ export interface QueueBenchOptions {
   readonly rounds: number;
   /** Empty jobs queued at once for the throughput figure. */
   readonly jobs: number;
+  /** Interleaved rounds of the large-zoo comparison (0: skip it). */
+  readonly largeRounds?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -246,6 +266,53 @@ export async function runQueueBenchmark(opts: QueueBenchOptions): Promise<QueueB
         );
       }
     }
+    // 3. the large zoo, the same 40 batches in-process (2 threads) and on the 2-worker queue.
+    let largeZoo: QueueBenchReport['largeZoo'];
+    const largeRounds = opts.largeRounds ?? 1;
+    if (largeRounds > 0) {
+      const two = ways.find((w) => w.name === 'queue, 2 workers');
+      const largeWays = [
+        { name: 'in-process, 2 threads', executor: threadExecutor, workers: 2 },
+        { name: 'queue, 2 workers', executor: two?.executor ?? threadExecutor, workers: 2 },
+      ];
+      const secs: Record<string, number[]> = {};
+      let ref: BuiltZoo | null = null;
+      let same = true;
+      let largeRuns = 0;
+      let jobCount = 0;
+      for (let r = 0; r < largeRounds; r++) {
+        for (const w of largeWays) {
+          const before = new Set(await probe.keys(keys.result('*')));
+          const cfg = standardZooConfig(w.workers, LARGE_JOB_RUNS, false, 'large');
+          const zoo = await buildZoo(cfg, { executor: w.executor });
+          const added = (await probe.keys(keys.result('*'))).filter((k) => !before.has(k));
+          if (added.length > 0) await probe.del(...added);
+          const train = zoo.manifest.timings?.train ?? NaN;
+          largeRuns = new Set(zoo.manifest.members.map((m) => `${m.taskId}#${m.seed}`)).size;
+          jobCount = Math.ceil(largeRuns / LARGE_JOB_RUNS);
+          (secs[w.name] ??= []).push(train);
+          if (ref === null) ref = zoo;
+          else same &&= zoo.vectors.every((v, i) => Object.is(v, ref?.vectors[i]));
+          log(
+            `large zoo round ${r + 1} ${w.name}: ${largeRuns} runs (${jobCount} jobs) in ${train.toFixed(2)} s = ${(largeRuns / train).toFixed(1)} runs/s`,
+          );
+        }
+      }
+      const local = median(secs['in-process, 2 threads']);
+      const queued = median(secs['queue, 2 workers']);
+      largeZoo = {
+        runs: largeRuns,
+        jobs: jobCount,
+        rounds: largeRounds,
+        trainSeconds: secs,
+        trainSecondsPerJob: (local * 2) / jobCount,
+        overheadMsPerJob: ((queued - local) * 2 * 1000) / jobCount,
+        identical: same,
+      };
+      log(
+        `large zoo: ${largeZoo.trainSecondsPerJob.toFixed(2)} s of training a job; the queue adds ${largeZoo.overheadMsPerJob.toFixed(0)} ms a job; identical zoos: ${same}`,
+      );
+    }
     const rps: Record<string, number> = {};
     for (const [k, v] of Object.entries(trainSeconds)) rps[k] = runs / median(v);
     const speedup1to2 = rps['queue, 2 workers'] / rps['queue, 1 worker'];
@@ -278,6 +345,7 @@ export async function runQueueBenchmark(opts: QueueBenchOptions): Promise<QueueB
         queue2OverInProcess,
         identical,
       },
+      ...(largeZoo ? { largeZoo } : {}),
     };
   } finally {
     for (const c of children) c.kill('SIGTERM');

@@ -107,13 +107,17 @@ export interface StandardZooThroughput {
   readonly ratios: Record<string, { median: number; min: number; max: number }>;
 }
 
-/** The standard quality preset's zoo (tasks, features, architecture, training), as a zoo config. */
+/**
+ * The standard quality preset's zoo (tasks, features, architecture, training), as a zoo config;
+ * `preset: 'large'` gives the large preset's (2,000 seen tasks, same members).
+ */
 export function standardZooConfig(
   workers: number,
   modelsPerBatch?: number,
   quick = false,
+  preset: 'standard' | 'large' = 'standard',
 ): ZooConfigInput {
-  const q: QualityConfigInput = qualityPresetInput('standard');
+  const q: QualityConfigInput = qualityPresetInput(preset);
   const tasks = { ...q.tasks, ...(quick ? { numSeen: 20 } : {}) };
   return {
     dataset: { kind: 'fashion-mnist' },
