@@ -193,6 +193,14 @@ async function buildReport(
   const zooNorms = rowNorms2(zooVectors, nZoo, dim);
   const maxEpoch = Math.max(...ev.finetuneEpochs);
   const tEval = performance.now();
+  /** Seconds of each part of the extras and diagnostics (timings_s.extras). */
+  const parts: Record<string, number> = {};
+  let tPart = tEval;
+  const lap = (name: string): void => {
+    const now = performance.now();
+    parts[name] = (parts[name] ?? 0) + (now - tPart) / 1000;
+    tPart = now;
+  };
 
   // How much the VAE round trip costs a zoo member, on its own task (sanity diagnostic).
   const latents = vaeV.zooLatents?.latents ?? (await vae.encodeMean(zooVectors, nZoo));
@@ -215,6 +223,7 @@ async function buildReport(
     reconAcc.push(a.accuracy);
     reconSourceAcc.push(o.accuracy);
   }
+  lap('vae_round_trip');
 
   const collector = new ResultCollector();
   const curveAcc = new Map<string, { acc: number[][]; loss: number[][]; train: number[][] }>();
@@ -302,6 +311,7 @@ async function buildReport(
         control: { signal },
       });
       classHeadStats.seconds = since(tc);
+      lap('class_head_training');
       classHeadStats.lossFirst = classHead.lossHistory[0] ?? NaN;
       classHeadStats.lossLast = classHead.lossHistory[classHead.lossHistory.length - 1] ?? NaN;
       log(
@@ -346,6 +356,7 @@ async function buildReport(
       if (!t) throw new Error(`the Sampler of ${target.sample} drew nothing for task ${task.id}`);
       return t;
     };
+    lap('other');
     const vecs = [...samplesOf(raw).vectors];
     const best = samplesOf(ranked);
     const order = best.vectors.map((_, i) => i);
@@ -362,6 +373,7 @@ async function buildReport(
     );
     greedySoupSizes.push(greedy.members.length);
     extra('d2nwg_greedy_soup', [greedy.vector]);
+    lap('soups');
     if (ev.protoHead) {
       const support = taskSupportSet(featT, task, perClass, supportRng(cfg.seed, task.id)).x;
       extra(
@@ -377,6 +389,7 @@ async function buildReport(
       classVecs = await Promise.all(vecs.map((v) => gen.headFor(v, support, k, perClass)));
       extra('d2nwg_class_head', classVecs);
     }
+    lap('heads');
     if (ev.discriminant) {
       // The generated bodies as feature extractors: an LDA head on all training samples.
       extra(
@@ -386,6 +399,7 @@ async function buildReport(
         ),
       );
     }
+    lap('lda_heads');
     if (predicted) {
       const p = samplesOf(predicted);
       if (p.predictedAccuracy && p.testAccuracy) {
@@ -404,6 +418,7 @@ async function buildReport(
       initRng(cfg.seed, task.id),
       zooNorms,
     );
+    lap('noise_copies');
     const g = seenIndex.get(task.id);
     const own =
       split === 'seen' && g !== undefined ? groups.flatMap((x, i) => (x === g ? [i] : [])) : [];
@@ -424,6 +439,7 @@ async function buildReport(
         fnMatched.map((m) => m.vector),
       );
     }
+    lap('ensembles');
     for (const m of fnMatched) {
       memoFn.norm.push(m.distance);
       memoFn.target.push(m.targetAgreement);
@@ -472,6 +488,7 @@ async function buildReport(
         ),
       );
     }
+    lap('agreement_diagnostics');
     await yieldToEventLoop();
   }
 
@@ -489,6 +506,7 @@ async function buildReport(
     );
     return trained;
   });
+  lap('other');
   const ft = { layout, lr: ev.lr, batchSize: ev.batchSize, control: { signal } };
   const trainedCurves = await finetuneCurves({ ...ft, jobs: trainedJobs, maxEpoch });
   const measuredCurves = measuredJobs.length
@@ -514,6 +532,7 @@ async function buildReport(
     }
     for (const c of trained) recordCurve(x.split, x.name, c);
   });
+  lap('finetuning');
   const extrasSeconds = since(tEval);
 
   // ---- report -------------------------------------------------------------------------------
@@ -559,8 +578,13 @@ async function buildReport(
     eval: qp.targets.flatMap((t) => t.evals).reduce((s, id) => s + dur(id), 0) + extrasSeconds,
     total: since(t0),
     ...(gTrained ? { predictor: predictorSeconds } : {}),
+    extras: parts,
   };
-  log(`[report] extras and diagnostics in ${extrasSeconds.toFixed(1)} s`);
+  log(
+    `[report] extras and diagnostics in ${extrasSeconds.toFixed(1)} s: ${Object.entries(parts)
+      .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+      .join(', ')}`,
+  );
   const results = collector.rows();
   const perTask = collector.perTask();
   const mainPredicted = qp.targets[0]?.samplePredicted;

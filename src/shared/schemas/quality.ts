@@ -251,6 +251,11 @@ export const QualityReportSchema = z.object({
     total: z.number(),
     /** Training of the accuracy predictor (added after the first reports; absent when skipped). */
     predictor: z.number().optional(),
+    /**
+     * The report's extras and diagnostics (in `eval`), by part: class-head training, soups,
+     * heads, LDA heads, noise copies, ensembles, agreement diagnostics, fine-tuning, other.
+     */
+    extras: z.record(z.string(), z.number()).optional(),
   }),
   /** The issue's acceptance checks (added in reports after the first; absent in older ones). */
   targets: z.array(QualityTargetSchema).optional(),

@@ -87,5 +87,11 @@ describe('d2nwg bench quality --preset smoke', () => {
     expect(copies?.value).toBe(mem.by_split?.seen?.sample_to_zoo_median);
     expect(copies?.held).toBe(true);
     expect(report.timings_s.total).toBeGreaterThan(0);
+    // The extras' parts: each timed, together no more than the evaluation stage they are part of.
+    const parts = report.timings_s.extras ?? {};
+    for (const name of ['vae_round_trip', 'soups', 'noise_copies', 'finetuning'])
+      expect(parts[name], name).toBeGreaterThan(0);
+    const sum = Object.values(parts).reduce((a, b) => a + b, 0);
+    expect(sum).toBeLessThanOrEqual(report.timings_s.eval);
   }, 900_000);
 });
