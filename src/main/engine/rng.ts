@@ -27,6 +27,13 @@ function splitmix32(seed: number): () => number {
   };
 }
 
+/** A stream's position (Rng.state), plain data that crosses postMessage. */
+export interface RngState {
+  readonly seed: number;
+  readonly s: readonly [number, number, number, number];
+  readonly spare: number | null;
+}
+
 /** A deterministic random stream. Not cryptographic. */
 export class Rng {
   private a: number;
@@ -56,6 +63,19 @@ export class Rng {
     r.c = this.c;
     r.d = this.d;
     r.spareNormal = this.spareNormal;
+    return r;
+  }
+
+  /** This stream's position as plain numbers, to continue it in another thread (fromState). */
+  state(): RngState {
+    return { seed: this.seed, s: [this.a, this.b, this.c, this.d], spare: this.spareNormal };
+  }
+
+  /** The stream `state()` described, at the same position: it draws what the original draws. */
+  static fromState(st: RngState): Rng {
+    const r = new Rng(st.seed);
+    [r.a, r.b, r.c, r.d] = st.s;
+    r.spareNormal = st.spare;
     return r;
   }
 

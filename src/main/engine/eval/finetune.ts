@@ -4,10 +4,11 @@
  * differences come from the init alone.
  */
 import type { TaskData } from '../data/types.ts';
-import type { Layout } from '../nn/architecture.ts';
+import { forwardMacs, type Layout } from '../nn/architecture.ts';
 import { batchGroups, evaluateMembers, trainBatch } from '../nn/batch.ts';
 import type { RunControl } from '../progress.ts';
 import type { Rng } from '../rng.ts';
+import { evalThreads, finetuneThreaded } from './threads.ts';
 
 /** Test metrics after 0, 1, …, maxEpoch epochs of fine-tuning. */
 export interface FinetuneCurve {
@@ -59,6 +60,40 @@ export interface FinetuneManyArgs {
  * same sample counts share batches), so each gets exactly the curve it would get alone.
  */
 export async function finetuneCurves(args: FinetuneManyArgs): Promise<FinetuneCurve[]> {
+  const { layout, jobs, maxEpoch } = args;
+  // Forward passes of the work: every init measured at epoch 0 and after each epoch on its test
+  // samples, and trained on its training samples (a backward pass ~2 forward ones).
+  const samples = jobs.reduce(
+    (n, j) => n + j.task.yTest.length * (maxEpoch + 1) + j.task.yTrain.length * maxEpoch * 3,
+    0,
+  );
+  const threads = evalThreads(samples * forwardMacs(layout.arch), jobs.length);
+  if (threads < 2) return finetuneCurvesHere(args);
+  return finetuneThreaded<FinetuneCurve>(
+    {
+      layout,
+      members: jobs.map((j) => ({
+        init: j.init,
+        xTrain: j.task.xTrain,
+        yTrain: j.task.yTrain,
+        xTest: j.task.xTest,
+        yTest: j.task.yTest,
+        rng: j.rng.state(),
+      })),
+      maxEpoch,
+      lr: args.lr,
+      batchSize: args.batchSize,
+      control: args.control,
+    },
+    threads,
+  );
+}
+
+/**
+ * finetuneCurves on this thread (the evaluation workers run their chunks through it). Advances
+ * each job's Rng; the threaded route leaves the callers' streams where they were.
+ */
+export async function finetuneCurvesHere(args: FinetuneManyArgs): Promise<FinetuneCurve[]> {
   const { layout, jobs } = args;
   const e0 = await evaluateMembers(
     layout,

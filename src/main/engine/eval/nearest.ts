@@ -11,8 +11,9 @@
  * forwardEval): one shared copy of the samples and each model's convolutions with the bias inside.
  */
 import { InputError } from '../errors.ts';
-import type { Layout } from '../nn/architecture.ts';
+import { forwardMacs, type Layout } from '../nn/architecture.ts';
 import { evaluateMany } from '../nn/train.ts';
+import { evalThreads, evaluateRowsThreaded } from './threads.ts';
 
 export interface ZooRows {
   /** count × dim checkpoint vectors, row-major. */
@@ -83,7 +84,12 @@ async function scoreCheckpoints(
     );
   }
   const rows = Array.from({ length: count }, (_, i) => zoo.vectors.subarray(i * d, (i + 1) * d));
-  const acc = (await evaluateMany(layout, rows, xTrain, yTrain)).map((e) => e.accuracy);
+  const threads = evalThreads(count * yTrain.length * forwardMacs(layout.arch), count);
+  const scores =
+    threads < 2
+      ? await evaluateMany(layout, rows, xTrain, yTrain)
+      : await evaluateRowsThreaded(layout, rows, xTrain, yTrain, threads);
+  const acc = scores.map((e) => e.accuracy);
   let index = 0;
   for (let i = 1; i < count; i++) if (acc[i] > acc[index]) index = i;
   const task = zoo.taskIds[index];

@@ -157,6 +157,29 @@ export function widestActivation(arch: Architecture): number {
   return Math.max(widest, arch.outputs);
 }
 
+/**
+ * Multiply-adds of one sample's forward pass (convolutions at their stride-2 output sizes, dense
+ * layers): the unit the evaluation threads size their work in (eval/threads.ts).
+ */
+export function forwardMacs(arch: Architecture): number {
+  if (arch.kind === 'mlp') {
+    const widths = [arch.inputDim, ...arch.hidden, arch.outputs];
+    let macs = 0;
+    for (let i = 0; i + 1 < widths.length; i++) macs += widths[i] * widths[i + 1];
+    return macs;
+  }
+  let [h, w, cin] = arch.inputShape;
+  const kk = arch.kernelSize * arch.kernelSize;
+  let macs = 0;
+  for (const cout of arch.channels) {
+    h = strideTwoSize(h);
+    w = strideTwoSize(w);
+    macs += h * w * kk * cin * cout;
+    cin = cout;
+  }
+  return macs + cin * arch.outputs;
+}
+
 /** Values per input sample the architecture expects. */
 export function inputSize(arch: Architecture): number {
   return arch.kind === 'mlp'

@@ -33,6 +33,11 @@ export interface WorkerPoolOptions {
   readonly shared?: unknown;
   /** Tensor backend for the workers; default: the parent's current backend. */
   readonly backend?: string;
+  /**
+   * Idle workers do not keep the process alive (a long-lived shared pool): a worker is ref'd
+   * while it runs a job and unref'd when it has none.
+   */
+  readonly unrefIdle?: boolean;
 }
 
 interface PendingJob {
@@ -117,6 +122,7 @@ export class WorkerPool {
   private readonly execArgv: string[];
   private readonly entry: URL;
   private readonly workerData: PoolWorkerData;
+  private readonly unrefIdle: boolean;
 
   constructor(
     /** The worker module (.ts files are loaded through tsx). */
@@ -135,6 +141,7 @@ export class WorkerPool {
       backend: options.backend ?? currentBackend()?.name ?? null,
       shared: options.shared,
     };
+    this.unrefIdle = options.unrefIdle ?? false;
   }
 
   /** Number of threads currently alive. */
@@ -220,6 +227,7 @@ export class WorkerPool {
       workerData: this.workerData,
     });
     const slot: Slot = { worker, job: null };
+    if (this.unrefIdle) worker.unref();
     worker.on('message', (msg: unknown) => this.onMessage(slot, msg));
     worker.on('error', (err: Error) => this.onCrash(slot, err));
     worker.on('exit', (code) => {
@@ -249,6 +257,7 @@ export class WorkerPool {
       return;
     }
     slot.job = null;
+    if (this.unrefIdle) slot.worker.unref();
     if (msg.type === 'result') this.settle(job, undefined, msg.data);
     else this.settle(job, errorFromWorker(msg.error));
     this.pump();
@@ -265,6 +274,7 @@ export class WorkerPool {
       const job = this.queue.shift();
       if (!job) return;
       slot.job = job;
+      if (this.unrefIdle) slot.worker.ref();
       const req: JobRequest = { type: 'job', id: job.id, payload: job.payload };
       try {
         slot.worker.postMessage(req, job.opts.transfer ? [...job.opts.transfer] : undefined);
