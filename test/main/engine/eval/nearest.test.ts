@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ArchitectureSchema } from '../../../../src/shared/schemas/zoo.ts';
 import {
-  inputSize,
   layoutOf,
   resolveArchitecture,
   type Layout,
@@ -13,6 +12,7 @@ import { nearestCheckpoint } from '../../../../src/main/engine/eval/nearest.ts';
 import { InputError } from '../../../../src/main/engine/errors.ts';
 import { Rng } from '../../../../src/main/engine/rng.ts';
 import { expectNoLeakedTensors } from '../../../helpers/tf.ts';
+import { taskSamples as samples } from '../fixtures/task-samples.ts';
 
 const K = 3;
 const mlp = layoutOf(
@@ -25,26 +25,6 @@ const cnn = layoutOf(
     K,
   ),
 );
-
-/** n labelled samples of task `task` (class centres from the task), drawn with `draw`. */
-function samples(
-  layout: Layout,
-  task: number,
-  draw: number,
-  n: number,
-): { x: Float32Array; y: Int32Array } {
-  const d = inputSize(layout.arch);
-  const c = new Rng(task);
-  const centres = Array.from({ length: K }, () => Array.from({ length: d }, () => c.normal()));
-  const rng = new Rng(1000 * task + draw);
-  const x = new Float32Array(n * d);
-  const y = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    y[i] = i % K;
-    for (let j = 0; j < d; j++) x[i * d + j] = centres[y[i]][j] + 0.7 * rng.normal();
-  }
-  return { x, y };
-}
 
 /**
  * A seeded zoo: two checkpoints trained on each of tasks 1 and 2, among untrained rows, as

@@ -2,7 +2,6 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ArchitectureSchema } from '../../../../src/shared/schemas/zoo.ts';
 import {
   forwardMacs,
-  inputSize,
   layoutOf,
   resolveArchitecture,
   type Layout,
@@ -21,6 +20,7 @@ import {
 import { CancelledError, InputError, NumericError } from '../../../../src/main/engine/errors.ts';
 import { Rng } from '../../../../src/main/engine/rng.ts';
 import type { Progress } from '../../../../src/main/engine/progress.ts';
+import { taskSamples } from '../fixtures/task-samples.ts';
 
 const K = 3;
 const mlp = layoutOf(
@@ -34,26 +34,11 @@ const cnn = layoutOf(
   ),
 );
 
-/** n labelled samples around task-specific class centres. */
-function samples(layout: Layout, task: number, n: number): { x: Float32Array; y: Int32Array } {
-  const d = inputSize(layout.arch);
-  const c = new Rng(task);
-  const centres = Array.from({ length: K }, () => Array.from({ length: d }, () => c.normal()));
-  const rng = new Rng(1000 + task);
-  const x = new Float32Array(n * d);
-  const y = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    y[i] = i % K;
-    for (let j = 0; j < d; j++) x[i * d + j] = centres[y[i]][j] + 0.7 * rng.normal();
-  }
-  return { x, y };
-}
-
 /** Three tasks × three inits, each job with its task's own shuffling stream. */
 function jobsFor(layout: Layout): FinetuneJob[] {
   return [1, 2, 3].flatMap((t) => {
-    const train = samples(layout, t, 48);
-    const test = samples(layout, t + 10, 30);
+    const train = taskSamples(layout, t, 0, 48);
+    const test = taskSamples(layout, t, 1, 30);
     return [5, 6, 7].map((s) => ({
       init: initParams(layout, new Rng(s)),
       task: { xTrain: train.x, yTrain: train.y, xTest: test.x, yTest: test.y },
@@ -99,7 +84,7 @@ describe('evaluation threads', () => {
   }, 120_000);
 
   it('score checkpoints in threads exactly as on this thread, in row order', async () => {
-    const s = samples(cnn, 4, 40);
+    const s = taskSamples(cnn, 4, 0, 40);
     const rows = Array.from({ length: 7 }, (_, i) => initParams(cnn, new Rng(30 + i)));
     const here = await evaluateMany(cnn, rows, s.x, s.y);
     const threaded = await evaluateRowsThreaded(cnn, rows, s.x, s.y, 2);
