@@ -1,10 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ArchitectureSchema } from '../../../../src/shared/schemas/zoo.ts';
-import {
-  layoutOf,
-  resolveArchitecture,
-  type Layout,
-} from '../../../../src/main/engine/nn/architecture.ts';
+import type { Layout } from '../../../../src/main/engine/nn/architecture.ts';
 import { initParams } from '../../../../src/main/engine/nn/params.ts';
 import { trainBatch } from '../../../../src/main/engine/nn/batch.ts';
 import { lossAndAccuracy } from '../../../../src/main/engine/nn/train.ts';
@@ -12,19 +7,10 @@ import { nearestCheckpoint } from '../../../../src/main/engine/eval/nearest.ts';
 import { InputError } from '../../../../src/main/engine/errors.ts';
 import { Rng } from '../../../../src/main/engine/rng.ts';
 import { expectNoLeakedTensors } from '../../../helpers/tf.ts';
-import { taskSamples as samples } from '../fixtures/task-samples.ts';
+import { taskSamples as samples, tinyLayouts } from '../fixtures/task-samples.ts';
 
 const K = 3;
-const mlp = layoutOf(
-  resolveArchitecture(ArchitectureSchema.parse({ kind: 'mlp', hidden: [8] }), [12], K),
-);
-const cnn = layoutOf(
-  resolveArchitecture(
-    ArchitectureSchema.parse({ kind: 'cnn', channels: [3, 4], kernelSize: 3 }),
-    [4, 4, 1],
-    K,
-  ),
-);
+const { mlp, cnn } = tinyLayouts(4);
 
 /**
  * A seeded zoo: two checkpoints trained on each of tasks 1 and 2, among untrained rows, as

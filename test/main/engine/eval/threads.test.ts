@@ -2,7 +2,6 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ArchitectureSchema } from '../../../../src/shared/schemas/zoo.ts';
 import {
   forwardMacs,
-  layoutOf,
   resolveArchitecture,
   type Layout,
 } from '../../../../src/main/engine/nn/architecture.ts';
@@ -20,19 +19,9 @@ import {
 import { CancelledError, InputError, NumericError } from '../../../../src/main/engine/errors.ts';
 import { Rng } from '../../../../src/main/engine/rng.ts';
 import type { Progress } from '../../../../src/main/engine/progress.ts';
-import { taskSamples } from '../fixtures/task-samples.ts';
+import { taskSamples, tinyLayouts } from '../fixtures/task-samples.ts';
 
-const K = 3;
-const mlp = layoutOf(
-  resolveArchitecture(ArchitectureSchema.parse({ kind: 'mlp', hidden: [8] }), [12], K),
-);
-const cnn = layoutOf(
-  resolveArchitecture(
-    ArchitectureSchema.parse({ kind: 'cnn', channels: [3, 4], kernelSize: 3 }),
-    [6, 6, 1],
-    K,
-  ),
-);
+const { mlp, cnn } = tinyLayouts(6);
 
 /** Three tasks × three inits, each job with its task's own shuffling stream. */
 function jobsFor(layout: Layout): FinetuneJob[] {
