@@ -18,7 +18,7 @@ import * as os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { currentBackend } from '../backend.ts';
 import { idleCores } from '../common/data-parallel.ts';
-import { InputError } from '../errors.ts';
+import { InputError, throwIfAborted } from '../errors.ts';
 import type { Layout } from '../nn/architecture.ts';
 import type { Evaluation } from '../nn/batch.ts';
 import type { RunControl } from '../progress.ts';
@@ -160,6 +160,23 @@ export async function closeEvalPool(): Promise<void> {
   await s?.pool.close();
 }
 
+/**
+ * Arrays as they should cross postMessage: a view into a larger buffer (a zoo row, a cached
+ * dataset) would take its whole buffer along, so it is copied to its own; the same array passed
+ * twice becomes the same copy, so members sharing a task's samples still share them.
+ */
+function compactor(): <T extends Float32Array | Int32Array>(a: T) => T {
+  const seen = new Map<Float32Array | Int32Array, Float32Array | Int32Array>();
+  return <T extends Float32Array | Int32Array>(a: T): T => {
+    if (a.byteOffset === 0 && a.byteLength === a.buffer.byteLength) return a;
+    const known = seen.get(a);
+    if (known) return known as T;
+    const copy = a.slice() as T;
+    seen.set(a, copy);
+    return copy;
+  };
+}
+
 /** Cut `count` items into `parts` contiguous chunks of near-equal size: [start, end) each. */
 export function chunkRanges(count: number, parts: number): [number, number][] {
   const out: [number, number][] = [];
@@ -182,6 +199,7 @@ export async function evaluateRowsThreaded(
   y: Int32Array,
   threads: number,
 ): Promise<Evaluation[]> {
+  const own = compactor();
   const parts = await withPool(threads, (pool) =>
     Promise.all(
       chunkRanges(rows.length, threads).map(([a, b]) =>
@@ -189,8 +207,8 @@ export async function evaluateRowsThreaded(
           kind: 'evaluate',
           layout,
           rows: rows.slice(a, b).map((r) => Float32Array.from(r)),
-          x,
-          y,
+          x: own(x),
+          y: own(y),
         }),
       ),
     ),
@@ -214,7 +232,17 @@ export async function finetuneThreaded<TCurve>(
   },
   threads: number,
 ): Promise<TCurve[]> {
-  const { layout, members, maxEpoch, lr, batchSize, control } = args;
+  const { layout, maxEpoch, lr, batchSize, control } = args;
+  throwIfAborted(control?.signal);
+  const own = compactor();
+  const members = args.members.map((m) => ({
+    ...m,
+    init: own(m.init),
+    xTrain: own(m.xTrain),
+    yTrain: own(m.yTrain),
+    xTest: own(m.xTest),
+    yTest: own(m.yTest),
+  }));
   const ranges = chunkRanges(members.length, threads);
   const epochOf = ranges.map(() => 0);
   let reported = 0;
