@@ -20,6 +20,7 @@ import {
   type InitZoo,
 } from '../engine/eval/inits.ts';
 import { trainSourceModel, type SourceModel } from '../engine/eval/pretrained.ts';
+import { zooSourceModel } from '../engine/zoo/build.ts';
 import { loadPretrainedFile, type PretrainedCheckpoint } from '../engine/eval/pretrained-file.ts';
 import { InputError, throwIfAborted } from '../engine/errors.ts';
 import { inputShapeOf, inputSize } from '../engine/nn/architecture.ts';
@@ -101,15 +102,20 @@ async function pretrainedSource(
   byFeatures.set(feat, byKey);
   const known = byKey.get(key);
   if (known) return known;
-  const trained = trainSourceModel({
-    feat: { ...feat, sampleShape: inputShapeOf(arch) },
-    trainPool: tasksV.tasks.trainPool,
-    heldOut: tasksV.tasks.heldOut,
-    architecture: built.arch,
-    train: built.train,
-    rng,
-    signal,
-  });
+  const inputs = { ...feat, sampleShape: inputShapeOf(arch) };
+  // A zoo fine-tuned from a pretrained body is compared with that very body.
+  const trained =
+    built.train.pretrainEpochs > 0
+      ? zooSourceModel(built, inputs, tasksV.tasks, signal)
+      : trainSourceModel({
+          feat: inputs,
+          trainPool: tasksV.tasks.trainPool,
+          heldOut: tasksV.tasks.heldOut,
+          architecture: built.arch,
+          train: built.train,
+          rng,
+          signal,
+        });
   byKey.set(key, trained);
   // A failed or cancelled training is not kept: the next node trains it again.
   trained.catch(() => byKey.delete(key));

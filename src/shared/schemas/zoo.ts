@@ -70,6 +70,13 @@ export const ZooTrainConfigSchema = strictObject({
   /** Independent initialisation seeds per task; each is its own run. */
   seeds: z.number().int().min(1).max(1000).default(2),
   /**
+   * Epochs of training the architecture once on the train pool of every known (not held-out)
+   * class before the runs: the Pretrained (source) model. Every run then starts from its body,
+   * with its seed's own head, as zoos fine-tuned from one pretrained model are. 0: runs start
+   * from random inits.
+   */
+  pretrainEpochs: z.number().int().min(0).max(10_000).default(0),
+  /**
    * Most runs trained together as one model batch (default: what fits the backend's memory, and
    * at least one batch per worker). Runs get the same weights whatever this is.
    */

@@ -7,6 +7,7 @@ import { discriminantHead } from '../../../src/main/engine/eval/protohead.ts';
 import { accuracy } from '../../../src/main/engine/nn/train.ts';
 import { Rng } from '../../../src/main/engine/rng.ts';
 import { zooLayout } from '../../../src/main/engine/zoo/storage.ts';
+import { zooSourceModel } from '../../../src/main/engine/zoo/build.ts';
 import {
   expectInputError,
   nodeContext,
@@ -168,6 +169,33 @@ describe('eval.finetune', () => {
     expect(support.y.length).toBe(2 * task.classes.length);
     expect(fromSupport.results[0].perTask[0].accuracy[0]).toBeCloseTo(
       await probeAccuracy(support.x, support.y),
+      6,
+    );
+  });
+
+  it('compares a zoo fine-tuned from a pretrained body with that body (train.pretrainEpochs)', async () => {
+    const [zoo, features, tasks] = [await chain.zoo(), await chain.features(), await chain.tasks()];
+    const built = zoo.zoo.manifest.config;
+    if (!built) throw new Error('the chain zoo records its build config');
+    const pretrainedCfg = { ...built, train: { ...built.train, pretrainEpochs: 2 } };
+    const pretrainedZoo = {
+      ...zoo,
+      zoo: { ...zoo.zoo, manifest: { ...zoo.zoo.manifest, config: pretrainedCfg } },
+    };
+    const common = { splits: ['unseen-class'], maxTasks: 1, finetuneEpochs: [0] };
+    const probe = await evaluate(
+      { ...common, init: 'pretrained_probe', ldaShrinkage: 0.3 },
+      { zoo: pretrainedZoo, features, tasks },
+    );
+    // The zoo's own source model (its seed, pretrainEpochs), not one from the node's stream.
+    const source = await zooSourceModel(pretrainedCfg, features.data, tasks.tasks);
+    const task = tasks.tasks.unseenClass[0];
+    const layout = zooLayout(zoo.zoo.manifest);
+    const td = materializeTask(features.data, task);
+    const fresh = source.transfer(layout, initRng(SEED, task.id));
+    const w = await discriminantHead(layout, fresh, td.xTrain, td.yTrain, 0.3);
+    expect(probe.results[0].perTask[0].accuracy[0]).toBeCloseTo(
+      await accuracy(layout, w, td.xTest, td.yTest),
       6,
     );
   });

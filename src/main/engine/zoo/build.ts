@@ -15,8 +15,8 @@ import {
 } from '../../../shared/schemas/zoo.ts';
 import { currentBackend } from '../backend.ts';
 import { describeSource, loadDataset } from '../data/sources.ts';
-import { generateTasks } from '../data/tasks.ts';
-import type { TaskSpec } from '../data/types.ts';
+import { generateTasks, type GeneratedTasks } from '../data/tasks.ts';
+import type { LabelledData, TaskSpec } from '../data/types.ts';
 import { InputError, throwIfAborted } from '../errors.ts';
 import { fitExtractor, type FeatureExtractor } from '../features/extractor.ts';
 import {
@@ -27,6 +27,7 @@ import {
   type Layout,
 } from '../nn/architecture.ts';
 import { initParams } from '../nn/params.ts';
+import { trainSourceModel, type SourceModel } from '../eval/pretrained.ts';
 import { yieldToEventLoop, type RunControl } from '../progress.ts';
 import { Rng } from '../rng.ts';
 import { issueList, MEMBERS_PER_SHARD, shardName, type Zoo } from './storage.ts';
@@ -66,6 +67,53 @@ export function parseZooConfig(input: unknown, where = 'zoo config'): ZooConfig 
  */
 export function memberInit(layout: Layout, baseSeed: number, seedIndex: number): Float32Array {
   return initParams(layout, new Rng(baseSeed).fork('init').fork(seedIndex));
+}
+
+/**
+ * The model a zoo with `train.pretrainEpochs` starts from: the architecture trained on the train
+ * pool of every known class (eval/pretrained.ts), pretrainEpochs epochs with the members' batch
+ * size and learning rate, from the zoo's seed. The Evaluate node's Pretrained (source) of such a
+ * zoo is this same model, so D2NWG is compared with the body its zoo was fine-tuned from.
+ */
+export function zooSourceModel(
+  cfg: Pick<ZooConfig, 'arch' | 'train' | 'seed'>,
+  inputs: LabelledData,
+  tasks: Pick<GeneratedTasks, 'trainPool' | 'heldOut'>,
+  signal?: AbortSignal,
+): Promise<SourceModel> {
+  const { batchSize, lr, pretrainEpochs } = cfg.train;
+  return trainSourceModel({
+    feat: inputs,
+    trainPool: tasks.trainPool,
+    heldOut: tasks.heldOut,
+    architecture: cfg.arch,
+    train: { epochs: pretrainEpochs, batchSize, lr },
+    rng: new Rng(cfg.seed).fork('pretrain'),
+    signal,
+  });
+}
+
+/**
+ * The initial weights of every seed index: memberInit's, or with `train.pretrainEpochs` the body
+ * of the source model (eval/pretrained.ts: the architecture trained on the train pool of every
+ * known class, as the Pretrained (source) baseline is) under each seed's own memberInit head.
+ */
+export async function zooInits(
+  cfg: ZooConfig,
+  layout: Layout,
+  inputs: LabelledData,
+  tasks: Pick<GeneratedTasks, 'trainPool' | 'heldOut'>,
+  signal?: AbortSignal,
+): Promise<Float32Array[]> {
+  const { seeds, pretrainEpochs } = cfg.train;
+  if (pretrainEpochs === 0) {
+    return Array.from({ length: seeds }, (_, s) => memberInit(layout, cfg.seed, s));
+  }
+  const source = await zooSourceModel(cfg, inputs, tasks, signal);
+  // transfer's head comes from the rng memberInit draws from: each seed keeps its own head.
+  return Array.from({ length: seeds }, (_, s) =>
+    source.transfer(layout, new Rng(cfg.seed).fork('init').fork(s)),
+  );
 }
 
 /** Seed of the minibatch shuffling of one run. */
@@ -149,7 +197,11 @@ async function buildZooOn(
   const keep = Math.min(keepLast, epochs);
   const runs = seen.length * seeds;
   const totalMembers = runs * keep;
-  const inits = Array.from({ length: seeds }, (_, s) => memberInit(layout, cfg.seed, s));
+  if (cfg.train.pretrainEpochs > 0) {
+    onProgress?.({ value: 0, max: 1, unit: 'step', label: 'pretraining the shared body' });
+  }
+  const inits = await zooInits(cfg, layout, inputs, tasks, signal);
+  if (cfg.train.pretrainEpochs > 0) t = mark('pretrain', t);
 
   const planRun = (run: number): PlannedRun => {
     const task = seen[Math.floor(run / seeds)];

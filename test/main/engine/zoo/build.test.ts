@@ -7,8 +7,11 @@ import {
   buildZoo,
   memberInit,
   parseZooConfig,
+  zooInits,
   type BuiltZoo,
 } from '../../../../src/main/engine/zoo/build.ts';
+import { trainSourceModel } from '../../../../src/main/engine/eval/pretrained.ts';
+import { Rng } from '../../../../src/main/engine/rng.ts';
 import { loadZoo, saveZoo, zooLayout } from '../../../../src/main/engine/zoo/storage.ts';
 import { materializeTask } from '../../../../src/main/engine/data/tasks.ts';
 import { zooTaskData } from '../../../../src/main/engine/zoo/tasks.ts';
@@ -165,6 +168,48 @@ describe('buildZoo', () => {
     expect(msg).toContain('train.epochs');
     expect(msg).toContain('arch.hidden[0]');
     expect(msg).toContain('workers');
+  });
+
+  it('starts every run from the pretrained body with pretrainEpochs, each seed keeping its head', async () => {
+    const { inputs, tasks } = await zooTaskData(zoo);
+    const layout = zooLayout(zoo.manifest);
+    const cfg = parseZooConfig({
+      ...config,
+      train: { ...config.train, seeds: 2, pretrainEpochs: 2 },
+    });
+    const inits = await expectNoLeakedTensors(() => zooInits(cfg, layout, inputs, tasks));
+    const source = await trainSourceModel({
+      feat: inputs,
+      trainPool: tasks.trainPool,
+      heldOut: tasks.heldOut,
+      architecture: cfg.arch,
+      train: { epochs: 2, batchSize: 16, lr: 3e-3 },
+      rng: new Rng(11).fork('pretrain'),
+    });
+    // The source model tells every known class apart: its head is wider than a task's.
+    expect(source.classes).toBe(10 - tasks.heldOut.length);
+    const body = 16 * 16 + 16;
+    expect(inits.length).toBe(2);
+    for (let s = 0; s < 2; s++) {
+      expect(inits[s].subarray(0, body)).toEqual(source.params.subarray(0, body));
+      expect(inits[s].subarray(body)).toEqual(memberInit(layout, 11, s).subarray(body));
+    }
+    expect(inits[0].subarray(body)).not.toEqual(inits[1].subarray(body));
+    // Without pretraining the inits are memberInit's.
+    const plain = await zooInits(parseZooConfig(config), layout, inputs, tasks);
+    expect(plain).toEqual([memberInit(layout, 11, 0)]);
+
+    const built = await buildZoo({
+      ...config,
+      workers: 0,
+      train: { ...config.train, pretrainEpochs: 2 },
+    });
+    expect(built.manifest.timings?.pretrain).toBeGreaterThan(0);
+    expect(built.vectors).not.toEqual(zoo.vectors);
+    for (const m of built.manifest.members) expect(m.testAcc).toBeGreaterThan(1 / K + 0.3);
+    expect(() => parseZooConfig({ train: { pretrainEpochs: -1 } })).toThrow(
+      /train\.pretrainEpochs/,
+    );
   });
 
   it('refuses a CNN on PCA features', async () => {
