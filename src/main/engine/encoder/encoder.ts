@@ -38,6 +38,19 @@ import { errorMessage } from '../../../shared/errors.ts';
 const EMBED_CHUNK_SETS = 1024;
 /** Bytes of intermediates per input byte of a set, for sizing chunks to a GPU's buffer limits. */
 const EMBED_INTERMEDIATE_FACTOR = 16;
+/**
+ * Input bytes × EMBED_INTERMEDIATE_FACTOR of one forward pass at most, on every backend: a
+ * thousand sets of 100 samples per class in one pass (the standard zoo with `perClass` 100)
+ * exhausted the wasm heap, which aborts the process without a message.
+ */
+const EMBED_CHUNK_BYTES = 256 * 1024 * 1024;
+
+/** Support sets of `setSize` values embedded per forward pass (embedBatch). */
+export function embedChunkSets(setSize: number): number {
+  const bytesPerSet = setSize * 4 * EMBED_INTERMEDIATE_FACTOR;
+  const byHeap = Math.max(1, Math.floor(EMBED_CHUNK_BYTES / bytesPerSet));
+  return rowsPerDeviceBuffer(bytesPerSet, Math.min(EMBED_CHUNK_SETS, byHeap));
+}
 /** Fixed input geometry of an encoder: K classes, n samples per class, d features. */
 export interface EncoderShape {
   /** Number of classes K of the support sets (the ordered and MLP kinds depend on it). */
@@ -202,7 +215,7 @@ export class DatasetEncoder {
     // In chunks: each set's embedding is its own, and one forward over a 20,000-set zoo (the large
     // preset) overran the wasm heap in its attention intermediates.
     const setSize = k * n * d;
-    const chunk = rowsPerDeviceBuffer(setSize * 4 * EMBED_INTERMEDIATE_FACTOR, EMBED_CHUNK_SETS);
+    const chunk = embedChunkSets(setSize);
     if (count <= chunk) {
       const out = tf.tidy(() => this.forward(tf.tensor4d(sets, [count, k, n, d])));
       return readAndDispose(out);

@@ -10,6 +10,7 @@ import {
 import { ParamStore, createSab, sab } from '../../../../src/main/engine/encoder/blocks.ts';
 import {
   DatasetEncoder,
+  embedChunkSets,
   trainEncoder,
   type EncoderShape,
 } from '../../../../src/main/engine/encoder/encoder.ts';
@@ -79,6 +80,17 @@ describe('dataset encoder', () => {
       });
     });
   }
+
+  it('embeds large support sets in passes that fit the wasm heap', () => {
+    // The standard MLP zoo conditioned on every training sample: 5 classes × 100 × 48 features.
+    // A thousand of those in one pass aborted the wasm runtime; small sets keep the 1,024 cap.
+    const big = 5 * 100 * 48;
+    expect(embedChunkSets(big)).toBe(Math.floor((256 * 1024 * 1024) / (big * 4 * 16)));
+    expect(embedChunkSets(big)).toBeLessThan(200);
+    expect(embedChunkSets(K * N * D)).toBe(1024);
+    // A set larger than the budget alone still goes through, one per pass.
+    expect(embedChunkSets(10_000_000)).toBe(1);
+  });
 
   it.each([3, 8])(
     'set-transformer (%i inducing points: ISAB or SAB intra blocks) is invariant to sample and class order',
