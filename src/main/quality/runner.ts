@@ -291,6 +291,10 @@ async function buildReport(
   // Conditioning per class: an output-layer generator trained on the zoo's checkpoints, which
   // gives each generated body its head from the support set with no fitting (d2nwg_class_head).
   let classHead: ClassHeadGenerator | undefined;
+  /** The class head conditioned on all training samples (d2nwg_class_head_all), and its episodes' support size. */
+  let classHeadAll: ClassHeadGenerator | undefined;
+  const allTrain = cfg.tasks.nTrain;
+  const allEpisode = allTrain - ev.classHead.queryPerClass;
   const classHeadStats: { seconds: number; lossFirst: number; lossLast: number } | undefined = ev
     .classHead.enabled
     ? { seconds: 0, lossFirst: NaN, lossLast: NaN }
@@ -317,6 +321,27 @@ async function buildReport(
       log(
         `[class-head] trained in ${classHeadStats.seconds.toFixed(1)} s, loss ${classHeadStats.lossFirst.toFixed(3)} → ${classHeadStats.lossLast.toFixed(3)}`,
       );
+      if (ev.classHeadAll && allEpisode > perClass) {
+        // Episodes of allEpisode support samples per class (the rest of the task's training
+        // samples are its queries); at sampling time it reads all allTrain of them.
+        const ta = performance.now();
+        classHeadAll = await ClassHeadGenerator.train({
+          layout,
+          members: nZoo,
+          member: (i) => {
+            const td = materializeTask(feat, pairs.tasks[groups[i]]);
+            return { params: zooVectors.slice(i * dim, (i + 1) * dim), x: td.xTrain, y: td.yTrain };
+          },
+          perClass: allEpisode,
+          config: ev.classHead,
+          rng: new Rng(cfg.seed).fork('class-head-all'),
+          control: { signal },
+        });
+        lap('class_head_training');
+        log(
+          `[class-head] on all training samples: trained in ${since(ta).toFixed(1)} s on episodes of ${allEpisode} per class`,
+        );
+      }
     }
     for (const target of qp.targets) {
       const featT: LabelledData = valueOf(
@@ -339,6 +364,7 @@ async function buildReport(
     }
   } finally {
     classHead?.dispose();
+    classHeadAll?.dispose();
   }
 
   async function extrasOfTask(
@@ -388,6 +414,14 @@ async function buildReport(
       const support = taskSupportSet(featT, task, perClass, supportRng(cfg.seed, task.id)).x;
       classVecs = await Promise.all(vecs.map((v) => gen.headFor(v, support, k, perClass)));
       extra('d2nwg_class_head', classVecs);
+    }
+    if (classHeadAll) {
+      const gen = classHeadAll;
+      const all = taskSupportSet(featT, task, allTrain, supportRng(cfg.seed, task.id)).x;
+      extra(
+        'd2nwg_class_head_all',
+        await Promise.all(vecs.map((v) => gen.headFor(v, all, k, allTrain))),
+      );
     }
     lap('heads');
     if (ev.discriminant) {

@@ -190,6 +190,8 @@ describe('quality benchmark runner', () => {
           'd2nwg_class_head>d2nwg_protohead@0:false',
           'd2nwg_class_head_ensemble>ncm_support@0:false',
           'd2nwg_class_head_ensemble>lda_support@0:false',
+          'd2nwg_class_head_all>ncm@0:false',
+          'd2nwg_class_head_all>lda@0:false',
         ].sort(),
       );
     }

@@ -209,7 +209,7 @@ export const TARGETS: readonly TargetSpec[] = [
         note:
           baseline === 'randinit'
             ? 'the architecture’s default initialisation'
-            : 'trained on every known class, head re-initialised',
+            : "trained on every known class (the zoo's own starting body when it was pretrained), head re-initialised",
       })),
     ),
     {
@@ -260,6 +260,14 @@ export const TARGETS: readonly TargetSpec[] = [
             : 'conditioning per class against the same zero-training classifier from the same support set (equal data); reference',
       }),
     ),
+    ...(['ncm', 'lda'] as const).map((baseline) => ({
+      split,
+      epoch: 0,
+      method: 'd2nwg_class_head_all',
+      baseline,
+      required: false,
+      note: 'conditioning per class on every training sample (no fitting) against the same zero-training classifier on every training sample (equal data); the target: within 3 points; reference',
+    })),
     {
       split,
       epoch: 0,
