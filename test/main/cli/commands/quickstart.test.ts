@@ -27,8 +27,8 @@ describe.skipIf(process.env.D2NWG_SLOW !== '1')('d2nwg quickstart (slow)', () =>
       'zoo (own checkpoints, mean)',
       'RandInit',
       'Pretrained (source)',
-      'D2NWG best of 6 (train acc)',
-      'D2NWG mean of 6',
+      'D2NWG + class head, best of 6 (train acc)',
+      'D2NWG + class head, mean of 6',
       'NCM (no training)',
       'LDA (no training)',
     ]);
