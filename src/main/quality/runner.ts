@@ -302,18 +302,21 @@ async function buildReport(
   try {
     if (classHeadStats) {
       const tc = performance.now();
-      classHead = await ClassHeadGenerator.train({
-        layout,
-        members: nZoo,
-        member: (i) => {
-          const td = materializeTask(feat, pairs.tasks[groups[i]]);
-          return { params: zooVectors.slice(i * dim, (i + 1) * dim), x: td.xTrain, y: td.yTrain };
-        },
-        perClass,
-        config: ev.classHead,
-        rng: new Rng(cfg.seed).fork('class-head'),
-        control: { signal },
-      });
+      // Each zoo checkpoint with its own task's training samples, for both class-head generators.
+      const trainOn = (episodePerClass: number, stream: string) =>
+        ClassHeadGenerator.train({
+          layout,
+          members: nZoo,
+          member: (i) => {
+            const td = materializeTask(feat, pairs.tasks[groups[i]]);
+            return { params: zooVectors.slice(i * dim, (i + 1) * dim), x: td.xTrain, y: td.yTrain };
+          },
+          perClass: episodePerClass,
+          config: ev.classHead,
+          rng: new Rng(cfg.seed).fork(stream),
+          control: { signal },
+        });
+      classHead = await trainOn(perClass, 'class-head');
       classHeadStats.seconds = since(tc);
       lap('class_head_training');
       classHeadStats.lossFirst = classHead.lossHistory[0] ?? NaN;
@@ -325,18 +328,7 @@ async function buildReport(
         // Episodes of allEpisode support samples per class (the rest of the task's training
         // samples are its queries); at sampling time it reads all allTrain of them.
         const ta = performance.now();
-        classHeadAll = await ClassHeadGenerator.train({
-          layout,
-          members: nZoo,
-          member: (i) => {
-            const td = materializeTask(feat, pairs.tasks[groups[i]]);
-            return { params: zooVectors.slice(i * dim, (i + 1) * dim), x: td.xTrain, y: td.yTrain };
-          },
-          perClass: allEpisode,
-          config: ev.classHead,
-          rng: new Rng(cfg.seed).fork('class-head-all'),
-          control: { signal },
-        });
+        classHeadAll = await trainOn(allEpisode, 'class-head-all');
         lap('class_head_training');
         log(
           `[class-head] on all training samples: trained in ${since(ta).toFixed(1)} s on episodes of ${allEpisode} per class`,
