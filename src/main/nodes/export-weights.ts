@@ -44,6 +44,7 @@ export const run = nodeRunner(exportWeightsSpec, async (ctx, inputs) => {
         sourceRunId: weights.producedBy?.runId ?? ctx.runId,
         sourceNodeId: weights.producedBy?.nodeId ?? ctx.nodeId,
         dataset: `${weights.dataset} task ${job.task.task.id} (classes ${job.task.task.classes.join(', ')})`,
+        head: weights.head ?? null,
         task: weights.classNames ? taskOf(job.task.task, weights.classNames) : null,
         accuracyOn: testAccuracyOn(job.task.task),
         metrics: {

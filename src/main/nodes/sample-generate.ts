@@ -181,10 +181,12 @@ export const run = nodeRunner(sampleGenerateSpec, async (ctx, inputs) => {
   const dir = path.join(os.tmpdir(), 'd2nwg-artifacts', safeName(ctx.runId), safeName(ctx.nodeId));
   await mkdir(dir, { recursive: true });
   const features = exportFeaturesOf(featV.state, inputScaleOf(tasksV.datasetSource.kind));
+  /** How the output layers were made, for the stored artifacts and the Export node's manifests. */
+  const head = cfg.head !== 'generated' ? `${cfg.head} (${cfg.headFrom})` : undefined;
   for (const t of perTask) {
     const enc = encodeWeightsArtifact(layout, t.vectors, {
       dataset: `${tasksV.source} task ${t.task.id} (classes ${t.task.classes.join(', ')})`,
-      ...(cfg.head !== 'generated' ? { head: `${cfg.head} (${cfg.headFrom})` } : {}),
+      ...(head !== undefined ? { head } : {}),
       sampleMetrics: t.vectors.map((_, j) => ({
         ...(t.supportAccuracy ? { supportAccuracy: t.supportAccuracy[j] } : {}),
         ...(t.predictedAccuracy ? { predictedAccuracy: t.predictedAccuracy[j] } : {}),
@@ -225,6 +227,7 @@ export const run = nodeRunner(sampleGenerateSpec, async (ctx, inputs) => {
         producedBy: { runId: ctx.runId, nodeId: ctx.nodeId },
         features,
         classNames: tasksV.classNames,
+        ...(head !== undefined ? { head } : {}),
       },
     },
     summary: {

@@ -105,6 +105,8 @@ export interface WeightsValue {
   readonly features?: ExportFeatures;
   /** The dataset's class names (index = source class), for the output order of each task. */
   readonly classNames?: readonly string[];
+  /** How the output layer was made when not as generated (the Sampler's head, e.g. 'class (support)'). */
+  readonly head?: string;
 }
 
 /** Weight vectors generated for one task. */

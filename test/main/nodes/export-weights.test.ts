@@ -100,6 +100,13 @@ describe('export.weights', () => {
     expect(m.accuracy).toBe(0.6);
     expect(m.accuracyOn).toBe('the 10 test samples of task t0');
     expect(m.input).toMatchObject({ raw: true, shape: ['n', 4] });
+    // Weights with generated output layers say nothing about a head; a Sampler's head is recorded.
+    expect(m.head).toBeUndefined();
+    const cfgB = { ...cfg, folder: 'exports-b' };
+    await run(ctx(cfgB), { weights: [{ ...weights, head: 'class (support)' }] });
+    expect(manifest(path.join(dir, 'exports-b', 'run_1', 't0', 'sample-000')).head).toBe(
+      'class (support)',
+    );
   });
 
   it('exports the best sample per task, and a second export of a run goes to <run id>-2', async () => {
