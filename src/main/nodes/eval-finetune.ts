@@ -93,6 +93,8 @@ async function pretrainedSource(
       where,
     );
   }
+  // A zoo built in this run carries the body its runs were fine-tuned from: used as is.
+  if (built.train.pretrainEpochs > 0 && z.pretrained) return z.pretrained;
   // pretrained_source and pretrained_probe of one run share their source model: it is trained
   // once per (Tasks, Features, zoo build config, stream), as each node would train it.
   const key = `${rng.seed}\u0000${canonicalJson(built.arch)}\u0000${canonicalJson(built.train)}`;
@@ -103,7 +105,8 @@ async function pretrainedSource(
   const known = byKey.get(key);
   if (known) return known;
   const inputs = { ...feat, sampleShape: inputShapeOf(arch) };
-  // A zoo fine-tuned from a pretrained body is compared with that very body.
+  // A zoo fine-tuned from a pretrained body is compared with that very body (a loaded zoo's is
+  // trained again, the same model from the zoo's seed).
   const trained =
     built.train.pretrainEpochs > 0
       ? zooSourceModel(built, inputs, tasksV.tasks, signal)

@@ -17,6 +17,7 @@ import type { ConditionalLatentSampler } from '../engine/sample/sample.ts';
 import type { TaggedLatents } from '../engine/vae/latents.ts';
 import type { WeightVae } from '../engine/vae/model.ts';
 import type { Zoo } from '../engine/zoo/storage.ts';
+import type { SourceModel } from '../engine/eval/pretrained.ts';
 import type { FeatureConfig, FeatureState } from '../../shared/schemas/features.ts';
 import type { DatasetSource } from '../../shared/schemas/dataset.ts';
 import type { PortSpec, PortType } from '../../shared/nodes/spec.ts';
@@ -60,6 +61,11 @@ export interface ZooValue {
   readonly zoo: Zoo;
   /** Where the zoo lives on disk, when it was saved or imported. */
   readonly dir?: string;
+  /**
+   * The model its runs were fine-tuned from, when built here with `train.pretrainEpochs`: the
+   * Evaluate node's Pretrained (source) of this zoo, not trained a second time.
+   */
+  readonly pretrained?: SourceModel;
 }
 
 /** A trained weight VAE (owns tensors). */

@@ -72,7 +72,9 @@ export const run = nodeRunner(zooBuildSpec, async (ctx, inputs) => {
       : trained;
   const accs = zoo.manifest.members.map((m) => m.testAcc);
   return {
-    outputs: { zoo: { type: 'zoo', zoo } },
+    outputs: {
+      zoo: { type: 'zoo', zoo, ...(built.source ? { pretrained: built.source } : {}) },
+    },
     summary: {
       architecture: zoo.manifest.layout.size,
       metrics: {

@@ -198,6 +198,27 @@ describe('eval.finetune', () => {
       await accuracy(layout, w, td.xTest, td.yTest),
       6,
     );
+    // A zoo built in this run carries the model: it is used as is, not trained again.
+    const other = await zooSourceModel(
+      { ...pretrainedCfg, seed: pretrainedCfg.seed + 1 },
+      features.data,
+      tasks.tasks,
+    );
+    const carried = await evaluate(
+      { ...common, init: 'pretrained_probe', ldaShrinkage: 0.3 },
+      { zoo: { ...pretrainedZoo, pretrained: other }, features, tasks },
+    );
+    const wOther = await discriminantHead(
+      layout,
+      other.transfer(layout, initRng(SEED, task.id)),
+      td.xTrain,
+      td.yTrain,
+      0.3,
+    );
+    expect(carried.results[0].perTask[0].accuracy[0]).toBeCloseTo(
+      await accuracy(layout, wOther, td.xTest, td.yTest),
+      6,
+    );
   });
 
   it('refuses init d2nwg without a Weights input, naming the node', async () => {

@@ -50,6 +50,8 @@ export const FEATURES_FILE = 'features.safetensors';
 export interface BuiltZoo extends Zoo {
   /** The feature extractor the members were trained on; saveZoo writes it next to the shards. */
   readonly extractor: FeatureExtractor;
+  /** With `train.pretrainEpochs`: the model every run started from (zooSourceModel). */
+  readonly source?: SourceModel;
 }
 
 /** Parse a zoo config (zod); every problem is listed with its path in one InputError. */
@@ -95,8 +97,7 @@ export function zooSourceModel(
 
 /**
  * The initial weights of every seed index: memberInit's, or with `train.pretrainEpochs` the body
- * of the source model (eval/pretrained.ts: the architecture trained on the train pool of every
- * known class, as the Pretrained (source) baseline is) under each seed's own memberInit head.
+ * of the source model (zooSourceModel) under each seed's own memberInit head, with that model.
  */
 export async function zooInits(
   cfg: ZooConfig,
@@ -104,16 +105,17 @@ export async function zooInits(
   inputs: LabelledData,
   tasks: Pick<GeneratedTasks, 'trainPool' | 'heldOut'>,
   signal?: AbortSignal,
-): Promise<Float32Array[]> {
+): Promise<{ inits: Float32Array[]; source?: SourceModel }> {
   const { seeds, pretrainEpochs } = cfg.train;
   if (pretrainEpochs === 0) {
-    return Array.from({ length: seeds }, (_, s) => memberInit(layout, cfg.seed, s));
+    return { inits: Array.from({ length: seeds }, (_, s) => memberInit(layout, cfg.seed, s)) };
   }
   const source = await zooSourceModel(cfg, inputs, tasks, signal);
   // transfer's head comes from the rng memberInit draws from: each seed keeps its own head.
-  return Array.from({ length: seeds }, (_, s) =>
+  const inits = Array.from({ length: seeds }, (_, s) =>
     source.transfer(layout, new Rng(cfg.seed).fork('init').fork(s)),
   );
+  return { inits, source };
 }
 
 /** Seed of the minibatch shuffling of one run. */
@@ -200,7 +202,7 @@ async function buildZooOn(
   if (cfg.train.pretrainEpochs > 0) {
     onProgress?.({ value: 0, max: 1, unit: 'step', label: 'pretraining the shared body' });
   }
-  const inits = await zooInits(cfg, layout, inputs, tasks, signal);
+  const { inits, source } = await zooInits(cfg, layout, inputs, tasks, signal);
   if (cfg.train.pretrainEpochs > 0) t = mark('pretrain', t);
 
   const planRun = (run: number): PlannedRun => {
@@ -350,5 +352,5 @@ async function buildZooOn(
     backend: currentBackend()?.name,
     timings,
   };
-  return { manifest, vectors, extractor: ex };
+  return { manifest, vectors, extractor: ex, ...(source ? { source } : {}) };
 }

@@ -177,7 +177,9 @@ describe('buildZoo', () => {
       ...config,
       train: { ...config.train, seeds: 2, pretrainEpochs: 2 },
     });
-    const inits = await expectNoLeakedTensors(() => zooInits(cfg, layout, inputs, tasks));
+    const { inits, source: carried } = await expectNoLeakedTensors(() =>
+      zooInits(cfg, layout, inputs, tasks),
+    );
     const source = await trainSourceModel({
       feat: inputs,
       trainPool: tasks.trainPool,
@@ -195,9 +197,11 @@ describe('buildZoo', () => {
       expect(inits[s].subarray(body)).toEqual(memberInit(layout, 11, s).subarray(body));
     }
     expect(inits[0].subarray(body)).not.toEqual(inits[1].subarray(body));
+    // The model the inits came from travels with them (the Zoo node hands it to Evaluate).
+    expect(carried?.params).toEqual(source.params);
     // Without pretraining the inits are memberInit's.
     const plain = await zooInits(parseZooConfig(config), layout, inputs, tasks);
-    expect(plain).toEqual([memberInit(layout, 11, 0)]);
+    expect(plain).toEqual({ inits: [memberInit(layout, 11, 0)] });
 
     const built = await buildZoo({
       ...config,
@@ -205,6 +209,8 @@ describe('buildZoo', () => {
       train: { ...config.train, pretrainEpochs: 2 },
     });
     expect(built.manifest.timings?.pretrain).toBeGreaterThan(0);
+    expect(built.source?.params).toEqual(source.params);
+    expect(zoo.source).toBeUndefined();
     expect(built.vectors).not.toEqual(zoo.vectors);
     for (const m of built.manifest.members) expect(m.testAcc).toBeGreaterThan(1 / K + 0.3);
     expect(() => parseZooConfig({ train: { pretrainEpochs: -1 } })).toThrow(
