@@ -28,5 +28,10 @@ export const ClassHeadConfigSchema = strictObject({
    * the query cross-entropy (0 = accuracy only).
    */
   rowWeight: z.number().min(0).max(1000).default(0),
+  /**
+   * Hops over the support features' within-class correlation the generator reads per unit
+   * (engine/eval/classhead.ts classInputs); 0 = each unit's own statistics only.
+   */
+  hops: z.number().int().min(0).max(4).default(2),
 });
 export type ClassHeadConfig = z.infer<typeof ClassHeadConfigSchema>;

@@ -6,6 +6,8 @@
  *   (μ_cj, μ_cj − m̄_j, s_j, m̄_j, (μ_cj − m̄_j)/(s_j + 0.1 r)) / r
  * (μ_c the class's mean feature, m̄ the mean over classes, s the pooled within-class std, r the
  * features' scale) to the weight w_cj and a bias share v_cj; class c's logit is (h/r)·w_c + Σ_j v_cj.
+ * With `hops` it also reads the class's standardised mean walked over the units' within-class
+ * correlation (classInputs), so a unit's weight can depend on how it co-varies with the others.
  * Permuting the support's classes therefore permutes the output rows (output i follows class i
  * for any class tuple), and nothing is fitted at sampling time.
  *
@@ -26,8 +28,13 @@ import { yieldToEventLoop, type RunControl } from '../progress.ts';
 import type { Rng } from '../rng.ts';
 import { headInputs, withHead } from './protohead.ts';
 
-/** Inputs per (class, unit) of the generator MLP. */
-const N_IN = 5;
+/** Inputs per (class, unit) of the generator MLP without unit hops (see classInputs). */
+const N_BASE = 5;
+
+/** Inputs per (class, unit) with `hops` hops over the units' correlation. */
+export function classInputCount(hops: number): number {
+  return hops > 0 ? N_BASE + 2 * (hops + 1) : N_BASE;
+}
 
 /** One zoo checkpoint with its task's training samples (labels = output positions). */
 export interface ClassHeadMember {
@@ -49,11 +56,23 @@ export interface TrainClassHeadArgs {
   readonly control?: RunControl;
 }
 
-/** The per-(class, unit) inputs of one support set's features h [K, perClass, H], and its scale. */
+/**
+ * The per-(class, unit) inputs of one support set's features h [K, perClass, H], and its scale.
+ *
+ * Always (N_BASE): μ_cj, μ_cj − m̄_j, s_j, m̄_j over the scale r, and z_cj = (μ_cj − m̄_j)/d_j with
+ * d_j = s_j + 0.1 r. With `hops` > 0 the generator also sees how the units co-vary: R is the
+ * support's pooled within-class correlation (d-standardised), R̂ = R / (tr R² / tr R), and for
+ * t = 0 … hops it reads u_t = (R̂ᵗ z_c)_j · r / d_j and z_cj · (R̂ᵗ z_c)_j. A linear combination of
+ * the u_t is a polynomial in R̂ applied to the class's standardised mean, in the output's units,
+ * and of the second kind a per-unit share of a quadratic bias: the class-conditional Gaussian
+ * head's terms, left to the trained MLP to weigh. They are products of the support's features
+ * (a fixed attention between units), so a head is still one forward pass: no solve, no fitting.
+ */
 export function classInputs(
   h: Float32Array,
   k: number,
   perClass: number,
+  hops = 0,
 ): { inputs: Float32Array; scale: number; width: number } {
   const width = h.length / (k * perClass);
   if (!Number.isInteger(width) || width < 1) {
@@ -62,6 +81,7 @@ export function classInputs(
       'class head',
     );
   }
+  const nIn = classInputCount(hops);
   const mu = new Float64Array(k * width);
   for (let c = 0; c < k; c++) {
     for (let p = 0; p < perClass; p++) {
@@ -82,18 +102,68 @@ export function classInputs(
       for (let j = 0; j < width; j++) varSum[j] += (h[row + j] - mu[c * width + j]) ** 2;
     }
   }
+  const n = k * perClass;
   const scale = Math.sqrt(sq / (k * width)) + 1e-6;
-  const inputs = new Float32Array(k * width * N_IN);
+  const sd = Float64Array.from(varSum, (v) => Math.sqrt(v / n));
+  const den = Float64Array.from(sd, (s) => s + 0.1 * scale);
+  const inputs = new Float32Array(k * width * nIn);
   for (let c = 0; c < k; c++) {
     for (let j = 0; j < width; j++) {
-      const s = Math.sqrt(varSum[j] / (k * perClass));
       const m = mu[c * width + j];
-      const o = (c * width + j) * N_IN;
+      const o = (c * width + j) * nIn;
       inputs[o] = m / scale;
       inputs[o + 1] = (m - mean[j]) / scale;
-      inputs[o + 2] = s / scale;
+      inputs[o + 2] = sd[j] / scale;
       inputs[o + 3] = mean[j] / scale;
-      inputs[o + 4] = (m - mean[j]) / (s + 0.1 * scale);
+      inputs[o + 4] = (m - mean[j]) / den[j];
+    }
+  }
+  if (hops > 0) {
+    // R: within-class covariance over n, standardised by d (lower triangle, then mirrored).
+    const r = new Float64Array(width * width);
+    const dev = new Float64Array(width);
+    for (let c = 0; c < k; c++) {
+      for (let p = 0; p < perClass; p++) {
+        const row = (c * perClass + p) * width;
+        for (let j = 0; j < width; j++) dev[j] = (h[row + j] - mu[c * width + j]) / den[j];
+        for (let a = 0; a < width; a++) {
+          const da = dev[a];
+          for (let b = 0; b <= a; b++) r[a * width + b] += da * dev[b];
+        }
+      }
+    }
+    let tr = 0;
+    let tr2 = 0;
+    for (let a = 0; a < width; a++) {
+      for (let b = 0; b <= a; b++) {
+        const v = r[a * width + b] / n;
+        r[a * width + b] = v;
+        r[b * width + a] = v;
+        tr2 += (a === b ? 1 : 2) * v * v;
+      }
+      tr += r[a * width + a];
+    }
+    const norm = tr2 > 0 ? tr / tr2 : 1;
+    let cur = new Float64Array(width);
+    let next = new Float64Array(width);
+    for (let c = 0; c < k; c++) {
+      for (let j = 0; j < width; j++) cur[j] = (mu[c * width + j] - mean[j]) / den[j];
+      const z = Float64Array.from(cur);
+      for (let t = 0; t <= hops; t++) {
+        if (t > 0) {
+          for (let a = 0; a < width; a++) {
+            let acc = 0;
+            for (let b = 0; b < width; b++) acc += r[a * width + b] * cur[b];
+            next[a] = acc * norm;
+          }
+          [cur, next] = [next, cur];
+        }
+        for (let j = 0; j < width; j++) {
+          const o = (c * width + j) * nIn + N_BASE + 2 * t;
+          inputs[o] = (cur[j] * scale) / den[j];
+          inputs[o + 1] = z[j] * cur[j];
+        }
+      }
     }
   }
   return { inputs, scale, width };
@@ -106,9 +176,11 @@ export class ClassHeadGenerator {
     readonly layout: Layout,
     /** Mean training loss over each tenth of the steps. */
     readonly lossHistory: readonly number[],
+    /** Hops over the units' correlation its inputs carry (classInputs). */
+    readonly hops: number,
   ) {}
 
-  /** Generated rows [B·K·H, 2] of per-(class, unit) inputs [B·K·H, N_IN] (call inside tidy). */
+  /** Generated rows [B·K·H, 2] of per-(class, unit) inputs [B·K·H, classInputCount] (in tidy). */
   private rows(x: tf.Tensor2D): tf.Tensor2D {
     const p = this.ps.asRecord();
     const a = tf.leakyRelu(dense(p, 'l0', x, false), 0.1);
@@ -192,11 +264,12 @@ export class ClassHeadGenerator {
 
     const ps = new ParamSet('classhead');
     const init = rng.fork('init');
-    createDense(ps, 'l0', N_IN, cfg.hidden, init);
+    const nIn = classInputCount(cfg.hops);
+    createDense(ps, 'l0', nIn, cfg.hidden, init);
     createDense(ps, 'l1', cfg.hidden, cfg.hidden, init);
     createDense(ps, 'l2', cfg.hidden, 2, init, 'glorot');
     const history: number[] = [];
-    const gen = new ClassHeadGenerator(ps, layout, history);
+    const gen = new ClassHeadGenerator(ps, layout, history, cfg.hops);
     try {
       const vars = ps.variables();
       const adam = makeAdam(vars, { lr: cfg.lr });
@@ -209,7 +282,7 @@ export class ClassHeadGenerator {
       try {
         for (let step = 0; step < cfg.steps; step++) {
           throwIfAborted(args.control?.signal);
-          const ins = new Float32Array(bm * k * width * N_IN);
+          const ins = new Float32Array(bm * k * width * nIn);
           const query = new Float32Array(bm * k * q * width);
           const labels = new Float32Array(bm * k * q * k);
           const targets = new Float32Array(bm * k * (width + 1));
@@ -228,8 +301,8 @@ export class ClassHeadGenerator {
               const from = pool.length - perClass >= q ? perClass : 0;
               for (let t = 0; t < q; t++) queryRows.push(pool[order[from + t]]);
             }
-            const ci = classInputs(support, k, perClass);
-            ins.set(ci.inputs, b * k * width * N_IN);
+            const ci = classInputs(support, k, perClass, cfg.hops);
+            ins.set(ci.inputs, b * k * width * nIn);
             queryRows.forEach((s, t) => {
               const o = (b * k * q + t) * width;
               for (let j = 0; j < width; j++) query[o + j] = d.h[s * width + j] / ci.scale;
@@ -243,7 +316,7 @@ export class ClassHeadGenerator {
               targets[o + width] = d.rows[c * (width + 1) + width];
             }
           }
-          const x = tf.tensor2d(ins, [bm * k * width, N_IN]);
+          const x = tf.tensor2d(ins, [bm * k * width, nIn]);
           const hq = tf.tensor3d(query, [bm, k * q, width]);
           const yq = tf.tensor2d(labels, [bm * k * q, k]);
           const rowT = cfg.rowWeight > 0 ? tf.tensor3d(targets, [bm, k, width + 1]) : undefined;
@@ -339,9 +412,9 @@ export class ClassHeadGenerator {
       );
     }
     const h = await headInputs(layout, params, support, n);
-    const { inputs, scale, width } = classInputs(h, k, perClass);
+    const { inputs, scale, width } = classInputs(h, k, perClass, this.hops);
     const out = await readAndDispose(
-      tf.tidy(() => this.rows(tf.tensor2d(inputs, [k * width, N_IN]))),
+      tf.tidy(() => this.rows(tf.tensor2d(inputs, [k * width, classInputCount(this.hops)]))),
     );
     const weights = new Float64Array(width * k);
     const bias = new Float64Array(k);

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ClassHeadGenerator, classInputs } from '../../../../src/main/engine/eval/classhead.ts';
+import {
+  ClassHeadGenerator,
+  classInputCount,
+  classInputs,
+} from '../../../../src/main/engine/eval/classhead.ts';
 import { InputError } from '../../../../src/main/engine/errors.ts';
 import { layoutOf, type Layout } from '../../../../src/main/engine/nn/architecture.ts';
 import { initParams } from '../../../../src/main/engine/nn/params.ts';
@@ -179,6 +183,71 @@ describe('class-head generator (conditioning per class)', () => {
     expect(() => classInputs(new Float32Array(7), 2, 2)).toThrow(InputError);
   });
 
+  it("adds, with hops, the class mean walked over the units' within-class correlation", () => {
+    // K = 2, perClass = 2, H = 2: class 0 at (0, 0), (2, 1); class 1 at (4, 4), (4, 6).
+    const h = new Float32Array([0, 0, 2, 1, 4, 4, 4, 6]);
+    const n = classInputCount(2);
+    expect(n).toBe(5 + 2 * 3);
+    expect(classInputCount(0)).toBe(5);
+    const a = classInputs(h, 2, 2, 2);
+    expect(a.inputs.length).toBe(2 * 2 * n);
+    // The first five inputs are those without hops.
+    const base = classInputs(h, 2, 2, 0);
+    for (let row = 0; row < 4; row++) {
+      for (let i = 0; i < 5; i++) {
+        expect(a.inputs[row * n + i]).toBeCloseTo(base.inputs[row * 5 + i], 6);
+      }
+    }
+    // Class means (1, 0.5) and (4, 5); the within-class covariance over n = 4 is
+    // [[0.5, 0.25], [0.25, 0.625]]; d_j = s_j + 0.1·r with r = √((1 + 0.25 + 16 + 25) / 4).
+    const r = Math.sqrt(42.25 / 4);
+    expect(a.scale).toBeCloseTo(r, 5);
+    const cov = [
+      [0.5, 0.25],
+      [0.25, 0.625],
+    ];
+    const d = [Math.sqrt(0.5) + 0.1 * r, Math.sqrt(0.625) + 0.1 * r];
+    const R = cov.map((row, i) => row.map((v, j) => v / (d[i] * d[j])));
+    const tr = R[0][0] + R[1][1];
+    const tr2 = R[0][0] ** 2 + R[1][1] ** 2 + 2 * R[0][1] ** 2;
+    const walk = (v: number[]) => [0, 1].map((i) => ((R[i][0] * v[0] + R[i][1] * v[1]) * tr) / tr2);
+    const mean = [2.5, 2.75];
+    const means = [
+      [1, 0.5],
+      [4, 5],
+    ];
+    for (let c = 0; c < 2; c++) {
+      const z = [0, 1].map((j) => (means[c][j] - mean[j]) / d[j]);
+      let u = z;
+      for (let t = 0; t <= 2; t++) {
+        if (t > 0) u = walk(u);
+        for (let j = 0; j < 2; j++) {
+          const o = (c * 2 + j) * n + 5 + 2 * t;
+          expect(a.inputs[o]).toBeCloseTo((u[j] * r) / d[j], 5);
+          expect(a.inputs[o + 1]).toBeCloseTo(z[j] * u[j], 5);
+        }
+      }
+    }
+    // Swapping the classes swaps their rows, the hops included.
+    const swapped = classInputs(new Float32Array([4, 4, 4, 6, 0, 0, 2, 1]), 2, 2, 2);
+    for (let i = 0; i < 2 * n; i++) {
+      expect(swapped.inputs[i]).toBeCloseTo(a.inputs[2 * n + i], 6);
+      expect(swapped.inputs[2 * n + i]).toBeCloseTo(a.inputs[i], 6);
+    }
+  });
+
+  it('with hops, still writes row i from class i and classifies unseen classes', async () => {
+    await expectNoLeakedTensors(async () => {
+      const gen = await trainGenerator(layout, members, { ...config, hops: 2 }, 3);
+      try {
+        expect(gen.hops).toBe(2);
+        await checkRows(gen);
+      } finally {
+        gen.dispose();
+      }
+    });
+  });
+
   it('refuses a bad config, a support set of the wrong size and too few samples', async () => {
     const args = {
       layout,
@@ -192,6 +261,9 @@ describe('class-head generator (conditioning per class)', () => {
     );
     await expect(ClassHeadGenerator.train({ ...args, config: { stepz: 3 } })).rejects.toThrow(
       InputError,
+    );
+    await expect(ClassHeadGenerator.train({ ...args, config: { hops: 5 } })).rejects.toThrow(
+      /class head config hops/,
     );
     await expect(ClassHeadGenerator.train({ ...args, perClass: 13 })).rejects.toThrow(
       /fewer than the 13 of a support set/,
@@ -282,5 +354,64 @@ describe('class-head generator on a CNN zoo (the pooled channels are what the he
         gen.dispose();
       }
     });
+  });
+});
+
+describe('class-head generator with hops, on features that co-vary within classes', () => {
+  it('separates classes a per-unit head cannot, behind a correlated nuisance', async () => {
+    const k = 3;
+    const d = 6;
+    const perClass = 10;
+    const layout = layoutOf({
+      kind: 'mlp',
+      inputDim: d,
+      hidden: [8],
+      outputs: k,
+      activation: 'leaky_relu',
+    });
+    const rng = new Rng(11);
+    // Class centres apart by ~1 per input; every sample also moves by 3·N(0, 1) along one shared
+    // direction u, so each hidden unit's within-class spread is mostly that nuisance and only
+    // a combination of units (one that cancels u) shows the classes apart.
+    const centres = Array.from({ length: 10 }, () => rng.normalArray(d, 0, 1));
+    const u = rng.normalArray(d, 0, 1);
+    const draw = (cls: number, r: Rng) => {
+      const a = 3 * r.normal();
+      return centres[cls].map((v, i) => v + a * u[i] + 0.3 * r.normal());
+    };
+    const taskData = (classes: readonly number[], n: number, r: Rng) =>
+      tupleData(classes, n, d, draw, r);
+    const pick = new Rng(5);
+    // 20 tasks over classes 0–7; 8 and 9 are unseen.
+    const tuples = Array.from({ length: 20 }, () => Array.from(pick.sample(8, 3)));
+    const members = zooMembers(layout, tuples, (cls, r) => taskData(cls, 20, r), 100);
+    const unseenAccuracy = async (hops: number) => {
+      const gen = await ClassHeadGenerator.train({
+        layout,
+        members: members.length,
+        member: (i) => members[i],
+        perClass,
+        config: { steps: 300, batchMembers: 8, queryPerClass: 10, hidden: 16, lr: 1e-2, hops },
+        rng: new Rng(3),
+      });
+      try {
+        let acc = 0;
+        for (let t = 0; t < 5; t++) {
+          const body = initParams(layout, new Rng(50 + t));
+          const classes = [8, 9, t];
+          const support = taskData(classes, perClass, new Rng(60 + t)).x;
+          const w = await gen.headFor(body, support, k, perClass);
+          const test = taskData(classes, 50, new Rng(70 + t));
+          acc += (await accuracy(layout, w, test.x, test.y)) / 5;
+        }
+        return acc;
+      } finally {
+        gen.dispose();
+      }
+    };
+    const perUnit = await unseenAccuracy(0);
+    const withHops = await unseenAccuracy(2);
+    expect(withHops).toBeGreaterThan(perUnit + 0.05);
+    expect(withHops).toBeGreaterThan(0.8);
   });
 });
