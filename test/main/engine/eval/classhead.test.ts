@@ -75,33 +75,32 @@ function zooMembers(
   }));
 }
 
-/** ClassHeadGenerator.train over a zoo's members, 4 support samples per class. */
+/** ClassHeadGenerator.train over a zoo's members (4 support samples per class by default). */
 function trainGenerator(
   layout: Layout,
   members: readonly { params: Float32Array; x: Float32Array; y: Int32Array }[],
   config: Parameters<typeof ClassHeadGenerator.train>[0]['config'],
   seed: number,
+  perClass = 4,
 ) {
   return ClassHeadGenerator.train({
     layout,
     members: members.length,
     member: (i) => members[i],
-    perClass: 4,
+    perClass,
     config,
     rng: new Rng(seed),
   });
 }
 
+/** A one-hidden-layer leaky-ReLU MLP of d inputs and k outputs. */
+const mlpLayout = (d: number, hidden: number, k: number) =>
+  layoutOf({ kind: 'mlp', inputDim: d, hidden: [hidden], outputs: k, activation: 'leaky_relu' });
+
 describe('class-head generator (conditioning per class)', () => {
   const k = 3;
   const d = 6;
-  const layout = layoutOf({
-    kind: 'mlp',
-    inputDim: d,
-    hidden: [10],
-    outputs: k,
-    activation: 'leaky_relu',
-  });
+  const layout = mlpLayout(d, 10, k);
   const rng = new Rng(11);
   // Eight well-separated classes; every task picks 3 of them in some order.
   const centres = Array.from({ length: 8 }, () => rng.normalArray(d, 0, 2.5));
@@ -362,13 +361,7 @@ describe('class-head generator with hops, on features that co-vary within classe
     const k = 3;
     const d = 6;
     const perClass = 10;
-    const layout = layoutOf({
-      kind: 'mlp',
-      inputDim: d,
-      hidden: [8],
-      outputs: k,
-      activation: 'leaky_relu',
-    });
+    const layout = mlpLayout(d, 8, k);
     const rng = new Rng(11);
     // Class centres apart by ~1 per input; every sample also moves by 3·N(0, 1) along one shared
     // direction u, so each hidden unit's within-class spread is mostly that nuisance and only
@@ -386,14 +379,13 @@ describe('class-head generator with hops, on features that co-vary within classe
     const tuples = Array.from({ length: 20 }, () => Array.from(pick.sample(8, 3)));
     const members = zooMembers(layout, tuples, (cls, r) => taskData(cls, 20, r), 100);
     const unseenAccuracy = async (hops: number) => {
-      const gen = await ClassHeadGenerator.train({
+      const gen = await trainGenerator(
         layout,
-        members: members.length,
-        member: (i) => members[i],
+        members,
+        { steps: 300, batchMembers: 8, queryPerClass: 10, hidden: 16, lr: 1e-2, hops },
+        3,
         perClass,
-        config: { steps: 300, batchMembers: 8, queryPerClass: 10, hidden: 16, lr: 1e-2, hops },
-        rng: new Rng(3),
-      });
+      );
       try {
         let acc = 0;
         for (let t = 0; t < 5; t++) {
