@@ -700,7 +700,7 @@ async function buildReport(
     ),
     per_task: perTask,
   };
-  report.checks = acceptanceChecks(report.memorisation, timings.total, cfg.preset);
+  report.checks = acceptanceChecks(report.memorisation, timings.total, cfg.preset, report.results);
   return report;
 }
 

@@ -67,7 +67,12 @@ export const ZooTrainConfigSchema = strictObject({
   lr: z.number().positive().max(10).default(1e-3),
   /** Checkpoints kept per run: the last `keepLast` epochs (clamped to `epochs`). */
   keepLast: z.number().int().min(1).max(1000).default(5),
-  /** Independent initialisation seeds per task; each is its own run. */
+  /**
+   * Independent initialisation seeds per task; each is its own run. Each run is its own mode of
+   * the task's weights: on a CNN zoo with two runs per task the diffusion model sampled between
+   * them and seen tasks reached 97 % of the zoo, with one run per task (twice the tasks) 99.9 %
+   * (README, CNN zoos). On the MLP presets two runs cost nothing measurable.
+   */
   seeds: z.number().int().min(1).max(1000).default(2),
   /**
    * Epochs of training the architecture once on the train pool of every known (not held-out)

@@ -131,8 +131,8 @@ describe('quality benchmark runner', () => {
       ),
     ).toBeLessThan(0.05);
     expect(mem.noise_fn_matched_norm_median).toBeGreaterThan(0);
-    // Seen@0: d2nwg_mean against noise_fn_matched (required), noise_matched and noise_nearest
-    // (reference), kde30 and weight_avg. Unseen splits at epochs 0 and 1: against randinit and
+    // Seen@0: d2nwg_mean against noise_fn_matched and kde30 (required), noise_matched,
+    // noise_nearest and weight_avg (reference). Unseen splits at epochs 0 and 1: against randinit and
     // pretrained_source; at epoch 0, the prototype head against NCM, d2nwg_mean against the
     // support-set NCM, and the LDA head against NCM and raw-feature LDA (all reference).
     const targets = a.targets ?? [];
@@ -167,6 +167,15 @@ describe('quality benchmark runner', () => {
     expect(byBaseline.get('noise_fn_matched')?.required).toBe(true);
     expect(byBaseline.get('noise_matched')?.required).toBe(false);
     expect(byBaseline.get('noise_nearest')?.required).toBe(false);
+    expect(byBaseline.get('kde30')?.required).toBe(true);
+    // weight_avg averages a seen task's own checkpoints: a reference; the seen target is the
+    // seen_of_zoo check, computed from the report's own zoo and d2nwg_mean rows.
+    expect(byBaseline.get('weight_avg')?.required).toBe(false);
+    const ratio = a.checks?.find((c) => c.name === 'seen_of_zoo');
+    const seenAt0 = (m: string) =>
+      a.results.find((r) => r.split === 'seen' && r.method === m && r.epoch === 0)?.accuracy_mean;
+    expect(ratio?.value).toBeCloseTo((seenAt0('d2nwg_mean') ?? NaN) / (seenAt0('zoo') ?? NaN), 12);
+    expect(ratio?.required).toBe(true);
     for (const split of ['unseen-combo', 'unseen-class'] as const) {
       const keys = targets
         .filter((t) => t.split === split)

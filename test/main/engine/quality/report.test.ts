@@ -166,6 +166,41 @@ describe('acceptance checks beyond accuracy', () => {
     expect(text[3]).toBe('check time_budget (all): 250 < 300: held');
   });
 
+  it("judges the plain samples on seen tasks against 99 % of the zoo's accuracy there", () => {
+    const row = (split: string, method: string, epoch: number, accuracy_mean: number) => ({
+      split,
+      method,
+      epoch,
+      accuracy_mean,
+      accuracy_std: 0,
+      tasks: 10,
+      samples_per_task: 1,
+    });
+    const results = [
+      row('seen', 'zoo', 0, 0.8),
+      row('seen', 'd2nwg_mean', 0, 0.795),
+      // Other epochs and splits must not be taken for the seen, epoch-0 rows.
+      row('seen', 'd2nwg_mean', 1, 0.5),
+      row('unseen-class', 'd2nwg_mean', 0, 0.1),
+    ] as Parameters<typeof acceptanceChecks>[3];
+    const ratio = acceptanceChecks(memo, 250, 'smoke', results).find(
+      (c) => c.name === 'seen_of_zoo',
+    );
+    expect(ratio).toMatchObject({ split: 'seen', reference: 0.99, required: true, held: true });
+    expect(ratio?.value).toBeCloseTo(0.795 / 0.8, 12);
+    const low = [row('seen', 'zoo', 0, 0.8), row('seen', 'd2nwg_mean', 0, 0.79)];
+    expect(
+      acceptanceChecks(memo, 250, 'smoke', low as never).find((c) => c.name === 'seen_of_zoo')
+        ?.held,
+    ).toBe(false);
+    // Without both rows (a run with no zoo reference) the check is left out, not invented.
+    expect(
+      acceptanceChecks(memo, 250, 'smoke', [row('seen', 'zoo', 0, 0.8)] as never).some(
+        (c) => c.name === 'seen_of_zoo',
+      ),
+    ).toBe(false);
+  });
+
   it('leaves the split checks out without per-split values, and marks a missing value', () => {
     const checks = acceptanceChecks(
       { sample_to_zoo_median: Number.NaN, zoo_to_zoo_median: 0.2 },
