@@ -161,7 +161,7 @@ export interface QueueBenchReport {
     readonly identical: boolean;
   };
   /**
-   * The large preset's zoo (2,000 seen tasks × 2 seeds) cut into jobs of LARGE_JOB_RUNS runs,
+   * The large preset's zoo (4,000 seen tasks, one run each) cut into jobs of LARGE_JOB_RUNS runs,
    * built in-process on 2 threads and on the queue with 2 workers, the same batches both ways:
    * the difference per job is the queue's cost of a job at this size. Absent with --large-rounds 0.
    */

@@ -109,7 +109,7 @@ export interface StandardZooThroughput {
 
 /**
  * The standard quality preset's zoo (tasks, features, architecture, training), as a zoo config;
- * `preset: 'large'` gives the large preset's (2,000 seen tasks, same members).
+ * `preset: 'large'` gives the large preset's (4,000 seen tasks, one run each).
  */
 export function standardZooConfig(
   workers: number,

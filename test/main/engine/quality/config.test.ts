@@ -28,7 +28,7 @@ describe('quality config', () => {
   it("'large' is 'standard' with 20× the seen tasks at the same optimiser steps", () => {
     const std = resolveQualityConfig('standard');
     const large = resolveQualityConfig('large');
-    expect(large.tasks.numSeen).toBe(2000);
+    expect(large.tasks.numSeen).toBe(4000);
     const members = (c: typeof std) => c.tasks.numSeen * c.zoo.train.seeds * c.zoo.train.keepLast;
     const scale = members(large) / members(std);
     expect(scale).toBe(20);
