@@ -18,7 +18,11 @@ const SRC = join(import.meta.dirname, '..', 'resources', 'datasets', 'fashion-mn
 
 function main(): void {
   const out = process.argv[2];
-  if (!out) throw new Error('usage: npx tsx bench/hard-fashion.ts OUT_DIR');
+  if (!out) {
+    console.error('usage: npx tsx bench/hard-fashion.ts OUT_DIR');
+    process.exitCode = 2;
+    return;
+  }
   const images = gunzipSync(readFileSync(join(SRC, 't10k-images-idx3-ubyte.gz')));
   const labels = gunzipSync(readFileSync(join(SRC, 't10k-labels-idx1-ubyte.gz')));
   const n = images.readUInt32BE(4);
